@@ -1,0 +1,1 @@
+"""smspay: SMS payment links."""

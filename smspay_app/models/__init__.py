@@ -1,0 +1,29 @@
+"""SQLModel tables, one module per aggregate. Times are naive UTC; money is
+integer yen. Import this package to register every table on ``SQLModel.metadata``."""
+
+from smspay_app.models.organisation import AuditLog, AuthSession, Organisation, User
+from smspay_app.models.campaign import Campaign, CampaignQuestion, InvoiceLine
+from smspay_app.models.recipient import IdentityAnswer, Recipient, RecipientImport, TimelineEvent
+from smspay_app.models.messaging import InboundMessage, OptOut, SendAttempt
+from smspay_app.models.link import Link
+from smspay_app.models.payment import Payment, WebhookEvent
+
+__all__ = [
+    "AuditLog",
+    "AuthSession",
+    "Campaign",
+    "CampaignQuestion",
+    "IdentityAnswer",
+    "InboundMessage",
+    "InvoiceLine",
+    "Link",
+    "OptOut",
+    "Organisation",
+    "Payment",
+    "Recipient",
+    "RecipientImport",
+    "SendAttempt",
+    "TimelineEvent",
+    "User",
+    "WebhookEvent",
+]

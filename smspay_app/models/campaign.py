@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlmodel import Field, SQLModel
+
+from smspay_app.domain.clock import utcnow
+
+CAMPAIGN_STATES = ("draft", "scheduled", "sending", "paused", "completed", "cancelled")
+
+
+class Campaign(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    name: str
+    status: str = Field(default="draft", index=True)
+    # SMS text with merge fields such as {name} and the link placeholder {link}.
+    sms_template: str = ""
+    # The recipient page: a message (with merge fields) and optional invoice.
+    page_title: str = ""
+    page_message: str = ""
+    payment_enabled: bool = True
+    amount_yen: int = 0  # default amount; a CSV column can set it per recipient
+    due_date: date | None = None
+    ask_read_confirmation: bool = False
+    verification_mode: str = "questions"  # questions | otp
+    max_wrong_answers: int = 5
+    link_lifetime_hours: int = 72
+    scheduled_at: datetime | None = None
+    quiet_hours_start: str | None = None  # None: the organisation's
+    quiet_hours_end: str | None = None
+    reminder_rules: str = "[]"  # JSON list of rules
+    reminder_template: str = ""
+    created_by_user_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    send_started_at: datetime | None = None
+    completed_at: datetime | None = None
+
+
+class CampaignQuestion(SQLModel, table=True):
+    """An identity question shown before anything private; up to 4 a campaign.
+    The expected answer comes from a recipient column and is stored hashed."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    position: int = 0
+    label: str
+    column: str  # the CSV/API field holding the expected answer
+    kind: str = "text"  # date | digits | text | secret
+
+
+class InvoiceLine(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    position: int = 0
+    item: str
+    quantity: int = 1
+    unit_price_yen: int = 0

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from smspay_app.domain.clock import utcnow
+
+
+class Organisation(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    # Shown as a prefix such as 【name】 so recipients see who writes.
+    sender_name: str = ""
+    # Provider sender identity: a phone number or an alphanumeric sender id.
+    sender_id: str = ""
+    timezone: str = "Asia/Tokyo"
+    default_region: str = "JP"
+    allow_foreign_numbers: bool = False
+    quiet_hours_start: str = "21:00"
+    quiet_hours_end: str = "08:00"
+    support_phone: str = ""
+    segment_price_yen: float = 10.0
+    carrier_char_cap: int = 660
+    require_totp: bool = False
+    data_retention_days: int = 365
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    email: str = Field(unique=True, index=True)
+    display_name: str = ""
+    password_hash: str
+    role: str = "operator"  # admin | operator | support
+    language: str = "ja"  # ja | en
+    totp_secret: str | None = None
+    is_active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+    last_login_at: datetime | None = None
+
+
+class AuthSession(SQLModel, table=True):
+    """A signed-in browser. The browser holds the token; we keep only its hash."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    token_hash: str = Field(unique=True, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    revoked_at: datetime | None = None
+
+
+class AuditLog(SQLModel, table=True):
+    """Who did what, when and why (staff actions, settings changes, sign-ins)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    action: str
+    target_type: str = ""
+    target_id: int | None = None
+    reason: str = ""
+    detail: str = "{}"  # JSON
+    at: datetime = Field(default_factory=utcnow, index=True)

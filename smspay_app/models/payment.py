@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from smspay_app.domain.clock import utcnow
+
+
+class Payment(SQLModel, table=True):
+    """One hand-over to the payment gateway (a Checkout Session)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id")
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    recipient_id: int = Field(foreign_key="recipient.id", index=True)
+    amount_yen: int
+    currency: str = "jpy"
+    provider: str = ""
+    provider_session_id: str = Field(unique=True, index=True)
+    checkout_url: str = ""
+    status: str = "open"  # open | processing | succeeded | failed | expired | cancelled | manual
+    method: str = ""  # card | bank | konbini | manual
+    created_at: datetime = Field(default_factory=utcnow)
+    paid_at: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class WebhookEvent(SQLModel, table=True):
+    """Inbound webhook event ids already processed (deduplication)."""
+
+    __table_args__ = (UniqueConstraint("source", "event_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str  # stripe | twilio
+    event_id: str
+    received_at: datetime = Field(default_factory=utcnow)

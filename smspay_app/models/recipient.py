@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Index
+from sqlmodel import Field, SQLModel
+
+from smspay_app.domain.clock import utcnow
+
+
+class Recipient(SQLModel, table=True):
+    """One person in one campaign. Status follows ``domain.funnel``; each step
+    keeps its own first timestamp."""
+
+    __table_args__ = (
+        Index("ix_recipient_campaign_status", "campaign_id", "status"),
+        Index("ix_recipient_campaign_phone", "campaign_id", "phone_e164"),
+        Index("ix_recipient_org_phone", "organisation_id", "phone_e164"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id")
+    organisation_id: int = Field(foreign_key="organisation.id")
+    phone_e164: str
+    name: str = ""
+    merge_data: str = "{}"  # JSON object of the row's other columns
+    amount_yen: int = 0
+    due_date: date | None = None
+    external_ref: str = ""  # customer number / order id from the business
+    row_number: int | None = None
+    carrier: str = ""
+    status: str = "created"
+    failed_answer_count: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+    queued_at: datetime | None = None
+    sent_at: datetime | None = None
+    delivered_at: datetime | None = None
+    clicked_at: datetime | None = None
+    verified_at: datetime | None = None
+    read_at: datetime | None = None
+    paid_at: datetime | None = None
+    failed_at: datetime | None = None
+    expired_at: datetime | None = None
+    locked_at: datetime | None = None
+    opted_out_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    erased_at: datetime | None = None  # personal data removed by retention
+
+
+class IdentityAnswer(SQLModel, table=True):
+    """The expected answer to one question for one recipient, as a keyed hash of
+    its normalised form. Never shown back to anyone."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    recipient_id: int = Field(foreign_key="recipient.id", index=True)
+    question_id: int = Field(foreign_key="campaignquestion.id")
+    answer_hash: str
+
+
+class TimelineEvent(SQLModel, table=True):
+    __table_args__ = (Index("ix_timeline_recipient_at", "recipient_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id")
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    recipient_id: int = Field(foreign_key="recipient.id")
+    kind: str  # imported, queued, sms_sending, sent, delivered, failed, preview, visit, click, ...
+    at: datetime = Field(default_factory=utcnow)
+    detail: str = "{}"  # JSON; never personal data
+    actor_user_id: int | None = Field(default=None, foreign_key="user.id")
+
+
+class RecipientImport(SQLModel, table=True):
+    """One CSV upload: progress and the row-level report."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    organisation_id: int = Field(foreign_key="organisation.id")
+    filename: str = ""
+    status: str = "pending"  # pending | running | done | failed
+    total_rows: int = 0
+    processed_rows: int = 0
+    imported_rows: int = 0
+    rejected_rows: int = 0
+    duplicate_rows: int = 0
+    opted_out_rows: int = 0
+    errors: str = "[]"  # JSON list of {row, column, reason}
+    message: str = ""
+    created_by_user_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None

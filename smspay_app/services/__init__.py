@@ -1,0 +1,2 @@
+"""Use cases over the database. Pages and web routes call these; they call
+domain and models. Nothing here imports Reflex."""
