@@ -1,0 +1,28 @@
+"""The Starlette app that serves everything outside Reflex's admin UI: short
+links and the recipient pages (plain HTML, no JavaScript needed), provider
+webhooks, the REST API, and the built-in SMS simulator and payment sandbox.
+Reflex mounts itself behind it (``api_transformer``); tests run it alone."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Mount
+
+
+def web_routes() -> list[BaseRoute]:
+    from smspay_app.providers.payments import sandbox
+    from smspay_app.providers.sms import simulator
+    from smspay_app.web import payment_webhooks, recipient, sms_webhooks
+
+    settings_routes: list[BaseRoute] = [
+        *recipient.routes,
+        *sms_webhooks.routes,
+        *payment_webhooks.routes,
+        Mount("/sim/twilio", app=simulator.create_app()),
+        Mount("/sim/stripe", app=sandbox.create_app()),
+    ]
+    return settings_routes
+
+
+def build_web_app() -> Starlette:
+    return Starlette(routes=web_routes())
