@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from pydantic import NaiveDatetime
 from sqlmodel import Field, SQLModel
 
 from smspay_app.domain.clock import utcnow
@@ -26,16 +27,16 @@ class Campaign(SQLModel, table=True):
     verification_mode: str = "questions"  # questions | otp
     max_wrong_answers: int = 5
     link_lifetime_hours: int = 72
-    scheduled_at: datetime | None = None
+    scheduled_at: NaiveDatetime | None = None
     quiet_hours_start: str | None = None  # None: the organisation's
     quiet_hours_end: str | None = None
     reminder_rules: str = "[]"  # JSON list of rules
     reminder_template: str = ""
     created_by_user_id: int | None = Field(default=None, foreign_key="user.id")
-    created_at: datetime = Field(default_factory=utcnow)
-    updated_at: datetime = Field(default_factory=utcnow)
-    send_started_at: datetime | None = None
-    completed_at: datetime | None = None
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    updated_at: NaiveDatetime = Field(default_factory=utcnow)
+    send_started_at: NaiveDatetime | None = None
+    completed_at: NaiveDatetime | None = None
 
 
 class CampaignQuestion(SQLModel, table=True):

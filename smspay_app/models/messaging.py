@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Index, UniqueConstraint
+from pydantic import NaiveDatetime
 from sqlmodel import Field, SQLModel
 
 from smspay_app.domain.clock import utcnow
@@ -37,20 +38,20 @@ class SendAttempt(SQLModel, table=True):
     status: str = "queued"
     idempotency_key: str = Field(unique=True)
     try_number: int = 1
-    not_before: datetime = Field(default_factory=utcnow)
+    not_before: NaiveDatetime = Field(default_factory=utcnow)
     lease_owner: str | None = None
-    lease_expires_at: datetime | None = None
+    lease_expires_at: NaiveDatetime | None = None
     provider: str = ""
     provider_message_id: str | None = None
     error_code: str = ""
     error_message: str = ""
     segments: int = 0
     held_for_quiet_hours: bool = False
-    created_at: datetime = Field(default_factory=utcnow)
-    sending_at: datetime | None = None
-    accepted_at: datetime | None = None
-    final_at: datetime | None = None
-    last_polled_at: datetime | None = None
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    sending_at: NaiveDatetime | None = None
+    accepted_at: NaiveDatetime | None = None
+    final_at: NaiveDatetime | None = None
+    last_polled_at: NaiveDatetime | None = None
 
 
 class OptOut(SQLModel, table=True):
@@ -62,7 +63,7 @@ class OptOut(SQLModel, table=True):
     reason: str = ""
     source: str = "manual"  # manual | reply | import | api
     created_by_user_id: int | None = Field(default=None, foreign_key="user.id")
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
 
 
 class InboundMessage(SQLModel, table=True):
@@ -76,4 +77,4 @@ class InboundMessage(SQLModel, table=True):
     body: str = ""
     provider_message_id: str | None = Field(default=None, unique=True)
     is_opt_out: bool = False
-    received_at: datetime = Field(default_factory=utcnow)
+    received_at: NaiveDatetime = Field(default_factory=utcnow)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import NaiveDatetime
 from sqlmodel import Field, SQLModel
 
 from smspay_app.domain.clock import utcnow
@@ -24,7 +25,7 @@ class Organisation(SQLModel, table=True):
     carrier_char_cap: int = 660
     require_totp: bool = False
     data_retention_days: int = 365
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
 
 
 class User(SQLModel, table=True):
@@ -37,8 +38,8 @@ class User(SQLModel, table=True):
     language: str = "ja"  # ja | en
     totp_secret: str | None = None
     is_active: bool = True
-    created_at: datetime = Field(default_factory=utcnow)
-    last_login_at: datetime | None = None
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    last_login_at: NaiveDatetime | None = None
 
 
 class AuthSession(SQLModel, table=True):
@@ -47,9 +48,9 @@ class AuthSession(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="user.id", index=True)
     token_hash: str = Field(unique=True, index=True)
-    created_at: datetime = Field(default_factory=utcnow)
-    expires_at: datetime
-    revoked_at: datetime | None = None
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    expires_at: NaiveDatetime
+    revoked_at: NaiveDatetime | None = None
 
 
 class AuditLog(SQLModel, table=True):
@@ -63,4 +64,4 @@ class AuditLog(SQLModel, table=True):
     target_id: int | None = None
     reason: str = ""
     detail: str = "{}"  # JSON
-    at: datetime = Field(default_factory=utcnow, index=True)
+    at: NaiveDatetime = Field(default_factory=utcnow, index=True)

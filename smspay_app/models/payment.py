@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import UniqueConstraint
+from pydantic import NaiveDatetime
 from sqlmodel import Field, SQLModel
 
 from smspay_app.domain.clock import utcnow
@@ -22,9 +23,9 @@ class Payment(SQLModel, table=True):
     checkout_url: str = ""
     status: str = "open"  # open | processing | succeeded | failed | expired | cancelled | manual
     method: str = ""  # card | bank | konbini | manual
-    created_at: datetime = Field(default_factory=utcnow)
-    paid_at: datetime | None = None
-    updated_at: datetime = Field(default_factory=utcnow)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    paid_at: NaiveDatetime | None = None
+    updated_at: NaiveDatetime = Field(default_factory=utcnow)
 
 
 class WebhookEvent(SQLModel, table=True):
@@ -35,4 +36,4 @@ class WebhookEvent(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     source: str  # stripe | twilio
     event_id: str
-    received_at: datetime = Field(default_factory=utcnow)
+    received_at: NaiveDatetime = Field(default_factory=utcnow)

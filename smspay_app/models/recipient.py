@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import Index
+from pydantic import NaiveDatetime
 from sqlmodel import Field, SQLModel
 
 from smspay_app.domain.clock import utcnow
@@ -31,20 +32,20 @@ class Recipient(SQLModel, table=True):
     carrier: str = ""
     status: str = "created"
     failed_answer_count: int = 0
-    created_at: datetime = Field(default_factory=utcnow)
-    queued_at: datetime | None = None
-    sent_at: datetime | None = None
-    delivered_at: datetime | None = None
-    clicked_at: datetime | None = None
-    verified_at: datetime | None = None
-    read_at: datetime | None = None
-    paid_at: datetime | None = None
-    failed_at: datetime | None = None
-    expired_at: datetime | None = None
-    locked_at: datetime | None = None
-    opted_out_at: datetime | None = None
-    cancelled_at: datetime | None = None
-    erased_at: datetime | None = None  # personal data removed by retention
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    queued_at: NaiveDatetime | None = None
+    sent_at: NaiveDatetime | None = None
+    delivered_at: NaiveDatetime | None = None
+    clicked_at: NaiveDatetime | None = None
+    verified_at: NaiveDatetime | None = None
+    read_at: NaiveDatetime | None = None
+    paid_at: NaiveDatetime | None = None
+    failed_at: NaiveDatetime | None = None
+    expired_at: NaiveDatetime | None = None
+    locked_at: NaiveDatetime | None = None
+    opted_out_at: NaiveDatetime | None = None
+    cancelled_at: NaiveDatetime | None = None
+    erased_at: NaiveDatetime | None = None  # personal data removed by retention
 
 
 class IdentityAnswer(SQLModel, table=True):
@@ -65,7 +66,7 @@ class TimelineEvent(SQLModel, table=True):
     campaign_id: int = Field(foreign_key="campaign.id", index=True)
     recipient_id: int = Field(foreign_key="recipient.id")
     kind: str  # imported, queued, sms_sending, sent, delivered, failed, preview, visit, click, ...
-    at: datetime = Field(default_factory=utcnow)
+    at: NaiveDatetime = Field(default_factory=utcnow)
     detail: str = "{}"  # JSON; never personal data
     actor_user_id: int | None = Field(default=None, foreign_key="user.id")
 
@@ -87,5 +88,5 @@ class RecipientImport(SQLModel, table=True):
     errors: str = "[]"  # JSON list of {row, column, reason}
     message: str = ""
     created_by_user_id: int | None = Field(default=None, foreign_key="user.id")
-    created_at: datetime = Field(default_factory=utcnow)
-    finished_at: datetime | None = None
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    finished_at: NaiveDatetime | None = None

@@ -1,0 +1,75 @@
+"""The admin shell: top bar with organisation, user, language and sign-out."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from smspay_app.pages.state import AppState
+
+BRAND = "#0f766e"
+
+
+def language_switch() -> rx.Component:
+    return rx.select(
+        ["ja", "en"],
+        value=AppState.lang,
+        on_change=AppState.set_lang,
+        size="1",
+        aria_label="language",
+        id="lang-select",
+    )
+
+
+def top_bar() -> rx.Component:
+    return rx.hstack(
+        rx.link(
+            rx.hstack(
+                rx.box(rx.icon("message-square-text", size=18, color="white"), background=BRAND, padding="6px", border_radius="8px"),
+                rx.text("smspay", weight="bold", size="4"),
+                align="center",
+                spacing="2",
+            ),
+            href="/campaigns",
+            underline="none",
+            color="inherit",
+        ),
+        rx.text(AppState.org_name, color="gray", size="2"),
+        rx.spacer(),
+        rx.link(AppState.tr["admin.nav.simulator"], href="/sim/twilio/inbox", is_external=True, size="2"),
+        language_switch(),
+        rx.badge(AppState.user_name, variant="soft", color_scheme="teal"),
+        rx.button(AppState.tr["admin.nav.sign_out"], on_click=AppState.sign_out, variant="ghost", size="2", id="sign-out"),
+        align="center",
+        spacing="4",
+        padding_x="24px",
+        padding_y="12px",
+        border_bottom="1px solid var(--gray-a5)",
+        background="white",
+        width="100%",
+    )
+
+
+def admin_page(*children: rx.Component) -> rx.Component:
+    return rx.box(
+        top_bar(),
+        rx.box(*children, max_width="1120px", margin_x="auto", padding="24px", width="100%"),
+        background="var(--gray-2)",
+        min_height="100vh",
+    )
+
+
+def card(*children: rx.Component, **props) -> rx.Component:
+    return rx.card(*children, size="3", width="100%", **props)
+
+
+def stat(label, value, accent: str = "gray", test_id: str = "") -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.text(label, size="2", color="gray"),
+            rx.text(value, size="7", weight="bold", color=f"var(--{accent}-11)", id=test_id),
+            spacing="1",
+        ),
+        size="2",
+        flex="1",
+        min_width="120px",
+    )

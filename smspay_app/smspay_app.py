@@ -1,0 +1,48 @@
+"""The Reflex app: admin pages, plus (in front of Reflex) the Starlette web
+app with short links, recipient pages, webhooks and the built-in simulators."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from smspay_app.pages.campaigns import (
+    CampaignDetailState,
+    CampaignEditorState,
+    CampaignListState,
+    campaign_detail_page,
+    campaign_new_page,
+    campaigns_list_page,
+)
+from smspay_app.pages.login import login_page
+from smspay_app.pages.state import AppState, LoginState
+from smspay_app.web.app import build_web_app
+
+
+def index() -> rx.Component:
+    return rx.center(rx.spinner(), min_height="100vh")
+
+
+app = rx.App(
+    api_transformer=build_web_app(),
+    theme=rx.theme(accent_color="teal", gray_color="slate", radius="large", appearance="light"),
+    head_components=[rx.el.meta(name="referrer", content="no-referrer")],
+)
+app.add_page(index, route="/", title="smspay", on_load=AppState.guard)
+app.add_page(login_page, route="/login", title="smspay | Sign in", on_load=LoginState.redirect_if_signed_in)
+app.add_page(campaigns_list_page, route="/campaigns", title="smspay | Campaigns", on_load=[AppState.guard, CampaignListState.load])
+app.add_page(campaign_new_page, route="/campaigns/new", title="smspay | New campaign", on_load=[AppState.guard, CampaignEditorState.start])
+app.add_page(
+    campaign_detail_page,
+    route="/campaigns/[campaign_id]",
+    title="smspay | Campaign",
+    on_load=[AppState.guard, CampaignDetailState.load],
+)
+
+
+def _register_background_work() -> None:
+    from smspay_app.worker import run_in_app
+
+    app.register_lifespan_task(run_in_app)
+
+
+_register_background_work()

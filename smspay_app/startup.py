@@ -1,0 +1,33 @@
+"""Prepare the database before the app starts: newest schema (Alembic), demo
+organisation and admin on first start; prints how to sign in."""
+
+from __future__ import annotations
+
+from smspay_app.db import session_scope
+from smspay_app.migrate import upgrade_database
+from smspay_app.services.auth import ensure_demo
+from smspay_app.settings import get_settings
+
+
+def main() -> None:
+    settings = get_settings()
+    upgrade_database()
+    created = None
+    if settings.seed_demo:
+        with session_scope() as session:
+            created = ensure_demo(session)
+    base = settings.public_base_url
+    print("=" * 64)
+    print(f"  smspay admin:      {base}/login")
+    if settings.seed_demo:
+        print(f"  demo sign-in:      {settings.demo_email} / {settings.demo_password}"
+              + ("  (created now)" if created else ""))
+    if settings.sms_provider == "simulator":
+        print(f"  SMS simulator:     {base}/sim/twilio/inbox")
+    if settings.payment_provider == "sandbox":
+        print(f"  payment sandbox:   {base}/sim/stripe")
+    print("=" * 64, flush=True)
+
+
+if __name__ == "__main__":
+    main()

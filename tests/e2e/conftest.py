@@ -1,0 +1,113 @@
+"""End-to-end fixtures: the production build of the whole app (Reflex admin +
+recipient pages + simulators) started once per test session on a free port,
+and Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+class AppServer:
+    def __init__(self, base_url: str, db_url: str, log_path: Path):
+        self.base_url = base_url
+        self.db_url = db_url
+        self.log_path = log_path
+
+
+def _browser_executable() -> str | None:
+    """A Chromium the way a user's machine has one: SMSPAY_CHROMIUM, then one
+    on PATH (Debian's chromium), else Playwright's own download."""
+    explicit = os.environ.get("SMSPAY_CHROMIUM")
+    if explicit and Path(explicit).exists():
+        return explicit
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if found := shutil.which(name):
+            return found
+    return None
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory) -> Iterator[AppServer]:
+    tmp = tmp_path_factory.mktemp("e2e")
+    port = free_port()
+    base_url = f"http://localhost:{port}"
+    db_url = f"sqlite:///{tmp / 'e2e.db'}"
+    env = {
+        **os.environ,
+        "SMSPAY_DATABASE_URL": db_url,
+        "SMSPAY_PUBLIC_BASE_URL": base_url,
+        "SMSPAY_SECRET_KEY": "e2e-secret-key",
+        "SMSPAY_RUN_WORKER_IN_APP": "true",
+        "SMSPAY_WORKER_POLL_SECONDS": "0.2",
+        "REFLEX_USE_SYSTEM_BUN": "1",
+        "REFLEX_TELEMETRY_ENABLED": "false",
+        "REFLEX_CHECK_LATEST_VERSION": "false",
+    }
+    subprocess.run([sys.executable, "-m", "smspay_app.startup"], cwd=ROOT, env=env, check=True)
+    ARTIFACTS.mkdir(exist_ok=True)
+    log_path = ARTIFACTS / "e2e-server.log"
+    log = open(log_path, "w")
+    reflex = str(Path(sys.executable).parent / "reflex")
+    proc = subprocess.Popen(
+        [reflex, "run", "--env", "prod", "--single-port", "--frontend-port", str(port), "--backend-port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 600
+    ready = False
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if httpx.get(f"{base_url}/login", timeout=2).status_code == 200 and httpx.get(f"{base_url}/ping", timeout=2).status_code == 200:
+                ready = True
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    if not ready:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise RuntimeError(f"app did not start; see {log_path}:\n" + log_path.read_text()[-4000:])
+    yield AppServer(base_url, db_url, log_path)
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    executable = _browser_executable()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
