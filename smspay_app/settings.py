@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     sms_rate_per_second: float = 100.0
     sms_max_retries: int = 3
     sms_status_poll_after_seconds: int = 300
+    # Dispatcher: a claimed attempt's lease (must exceed the HTTP timeout), the
+    # claim batch size, and the reply words that opt a number out (comma separated).
+    sms_lease_seconds: int = 60
+    sms_batch_size: int = 50
+    sms_opt_out_words: str = "STOP,STOPALL,UNSUBSCRIBE,CANCEL,END,QUIT,停止,配信停止,解除"
 
     # Payment gateway: the built-in Stripe-compatible sandbox, or Stripe.
     payment_provider: Literal["sandbox", "stripe"] = "sandbox"

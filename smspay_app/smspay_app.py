@@ -24,7 +24,6 @@ def index() -> rx.Component:
 
 app = rx.App(
     api_transformer=build_web_app(),
-    theme=rx.theme(accent_color="teal", gray_color="slate", radius="large", appearance="light"),
     head_components=[rx.el.meta(name="referrer", content="no-referrer")],
 )
 app.add_page(index, route="/", title="smspay", on_load=AppState.guard)

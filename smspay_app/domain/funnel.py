@@ -55,8 +55,10 @@ def next_status(current: str, step: str) -> str:
             return current  # a late failure report cannot undo a delivery or a click
         return step
     if current in SIDE_EXITS:
-        # failed / expired / locked: later proof of progress wins only for "failed"
-        if current == "failed" and RANK[step] > RANK["queued"]:
+        # failed / expired / locked: later proof of progress wins only for "failed",
+        # and only real proof of delivery (delivered or later): a late "sent"
+        # report arriving after the failure report does not undo the failure.
+        if current == "failed" and RANK[step] >= RANK["delivered"]:
             return step
         return current
     return step if RANK[step] > RANK[current] else current

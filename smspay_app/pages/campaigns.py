@@ -273,7 +273,7 @@ def campaign_new_page() -> rx.Component:
                         rx.heading(AppState.tr["editor.section.sms"], size="4"),
                         _field(
                             "editor.template",
-                            rx.text_area(value=CampaignEditorState.template, on_change=CampaignEditorState.set_template, id="sms-template", rows="5", width="100%"),
+                            rx.text_area(value=CampaignEditorState.template, on_change=CampaignEditorState.set_template, id="sms-template", name="sms_template", rows="5", width="100%"),
                             "editor.template.help",
                         ),
                     ),
@@ -351,7 +351,8 @@ class CampaignDetailState(AppState):
 
     def _campaign_id(self) -> int:
         try:
-            return int(self.router.page.params.get("campaign_id", "0"))
+            # The page's dynamic route argument ("/campaigns/[campaign_id]").
+            return int(getattr(self, "campaign_id", "0") or "0")
         except (TypeError, ValueError):
             return 0
 

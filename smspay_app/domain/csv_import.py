@@ -1,0 +1,250 @@
+"""Reading recipient files (pure logic, no database).
+
+``read_csv`` takes the uploaded bytes: UTF-8 (with or without BOM), UTF-16
+with BOM (Excel's "Unicode text") and Shift_JIS/CP932 are detected; comma or
+tab separated; quoted fields may hold newlines. ``suggest_mapping`` proposes
+which header holds which canonical field, from Japanese and English headers.
+``parse_amount_yen`` and ``parse_date`` read money and dates the way people
+type them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+
+from smspay_app.domain.answers import parse_date
+
+__all__ = [
+    "CANONICAL_FIELDS",
+    "CsvError",
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_ROWS",
+    "ParsedCsv",
+    "parse_amount_yen",
+    "parse_date",
+    "read_csv",
+    "suggest_mapping",
+]
+
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+DEFAULT_MAX_ROWS = 200_000
+
+CANONICAL_FIELDS = (
+    "phone",
+    "name",
+    "amount",
+    "due_date",
+    "customer_number",
+    "birth_date",
+    "postcode",
+)
+
+
+class CsvError(ValueError):
+    """The file as a whole cannot be imported. ``code`` is an i18n key
+    (``csv.not_csv``, ``csv.empty``, ``csv.too_large``, ``csv.too_many_rows``,
+    ``csv.no_phone_column``, ``csv.encoding``, ``csv.unknown_column``); ``params``
+    fill the message."""
+
+    def __init__(self, code: str, **params: object):
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
+
+@dataclass
+class ParsedCsv:
+    headers: list[str]
+    rows: list[list[str]]  # data rows (header excluded), blank rows dropped
+    encoding: str  # "utf-8" | "utf-8-sig" | "utf-16" | "cp932"
+    delimiter: str  # "," | "\t"
+    row_numbers: list[int] = field(default_factory=list)  # file record number of each row (header = 1)
+
+    def iter_rows(self) -> Iterator[tuple[int, list[str]]]:
+        return zip(self.row_numbers, self.rows)
+
+
+def _decode(data: bytes) -> tuple[str, str]:
+    if data.startswith(b"\xef\xbb\xbf"):
+        try:
+            return data[3:].decode("utf-8"), "utf-8-sig"
+        except UnicodeDecodeError as exc:
+            raise CsvError("csv.encoding") from exc
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise CsvError("csv.encoding") from exc
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp932"), "cp932"
+    except UnicodeDecodeError as exc:
+        raise CsvError("csv.encoding") from exc
+
+
+_BINARY_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0", b"%PDF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8")
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+def read_csv(
+    data: bytes, max_bytes: int = DEFAULT_MAX_BYTES, max_rows: int = DEFAULT_MAX_ROWS
+) -> ParsedCsv:
+    """Decode and split an uploaded recipient file. Raises ``CsvError`` when it
+    is too large, empty, not text/CSV (spreadsheet, PDF, image...) or not in a
+    supported encoding. Blank rows are dropped; headers are stripped, empty
+    headers become ``columnN`` (N = position) and repeated ones are numbered
+    (``金額_2``)."""
+    if len(data) > max_bytes:
+        raise CsvError("csv.too_large", max_mb=max(1, max_bytes // (1024 * 1024)))
+    if not data.strip():
+        raise CsvError("csv.empty")
+    if data.startswith(_BINARY_MAGIC):
+        raise CsvError("csv.not_csv")
+    text, encoding = _decode(data)
+    if "\x00" in text or len(_CONTROL_RE.findall(text[:4096])) > 8:
+        raise CsvError("csv.not_csv")
+
+    first_line = text.split("\n", 1)[0]
+    delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","
+
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+    rows: list[list[str]] = []
+    numbers: list[int] = []
+    headers: list[str] | None = None
+    try:
+        for number, row in enumerate(reader, start=1):
+            if not "".join(row).strip():
+                continue  # blank line
+            if headers is None:
+                headers = _clean_headers(row)
+                continue
+            rows.append(row)
+            numbers.append(number)
+            if len(rows) > max_rows:
+                raise CsvError("csv.too_many_rows", max_rows=max_rows)
+    except csv.Error as exc:
+        raise CsvError("csv.not_csv") from exc
+    if headers is None:
+        raise CsvError("csv.empty")
+    if len(headers) < 2 and not rows:
+        # A single word and nothing else: nothing to import.
+        raise CsvError("csv.empty")
+    return ParsedCsv(headers=headers, rows=rows, encoding=encoding, delimiter=delimiter, row_numbers=numbers)
+
+
+def _clean_headers(row: list[str]) -> list[str]:
+    headers: list[str] = []
+    seen: dict[str, int] = {}
+    for position, cell in enumerate(row, start=1):
+        name = cell.replace("\ufeff", "").strip() or f"column{position}"
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}_{seen[name]}"
+        else:
+            seen[name] = 1
+        headers.append(name)
+    return headers
+
+
+# --- header mapping ---------------------------------------------------------
+
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "phone": (
+        "電話番号", "携帯番号", "携帯電話番号", "携帯電話", "携帯", "電話", "連絡先電話番号",
+        "連絡先", "送信先", "送信先電話番号", "sms番号", "tel", "telno", "phone", "phonenumber",
+        "mobile", "mobilenumber", "mobilephone", "cell", "cellphone", "msisdn", "携帯tel",
+    ),
+    "name": (
+        "氏名", "名前", "お名前", "顧客名", "宛名", "会員名", "契約者名", "お客様名", "受取人",
+        "name", "fullname", "customername", "recipient", "recipientname",
+    ),
+    "amount": (
+        "金額", "請求金額", "請求額", "ご請求金額", "支払金額", "お支払金額", "合計金額", "合計",
+        "料金", "税込金額", "amount", "amountyen", "price", "total", "totalamount", "billingamount",
+    ),
+    "due_date": (
+        "支払期限", "支払期日", "お支払期限", "お支払期日", "支払い期限", "期限", "期日", "納期限",
+        "duedate", "due", "paymentdue", "deadline", "paybydate",
+    ),
+    "customer_number": (
+        "顧客番号", "会員番号", "お客様番号", "顧客id", "顧客コード", "会員id", "契約番号", "管理番号",
+        "customernumber", "customerid", "customerno", "accountnumber", "accountno", "memberid",
+        "membernumber", "ref", "reference", "externalid", "externalref",
+    ),
+    "birth_date": (
+        "生年月日", "誕生日", "birthdate", "dateofbirth", "dob", "birthday",
+    ),
+    "postcode": (
+        "郵便番号", "〒", "postcode", "postalcode", "zip", "zipcode", "postal",
+    ),
+}
+
+_HEADER_NOISE_RE = re.compile(r"[\s_\-・:：()（）\[\]［］「」※*]+")
+
+
+def _norm_header(header: str) -> str:
+    return _HEADER_NOISE_RE.sub("", unicodedata.normalize("NFKC", header or "")).casefold()
+
+
+_EXACT: dict[str, str] = {
+    _norm_header(s): canonical for canonical, words in SYNONYMS.items() for s in words
+}
+
+
+def suggest_mapping(headers: list[str]) -> dict[str, str]:
+    """Canonical field -> header, for the headers that look like one. Exact
+    matches (after NFKC, case and punctuation) first, then headers containing
+    a known word (``携帯電話番号（ハイフンなし）``); each header used once."""
+    mapping: dict[str, str] = {}
+    used: set[str] = set()
+    normed = [(h, _norm_header(h)) for h in headers]
+    for header, key in normed:
+        canonical = _EXACT.get(key)
+        if canonical and canonical not in mapping and header not in used:
+            mapping[canonical] = header
+            used.add(header)
+    # Containment: longest known word wins, so 携帯電話番号 beats 電話.
+    words = sorted(
+        ((_norm_header(w), c) for c, ws in SYNONYMS.items() for w in ws),
+        key=lambda item: len(item[0]),
+        reverse=True,
+    )
+    for header, key in normed:
+        if header in used:
+            continue
+        for word, canonical in words:
+            if len(word) >= 2 and word in key and canonical not in mapping:
+                mapping[canonical] = header
+                used.add(header)
+                break
+    return {c: mapping[c] for c in CANONICAL_FIELDS if c in mapping}
+
+
+# --- values -----------------------------------------------------------------
+
+_AMOUNT_NOISE_RE = re.compile(r"[\s,¥￥$円]|JPY|YEN|税込|\(税込\)", re.IGNORECASE)
+_AMOUNT_RE = re.compile(r"(\d+)(?:\.(0+))?")
+
+
+def parse_amount_yen(raw: str) -> int | None:
+    """Whole yen from ``1200``, ``1,200``, ``¥1,200``, ``１，２００円``,
+    ``1200.0``; None when empty, negative, fractional or not a number."""
+    if raw is None:
+        return None
+    text = unicodedata.normalize("NFKC", str(raw)).strip()
+    text = _AMOUNT_NOISE_RE.sub("", text)
+    m = _AMOUNT_RE.fullmatch(text)
+    if not m:
+        return None
+    value = int(m.group(1))
+    return value if value <= 10**12 else None
+

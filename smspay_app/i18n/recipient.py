@@ -1,0 +1,167 @@
+"""Text of the recipient pages (short link, identity check, message, payment)."""
+
+MESSAGES = {
+    "recipient.lang_switch": {"ja": "English", "en": "日本語"},
+    "recipient.secure_note": {
+        "ja": "このページは {org} からのご案内です。",
+        "en": "This page is sent to you by {org}.",
+    },
+    "recipient.contact": {
+        "ja": "お問い合わせ: {org}（電話 {phone}）",
+        "en": "Questions? Contact {org} (phone {phone}).",
+    },
+    "recipient.contact_nophone": {
+        "ja": "お問い合わせは {org} までお願いします。",
+        "en": "Questions? Please contact {org}.",
+    },
+    # Link problems
+    "recipient.unknown_title": {"ja": "ページが見つかりません", "en": "Page not found"},
+    "recipient.unknown_body": {
+        "ja": "このリンクは無効です。SMSに記載されたリンクを、もう一度最後までそのまま開いてください。"
+        "解決しない場合は、SMSを送った会社にお問い合わせください。",
+        "en": "This link is not valid. Please open the link from your SMS again, exactly as written. "
+        "If that does not help, contact the company that sent you the SMS.",
+    },
+    "recipient.expired_title": {"ja": "リンクの有効期限が切れています", "en": "This link has expired"},
+    "recipient.expired_body": {
+        "ja": "安全のため、このリンクは期限切れになりました。新しいリンクの送信をご希望の場合はお問い合わせください。",
+        "en": "For your security this link has expired. Contact us to get a new link.",
+    },
+    "recipient.revoked_title": {"ja": "このリンクは使用できません", "en": "This link is no longer valid"},
+    "recipient.revoked_body": {
+        "ja": "このリンクは無効になりました。新しいリンクが届いている場合は、そちらをご利用ください。",
+        "en": "This link has been withdrawn. If you received a newer link, please use that one.",
+    },
+    "recipient.locked_title": {"ja": "ロックされています", "en": "This link is locked"},
+    "recipient.locked_body": {
+        "ja": "本人確認の誤りが続いたため、安全のためこのリンクをロックしました。お手数ですがお問い合わせください。",
+        "en": "Too many unsuccessful identity checks: for your security this link is locked. Please contact us.",
+    },
+    "recipient.rate_limited": {
+        "ja": "短時間にたくさんの操作がありました。1分ほど待ってからもう一度お試しください。",
+        "en": "Too many attempts in a short time. Please wait a minute and try again.",
+    },
+    "recipient.session_expired": {
+        "ja": "一定時間が経過したため、もう一度本人確認をお願いします。",
+        "en": "Your session has ended. Please confirm your identity again.",
+    },
+    # Identity check
+    "recipient.verify_title": {"ja": "ご本人確認", "en": "Identity check"},
+    "recipient.verify_intro": {
+        "ja": "ご案内を表示する前に、ご本人であることを確認します。",
+        "en": "Before we show your message, please confirm who you are.",
+    },
+    "recipient.verify_button": {"ja": "確認する", "en": "Confirm"},
+    "recipient.continue_button": {"ja": "内容を見る", "en": "View message"},
+    "recipient.continue_intro": {
+        "ja": "下のボタンを押すとご案内が表示されます。",
+        "en": "Press the button below to see your message.",
+    },
+    "recipient.wrong_answer": {
+        "ja": "入力内容が登録情報と一致しませんでした。もう一度ご確認ください（あと{left}回でロックされます）。",
+        "en": "The details you entered do not match our records. Please check and try again "
+        "({left} attempts left before the link locks).",
+    },
+    "recipient.hint_date": {"ja": "例: 1980/01/02", "en": "e.g. 1980/01/02"},
+    "recipient.hint_digits": {"ja": "数字で入力", "en": "Digits"},
+    # One-time code
+    "recipient.otp_intro": {
+        "ja": "ご登録の電話番号にSMSで6桁の確認コードを送ります。",
+        "en": "We will send a 6-digit code by SMS to your registered phone number.",
+    },
+    "recipient.otp_send_button": {"ja": "確認コードを送る", "en": "Send me a code"},
+    "recipient.otp_resend_button": {"ja": "コードを再送する", "en": "Send a new code"},
+    "recipient.otp_code_label": {"ja": "確認コード（6桁）", "en": "Code (6 digits)"},
+    "recipient.otp_sent": {
+        "ja": "確認コードをSMSで送りました。{minutes}分以内に入力してください。",
+        "en": "We sent you a code by SMS. Enter it within {minutes} minutes.",
+    },
+    "recipient.otp_cooldown": {
+        "ja": "コードの再送は{seconds}秒後にできます。",
+        "en": "You can ask for a new code in {seconds} seconds.",
+    },
+    "recipient.otp_cap": {
+        "ja": "コードの送信回数の上限に達しました。お問い合わせください。",
+        "en": "No more codes can be sent for this link. Please contact us.",
+    },
+    "recipient.otp_failed": {
+        "ja": "コードを送信できませんでした。時間をおいてもう一度お試しください。",
+        "en": "We could not send the code. Please try again shortly.",
+    },
+    "recipient.otp_wrong": {
+        "ja": "確認コードが違います（このコードはあと{left}回入力できます）。",
+        "en": "That code is not right ({left} tries left for this code).",
+    },
+    "recipient.otp_expired": {
+        "ja": "確認コードの有効期限が切れました。新しいコードを送ってください。",
+        "en": "The code has expired. Please ask for a new one.",
+    },
+    "recipient.otp_no_code": {
+        "ja": "まず確認コードを送ってください。",
+        "en": "Please ask for a code first.",
+    },
+    "recipient.otp_too_many": {
+        "ja": "このコードは入力回数の上限に達しました。新しいコードを送ってください。",
+        "en": "Too many tries for this code. Please ask for a new one.",
+    },
+    "recipient.otp_sms": {
+        "ja": "【{org}】確認コード: {code}（{minutes}分間有効）。このコードを他人に教えないでください。",
+        "en": "[{org}] Your code: {code} (valid {minutes} min). Never share it.",
+    },
+    # Message / invoice
+    "recipient.invoice": {"ja": "ご請求内容", "en": "Invoice"},
+    "recipient.col_item": {"ja": "品目", "en": "Item"},
+    "recipient.col_qty": {"ja": "数量", "en": "Qty"},
+    "recipient.col_unit": {"ja": "単価", "en": "Unit price"},
+    "recipient.col_total": {"ja": "金額", "en": "Amount"},
+    "recipient.total": {"ja": "お支払い金額（税込）", "en": "Total due"},
+    "recipient.due": {"ja": "お支払い期限: {date}", "en": "Due date: {date}"},
+    "recipient.pay_button": {"ja": "お支払いへ進む", "en": "Go to payment"},
+    "recipient.pay_note": {
+        "ja": "決済会社の安全なページに移動します（カード・銀行口座・コンビニ払い）。",
+        "en": "You will go to our payment provider's secure page (card, bank account, convenience store).",
+    },
+    "recipient.read_button": {"ja": "内容を確認しました", "en": "I have read this"},
+    "recipient.read_done": {"ja": "確認ありがとうございました。", "en": "Thank you for confirming."},
+    "recipient.notice_end": {
+        "ja": "ご案内は以上です。このページを閉じてください。",
+        "en": "That is all. You may close this page.",
+    },
+    # Payment outcomes
+    "recipient.paid_title": {"ja": "お支払いありがとうございました", "en": "Thank you for your payment"},
+    "recipient.receipt": {
+        "ja": "お支払い完了: ¥{amount}（{date}）",
+        "en": "Paid: ¥{amount} ({date})",
+    },
+    "recipient.processing_title": {"ja": "お支払い手続き中です", "en": "Payment in progress"},
+    "recipient.processing_body": {
+        "ja": "お支払いの完了を確認中です。コンビニ払いの場合は、案内に従って店頭でお支払いください。完了するとこのページに表示されます。",
+        "en": "We are waiting for confirmation of your payment. For convenience store payment, "
+        "please pay at the store as instructed; this page will show it once it is done.",
+    },
+    "recipient.waiting_title": {"ja": "確認しています…", "en": "Checking your payment…"},
+    "recipient.waiting_body": {
+        "ja": "決済会社からの確認をお待ちしています。このページは自動で更新されます。",
+        "en": "We are waiting for the payment provider's confirmation. This page refreshes by itself.",
+    },
+    "recipient.reload": {"ja": "更新する", "en": "Refresh"},
+    "recipient.failed_title": {"ja": "お支払いが完了しませんでした", "en": "The payment did not go through"},
+    "recipient.failed_body": {
+        "ja": "お支払いは完了していません。もう一度お試しいただくか、別のお支払い方法をお選びください。",
+        "en": "Your payment was not completed. Please try again or choose another method.",
+    },
+    "recipient.cancelled_title": {"ja": "お支払いを中断しました", "en": "Payment cancelled"},
+    "recipient.cancelled_body": {
+        "ja": "お支払いはまだ完了していません。準備ができたら、もう一度お支払いへお進みください。",
+        "en": "You have not paid yet. When you are ready, you can go to payment again.",
+    },
+    "recipient.back": {"ja": "ご案内に戻る", "en": "Back to the message"},
+    "recipient.gateway_error": {
+        "ja": "決済ページを開けませんでした。時間をおいてもう一度お試しください。",
+        "en": "We could not open the payment page. Please try again in a moment.",
+    },
+    "recipient.nothing_to_pay": {
+        "ja": "お支払いいただく金額はありません。",
+        "en": "There is nothing to pay.",
+    },
+}

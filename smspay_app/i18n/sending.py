@@ -1,0 +1,26 @@
+MESSAGES = {
+    "sending.error.no_recipients": {
+        "ja": "宛先が登録されていないため送信を開始できません。",
+        "en": "This campaign has no recipients to send to.",
+    },
+    "sending.error.bad_status": {
+        "ja": "この状態（{status}）のキャンペーンは送信を開始できません。",
+        "en": "A campaign in status {status} cannot start sending.",
+    },
+    "sending.error.not_paused": {
+        "ja": "一時停止中のキャンペーンだけ再開できます。",
+        "en": "Only a paused campaign can be resumed.",
+    },
+    "sending.error.cannot_pause": {
+        "ja": "送信中または予約中のキャンペーンだけ一時停止できます。",
+        "en": "Only a sending or scheduled campaign can be paused.",
+    },
+    "sending.error.cannot_cancel": {
+        "ja": "完了または取消済みのキャンペーンは取り消せません。",
+        "en": "A completed or cancelled campaign cannot be cancelled.",
+    },
+    "sending.status.unknown": {
+        "ja": "送信結果が不明です（自動再送はしません）。確認して必要なら再送してください。",
+        "en": "Outcome unknown (never resent automatically). Check and resend if needed.",
+    },
+}

@@ -1,0 +1,117 @@
+"""The SMS provider interface and the factory that picks one from settings.
+
+Both built-in choices speak Twilio's Messages API: ``simulator`` (the built-in
+Twilio-compatible simulator, mounted at ``/sim/twilio`` or run on its own) and
+``twilio`` (the real service). The production adapter is therefore the code under
+test either way."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+from smspay_app.settings import Settings, get_settings
+
+# Twilio message statuses, and what they are for us.
+FINAL_STATUSES = ("delivered", "undelivered", "failed")
+ACCEPTED_STATUSES = ("accepted", "scheduled", "queued", "sending")
+
+ErrorKind = Literal["permanent", "transient", "unknown"]
+
+
+@dataclass
+class SendRequest:
+    to: str
+    sender: str
+    body: str
+    status_callback: str | None = None
+    reference: str = ""  # our attempt's idempotency key (also in status_callback ?ref=)
+
+
+@dataclass
+class ProviderMessage:
+    sid: str
+    status: str
+    to: str = ""
+    sender: str = ""
+    body: str = ""
+    error_code: str = ""
+    error_message: str = ""
+    date_created: datetime | None = None  # naive UTC
+    num_segments: int = 0
+
+
+@dataclass
+class CarrierInfo:
+    carrier: str  # normalised: docomo | au | SoftBank | Rakuten | other name
+    line_type: str = ""  # mobile | landline | ...
+    mobile_network_code: str = ""
+    raw: dict = field(default_factory=dict)
+
+
+class SmsError(Exception):
+    """A provider failure. ``kind``:
+
+    - ``transient``: the provider certainly did not take the message (HTTP 429 or
+      5xx *with a response*, connection refused before anything was sent): retry;
+    - ``permanent``: it refused the message for good (bad number, blocked...);
+    - ``unknown``: the request may have reached it (timeout after sending, broken
+      connection): never retry blindly, reconcile.
+    """
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        *,
+        code: str = "",
+        http_status: int | None = None,
+        retry_after: float | None = None,
+    ):
+        super().__init__(message)
+        self.kind = kind
+        self.code = code
+        self.http_status = http_status
+        self.retry_after = retry_after
+
+
+class SmsProvider(Protocol):
+    name: str
+
+    async def send(self, request: SendRequest) -> ProviderMessage: ...
+
+    async def fetch(self, sid: str) -> ProviderMessage: ...
+
+    async def list_messages(
+        self, to: str, sent_after: datetime | None = None, limit: int = 200
+    ) -> list[ProviderMessage]: ...
+
+    async def lookup_carrier(self, phone: str) -> CarrierInfo | None: ...
+
+    async def aclose(self) -> None: ...
+
+
+def get_sms_provider(settings: Settings | None = None, **kwargs) -> SmsProvider:
+    """The provider chosen by ``settings.sms_provider``. Extra keyword arguments go
+    to the adapter (``timeout``, ``max_connections``)."""
+    from smspay_app.providers.sms.twilio import TwilioProvider
+
+    settings = settings or get_settings()
+    if settings.sms_provider == "twilio":
+        return TwilioProvider(
+            api_base=settings.twilio_api_base or "https://api.twilio.com",
+            lookup_base=settings.twilio_api_base or "https://lookups.twilio.com",
+            account_sid=settings.twilio_account_sid,
+            auth_token=settings.twilio_auth_token,
+            name="twilio",
+            **kwargs,
+        )
+    return TwilioProvider(
+        api_base=settings.sms_api_base,
+        lookup_base=settings.sms_api_base,
+        account_sid=settings.twilio_account_sid,
+        auth_token=settings.twilio_auth_token,
+        name="simulator",
+        **kwargs,
+    )

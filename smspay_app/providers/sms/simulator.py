@@ -1,0 +1,562 @@
+"""A Twilio-compatible SMS simulator: a real HTTP service (Starlette).
+
+Mounted in the web app at ``/sim/twilio`` by default, or on its own::
+
+    python -m smspay_app.providers.sms.simulator --port 8901
+
+Speaks the parts of Twilio's API the adapter uses (Messages create / fetch /
+list, Lookup v2 ``line_type_intelligence``) and posts StatusCallback webhooks
+signed with ``X-Twilio-Signature`` (queued -> sent -> delivered, or failed /
+undelivered). Extra endpoints for people and tests:
+
+- ``GET /inbox`` (all phones) and ``GET /inbox/{phone}`` (what that phone
+  received, newest first, links clickable, with a reply form);
+- ``POST /_reply`` JSON ``{"from": phone, "body": text}``: a phone replies
+  (posted, signed, to the inbound webhook);
+- ``GET|POST /_control``: behaviour (latency, failure share, 429 throttling,
+  late / duplicate / reordered callbacks...); ``POST /_reset``;
+- ``GET /_stats``: how many times each message was asked to be sent.
+
+State lives in memory, per process."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import html
+import random
+import re
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from smspay_app.providers.sms.signature import compute_signature
+
+CARRIERS = ("docomo", "au", "SoftBank", "Rakuten")
+# Original carrier by the digit after 070/080/090 (a simplification of the
+# real allocation tables, enough to exercise number portability).
+_PREFIX_CARRIER = {
+    "0": "docomo", "1": "docomo", "2": "docomo",
+    "3": "au", "4": "au", "5": "au",
+    "6": "SoftBank", "7": "SoftBank", "8": "SoftBank",
+    "9": "Rakuten",
+}
+MAX_BODY = 1600
+
+
+def carrier_for(phone: str) -> tuple[str, str, bool]:
+    """(carrier, original carrier of the prefix, ported) for a phone number,
+    deterministic: one number in eight is ported away from its prefix's carrier."""
+    digits = re.sub(r"\D", "", phone)
+    if not digits.startswith("81") or len(digits) < 5 or digits[2] not in "789":
+        return "other", "other", False
+    original = _PREFIX_CARRIER[digits[4]]
+    h = int(hashlib.sha256(phone.encode()).hexdigest(), 16)
+    if h % 8 == 0:
+        others = [c for c in CARRIERS if c != original]
+        return others[(h >> 3) % len(others)], original, True
+    return original, original, False
+
+
+@dataclass
+class SimConfig:
+    latency_ms: float = 0.0  # answer a create this much later (after accepting it)
+    error_rate: float = 0.0  # share of creates answered 500 (not accepted)
+    throttle_rate: float = 0.0  # share of creates answered 429 (not accepted)
+    max_per_second: float = 0.0  # creates above this rate answered 429 (0: no cap)
+    fail_rate: float = 0.0  # share of accepted messages that end failed/undelivered
+    callbacks: bool = True
+    callback_delay_ms: float = 0.0  # wait before each callback ("late")
+    callback_duplicate_rate: float = 0.0  # share of callbacks posted twice
+    callback_reorder: bool = False  # post a message's callbacks in random order
+    progress_delay_ms: float = 0.0  # time between queued -> sent -> final
+    inbound_url: str = ""  # where replies are posted
+    seed: int | None = None
+
+
+@dataclass
+class SimMessage:
+    sid: str
+    to: str
+    sender: str
+    body: str
+    status: str
+    date_created: datetime
+    status_callback: str = ""
+    error_code: str = ""
+    final: str = "delivered"
+    direction: str = "outbound-api"
+
+
+@dataclass
+class SimState:
+    account_sid: str
+    auth_token: str
+    config: SimConfig = field(default_factory=SimConfig)
+    messages: dict[str, SimMessage] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)
+    replies: list[dict] = field(default_factory=list)
+    requests: int = 0
+    rejected: int = 0
+    asked: dict[str, int] = field(default_factory=dict)  # "to|body" -> accepted creates
+    by_to: dict[str, int] = field(default_factory=dict)
+    callbacks_posted: int = 0
+    callback_errors: int = 0
+    _window: list[float] = field(default_factory=list)
+    _tasks: set = field(default_factory=set)
+    _client: httpx.AsyncClient | None = None
+    _rng: random.Random = field(default_factory=random.Random)
+
+    def reset(self) -> None:
+        self.messages.clear()
+        self.order.clear()
+        self.replies.clear()
+        self.asked.clear()
+        self.by_to.clear()
+        self.requests = self.rejected = self.callbacks_posted = self.callback_errors = 0
+        self._window.clear()
+
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=10)
+        return self._client
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _rfc2822(dt: datetime) -> str:
+    return format_datetime(dt.replace(tzinfo=UTC), usegmt=True)
+
+
+def _twilio_error(status: int, code: int, message: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse(
+        {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status},
+        status_code=status,
+        headers=headers,
+    )
+
+
+def _message_json(state: SimState, m: SimMessage) -> dict[str, Any]:
+    base = f"/2010-04-01/Accounts/{state.account_sid}/Messages/{m.sid}"
+    segments = 1 if len(m.body) <= 70 else (len(m.body) + 66) // 67
+    return {
+        "sid": m.sid,
+        "account_sid": state.account_sid,
+        "to": m.to,
+        "from": m.sender,
+        "body": m.body,
+        "status": m.status,
+        "direction": m.direction,
+        "num_segments": str(segments),
+        "error_code": int(m.error_code) if m.error_code else None,
+        "error_message": "Unknown error" if m.error_code else None,
+        "date_created": _rfc2822(m.date_created),
+        "date_updated": _rfc2822(_now()),
+        "date_sent": _rfc2822(m.date_created) if m.status in ("sent", "delivered", "undelivered") else None,
+        "api_version": "2010-04-01",
+        "price": None,
+        "price_unit": "JPY",
+        "uri": base + ".json",
+    }
+
+
+def create_app(
+    *,
+    account_sid: str | None = None,
+    auth_token: str | None = None,
+    inbound_url: str | None = None,
+) -> Starlette:
+    """The simulator app. Defaults come from the settings (the same account and
+    auth token the adapter and the webhook use)."""
+    if account_sid is None or auth_token is None or inbound_url is None:
+        from smspay_app.settings import get_settings
+
+        settings = get_settings()
+        account_sid = account_sid or settings.twilio_account_sid
+        auth_token = auth_token or settings.twilio_auth_token
+        if inbound_url is None:
+            inbound_url = f"{settings.public_base_url}/webhooks/twilio/inbound"
+    state = SimState(account_sid=account_sid, auth_token=auth_token)
+    state.config.inbound_url = inbound_url
+
+    def authorised(request: Request) -> bool:
+        import base64
+
+        header = request.headers.get("authorization", "")
+        if not header.lower().startswith("basic "):
+            return False
+        try:
+            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        except Exception:  # noqa: BLE001 - malformed header
+            return False
+        return user == state.account_sid and password == state.auth_token
+
+    def spawn(coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        state._tasks.add(task)
+        task.add_done_callback(state._tasks.discard)
+
+    async def post_signed(url: str, params: dict[str, str]) -> int:
+        signature = compute_signature(state.auth_token, url, params)
+        headers = {
+            "X-Twilio-Signature": signature,
+            "I-Twilio-Idempotency-Token": uuid.uuid4().hex,
+            "User-Agent": "TwilioProxy/1.1",
+        }
+        try:
+            response = await state.client().post(url, data=params, headers=headers)
+            state.callbacks_posted += 1
+            return response.status_code
+        except httpx.HTTPError:
+            state.callback_errors += 1
+            return 0
+
+    async def progress(m: SimMessage) -> None:
+        """Move the message through its statuses, posting callbacks."""
+        cfg = state.config
+        steps = ["queued", "sent", m.final]
+        events: list[str] = []
+        for status in steps:
+            if cfg.progress_delay_ms and status != "queued":
+                await asyncio.sleep(cfg.progress_delay_ms / 1000)
+            m.status = status
+            events.append(status)
+        if not (cfg.callbacks and m.status_callback):
+            return
+        posts = []
+        for status in events:
+            posts.append(status)
+            if cfg.callback_duplicate_rate and state._rng.random() < cfg.callback_duplicate_rate:
+                posts.append(status)
+        if cfg.callback_reorder:
+            state._rng.shuffle(posts)
+        for status in posts:
+            if cfg.callback_delay_ms:
+                await asyncio.sleep(cfg.callback_delay_ms / 1000)
+            params = {
+                "AccountSid": state.account_sid,
+                "ApiVersion": "2010-04-01",
+                "From": m.sender,
+                "To": m.to,
+                "MessageSid": m.sid,
+                "SmsSid": m.sid,
+                "MessageStatus": status,
+                "SmsStatus": status,
+            }
+            if status in ("failed", "undelivered"):
+                params["ErrorCode"] = m.error_code or "30003"
+            await post_signed(m.status_callback, params)
+
+    async def create_message(request: Request) -> Response:
+        if not authorised(request) or request.path_params["account"] != state.account_sid:
+            return _twilio_error(401, 20003, "Authenticate")
+        state.requests += 1
+        cfg = state.config
+        try:
+            form = await request.form()
+        except ClientDisconnect:
+            return Response(status_code=499)  # the client went away mid-request: nothing accepted
+        to = str(form.get("To", ""))
+        sender = str(form.get("From", ""))
+        body = str(form.get("Body", ""))
+        callback = str(form.get("StatusCallback", ""))
+        if cfg.max_per_second:
+            now = time.monotonic()
+            state._window = [t for t in state._window if now - t < 1.0]
+            if len(state._window) >= cfg.max_per_second:
+                state.rejected += 1
+                return _twilio_error(429, 20429, "Too Many Requests", {"Retry-After": "1"})
+            state._window.append(now)
+        if cfg.throttle_rate and state._rng.random() < cfg.throttle_rate:
+            state.rejected += 1
+            return _twilio_error(429, 20429, "Too Many Requests", {"Retry-After": "1"})
+        if cfg.error_rate and state._rng.random() < cfg.error_rate:
+            state.rejected += 1
+            return _twilio_error(500, 20500, "Internal Server Error")
+        if not re.fullmatch(r"\+[1-9]\d{6,14}", to):
+            state.rejected += 1
+            return _twilio_error(400, 21211, f"The 'To' number {to} is not a valid phone number.")
+        if not body:
+            state.rejected += 1
+            return _twilio_error(400, 21602, "Message body is required.")
+        if len(body) > MAX_BODY:
+            state.rejected += 1
+            return _twilio_error(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
+        m = SimMessage(
+            sid="SM" + uuid.uuid4().hex,
+            to=to,
+            sender=sender,
+            body=body,
+            status="queued",
+            date_created=_now(),
+            status_callback=callback,
+        )
+        if cfg.fail_rate and state._rng.random() < cfg.fail_rate:
+            m.final = state._rng.choice(("failed", "undelivered"))
+            m.error_code = "30003" if m.final == "undelivered" else "30008"
+        state.messages[m.sid] = m
+        state.order.append(m.sid)
+        key = f"{to}|{body}"
+        state.asked[key] = state.asked.get(key, 0) + 1
+        state.by_to[to] = state.by_to.get(to, 0) + 1
+        payload = _message_json(state, m)
+        spawn(progress(m))
+        if cfg.latency_ms:
+            await asyncio.sleep(cfg.latency_ms / 1000)
+        return JSONResponse(payload, status_code=201)
+
+    async def list_messages(request: Request) -> Response:
+        if not authorised(request):
+            return _twilio_error(401, 20003, "Authenticate")
+        q = request.query_params
+        to, sender = q.get("To"), q.get("From")
+        page_size = min(int(q.get("PageSize", "50")), 1000)
+        page = int(q.get("Page", "0"))
+        items = [state.messages[s] for s in reversed(state.order)]
+        if to:
+            items = [m for m in items if m.to == to]
+        if sender:
+            items = [m for m in items if m.sender == sender]
+        for key, op in (("DateSent>", ">="), ("DateSent<", "<="), ("DateSent", "==")):
+            if q.get(key):
+                day = datetime.strptime(q[key], "%Y-%m-%d").date()
+                if op == ">=":
+                    items = [m for m in items if m.date_created.date() >= day]
+                elif op == "<=":
+                    items = [m for m in items if m.date_created.date() <= day]
+                else:
+                    items = [m for m in items if m.date_created.date() == day]
+        chunk = items[page * page_size : (page + 1) * page_size]
+        base = f"/2010-04-01/Accounts/{state.account_sid}/Messages.json"
+        extra = "".join(f"&{k}={quote(v)}" for k, v in q.items() if k not in ("Page", "PageSize", "PageToken"))
+        next_uri = None
+        if (page + 1) * page_size < len(items):
+            next_uri = f"{base}?PageSize={page_size}&Page={page + 1}{extra}"
+        return JSONResponse(
+            {
+                "messages": [_message_json(state, m) for m in chunk],
+                "page": page,
+                "page_size": page_size,
+                "next_page_uri": next_uri,
+                "uri": f"{base}?PageSize={page_size}&Page={page}{extra}",
+            }
+        )
+
+    async def fetch_message(request: Request) -> Response:
+        if not authorised(request):
+            return _twilio_error(401, 20003, "Authenticate")
+        m = state.messages.get(request.path_params["sid"])
+        if m is None:
+            return _twilio_error(404, 20404, "The requested resource was not found")
+        return JSONResponse(_message_json(state, m))
+
+    async def lookup(request: Request) -> Response:
+        if not authorised(request):
+            return _twilio_error(401, 20003, "Authenticate")
+        phone = request.path_params["phone"]
+        carrier, original, ported = carrier_for(phone)
+        data: dict[str, Any] = {"phone_number": phone, "valid": True, "calling_country_code": "81"}
+        if "line_type_intelligence" in request.query_params.get("Fields", ""):
+            data["line_type_intelligence"] = {
+                "carrier_name": carrier,
+                "type": "mobile" if carrier != "other" else "unknown",
+                "mobile_country_code": "440",
+                "mobile_network_code": str(CARRIERS.index(carrier) + 10) if carrier in CARRIERS else "",
+                "error_code": None,
+            }
+        return JSONResponse(data)
+
+    async def control(request: Request) -> Response:
+        if request.method == "POST":
+            data = await request.json()
+            for key, value in data.items():
+                if not hasattr(state.config, key):
+                    return JSONResponse({"error": f"unknown setting {key}"}, status_code=400)
+                setattr(state.config, key, value)
+            if "seed" in data:
+                state._rng.seed(data["seed"])
+        return JSONResponse(asdict(state.config))
+
+    async def reset(request: Request) -> Response:
+        state.reset()
+        if (await request.body()).strip():
+            data = await request.json()
+            if data.get("config", True):
+                inbound = state.config.inbound_url
+                state.config = SimConfig(inbound_url=inbound)
+        return JSONResponse({"ok": True})
+
+    async def stats(request: Request) -> Response:
+        statuses: dict[str, int] = {}
+        for m in state.messages.values():
+            statuses[m.status] = statuses.get(m.status, 0) + 1
+        return JSONResponse(
+            {
+                "requests": state.requests,
+                "rejected": state.rejected,
+                "messages": len(state.messages),
+                "by_to": state.by_to,
+                "asked": state.asked,
+                "max_asked": max(state.asked.values(), default=0),
+                "statuses": statuses,
+                "callbacks_posted": state.callbacks_posted,
+                "callback_errors": state.callback_errors,
+                "pending_tasks": len(state._tasks),
+            }
+        )
+
+    async def send_reply(phone: str, body: str) -> dict:
+        last = next((state.messages[s] for s in reversed(state.order) if state.messages[s].to == phone), None)
+        to = last.sender if last else ""
+        reply = {
+            "sid": "SM" + uuid.uuid4().hex,
+            "from": phone,
+            "to": to,
+            "body": body,
+            "date_created": _now().isoformat(),
+            "webhook_status": None,
+        }
+        state.replies.append(reply)
+        if state.config.inbound_url:
+            params = {
+                "AccountSid": state.account_sid,
+                "ApiVersion": "2010-04-01",
+                "MessageSid": reply["sid"],
+                "SmsSid": reply["sid"],
+                "SmsMessageSid": reply["sid"],
+                "From": phone,
+                "To": to,
+                "Body": body,
+                "NumMedia": "0",
+                "NumSegments": "1",
+            }
+            reply["webhook_status"] = await post_signed(state.config.inbound_url, params)
+        return reply
+
+    async def reply_json(request: Request) -> Response:
+        data = await request.json()
+        reply = await send_reply(str(data.get("from", "")), str(data.get("body", "")))
+        return JSONResponse(reply)
+
+    async def reply_form(request: Request) -> Response:
+        form = await request.form()
+        phone = request.path_params["phone"]
+        await send_reply(phone, str(form.get("body", "")))
+        return RedirectResponse(str(request.url_for("sim_inbox_phone", phone=phone)), status_code=303)
+
+    async def inbox_index(request: Request) -> Response:
+        phones: dict[str, int] = {}
+        for sid in state.order:
+            m = state.messages[sid]
+            phones[m.to] = phones.get(m.to, 0) + 1
+        rows = "".join(
+            f'<li><a href="{html.escape(str(request.url_for("sim_inbox_phone", phone=p)))}">{html.escape(p)}</a>'
+            f" ({n})</li>"
+            for p, n in sorted(phones.items())
+        )
+        return HTMLResponse(_page("SMS simulator: inbox", f"<p>{len(phones)} phones</p><ul>{rows}</ul>"))
+
+    async def inbox_phone(request: Request) -> Response:
+        phone = request.path_params["phone"]
+        items = [state.messages[s] for s in reversed(state.order) if state.messages[s].to == phone]
+        carrier, _, ported = carrier_for(phone)
+        rows = "".join(
+            f'<li class="msg"><div class="meta">{html.escape(_rfc2822(m.date_created))} · '
+            f"{html.escape(m.sender)} · {html.escape(m.status)}</div>"
+            f'<div class="body">{_linkify(m.body)}</div></li>'
+            for m in items
+        )
+        replies = "".join(
+            f'<li class="reply">{html.escape(r["body"])}</li>' for r in reversed(state.replies) if r["from"] == phone
+        )
+        action = html.escape(str(request.url_for("sim_inbox_reply", phone=phone)))
+        body = (
+            f"<p>carrier: {html.escape(carrier)}{' (ported)' if ported else ''}</p>"
+            f"<ol class='inbox'>{rows}</ol>"
+            f"<form method='post' action='{action}'><input name='body' aria-label='reply'>"
+            f"<button type='submit'>Reply</button></form>"
+            f"<h2>Replies</h2><ul>{replies}</ul>"
+        )
+        return HTMLResponse(_page(f"Inbox {phone}", body))
+
+    routes = [
+        Route("/2010-04-01/Accounts/{account}/Messages.json", create_message, methods=["POST"]),
+        Route("/2010-04-01/Accounts/{account}/Messages.json", list_messages, methods=["GET"]),
+        Route("/2010-04-01/Accounts/{account}/Messages/{sid}.json", fetch_message, methods=["GET"]),
+        Route("/v2/PhoneNumbers/{phone}", lookup, methods=["GET"]),
+        Route("/_control", control, methods=["GET", "POST"]),
+        Route("/_reset", reset, methods=["POST"]),
+        Route("/_stats", stats, methods=["GET"]),
+        Route("/_reply", reply_json, methods=["POST"]),
+        Route("/inbox", inbox_index, methods=["GET"], name="sim_inbox"),
+        Route("/inbox/{phone}", inbox_phone, methods=["GET"], name="sim_inbox_phone"),
+        Route("/inbox/{phone}/reply", reply_form, methods=["POST"], name="sim_inbox_reply"),
+    ]
+
+    async def lifespan(app):  # noqa: ARG001
+        yield
+        if state._client is not None:
+            await state._client.aclose()
+
+    from contextlib import asynccontextmanager
+
+    app = Starlette(routes=routes, lifespan=asynccontextmanager(lifespan))
+    app.state.sim = state
+    return app
+
+
+_URL_RE = re.compile(r"https?://[^\s<>\"'、。「」]+")
+
+
+def _linkify(text: str) -> str:
+    out, last = [], 0
+    for match in _URL_RE.finditer(text):
+        out.append(html.escape(text[last : match.start()]))
+        url = html.escape(match.group(0))
+        out.append(f'<a href="{url}" rel="noreferrer">{url}</a>')
+        last = match.end()
+    out.append(html.escape(text[last:]))
+    return "".join(out).replace("\n", "<br>")
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width'>"
+        f"<title>{html.escape(title)}</title>"
+        "<style>body{font-family:sans-serif;max-width:40em;margin:1em auto}"
+        ".msg{border:1px solid #ccc;border-radius:8px;padding:.5em;margin:.5em 0;list-style:none}"
+        ".meta{color:#666;font-size:small}</style></head>"
+        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description="Twilio-compatible SMS simulator")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8901)
+    parser.add_argument("--account-sid", default=None)
+    parser.add_argument("--auth-token", default=None)
+    parser.add_argument("--inbound-url", default=None, help="where phone replies are posted")
+    args = parser.parse_args(argv)
+    app = create_app(account_sid=args.account_sid, auth_token=args.auth_token, inbound_url=args.inbound_url)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,543 @@
+"""Recipient CSV import: one uploaded file into one campaign.
+
+Partial-import rule (also shown to the user, ``import.rule``): valid rows are
+imported; rows with errors, duplicates (within the file or already in the
+campaign) and opted-out numbers are skipped and listed with row number,
+column and reason. A file that cannot be read as a whole (not a CSV, empty,
+too large, no phone column, a mapped column missing) imports nothing.
+
+Everything is one transaction: recipients, their hashed identity answers and
+their "imported" timeline events are written together with the report row, or
+not at all (then only the report row, status ``failed``, is written). Rows are
+processed in chunks with bulk inserts, so 100,000 rows take seconds and never
+sit in UI state; ``progress(done, total)`` is called after each chunk.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlmodel import Session
+
+from smspay_app.domain.answers import hash_answer, normalize_answer
+from smspay_app.domain.clock import utcnow
+from smspay_app.domain.csv_import import (
+    DEFAULT_MAX_BYTES,
+    CsvError,
+    parse_amount_yen,
+    parse_date,
+    read_csv,
+    suggest_mapping,
+)
+from smspay_app.domain.phone import normalize_phone
+from smspay_app.domain.sms_text import (
+    LINK_FIELD,
+    TemplateEstimate,
+    estimate_template,
+    example_link_url,
+    fields_from_merge_data,
+    sender_prefix_for,
+    template_fields,
+)
+from smspay_app.i18n import t
+from smspay_app.models import (
+    Campaign,
+    CampaignQuestion,
+    IdentityAnswer,
+    OptOut,
+    Organisation,
+    Recipient,
+    RecipientImport,
+    TimelineEvent,
+)
+from smspay_app.settings import get_settings
+
+CHUNK_ROWS = 2000
+_MERGE_ENCODER = json.JSONEncoder(ensure_ascii=False)
+# Canonical keys copied into merge_data next to the file's own headers.
+MERGE_CANONICAL = ("name", "amount", "due_date", "customer_number")
+
+ProgressFn = Callable[[int, int], None]
+
+_RECIPIENT = Recipient.__table__
+_ANSWER = IdentityAnswer.__table__
+_EVENT = TimelineEvent.__table__
+_RECIPIENT_COLUMNS = (
+    "campaign_id", "organisation_id", "phone_e164", "name", "merge_data", "amount_yen", "due_date",
+    "external_ref", "row_number", "carrier", "status", "failed_answer_count", "created_at",
+)
+_ROW_NUMBER_POS = _RECIPIENT_COLUMNS.index("row_number")
+_ANSWER_COLUMNS = ("recipient_id", "question_id", "answer_hash")
+_EVENT_COLUMNS = (
+    "organisation_id", "campaign_id", "recipient_id", "kind", "at", "detail", "actor_user_id",
+)
+
+
+def _error(row: int, column: str, key: str, lang: str, /, **params: Any) -> dict[str, Any]:
+    return {
+        "row": row,
+        "column": column,
+        "reason_key": key,
+        "params": params,
+        "reason": t(key, lang, **params) if params else t(key, lang),
+    }
+
+
+def import_recipients_csv(
+    session: Session,
+    campaign: Campaign,
+    data: bytes,
+    *,
+    filename: str = "",
+    user_id: int | None = None,
+    mapping: dict[str, str] | None = None,
+    lang: str = "ja",
+    progress: ProgressFn | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> RecipientImport:
+    """Import ``data`` into ``campaign`` and return the committed report row
+    (``status`` ``done`` or ``failed``; counts; ``errors`` JSON list of
+    ``{row, column, reason_key, params, reason}``; ``message``). ``mapping`` is
+    canonical field -> header (None: ``suggest_mapping``). Commits the session."""
+    now = utcnow()
+    report = RecipientImport(
+        campaign_id=campaign.id,
+        organisation_id=campaign.organisation_id,
+        filename=(filename or "")[:255],
+        status="running",
+        created_by_user_id=user_id,
+        created_at=now,
+    )
+    try:
+        _run(session, campaign, data, report, mapping, lang, progress, max_bytes)
+    except CsvError as exc:
+        session.rollback()
+        return _fail(session, report, lang, exc.code, exc.params)
+    except Exception:
+        session.rollback()
+        _fail(session, report, lang, "import.failed", {"reason": ""})
+        raise
+    session.commit()
+    return report
+
+
+def _fail(
+    session: Session, report: RecipientImport, lang: str, key: str, params: dict[str, Any]
+) -> RecipientImport:
+    """Record a failed import (nothing else written) and return its row."""
+    reason = t(key, lang, **params) if params else t(key, lang)
+    failed = RecipientImport(
+        campaign_id=report.campaign_id,
+        organisation_id=report.organisation_id,
+        filename=report.filename,
+        status="failed",
+        created_by_user_id=report.created_by_user_id,
+        created_at=report.created_at,
+        finished_at=utcnow(),
+        message=reason if key == "import.failed" else t("import.failed", lang, reason=reason),
+        errors=json.dumps(
+            [{"row": 0, "column": "", "reason_key": key, "params": params, "reason": reason}],
+            ensure_ascii=False,
+        ),
+    )
+    session.add(failed)
+    session.commit()
+    return failed
+
+
+def _run(
+    session: Session,
+    campaign: Campaign,
+    data: bytes,
+    report: RecipientImport,
+    mapping: dict[str, str] | None,
+    lang: str,
+    progress: ProgressFn | None,
+    max_bytes: int,
+) -> None:
+    parsed = read_csv(data, max_bytes=max_bytes)
+    headers = parsed.headers
+    index = {h: i for i, h in enumerate(headers)}
+    mapping = dict(mapping) if mapping is not None else suggest_mapping(headers)
+    mapping = {k: v for k, v in mapping.items() if v}
+    for canonical, header in mapping.items():
+        if header not in index:
+            raise CsvError("csv.unknown_column", column=header)
+    if "phone" not in mapping:
+        raise CsvError("csv.no_phone_column")
+
+    org = session.get(Organisation, campaign.organisation_id)
+    region = (org.default_region if org else "JP") or "JP"
+    allow_foreign = bool(org.allow_foreign_numbers) if org else False
+
+    questions = list(
+        session.execute(
+            select(CampaignQuestion)
+            .where(CampaignQuestion.campaign_id == campaign.id)
+            .order_by(CampaignQuestion.position, CampaignQuestion.id)
+        ).scalars()
+    )
+    question_cols: list[tuple[CampaignQuestion, int, str]] = []
+    suggested = suggest_mapping(headers) if questions else {}
+    for q in questions:
+        # A header by name, else a canonical field (mapped, else suggested).
+        header = q.column if q.column in index else mapping.get(q.column, suggested.get(q.column))
+        if header is None or header not in index:
+            raise CsvError("csv.unknown_column", column=q.column)
+        question_cols.append((q, index[header], header))
+
+    # Merge fields the SMS needs: a row without a value cannot be sent.
+    canonical_merge = set(MERGE_CANONICAL)
+    required_fields: list[tuple[str, int | None, str]] = []  # field, column index, header
+    for name in template_fields(campaign.sms_template or ""):
+        if name == LINK_FIELD:
+            continue
+        if name in index:
+            required_fields.append((name, index[name], name))
+        elif name in canonical_merge and name in mapping:
+            required_fields.append((name, index[mapping[name]], mapping[name]))
+        # else: unknown to this file; the template editor reports it.
+
+    # Writing the report row first takes the database's write lock (SQLite) /
+    # opens the transaction, so the duplicate and opt-out sets read below stay
+    # true until commit; it also gives the timeline events their import id.
+    session.add(report)
+    session.flush()
+
+    existing = set(
+        session.execute(
+            select(Recipient.phone_e164).where(Recipient.campaign_id == campaign.id)
+        ).scalars()
+    )
+    opted_out = set(
+        session.execute(
+            select(OptOut.phone_e164).where(OptOut.organisation_id == campaign.organisation_id)
+        ).scalars()
+    )
+
+    phone_i = index[mapping["phone"]]
+    phone_h = mapping["phone"]
+    name_i = index.get(mapping.get("name", ""), None)
+    amount_i = index.get(mapping.get("amount", ""), None)
+    amount_h = mapping.get("amount", "")
+    due_i = index.get(mapping.get("due_date", ""), None)
+    due_h = mapping.get("due_date", "")
+    cust_i = index.get(mapping.get("customer_number", ""), None)
+    width = len(headers)
+    secret_key = get_settings().secret_key
+    now = utcnow()
+    default_amount = campaign.amount_yen or 0
+    default_due = campaign.due_date
+
+    errors: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    imported = rejected = duplicates = opted = 0
+    total = len(parsed.rows)
+    done = 0
+
+    campaign_id = campaign.id
+    organisation_id = campaign.organisation_id
+    report_id = report.id
+    actor_id = report.created_by_user_id
+    questions_kinds = [(q.id, q.kind, col_i, header) for q, col_i, header in question_cols]
+
+    pending: list[tuple] = []  # recipient rows in _RECIPIENT_COLUMNS order
+    pending_answers: list[list[tuple[int, str]]] = []  # per pending recipient: (question id, normalised)
+    writer = _BulkWriter(session)
+
+    def flush() -> None:
+        if not pending:
+            return
+        ids = writer.insert_recipients(pending)
+        answer_rows = []
+        event_rows = []
+        for rid, rec, answers in zip(ids, pending, pending_answers):
+            for qid, normalized in answers:
+                answer_rows.append((rid, qid, hash_answer(secret_key, rid, qid, normalized)))
+            event_rows.append(
+                (
+                    organisation_id,
+                    campaign_id,
+                    rid,
+                    "imported",
+                    now,
+                    f'{{"import_id": {report_id}, "row": {rec[_ROW_NUMBER_POS]}}}',
+                    actor_id,
+                )
+            )
+        writer.insert(_ANSWER, _ANSWER_COLUMNS, answer_rows)
+        writer.insert(_EVENT, _EVENT_COLUMNS, event_rows)
+        pending.clear()
+        pending_answers.clear()
+
+    dumps = _MERGE_ENCODER.encode
+    for row_number, row in parsed.iter_rows():
+        done += 1
+        if len(row) < width:
+            row = row + [""] * (width - len(row))
+        row_errors: list[dict[str, Any]] = []
+
+        phone = normalize_phone(row[phone_i], region, allow_foreign)
+        if phone.error:
+            row_errors.append(_error(row_number, phone_h, phone.error, lang))
+
+        amount = default_amount
+        if amount_i is not None:
+            raw_amount = row[amount_i].strip()
+            if raw_amount:
+                parsed_amount = parse_amount_yen(raw_amount)
+                if parsed_amount is None:
+                    row_errors.append(_error(row_number, amount_h, "import.invalid_amount", lang))
+                else:
+                    amount = parsed_amount
+
+        due = default_due
+        if due_i is not None:
+            raw_due = row[due_i].strip()
+            if raw_due:
+                due = parse_date(raw_due)
+                if due is None:
+                    row_errors.append(_error(row_number, due_h, "import.invalid_date", lang))
+
+        answers: list[tuple[int, str]] = []
+        for qid, kind, col_i, header in questions_kinds:
+            raw = row[col_i]
+            if not raw.strip():
+                row_errors.append(_error(row_number, header, "answer.missing", lang, column=header))
+                continue
+            normalized = normalize_answer(raw, kind)
+            if normalized is None:
+                key = {"date": "answer.invalid_date", "digits": "answer.invalid_digits"}.get(
+                    kind, "answer.invalid"
+                )
+                row_errors.append(_error(row_number, header, key, lang, column=header))
+            else:
+                answers.append((qid, normalized))
+
+        for field_name, col_i, header in required_fields:
+            if not row[col_i].strip():
+                row_errors.append(
+                    _error(row_number, header, "import.missing_value", lang, field=field_name)
+                )
+
+        e164 = phone.e164
+        if row_errors:
+            rejected += 1
+            errors.extend(row_errors)
+        elif e164 in opted_out:
+            opted += 1
+            errors.append(_error(row_number, phone_h, "import.opted_out", lang))
+        elif e164 in seen:
+            duplicates += 1
+            errors.append(
+                _error(row_number, phone_h, "import.duplicate_in_file", lang, first_row=seen[e164])
+            )
+        elif e164 in existing:
+            duplicates += 1
+            errors.append(_error(row_number, phone_h, "import.duplicate_in_campaign", lang))
+        else:
+            seen[e164] = row_number
+            merge = dict(zip(headers, row))
+            name = row[name_i].strip() if name_i is not None else ""
+            customer = row[cust_i].strip() if cust_i is not None else ""
+            merge["name"] = name
+            merge["amount"] = str(amount)
+            merge["due_date"] = due.isoformat() if due else ""
+            merge["customer_number"] = customer
+            pending.append(
+                (
+                    campaign_id,
+                    organisation_id,
+                    e164,
+                    name,
+                    dumps(merge),
+                    amount,
+                    due,
+                    customer,
+                    row_number,
+                    "",
+                    "created",
+                    0,
+                    now,
+                )
+            )
+            pending_answers.append(answers)
+            imported += 1
+        if done % CHUNK_ROWS == 0:
+            flush()
+            if progress:
+                progress(done, total)
+    flush()
+    if progress:
+        progress(done, total)
+
+    report.total_rows = total
+    report.processed_rows = done
+    report.imported_rows = imported
+    report.rejected_rows = rejected
+    report.duplicate_rows = duplicates
+    report.opted_out_rows = opted
+    report.errors = json.dumps(errors, ensure_ascii=False)
+    report.message = t(
+        "import.summary",
+        lang,
+        imported=imported,
+        rejected=rejected,
+        duplicates=duplicates,
+        opted_out=opted,
+    )
+    report.status = "done"
+    report.finished_at = utcnow()
+    session.add(report)
+
+
+class _BulkWriter:
+    """Bulk inserts inside the session's transaction. On SQLite, plain DBAPI
+    ``executemany`` with the columns' own bind processors (dates stored exactly
+    as the ORM stores them) and recipient ids allocated after the current
+    maximum: safe because the transaction already holds SQLite's single write
+    lock (the report row was flushed first). Elsewhere, SQLAlchemy's
+    insertmanyvalues with RETURNING in parameter order."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.connection = session.connection()
+        self.dialect = self.connection.dialect
+        self.sqlite = self.dialect.name == "sqlite"
+        self._next_id: int | None = None
+        self._prepared: dict[tuple, tuple[str, list[tuple[int, Any]]]] = {}
+        self._converted: dict[tuple, Any] = {}
+
+    def _statement(self, table: Any, columns: tuple[str, ...]) -> tuple[str, list[tuple[int, Any]]]:
+        key = (table.name, columns)
+        if key not in self._prepared:
+            quote = self.dialect.identifier_preparer.quote
+            processors = [
+                (i, p)
+                for i, p in enumerate(table.c[c].type.bind_processor(self.dialect) for c in columns)
+                if p is not None
+            ]
+            sql = (
+                f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+                f"VALUES ({', '.join('?' for _ in columns)})"
+            )
+            self._prepared[key] = (sql, processors)
+        return self._prepared[key]
+
+    def insert(self, table: Any, columns: tuple[str, ...], rows: list[tuple]) -> None:
+        if not rows:
+            return
+        if not self.sqlite:
+            self.session.execute(insert(table), [dict(zip(columns, r)) for r in rows])
+            return
+        sql, processors = self._statement(table, columns)
+        if processors:
+            converted = self._converted
+            out = []
+            for r in rows:
+                r = list(r)
+                for i, p in processors:
+                    v = r[i]
+                    if v is not None:
+                        k = (p, v)
+                        cv = converted.get(k)
+                        if cv is None:
+                            cv = converted[k] = p(v)
+                        r[i] = cv
+                out.append(r)
+            rows = out
+        cursor = self.connection.connection.driver_connection.cursor()
+        try:
+            cursor.executemany(sql, rows)
+        finally:
+            cursor.close()
+
+    def insert_recipients(self, rows: list[tuple]) -> list[int]:
+        if not self.sqlite:
+            return list(
+                self.session.execute(
+                    insert(_RECIPIENT).returning(_RECIPIENT.c.id, sort_by_parameter_order=True),
+                    [dict(zip(_RECIPIENT_COLUMNS, r)) for r in rows],
+                ).scalars()
+            )
+        if self._next_id is None:
+            current = self.connection.exec_driver_sql("SELECT COALESCE(MAX(id), 0) FROM recipient").scalar()
+            self._next_id = int(current) + 1
+        ids = list(range(self._next_id, self._next_id + len(rows)))
+        self._next_id += len(rows)
+        self.insert(_RECIPIENT, ("id",) + _RECIPIENT_COLUMNS, [(i,) + r for i, r in zip(ids, rows)])
+        return ids
+
+
+def estimate_campaign_sms(
+    session: Session, campaign: Campaign, template: str | None = None, *, limit: int | None = None
+) -> TemplateEstimate:
+    """Worst-case size, total segments and cost of ``template`` (default: the
+    campaign's SMS template) over the campaign's imported recipients, with a
+    link as long as a real one, the organisation's sender prefix, carrier cap
+    and per-segment price. ``worst_row``/``errors[].index`` index the
+    recipients in id order (streamed, never all in memory)."""
+    from smspay_app.services.links import LINK_PATH
+
+    org = session.get(Organisation, campaign.organisation_id)
+    stmt = (
+        select(Recipient.merge_data)
+        .where(Recipient.campaign_id == campaign.id, Recipient.cancelled_at.is_(None))
+        .order_by(Recipient.id)
+        .execution_options(yield_per=2000)
+    )
+    if limit:
+        stmt = stmt.limit(limit)
+    rows = (fields_from_merge_data(m) for m in session.execute(stmt).scalars())
+    return estimate_template(
+        campaign.sms_template if template is None else template,
+        rows,
+        example_link_url(get_settings().public_base_url, LINK_PATH),
+        sender_prefix=sender_prefix_for(org.sender_name or org.name) if org else "",
+        char_cap=org.carrier_char_cap if org else 660,
+        price_per_segment_yen=org.segment_price_yen if org else 0.0,
+    )
+
+
+def report_errors(report: RecipientImport) -> list[dict[str, Any]]:
+    try:
+        return json.loads(report.errors or "[]")
+    except ValueError:
+        return []
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _safe_cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def errors_csv(report: RecipientImport, lang: str) -> bytes:
+    """The row-level error list as a CSV download (UTF-8 with BOM so Excel reads
+    it), reasons in ``lang``; cells that a spreadsheet would run as a formula
+    are neutralised."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(
+        [
+            t("import.errors_header_row", lang),
+            t("import.errors_header_column", lang),
+            t("import.errors_header_reason", lang),
+        ]
+    )
+    for err in report_errors(report):
+        key = err.get("reason_key") or ""
+        params = err.get("params") or {}
+        try:
+            reason = t(key, lang, **params) if params else t(key, lang)
+        except (KeyError, IndexError):
+            reason = err.get("reason", "")
+        writer.writerow([err.get("row", ""), _safe_cell(err.get("column", "")), _safe_cell(reason)])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")

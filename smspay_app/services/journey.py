@@ -1,0 +1,512 @@
+"""The recipient's journey on a short link: visit, click, identity check (answers
+or one-time code), lockout, verified session, read confirmation.
+
+What counts as what (the scanner-proof rule):
+
+- A **GET or HEAD never consumes or counts anything**. It is recorded on the
+  timeline as ``preview`` (HEAD, or a known preview bot / scanner / scripted
+  client, see ``domain.user_agents``) or ``visit`` (a browser), with the
+  user-agent class only. Repeated identical visits of one link within
+  ``VISIT_DEDUP_SECONDS`` are recorded once per process.
+- The person's **click** is the **first POST on the link**: any form they
+  submit (identity answers, "send me a code", "continue"). It sets
+  ``Link.clicked_at`` and the recipient's ``clicked`` step (timeline ``click``).
+  Scanners fetch; they do not fill in and submit forms.
+- **Verified** is a correct identity check; it opens a 30-minute session bound
+  to the link (random cookie value, only its hash on ``Link.session_hash``).
+- Wrong answers count on the link (``Link.failed_attempts``) and the recipient
+  (``failed_answer_count``); at ``Campaign.max_wrong_answers`` the link locks
+  (``Link.locked_at``, step ``locked``) until staff unlock or reissue it.
+- One-time code mode (``Campaign.verification_mode == "otp"``): 6 digits,
+  single use, valid ``OTP_VALID_SECONDS`` (10 min), ``OTP_MAX_TRIES`` (5) per
+  code, ``OTP_RESEND_COOLDOWN_SECONDS`` (60 s) between sends and
+  ``OTP_MAX_SENDS`` (5) per link; when every code is used up the link locks.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlmodel import Session, select
+
+from smspay_app.domain.clock import utcnow
+from smspay_app.domain.security import hash_token, keyed_hash, new_token
+from smspay_app.models import (
+    Campaign,
+    CampaignQuestion,
+    IdentityAnswer,
+    Link,
+    Organisation,
+    Payment,
+    Recipient,
+)
+from smspay_app.services import timeline
+from smspay_app.services.links import find_link_context
+from smspay_app.settings import get_settings
+
+SESSION_MINUTES = 30
+OTP_DIGITS = 6
+OTP_VALID_SECONDS = 600
+OTP_MAX_TRIES = 5
+OTP_RESEND_COOLDOWN_SECONDS = 60
+OTP_MAX_SENDS = 5
+VISIT_DEDUP_SECONDS = 60.0
+
+__all__ = [
+    "LinkContext",
+    "VerifyResult",
+    "OtpSendResult",
+    "load_context",
+    "load_view",
+    "link_state",
+    "record_visit",
+    "record_click",
+    "verify_answers",
+    "request_otp",
+    "verify_otp",
+    "start_session",
+    "session_valid",
+    "end_session",
+    "mark_read",
+    "payment_state",
+    "merge_fields",
+    "send_otp_sms",
+]
+
+
+@dataclass
+class LinkContext:
+    """Everything a recipient page needs, loaded in one indexed query."""
+
+    link: Link
+    recipient: Recipient
+    campaign: Campaign
+    organisation: Organisation
+    questions: list[CampaignQuestion] = field(default_factory=list)
+
+
+def load_context(session: Session, token: str) -> LinkContext | None:
+    found = find_link_context(session, token)
+    if found is None:
+        return None
+    link, recipient, campaign, organisation, questions = found
+    return LinkContext(link, recipient, campaign, organisation, questions)
+
+
+def link_state(ctx: LinkContext, now: datetime | None = None) -> str:
+    """``ok``, ``revoked`` (replaced, cancelled, opted out, erased), ``expired``
+    or ``locked``. A paid recipient's link stays usable (receipt) until expiry."""
+    now = now or utcnow()
+    link, recipient = ctx.link, ctx.recipient
+    if (
+        link.revoked_at is not None
+        or recipient.erased_at is not None
+        or recipient.status in ("cancelled", "opted_out")
+        or ctx.campaign.status == "cancelled"
+    ):
+        return "revoked"
+    if now >= link.expires_at:
+        return "expired"
+    if link.locked_at is not None:
+        return "locked"
+    return "ok"
+
+
+# ---------------------------------------------------------------- visits / click
+
+_visit_seen: OrderedDict[tuple, float] = OrderedDict()
+_visit_lock = threading.Lock()
+
+
+def _seen_recently(key: tuple) -> bool:
+    if VISIT_DEDUP_SECONDS <= 0:
+        return False
+    now = time.monotonic()
+    with _visit_lock:
+        last = _visit_seen.get(key)
+        if last is not None and now - last < VISIT_DEDUP_SECONDS:
+            return True
+        _visit_seen[key] = now
+        _visit_seen.move_to_end(key)
+        while len(_visit_seen) > 50_000:
+            _visit_seen.popitem(last=False)
+    return False
+
+
+def reset_visit_dedup() -> None:
+    with _visit_lock:
+        _visit_seen.clear()
+
+
+def visit_needs_recording(ctx: LinkContext, *, ua_class: str, method: str, state: str) -> bool:
+    """False when the same kind of visit of this link was recorded within
+    ``VISIT_DEDUP_SECONDS`` by this process (marks it as recorded otherwise)."""
+    kind = "preview" if method == "HEAD" or ua_class == "preview" else "visit"
+    return not _seen_recently((ctx.link.id, kind, ua_class, method, state))
+
+
+def record_visit(
+    session_or_connection,
+    ctx: LinkContext,
+    *,
+    ua_class: str,
+    method: str,
+    state: str,
+    dedup: bool = True,
+) -> str | None:
+    """Record a GET/HEAD on the timeline as ``preview`` or ``visit``. Never a
+    click, never consumes anything. Works with an ORM session or a Core
+    connection (the light GET path; committed here). Returns the kind recorded
+    (None when deduplicated)."""
+    kind = "preview" if method == "HEAD" or ua_class == "preview" else "visit"
+    if dedup and _seen_recently((ctx.link.id, kind, ua_class, method, state)):
+        return None
+    detail = {"link_id": ctx.link.id, "ua": ua_class, "method": method, "state": state}
+    if isinstance(session_or_connection, Session):
+        timeline.record(session_or_connection, ctx.recipient, kind, detail=detail)
+        return kind
+    from sqlalchemy import insert
+
+    from smspay_app.models import TimelineEvent
+
+    session_or_connection.execute(
+        insert(TimelineEvent.__table__).values(
+            organisation_id=ctx.recipient.organisation_id,
+            campaign_id=ctx.recipient.campaign_id,
+            recipient_id=ctx.recipient.id,
+            kind=kind,
+            at=utcnow(),
+            detail=json.dumps(detail),
+        )
+    )
+    session_or_connection.commit()
+    return kind
+
+
+def load_view(connection, token: str) -> LinkContext | None:
+    """Read-only context through Core (no ORM objects): for the hot GET path."""
+    from smspay_app.services.links import find_link_view
+
+    found = find_link_view(connection, token)
+    if found is None:
+        return None
+    link, recipient, campaign, organisation, questions = found
+    return LinkContext(link, recipient, campaign, organisation, questions)
+
+
+def record_click(session: Session, ctx: LinkContext, *, via: str, ua_class: str = "") -> bool:
+    """The first POST on the link is the person's click. Returns True if this was it."""
+    if ctx.link.clicked_at is not None:
+        return False
+    now = utcnow()
+    result = session.execute(  # atomic: two racing POSTs record one click
+        update(Link)
+        .where(Link.id == ctx.link.id, Link.clicked_at.is_(None))
+        .values(clicked_at=now)
+    )
+    if result.rowcount != 1:
+        return False
+    ctx.link.clicked_at = now
+    timeline.record(
+        session,
+        ctx.recipient,
+        "click",
+        step="clicked",
+        at=now,
+        detail={"link_id": ctx.link.id, "via": via, "ua": ua_class},
+    )
+    return True
+
+
+# ---------------------------------------------------------------- identity check
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    reason: str  # ok | wrong | locked | expired_code | no_code | too_many_tries
+    remaining: int | None = None  # tries left before the link (or code) is used up
+    session_token: str | None = None
+
+
+def _answers_module():
+    from smspay_app.domain import answers
+
+    return answers
+
+
+def _register_failure(session: Session, ctx: LinkContext, kind: str) -> VerifyResult:
+    link, recipient, campaign = ctx.link, ctx.recipient, ctx.campaign
+    session.execute(
+        update(Link).where(Link.id == link.id).values(failed_attempts=Link.failed_attempts + 1)
+    )
+    session.execute(
+        update(Recipient)
+        .where(Recipient.id == recipient.id)
+        .values(failed_answer_count=Recipient.failed_answer_count + 1)
+    )
+    session.refresh(link)
+    session.refresh(recipient)
+    limit = max(1, campaign.max_wrong_answers or get_settings().max_wrong_answers)
+    timeline.record(
+        session, recipient, "verify_failed", detail={"link_id": link.id, "attempt": link.failed_attempts, "mode": kind}
+    )
+    if link.failed_attempts >= limit:
+        _lock(session, ctx, reason="wrong_answers")
+        return VerifyResult(False, "locked", 0)
+    return VerifyResult(False, "wrong", limit - link.failed_attempts)
+
+
+def _lock(session: Session, ctx: LinkContext, *, reason: str) -> None:
+    now = utcnow()
+    if ctx.link.locked_at is None:
+        ctx.link.locked_at = now
+        session.add(ctx.link)
+        timeline.record(
+            session, ctx.recipient, "locked", step="locked", at=now, detail={"link_id": ctx.link.id, "reason": reason}
+        )
+
+
+def verify_answers(session: Session, ctx: LinkContext, answers: Mapping[int, str]) -> VerifyResult:
+    """Check the answers to the campaign's questions (``answers`` maps question id
+    to the raw text typed). All must match; the message never says which failed.
+    A campaign without questions verifies on "continue"."""
+    if ctx.link.locked_at is not None:
+        return VerifyResult(False, "locked", 0)
+    questions = ctx.questions
+    if questions:
+        mod = _answers_module()
+        secret = get_settings().secret_key
+        expected = {
+            a.question_id: a.answer_hash
+            for a in session.exec(
+                select(IdentityAnswer).where(IdentityAnswer.recipient_id == ctx.recipient.id)
+            )
+        }
+        all_ok = True
+        for q in questions:
+            raw = (answers.get(q.id) or "")[:200]
+            try:
+                normalized = mod.normalize_answer(raw, q.kind)
+                given = mod.hash_answer(secret, ctx.recipient.id, q.id, normalized)
+            except (ValueError, TypeError):
+                given = ""
+            stored = expected.get(q.id)
+            # compare every answer (no early exit) in constant time
+            match = bool(stored) and bool(raw.strip()) and hmac.compare_digest(given, stored or "")
+            all_ok = all_ok and match
+        if not all_ok:
+            return _register_failure(session, ctx, "questions")
+    token = start_session(session, ctx)
+    return VerifyResult(True, "ok", session_token=token)
+
+
+# ---------------------------------------------------------------- one-time code
+
+code_generator: Callable[[], str] = lambda: f"{secrets.randbelow(10**OTP_DIGITS):0{OTP_DIGITS}d}"  # noqa: E731
+
+
+def _otp_hash(link_id: int, code: str) -> str:
+    return keyed_hash(get_settings().secret_key, "otp", str(link_id), code)
+
+
+def send_otp_sms(recipient: Recipient, text: str) -> str:
+    """Send the code through the configured SMS provider (Twilio's API, or the
+    built-in simulator). Runs in a worker thread; returns the provider's id.
+    Raises on provider failure. Tests may replace ``otp_sender``."""
+    import asyncio
+
+    from smspay_app.providers.sms.base import SendRequest, get_sms_provider
+
+    settings = get_settings()
+
+    async def _send() -> str:
+        provider = get_sms_provider(settings)
+        try:
+            message = await provider.send(
+                SendRequest(to=recipient.phone_e164, sender=settings.twilio_from, body=text, reference="otp")
+            )
+            return message.sid
+        finally:
+            await provider.aclose()
+
+    return asyncio.run(_send())
+
+
+otp_sender: Callable[[Recipient, str], object] = send_otp_sms
+
+
+@dataclass
+class OtpSendResult:
+    sent: bool
+    reason: str  # sent | cooldown | cap | locked | failed
+    wait_seconds: int = 0
+
+
+def request_otp(session: Session, ctx: LinkContext, *, lang: str = "ja") -> OtpSendResult:
+    link = ctx.link
+    now = utcnow()
+    if link.locked_at is not None:
+        return OtpSendResult(False, "locked")
+    if link.otp_sent_at is not None:
+        elapsed = (now - link.otp_sent_at).total_seconds()
+        if elapsed < OTP_RESEND_COOLDOWN_SECONDS:
+            return OtpSendResult(False, "cooldown", int(OTP_RESEND_COOLDOWN_SECONDS - elapsed + 0.999))
+    if link.otp_sends >= OTP_MAX_SENDS:
+        return OtpSendResult(False, "cap")
+    code = code_generator()
+    # Claim the send atomically before calling the provider (no double sends).
+    claimed = session.execute(
+        update(Link)
+        .where(Link.id == link.id, Link.otp_sends == link.otp_sends)
+        .values(
+            otp_hash=_otp_hash(link.id, code),
+            otp_sent_at=now,
+            otp_sends=Link.otp_sends + 1,
+            otp_tries=0,
+        )
+    )
+    if claimed.rowcount != 1:
+        return OtpSendResult(False, "cooldown", OTP_RESEND_COOLDOWN_SECONDS)
+    session.refresh(link)
+    from smspay_app.i18n import t
+
+    text = t(
+        "recipient.otp_sms", lang, org=ctx.organisation.sender_name or ctx.organisation.name,
+        code=code, minutes=OTP_VALID_SECONDS // 60,
+    )
+    try:
+        otp_sender(ctx.recipient, text)
+    except Exception as exc:  # the provider failed: the code is not usable
+        link.otp_hash = None
+        session.add(link)
+        timeline.record(
+            session, ctx.recipient, "otp_failed", detail={"link_id": link.id, "error": type(exc).__name__}
+        )
+        return OtpSendResult(False, "failed")
+    timeline.record(session, ctx.recipient, "otp_sent", detail={"link_id": link.id, "send": link.otp_sends})
+    return OtpSendResult(True, "sent")
+
+
+def verify_otp(session: Session, ctx: LinkContext, code: str) -> VerifyResult:
+    link = ctx.link
+    now = utcnow()
+    if link.locked_at is not None:
+        return VerifyResult(False, "locked", 0)
+    if link.otp_hash is None or link.otp_sent_at is None:
+        return VerifyResult(False, "no_code")
+    if (now - link.otp_sent_at).total_seconds() > OTP_VALID_SECONDS:
+        return VerifyResult(False, "expired_code")
+    if link.otp_tries >= OTP_MAX_TRIES:
+        return VerifyResult(False, "too_many_tries", 0)
+    digits = "".join(ch for ch in (code or "").translate(_FULLWIDTH) if ch.isdigit())[:OTP_DIGITS]
+    session.execute(update(Link).where(Link.id == link.id).values(otp_tries=Link.otp_tries + 1))
+    session.refresh(link)
+    if len(digits) == OTP_DIGITS and hmac.compare_digest(_otp_hash(link.id, digits), link.otp_hash or ""):
+        link.otp_hash = None  # single use
+        session.add(link)
+        token = start_session(session, ctx)
+        return VerifyResult(True, "ok", session_token=token)
+    timeline.record(
+        session, ctx.recipient, "verify_failed", detail={"link_id": link.id, "attempt": link.otp_tries, "mode": "otp"}
+    )
+    left = OTP_MAX_TRIES - link.otp_tries
+    if left <= 0:
+        link.otp_hash = None
+        session.add(link)
+        if link.otp_sends >= OTP_MAX_SENDS:
+            _lock(session, ctx, reason="codes_used_up")
+            return VerifyResult(False, "locked", 0)
+        return VerifyResult(False, "too_many_tries", 0)
+    return VerifyResult(False, "wrong", left)
+
+
+_FULLWIDTH = str.maketrans("０１２３４５６７８９", "0123456789")
+
+
+# ---------------------------------------------------------------- session
+
+
+def start_session(session: Session, ctx: LinkContext) -> str:
+    """Open the verified session: returns the raw cookie value (hash stored)."""
+    now = utcnow()
+    token = new_token()
+    ctx.link.session_hash = hash_token(token)
+    ctx.link.session_expires_at = now + timedelta(minutes=SESSION_MINUTES)
+    session.add(ctx.link)
+    timeline.record(
+        session, ctx.recipient, "verified", step="verified", at=now, detail={"link_id": ctx.link.id}
+    )
+    return token
+
+
+def session_valid(ctx: LinkContext, cookie_value: str | None, now: datetime | None = None) -> bool:
+    link = ctx.link
+    if not cookie_value or not link.session_hash or link.session_expires_at is None:
+        return False
+    if (now or utcnow()) >= link.session_expires_at:
+        return False
+    return hmac.compare_digest(hash_token(cookie_value[:64]), link.session_hash)
+
+
+def end_session(session: Session, ctx: LinkContext) -> None:
+    ctx.link.session_hash = None
+    ctx.link.session_expires_at = None
+    session.add(ctx.link)
+
+
+# ---------------------------------------------------------------- message / read
+
+
+def merge_fields(recipient: Recipient) -> dict[str, str]:
+    try:
+        data = json.loads(recipient.merge_data or "{}")
+    except ValueError:
+        data = {}
+    fields = {str(k): "" if v is None else str(v) for k, v in (data if isinstance(data, dict) else {}).items()}
+    fields.setdefault("name", recipient.name)
+    fields.setdefault("amount", f"{recipient.amount_yen:,}")
+    return fields
+
+
+def mark_read(session: Session, ctx: LinkContext) -> bool:
+    """The recipient confirmed a notice as read (once). Returns True when new."""
+    if ctx.recipient.read_at is not None:
+        return False
+    timeline.record(session, ctx.recipient, "read", step="read", detail={"link_id": ctx.link.id})
+    return True
+
+
+def payment_state(session: Session, ctx: LinkContext) -> tuple[str, Payment | None]:
+    """``paid`` (with the succeeded payment), ``processing``, ``failed``, ``open``
+    or ``none``, from our database (the webhook is the truth)."""
+    payments = list(
+        session.exec(
+            select(Payment)
+            .where(Payment.recipient_id == ctx.recipient.id)
+            .order_by(Payment.created_at.desc(), Payment.id.desc())
+        )
+    )
+    for p in payments:
+        if p.status in ("succeeded", "manual"):
+            return "paid", p
+    if ctx.recipient.paid_at is not None:
+        return "paid", None
+    for p in payments:
+        if p.status == "processing":
+            return "processing", p
+    if payments:
+        latest = payments[0]
+        if latest.status in ("failed", "expired", "cancelled"):
+            return "failed", latest
+        return "open", latest
+    return "none", None

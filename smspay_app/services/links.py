@@ -1,0 +1,176 @@
+"""Short links: issue (token shown once, hash stored), find, revoke."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, select
+
+from smspay_app.domain.clock import utcnow
+from smspay_app.domain.security import hash_token, new_token
+from smspay_app.models import Campaign, CampaignQuestion, Link, Organisation, Recipient
+from smspay_app.settings import get_settings
+
+LINK_PATH = "/l/"
+
+
+def link_url(token: str) -> str:
+    return f"{get_settings().public_base_url}{LINK_PATH}{token}"
+
+
+def issue_link(
+    session: Session,
+    recipient: Recipient,
+    lifetime_hours: int,
+    *,
+    now: datetime | None = None,
+    revoke_reason: str = "replaced",
+) -> tuple[Link, str]:
+    """A new link for ``recipient``; any live link it had is revoked. Returns the
+    link row and the raw token (which exists only in the SMS from here on)."""
+    now = now or utcnow()
+    for old in session.exec(
+        select(Link).where(Link.recipient_id == recipient.id, Link.revoked_at.is_(None))
+    ):
+        old.revoked_at = now
+        old.revoked_reason = revoke_reason
+        session.add(old)
+    token = new_token()
+    link = Link(
+        recipient_id=recipient.id,
+        token_hash=hash_token(token),
+        created_at=now,
+        expires_at=now + timedelta(hours=lifetime_hours),
+    )
+    session.add(link)
+    session.flush()
+    return link, token
+
+
+def find_link(session: Session, token: str) -> Link | None:
+    if not token or len(token) > 64:
+        return None
+    return session.exec(select(Link).where(Link.token_hash == hash_token(token))).first()
+
+
+def find_link_context(session: Session, token: str):
+    """The link with its recipient, campaign, organisation and the campaign's
+    identity questions (ordered by position), in one indexed query (token hash
+    is unique and indexed; questions come through an outer join). Returns
+    ``(link, recipient, campaign, organisation, questions)`` or None."""
+    if not token or len(token) > 64 or not token.isalnum():
+        return None
+    rows = session.exec(
+        select(Link, Recipient, Campaign, Organisation, CampaignQuestion)
+        .join(Recipient, Recipient.id == Link.recipient_id)
+        .join(Campaign, Campaign.id == Recipient.campaign_id)
+        .join(Organisation, Organisation.id == Campaign.organisation_id)
+        .outerjoin(CampaignQuestion, CampaignQuestion.campaign_id == Campaign.id)
+        .where(Link.token_hash == hash_token(token))
+        .order_by(CampaignQuestion.position, CampaignQuestion.id)
+    ).all()
+    if not rows:
+        return None
+    link, recipient, campaign, organisation, _ = rows[0]
+    questions = [row[4] for row in rows if row[4] is not None]
+    return link, recipient, campaign, organisation, questions
+
+
+def revoke_link(session: Session, link: Link, reason: str = "revoked", *, now: datetime | None = None) -> bool:
+    """Revoke ``link`` (idempotent). Returns True when it was live."""
+    if link.revoked_at is not None:
+        return False
+    link.revoked_at = now or utcnow()
+    link.revoked_reason = reason
+    link.session_hash = None
+    link.session_expires_at = None
+    session.add(link)
+    return True
+
+
+def unlock_link(session: Session, link: Link) -> None:
+    """Staff unlock: clear the lockout and the wrong-answer count."""
+    link.locked_at = None
+    link.failed_attempts = 0
+    link.otp_tries = 0
+    session.add(link)
+
+
+# --- the light read path for GET /l/{token} (hot: scanners, reloads) ----------
+
+_VIEW_TABLES = (
+    ("link", Link.__table__),
+    ("recipient", Recipient.__table__),
+    ("campaign", Campaign.__table__),
+    ("organisation", Organisation.__table__),
+    ("question", CampaignQuestion.__table__),
+)
+
+
+# Only what the GET pages read (fewer columns: less row processing).
+_VIEW_COLUMNS = {
+    "link": ("id", "recipient_id", "created_at", "expires_at", "revoked_at", "locked_at",
+             "clicked_at", "otp_hash", "otp_sent_at", "session_hash", "session_expires_at"),
+    "recipient": ("id", "organisation_id", "campaign_id", "status", "erased_at"),
+    "campaign": ("id", "name", "status", "verification_mode", "payment_enabled"),
+    "organisation": ("id", "name", "support_phone"),
+    "question": ("id", "campaign_id", "position", "label", "kind"),
+}
+
+
+def _view_statement():
+    from sqlalchemy import bindparam
+    from sqlalchemy import select as core_select
+
+    lt, rt, ct, ot, qt = (t for _, t in _VIEW_TABLES)
+    columns = [
+        table.c[col].label(f"{name}__{col}")
+        for name, table in _VIEW_TABLES
+        for col in _VIEW_COLUMNS[name]
+    ]
+    return (
+        core_select(*columns)
+        .select_from(
+            lt.join(rt, rt.c.id == lt.c.recipient_id)
+            .join(ct, ct.c.id == rt.c.campaign_id)
+            .join(ot, ot.c.id == ct.c.organisation_id)
+            .outerjoin(qt, qt.c.campaign_id == ct.c.id)
+        )
+        .where(lt.c.token_hash == bindparam("token_hash"))
+        .order_by(qt.c.position, qt.c.id)
+    )
+
+
+_VIEW_STMT = _view_statement()
+
+
+class RowView:
+    """A read-only stand-in for a model row (attribute access only)."""
+
+    __slots__ = ("__dict__",)
+
+    def __init__(self, values: dict) -> None:
+        self.__dict__.update(values)
+
+
+def find_link_view(connection, token: str):
+    """Like ``find_link_context`` but with Core only (no ORM objects): one
+    indexed query returning read-only views ``(link, recipient, campaign,
+    organisation, questions)``, or None. For pages that only read."""
+    if not token or len(token) > 64 or not token.isalnum():
+        return None
+    rows = connection.execute(_VIEW_STMT, {"token_hash": hash_token(token)}).mappings().all()
+    if not rows:
+        return None
+    parts: dict[str, dict] = {name: {} for name, _ in _VIEW_TABLES}
+    for key, value in rows[0].items():
+        name, _, column = key.partition("__")
+        parts[name][column] = value
+    questions = []
+    for row in rows:
+        if row["question__id"] is not None:
+            questions.append(RowView({"id": row["question__id"], "label": row["question__label"],
+                                      "kind": row["question__kind"], "position": row["question__position"],
+                                      "campaign_id": row["question__campaign_id"]}))
+    return (RowView(parts["link"]), RowView(parts["recipient"]), RowView(parts["campaign"]),
+            RowView(parts["organisation"]), questions)

@@ -1,0 +1,129 @@
+"""Two-way SMS: store replies against the recipient they answer, and honour
+opt-out words (the number goes on the organisation's opt-out list and its
+queued messages are cancelled)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from smspay_app.domain.clock import utcnow
+from smspay_app.models import InboundMessage, OptOut, Organisation, Recipient, SendAttempt
+from smspay_app.services import timeline
+from smspay_app.settings import get_settings
+
+_STRIP = re.compile(r"[\s\u3000.,!?。、！？「」『』()（）\-ー]+")
+
+
+def opt_out_words() -> list[str]:
+    return [w.strip() for w in get_settings().sms_opt_out_words.split(",") if w.strip()]
+
+
+def _norm(text: str) -> str:
+    return _STRIP.sub("", unicodedata.normalize("NFKC", text or "")).upper()
+
+
+def is_opt_out(body: str, words: list[str] | None = None) -> bool:
+    """The whole reply is an opt-out word (``stop``, ``ＳＴＯＰ``, ``停止。``), or
+    contains a Japanese one (``配信停止してください``)."""
+    text = _norm(body)
+    if not text:
+        return False
+    for word in words if words is not None else opt_out_words():
+        w = _norm(word)
+        if not w:
+            continue
+        if text == w:
+            return True
+        if not w.isascii() and w in text:
+            return True
+    return False
+
+
+def find_recipient(session: Session, from_phone: str, to_phone: str) -> Recipient | None:
+    """The latest recipient with that phone in the organisation whose sender id
+    the reply was sent to (falls back to the latest recipient anywhere)."""
+    settings = get_settings()
+    orgs = [o.id for o in session.exec(select(Organisation).where(Organisation.sender_id == to_phone))]
+    if not orgs and to_phone == settings.twilio_from:
+        orgs = [o.id for o in session.exec(select(Organisation).where(Organisation.sender_id == ""))]
+    query = select(Recipient).where(Recipient.phone_e164 == from_phone)
+    if orgs:
+        found = session.exec(query.where(Recipient.organisation_id.in_(orgs)).order_by(Recipient.id.desc())).first()
+        if found is not None:
+            return found
+    return session.exec(query.order_by(Recipient.id.desc())).first()
+
+
+def opt_out(
+    session: Session, organisation_id: int, phone: str, *, source: str = "reply", reason: str = "", user_id: int | None = None
+) -> int:
+    """Put ``phone`` on the organisation's opt-out list, cancel its queued
+    attempts and mark its recipients ``opted_out``. Returns attempts cancelled."""
+    now = utcnow()
+    exists = session.exec(
+        select(OptOut).where(OptOut.organisation_id == organisation_id, OptOut.phone_e164 == phone)
+    ).first()
+    if exists is None:
+        session.add(
+            OptOut(
+                organisation_id=organisation_id,
+                phone_e164=phone,
+                source=source,
+                reason=reason,
+                created_by_user_id=user_id,
+                created_at=now,
+            )
+        )
+    recipients = session.exec(
+        select(Recipient).where(Recipient.organisation_id == organisation_id, Recipient.phone_e164 == phone)
+    ).all()
+    cancelled = 0
+    for recipient in recipients:
+        for attempt in session.exec(
+            select(SendAttempt).where(SendAttempt.recipient_id == recipient.id, SendAttempt.status == "queued")
+        ):
+            attempt.status = "cancelled"
+            attempt.final_at = now
+            session.add(attempt)
+            cancelled += 1
+        if recipient.status != "paid":
+            timeline.record(session, recipient, "opted_out", step="opted_out", at=now, detail={"source": source})
+    session.flush()
+    return cancelled
+
+
+def handle_inbound(
+    session: Session, *, from_phone: str, to_phone: str, body: str, provider_message_id: str | None = None
+) -> InboundMessage | None:
+    """Store a reply; apply an opt-out word. None when this message id was
+    already stored (a repeated webhook)."""
+    if provider_message_id and session.exec(
+        select(InboundMessage.id).where(InboundMessage.provider_message_id == provider_message_id)
+    ).first():
+        return None
+    recipient = find_recipient(session, from_phone, to_phone)
+    message = InboundMessage(
+        organisation_id=recipient.organisation_id if recipient else None,
+        recipient_id=recipient.id if recipient else None,
+        from_phone=from_phone,
+        to_phone=to_phone,
+        body=body[:2000],
+        provider_message_id=provider_message_id,
+        is_opt_out=is_opt_out(body),
+        received_at=utcnow(),
+    )
+    session.add(message)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        return None
+    if recipient is not None:
+        timeline.record(session, recipient, "sms_reply", detail={"inbound_id": message.id, "opt_out": message.is_opt_out})
+        if message.is_opt_out:
+            opt_out(session, recipient.organisation_id, from_phone, source="reply")
+    return message

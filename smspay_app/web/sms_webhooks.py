@@ -1,0 +1,139 @@
+"""Twilio webhooks: delivery status callbacks and inbound replies.
+
+Both are verified with ``X-Twilio-Signature`` over the public URL (rebuilt from
+``settings.public_base_url``, so a proxy in front does not break it) and the
+POST parameters. Unsigned, forged and replayed requests (same
+``I-Twilio-Idempotency-Token``, or the very same signed request again) get 403,
+are logged (without personal data) and change nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from smspay_app.db import get_engine
+from smspay_app.domain.clock import utcnow
+from smspay_app.models import SendAttempt, WebhookEvent
+from smspay_app.providers.sms.signature import verify_signature
+from smspay_app.services import dispatch, replies
+from smspay_app.settings import get_settings
+
+log = logging.getLogger("smspay.webhooks.twilio")
+
+STATUS_PATH = "/webhooks/twilio/status"
+INBOUND_PATH = "/webhooks/twilio/inbound"
+
+
+def _public_url(request: Request) -> str:
+    url = get_settings().public_base_url.rstrip("/") + request.url.path
+    if request.url.query:
+        url += "?" + request.url.query
+    return url
+
+
+async def _verified(request: Request) -> tuple[dict[str, str], str] | Response:
+    """The form parameters and the event id, or a 403 response."""
+    form = await request.form()
+    params = [(k, str(v)) for k, v in form.multi_items()]
+    signature = request.headers.get("x-twilio-signature")
+    url = _public_url(request)
+    if not verify_signature(get_settings().twilio_auth_token, url, params, signature):
+        log.warning("twilio webhook refused: %s signature on %s", "bad" if signature else "missing", request.url.path)
+        return PlainTextResponse("forbidden", status_code=403)
+    token = request.headers.get("i-twilio-idempotency-token")
+    event_id = token or "sig:" + hashlib.sha256((signature or "").encode() + url.encode()).hexdigest()
+    return dict(params), event_id[:200]
+
+
+def _remember(session: Session, event_id: str) -> bool:
+    """Record the event id; False when it was seen before (a replay)."""
+    session.add(WebhookEvent(source="twilio", event_id=event_id, received_at=utcnow()))
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        return False
+    return True
+
+
+def _replayed(request: Request) -> Response:
+    log.warning("twilio webhook refused: replayed event on %s", request.url.path)
+    return PlainTextResponse("forbidden", status_code=403)
+
+
+def process_status(event_id: str, params: dict[str, str], ref: str | None) -> str:
+    """Apply one verified status callback. Returns ``ok``, ``replay`` or ``unknown``."""
+    with Session(get_engine(), expire_on_commit=False) as session:
+        if not _remember(session, event_id):
+            return "replay"
+        sid = params.get("MessageSid") or params.get("SmsSid")
+        status = params.get("MessageStatus") or params.get("SmsStatus") or ""
+        attempt = None
+        if sid:
+            attempt = session.exec(select(SendAttempt).where(SendAttempt.provider_message_id == sid)).first()
+        if attempt is None and ref:
+            attempt = session.exec(select(SendAttempt).where(SendAttempt.idempotency_key == ref)).first()
+        if attempt is None:
+            session.commit()
+            return "unknown"
+        dispatch.apply_provider_status(
+            session,
+            attempt,
+            status,
+            error_code=params.get("ErrorCode", ""),
+            provider_message_id=sid,
+            at=utcnow(),
+            source="callback",
+        )
+        session.commit()
+        return "ok"
+
+
+async def status_callback(request: Request) -> Response:
+    checked = await _verified(request)
+    if isinstance(checked, Response):
+        return checked
+    params, event_id = checked
+    result = await run_in_threadpool(process_status, event_id, params, request.query_params.get("ref"))
+    if result == "replay":
+        return _replayed(request)
+    return Response(status_code=204 if result == "ok" else 200)
+
+
+def process_inbound(event_id: str, params: dict[str, str]) -> str:
+    with Session(get_engine(), expire_on_commit=False) as session:
+        if not _remember(session, event_id):
+            return "replay"
+        replies.handle_inbound(
+            session,
+            from_phone=params.get("From", ""),
+            to_phone=params.get("To", ""),
+            body=params.get("Body", ""),
+            provider_message_id=params.get("MessageSid") or params.get("SmsMessageSid"),
+        )
+        session.commit()
+        return "ok"
+
+
+async def inbound(request: Request) -> Response:
+    checked = await _verified(request)
+    if isinstance(checked, Response):
+        return checked
+    params, event_id = checked
+    result = await run_in_threadpool(process_inbound, event_id, params)
+    if result == "replay":
+        return _replayed(request)
+    return Response("<Response/>", media_type="text/xml")
+
+
+routes: list[BaseRoute] = [
+    Route(STATUS_PATH, status_callback, methods=["POST"]),
+    Route(INBOUND_PATH, inbound, methods=["POST"]),
+]

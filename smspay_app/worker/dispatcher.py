@@ -1,0 +1,627 @@
+"""The SMS dispatcher: claims queued attempts in the database, sends them
+through the SMS provider, records the outcome, and reconciles attempts whose
+worker died.
+
+Safe to run as any number of copies at once (in each app process's lifespan and
+as ``python -m smspay_app.worker`` processes):
+
+- **Claim.** Candidates (``status='queued' AND not_before<=now`` of campaigns
+  that are sending) are taken with a conditional ``UPDATE ... SET
+  status='sending', lease_owner=me, lease_expires_at=... WHERE id IN (...) AND
+  status='queued'`` (on PostgreSQL after ``SELECT ... FOR UPDATE SKIP
+  LOCKED``); only rows this worker really switched are sent. In the same
+  transaction the recipient's link is issued and the SMS text rendered: the
+  attempt is committed as ``sending`` with its idempotency key *before* the
+  provider is called, and the raw link token lives only in memory and the SMS.
+- **Lease and heartbeat.** While a batch is in flight the worker extends its
+  leases; a ``sending`` attempt whose lease expired belongs to a dead worker.
+- **Reconciliation.** Such an attempt is looked up at the provider: messages
+  to that number since ``sending_at`` are listed (Twilio ``GET Messages.json?To=``,
+  newest first) and matched on the attempt's link token, found in the message
+  body (its hash is what we store). This works unchanged with real Twilio: the
+  body is part of every message resource. Found: the attempt is ``accepted``
+  with the provider's message id. Not found: the provider never took it (the
+  lease outlives any request, so nothing is still in flight) and it is queued
+  again with the same key. When the provider cannot be asked for long, the
+  attempt is flagged ``unknown`` (timeline event) and never resent
+  automatically. Status callbacks also carry the key (``StatusCallback
+  ...?ref=<key>``), so a callback that beats the worker's own bookkeeping
+  still finds its attempt.
+- **Retries** (backoff, at most ``settings.sms_max_retries``) only when the
+  provider certainly did not take the message: 429/5xx with a response, or a
+  connection that could not be opened. A timeout after sending is an unknown
+  outcome: the attempt stays ``sending`` and is reconciled once its lease ends.
+- **Quiet hours** hold attempts (``held_for_quiet_hours``, ``not_before`` moved
+  to the window's end); a **rate limit** (``settings.sms_rate_per_second``)
+  counts attempts started in the last second across all workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import random
+import re
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, insert, update
+from sqlmodel import Session, select
+
+from smspay_app.db import get_engine
+from smspay_app.domain import quiet_hours
+from smspay_app.domain.clock import utcnow
+from smspay_app.domain.security import hash_token, new_token
+from smspay_app.domain.sms_text import TemplateError, render_sms
+from smspay_app.models import Campaign, Link, Organisation, OptOut, Recipient, SendAttempt
+from smspay_app.providers.sms.base import ProviderMessage, SendRequest, SmsError, SmsProvider, get_sms_provider
+from smspay_app.services import dispatch, timeline
+from smspay_app.services.links import LINK_PATH, link_url
+from smspay_app.settings import Settings, get_settings
+
+log = logging.getLogger("smspay.worker")
+
+# Per-carrier caps on one (concatenated) SMS, in characters.
+CARRIER_CAPS = {"docomo": 660, "au": 670, "SoftBank": 670, "Rakuten": 670}
+LINK_KINDS = ("initial", "reminder", "resend", "reissue")
+TOKEN_RE = re.compile(re.escape(LINK_PATH) + r"([0-9A-Za-z]{16,64})")
+
+
+# The Link model's plain defaults (so a bulk insert fills every column the way
+# constructing ``Link(...)`` would).
+_LINK_DEFAULTS = {
+    name: f.default
+    for name, f in Link.model_fields.items()
+    if name != "id" and f.default is not None and f.default is not ... and f.default_factory is None
+    and not type(f.default).__name__.startswith("Pydantic")
+}
+
+
+@dataclass
+class Job:
+    attempt_id: int
+    recipient_id: int
+    request: SendRequest
+
+
+@dataclass
+class Outcome:
+    job: Job
+    message: ProviderMessage | None = None
+    error: SmsError | None = None
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        provider: SmsProvider | None = None,
+        *,
+        worker_id: str | None = None,
+        batch_size: int | None = None,
+        lease_seconds: int | None = None,
+        concurrency: int = 16,
+        reconcile_give_up_seconds: int | None = None,
+        lookup_carriers: bool | None = None,
+    ):
+        self.settings = settings or get_settings()
+        self._owns_provider = provider is None
+        lease = lease_seconds or self.settings.sms_lease_seconds
+        self.provider = provider or get_sms_provider(
+            self.settings, timeout=max(1.0, min(10.0, lease / 3)), connect_timeout=max(0.5, min(5.0, lease / 6))
+        )
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.batch_size = batch_size or self.settings.sms_batch_size
+        self.lease = timedelta(seconds=lease)
+        self.concurrency = concurrency
+        self.give_up = timedelta(seconds=reconcile_give_up_seconds or lease * 10)
+        self.lookup_carriers = (
+            self.settings.sms_provider == "simulator" if lookup_carriers is None else lookup_carriers
+        )
+        self.engine = get_engine()
+        self._is_pg = self.engine.dialect.name == "postgresql"
+
+    async def aclose(self) -> None:
+        if self._owns_provider:
+            await self.provider.aclose()
+
+    # ------------------------------------------------------------------ pass
+
+    async def run_once(self, now: datetime | None = None, *, housekeeping: bool = True) -> int:
+        """One pass: promote scheduled campaigns, reconcile dead workers'
+        attempts, claim and send one batch, poll stale statuses, complete
+        finished campaigns. Returns how many attempts were sent to the provider.
+        ``housekeeping=False`` skips everything but claim-and-send."""
+        from smspay_app.worker import poller
+
+        if housekeeping:
+            await asyncio.to_thread(self._promote, now)
+            await self.reconcile(now)
+        jobs = await asyncio.to_thread(self._claim, now)
+        if jobs:
+            outcomes = await self._send_all(jobs)
+            await asyncio.to_thread(self._record, outcomes, now)
+        if housekeeping:
+            await poller.poll_statuses(self, now)
+            if self.lookup_carriers:
+                await poller.refresh_carriers(self, now)
+            await asyncio.to_thread(self._complete, now)
+        return len(jobs)
+
+    async def run_forever(self, stop: asyncio.Event | None = None, *, until_idle: bool = False) -> int:
+        """Passes until ``stop`` is set (or, with ``until_idle``, until a full
+        pass finds nothing to send). Housekeeping (reconcile, poll, complete)
+        runs at most once a second while busy. Returns messages sent."""
+        stop = stop or asyncio.Event()
+        idle = self.settings.worker_poll_seconds
+        last_housekeeping = -1e9
+        total = 0
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            housekeeping = loop.time() - last_housekeeping >= 1.0
+            try:
+                sent = await self.run_once(housekeeping=housekeeping)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - keep the worker alive, log and back off
+                log.exception("dispatcher pass failed")
+                sent, housekeeping = 0, True
+            if housekeeping:
+                last_housekeeping = loop.time()
+            total += sent
+            if sent == 0:
+                if not housekeeping:
+                    last_housekeeping = -1e9  # idle: do the housekeeping now
+                    continue
+                if until_idle:
+                    return total
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=idle)
+                except TimeoutError:
+                    pass
+        return total
+
+    # ------------------------------------------------------------ DB helpers
+
+    def _session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    def _promote(self, now: datetime | None) -> None:
+        with self._session() as s:
+            if dispatch.promote_scheduled_campaigns(s, now or utcnow()):
+                s.commit()
+
+    def _complete(self, now: datetime | None) -> None:
+        with self._session() as s:
+            if dispatch.complete_finished_campaigns(s, now or utcnow()):
+                s.commit()
+
+    def _rate_allowance(self, s: Session, now: datetime) -> int:
+        rate = self.settings.sms_rate_per_second
+        if rate <= 0:
+            return self.batch_size
+        window = max(1.0, 1.0 / rate)
+        allowed = max(1, int(rate * window))
+        recent = s.exec(
+            select(func.count())
+            .select_from(SendAttempt)
+            .where(SendAttempt.sending_at > now - timedelta(seconds=window))
+        ).one()
+        return max(0, min(self.batch_size, allowed - recent))
+
+    def _claim(self, now: datetime | None) -> list[Job]:
+        now = now or utcnow()
+        with self._session() as s:
+            limit = self._rate_allowance(s, now)
+            if limit <= 0:
+                return []
+            candidates = (
+                select(SendAttempt.id)
+                .join(Campaign, Campaign.id == SendAttempt.campaign_id)
+                .where(
+                    SendAttempt.status == "queued",
+                    SendAttempt.not_before <= now,
+                    (Campaign.status == "sending")
+                    | ((SendAttempt.kind != "initial") & Campaign.status.in_(("completed",))),
+                )
+                .order_by(SendAttempt.not_before, SendAttempt.id)
+                .limit(limit)
+            )
+            if self._is_pg:
+                candidates = candidates.with_for_update(skip_locked=True, of=SendAttempt)
+            ids = list(s.exec(candidates))
+            if not ids:
+                return []
+            s.exec(
+                update(SendAttempt)
+                .where(SendAttempt.id.in_(ids), SendAttempt.status == "queued")
+                .values(
+                    status="sending",
+                    lease_owner=self.worker_id,
+                    lease_expires_at=now + self.lease,
+                    sending_at=now,
+                )
+            )
+            attempts = s.exec(
+                select(SendAttempt).where(
+                    SendAttempt.id.in_(ids),
+                    SendAttempt.status == "sending",
+                    SendAttempt.lease_owner == self.worker_id,
+                )
+            ).all()
+            jobs = self._prepare(s, attempts, now)
+            s.commit()
+            return jobs
+
+    def _prepare(self, s: Session, attempts: list[SendAttempt], now: datetime) -> list[Job]:
+        """Within the claiming transaction: hold quiet hours, drop opted-out or
+        finished recipients, issue links, render texts."""
+        if not attempts:
+            return []
+        recipients = {
+            r.id: r for r in s.exec(select(Recipient).where(Recipient.id.in_([a.recipient_id for a in attempts])))
+        }
+        campaigns = {
+            c.id: c for c in s.exec(select(Campaign).where(Campaign.id.in_({a.campaign_id for a in attempts})))
+        }
+        orgs = {
+            o.id: o
+            for o in s.exec(select(Organisation).where(Organisation.id.in_({a.organisation_id for a in attempts})))
+        }
+        opted = {
+            (o.organisation_id, o.phone_e164)
+            for o in s.exec(
+                select(OptOut).where(OptOut.phone_e164.in_({r.phone_e164 for r in recipients.values()}))
+            )
+        }
+        jobs: list[Job] = []
+        base = self.settings.public_base_url
+        self._revoke_live_links(s, [a.recipient_id for a in attempts], now)
+        self._new_links: list[dict] = []
+        for attempt in attempts:
+            recipient = recipients[attempt.recipient_id]
+            campaign = campaigns[attempt.campaign_id]
+            org = orgs[attempt.organisation_id]
+            start, end = quiet_hours.effective_window(org, campaign)
+            opens = quiet_hours.quiet_until(now, org.timezone, start, end)
+            if opens is not None:
+                self._release(attempt, status="queued", not_before=opens)
+                attempt.held_for_quiet_hours = True
+                s.add(attempt)
+                timeline.record(s, recipient, "sms_held_quiet_hours", at=now, detail={"attempt_id": attempt.id, "until": opens})
+                continue
+            if (attempt.organisation_id, recipient.phone_e164) in opted or recipient.status in (
+                "opted_out",
+                "cancelled",
+                "paid",
+            ):
+                self._release(attempt, status="cancelled")
+                attempt.final_at = now
+                s.add(attempt)
+                step = "opted_out" if (attempt.organisation_id, recipient.phone_e164) in opted else None
+                timeline.record(s, recipient, "sms_cancelled", step=step, at=now, detail={"attempt_id": attempt.id})
+                continue
+            try:
+                body = self._render(s, attempt, recipient, campaign, org, now)
+            except TemplateError as exc:
+                self._new_links.pop()  # never sent: no link
+                self._fail(s, attempt, recipient, now, exc.code, str(exc))
+                continue
+            cap = CARRIER_CAPS.get(recipient.carrier) or org.carrier_char_cap
+            if cap and len(body) > cap:
+                self._new_links.pop()
+                self._fail(s, attempt, recipient, now, "carrier_cap", f"{len(body)} > {cap} characters")
+                continue
+            attempt.provider = self.provider.name
+            s.add(attempt)
+            jobs.append(
+                Job(
+                    attempt_id=attempt.id,
+                    recipient_id=recipient.id,
+                    request=SendRequest(
+                        to=recipient.phone_e164,
+                        sender=org.sender_id or self.settings.twilio_from,
+                        body=body,
+                        status_callback=f"{base}/webhooks/twilio/status?ref={attempt.idempotency_key}",
+                        reference=attempt.idempotency_key,
+                    ),
+                )
+            )
+        if self._new_links:
+            s.exec(insert(Link), params=self._new_links)
+        return jobs
+
+    @staticmethod
+    def _revoke_live_links(s: Session, recipient_ids: list[int], now: datetime) -> None:
+        """What ``services.links.issue_link`` does first (revoke the live links),
+        for the whole batch in one statement."""
+        s.exec(
+            update(Link)
+            .where(Link.recipient_id.in_(recipient_ids), Link.revoked_at.is_(None))
+            .values(revoked_at=now, revoked_reason="replaced")
+        )
+
+    def _issue_link(self, recipient: Recipient, lifetime_hours: int, now: datetime) -> str:
+        """Batched equivalent of ``services.links.issue_link`` (same row, same
+        token format; live links were revoked by ``_revoke_live_links``): the
+        rows are inserted in one statement at the end of ``_prepare``."""
+        token = new_token()
+        self._new_links.append(
+            {
+                **_LINK_DEFAULTS,
+                "recipient_id": recipient.id,
+                "token_hash": hash_token(token),
+                "created_at": now,
+                "expires_at": now + timedelta(hours=lifetime_hours),
+            }
+        )
+        return token
+
+    def _render(self, s, attempt, recipient, campaign, org, now) -> str:
+        template = campaign.sms_template
+        if attempt.kind == "reminder" and campaign.reminder_template:
+            template = campaign.reminder_template
+        token = self._issue_link(recipient, campaign.link_lifetime_hours, now)
+        try:
+            fields = json.loads(recipient.merge_data or "{}")
+        except ValueError:
+            fields = {}
+        fields = {str(k): "" if v is None else str(v) for k, v in fields.items()}
+        fields.setdefault("name", recipient.name)
+        return render_sms(template, fields, link_url(token), sender_prefix=f"【{org.sender_name or org.name}】")
+
+    @staticmethod
+    def _release(attempt: SendAttempt, *, status: str, not_before: datetime | None = None) -> None:
+        attempt.status = status
+        attempt.lease_owner = None
+        attempt.lease_expires_at = None
+        attempt.sending_at = None
+        if not_before is not None:
+            attempt.not_before = not_before
+
+    def _fail(self, s, attempt, recipient, now, code: str, message: str) -> None:
+        attempt.status = "failed"
+        attempt.lease_owner = None
+        attempt.lease_expires_at = None
+        attempt.final_at = now
+        attempt.error_code = code[:64]
+        attempt.error_message = message[:500]
+        s.add(attempt)
+        timeline.record(
+            s, recipient, "sms_failed", step="failed", at=now, detail={"attempt_id": attempt.id, "error_code": code}
+        )
+
+    # ------------------------------------------------------------------ send
+
+    async def _send_all(self, jobs: list[Job]) -> list[Outcome]:
+        semaphore = asyncio.Semaphore(self.concurrency)
+
+        async def one(job: Job) -> Outcome:
+            async with semaphore:
+                try:
+                    return Outcome(job, message=await self.provider.send(job.request))
+                except SmsError as exc:
+                    return Outcome(job, error=exc)
+                except Exception as exc:  # noqa: BLE001 - anything else: outcome unknown
+                    return Outcome(job, error=SmsError("unknown", f"{type(exc).__name__}"))
+
+        heartbeat = asyncio.create_task(self._heartbeat([j.attempt_id for j in jobs]))
+        try:
+            return await asyncio.gather(*(one(j) for j in jobs))
+        finally:
+            heartbeat.cancel()
+
+    async def _heartbeat(self, ids: list[int]) -> None:
+        interval = max(0.5, self.lease.total_seconds() / 3)
+        while True:
+            await asyncio.sleep(interval)
+            await asyncio.to_thread(self._extend, ids)
+
+    def _extend(self, ids: list[int]) -> None:
+        with self._session() as s:
+            s.exec(
+                update(SendAttempt)
+                .where(
+                    SendAttempt.id.in_(ids),
+                    SendAttempt.status == "sending",
+                    SendAttempt.lease_owner == self.worker_id,
+                )
+                .values(lease_expires_at=utcnow() + self.lease)
+            )
+            s.commit()
+
+    def _record(self, outcomes: list[Outcome], now: datetime | None) -> None:
+        now = now or utcnow()
+        max_retries = self.settings.sms_max_retries
+        with self._session() as s:
+            attempts = {
+                a.id: a
+                for a in s.exec(select(SendAttempt).where(SendAttempt.id.in_([o.job.attempt_id for o in outcomes])))
+            }
+            recipients = {
+                r.id: r
+                for r in s.exec(select(Recipient).where(Recipient.id.in_([o.job.recipient_id for o in outcomes])))
+            }
+            for outcome in outcomes:
+                attempt = attempts[outcome.job.attempt_id]
+                recipient = recipients[outcome.job.recipient_id]
+                if outcome.message is not None:
+                    self._accepted(s, attempt, recipient, outcome.message, now)
+                    continue
+                error = outcome.error
+                assert error is not None
+                if attempt.status != "sending" or attempt.lease_owner != self.worker_id:
+                    continue  # someone else (a callback, a reconciliation) already moved it
+                attempt.error_code = (error.code or "")[:64]
+                attempt.error_message = str(error)[:500]
+                if error.kind == "transient" and attempt.try_number <= max_retries:
+                    delay = error.retry_after or min(300.0, 2.0 ** attempt.try_number)
+                    delay *= random.uniform(1.0, 1.25)
+                    self._release(attempt, status="queued", not_before=now + timedelta(seconds=delay))
+                    attempt.try_number += 1
+                    s.add(attempt)
+                    timeline.record(
+                        s,
+                        recipient,
+                        "sms_retry",
+                        at=now,
+                        detail={"attempt_id": attempt.id, "error_code": attempt.error_code, "retry_in_s": round(delay, 1)},
+                    )
+                elif error.kind == "unknown":
+                    # Maybe accepted: keep it `sending`; reconciled once the lease ends
+                    # (by then the provider has finished whatever it received).
+                    attempt.lease_expires_at = now + self.lease
+                    s.add(attempt)
+                    timeline.record(
+                        s, recipient, "sms_outcome_pending", at=now, detail={"attempt_id": attempt.id}
+                    )
+                else:
+                    self._fail(s, attempt, recipient, now, attempt.error_code, attempt.error_message)
+            s.commit()
+
+    def _accepted(self, s, attempt: SendAttempt, recipient: Recipient, message: ProviderMessage, now) -> None:
+        if attempt.provider_message_id is None:
+            attempt.provider_message_id = message.sid
+        if message.num_segments:
+            attempt.segments = message.num_segments
+        attempt.provider = self.provider.name
+        if attempt.status in ("sending", "unknown"):
+            attempt.status = "accepted"
+            attempt.accepted_at = attempt.accepted_at or now
+            attempt.lease_owner = None
+            attempt.lease_expires_at = None
+            attempt.error_code = ""
+            attempt.error_message = ""
+            timeline.record(
+                s, recipient, "sms_accepted", at=now, detail={"attempt_id": attempt.id, "sid": message.sid}
+            )
+        s.add(attempt)
+        if message.status and dispatch.PROVIDER_STATUS.get(message.status, "accepted") != "accepted":
+            dispatch.apply_provider_status(s, attempt, message.status, error_code=message.error_code, at=now, source="send")
+
+    # -------------------------------------------------------- reconciliation
+
+    async def reconcile(self, now: datetime | None = None, limit: int = 50) -> int:
+        """Attempts left ``sending`` by a dead worker (or a timed-out request):
+        ask the provider what became of them."""
+        items = await asyncio.to_thread(self._take_expired, now, limit)
+        if not items:
+            return 0
+        semaphore = asyncio.Semaphore(8)
+
+        async def look(item):
+            attempt_id, phone, sending_at = item
+            async with semaphore:
+                try:
+                    return attempt_id, await self.provider.list_messages(phone, sending_at), None
+                except SmsError as exc:
+                    return attempt_id, None, exc
+
+        results = await asyncio.gather(*(look(i) for i in items))
+        await asyncio.to_thread(self._apply_reconciliation, results, now)
+        return len(items)
+
+    def _take_expired(self, now: datetime | None, limit: int):
+        now = now or utcnow()
+        with self._session() as s:
+            rows = s.exec(
+                select(SendAttempt.id)
+                .where(SendAttempt.status == "sending", SendAttempt.lease_expires_at < now)
+                .limit(limit)
+            ).all()
+            if not rows:
+                return []
+            s.exec(
+                update(SendAttempt)
+                .where(
+                    SendAttempt.id.in_(rows),
+                    SendAttempt.status == "sending",
+                    SendAttempt.lease_expires_at < now,
+                )
+                .values(lease_owner=self.worker_id, lease_expires_at=now + self.lease)
+            )
+            taken = s.exec(
+                select(SendAttempt, Recipient.phone_e164)
+                .join(Recipient, Recipient.id == SendAttempt.recipient_id)
+                .where(
+                    SendAttempt.id.in_(rows),
+                    SendAttempt.status == "sending",
+                    SendAttempt.lease_owner == self.worker_id,
+                )
+            ).all()
+            s.commit()
+            return [(a.id, phone, a.sending_at) for a, phone in taken]
+
+    def _apply_reconciliation(self, results, now: datetime | None) -> None:
+        now = now or utcnow()
+        with self._session() as s:
+            for attempt_id, messages, error in results:
+                attempt = s.get(SendAttempt, attempt_id)
+                if attempt is None or attempt.status != "sending" or attempt.lease_owner != self.worker_id:
+                    continue
+                recipient = s.get(Recipient, attempt.recipient_id)
+                if messages is None:
+                    if attempt.sending_at and now - attempt.sending_at > self.give_up:
+                        self._flag_unknown(s, attempt, recipient, now, f"provider unreachable: {error}")
+                    else:
+                        attempt.lease_expires_at = now + min(self.lease, timedelta(seconds=30))
+                        s.add(attempt)
+                    continue
+                match = self._match(s, attempt, messages)
+                if match is not None:
+                    self._accepted(s, attempt, recipient, match, now)
+                    timeline.record(
+                        s, recipient, "sms_reconciled", at=now, detail={"attempt_id": attempt.id, "found": True}
+                    )
+                elif attempt.kind in LINK_KINDS:
+                    # The provider has no message carrying this attempt's link:
+                    # it never took it. Queue it again (same key).
+                    self._release(attempt, status="queued", not_before=now)
+                    s.add(attempt)
+                    timeline.record(
+                        s, recipient, "sms_reconciled", at=now, detail={"attempt_id": attempt.id, "found": False}
+                    )
+                else:
+                    self._flag_unknown(s, attempt, recipient, now, "no way to match the message")
+            s.commit()
+
+    def _match(self, s: Session, attempt: SendAttempt, messages: list[ProviderMessage]) -> ProviderMessage | None:
+        by_hash: dict[str, ProviderMessage] = {}
+        for message in messages:
+            for token in TOKEN_RE.findall(message.body or ""):
+                by_hash[hash_token(token)] = message
+        if not by_hash:
+            return None
+        floor = (attempt.sending_at or datetime.min) - timedelta(seconds=1)
+        link = s.exec(
+            select(Link).where(
+                Link.recipient_id == attempt.recipient_id,
+                Link.token_hash.in_(list(by_hash)),
+                Link.created_at >= floor,
+            )
+        ).first()
+        return by_hash[link.token_hash] if link else None
+
+    def _flag_unknown(self, s, attempt, recipient, now, reason: str) -> None:
+        attempt.status = "unknown"
+        attempt.lease_owner = None
+        attempt.lease_expires_at = None
+        attempt.error_code = "unknown_outcome"
+        attempt.error_message = reason[:500]
+        s.add(attempt)
+        timeline.record(s, recipient, "sms_unknown", at=now, detail={"attempt_id": attempt.id})
+        log.warning("attempt %s outcome unknown; flagged for the operator", attempt.id)
+
+
+async def run_once(now: datetime | None = None, **kwargs) -> int:
+    """One dispatcher pass with the current settings (tests drive the worker
+    with this)."""
+    dispatcher = Dispatcher(**kwargs)
+    try:
+        return await dispatcher.run_once(now)
+    finally:
+        await dispatcher.aclose()

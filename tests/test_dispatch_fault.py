@@ -1,0 +1,127 @@
+"""Fault test: the worker process (``python -m smspay_app.worker``) is killed
+with SIGKILL at random moments, many times, and restarted each time, against
+the simulator running as its own process. In the end every recipient was asked
+for exactly once, or its attempt is flagged ``unknown``: none twice, none missing.
+
+Default size is small to keep the suite fast; the issue's full run:
+``SMSPAY_FAULT_MESSAGES=2000 SMSPAY_FAULT_KILLS=50 pytest tests/test_dispatch_fault.py``."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+from sqlmodel import Session, select
+
+from smspay_app.db import get_engine
+from smspay_app.models import Recipient, SendAttempt
+from smspay_app.services import dispatch
+from smspay_app.settings import PROJECT_ROOT
+from tests.conftest import free_port
+from tests.factories import make_campaign, make_org
+
+MESSAGES = int(os.environ.get("SMSPAY_FAULT_MESSAGES", "400"))
+KILLS = int(os.environ.get("SMSPAY_FAULT_KILLS", "12"))
+
+
+def start_simulator(settings) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "smspay_app.providers.sms.simulator", "--port", str(port),
+            "--account-sid", settings.twilio_account_sid, "--auth-token", settings.twilio_auth_token,
+            "--inbound-url", "",
+        ],
+        cwd=PROJECT_ROOT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(base + "/_stats", timeout=1)
+            return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("simulator did not start")
+
+
+def worker_env(settings, sim_base: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        SMSPAY_DATABASE_URL=settings.database_url,
+        SMSPAY_PUBLIC_BASE_URL=settings.public_base_url,
+        SMSPAY_SECRET_KEY=settings.secret_key,
+        SMSPAY_TWILIO_API_BASE=sim_base,
+        SMSPAY_SMS_RATE_PER_SECOND="100000",
+        SMSPAY_WORKER_POLL_SECONDS="0.05",
+        SMSPAY_RUN_WORKER_IN_APP="false",
+    )
+    return env
+
+
+def start_worker(env) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "smspay_app.worker", "--batch-size", "8", "--lease-seconds", "2", "--log-level", "WARNING"],
+        cwd=PROJECT_ROOT,
+        env=env,
+    )
+
+
+def _open_count() -> int:
+    with Session(get_engine()) as s:
+        return len(s.exec(select(SendAttempt.id).where(SendAttempt.status.in_(("queued", "sending")))).all())
+
+
+def test_sigkilled_workers_never_send_twice_or_lose_a_message(settings, session):
+    org = make_org(session)
+    campaign = make_campaign(session, org, recipients=MESSAGES)
+    dispatch.start_sending(session, campaign)
+    session.commit()
+    sim, sim_base = start_simulator(settings)
+    rng = random.Random(int(os.environ.get("SMSPAY_FAULT_SEED", "4")))
+    env = worker_env(settings, sim_base)
+    httpx.post(sim_base + "/_control", json={"callbacks": False, "latency_ms": 2})
+    kills = 0
+    try:
+        while kills < KILLS and _open_count() > 0:
+            worker = start_worker(env)
+            time.sleep(rng.uniform(0.4, 1.6))  # import takes ~0.5 s: some die early, most mid-batch
+            worker.send_signal(signal.SIGKILL)
+            worker.wait()
+            kills += 1
+        # Let one worker finish the job (reconciling what the dead ones left behind).
+        worker = start_worker(env)
+        started = time.monotonic()
+        deadline = started + 120
+        while _open_count() > 0 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(max(0.0, 1.5 - (time.monotonic() - started)))  # let it get past start-up
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=20) == 0  # SIGTERM: clean exit
+        stats = httpx.get(sim_base + "/_stats").json()
+    finally:
+        sim.kill()
+        sim.wait()
+
+    assert kills >= min(KILLS, 5)
+    session.expire_all()
+    phones = {r.id: r.phone_e164 for r in session.exec(select(Recipient).where(Recipient.campaign_id == campaign.id))}
+    attempts = session.exec(select(SendAttempt).where(SendAttempt.campaign_id == campaign.id)).all()
+    assert len(attempts) == MESSAGES
+    assert max(stats["by_to"].values()) == 1, "a recipient was sent twice"
+    assert stats["max_asked"] == 1
+    for a in attempts:
+        asked = stats["by_to"].get(phones[a.recipient_id], 0)
+        if a.status == "unknown":
+            assert asked <= 1
+        else:
+            assert a.status in ("accepted", "sent", "delivered"), a.status
+            assert asked == 1 and a.provider_message_id
+    unknown = sum(a.status == "unknown" for a in attempts)
+    print(f"\n{MESSAGES} messages, {kills} SIGKILLs, sent {stats['messages']}, unknown {unknown}")

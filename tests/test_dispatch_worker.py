@@ -1,0 +1,281 @@
+"""The dispatcher against the simulator over real HTTP: retries only when the
+provider certainly did not take the message, timeouts reconciled instead of
+resent, dead workers' attempts reconciled, unknown outcomes flagged, the status
+poller, scheduling, pause / resume / cancel, carriers."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlmodel import select
+
+from smspay_app.domain import clock
+from smspay_app.domain.clock import utcnow
+from smspay_app.models import Campaign, Recipient, SendAttempt, TimelineEvent
+from smspay_app.providers.sms.twilio import TwilioProvider
+from smspay_app.services import dispatch
+from smspay_app.services.dispatch import SendingError
+from smspay_app.worker import run_once
+from smspay_app.worker.dispatcher import Dispatcher
+from tests.conftest import free_port
+from tests.factories import make_campaign, make_org
+
+
+def _control(live_server, **cfg):
+    with live_server.client() as c:
+        assert c.post("/sim/twilio/_control", json=cfg).status_code == 200
+
+
+def _stats(live_server) -> dict:
+    with live_server.client() as c:
+        return c.get("/sim/twilio/_stats").json()
+
+
+def _attempts(session) -> list[SendAttempt]:
+    session.expire_all()
+    return session.exec(select(SendAttempt).order_by(SendAttempt.id)).all()
+
+
+def _start(session, n=3, **org_fields):
+    org = make_org(session, **org_fields)
+    campaign = make_campaign(session, org, recipients=n)
+    dispatch.start_sending(session, campaign)
+    session.commit()
+    return campaign
+
+
+async def test_throttled_429_is_retried_with_backoff_then_sent(live_server, session):
+    _start(session, 3)
+    _control(live_server, throttle_rate=1.0, callbacks=False)
+    t0 = utcnow()
+    assert await run_once(t0) == 3
+    attempts = _attempts(session)
+    assert all(a.status == "queued" and a.try_number == 2 and a.error_code == "20429" for a in attempts)
+    assert all(a.not_before >= t0 + timedelta(seconds=1) for a in attempts)  # Retry-After: 1
+    assert await run_once(t0) == 0  # backoff respected
+    assert _stats(live_server)["messages"] == 0
+    _control(live_server, throttle_rate=0.0)
+    assert await run_once(t0 + timedelta(seconds=5)) == 3
+    assert _stats(live_server)["messages"] == 3
+    assert {a.status for a in _attempts(session)} == {"accepted"}
+
+
+async def test_5xx_retries_stop_at_max_retries_and_fail(live_server, session, settings):
+    _start(session, 1)
+    _control(live_server, error_rate=1.0, callbacks=False)
+    now = utcnow()
+    for _ in range(settings.sms_max_retries + 1):
+        assert await run_once(now) == 1
+        now += timedelta(minutes=10)
+    (attempt,) = _attempts(session)
+    assert attempt.status == "failed" and attempt.error_code == "20500"
+    assert attempt.try_number == settings.sms_max_retries + 1
+    assert session.get(Recipient, attempt.recipient_id).status == "failed"
+    assert await run_once(now) == 0
+
+
+async def test_permanent_error_keeps_twilio_code(live_server, session):
+    campaign = _start(session, 1)
+    recipient = session.exec(select(Recipient).where(Recipient.campaign_id == campaign.id)).one()
+    recipient.phone_e164 = "090-bad"
+    session.add(recipient)
+    session.commit()
+    assert await run_once() == 1
+    (attempt,) = _attempts(session)
+    assert (attempt.status, attempt.error_code) == ("failed", "21211")
+
+
+async def test_connection_refused_is_retried(settings, session):
+    _start(session, 1)
+    dead = TwilioProvider(
+        api_base=f"http://127.0.0.1:{free_port()}", account_sid="AC", auth_token="x", name="simulator"
+    )
+    d = Dispatcher(provider=dead)
+    assert await d.run_once() == 1
+    await dead.aclose()
+    (attempt,) = _attempts(session)
+    assert attempt.status == "queued" and attempt.try_number == 2
+
+
+async def test_timeout_after_sending_is_reconciled_not_resent(live_server, session):
+    _start(session, 2)
+    _control(live_server, latency_ms=2500, callbacks=False)
+    d = Dispatcher(lease_seconds=3)  # HTTP timeout 1 s
+    now = utcnow()
+    assert await d.run_once(now) == 2
+    attempts = _attempts(session)
+    assert all(a.status == "sending" for a in attempts)  # outcome unknown: not retried
+    assert await d.run_once(now + timedelta(seconds=1)) == 0  # lease still running
+    assert _stats(live_server)["messages"] == 2
+    # After the lease: reconciled with the provider's list, matched on the link token.
+    await d.run_once(utcnow() + timedelta(seconds=5))
+    await d.aclose()
+    attempts = _attempts(session)
+    assert all(a.status in ("accepted", "delivered") and a.provider_message_id for a in attempts)
+    stats = _stats(live_server)
+    assert stats["messages"] == 2 and stats["max_asked"] == 1
+    kinds = [e.kind for e in session.exec(select(TimelineEvent))]
+    assert kinds.count("sms_reconciled") == 2
+
+
+async def test_worker_dying_before_or_after_the_call_sends_exactly_once(live_server, session):
+    _start(session, 2)
+    _control(live_server, callbacks=False)
+    d = Dispatcher(lease_seconds=5)
+    now = utcnow()
+    jobs = d._claim(now)  # committed as sending ...
+    assert len(jobs) == 2
+    await d.provider.send(jobs[0].request)  # ... first one sent, then the worker "dies"
+    assert {a.status for a in _attempts(session)} == {"sending"}
+
+    other = Dispatcher(lease_seconds=5)
+    assert await other.run_once(now + timedelta(seconds=1)) == 0  # leases still valid: untouched
+    later = now + timedelta(seconds=10)
+    await other.run_once(later)  # reconcile: #1 found, #2 re-queued
+    attempts = _attempts(session)
+    assert attempts[0].status in ("accepted", "delivered") and attempts[0].provider_message_id
+    assert attempts[1].status in ("queued", "accepted", "delivered")
+    await other.run_once(later)
+    await other.aclose()
+    await d.aclose()
+    attempts = _attempts(session)
+    assert {a.status for a in attempts} <= {"accepted", "delivered"}
+    found = [e.detail for e in session.exec(select(TimelineEvent).where(TimelineEvent.kind == "sms_reconciled"))]
+    assert sorted('"found": true' in d for d in found) == [False, True]
+    stats = _stats(live_server)
+    assert stats["messages"] == 2 and stats["max_asked"] == 1 and set(stats["by_to"].values()) == {1}
+
+
+async def test_outcome_unknown_when_provider_unreachable_is_flagged_and_never_resent(settings, session):
+    _start(session, 1)
+    dead = TwilioProvider(api_base=f"http://127.0.0.1:{free_port()}", account_sid="AC", auth_token="x")
+    d = Dispatcher(provider=dead, lease_seconds=5, reconcile_give_up_seconds=20)
+    now = utcnow()
+    d._claim(now)  # dies before anything is recorded
+    await d.run_once(now + timedelta(seconds=10))  # provider unreachable: try again later
+    assert _attempts(session)[0].status == "sending"
+    await d.run_once(now + timedelta(seconds=60))  # still unreachable after the give-up time
+    (attempt,) = _attempts(session)
+    assert attempt.status == "unknown"
+    assert session.exec(select(TimelineEvent).where(TimelineEvent.kind == "sms_unknown")).one()
+    assert await d.run_once(now + timedelta(hours=1)) == 0
+    assert dispatch.sending_progress(session, attempt.campaign_id)["unknown"] == 1
+    await dead.aclose()
+
+
+async def test_poller_fetches_status_when_callbacks_are_lost(live_server, session, settings):
+    campaign = _start(session, 2)
+    _control(live_server, callbacks=False)
+    now = utcnow()
+    assert await run_once(now) == 2
+    assert {a.status for a in _attempts(session)} == {"accepted"}
+    await run_once(now + timedelta(seconds=10))  # too early to poll
+    assert {a.status for a in _attempts(session)} == {"accepted"}
+    await run_once(now + timedelta(seconds=settings.sms_status_poll_after_seconds + 1))
+    assert {a.status for a in _attempts(session)} == {"delivered"}
+    assert {r.status for r in session.exec(select(Recipient).where(Recipient.campaign_id == campaign.id))} == {
+        "delivered"
+    }
+
+
+async def test_carrier_recorded_from_lookup_and_caps_apply(live_server, session):
+    from smspay_app.providers.sms.simulator import carrier_for
+
+    org = make_org(session)
+    campaign = make_campaign(session, org, recipients=20)
+    dispatch.start_sending(session, campaign)
+    session.commit()
+    _control(live_server, callbacks=False)
+    await run_once()
+    session.expire_all()
+    recipients = session.exec(select(Recipient).where(Recipient.campaign_id == campaign.id)).all()
+    assert all(r.carrier == carrier_for(r.phone_e164)[0] for r in recipients)
+
+    # A docomo recipient's text over 660 characters is refused before sending.
+    long_campaign = make_campaign(session, org, recipients=0, template="あ" * 665 + "{{link}}")
+    r = Recipient(campaign_id=long_campaign.id, organisation_id=org.id, phone_e164=recipients[0].phone_e164, carrier="docomo")
+    session.add(r)
+    session.commit()
+    dispatch.start_sending(session, long_campaign)
+    session.commit()
+    before = _stats(live_server)["messages"]
+    await run_once()
+    attempt = session.exec(select(SendAttempt).where(SendAttempt.campaign_id == long_campaign.id)).one()
+    session.refresh(attempt)
+    assert (attempt.status, attempt.error_code) == ("failed", "carrier_cap")
+    assert _stats(live_server)["messages"] == before
+
+
+def test_start_sending_refusals_and_states(session):
+    org = make_org(session)
+    empty = make_campaign(session, org, recipients=0)
+    with pytest.raises(SendingError) as e:
+        dispatch.start_sending(session, empty)
+    assert e.value.key == "sending.error.no_recipients"
+    campaign = make_campaign(session, org, recipients=2)
+    dispatch.start_sending(session, campaign)
+    session.commit()
+    with pytest.raises(ValueError):
+        dispatch.start_sending(session, campaign)  # already sending
+    dispatch.pause(session, campaign)
+    assert campaign.status == "paused"
+    dispatch.resume(session, campaign)
+    assert campaign.status == "sending"
+    assert dispatch.cancel(session, campaign) == 2
+    session.commit()
+    assert {a.status for a in _attempts(session)} == {"cancelled"}
+    assert {r.status for r in session.exec(select(Recipient).where(Recipient.campaign_id == campaign.id))} == {
+        "cancelled"
+    }
+
+
+async def test_paused_and_scheduled_campaigns_are_not_claimed(live_server, session):
+    org = make_org(session)
+    paused = make_campaign(session, org, recipients=1)
+    dispatch.start_sending(session, paused)
+    dispatch.pause(session, paused)
+    start = datetime(2026, 6, 1, 1, 0)
+    scheduled = make_campaign(session, org, recipients=2, first_phone=50, scheduled_at=start + timedelta(hours=2))
+    with clock.frozen(start) as frozen:
+        dispatch.start_sending(session, scheduled)
+        session.commit()
+        assert scheduled.status == "scheduled"
+        assert await run_once() == 0
+        frozen.set(start + timedelta(hours=2))
+        assert await run_once() == 2
+        session.expire_all()
+        assert session.get(Campaign, scheduled.id).status in ("sending", "completed")
+        assert session.get(Campaign, paused.id).status == "paused"
+    assert _stats(live_server)["messages"] == 2
+
+
+async def test_rate_limit_caps_messages_per_second(live_server, session, monkeypatch):
+    from smspay_app.settings import get_settings
+
+    get_settings().sms_rate_per_second = 5
+    now = datetime(2026, 6, 1, 3, 0)
+    _control(live_server, callbacks=False)
+    with clock.frozen(now):
+        _start(session, 12)
+        assert await run_once(now) == 5
+        assert await run_once(now) == 0  # the same second: nothing more
+    assert await run_once(now + timedelta(seconds=1, microseconds=1)) == 5
+
+
+async def test_run_in_app_respects_setting_and_sends_until_cancelled(live_server, session, settings):
+    import asyncio
+
+    from smspay_app.worker import run_in_app
+
+    await asyncio.wait_for(run_in_app(), timeout=5)  # run_worker_in_app is false in tests: returns at once
+    settings.run_worker_in_app = True
+    _start(session, 3)
+    task = asyncio.create_task(run_in_app())
+    deadline = asyncio.get_running_loop().time() + 10
+    while _stats(live_server)["messages"] < 3 and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert _stats(live_server)["messages"] == 3

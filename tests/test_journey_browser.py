@@ -1,0 +1,51 @@
+"""The journey in a real browser with JavaScript disabled, on a 320 px wide
+screen (a feature-phone-sized viewport): forms only, no script needed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from smspay_app.services import journey
+from smspay_app.web import recipient as recipient_web
+from tests.journey_factories import make_journey, reload
+from smspay_app.models import Recipient
+
+
+def _chromium() -> str | None:
+    return os.environ.get("SMSPAY_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(_chromium() is None, reason="no chromium on this machine")
+def test_journey_without_javascript(live_server, session):
+    from playwright.sync_api import sync_playwright
+
+    recipient_web.post_limiter.reset()
+    journey.reset_visit_dedup()
+    j = make_journey(session)
+    q1, q2 = j.question_ids
+    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=_chromium(), args=args)
+        try:
+            context = browser.new_context(java_script_enabled=False, locale="ja-JP", viewport={"width": 320, "height": 640})
+            page = context.new_page()
+            page.goto(f"{live_server.base_url}/l/{j.token}")
+            assert page.locator("h1").inner_text() == "ご本人確認"
+            page.fill(f"#q{q1}", "S55.1.2")
+            page.fill(f"#q{q2}", "123456")
+            page.click("button[type=submit]")
+            assert "¥12,340" in page.content()
+            page.click("text=お支払いへ進む")
+            assert "/sim/stripe/pay/" in page.url
+            page.check("input[value=card]")
+            page.check("input[value=success]")
+            page.click("button[type=submit]")
+            page.wait_for_url(f"**/l/{j.token}/done")
+            assert "お支払いありがとうございました" in page.content()
+        finally:
+            browser.close()
+    assert reload(session, Recipient, j.recipient_id).status == "paid"

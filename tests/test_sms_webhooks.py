@@ -1,0 +1,156 @@
+"""Status and inbound webhooks over real HTTP: signatures checked on the public
+URL, forged / unsigned / replayed callbacks refused with 403 and changing
+nothing; replies stored, opt-out words honoured."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlmodel import select
+
+from smspay_app.models import InboundMessage, OptOut, Recipient, SendAttempt, TimelineEvent
+from smspay_app.providers.sms.signature import compute_signature, verify_signature
+from smspay_app.services import dispatch
+from tests.factories import make_campaign, make_org
+
+
+def test_signature_matches_twilio_documented_example():
+    # Twilio's documentation example (auth token 12345).
+    url = "https://mycompany.com/myapp.php?foo=1&bar=2"
+    params = {
+        "CallSid": "CA1234567890ABCDE",
+        "Caller": "+12349013030",
+        "Digits": "1234",
+        "From": "+12349013030",
+        "To": "+18005551212",
+    }
+    assert compute_signature("12345", url, params) == "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+    assert verify_signature("12345", url, params, "0/KCTR6DLpKmkAf8muzZqo1nDgQ=")
+    assert not verify_signature("12345", url, {**params, "Digits": "1235"}, "0/KCTR6DLpKmkAf8muzZqo1nDgQ=")
+    assert not verify_signature("12345", url, params, None)
+
+
+def _accepted_attempt(session):
+    org = make_org(session)
+    campaign = make_campaign(session, org, recipients=1)
+    dispatch.start_sending(session, campaign)
+    session.commit()
+    attempt = session.exec(select(SendAttempt)).one()
+    attempt.status = "accepted"
+    attempt.provider_message_id = "SM" + uuid.uuid4().hex
+    session.add(attempt)
+    session.commit()
+    return attempt
+
+
+def _post(client, settings, path, params, *, token=None, headers=None, sign_url=None):
+    url = settings.public_base_url + path
+    h = {"I-Twilio-Idempotency-Token": uuid.uuid4().hex}
+    if token is not None:
+        h["X-Twilio-Signature"] = compute_signature(token, sign_url or url, params)
+    h.update(headers or {})
+    return client.post(path, data=params, headers=h)
+
+
+def test_forged_unsigned_and_replayed_callbacks_are_refused(live_server, session, settings, caplog):
+    attempt = _accepted_attempt(session)
+    path = f"/webhooks/twilio/status?ref={attempt.idempotency_key}"
+    params = {"MessageSid": attempt.provider_message_id, "MessageStatus": "delivered", "AccountSid": "AC1"}
+    events_before = len(session.exec(select(TimelineEvent)).all())
+    with live_server.client() as client:
+        assert _post(client, settings, path, params).status_code == 403  # unsigned
+        assert _post(client, settings, path, params, token="not-the-token").status_code == 403  # forged key
+        # Signed for other parameters / another URL: refused too.
+        other = {**params, "MessageStatus": "sent"}
+        h = {"X-Twilio-Signature": compute_signature(settings.twilio_auth_token, settings.public_base_url + path, other)}
+        assert client.post(path, data=params, headers=h).status_code == 403
+        assert (
+            _post(client, settings, path, params, token=settings.twilio_auth_token, sign_url="http://evil.example/x").status_code
+            == 403
+        )
+        session.expire_all()
+        assert session.get(SendAttempt, attempt.id).status == "accepted"
+        assert session.get(Recipient, attempt.recipient_id).status == "queued"
+        assert len(session.exec(select(TimelineEvent)).all()) == events_before
+
+        # The genuine callback is applied; its exact replay is refused.
+        token = "replay-" + uuid.uuid4().hex
+        good = _post(client, settings, path, params, token=settings.twilio_auth_token, headers={"I-Twilio-Idempotency-Token": token})
+        assert good.status_code == 204
+        session.expire_all()
+        assert session.get(SendAttempt, attempt.id).status == "delivered"
+        recipient = session.get(Recipient, attempt.recipient_id)
+        assert recipient.status == "delivered"
+        delivered_at = recipient.delivered_at
+        events = len(session.exec(select(TimelineEvent)).all())
+        again = _post(client, settings, path, params, token=settings.twilio_auth_token, headers={"I-Twilio-Idempotency-Token": token})
+        assert again.status_code == 403
+        session.expire_all()
+        assert session.get(Recipient, attempt.recipient_id).delivered_at == delivered_at
+        assert len(session.exec(select(TimelineEvent)).all()) == events
+    assert any("refused" in r.getMessage() for r in caplog.records)
+    assert not any("+81" in r.getMessage() for r in caplog.records)
+
+
+def test_callback_before_the_worker_records_the_sid_finds_the_attempt_by_ref(live_server, session, settings):
+    org = make_org(session)
+    campaign = make_campaign(session, org, recipients=1)
+    dispatch.start_sending(session, campaign)
+    session.commit()
+    attempt = session.exec(select(SendAttempt)).one()
+    attempt.status = "sending"  # as if the provider call is still in flight
+    session.add(attempt)
+    session.commit()
+    path = f"/webhooks/twilio/status?ref={attempt.idempotency_key}"
+    with live_server.client() as client:
+        r = _post(client, settings, path, {"MessageSid": "SMabc", "MessageStatus": "sent"}, token=settings.twilio_auth_token)
+        assert r.status_code == 204
+    session.expire_all()
+    a = session.get(SendAttempt, attempt.id)
+    assert (a.status, a.provider_message_id) == ("sent", "SMabc")
+    assert session.get(Recipient, a.recipient_id).status == "sent"
+
+
+def test_reply_from_simulator_inbox_is_stored_and_stop_opts_out(live_server, session, settings):
+    org = make_org(session)
+    campaign = make_campaign(session, org, recipients=2)
+    other = make_campaign(session, org, recipients=2, name="次回")  # same phones, not sent yet
+    dispatch.start_sending(session, campaign)
+    session.commit()
+    import asyncio
+
+    from smspay_app.worker import run_once
+
+    asyncio.run(run_once())
+    phone = session.exec(select(Recipient).where(Recipient.campaign_id == campaign.id)).first().phone_e164
+    with live_server.client() as client:
+        # A plain reply through the JSON endpoint: stored against the latest recipient.
+        r = client.post("/sim/twilio/_reply", json={"from": phone, "body": "ありがとうございます"})
+        assert r.json()["webhook_status"] == 200
+        # An opt-out through the inbox page's form.
+        page = client.post(f"/sim/twilio/inbox/{phone}/reply", data={"body": "配信停止"}, follow_redirects=True)
+        assert page.status_code == 200 and "配信停止" in page.text
+    session.expire_all()
+    inbound = session.exec(select(InboundMessage).order_by(InboundMessage.id)).all()
+    assert [m.is_opt_out for m in inbound] == [False, True]
+    latest = session.exec(
+        select(Recipient).where(Recipient.phone_e164 == phone).order_by(Recipient.id.desc())
+    ).first()
+    assert inbound[0].recipient_id == latest.id and latest.campaign_id == other.id
+    assert session.exec(select(OptOut).where(OptOut.phone_e164 == phone)).one().source == "reply"
+    assert latest.status == "opted_out"
+    # The second campaign skips the opted-out number.
+    assert dispatch.start_sending(session, other) == 1
+    session.commit()
+    assert {r.status for r in session.exec(select(Recipient).where(Recipient.campaign_id == other.id))} == {
+        "opted_out",
+        "queued",
+    }
+
+
+def test_unsigned_inbound_is_refused(live_server, session):
+    with live_server.client() as client:
+        r = client.post("/webhooks/twilio/inbound", data={"From": "+819011112222", "Body": "STOP"})
+        assert r.status_code == 403
+    assert session.exec(select(InboundMessage)).all() == []
+    assert session.exec(select(OptOut)).all() == []
