@@ -37,6 +37,15 @@ class AppServer:
         self.db_url = db_url
         self.log_path = log_path
 
+    def session(self):
+        """A database session on the running app's database (to arrange data
+        a test needs, e.g. a second organisation or a support user)."""
+        from sqlmodel import Session
+
+        from smspay_app.db import engine_for
+
+        return Session(engine_for(self.db_url), expire_on_commit=False)
+
 
 def _browser_executable() -> str | None:
     """A Chromium the way a user's machine has one: SMSPAY_CHROMIUM, then one

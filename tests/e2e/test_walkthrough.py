@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.helpers import sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -23,14 +24,6 @@ CSV = (
 ).encode("utf-8")
 
 PHONE = {"width": 390, "height": 844}
-
-
-def sign_in(page: Page, base_url: str, email: str, password: str) -> None:
-    page.goto(f"{base_url}/login")
-    page.locator("#email").fill(email)
-    page.locator("#password").fill(password)
-    page.locator("#login-submit").click()
-    expect(page).to_have_url(re.compile(r"/campaigns$"), timeout=20_000)
 
 
 def create_campaign(page: Page, base_url: str, name: str) -> str:
