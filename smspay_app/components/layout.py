@@ -20,6 +20,31 @@ def language_switch() -> rx.Component:
     )
 
 
+# (label key, route, shown to these roles). Pages check roles on the server too.
+NAV_ITEMS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("admin.nav.dashboard", "/dashboard", ("admin", "operator", "support")),
+    ("admin.nav.campaigns", "/campaigns", ("admin", "operator", "support")),
+    ("admin.nav.recipients", "/recipients", ("admin", "operator", "support")),
+    ("admin.nav.replies", "/replies", ("admin", "operator", "support")),
+    ("admin.nav.opt_outs", "/opt-outs", ("admin", "operator", "support")),
+    ("admin.nav.settings", "/settings", ("admin",)),
+    ("admin.nav.developers", "/developers", ("admin",)),
+)
+
+
+def nav_links() -> rx.Component:
+    links = []
+    for key, href, roles in NAV_ITEMS:
+        link = rx.link(AppState.tr[key], href=href, size="2", color="var(--gray-12)", weight="medium")
+        if roles != ("admin", "operator", "support"):
+            allowed = AppState.user_role == roles[0]
+            for role in roles[1:]:
+                allowed = allowed | (AppState.user_role == role)
+            link = rx.cond(allowed, link)
+        links.append(link)
+    return rx.hstack(*links, spacing="4", align="center")
+
+
 def top_bar() -> rx.Component:
     return rx.hstack(
         rx.link(
@@ -34,6 +59,7 @@ def top_bar() -> rx.Component:
             color="inherit",
         ),
         rx.text(AppState.org_name, color="gray", size="2"),
+        nav_links(),
         rx.spacer(),
         rx.link(AppState.tr["admin.nav.simulator"], href="/sim/twilio/inbox", is_external=True, size="2"),
         language_switch(),

@@ -3,6 +3,12 @@
 MESSAGES = {
     # shell
     "admin.nav.campaigns": {"ja": "キャンペーン", "en": "Campaigns"},
+    "admin.nav.dashboard": {"ja": "ダッシュボード", "en": "Dashboard"},
+    "admin.nav.recipients": {"ja": "宛先検索", "en": "Recipients"},
+    "admin.nav.replies": {"ja": "返信", "en": "Replies"},
+    "admin.nav.opt_outs": {"ja": "配信停止", "en": "Opt-outs"},
+    "admin.nav.settings": {"ja": "設定", "en": "Settings"},
+    "admin.nav.developers": {"ja": "開発者向け", "en": "Developers"},
     "admin.nav.sign_out": {"ja": "ログアウト", "en": "Sign out"},
     "admin.nav.simulator": {"ja": "SMSシミュレーター", "en": "SMS simulator"},
     "admin.lang.label": {"ja": "言語", "en": "Language"},
