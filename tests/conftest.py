@@ -18,6 +18,12 @@ from smspay_app import db
 from smspay_app.settings import Settings, get_settings
 
 
+def pytest_collection_modifyitems(config, items):
+    """End-to-end tests (a production build and a browser) run last, after the
+    fast tests have had their say."""
+    items.sort(key=lambda item: "/e2e/" in str(item.path).replace("\\", "/"))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -67,7 +67,7 @@ def worker_env(settings, sim_base: str) -> dict[str, str]:
 
 def start_worker(env) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "smspay_app.worker", "--batch-size", "8", "--lease-seconds", "2", "--log-level", "WARNING"],
+        [sys.executable, "-m", "smspay_app.worker", "--batch-size", "8", "--lease-seconds", "4", "--log-level", "WARNING"],
         cwd=PROJECT_ROOT,
         env=env,
     )

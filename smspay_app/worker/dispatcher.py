@@ -45,6 +45,7 @@ import os
 import random
 import re
 import socket
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -236,6 +237,7 @@ class Dispatcher:
             ids = list(s.exec(candidates))
             if not ids:
                 return []
+            started = time.monotonic()
             s.exec(
                 update(SendAttempt)
                 .where(SendAttempt.id.in_(ids), SendAttempt.status == "queued")
@@ -246,6 +248,14 @@ class Dispatcher:
                     sending_at=now,
                 )
             )
+            waited = time.monotonic() - started
+            if waited > 0.05:
+                # The UPDATE waited for the write lock: the lease counts from now on.
+                s.exec(
+                    update(SendAttempt)
+                    .where(SendAttempt.id.in_(ids), SendAttempt.lease_owner == self.worker_id, SendAttempt.status == "sending")
+                    .values(lease_expires_at=now + timedelta(seconds=waited) + self.lease)
+                )
             attempts = s.exec(
                 select(SendAttempt).where(
                     SendAttempt.id.in_(ids),
@@ -489,7 +499,9 @@ class Dispatcher:
         if message.num_segments:
             attempt.segments = message.num_segments
         attempt.provider = self.provider.name
-        if attempt.status in ("sending", "unknown"):
+        if attempt.status in ("sending", "unknown", "queued"):
+            # ("queued": a reconciler found nothing yet and queued it again; the
+            # provider's answer now proves it was taken, so it must not go out again.)
             attempt.status = "accepted"
             attempt.accepted_at = attempt.accepted_at or now
             attempt.lease_owner = None

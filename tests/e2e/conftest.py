@@ -119,8 +119,10 @@ def app_server(tmp_path_factory) -> Iterator[AppServer]:
     log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Module-scoped: Playwright's sync API drives its own event loop in this
+    thread, which must be gone before async tests in other modules run."""
     from playwright.sync_api import sync_playwright
 
     executable = _browser_executable()
