@@ -152,6 +152,7 @@ MESSAGES = {
     "ops.event.paid": {"ja": "支払完了", "en": "Paid"},
     "ops.event.sms_reply": {"ja": "返信を受信", "en": "Reply received"},
     "ops.event.opted_out": {"ja": "配信停止", "en": "Opted out"},
+    "ops.event.carrier": {"ja": "通信事業者を判定", "en": "Carrier identified"},
     "ops.event.reminder": {"ja": "リマインダー", "en": "Reminder"},
     "ops.event.staff_reissue": {"ja": "担当者がリンク再発行", "en": "Staff reissued the link"},
     "ops.event.staff_resend": {"ja": "担当者がSMS再送", "en": "Staff resent the SMS"},
@@ -199,6 +200,7 @@ MESSAGES = {
         "ja": "電話番号の列があるCSV（UTF-8 / Shift_JIS）。見出しがない場合は1列目を使います。",
         "en": "A CSV with a phone column (UTF-8 / Shift_JIS). Without headers the first column is used.",
     },
+    "ops.optouts.drop": {"ja": "ここにCSVファイルをドロップ、またはクリックして選択", "en": "Drop a CSV file here, or click to choose one"},
     "ops.optouts.import_button": {"ja": "取り込む", "en": "Import"},
     "ops.optouts.import_result": {
         "ja": "{added}件追加、{already}件は登録済み、{rejected}件は番号エラー。",

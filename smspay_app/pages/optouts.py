@@ -239,8 +239,11 @@ def optouts_page() -> rx.Component:
                 rx.heading(AppState.tr["ops.optouts.import"], size="4", margin_bottom="8px"),
                 rx.text(AppState.tr["ops.optouts.import_help"], size="1", color="gray"),
                 rx.upload(
-                    rx.text(rx.foreach(rx.selected_files("optout_csv"), lambda f: rx.text(f, size="2")),
-                            AppState.tr["ops.optouts.import_help"], size="1", color="gray"),
+                    rx.vstack(
+                        rx.text(AppState.tr["ops.optouts.drop"], size="1", color="gray"),
+                        rx.foreach(rx.selected_files("optout_csv"), lambda f: rx.text(f, size="2", weight="medium")),
+                        align="center", spacing="1",
+                    ),
                     id="optout_csv", multiple=False, max_files=1,
                     accept={"text/csv": [".csv", ".txt"]},
                     border="2px dashed var(--gray-a6)", border_radius="10px", padding="12px", width="100%", margin_y="8px",

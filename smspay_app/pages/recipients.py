@@ -14,6 +14,7 @@ import reflex as rx
 from smspay_app.components.layout import admin_page, card
 from smspay_app.db import session_scope
 from smspay_app.domain.clock import utcnow
+from smspay_app.domain.phone import display_phone
 from smspay_app.i18n import CATALOG
 from smspay_app.pages.state import AppState
 from smspay_app.services import auth, recipients, support
@@ -85,7 +86,7 @@ class RecipientsState(AppState):
         self.rows = [
             {
                 "id": str(r.id),
-                "phone": r.phone_e164,
+                "phone": display_phone(r.phone_e164),
                 "name": r.name,
                 "campaign": r.campaign_name,
                 "ref": r.external_ref,
@@ -283,7 +284,7 @@ class RecipientDetailState(AppState):
         self.can_support = caller.can("recipient.support")
         self.info = {
             "name": r.name,
-            "phone": r.phone_e164,
+            "phone": display_phone(r.phone_e164),
             "ref": r.external_ref,
             "amount": _yen(r.amount_yen),
             "status": r.status,
