@@ -96,37 +96,48 @@ def _phone_prefix(cleaned: str, region_code: str = "+81") -> str | None:
 
 
 def search_condition(q: str):
-    """The WHERE clause for the search box: a phone number (whole or its
-    beginning, any way it is typed: full-width, hyphens, 0 or +81), the last
-    digits of a number, a customer number, or part of a name."""
+    """The WHERE clause for the search box, each form served by an index:
+
+    - a phone number, whole or its beginning, however it is typed (full-width,
+      hyphens, 0 or +81): a range on the E.164 column (``090-12`` -> ``+819012``);
+    - 1 to 4 digits: the last digits of the number (a short scan of the page's rows);
+    - anything else: a customer number (exact) or the beginning of the name
+      (the surname, as people give it on the phone): a range on the name.
+    """
     text = unicodedata.normalize("NFKC", q or "").strip()
     if not text:
         return None
     cleaned = clean_phone(text)
-    prefix = _phone_prefix(cleaned)
-    if prefix is not None and len(prefix) >= 4:
-        # A range on the indexed column (an E.164 prefix).
-        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-        return or_(
-            (Recipient.phone_e164 >= prefix) & (Recipient.phone_e164 < upper),
-            Recipient.external_ref == text,
-        )
-    if cleaned.isdigit():
-        # Last digits ("5678") or a customer number.
+    if cleaned.isdigit() and len(cleaned) <= 4:
         return or_(
             Recipient.phone_e164.like(f"%{_like_escape(cleaned)}", escape="\\"),
             Recipient.external_ref == text,
         )
-    return or_(Recipient.name.like(f"%{_like_escape(text)}%", escape="\\"), Recipient.external_ref == text)
+    prefix = _phone_prefix(cleaned)
+    if prefix is not None:
+        return or_(_prefix_range(Recipient.phone_e164, prefix), Recipient.external_ref == text)
+    return or_(_prefix_range(Recipient.name, text), Recipient.external_ref == text)
+
+
+def _prefix_range(column, prefix: str):
+    """``column`` starts with ``prefix``, as a range an index serves."""
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return (column >= prefix) & (column < upper)
 
 
 def search(session: Session, caller: Caller, query: RecipientQuery) -> RecipientPage:
     caller.require("campaign.view")
     page_size = max(1, min(int(query.page_size or PAGE_SIZE), MAX_PAGE_SIZE))
     page = max(0, int(query.page or 0))
-    conditions = [Recipient.organisation_id == caller.organisation_id, Recipient.erased_at.is_(None)]
+    # Erased recipients (retention) stay listed, with their personal data gone.
     if query.campaign_id:
-        conditions.append(Recipient.campaign_id == query.campaign_id)
+        # One campaign: check it is ours once, then let the campaign indexes work.
+        campaign = session.get(Campaign, query.campaign_id)
+        if campaign is None or campaign.organisation_id != caller.organisation_id:
+            return RecipientPage([], 0, 0, page_size)
+        conditions = [Recipient.campaign_id == campaign.id]
+    else:
+        conditions = [Recipient.organisation_id == caller.organisation_id]
     if query.status:
         if query.status not in STATUSES:
             return RecipientPage([], 0, 0, page_size)
