@@ -14,6 +14,9 @@ from smspay_app.pages.campaigns import (
     campaigns_list_page,
 )
 from smspay_app.pages.login import login_page
+from smspay_app.pages.optouts import OptOutsState, optouts_page
+from smspay_app.pages.recipients import RecipientDetailState, RecipientsState, recipient_page, recipients_page
+from smspay_app.pages.replies import RepliesState, replies_page
 from smspay_app.pages.state import AppState, LoginState
 from smspay_app.web.app import build_web_app
 
@@ -36,6 +39,15 @@ app.add_page(
     title="smspay | Campaign",
     on_load=[AppState.guard, CampaignDetailState.load],
 )
+app.add_page(recipients_page, route="/recipients", title="smspay | Recipients", on_load=[AppState.guard, RecipientsState.load])
+app.add_page(
+    recipient_page,
+    route="/recipients/[recipient_id]",
+    title="smspay | Recipient",
+    on_load=[AppState.guard, RecipientDetailState.load],
+)
+app.add_page(replies_page, route="/replies", title="smspay | Replies", on_load=[AppState.guard, RepliesState.load])
+app.add_page(optouts_page, route="/opt-outs", title="smspay | Opt-outs", on_load=[AppState.guard, OptOutsState.load])
 
 
 def _register_background_work() -> None:

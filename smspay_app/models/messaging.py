@@ -47,6 +47,9 @@ class SendAttempt(SQLModel, table=True):
     error_message: str = ""
     segments: int = 0
     held_for_quiet_hours: bool = False
+    # A staff action (support reissue/resend) explicitly chose to send now,
+    # inside quiet hours: the dispatcher does not hold this attempt.
+    ignore_quiet_hours: bool = False
     created_at: NaiveDatetime = Field(default_factory=utcnow)
     sending_at: NaiveDatetime | None = None
     accepted_at: NaiveDatetime | None = None

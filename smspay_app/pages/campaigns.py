@@ -8,6 +8,7 @@ import asyncio
 import reflex as rx
 
 from smspay_app.components.layout import admin_page, card, stat
+from smspay_app.components.ops import campaign_ops_links
 from smspay_app.db import session_scope
 from smspay_app.pages.state import AppState
 from smspay_app.services import auth, campaigns
@@ -635,6 +636,7 @@ def campaign_detail_page() -> rx.Component:
                     status_badge(CampaignDetailState.status),
                     rx.badge(rx.icon("radio", size=12), AppState.tr["detail.live"], color_scheme="green", variant="outline"),
                     rx.spacer(),
+                    campaign_ops_links(),
                     rx.cond(
                         (CampaignDetailState.status == "draft") & (AppState.user_role != "support") & (CampaignDetailState.recipient_total > 0),
                         rx.button(rx.icon("send", size=16), AppState.tr["detail.send"], on_click=CampaignDetailState.send, color_scheme="teal", size="3", id="send-button"),

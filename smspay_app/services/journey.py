@@ -107,6 +107,8 @@ def link_state(ctx: LinkContext, now: datetime | None = None) -> str:
     or ``locked``. A paid recipient's link stays usable (receipt) until expiry."""
     now = now or utcnow()
     link, recipient = ctx.link, ctx.recipient
+    if link.revoked_at is not None and link.revoked_at >= link.expires_at:
+        return "expired"  # it had expired before it was withdrawn (e.g. reissued)
     if (
         link.revoked_at is not None
         or recipient.erased_at is not None

@@ -298,7 +298,7 @@ class Dispatcher:
             org = orgs[attempt.organisation_id]
             start, end = quiet_hours.effective_window(org, campaign)
             opens = quiet_hours.quiet_until(now, org.timezone, start, end)
-            if opens is not None:
+            if opens is not None and not attempt.ignore_quiet_hours:
                 self._release(attempt, status="queued", not_before=opens)
                 attempt.held_for_quiet_hours = True
                 s.add(attempt)
