@@ -1263,7 +1263,7 @@ class CampaignDetailState(AppState):
             errors = report_errors(report)
         self._import_id = import_id
         if report.status == "failed":
-            self._import_failed(self._t("detail.import.failed", message=report.message))
+            self._import_failed(report.message)
             return
         self.import_ok = True
         self.import_message = self._t(

@@ -161,8 +161,10 @@ def test_typing_updates_segments_and_cost_and_over_cap_is_blocked(app_server, br
     area.fill("あ" * 700)
     expect(page.locator("#sms-over-cap")).to_contain_text("660", timeout=5_000)
     page.locator("#step-5").click()
+    # The flow does not move past the SMS step, says why, and offers no save.
     expect(page.locator("#editor-errors")).to_contain_text("長すぎます")
-    expect(page.locator("#create-campaign")).to_be_disabled()
+    expect(page.locator("#sms-template")).to_be_visible()
+    expect(page.locator("#create-campaign")).to_have_count(0)
     page.screenshot(path=str(ARTIFACTS / "editor-over-cap-ja.png"), full_page=True)
 
     # Over the cap only with real row data: the campaign page blocks sending and says why.
