@@ -709,9 +709,13 @@ def _stepper() -> rx.Component:
     return rx.hstack(*[item(n) for n in STEPS], spacing="2", wrap="wrap", margin_bottom="16px")
 
 
+def _step_card(*children: rx.Component) -> rx.Component:
+    return card(rx.vstack(*children, spacing="4", width="100%"))
+
+
 def _step_basics() -> rx.Component:
     s = CampaignEditorState
-    return card(
+    return _step_card(
         rx.heading(AppState.tr["editor.step.1"], size="4"),
         _field("editor.name", _inp(value=s.name, on_change=_set("name"), id="campaign-name", placeholder=AppState.tr["editor.name.placeholder"], width="100%", size="3")),
         _field(
@@ -764,7 +768,7 @@ def _step_basics() -> rx.Component:
 
 def _step_sms() -> rx.Component:
     s = CampaignEditorState
-    return card(
+    return _step_card(
         rx.heading(AppState.tr["editor.step.2"], size="4"),
         _field(
             "editor.template",
@@ -786,7 +790,7 @@ def _step_page() -> rx.Component:
         width="100%",
         align="center",
     )
-    return card(
+    return _step_card(
         rx.heading(AppState.tr["editor.step.3"], size="4"),
         _field("editor.page_title", _inp(value=s.page_title, on_change=_set("page_title"), id="page-title", width="100%")),
         _field("editor.page_message", _area(value=s.page_message, on_change=_set("page_message"), id="page-message", rows="4", width="100%"), "editor.fields.hint"),
@@ -853,7 +857,7 @@ def _step_identity() -> rx.Component:
         width="100%",
         size="1",
     )
-    return card(
+    return _step_card(
         rx.heading(AppState.tr["editor.step.4"], size="4"),
         rx.radio_group.root(
             rx.vstack(
@@ -882,7 +886,7 @@ def _step_identity() -> rx.Component:
 
 def _step_review() -> rx.Component:
     s = CampaignEditorState
-    return card(
+    return _step_card(
         rx.heading(AppState.tr["editor.step.5"], size="4"),
         rx.data_list.root(
             rx.foreach(s.review, lambda r: rx.data_list.item(rx.data_list.label(r[0]), rx.data_list.value(r[1]))),
@@ -1696,18 +1700,22 @@ def campaign_detail_page() -> rx.Component:
                 _funnel_cards(),
                 rx.cond(s.status != "draft", _progress_card()),
                 # --- slot: panels of other areas (funnel chart ...), one line each ---
-                rx.flex(
-                    rx.vstack(
-                        rx.cond(editable, _upload_card()),
-                        rx.cond(s.status == "draft", _check_card()),
-                        flex="2",
-                        min_width="0",
+                rx.cond(
+                    s.status == "draft",
+                    rx.flex(
+                        rx.vstack(
+                            rx.cond(editable, _upload_card()),
+                            _check_card(),
+                            flex="2",
+                            min_width="0",
+                            spacing="4",
+                        ),
+                        rx.box(_sms_card(), flex="1", min_width="260px"),
                         spacing="4",
+                        width="100%",
+                        wrap="wrap",
                     ),
-                    rx.box(_sms_card(), flex="1", min_width="260px"),
-                    spacing="4",
-                    width="100%",
-                    wrap="wrap",
+                    _sms_card(),
                 ),
                 _recipients_card(),
                 spacing="4",
