@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     run_worker_in_app: bool = True
     worker_poll_seconds: float = 0.5
 
+    # Uploaded recipient files wait here (never in UI state) between the
+    # mapping step and the import; empty: data/uploads. Deleted after import.
+    upload_dir: str = ""
+    upload_max_age_hours: int = 24
+
     # Recipient journey.
     default_link_lifetime_hours: int = 72
     max_wrong_answers: int = 5

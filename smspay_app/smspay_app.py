@@ -34,6 +34,12 @@ app.add_page(login_page, route="/login", title="smspay | Sign in", on_load=Login
 app.add_page(campaigns_list_page, route="/campaigns", title="smspay | Campaigns", on_load=[AppState.guard, CampaignListState.load])
 app.add_page(campaign_new_page, route="/campaigns/new", title="smspay | New campaign", on_load=[AppState.guard, CampaignEditorState.start])
 app.add_page(
+    campaign_new_page,
+    route="/campaigns/[campaign_id]/edit",
+    title="smspay | Edit campaign",
+    on_load=[AppState.guard, CampaignEditorState.start_edit],
+)
+app.add_page(
     campaign_detail_page,
     route="/campaigns/[campaign_id]",
     title="smspay | Campaign",

@@ -268,3 +268,15 @@ def test_progress_in_chunks_and_ids_continue_across_campaigns(session, campaign)
     last = session.exec(select(Recipient).where(Recipient.row_number == 4501)).one()
     stored = session.exec(select(IdentityAnswer).where(IdentityAnswer.recipient_id == last.id)).one()
     assert stored.answer_hash == hash_answer("test-secret-key", last.id, q.id, "1980-01-02")
+
+
+def test_question_column_named_in_another_language_resolves_through_its_field(session, campaign):
+    """A question bound to "生年月日" reads an English file's "date of birth"."""
+    q = session.exec(select(CampaignQuestion).where(CampaignQuestion.campaign_id == campaign.id)).one()
+    q.column = "生年月日"
+    session.add(q)
+    session.commit()
+    data = "phone,name,date of birth\n090-1234-5678,Yamada,1980/1/2\n".encode()
+    report = import_recipients_csv(session, campaign, data)
+    assert (report.status, report.imported_rows) == ("done", 1), report.errors
+    assert session.exec(select(IdentityAnswer)).one()

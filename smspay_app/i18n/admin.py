@@ -97,7 +97,7 @@ MESSAGES = {
     "editor.payment_enabled": {"ja": "支払いを受け付ける", "en": "Take a payment"},
     "editor.amount": {"ja": "金額（円）", "en": "Amount (yen)"},
     "editor.amount.help": {"ja": "CSVに「金額」列があればその値を使います。", "en": "A CSV “amount” column overrides this per recipient."},
-    "editor.lifetime": {"ja": "リンクの有効期間（時間）", "en": "Link lifetime (hours)"},
+    "editor.lifetime": {"ja": "リンクの有効期間", "en": "Link lifetime"},
     "editor.question_label": {"ja": "質問文", "en": "Question"},
     "editor.question_label.default": {"ja": "生年月日を入力してください", "en": "Enter your date of birth"},
     "editor.question_column": {"ja": "正解が入っているCSVの列名", "en": "CSV column holding the answer"},

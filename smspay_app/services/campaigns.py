@@ -3,21 +3,27 @@ organisation, and the funnel figures from SQL aggregates."""
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, delete, select
 
 from smspay_app.domain.clock import utcnow
 from smspay_app.domain.funnel import DASHBOARD_FUNNEL
-from smspay_app.models import Campaign, CampaignQuestion, Organisation, Recipient
+from smspay_app.domain.quiet_hours import parse_hhmm
+from smspay_app.models import AuditLog, Campaign, CampaignQuestion, InvoiceLine, Organisation, Recipient
 from smspay_app.services.auth import Caller
 
 MAX_QUESTIONS = 4
 QUESTION_KINDS = ("date", "digits", "text", "secret")
+VERIFICATION_MODES = ("questions", "otp")
 MIN_LIFETIME_HOURS, MAX_LIFETIME_HOURS = 1, 90 * 24
 EDITABLE_STATES = ("draft",)
+MAX_INVOICE_LINES = 20
+MAX_AMOUNT_YEN = 10_000_000
 
 
 @dataclass
@@ -28,7 +34,19 @@ class QuestionInput:
 
 
 @dataclass
+class InvoiceLineInput:
+    item: str
+    quantity: int = 1
+    unit_price_yen: int = 0
+
+
+@dataclass
 class CampaignInput:
+    """Everything the editor sets. ``amount_yen`` is the default amount (a CSV
+    column can set it per recipient); with invoice lines and no amount, the
+    lines' total is used. ``scheduled_at`` is naive UTC (None: send when the
+    operator presses send). Quiet hours ``None``: the organisation's."""
+
     name: str
     sms_template: str
     page_title: str = ""
@@ -38,6 +56,21 @@ class CampaignInput:
     due_date: date | None = None
     link_lifetime_hours: int = 72
     questions: list[QuestionInput] = field(default_factory=list)
+    invoice_lines: list[InvoiceLineInput] = field(default_factory=list)
+    ask_read_confirmation: bool = False
+    verification_mode: str = "questions"
+    scheduled_at: datetime | None = None
+    quiet_hours_start: str | None = None
+    quiet_hours_end: str | None = None
+
+    def effective_amount(self) -> int:
+        if self.amount_yen or not self.invoice_lines:
+            return self.amount_yen
+        return invoice_total(self.invoice_lines)
+
+
+def invoice_total(lines) -> int:
+    return sum(max(0, line.quantity) * max(0, line.unit_price_yen) for line in lines)
 
 
 @dataclass(frozen=True)
@@ -53,31 +86,53 @@ class CampaignInvalid(ValueError):
 
 
 def validate(data: CampaignInput, organisation: Organisation) -> list[FieldError]:
-    from smspay_app.domain.sms_text import analyze_sms, ensure_link_placeholder, render_sms
+    """Every problem with ``data`` as (field, i18n key); empty when it can be saved."""
+    from smspay_app.domain.sms_text import TemplateError, analyze_sms, check_template, render_sms
+    from smspay_app.services.links import link_url
 
     errors: list[FieldError] = []
     if not data.name.strip():
         errors.append(FieldError("name", "campaign.error.name_required"))
+    if not MIN_LIFETIME_HOURS <= data.link_lifetime_hours <= MAX_LIFETIME_HOURS:
+        errors.append(FieldError("link_lifetime_hours", "campaign.error.lifetime_range"))
+    if data.scheduled_at is not None and data.scheduled_at <= utcnow():
+        errors.append(FieldError("scheduled_at", "campaign.error.schedule_past"))
+    if (data.quiet_hours_start or data.quiet_hours_end) and not (
+        _valid_hhmm(data.quiet_hours_start) and _valid_hhmm(data.quiet_hours_end)
+    ):
+        errors.append(FieldError("quiet_hours", "campaign.error.quiet_hours"))
     if not data.sms_template.strip():
         errors.append(FieldError("sms_template", "campaign.error.template_required"))
     else:
-        # Worst case with a full-length link (the real length of our links).
-        from smspay_app.services.links import link_url
-
-        sample = render_sms(
-            ensure_link_placeholder(data.sms_template),
-            _placeholder_fields(data.sms_template),
-            link_url("X" * 22),
-            sender_prefix=sender_prefix(organisation),
-        )
-        if analyze_sms(sample, organisation.carrier_char_cap).over_cap:
-            errors.append(FieldError("sms_template", "campaign.error.template_too_long"))
-    if data.payment_enabled and data.amount_yen <= 0:
+        try:
+            check_template(data.sms_template)
+        except TemplateError as exc:
+            errors.append(FieldError("sms_template", exc.code))
+        else:
+            # Worst case before any recipient exists: every merge value 20 wide
+            # characters, a link as long as a real one.
+            sample = render_sms(
+                data.sms_template,
+                _placeholder_fields(data.sms_template),
+                link_url("X" * 22),
+                sender_prefix=sender_prefix(organisation),
+            )
+            if analyze_sms(sample, organisation.carrier_char_cap).over_cap:
+                errors.append(FieldError("sms_template", "campaign.error.template_too_long"))
+    amount = data.effective_amount()
+    if data.payment_enabled and amount <= 0:
         errors.append(FieldError("amount_yen", "campaign.error.amount_required"))
-    if data.amount_yen < 0 or data.amount_yen > 10_000_000:
+    if amount < 0 or amount > MAX_AMOUNT_YEN:
         errors.append(FieldError("amount_yen", "campaign.error.amount_range"))
-    if not MIN_LIFETIME_HOURS <= data.link_lifetime_hours <= MAX_LIFETIME_HOURS:
-        errors.append(FieldError("link_lifetime_hours", "campaign.error.lifetime_range"))
+    if len(data.invoice_lines) > MAX_INVOICE_LINES:
+        errors.append(FieldError("invoice_lines", "campaign.error.too_many_lines"))
+    for i, line in enumerate(data.invoice_lines):
+        if not line.item.strip() or line.quantity < 1 or line.unit_price_yen < 0 or line.unit_price_yen > MAX_AMOUNT_YEN:
+            errors.append(FieldError(f"invoice_lines.{i}", "campaign.error.line_invalid"))
+    if data.verification_mode not in VERIFICATION_MODES:
+        errors.append(FieldError("verification_mode", "campaign.error.verification_mode"))
+    if data.verification_mode == "otp" and data.questions:
+        errors.append(FieldError("questions", "campaign.error.otp_no_questions"))
     if len(data.questions) > MAX_QUESTIONS:
         errors.append(FieldError("questions", "campaign.error.too_many_questions"))
     for i, q in enumerate(data.questions):
@@ -88,6 +143,16 @@ def validate(data: CampaignInput, organisation: Organisation) -> list[FieldError
     return errors
 
 
+def _valid_hhmm(value: str | None) -> bool:
+    if not value or not re.fullmatch(r"\d{1,2}:\d{2}", value.strip()):
+        return False
+    try:
+        parse_hhmm(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _placeholder_fields(template: str) -> dict[str, str]:
     from smspay_app.domain.sms_text import template_fields
 
@@ -96,8 +161,9 @@ def _placeholder_fields(template: str) -> dict[str, str]:
 
 
 def sender_prefix(organisation: Organisation) -> str:
-    name = organisation.sender_name or organisation.name
-    return f"【{name}】" if name else ""
+    from smspay_app.domain.sms_text import sender_prefix_for
+
+    return sender_prefix_for(organisation.sender_name or organisation.name)
 
 
 def create_campaign(session: Session, caller: Caller, data: CampaignInput) -> Campaign:
@@ -106,28 +172,138 @@ def create_campaign(session: Session, caller: Caller, data: CampaignInput) -> Ca
     errors = validate(data, organisation)
     if errors:
         raise CampaignInvalid(errors)
-    campaign = Campaign(
-        organisation_id=caller.organisation_id,
-        name=data.name.strip(),
-        sms_template=data.sms_template.strip(),
-        page_title=data.page_title.strip() or data.name.strip(),
-        page_message=data.page_message.strip(),
-        payment_enabled=data.payment_enabled,
-        amount_yen=data.amount_yen,
-        due_date=data.due_date,
-        link_lifetime_hours=data.link_lifetime_hours,
-        created_by_user_id=caller.user_id,
-    )
+    campaign = Campaign(organisation_id=caller.organisation_id, created_by_user_id=caller.user_id)
+    _apply(campaign, data)
     session.add(campaign)
     session.flush()
-    for position, q in enumerate(data.questions):
-        session.add(
-            CampaignQuestion(
-                campaign_id=campaign.id, position=position, label=q.label.strip(), column=q.column.strip(), kind=q.kind
-            )
-        )
+    _replace_children(session, campaign, data, keep_questions=False)
+    _audit(session, caller, "campaign.create", campaign)
     session.commit()
     return campaign
+
+
+def update_campaign(session: Session, caller: Caller, campaign_id: int, data: CampaignInput) -> Campaign:
+    """Save the editor over a draft of the caller's organisation. Once
+    recipients are imported (their answers are hashed per question), the
+    questions' columns and types are fixed; their labels may still change."""
+    caller.require("campaign.edit")
+    campaign = get_campaign(session, caller, campaign_id)
+    if campaign is None:
+        raise CampaignInvalid([FieldError("campaign", "admin.error.not_found")])
+    if campaign.status not in EDITABLE_STATES:
+        raise CampaignInvalid([FieldError("campaign", "campaign.error.not_editable")])
+    organisation = session.get(Organisation, caller.organisation_id)
+    errors = validate(data, organisation)
+    existing = questions_of(session, campaign.id)
+    has_recipients = recipient_count(session, campaign.id) > 0
+    if has_recipients and [(q.column, q.kind) for q in existing] != [
+        (q.column.strip(), q.kind) for q in data.questions
+    ]:
+        errors.append(FieldError("questions", "campaign.error.questions_locked"))
+    if has_recipients and data.verification_mode != campaign.verification_mode:
+        errors.append(FieldError("verification_mode", "campaign.error.questions_locked"))
+    if errors:
+        raise CampaignInvalid(errors)
+    _apply(campaign, data)
+    campaign.updated_at = utcnow()
+    session.add(campaign)
+    _replace_children(session, campaign, data, keep_questions=has_recipients, existing=existing)
+    _audit(session, caller, "campaign.update", campaign)
+    session.commit()
+    return campaign
+
+
+def _apply(campaign: Campaign, data: CampaignInput) -> None:
+    campaign.name = data.name.strip()
+    campaign.sms_template = data.sms_template.strip()
+    campaign.page_title = data.page_title.strip() or data.name.strip()
+    campaign.page_message = data.page_message.strip()
+    campaign.payment_enabled = data.payment_enabled
+    campaign.amount_yen = data.effective_amount() if data.payment_enabled else 0
+    campaign.due_date = data.due_date
+    campaign.ask_read_confirmation = data.ask_read_confirmation and not data.payment_enabled
+    campaign.verification_mode = data.verification_mode
+    campaign.link_lifetime_hours = data.link_lifetime_hours
+    campaign.scheduled_at = data.scheduled_at
+    override = bool(data.quiet_hours_start and data.quiet_hours_end)
+    campaign.quiet_hours_start = data.quiet_hours_start.strip() if override else None
+    campaign.quiet_hours_end = data.quiet_hours_end.strip() if override else None
+
+
+def _replace_children(
+    session: Session,
+    campaign: Campaign,
+    data: CampaignInput,
+    *,
+    keep_questions: bool,
+    existing: list[CampaignQuestion] | None = None,
+) -> None:
+    if keep_questions:
+        for q, new in zip(existing or [], data.questions):
+            q.label = new.label.strip()
+            session.add(q)
+    else:
+        session.exec(delete(CampaignQuestion).where(CampaignQuestion.campaign_id == campaign.id))
+        for position, q in enumerate(data.questions if data.verification_mode == "questions" else []):
+            session.add(
+                CampaignQuestion(
+                    campaign_id=campaign.id, position=position, label=q.label.strip(), column=q.column.strip(), kind=q.kind
+                )
+            )
+    session.exec(delete(InvoiceLine).where(InvoiceLine.campaign_id == campaign.id))
+    for position, line in enumerate(data.invoice_lines if data.payment_enabled else []):
+        session.add(
+            InvoiceLine(
+                campaign_id=campaign.id,
+                position=position,
+                item=line.item.strip(),
+                quantity=line.quantity,
+                unit_price_yen=line.unit_price_yen,
+            )
+        )
+
+
+def _audit(session: Session, caller: Caller, action: str, campaign: Campaign, **detail) -> None:
+    session.add(
+        AuditLog(
+            organisation_id=caller.organisation_id,
+            user_id=caller.user_id,
+            action=action,
+            target_type="campaign",
+            target_id=campaign.id,
+            detail=json.dumps(detail, ensure_ascii=False, default=str),
+        )
+    )
+
+
+def campaign_input(session: Session, campaign: Campaign) -> CampaignInput:
+    """The saved campaign as editor input (the inverse of ``_apply``)."""
+    lines = list(
+        session.exec(select(InvoiceLine).where(InvoiceLine.campaign_id == campaign.id).order_by(InvoiceLine.position))
+    )
+    return CampaignInput(
+        name=campaign.name,
+        sms_template=campaign.sms_template,
+        page_title=campaign.page_title,
+        page_message=campaign.page_message,
+        payment_enabled=campaign.payment_enabled,
+        amount_yen=campaign.amount_yen,
+        due_date=campaign.due_date,
+        link_lifetime_hours=campaign.link_lifetime_hours,
+        questions=[QuestionInput(q.label, q.column, q.kind) for q in questions_of(session, campaign.id)],
+        invoice_lines=[InvoiceLineInput(l.item, l.quantity, l.unit_price_yen) for l in lines],
+        ask_read_confirmation=campaign.ask_read_confirmation,
+        verification_mode=campaign.verification_mode,
+        scheduled_at=campaign.scheduled_at,
+        quiet_hours_start=campaign.quiet_hours_start,
+        quiet_hours_end=campaign.quiet_hours_end,
+    )
+
+
+def recipient_count(session: Session, campaign_id: int) -> int:
+    return session.exec(
+        select(func.count()).select_from(Recipient).where(Recipient.campaign_id == campaign_id)
+    ).one()
 
 
 def get_campaign(session: Session, caller: Caller, campaign_id: int) -> Campaign | None:
@@ -213,3 +389,116 @@ def recipients_page(
 def touch(session: Session, campaign: Campaign) -> None:
     campaign.updated_at = utcnow()
     session.add(campaign)
+
+
+# ----------------------------------------------------------------- sending
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a campaign cannot be sent: an i18n key and its format fields."""
+
+    key: str
+    params: dict = field(default_factory=dict)
+
+
+@dataclass
+class SendCheck:
+    recipients: int
+    estimate: object  # domain.sms_text.TemplateEstimate over the recipients
+    problems: list[Problem]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class SendBlocked(ValueError):
+    def __init__(self, problems: list[Problem]):
+        super().__init__(", ".join(p.key for p in problems))
+        self.problems = problems
+
+
+SENDABLE_STATES = ("draft", "paused")
+
+
+def send_check(session: Session, caller: Caller, campaign: Campaign) -> SendCheck:
+    """Validation before send, over every recipient: the worst-case SMS with a
+    real-length link (over the carrier cap blocks), rows whose merge fields
+    do not fill (unknown field / missing value block), no recipients, no
+    identity check, a state that cannot send."""
+    from smspay_app.services.imports import estimate_campaign_sms
+
+    caller.require("campaign.view")
+    if campaign.organisation_id != caller.organisation_id:
+        raise PermissionError("other organisation")
+    problems: list[Problem] = []
+    if campaign.status not in SENDABLE_STATES:
+        problems.append(Problem("sending.error.bad_status", {"status": campaign.status}))
+    count = recipient_count(session, campaign.id)
+    if count == 0:
+        problems.append(Problem("sending.error.no_recipients"))
+    estimate = estimate_campaign_sms(session, campaign)
+    grouped: dict[tuple[str, str], int] = {}
+    for err in estimate.errors:
+        key = (err["code"], err.get("field") or "")
+        grouped[key] = grouped.get(key, 0) + 1
+    for (code, field_name), n in grouped.items():
+        problems.append(Problem("campaign.send.rows_" + code.split(".")[-1], {"field": field_name, "count": n}))
+    org = session.get(Organisation, campaign.organisation_id)
+    if estimate.worst is not None and estimate.worst.over_cap:
+        problems.append(
+            Problem("campaign.send.over_cap", {"chars": estimate.worst.chars, "cap": org.carrier_char_cap})
+        )
+    if campaign.verification_mode == "questions" and not questions_of(session, campaign.id):
+        problems.append(Problem("campaign.send.no_identity_check"))
+    return SendCheck(recipients=count, estimate=estimate, problems=problems)
+
+
+def send_campaign(
+    session: Session, caller: Caller, campaign_id: int, *, scheduled_at: datetime | None = None
+) -> int:
+    """Check, then queue the campaign (now, or at ``scheduled_at``, naive UTC).
+    Returns the number of SMS queued; raises ``SendBlocked`` with the reasons."""
+    from smspay_app.services import dispatch
+
+    caller.require("campaign.send")
+    campaign = get_campaign(session, caller, campaign_id)
+    if campaign is None:
+        raise SendBlocked([Problem("admin.error.not_found")])
+    if scheduled_at is not None and scheduled_at <= utcnow():
+        raise SendBlocked([Problem("campaign.error.schedule_past")])
+    check = send_check(session, caller, campaign)
+    if not check.ok:
+        raise SendBlocked(check.problems)
+    if scheduled_at is not None:
+        campaign.scheduled_at = scheduled_at
+    elif campaign.scheduled_at is not None and campaign.scheduled_at <= utcnow():
+        campaign.scheduled_at = None
+    queued = dispatch.start_sending(session, campaign, caller.user_id)
+    _audit(session, caller, "campaign.send", campaign, queued=queued, scheduled_at=campaign.scheduled_at)
+    session.commit()
+    return queued
+
+
+def change_sending(session: Session, caller: Caller, campaign_id: int, action: str) -> int:
+    """``pause`` / ``resume`` / ``cancel`` the caller's campaign (audited).
+    Returns the number of queued SMS cancelled (0 for pause/resume); raises
+    ``SendBlocked`` with the reason when the state does not allow it."""
+    from smspay_app.services import dispatch
+
+    caller.require("campaign.send")
+    campaign = get_campaign(session, caller, campaign_id)
+    if campaign is None:
+        raise SendBlocked([Problem("admin.error.not_found")])
+    operations = {"pause": dispatch.pause, "resume": dispatch.resume, "cancel": dispatch.cancel}
+    if action not in operations:
+        raise SendBlocked([Problem("admin.error.not_allowed")])
+    try:
+        result = operations[action](session, campaign)
+    except dispatch.SendingError as exc:
+        session.rollback()
+        raise SendBlocked([Problem(exc.key, dict(exc.fields))]) from exc
+    _audit(session, caller, f"campaign.{action}", campaign)
+    session.commit()
+    return int(result or 0)

@@ -187,6 +187,12 @@ def _run(
     for q in questions:
         # A header by name, else a canonical field (mapped, else suggested).
         header = q.column if q.column in index else mapping.get(q.column, suggested.get(q.column))
+        if header is None:
+            # A column named in another language ("生年月日" for a file with
+            # "date of birth"): through the canonical field it stands for.
+            canonical = next(iter(suggest_mapping([q.column])), None)
+            if canonical is not None:
+                header = mapping.get(canonical, suggested.get(canonical))
         if header is None or header not in index:
             raise CsvError("csv.unknown_column", column=q.column)
         question_cols.append((q, index[header], header))
