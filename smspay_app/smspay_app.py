@@ -40,8 +40,10 @@ app.add_page(
 
 def _register_background_work() -> None:
     from smspay_app.worker import run_in_app
+    from smspay_app.worker import retention
 
     app.register_lifespan_task(run_in_app)
+    app.register_lifespan_task(retention.run_in_app)
 
 
 _register_background_work()
