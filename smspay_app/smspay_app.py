@@ -13,7 +13,9 @@ from smspay_app.pages.campaigns import (
     campaign_new_page,
     campaigns_list_page,
 )
+from smspay_app.pages.account import AccountState, account_page
 from smspay_app.pages.login import login_page
+from smspay_app.pages.settings import OrgSettingsState, UsersState, settings_page, users_page
 from smspay_app.pages.state import AppState, LoginState
 from smspay_app.web.app import build_web_app
 
@@ -36,6 +38,10 @@ app.add_page(
     title="smspay | Campaign",
     on_load=[AppState.guard, CampaignDetailState.load],
 )
+
+app.add_page(settings_page, route="/settings", title="smspay | Settings", on_load=[AppState.guard, OrgSettingsState.load])
+app.add_page(users_page, route="/settings/users", title="smspay | Users", on_load=[AppState.guard, UsersState.load])
+app.add_page(account_page, route="/account", title="smspay | Account", on_load=[AppState.guard, AccountState.load])
 
 
 def _register_background_work() -> None:

@@ -63,7 +63,12 @@ def top_bar() -> rx.Component:
         rx.spacer(),
         rx.link(AppState.tr["admin.nav.simulator"], href="/sim/twilio/inbox", is_external=True, size="2"),
         language_switch(),
-        rx.badge(AppState.user_name, variant="soft", color_scheme="teal"),
+        rx.link(
+            rx.badge(rx.icon("user", size=12), AppState.user_name, variant="soft", color_scheme="teal", size="2"),
+            href="/account",
+            id="account-link",
+            title=AppState.tr["account.nav"],
+        ),
         rx.button(AppState.tr["admin.nav.sign_out"], on_click=AppState.sign_out, variant="ghost", size="2", id="sign-out"),
         align="center",
         spacing="4",
