@@ -10,13 +10,16 @@ BRAND = "#0f766e"
 
 
 def language_switch() -> rx.Component:
-    return rx.select(
-        ["ja", "en"],
+    # Each language named in itself, so it can be found whatever is shown now.
+    return rx.select.root(
+        rx.select.trigger(id="lang-select", aria_label="language / 言語"),
+        rx.select.content(
+            rx.select.item("日本語", value="ja"),
+            rx.select.item("English", value="en"),
+        ),
         value=AppState.lang,
         on_change=AppState.set_lang,
         size="1",
-        aria_label="language",
-        id="lang-select",
     )
 
 

@@ -10,12 +10,12 @@ from smspay_app.db import session_scope
 from smspay_app.i18n import normalise_language
 from smspay_app.models import Organisation
 from smspay_app.pages.login import recovery_codes_box
-from smspay_app.pages.settings import message_callout
+from smspay_app.pages.settings import MessageMixin, message_callout
 from smspay_app.pages.state import AppState
 from smspay_app.services import auth, totp, users
 
 
-class AccountState(AppState):
+class AccountState(MessageMixin, AppState):
     email: str = ""
     display_name: str = ""
     language: str = "ja"
@@ -27,8 +27,6 @@ class AccountState(AppState):
     enrol_secret: str = ""
     new_codes: list[str] = []
     loaded: bool = False
-    message: str = ""
-    message_ok: bool = True
 
     @rx.var
     def totp_status(self) -> str:
@@ -51,9 +49,6 @@ class AccountState(AppState):
             self.totp_required = org.require_totp
             self.codes_left = totp.recovery_codes_left(session, user) if self.totp_on else 0
 
-    def _say(self, key: str, ok: bool = True, **fields) -> None:
-        self.message, self.message_ok = self._t(key, **fields), ok
-
     @rx.event
     def load(self):
         caller = self._me()
@@ -61,7 +56,7 @@ class AccountState(AppState):
             self.loaded = False
             return rx.redirect("/login")
         self._refresh(caller)
-        self.message = ""
+        self._clear()
         self.enrolling = False
         self.enrol_qr = self.enrol_secret = ""
         self.new_codes = []
@@ -112,7 +107,7 @@ class AccountState(AppState):
         self.enrolling = True
         self.enrol_qr = enrolment.qr_svg_data_uri
         self.enrol_secret = enrolment.secret
-        self.message = ""
+        self._clear()
 
     @rx.event
     def cancel_totp(self):
@@ -163,7 +158,7 @@ class AccountState(AppState):
             return
         self.new_codes = codes
         self._refresh(caller)
-        self.message = ""
+        self._clear()
 
     @rx.event
     def codes_done(self):

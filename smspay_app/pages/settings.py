@@ -30,13 +30,35 @@ def _away(self: AppState):
 # ----------------------------------------------------------------- organisation
 
 
-class OrgSettingsState(AppState):
+class MessageMixin(AppState, mixin=True):
+    """A notice kept as an i18n key (plus fields) and translated when shown,
+    so switching the language also switches what is on screen."""
+
+    msg_key: str = ""
+    msg_fields: dict[str, str] = {}
+    message_ok: bool = True
+
+    @rx.var
+    def message(self) -> str:
+        return self._t(self.msg_key, **self.msg_fields) if self.msg_key else ""
+
+    def _say(self, key: str, ok: bool = True, **fields) -> None:
+        self.msg_key, self.msg_fields = key, {k: str(v) for k, v in fields.items()}
+        self.message_ok = ok
+
+    def _clear(self) -> None:
+        self.msg_key, self.msg_fields = "", {}
+
+
+class OrgSettingsState(MessageMixin, AppState):
     loaded: bool = False
     values: dict[str, str] = {}
     require_totp: bool = False
-    errors: dict[str, str] = {}
-    message: str = ""
-    message_ok: bool = True
+    error_keys: dict[str, str] = {}
+
+    @rx.var
+    def errors(self) -> dict[str, str]:
+        return {field: self._t(key) for field, key in self.error_keys.items()}
 
     @rx.event
     def load(self):
@@ -48,8 +70,8 @@ class OrgSettingsState(AppState):
         with session_scope() as session:
             current = org_settings.get_settings_for(session, caller)
         self._show(current)
-        self.errors = {}
-        self.message = ""
+        self.error_keys = {}
+        self._clear()
         self.loaded = True
 
     def _show(self, current: org_settings.OrgSettings) -> None:
@@ -71,7 +93,7 @@ class OrgSettingsState(AppState):
         try:
             caller = self._caller("settings.manage")
         except auth.NotAllowed:
-            self.message, self.message_ok = self._t("admin.error.not_allowed"), False
+            self._say("admin.error.not_allowed", False)
             return
         try:
             with session_scope() as session:
@@ -81,14 +103,13 @@ class OrgSettingsState(AppState):
             # Keep what was typed: nothing is lost on a mistake.
             self.values = {k: str(form.get(k, "")) for k in self.values}
             self.require_totp = str(form.get("require_totp", "")).lower() in ("on", "true", "1")
-            self.errors = {e.field: self._t(e.key) for e in exc.errors}
-            self.message, self.message_ok = self._t("settings.invalid"), False
+            self.error_keys = {e.field: e.key for e in exc.errors}
+            self._say("settings.invalid", False)
             return
-        self.errors = {}
+        self.error_keys = {}
         self._show(current)
         self.org_name = current.name
-        self.message = self._t("settings.saved" if changes else "settings.unchanged")
-        self.message_ok = True
+        self._say("settings.saved" if changes else "settings.unchanged")
 
 
 def settings_tabs(active: str) -> rx.Component:
@@ -157,8 +178,8 @@ def _org_form() -> rx.Component:
                 rx.vstack(
                     rx.text(AppState.tr["settings.quiet_hours"], size="2", weight="medium"),
                     rx.hstack(
-                        _field("settings.quiet_from", "quiet_hours_start", type="time", width="140px"),
-                        _field("settings.quiet_to", "quiet_hours_end", type="time", width="140px"),
+                        _field("settings.quiet_from", "quiet_hours_start", placeholder="21:00", max_length=5, width="120px"),
+                        _field("settings.quiet_to", "quiet_hours_end", placeholder="08:00", max_length=5, width="120px"),
                         spacing="4",
                     ),
                     rx.text(AppState.tr["settings.quiet_hours.help"], size="1", color="gray"),
@@ -224,11 +245,13 @@ def settings_page() -> rx.Component:
 # ----------------------------------------------------------------- users
 
 
-class UsersState(AppState):
+class UsersState(MessageMixin, AppState):
     rows: list[dict[str, str]] = []
-    message: str = ""
-    message_ok: bool = True
-    invite_error: str = ""
+    invite_error_key: str = ""
+
+    @rx.var
+    def invite_error(self) -> str:
+        return self._t(self.invite_error_key) if self.invite_error_key else ""
 
     def _refresh(self, caller: auth.Caller) -> None:
         with session_scope() as session:
@@ -255,7 +278,7 @@ class UsersState(AppState):
         try:
             return self._caller("users.manage")
         except auth.NotAllowed:
-            self.message, self.message_ok = self._t("admin.error.not_allowed"), False
+            self._say("admin.error.not_allowed", False)
             return None
 
     @rx.event
@@ -265,7 +288,8 @@ class UsersState(AppState):
         except auth.NotAllowed:
             self.rows = []
             return _away(self)
-        self.message = self.invite_error = ""
+        self._clear()
+        self.invite_error_key = ""
         self._refresh(caller)
 
     def _run(self, caller: auth.Caller, action, done_key: str | None = None, **fields) -> object | None:
@@ -273,10 +297,10 @@ class UsersState(AppState):
             with session_scope() as session:
                 result = action(session)
         except users.UserError as exc:
-            self.message, self.message_ok = self._t(exc.key), False
+            self._say(exc.key, False)
             return None
         if done_key:
-            self.message, self.message_ok = self._t(done_key, **fields), True
+            self._say(done_key, **fields)
         self._refresh(caller)
         return result
 
@@ -290,11 +314,11 @@ class UsersState(AppState):
             with session_scope() as session:
                 view, password = users.invite_user(session, caller, email, name, role)
         except users.UserError as exc:
-            self.invite_error = self._t(exc.key)
+            self.invite_error_key = exc.key
             return
-        self.invite_error = ""
+        self.invite_error_key = ""
         # Shown once, in this browser only (not stored anywhere readable).
-        self.message, self.message_ok = self._t("users.temp_password", email=view.email, password=password), True
+        self._say("users.temp_password", email=view.email, password=password)
         self._refresh(caller)
 
     @rx.event
@@ -304,7 +328,7 @@ class UsersState(AppState):
             return
         view = self._run(caller, lambda s: users.change_role(s, caller, int(user_id), role))
         if view is not None:
-            self.message, self.message_ok = self._t("users.role_changed", email=view.email), True
+            self._say("users.role_changed", email=view.email)
 
     @rx.event
     def toggle_active(self, user_id: str):
@@ -313,12 +337,12 @@ class UsersState(AppState):
             return
         row = next((r for r in self.rows if r["id"] == user_id), None)
         if row is None:
-            self.message, self.message_ok = self._t("users.error.not_found"), False
+            self._say("users.error.not_found", False)
             return
         active = not bool(row["active"])
         view = self._run(caller, lambda s: users.set_active(s, caller, int(user_id), active))
         if view is not None:
-            self.message, self.message_ok = self._t("users.activated" if active else "users.deactivated", email=view.email), True
+            self._say("users.activated" if active else "users.deactivated", email=view.email)
 
     @rx.event
     def reset_password(self, user_id: str, reset_totp: bool = False):
@@ -328,7 +352,7 @@ class UsersState(AppState):
         password = self._run(caller, lambda s: users.reset_password(s, caller, int(user_id), reset_totp=bool(reset_totp)))
         if password is not None:
             email = next((r["email"] for r in self.rows if r["id"] == user_id), "")
-            self.message, self.message_ok = self._t("users.temp_password", email=email, password=password), True
+            self._say("users.temp_password", email=email, password=password)
 
 
 def _role_select(row) -> rx.Component:
