@@ -13,10 +13,12 @@ from smspay_app.pages.campaigns import (
     campaign_new_page,
     campaigns_list_page,
 )
+from smspay_app.pages.account import AccountState, account_page
 from smspay_app.pages.login import login_page
 from smspay_app.pages.optouts import OptOutsState, optouts_page
 from smspay_app.pages.recipients import RecipientDetailState, RecipientsState, recipient_page, recipients_page
 from smspay_app.pages.replies import RepliesState, replies_page
+from smspay_app.pages.settings import OrgSettingsState, UsersState, settings_page, users_page
 from smspay_app.pages.state import AppState, LoginState
 from smspay_app.web.app import build_web_app
 
@@ -55,11 +57,17 @@ app.add_page(
 app.add_page(replies_page, route="/replies", title="smspay | Replies", on_load=[AppState.guard, RepliesState.load])
 app.add_page(optouts_page, route="/opt-outs", title="smspay | Opt-outs", on_load=[AppState.guard, OptOutsState.load])
 
+app.add_page(settings_page, route="/settings", title="smspay | Settings", on_load=[AppState.guard, OrgSettingsState.load])
+app.add_page(users_page, route="/settings/users", title="smspay | Users", on_load=[AppState.guard, UsersState.load])
+app.add_page(account_page, route="/account", title="smspay | Account", on_load=[AppState.guard, AccountState.load])
+
 
 def _register_background_work() -> None:
     from smspay_app.worker import run_in_app
+    from smspay_app.worker import retention
 
     app.register_lifespan_task(run_in_app)
+    app.register_lifespan_task(retention.run_in_app)
 
 
 _register_background_work()

@@ -10,13 +10,16 @@ BRAND = "#0f766e"
 
 
 def language_switch() -> rx.Component:
-    return rx.select(
-        ["ja", "en"],
+    # Each language named in itself, so it can be found whatever is shown now.
+    return rx.select.root(
+        rx.select.trigger(id="lang-select", aria_label="language / 言語"),
+        rx.select.content(
+            rx.select.item("日本語", value="ja"),
+            rx.select.item("English", value="en"),
+        ),
         value=AppState.lang,
         on_change=AppState.set_lang,
         size="1",
-        aria_label="language",
-        id="lang-select",
     )
 
 
@@ -63,7 +66,12 @@ def top_bar() -> rx.Component:
         rx.spacer(),
         rx.link(AppState.tr["admin.nav.simulator"], href="/sim/twilio/inbox", is_external=True, size="2"),
         language_switch(),
-        rx.badge(AppState.user_name, variant="soft", color_scheme="teal"),
+        rx.link(
+            rx.badge(rx.icon("user", size=12), AppState.user_name, variant="soft", color_scheme="teal", size="2"),
+            href="/account",
+            id="account-link",
+            title=AppState.tr["account.nav"],
+        ),
         rx.button(AppState.tr["admin.nav.sign_out"], on_click=AppState.sign_out, variant="ghost", size="2", id="sign-out"),
         align="center",
         spacing="4",

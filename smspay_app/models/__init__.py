@@ -2,6 +2,7 @@
 integer yen. Import this package to register every table on ``SQLModel.metadata``."""
 
 from smspay_app.models.organisation import AuditLog, AuthSession, Organisation, User
+from smspay_app.models.account import RecoveryCode, SignInChallenge
 from smspay_app.models.campaign import Campaign, CampaignQuestion, InvoiceLine
 from smspay_app.models.recipient import IdentityAnswer, Recipient, RecipientImport, TimelineEvent
 from smspay_app.models.messaging import InboundMessage, OptOut, SendAttempt
@@ -21,8 +22,10 @@ __all__ = [
     "Organisation",
     "Payment",
     "Recipient",
+    "RecoveryCode",
     "RecipientImport",
     "SendAttempt",
+    "SignInChallenge",
     "TimelineEvent",
     "User",
     "WebhookEvent",

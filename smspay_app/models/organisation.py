@@ -36,7 +36,10 @@ class User(SQLModel, table=True):
     password_hash: str
     role: str = "operator"  # admin | operator | support
     language: str = "ja"  # ja | en
-    totp_secret: str | None = None
+    totp_secret: str | None = None  # set once the user confirmed enrolment with a code
+    totp_pending_secret: str | None = None  # enrolment started, not yet confirmed
+    totp_enabled_at: NaiveDatetime | None = None
+    totp_last_counter: int = 0  # last accepted 30 s step: a code works once
     is_active: bool = True
     created_at: NaiveDatetime = Field(default_factory=utcnow)
     last_login_at: NaiveDatetime | None = None

@@ -19,6 +19,7 @@ SESSION_COOKIE = "smspay_session"
 
 _ADMIN_PREFIXES = (
     "admin.", "login.", "campaigns.", "funnel.", "status.", "rstatus.", "editor.", "campaign.", "detail.", "import.rule", "ops.",
+    "settings.", "users.", "account.",
 )
 
 
@@ -73,7 +74,17 @@ class AppState(rx.State):
 
     @rx.event
     def set_lang(self, lang: str):
+        """Switch the UI language; signed in, it is also kept on the user and
+        applied at the next sign-in."""
+        from smspay_app.services import users
+
         self.lang = normalise_language(lang)
+        try:
+            caller = self._caller()
+        except auth.NotAllowed:
+            return
+        with session_scope() as session:
+            users.set_language(session, caller, self.lang)
 
     @rx.event
     def sign_out(self):
@@ -85,27 +96,104 @@ class AppState(rx.State):
 
 
 class LoginState(AppState):
+    """Sign-in: the password, then (when due) a TOTP code or, when the
+    organisation requires TOTP, setting it up. The pending challenge lives in
+    a backend-only var; it is not a session and opens no page."""
+
     error: str = ""
+    step: str = "password"  # password | totp | enrol | codes
+    enrol_qr: str = ""
+    enrol_secret: str = ""
+    recovery_codes: list[str] = []
+    _challenge: str = ""
+
+    def _reset_steps(self) -> None:
+        self.step = "password"
+        self._challenge = ""
+        self.enrol_qr = self.enrol_secret = ""
+
+    def _signed_in(self, result: auth.SignInStep):
+        caller = result.caller
+        self.error = ""
+        self.session_token = result.token
+        self.user_name = caller.display_name
+        self.user_role = caller.role
+        self.org_name = caller.organisation_name
+        self.lang = normalise_language(caller.language)
+        self._challenge = ""
+        self.enrol_qr = self.enrol_secret = ""
+        if result.recovery_codes:
+            self.recovery_codes = list(result.recovery_codes)
+            self.step = "codes"
+            return
+        self.step = "password"
+        return rx.redirect("/campaigns")
+
+    def _not_done(self, result: auth.SignInStep):
+        if result.kind == "wrong_code":
+            self.error = self._t("login.totp.wrong", left=result.tries_left)
+        else:
+            self._reset_steps()
+            self.error = self._t("login.totp.throttled" if result.kind == "throttled" else "login.totp.restart")
 
     @rx.event
     def submit(self, form: dict):
         with session_scope() as session:
-            result = auth.sign_in(session, str(form.get("email", "")), str(form.get("password", "")))
+            result = auth.sign_in_start(session, str(form.get("email", "")), str(form.get("password", "")))
+            if result is not None and result.kind == "enrol":
+                enrolment = auth.sign_in_enrol_begin(session, result.challenge)
         if result is None:
             self.error = self._t("login.failed")
             return
-        token, caller = result
+        if result.kind == "done":
+            return self._signed_in(result)
+        if result.kind == "throttled":
+            return self._not_done(result)
         self.error = ""
-        self.session_token = token
-        self.user_name = caller.display_name
-        self.user_role = caller.role
-        self.org_name = caller.organisation_name
+        self._challenge = result.challenge
+        self.step = result.kind
+        if result.kind == "enrol":
+            self.enrol_qr = enrolment.qr_svg_data_uri
+            self.enrol_secret = enrolment.secret
+
+    @rx.event
+    def submit_code(self, form: dict):
+        if self.step != "totp":
+            return
+        with session_scope() as session:
+            result = auth.sign_in_code(session, self._challenge, str(form.get("code", "")))
+        if result.kind == "done":
+            return self._signed_in(result)
+        self._not_done(result)
+
+    @rx.event
+    def submit_enrol(self, form: dict):
+        if self.step != "enrol":
+            return
+        with session_scope() as session:
+            result = auth.sign_in_enrol_finish(session, self._challenge, str(form.get("code", "")))
+        if result.kind == "done":
+            return self._signed_in(result)
+        self._not_done(result)
+
+    @rx.event
+    def start_over(self):
+        self._reset_steps()
+        self.error = ""
+
+    @rx.event
+    def codes_saved(self):
+        self.recovery_codes = []
+        self.step = "password"
         return rx.redirect("/campaigns")
 
     @rx.event
     def redirect_if_signed_in(self):
+        if self.step == "codes" and self.recovery_codes:
+            return  # the recovery codes are on screen: let them be read
         try:
             self._caller()
         except auth.NotAllowed:
+            self._reset_steps()
             return
         return rx.redirect("/campaigns")

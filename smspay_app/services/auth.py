@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from smspay_app.domain.clock import utcnow
 from smspay_app.domain.security import hash_password, hash_token, new_token, verify_password
-from smspay_app.models import AuditLog, AuthSession, Organisation, User
+from smspay_app.models import AuditLog, AuthSession, Organisation, SignInChallenge, User
 from smspay_app.settings import get_settings
 
 ROLES = ("admin", "operator", "support")
@@ -18,7 +18,7 @@ ROLES = ("admin", "operator", "support")
 PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset({
         "campaign.view", "campaign.edit", "campaign.send", "recipient.support", "recipient.export",
-        "optout.manage", "settings.manage",
+        "optout.manage", "settings.manage", "users.manage",
     }),
     "operator": frozenset({
         "campaign.view", "campaign.edit", "campaign.send", "recipient.support", "recipient.export", "optout.manage",
@@ -56,16 +56,35 @@ class Caller:
 _DUMMY_HASH = hash_password("not-a-real-password")
 
 
-def sign_in(session: Session, email: str, password: str) -> tuple[str, Caller] | None:
-    """Check the credentials; on success create a session and return its raw
-    token (for the browser's cookie) and the caller."""
-    email = (email or "").strip().lower()
-    user = session.exec(select(User).where(User.email == email)).first()
-    if user is None or not user.is_active:
-        verify_password(_DUMMY_HASH, password or "")
-        return None
-    if not verify_password(user.password_hash, password or ""):
-        return None
+CHALLENGE_MINUTES = 5  # time to type the code after the password
+ENROL_MINUTES = 15  # time to set up an authenticator app when required
+MAX_CODE_TRIES = 5  # wrong codes per challenge; then start again with the password
+# Wrong second-factor codes per user and window across challenges (restarting
+# the password step does not buy unlimited guesses).
+MAX_CODE_FAILURES_PER_WINDOW = 10
+CODE_FAILURE_WINDOW = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class SignInStep:
+    """Where a sign-in stands.
+
+    ``kind``: ``done`` (``token`` and ``caller`` set: a session exists),
+    ``totp`` (password right; enter a code for ``challenge``), ``enrol``
+    (password right; the organisation requires TOTP: set it up for
+    ``challenge``), ``wrong_code`` (try again, ``tries_left``), ``restart``
+    (the challenge is used up, expired or unknown: start with the password),
+    ``throttled`` (too many wrong codes lately: wait)."""
+
+    kind: str
+    token: str = ""
+    caller: Caller | None = None
+    challenge: str = ""
+    tries_left: int = 0
+    recovery_codes: tuple[str, ...] = ()
+
+
+def _open_session(session: Session, user: User) -> tuple[str, Caller]:
     now = utcnow()
     token = new_token(32)
     session.add(
@@ -83,6 +102,152 @@ def sign_in(session: Session, email: str, password: str) -> tuple[str, Caller] |
     caller = caller_for_token(session, token)
     assert caller is not None
     return token, caller
+
+
+def _check_password(session: Session, email: str, password: str) -> User | None:
+    email = (email or "").strip().lower()
+    user = session.exec(select(User).where(User.email == email)).first()
+    if user is None or not user.is_active:
+        verify_password(_DUMMY_HASH, password or "")
+        return None
+    if not verify_password(user.password_hash, password or ""):
+        return None
+    return user
+
+
+def _recent_code_failures(session: Session, user: User) -> int:
+    since = utcnow() - CODE_FAILURE_WINDOW
+    return len(
+        session.exec(
+            select(AuditLog.id).where(
+                AuditLog.user_id == user.id, AuditLog.action == "auth.code_failed", AuditLog.at >= since
+            )
+        ).all()
+    )
+
+
+def sign_in_start(session: Session, email: str, password: str) -> SignInStep | None:
+    """The password step. None when the credentials are wrong. Users without
+    TOTP (in organisations that do not require it) are signed in at once;
+    otherwise a short-lived challenge (not a session) is returned."""
+    from smspay_app.services import totp
+
+    user = _check_password(session, email, password)
+    if user is None:
+        return None
+    org = session.get(Organisation, user.organisation_id)
+    if totp.is_enabled(user):
+        purpose = "totp"
+    elif org is not None and org.require_totp:
+        purpose = "enrol"
+    else:
+        token, caller = _open_session(session, user)
+        return SignInStep("done", token=token, caller=caller)
+    if _recent_code_failures(session, user) >= MAX_CODE_FAILURES_PER_WINDOW:
+        return SignInStep("throttled")
+    now = utcnow()
+    challenge = new_token(32)
+    minutes = CHALLENGE_MINUTES if purpose == "totp" else ENROL_MINUTES
+    session.add(
+        SignInChallenge(
+            user_id=user.id,
+            token_hash=hash_token(challenge),
+            purpose=purpose,
+            created_at=now,
+            expires_at=now + timedelta(minutes=minutes),
+        )
+    )
+    session.add(AuditLog(organisation_id=user.organisation_id, user_id=user.id, action=f"auth.password_ok.{purpose}"))
+    session.commit()
+    return SignInStep(purpose, challenge=challenge, tries_left=MAX_CODE_TRIES)
+
+
+def _live_challenge(session: Session, challenge: str, purpose: str) -> tuple[SignInChallenge, User] | None:
+    if not challenge:
+        return None
+    row = session.exec(select(SignInChallenge).where(SignInChallenge.token_hash == hash_token(challenge))).first()
+    if (
+        row is None
+        or row.purpose != purpose
+        or row.used_at is not None
+        or row.expires_at <= utcnow()
+        or row.failed_tries >= MAX_CODE_TRIES
+    ):
+        return None
+    user = session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        return None
+    return row, user
+
+
+def _wrong_code(session: Session, row: SignInChallenge, user: User) -> SignInStep:
+    row.failed_tries += 1
+    session.add(row)
+    session.add(AuditLog(organisation_id=user.organisation_id, user_id=user.id, action="auth.code_failed"))
+    session.commit()
+    left = MAX_CODE_TRIES - row.failed_tries
+    if left <= 0 or _recent_code_failures(session, user) >= MAX_CODE_FAILURES_PER_WINDOW:
+        return SignInStep("restart")
+    return SignInStep("wrong_code", challenge="", tries_left=left)
+
+
+def sign_in_code(session: Session, challenge: str, code: str) -> SignInStep:
+    """The second step: a 6-digit code from the app or a recovery code."""
+    from smspay_app.services import totp
+
+    found = _live_challenge(session, challenge, "totp")
+    if found is None:
+        return SignInStep("restart")
+    row, user = found
+    if totp.verify(session, user, code) is None:
+        return _wrong_code(session, row, user)
+    row.used_at = utcnow()
+    session.add(row)
+    token, caller = _open_session(session, user)
+    return SignInStep("done", token=token, caller=caller)
+
+
+def sign_in_enrol_begin(session: Session, challenge: str):
+    """For an ``enrol`` challenge: start (or show again) the TOTP set-up.
+    Returns ``totp.Enrolment`` or None when the challenge is no longer valid."""
+    from smspay_app.services import totp
+
+    found = _live_challenge(session, challenge, "enrol")
+    if found is None:
+        return None
+    _, user = found
+    if user.totp_pending_secret:
+        return totp.enrolment_of(user)
+    return totp.begin_enrolment(session, user)
+
+
+def sign_in_enrol_finish(session: Session, challenge: str, code: str) -> SignInStep:
+    """Confirm the new authenticator with a code; on success TOTP is on, the
+    session is opened and the recovery codes come back (shown once)."""
+    from smspay_app.services import totp
+
+    found = _live_challenge(session, challenge, "enrol")
+    if found is None:
+        return SignInStep("restart")
+    row, user = found
+    try:
+        codes = totp.confirm_enrolment(session, user, code)
+    except totp.TotpError:
+        return _wrong_code(session, row, user)
+    row.used_at = utcnow()
+    session.add(row)
+    token, caller = _open_session(session, user)
+    return SignInStep("done", token=token, caller=caller, recovery_codes=tuple(codes))
+
+
+def sign_in(session: Session, email: str, password: str) -> tuple[str, Caller] | None:
+    """One-step sign-in for users without a second factor: the session's raw
+    token (for the browser's cookie) and the caller. Returns None when the
+    credentials are wrong OR a second step is due (use ``sign_in_start``)."""
+    step = sign_in_start(session, email, password)
+    if step is None or step.kind != "done":
+        return None
+    return step.token, step.caller
 
 
 def caller_for_token(session: Session, token: str | None) -> Caller | None:
@@ -110,6 +275,24 @@ def caller_for_token(session: Session, token: str | None) -> Caller | None:
         language=user.language,
         organisation_name=org.name,
     )
+
+
+def revoke_user_sessions(session: Session, user_id: int, keep_token: str | None = None) -> int:
+    """End every live session of a user (deactivation, password reset,
+    organisation now requires TOTP); ``keep_token`` spares the caller's own.
+    No commit. Returns how many were revoked."""
+    now = utcnow()
+    keep = hash_token(keep_token) if keep_token else None
+    rows = session.exec(
+        select(AuthSession).where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+    ).all()
+    n = 0
+    for row in rows:
+        if row.token_hash != keep:
+            row.revoked_at = now
+            session.add(row)
+            n += 1
+    return n
 
 
 def sign_out(session: Session, token: str | None) -> None:

@@ -1,0 +1,34 @@
+"""Second-factor sign-in: one-time recovery codes and the short-lived pending
+challenge between the password step and the TOTP step."""
+
+from __future__ import annotations
+
+from pydantic import NaiveDatetime
+from sqlmodel import Field, SQLModel
+
+from smspay_app.domain.clock import utcnow
+
+
+class RecoveryCode(SQLModel, table=True):
+    """A TOTP recovery code, stored only as a keyed hash; single use."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    code_hash: str
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    used_at: NaiveDatetime | None = None
+
+
+class SignInChallenge(SQLModel, table=True):
+    """The password was right; a second step is still due. Not a session: it
+    opens no page. ``purpose`` is ``totp`` (enter a code) or ``enrol`` (the
+    organisation requires TOTP and the user must set it up first)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    token_hash: str = Field(unique=True, index=True)
+    purpose: str = "totp"
+    failed_tries: int = 0
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    expires_at: NaiveDatetime
+    used_at: NaiveDatetime | None = None

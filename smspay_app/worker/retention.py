@@ -1,0 +1,50 @@
+"""The retention job: erase personal data of campaigns past their
+organisation's retention period (``services.retention``). Runs hourly in the
+app's lifespan (``run_in_app``); ``run_once`` is what a scheduler or the
+worker process calls. Safe to run in several processes at once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+
+from smspay_app.services.retention import ErasedCampaign
+
+log = logging.getLogger("smspay.retention")
+
+INTERVAL_SECONDS = 3600
+
+
+def _erase(now: datetime | None) -> list[ErasedCampaign]:
+    from smspay_app.db import session_scope
+    from smspay_app.services.retention import erase_due
+
+    with session_scope() as session:
+        return erase_due(session, now)
+
+
+async def run_once(now: datetime | None = None) -> list[ErasedCampaign]:
+    """One pass; the database work runs in a thread so the event loop keeps serving."""
+    done = await asyncio.to_thread(_erase, now)
+    for item in done:
+        # Ids and counts only: no personal data in logs.
+        log.info("retention: erased %d recipients of campaign %d", item.recipients, item.campaign_id)
+    return done
+
+
+async def run_in_app() -> None:
+    """Lifespan task: a pass at start, then every ``INTERVAL_SECONDS``; does
+    nothing when ``settings.run_worker_in_app`` is false."""
+    from smspay_app.settings import get_settings
+
+    if not get_settings().run_worker_in_app:
+        return
+    while True:
+        try:
+            await run_once()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # keep the loop alive; the next pass retries
+            log.exception("retention pass failed")
+        await asyncio.sleep(INTERVAL_SECONDS)

@@ -1,0 +1,139 @@
+"""The settings, users and account event handlers called directly, as a forged
+client would: operators, support staff, signed-out browsers and admins of
+another organisation change nothing. Also the login page's TOTP steps through
+the real LoginState."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+import reflex as rx
+from sqlmodel import select
+
+from smspay_app.domain import clock
+from smspay_app.models import AuditLog, Organisation, User
+from smspay_app.services import auth, totp
+from tests.account_factories import PASSWORD, make_user, signed_in
+from tests.factories import make_org
+
+FORM = dict(
+    name="乗っ取り", sender_name="", sender_id="", timezone="UTC", quiet_hours_start="00:00",
+    quiet_hours_end="00:00", support_phone="", segment_price_yen="0", data_retention_days="1",
+)
+
+
+@pytest.fixture
+def pages(settings):
+    import smspay_app.smspay_app  # noqa: F401  registers the pages
+    from smspay_app.pages import account, settings as settings_pages, state
+
+    return settings_pages, account, state
+
+
+def _state(state_cls, token: str):
+    root = rx.State(_reflex_internal_init=True)
+    st = root.get_substate(state_cls.get_full_name().split("."))
+    st.session_token = token
+    return st
+
+
+@pytest.mark.parametrize("role", ["operator", "support", None])
+def test_non_admins_cannot_use_settings_or_user_handlers(session, pages, role):
+    settings_pages, _, _ = pages
+    org = make_org(session, data_retention_days=365)
+    victim = make_user(session, org, "admin")
+    token = signed_in(session, org, role)[0] if role else "forged-token"
+
+    st = _state(settings_pages.OrgSettingsState, token)
+    settings_pages.OrgSettingsState.load.fn(st)
+    assert st.values == {} and not st.loaded
+    settings_pages.OrgSettingsState.save.fn(st, FORM)
+    assert st.message_ok is False
+
+    us = _state(settings_pages.UsersState, token)
+    settings_pages.UsersState.load.fn(us)
+    assert us.rows == []
+    settings_pages.UsersState.invite.fn(us, {"email": "mole@example.com", "display_name": "", "role": "admin"})
+    settings_pages.UsersState.set_role.fn(us, str(victim.id), "support")
+    settings_pages.UsersState.toggle_active.fn(us, str(victim.id))
+    settings_pages.UsersState.reset_password.fn(us, str(victim.id), True)
+
+    session.expire_all()
+    org = session.get(Organisation, org.id)
+    assert (org.name, org.data_retention_days) == ("テスト商事", 365)
+    v = session.get(User, victim.id)
+    assert (v.role, v.is_active) == ("admin", True)
+    assert auth.sign_in(session, v.email, PASSWORD) is not None
+    assert session.exec(select(User).where(User.email == "mole@example.com")).first() is None
+    assert session.exec(select(AuditLog).where(AuditLog.action.like("settings.%") | AuditLog.action.like("user.%"))).all() == []
+
+
+def test_admin_of_another_org_cannot_touch_users_here(session, pages):
+    settings_pages, _, _ = pages
+    a, b = make_org(session, "A社"), make_org(session, "B社")
+    target = make_user(session, a, "operator")
+    token_b, _ = signed_in(session, b, "admin")
+    us = _state(settings_pages.UsersState, token_b)
+    settings_pages.UsersState.load.fn(us)
+    assert [r["email"] for r in us.rows] == [f"admin-{b.id}@example.com"]
+    settings_pages.UsersState.set_role.fn(us, str(target.id), "admin")
+    settings_pages.UsersState.toggle_active.fn(us, str(target.id))
+    settings_pages.UsersState.reset_password.fn(us, str(target.id), False)
+    session.expire_all()
+    t = session.get(User, target.id)
+    assert (t.role, t.is_active) == ("operator", True)
+    assert auth.sign_in(session, t.email, PASSWORD) is not None
+
+
+def test_admin_saves_settings_and_bad_input_keeps_what_was_typed(session, pages):
+    settings_pages, _, _ = pages
+    org = make_org(session)
+    token, _ = signed_in(session, org, "admin")
+    st = _state(settings_pages.OrgSettingsState, token)
+    st.lang = "en"
+    settings_pages.OrgSettingsState.load.fn(st)
+    assert st.loaded and st.values["name"] == "テスト商事"
+    settings_pages.OrgSettingsState.save.fn(st, {**FORM, "name": "新社名", "timezone": "Mars/Olympus"})
+    assert st.errors["timezone"] == "Unknown time zone (e.g. Asia/Tokyo)."
+    assert st.values["name"] == "新社名" and st.values["timezone"] == "Mars/Olympus"
+    session.expire_all()
+    assert session.get(Organisation, org.id).name == "テスト商事"
+    settings_pages.OrgSettingsState.save.fn(st, {**FORM, "name": "新社名"})
+    assert st.message == "Saved." and st.errors == {}
+    session.expire_all()
+    assert session.get(Organisation, org.id).name == "新社名"
+
+
+def test_login_state_walks_the_totp_step_and_applies_the_users_language(session, pages):
+    _, _, state = pages
+    org = make_org(session)
+    user = make_user(session, org, "admin")
+    user.language = "en"
+    session.add(user)
+    session.commit()
+    with clock.frozen(datetime(2026, 11, 21, 3, 0)) as c:
+        enrolment = totp.begin_enrolment(session, user)
+        totp.confirm_enrolment(session, user, totp.code_at(enrolment.secret))
+        c.tick(timedelta(seconds=30))
+        st = _state(state.LoginState, "")
+        st.lang = "ja"
+        state.LoginState.submit.fn(st, {"email": user.email, "password": PASSWORD})
+        assert st.step == "totp" and st.session_token == ""
+        assert "_challenge" not in st.dict()[st.get_full_name()]  # backend-only
+        state.LoginState.submit_code.fn(st, {"code": "12345x"})
+        assert "4" in st.error and st.session_token == ""
+        state.LoginState.submit_code.fn(st, {"code": totp.code_at(enrolment.secret)})
+        assert st.session_token and auth.caller_for_token(session, st.session_token).user_id == user.id
+        assert st.lang == "en"
+
+
+def test_language_switch_is_kept_on_the_user(session, pages):
+    _, _, state = pages
+    org = make_org(session)
+    token, me = signed_in(session, org, "operator")
+    st = _state(state.AppState, token)
+    state.AppState.set_lang.fn(st, "en")
+    assert st.lang == "en" and st.tr["admin.nav.settings"] == "Settings"
+    session.expire_all()
+    assert session.get(User, me.user_id).language == "en"
