@@ -24,7 +24,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
@@ -236,6 +236,11 @@ class RecipientPage(BaseModel):
 # ------------------------------------------------------------------ shaping
 
 
+def _aware(value: datetime | None) -> datetime | None:
+    """The database keeps naive UTC; the API says so (RFC 3339, ``Z``)."""
+    return value.replace(tzinfo=UTC) if value is not None else None
+
+
 def campaign_out(session: Session, campaign: Campaign) -> CampaignOut:
     n = campaigns.funnel_counts(session, campaign.id)
     return CampaignOut(
@@ -248,7 +253,7 @@ def campaign_out(session: Session, campaign: Campaign) -> CampaignOut:
         amount_yen=campaign.amount_yen,
         due_date=campaign.due_date,
         link_lifetime_hours=campaign.link_lifetime_hours,
-        created_at=campaign.created_at,
+        created_at=_aware(campaign.created_at),
         questions=[QuestionOut(label=q.label, column=q.column, kind=q.kind) for q in campaigns.questions_of(session, campaign.id)],
         counts=Counts(**{k: int(n.get(k) or 0) for k in Counts.model_fields}),
     )
@@ -264,7 +269,7 @@ def recipient_out(r: Recipient) -> RecipientOut:
         amount_yen=r.amount_yen,
         due_date=r.due_date,
         reference=r.external_ref or None,
-        steps=Steps(**{name: getattr(r, name) for name in Steps.model_fields}),
+        steps=Steps(**{name: _aware(getattr(r, name)) for name in Steps.model_fields}),
     )
 
 
