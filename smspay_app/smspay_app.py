@@ -13,6 +13,7 @@ from smspay_app.pages.campaigns import (
     campaign_new_page,
     campaigns_list_page,
 )
+from smspay_app.pages.developers import DevelopersState, developers_page
 from smspay_app.pages.login import login_page
 from smspay_app.pages.state import AppState, LoginState
 from smspay_app.web.app import build_web_app
@@ -36,12 +37,18 @@ app.add_page(
     title="smspay | Campaign",
     on_load=[AppState.guard, CampaignDetailState.load],
 )
+app.add_page(
+    developers_page, route="/developers", title="smspay | Developers", on_load=[AppState.guard, DevelopersState.load]
+)
 
 
 def _register_background_work() -> None:
     from smspay_app.worker import run_in_app
 
     app.register_lifespan_task(run_in_app)
+    from smspay_app.worker import outbound
+
+    app.register_lifespan_task(outbound.run_in_app)
 
 
 _register_background_work()
