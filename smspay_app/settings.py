@@ -74,6 +74,16 @@ class Settings(BaseSettings):
     default_link_lifetime_hours: int = 72
     max_wrong_answers: int = 5
 
+    # REST API: how many reverse proxies in front of the app append to
+    # X-Forwarded-For (0: the client address is the connection's), and the
+    # default per-key request rate.
+    api_trusted_proxies: int = 0
+    api_rate_per_minute: int = 120
+    # Outbound webhooks: request timeout, and whether private/loopback target
+    # addresses are allowed (true for laptops and tests; false in production).
+    webhook_timeout_seconds: float = 10.0
+    webhook_allow_private_targets: bool = True
+
     # First start creates a demo organisation and admin.
     seed_demo: bool = True
     demo_email: str = "admin@example.com"

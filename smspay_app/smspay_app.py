@@ -14,6 +14,7 @@ from smspay_app.pages.campaigns import (
     campaigns_list_page,
 )
 from smspay_app.pages.account import AccountState, account_page
+from smspay_app.pages.developers import DevelopersState, developers_page
 from smspay_app.pages.login import login_page
 from smspay_app.pages.optouts import OptOutsState, optouts_page
 from smspay_app.pages.recipients import RecipientDetailState, RecipientsState, recipient_page, recipients_page
@@ -60,6 +61,9 @@ app.add_page(optouts_page, route="/opt-outs", title="smspay | Opt-outs", on_load
 app.add_page(settings_page, route="/settings", title="smspay | Settings", on_load=[AppState.guard, OrgSettingsState.load])
 app.add_page(users_page, route="/settings/users", title="smspay | Users", on_load=[AppState.guard, UsersState.load])
 app.add_page(account_page, route="/account", title="smspay | Account", on_load=[AppState.guard, AccountState.load])
+app.add_page(
+    developers_page, route="/developers", title="smspay | Developers", on_load=[AppState.guard, DevelopersState.load]
+)
 
 
 def _register_background_work() -> None:
@@ -68,6 +72,9 @@ def _register_background_work() -> None:
 
     app.register_lifespan_task(run_in_app)
     app.register_lifespan_task(retention.run_in_app)
+    from smspay_app.worker import outbound
+
+    app.register_lifespan_task(outbound.run_in_app)
 
 
 _register_background_work()

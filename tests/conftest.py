@@ -77,7 +77,9 @@ def live_server(settings) -> Iterator[LiveServer]:
     from smspay_app.web.app import build_web_app
 
     port = settings.__dict__["_test_port"]
-    config = uvicorn.Config(build_web_app(), host="127.0.0.1", port=port, log_level="warning")
+    # proxy_headers off: uvicorn would otherwise trust X-Forwarded-For from
+    # loopback peers; the app decides that itself (settings.api_trusted_proxies).
+    config = uvicorn.Config(build_web_app(), host="127.0.0.1", port=port, log_level="warning", proxy_headers=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

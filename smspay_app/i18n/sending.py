@@ -19,6 +19,10 @@ MESSAGES = {
         "ja": "完了または取消済みのキャンペーンは取り消せません。",
         "en": "A completed or cancelled campaign cannot be cancelled.",
     },
+    "sending.error.cannot_reissue": {
+        "ja": "この状態（{status}）の宛先にはリンクを再発行できません。",
+        "en": "A link cannot be reissued for a recipient in status {status}.",
+    },
     "sending.status.unknown": {
         "ja": "送信結果が不明です（自動再送はしません）。確認して必要なら再送してください。",
         "en": "Outcome unknown (never resent automatically). Check and resend if needed.",

@@ -8,8 +8,13 @@ from smspay_app.models.recipient import IdentityAnswer, Recipient, RecipientImpo
 from smspay_app.models.messaging import InboundMessage, OptOut, SendAttempt
 from smspay_app.models.link import Link
 from smspay_app.models.payment import Payment, WebhookEvent
+from smspay_app.models.api import ApiKey, IdempotencyRecord, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
+    "ApiKey",
+    "IdempotencyRecord",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "AuditLog",
     "AuthSession",
     "Campaign",

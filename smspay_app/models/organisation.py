@@ -25,6 +25,8 @@ class Organisation(SQLModel, table=True):
     carrier_char_cap: int = 660
     require_totp: bool = False
     data_retention_days: int = 365
+    # REST API: refuse every key that has no IP allowlist.
+    require_api_allowlist: bool = False
     created_at: NaiveDatetime = Field(default_factory=utcnow)
 
 

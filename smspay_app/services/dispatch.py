@@ -266,3 +266,88 @@ def apply_provider_status(
 def _step_changes(recipient: Recipient, step: str, at: datetime) -> bool:
     first = getattr(recipient, f"{step}_at", None)
     return (first is None or at < first) or funnel.next_status(recipient.status, step) != recipient.status
+
+
+def queue_recipients(
+    session: Session, campaign: Campaign, recipient_ids: list[int], user_id: int | None = None
+) -> int:
+    """Queue one ``initial`` attempt for each of these recipients still
+    ``created`` (the REST API's add-and-send: a phone order gets its SMS within
+    seconds). A draft or completed campaign becomes ``sending`` again; a paused
+    one keeps the attempts until resumed; a cancelled one refuses. Opted-out
+    numbers are skipped as in ``start_sending``. Returns the number queued."""
+    if campaign.status == "cancelled":
+        raise SendingError("sending.error.bad_status", status=campaign.status)
+    now = utcnow()
+    not_before = campaign.scheduled_at if campaign.scheduled_at and campaign.scheduled_at > now else now
+    opted = set(
+        session.exec(select(OptOut.phone_e164).where(OptOut.organisation_id == campaign.organisation_id))
+    )
+    queued = 0
+    for recipient in session.exec(
+        select(Recipient)
+        .where(Recipient.campaign_id == campaign.id, Recipient.id.in_(recipient_ids), Recipient.status == "created")
+        .order_by(Recipient.id)
+    ).all():
+        if recipient.phone_e164 in opted:
+            timeline.record(session, recipient, "opted_out_skipped", step="opted_out", at=now, actor_user_id=user_id)
+            continue
+        session.add(
+            SendAttempt(
+                organisation_id=campaign.organisation_id,
+                campaign_id=campaign.id,
+                recipient_id=recipient.id,
+                kind="initial",
+                status="queued",
+                idempotency_key=new_token(),
+                not_before=not_before,
+                created_at=now,
+            )
+        )
+        timeline.record(session, recipient, "queued", step="queued", at=now, actor_user_id=user_id)
+        queued += 1
+    if queued and campaign.status in ("draft", "completed"):
+        campaign.status = "scheduled" if not_before > now else "sending"
+        campaign.send_started_at = campaign.send_started_at or now
+        campaign.completed_at = None
+    campaign.updated_at = now
+    session.add(campaign)
+    session.flush()
+    return queued
+
+
+REISSUE_REFUSED = ("paid", "opted_out", "cancelled")
+
+
+def queue_reissue(session: Session, recipient: Recipient, user_id: int | None = None) -> SendAttempt:
+    """A fresh link by SMS: the live link dies now, a ``reissue`` attempt is
+    queued (the dispatcher issues the new link when it sends), and an expired,
+    locked or failed recipient returns to the step it had reached. Refused for
+    paid, opted-out and cancelled recipients (``sending.error.cannot_reissue``)."""
+    from smspay_app.models import Link
+
+    if recipient.status in REISSUE_REFUSED:
+        raise SendingError("sending.error.cannot_reissue", status=recipient.status)
+    now = utcnow()
+    for link in session.exec(select(Link).where(Link.recipient_id == recipient.id, Link.revoked_at.is_(None))):
+        link.revoked_at = now
+        link.revoked_reason = "reissued"
+        link.session_hash = None
+        link.session_expires_at = None
+        session.add(link)
+    if recipient.status in funnel.SIDE_EXITS:
+        funnel.reopen(recipient, recipient.status)
+    attempt = SendAttempt(
+        organisation_id=recipient.organisation_id,
+        campaign_id=recipient.campaign_id,
+        recipient_id=recipient.id,
+        kind="reissue",
+        status="queued",
+        idempotency_key=new_token(),
+        not_before=now,
+        created_at=now,
+    )
+    session.add(attempt)
+    session.flush()
+    timeline.record(session, recipient, "link_reissued", at=now, detail={"attempt_id": attempt.id}, actor_user_id=user_id)
+    return attempt

@@ -29,6 +29,7 @@ from smspay_app.domain.clock import utcnow
 from smspay_app.domain.csv_import import (
     DEFAULT_MAX_BYTES,
     CsvError,
+    ParsedCsv,
     parse_amount_yen,
     parse_date,
     read_csv,
@@ -114,7 +115,7 @@ def import_recipients_csv(
         created_at=now,
     )
     try:
-        _run(session, campaign, data, report, mapping, lang, progress, max_bytes)
+        _ingest(session, campaign, read_csv(data, max_bytes=max_bytes), report, mapping, lang, progress)
     except CsvError as exc:
         session.rollback()
         return _fail(session, report, lang, exc.code, exc.params)
@@ -150,17 +151,55 @@ def _fail(
     return failed
 
 
-def _run(
+def import_recipient_rows(
     session: Session,
     campaign: Campaign,
-    data: bytes,
+    headers: list[str],
+    rows: list[list[str]],
+    *,
+    source: str = "api",
+    user_id: int | None = None,
+    lang: str = "ja",
+) -> tuple[RecipientImport, dict[int, int]]:
+    """Recipients given as rows of text under ``headers`` (the REST API): the
+    very same validation, duplicate and opt-out rules as a CSV file, row ``i``
+    numbered ``i + 1``. Returns the committed report (errors per row) and the
+    new recipient id of each imported row number. Commits the session."""
+    now = utcnow()
+    report = RecipientImport(
+        campaign_id=campaign.id,
+        organisation_id=campaign.organisation_id,
+        filename=source[:255],
+        status="running",
+        created_by_user_id=user_id,
+        created_at=now,
+    )
+    parsed = ParsedCsv(headers=list(headers), rows=rows, encoding="utf-8", delimiter=",",
+                       row_numbers=list(range(1, len(rows) + 1)))
+    created: dict[int, int] = {}
+    try:
+        _ingest(session, campaign, parsed, report, {h: h for h in headers}, lang, None, created=created)
+    except CsvError as exc:
+        session.rollback()
+        return _fail(session, report, lang, exc.code, exc.params), {}
+    except Exception:
+        session.rollback()
+        raise
+    session.commit()
+    return report, created
+
+
+def _ingest(
+    session: Session,
+    campaign: Campaign,
+    parsed: ParsedCsv,
     report: RecipientImport,
     mapping: dict[str, str] | None,
     lang: str,
     progress: ProgressFn | None,
-    max_bytes: int,
+    *,
+    created: dict[int, int] | None = None,
 ) -> None:
-    parsed = read_csv(data, max_bytes=max_bytes)
     headers = parsed.headers
     index = {h: i for i, h in enumerate(headers)}
     mapping = dict(mapping) if mapping is not None else suggest_mapping(headers)
@@ -260,6 +299,8 @@ def _run(
         if not pending:
             return
         ids = writer.insert_recipients(pending)
+        if created is not None:
+            created.update((rec[_ROW_NUMBER_POS], rid) for rid, rec in zip(ids, pending))
         answer_rows = []
         event_rows = []
         for rid, rec, answers in zip(ids, pending, pending_answers):

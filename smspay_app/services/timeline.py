@@ -12,6 +12,7 @@ from sqlmodel import Session
 from smspay_app.domain import funnel
 from smspay_app.domain.clock import utcnow
 from smspay_app.models import Recipient, TimelineEvent
+from smspay_app.services import webhooks
 
 
 def record(
@@ -27,8 +28,9 @@ def record(
     """Add a timeline event for ``recipient``; when ``step`` is given, also apply
     that funnel step. ``detail`` must hold no personal data."""
     at = at or utcnow()
+    changed = False
     if step is not None:
-        funnel.apply_step(recipient, step, at)
+        changed = funnel.apply_step(recipient, step, at)
         session.add(recipient)
     event = TimelineEvent(
         organisation_id=recipient.organisation_id,
@@ -40,4 +42,9 @@ def record(
         actor_user_id=actor_user_id,
     )
     session.add(event)
+    # Outbound webhooks: queued in this same transaction (nothing is lost or
+    # announced for an event that rolls back).
+    event_type = webhooks.recipient_event_type(recipient, kind, step, changed)
+    if event_type is not None:
+        webhooks.enqueue_recipient_event(session, recipient, event_type, at)
     return event

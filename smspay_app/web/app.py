@@ -12,13 +12,14 @@ from starlette.routing import BaseRoute, Mount
 def web_routes() -> list[BaseRoute]:
     from smspay_app.providers.payments import sandbox
     from smspay_app.providers.sms import simulator
-    from smspay_app.web import exports, payment_webhooks, recipient, sms_webhooks
+    from smspay_app.web import api, exports, payment_webhooks, recipient, sms_webhooks
 
     settings_routes: list[BaseRoute] = [
         *recipient.routes,
         *sms_webhooks.routes,
         *payment_webhooks.routes,
         *exports.routes,
+        Mount("/api", app=api.create_api()),
         Mount("/sim/twilio", app=simulator.create_app()),
         Mount("/sim/stripe", app=sandbox.create_app()),
     ]

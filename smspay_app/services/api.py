@@ -1,0 +1,211 @@
+"""REST API use cases, composed from the same services the admin UI uses
+(campaigns, imports, dispatch): create a campaign from a template campaign,
+add recipients with the CSV import's validation, send one payment request,
+read and page recipients, reissue, cancel. Every function takes a ``Caller``
+(an ``ApiCaller`` from the API key) and scopes by its organisation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Any
+
+from sqlmodel import Session, select
+
+from smspay_app.domain.clock import utcnow
+from smspay_app.domain.sms_text import LINK_FIELD, template_fields
+from smspay_app.models import Campaign, CampaignQuestion, InvoiceLine, Link, Recipient, SendAttempt
+from smspay_app.services import campaigns, dispatch, imports, timeline
+from smspay_app.services.auth import Caller
+
+MAX_ITEMS = 1000
+# API item field -> the CSV import's canonical column.
+CANONICAL = {"phone": "phone", "name": "name", "amount_yen": "amount", "due_date": "due_date", "reference": "customer_number"}
+COLUMN_TO_FIELD = {v: k for k, v in CANONICAL.items()}
+
+
+class NotFound(LookupError):
+    pass
+
+
+@dataclass
+class ItemResult:
+    index: int
+    recipient_id: int | None
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------ campaigns
+
+
+def create_campaign(
+    session: Session, caller: Caller, data: campaigns.CampaignInput, *, template_campaign_id: int | None = None,
+    given: set[str] | None = None,
+) -> Campaign:
+    """``data`` fields not in ``given`` come from the template campaign (its
+    SMS text, page, payment settings, questions and invoice lines)."""
+    caller.require("campaign.edit")
+    template = None
+    if template_campaign_id is not None:
+        template = campaigns.get_campaign(session, caller, template_campaign_id)
+        if template is None:
+            raise NotFound("template")
+        given = given or set()
+        copied = {
+            name: getattr(template, name)
+            for name in ("sms_template", "page_title", "page_message", "payment_enabled", "amount_yen", "due_date",
+                         "link_lifetime_hours")
+            if name not in given
+        }
+        if "questions" not in given:
+            copied["questions"] = [
+                campaigns.QuestionInput(q.label, q.column, q.kind) for q in campaigns.questions_of(session, template.id)
+            ]
+        data = replace(data, **copied)
+    campaign = campaigns.create_campaign(session, caller, data)
+    if template is not None:
+        for name in ("verification_mode", "max_wrong_answers", "ask_read_confirmation", "quiet_hours_start",
+                     "quiet_hours_end", "reminder_rules", "reminder_template"):
+            setattr(campaign, name, getattr(template, name))
+        session.add(campaign)
+        for line in session.exec(select(InvoiceLine).where(InvoiceLine.campaign_id == template.id)):
+            session.add(InvoiceLine(campaign_id=campaign.id, position=line.position, item=line.item,
+                                    quantity=line.quantity, unit_price_yen=line.unit_price_yen))
+        session.commit()
+    return campaign
+
+
+def own_campaign(session: Session, caller: Caller, campaign_id: int) -> Campaign:
+    campaign = campaigns.get_campaign(session, caller, campaign_id)
+    if campaign is None:
+        raise NotFound("campaign")
+    return campaign
+
+
+# ------------------------------------------------------------------ recipients
+
+
+def add_recipients(
+    session: Session,
+    caller: Caller,
+    campaign_id: int,
+    items: list[dict[str, Any]],
+    *,
+    send: bool = False,
+    lang: str = "ja",
+) -> list[ItemResult]:
+    """Add ``items`` (``phone``, ``name``, ``amount_yen``, ``due_date``,
+    ``reference``, ``fields``: merge fields and identity answers by column) with
+    the CSV import's validation, duplicate and opt-out rules; per-item errors.
+    ``send`` queues the new recipients at once."""
+    caller.require("campaign.send")
+    campaign = own_campaign(session, caller, campaign_id)
+    if campaign.status == "cancelled":
+        raise dispatch.SendingError("sending.error.bad_status", status=campaign.status)
+    # Columns every row has: the canonical ones, each question's column and each
+    # merge field of the SMS (absent values become per-item errors, not a
+    # refusal of the whole batch), then any other field given.
+    extra: list[str] = []
+    for q in campaigns.questions_of(session, campaign.id):
+        extra.append(q.column)
+    extra += [f for f in template_fields(campaign.sms_template or "") if f != LINK_FIELD]
+    for item in items:
+        extra += list((item.get("fields") or {}).keys())
+    headers = list(CANONICAL.values())
+    for name in extra:
+        if name not in headers and name not in CANONICAL:
+            headers.append(name)
+    rows = []
+    for item in items:
+        fields = {str(k): "" if v is None else str(v) for k, v in (item.get("fields") or {}).items()}
+        values = {
+            "phone": str(item.get("phone") or ""),
+            "name": str(item.get("name") or ""),
+            "amount": "" if item.get("amount_yen") is None else str(item["amount_yen"]),
+            "due_date": str(item.get("due_date") or ""),
+            "customer_number": str(item.get("reference") or ""),
+        }
+        rows.append([values[h] if h in values else fields.get(h, "") for h in headers])
+    report, created = imports.import_recipient_rows(
+        session, campaign, headers, rows, source="api", user_id=caller.user_id, lang=lang
+    )
+    results = [ItemResult(i, created.get(i + 1)) for i in range(len(items))]
+    for err in imports.report_errors(report):
+        row = int(err.get("row") or 0)
+        column = str(err.get("column") or "")
+        entry = {
+            "field": COLUMN_TO_FIELD.get(column, f"fields.{column}" if column else ""),
+            "code": err.get("reason_key", ""),
+            "message": err.get("reason", ""),
+        }
+        if row == 0:  # the batch as a whole
+            for r in results:
+                r.errors.append(entry)
+        elif 1 <= row <= len(results):
+            results[row - 1].errors.append(entry)
+    new_ids = [r.recipient_id for r in results if r.recipient_id is not None]
+    if send and new_ids:
+        dispatch.queue_recipients(session, campaign, new_ids, user_id=caller.user_id)
+        session.commit()
+    return results
+
+
+def get_recipient(session: Session, caller: Caller, recipient_id: int) -> Recipient:
+    caller.require("campaign.view")
+    recipient = session.get(Recipient, recipient_id)
+    if recipient is None or recipient.organisation_id != caller.organisation_id:
+        raise NotFound("recipient")
+    return recipient
+
+
+def list_recipients(
+    session: Session, caller: Caller, campaign_id: int, *, after: int = 0, limit: int = 50, status: str | None = None
+) -> list[Recipient]:
+    """Keyset pages in id order: pass the last id seen as ``after``."""
+    campaign = own_campaign(session, caller, campaign_id)
+    stmt = select(Recipient).where(Recipient.campaign_id == campaign.id, Recipient.id > after)
+    if status:
+        stmt = stmt.where(Recipient.status == status)
+    return list(session.exec(stmt.order_by(Recipient.id).limit(max(1, min(limit, 200)))))
+
+
+def reissue(session: Session, caller: Caller, recipient_id: int) -> Recipient:
+    caller.require("recipient.support")
+    recipient = get_recipient(session, caller, recipient_id)
+    dispatch.queue_reissue(session, recipient, user_id=caller.user_id)
+    session.commit()
+    return recipient
+
+
+def cancel_recipient(session: Session, caller: Caller, recipient_id: int) -> Recipient:
+    """Stop one payment request (an order was cancelled): queued SMS are
+    cancelled, the live link dies, the recipient is ``cancelled``. Paid ones refuse."""
+    caller.require("campaign.send")
+    recipient = get_recipient(session, caller, recipient_id)
+    if recipient.status == "paid":
+        raise dispatch.SendingError("sending.error.cannot_reissue", status=recipient.status)
+    if recipient.status == "cancelled":
+        return recipient
+    now = utcnow()
+    for attempt in session.exec(
+        select(SendAttempt).where(SendAttempt.recipient_id == recipient.id, SendAttempt.status == "queued")
+    ):
+        attempt.status = "cancelled"
+        attempt.final_at = now
+        session.add(attempt)
+    for link in session.exec(select(Link).where(Link.recipient_id == recipient.id, Link.revoked_at.is_(None))):
+        link.revoked_at = now
+        link.revoked_reason = "cancelled"
+        link.session_hash = None
+        session.add(link)
+    timeline.record(session, recipient, "cancelled_by_api", step="cancelled", at=now)
+    session.commit()
+    return recipient
+
+
+def cancel_campaign(session: Session, caller: Caller, campaign_id: int) -> Campaign:
+    caller.require("campaign.send")
+    campaign = own_campaign(session, caller, campaign_id)
+    dispatch.cancel(session, campaign)
+    session.commit()
+    return campaign

@@ -1,0 +1,620 @@
+"""The REST API, version 1 (FastAPI, mounted at ``/api``): paths ``/api/v1/...``,
+the OpenAPI document at ``/api/v1/openapi.json``, a docs page at ``/api/v1/docs``.
+
+- **Auth**: ``Authorization: Bearer <API key>``; key scopes ``read``, ``send``,
+  ``manage``; the key's IP allowlist against the client address (the
+  connection's, or through ``settings.api_trusted_proxies`` proxies).
+- **Idempotency**: every POST carries ``Idempotency-Key``; the same key and
+  body within 24 hours returns the first response (``Idempotent-Replayed:
+  true``) and does nothing again; the same key with another body is ``422
+  idempotency_key_reused``.
+- **Rate limit** per key (``429`` with ``Retry-After``).
+- **Errors**: always ``{"error": {"code", "message", "details"}}``, the message in
+  Japanese or English by ``Accept-Language``.
+
+Handlers are thin: they parse, call ``services.api`` and shape the response."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from smspay_app.db import get_engine
+from smspay_app.domain.clock import utcnow
+from smspay_app.i18n import language_from_accept, t
+from smspay_app.models import Campaign, IdempotencyRecord, Recipient
+from smspay_app.services import api as api_service
+from smspay_app.services import api_keys, campaigns
+from smspay_app.services.api_keys import ApiCaller
+from smspay_app.services.dispatch import SendingError
+from smspay_app.settings import get_settings
+
+log = logging.getLogger("smspay.api")
+IDEMPOTENCY_TTL = timedelta(hours=24)
+INT32 = 2**31 - 1
+
+
+# ------------------------------------------------------------------ errors
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, *, details: list[dict] | None = None, headers: dict | None = None, **fields):
+        super().__init__(code)
+        self.status, self.code, self.details, self.headers, self.fields = status, code, details or [], headers, fields
+
+
+class ErrorDetail(BaseModel):
+    field: str = Field(description="Where: a body field path such as recipients.0.phone, or empty")
+    code: str = Field(description="Machine code of this problem")
+    message: str
+
+
+class ErrorInfo(BaseModel):
+    code: str = Field(description="Machine code, stable across languages")
+    message: str = Field(description="Human message in the language of Accept-Language (ja default, en)")
+    details: list[ErrorDetail] = []
+
+
+class ErrorBody(BaseModel):
+    error: ErrorInfo
+
+
+def _lang(request: Request) -> str:
+    return language_from_accept(request.headers.get("accept-language"))
+
+
+def error_response(request: Request, status: int, code: str, details=None, headers=None, **fields) -> JSONResponse:
+    message = t(f"api.error.{code}", _lang(request), **fields) if fields else t(f"api.error.{code}", _lang(request))
+    body = {"error": {"code": code, "message": message, "details": details or []}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": text}
+    for status, text in (
+        (400, "Bad request (e.g. missing Idempotency-Key)"),
+        (401, "Missing, wrong or revoked API key"),
+        (403, "Address outside the key's allowlist, or a scope missing"),
+        (404, "Not found (or another organisation's)"),
+        (409, "Conflict with the current state"),
+        (422, "Invalid request; per-field details"),
+        (429, "Rate limited; see Retry-After"),
+    )
+}
+
+
+# ------------------------------------------------------------------ models
+
+
+class QuestionIn(BaseModel):
+    label: str = Field(min_length=1, max_length=100)
+    column: str = Field(min_length=1, max_length=64, description="The recipient field holding the expected answer")
+    kind: Literal["date", "digits", "text", "secret"] = "text"
+
+
+class CampaignCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    template_campaign_id: int | None = Field(
+        default=None, ge=1, le=INT32,
+        description="Copy SMS text, page, payment settings, questions and invoice lines from this campaign; "
+        "fields given here override.",
+    )
+    sms_template: str | None = Field(default=None, max_length=2000, description="SMS text with {{field}} merge fields and {{link}}")
+    page_title: str | None = Field(default=None, max_length=200)
+    page_message: str | None = Field(default=None, max_length=5000)
+    payment_enabled: bool | None = None
+    amount_yen: int | None = Field(default=None, ge=0, le=10_000_000)
+    due_date: date | None = None
+    link_lifetime_hours: int | None = Field(default=None, ge=1, le=2160)
+    questions: list[QuestionIn] | None = Field(default=None, max_length=4)
+
+
+class QuestionOut(BaseModel):
+    label: str
+    column: str
+    kind: str
+
+
+class Counts(BaseModel):
+    recipients: int
+    sent: int
+    delivered: int
+    clicked: int
+    verified: int
+    paid: int
+    failed: int
+
+
+class CampaignOut(BaseModel):
+    id: int
+    name: str
+    status: str
+    sms_template: str
+    page_title: str
+    payment_enabled: bool
+    amount_yen: int
+    due_date: date | None
+    link_lifetime_hours: int
+    created_at: datetime
+    questions: list[QuestionOut]
+    counts: Counts
+
+
+class CampaignList(BaseModel):
+    items: list[CampaignOut]
+
+
+class RecipientIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    phone: str = Field(min_length=1, max_length=40, description="Japanese or E.164 number; full-width digits accepted")
+    name: str | None = Field(default=None, max_length=200)
+    amount_yen: int | None = Field(default=None, ge=0, le=10_000_000, description="Default: the campaign's amount")
+    due_date: str | None = Field(default=None, max_length=40, description="2030-04-30, 2030/4/30, 令和12年4月30日 ...")
+    reference: str | None = Field(default=None, max_length=100, description="Your order / customer number")
+    fields: dict[str, str] | None = Field(
+        default=None, max_length=50,
+        description="Merge fields for the SMS and page, and identity answers by question column",
+    )
+
+
+class AddRecipients(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    recipients: list[RecipientIn] = Field(min_length=1, max_length=api_service.MAX_ITEMS)
+    send: bool = Field(default=False, description="Queue the SMS of the added recipients now")
+
+
+class Steps(BaseModel):
+    created_at: datetime
+    queued_at: datetime | None
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    clicked_at: datetime | None
+    verified_at: datetime | None
+    read_at: datetime | None
+    paid_at: datetime | None
+    failed_at: datetime | None
+    expired_at: datetime | None
+    locked_at: datetime | None
+    opted_out_at: datetime | None
+    cancelled_at: datetime | None
+
+
+class RecipientOut(BaseModel):
+    id: int
+    campaign_id: int
+    status: str
+    phone: str
+    name: str
+    amount_yen: int
+    due_date: date | None
+    reference: str | None
+    steps: Steps = Field(description="First time of every step, UTC")
+
+
+class ItemOut(BaseModel):
+    index: int
+    recipient_id: int | None
+    errors: list[ErrorDetail]
+
+
+class AddRecipientsOut(BaseModel):
+    added: int
+    rejected: int
+    items: list[ItemOut]
+
+
+class PaymentRequestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    campaign_id: int = Field(ge=1, le=INT32, description="The campaign whose SMS text, page and settings to use")
+    recipient: RecipientIn
+
+
+class RecipientPage(BaseModel):
+    items: list[RecipientOut]
+    next_after: int | None = Field(description="Pass as `after` for the next page; null at the end")
+
+
+# ------------------------------------------------------------------ shaping
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """The database keeps naive UTC; the API says so (RFC 3339, ``Z``)."""
+    return value.replace(tzinfo=UTC) if value is not None else None
+
+
+def campaign_out(session: Session, campaign: Campaign) -> CampaignOut:
+    n = campaigns.funnel_counts(session, campaign.id)
+    return CampaignOut(
+        id=campaign.id,
+        name=campaign.name,
+        status=campaign.status,
+        sms_template=campaign.sms_template,
+        page_title=campaign.page_title,
+        payment_enabled=campaign.payment_enabled,
+        amount_yen=campaign.amount_yen,
+        due_date=campaign.due_date,
+        link_lifetime_hours=campaign.link_lifetime_hours,
+        created_at=_aware(campaign.created_at),
+        questions=[QuestionOut(label=q.label, column=q.column, kind=q.kind) for q in campaigns.questions_of(session, campaign.id)],
+        counts=Counts(**{k: int(n.get(k) or 0) for k in Counts.model_fields}),
+    )
+
+
+def recipient_out(r: Recipient) -> RecipientOut:
+    return RecipientOut(
+        id=r.id,
+        campaign_id=r.campaign_id,
+        status=r.status,
+        phone=r.phone_e164,
+        name=r.name,
+        amount_yen=r.amount_yen,
+        due_date=r.due_date,
+        reference=r.external_ref or None,
+        steps=Steps(**{name: _aware(getattr(r, name)) for name in Steps.model_fields}),
+    )
+
+
+# ------------------------------------------------------------------ rate limit
+
+
+class RateLimiter:
+    """Requests per key in the last 60 s (sliding window, per process)."""
+
+    def __init__(self) -> None:
+        self._hits: dict[int, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, key_id: int, limit: int, now: float | None = None) -> int:
+        """0 when allowed (and counted), else seconds to wait."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            hits = self._hits.setdefault(key_id, deque())
+            while hits and hits[0] <= now - 60:
+                hits.popleft()
+            if len(hits) >= max(1, limit):
+                return max(1, math.ceil(hits[0] + 60 - now))
+            hits.append(now)
+            return 0
+
+    def reset(self) -> None:
+        with self._lock:
+            self._hits.clear()
+
+
+rate_limiter = RateLimiter()
+
+
+# ------------------------------------------------------------------ auth
+
+
+bearer = HTTPBearer(auto_error=False, description="An API key created under Developers (shown once).")
+
+
+def _authenticate(request: Request, credentials: HTTPAuthorizationCredentials | None) -> ApiCaller:
+    settings = get_settings()
+    peer = request.client.host if request.client else ""
+    address = api_keys.client_address(peer, request.headers.get("x-forwarded-for"), settings.api_trusted_proxies)
+    with Session(get_engine(), expire_on_commit=False) as session:
+        result = api_keys.authenticate(session, credentials.credentials if credentials else None, address)
+    if result.caller is None:
+        status = 401 if result.error == "unauthenticated" else 403
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        raise ApiError(status, result.error, headers=headers)
+    wait = rate_limiter.check(result.caller.api_key_id, result.caller.rate_limit_per_minute)
+    if wait:
+        raise ApiError(429, "rate_limited", headers={"Retry-After": str(wait)}, retry_after=wait)
+    return result.caller
+
+
+def scope(name: str) -> Callable[..., ApiCaller]:
+    def dependency(
+        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+    ) -> ApiCaller:
+        caller = _authenticate(request, credentials)
+        if not caller.has_scope(name):
+            raise ApiError(403, "insufficient_scope", scope=name)
+        return caller
+
+    return dependency
+
+
+Reader = Annotated[ApiCaller, Depends(scope("read"))]
+Sender = Annotated[ApiCaller, Depends(scope("send"))]
+Manager = Annotated[ApiCaller, Depends(scope("manage"))]
+IdemKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key", min_length=1, max_length=255,
+        description="Unique per operation (a UUID, say). Same key + same body within 24 h: the first response again.",
+    ),
+]
+Id = Annotated[int, Path(ge=1, le=INT32)]
+
+
+# ------------------------------------------------------------------ idempotency
+
+
+def idempotent(
+    request: Request, caller: ApiCaller, key: str, body: BaseModel | None, run: Callable[[Session], tuple[int, Any]]
+) -> JSONResponse:
+    """Run ``run`` once per (key, request); replay its stored response after."""
+    canonical = json.dumps(
+        {"method": request.method, "path": request.url.path, "body": body.model_dump(mode="json") if body else None},
+        sort_keys=True, ensure_ascii=False,
+    )
+    request_hash = hashlib.sha256(canonical.encode()).hexdigest()
+    now = utcnow()
+    with Session(get_engine(), expire_on_commit=False) as session:
+        session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.api_key_id == caller.api_key_id,
+                IdempotencyRecord.key == key,
+                IdempotencyRecord.created_at < now - IDEMPOTENCY_TTL,
+            )
+        )
+        record = IdempotencyRecord(api_key_id=caller.api_key_id, key=key, request_hash=request_hash, created_at=now)
+        session.add(record)
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            first = session.exec(
+                select(IdempotencyRecord).where(
+                    IdempotencyRecord.api_key_id == caller.api_key_id, IdempotencyRecord.key == key
+                )
+            ).one()
+            if first.request_hash != request_hash:
+                raise ApiError(422, "idempotency_key_reused") from None
+            if first.status_code is None:
+                raise ApiError(409, "idempotency_in_progress", headers={"Retry-After": "1"}) from None
+            return JSONResponse(
+                json.loads(first.response_body), status_code=first.status_code, headers={"Idempotent-Replayed": "true"}
+            )
+        try:
+            status, payload = run(session)
+        except ApiError as exc:
+            status, payload = exc.status, _error_payload(request, exc)
+        except BaseException:
+            session.rollback()
+            session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record.id))
+            session.commit()
+            raise
+        record.status_code = status
+        record.response_body = json.dumps(payload, ensure_ascii=False, default=str)
+        session.add(record)
+        session.commit()
+    return JSONResponse(payload, status_code=status)
+
+
+def _error_payload(request: Request, exc: ApiError) -> dict:
+    lang = _lang(request)
+    message = t(f"api.error.{exc.code}", lang, **exc.fields) if exc.fields else t(f"api.error.{exc.code}", lang)
+    return {"error": {"code": exc.code, "message": message, "details": exc.details}}
+
+
+def _dump(model: BaseModel) -> dict:
+    return model.model_dump(mode="json")
+
+
+def _sending_conflict(request: Request, exc: SendingError) -> ApiError:
+    return ApiError(409, "conflict", reason=t(exc.key, _lang(request), **exc.fields))
+
+
+# ------------------------------------------------------------------ app
+
+
+def create_api() -> FastAPI:
+    app = FastAPI(
+        title="smspay API",
+        version="1.0.0",
+        description="SMS payment links: campaigns, recipients, payment requests and their status. "
+        "Authenticate with `Authorization: Bearer <API key>`; send `Idempotency-Key` on every POST.",
+        openapi_url="/v1/openapi.json",
+        docs_url="/v1/docs",
+        redoc_url=None,
+        responses=_ERROR_RESPONSES,
+    )
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError):
+        return JSONResponse(_error_payload(request, exc), status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        details = []
+        missing_idem = False
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ())]
+            if loc[:1] == ["header"] and len(loc) > 1 and loc[1].lower() == "idempotency-key":
+                missing_idem = True
+            where = ".".join(loc[1:]) if loc and loc[0] in ("body", "query", "path", "header") else ".".join(loc)
+            details.append({"field": where, "code": str(err.get("type", "invalid")), "message": str(err.get("msg", ""))})
+        if missing_idem:
+            return error_response(request, 400, "idempotency_key_required")
+        return error_response(request, 422, "invalid_request", details=details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "invalid_request")
+        return error_response(request, exc.status_code, code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception):
+        log.exception("API error on %s %s", request.method, request.url.path)
+        return error_response(request, 500, "internal_error")
+
+    # ---------------------------------------------------------- campaigns
+
+    @app.post("/v1/campaigns", status_code=201, response_model=CampaignOut, tags=["campaigns"])
+    def create_campaign(body: CampaignCreate, request: Request, caller: Manager, idempotency_key: IdemKey):
+        """Create a campaign, from a template campaign or from scratch."""
+
+        def run(session: Session):
+            given = {k for k in body.model_fields_set if getattr(body, k) is not None}
+            data = campaigns.CampaignInput(
+                name=body.name,
+                sms_template=body.sms_template or "",
+                page_title=body.page_title or "",
+                page_message=body.page_message or "",
+                payment_enabled=True if body.payment_enabled is None else body.payment_enabled,
+                amount_yen=body.amount_yen or 0,
+                due_date=body.due_date,
+                link_lifetime_hours=body.link_lifetime_hours or get_settings().default_link_lifetime_hours,
+                questions=[campaigns.QuestionInput(q.label, q.column, q.kind) for q in body.questions or []],
+            )
+            try:
+                campaign = api_service.create_campaign(
+                    session, caller, data, template_campaign_id=body.template_campaign_id, given=given
+                )
+            except api_service.NotFound:
+                raise ApiError(404, "not_found") from None
+            except campaigns.CampaignInvalid as exc:
+                lang = _lang(request)
+                raise ApiError(
+                    422, "campaign_invalid",
+                    details=[{"field": e.field, "code": e.key, "message": t(e.key, lang)} for e in exc.errors],
+                ) from None
+            return 201, _dump(campaign_out(session, campaign))
+
+        return idempotent(request, caller, idempotency_key, body, run)
+
+    @app.get("/v1/campaigns", response_model=CampaignList, tags=["campaigns"])
+    def list_campaigns(caller: Reader):
+        with Session(get_engine()) as session:
+            rows = campaigns.list_campaigns(session, caller)
+            return CampaignList(items=[campaign_out(session, c) for c, _ in rows[:200]])
+
+    @app.get("/v1/campaigns/{campaign_id}", response_model=CampaignOut, tags=["campaigns"])
+    def get_campaign(campaign_id: Id, caller: Reader):
+        with Session(get_engine()) as session:
+            campaign = campaigns.get_campaign(session, caller, campaign_id)
+            if campaign is None:
+                raise ApiError(404, "not_found")
+            return campaign_out(session, campaign)
+
+    @app.post("/v1/campaigns/{campaign_id}/cancel", response_model=CampaignOut, tags=["campaigns"])
+    def cancel_campaign(campaign_id: Id, request: Request, caller: Sender, idempotency_key: IdemKey):
+        """Cancel the campaign: SMS not yet sent are not sent."""
+
+        def run(session: Session):
+            try:
+                campaign = api_service.cancel_campaign(session, caller, campaign_id)
+            except api_service.NotFound:
+                raise ApiError(404, "not_found") from None
+            except SendingError as exc:
+                raise _sending_conflict(request, exc) from None
+            return 200, _dump(campaign_out(session, campaign))
+
+        return idempotent(request, caller, idempotency_key, None, run)
+
+    # ---------------------------------------------------------- recipients
+
+    def _add(session: Session, request: Request, caller: ApiCaller, campaign_id: int, items: list[RecipientIn], send: bool):
+        try:
+            results = api_service.add_recipients(
+                session, caller, campaign_id, [i.model_dump() for i in items], send=send, lang=_lang(request)
+            )
+        except api_service.NotFound:
+            raise ApiError(404, "not_found") from None
+        except SendingError as exc:
+            raise _sending_conflict(request, exc) from None
+        return results
+
+    @app.post("/v1/campaigns/{campaign_id}/recipients", response_model=AddRecipientsOut, tags=["recipients"])
+    def add_recipients(campaign_id: Id, body: AddRecipients, request: Request, caller: Sender, idempotency_key: IdemKey):
+        """Add one or many recipients (the CSV import's validation; per-item
+        errors; valid items are added). ``send: true`` queues their SMS now."""
+
+        def run(session: Session):
+            results = _add(session, request, caller, campaign_id, body.recipients, body.send)
+            out = AddRecipientsOut(
+                added=sum(1 for r in results if r.recipient_id is not None),
+                rejected=sum(1 for r in results if r.recipient_id is None),
+                items=[ItemOut(index=r.index, recipient_id=r.recipient_id, errors=r.errors) for r in results],
+            )
+            return 200, _dump(out)
+
+        return idempotent(request, caller, idempotency_key, body, run)
+
+    @app.get("/v1/campaigns/{campaign_id}/recipients", response_model=RecipientPage, tags=["recipients"])
+    def list_recipients(
+        campaign_id: Id,
+        caller: Reader,
+        after: Annotated[int, Query(ge=0, le=INT32, description="Last id of the previous page")] = 0,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        status: Annotated[str | None, Query(max_length=20)] = None,
+    ):
+        with Session(get_engine()) as session:
+            try:
+                rows = api_service.list_recipients(session, caller, campaign_id, after=after, limit=limit, status=status)
+            except api_service.NotFound:
+                raise ApiError(404, "not_found") from None
+            return RecipientPage(
+                items=[recipient_out(r) for r in rows], next_after=rows[-1].id if len(rows) == limit else None
+            )
+
+    @app.post("/v1/payment-requests", status_code=201, response_model=RecipientOut, tags=["recipients"])
+    def send_payment_request(body: PaymentRequestIn, request: Request, caller: Sender, idempotency_key: IdemKey):
+        """One recipient, one call: added to the campaign and its SMS queued at
+        once (the in-app worker sends it within a second or so)."""
+
+        def run(session: Session):
+            results = _add(session, request, caller, body.campaign_id, [body.recipient], True)
+            result = results[0]
+            if result.recipient_id is None:
+                raise ApiError(422, "recipients_rejected", details=result.errors)
+            return 201, _dump(recipient_out(api_service.get_recipient(session, caller, result.recipient_id)))
+
+        return idempotent(request, caller, idempotency_key, body, run)
+
+    @app.get("/v1/recipients/{recipient_id}", response_model=RecipientOut, tags=["recipients"])
+    def get_recipient(recipient_id: Id, caller: Reader):
+        """Status and the first time of every step."""
+        with Session(get_engine()) as session:
+            try:
+                return recipient_out(api_service.get_recipient(session, caller, recipient_id))
+            except api_service.NotFound:
+                raise ApiError(404, "not_found") from None
+
+    def _recipient_action(action, recipient_id: int, request: Request, caller: ApiCaller, key: str):
+        def run(session: Session):
+            try:
+                recipient = action(session, caller, recipient_id)
+            except api_service.NotFound:
+                raise ApiError(404, "not_found") from None
+            except SendingError as exc:
+                raise _sending_conflict(request, exc) from None
+            return 200, _dump(recipient_out(recipient))
+
+        return idempotent(request, caller, key, None, run)
+
+    @app.post("/v1/recipients/{recipient_id}/reissue", response_model=RecipientOut, tags=["recipients"])
+    def reissue(recipient_id: Id, request: Request, caller: Sender, idempotency_key: IdemKey):
+        """A fresh link by SMS; the old link stops working at once."""
+        return _recipient_action(api_service.reissue, recipient_id, request, caller, idempotency_key)
+
+    @app.post("/v1/recipients/{recipient_id}/cancel", response_model=RecipientOut, tags=["recipients"])
+    def cancel_recipient(recipient_id: Id, request: Request, caller: Sender, idempotency_key: IdemKey):
+        """Stop this payment request: nothing more is sent, the link stops working."""
+        return _recipient_action(api_service.cancel_recipient, recipient_id, request, caller, idempotency_key)
+
+    return app

@@ -1,0 +1,174 @@
+"""Outbound webhook deliveries: claim due rows in the database (safe with any
+number of copies running), POST the signed event, record the response, and
+schedule a retry with backoff (``services.webhooks.next_attempt_after_failure``)
+until delivered or more than three days have passed.
+
+Runs in the app's lifespan (``run_in_app``) and in tests through ``run_once``."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import socket
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy import and_, or_, update
+from sqlmodel import Session, select
+
+from smspay_app.db import get_engine
+from smspay_app.domain.clock import utcnow
+from smspay_app.models import WebhookDelivery, WebhookEndpoint
+from smspay_app.services import webhooks
+from smspay_app.settings import get_settings
+
+log = logging.getLogger("smspay.webhooks")
+LEASE = timedelta(seconds=60)
+BATCH = 50
+
+
+@dataclass
+class Job:
+    delivery_id: int
+    url: str
+    secret: str
+    event_id: str
+    body: bytes
+
+
+@dataclass
+class Result:
+    job: Job
+    status_code: int | None
+    excerpt: str
+    error: str
+
+
+def _claim(now: datetime, limit: int) -> list[Job]:
+    due = or_(
+        and_(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now),
+        and_(WebhookDelivery.status == "sending", WebhookDelivery.lease_expires_at <= now),  # a dead worker's
+    )
+    jobs: list[Job] = []
+    with Session(get_engine(), expire_on_commit=False) as s:
+        rows = s.exec(
+            select(WebhookDelivery, WebhookEndpoint)
+            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+            .where(due)
+            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+            .limit(limit)
+        ).all()
+        for delivery, endpoint in rows:
+            if not endpoint.active:
+                continue  # stays pending; goes out when the endpoint is enabled again
+            taken = s.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id == delivery.id, due)
+                .values(status="sending", lease_expires_at=now + LEASE)
+            )
+            if taken.rowcount == 1:
+                jobs.append(Job(delivery.id, endpoint.url, endpoint.secret, delivery.event_id, delivery.payload.encode()))
+        s.commit()
+    return jobs
+
+
+def _target_refused(url: str) -> bool:
+    """Without ``webhook_allow_private_targets``, refuse loopback, private and
+    link-local targets (an endpoint URL must not reach inside our network)."""
+    if get_settings().webhook_allow_private_targets:
+        return False
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False  # the request itself will fail and be retried
+    for info in infos:
+        ip = ipaddress.ip_address(info[4][0])
+        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast:
+            return True
+    return False
+
+
+async def _deliver(client: httpx.AsyncClient, job: Job) -> Result:
+    if await asyncio.to_thread(_target_refused, job.url):
+        return Result(job, None, "", "target address not allowed")
+    timestamp = int(time.time())
+    headers = {
+        "content-type": "application/json",
+        "user-agent": "smspay-webhooks/1",
+        "webhook-id": job.event_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": webhooks.sign(job.secret, job.event_id, timestamp, job.body),
+    }
+    try:
+        response = await client.post(job.url, content=job.body, headers=headers)
+    except httpx.HTTPError as exc:
+        return Result(job, None, "", type(exc).__name__)
+    text = response.text[: webhooks.EXCERPT_CHARS]
+    return Result(job, response.status_code, text, "" if response.is_success else f"HTTP {response.status_code}")
+
+
+def _record(results: list[Result], now: datetime) -> None:
+    with Session(get_engine(), expire_on_commit=False) as s:
+        for r in results:
+            delivery = s.get(WebhookDelivery, r.job.delivery_id)
+            if delivery is None or delivery.status != "sending":
+                continue
+            delivery.attempts += 1
+            delivery.last_attempt_at = now
+            delivery.last_status_code = r.status_code
+            delivery.last_response_excerpt = r.excerpt
+            delivery.last_error = r.error[:200]
+            delivery.lease_expires_at = None
+            if not r.error:
+                delivery.status = "delivered"
+                delivery.delivered_at = now
+            else:
+                retry_at = webhooks.next_attempt_after_failure(delivery, now)
+                if retry_at is None:
+                    delivery.status = "failed"
+                else:
+                    delivery.status = "pending"
+                    delivery.next_attempt_at = retry_at
+            s.add(delivery)
+        s.commit()
+
+
+async def run_once(now: datetime | None = None, *, client: httpx.AsyncClient | None = None, limit: int = BATCH) -> int:
+    """One pass: claim due deliveries, send them, record outcomes. Returns how
+    many were tried. ``now`` (naive UTC) stands in for the clock in tests."""
+    now = now or utcnow()
+    jobs = await asyncio.to_thread(_claim, now, limit)
+    if not jobs:
+        return 0
+    own = client is None
+    client = client or httpx.AsyncClient(timeout=get_settings().webhook_timeout_seconds, follow_redirects=False)
+    try:
+        results = await asyncio.gather(*(_deliver(client, j) for j in jobs))
+    finally:
+        if own:
+            await client.aclose()
+    await asyncio.to_thread(_record, list(results), now)
+    return len(jobs)
+
+
+async def run_in_app() -> None:
+    """Lifespan task: deliver until cancelled (off when ``run_worker_in_app`` is false)."""
+    settings = get_settings()
+    if not settings.run_worker_in_app:
+        return
+    async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False) as client:
+        while True:
+            try:
+                busy = await run_once(client=client)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - keep delivering; the next pass retries
+                log.exception("webhook delivery pass failed")
+                busy = 0
+            if not busy:
+                await asyncio.sleep(settings.worker_poll_seconds)
