@@ -7,12 +7,18 @@ from smspay_app.models.recipient import IdentityAnswer, Recipient, RecipientImpo
 from smspay_app.models.messaging import InboundMessage, OptOut, SendAttempt
 from smspay_app.models.link import Link
 from smspay_app.models.payment import Payment, WebhookEvent
+from smspay_app.models.stats import CampaignStats, CampaignStatsHour
+
+# Keeps the campaign counters (CampaignStats) in step with every recipient write.
+import smspay_app.services.stats  # noqa: E402,F401
 
 __all__ = [
     "AuditLog",
     "AuthSession",
     "Campaign",
     "CampaignQuestion",
+    "CampaignStats",
+    "CampaignStatsHour",
     "IdentityAnswer",
     "InboundMessage",
     "InvoiceLine",
