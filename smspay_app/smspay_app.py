@@ -13,7 +13,9 @@ from smspay_app.pages.campaigns import (
     campaign_new_page,
     campaigns_list_page,
 )
+from smspay_app.pages.dashboard import DashboardState, dashboard_page
 from smspay_app.pages.login import login_page
+from smspay_app.pages.reminders import RemindersState, reminders_page
 from smspay_app.pages.state import AppState, LoginState
 from smspay_app.web.app import build_web_app
 
@@ -37,11 +39,22 @@ app.add_page(
     on_load=[AppState.guard, CampaignDetailState.load],
 )
 
+app.add_page(dashboard_page, route="/dashboard", title="smspay | Dashboard", on_load=[AppState.guard, DashboardState.load])
+app.add_page(
+    reminders_page,
+    route="/campaigns/[campaign_id]/reminders",
+    title="smspay | Reminders",
+    on_load=[AppState.guard, RemindersState.load],
+)
+
 
 def _register_background_work() -> None:
     from smspay_app.worker import run_in_app
 
+    from smspay_app.worker.reminders import run_in_app as reminders_in_app
+
     app.register_lifespan_task(run_in_app)
+    app.register_lifespan_task(reminders_in_app)
 
 
 _register_background_work()

@@ -18,7 +18,7 @@ from smspay_app.settings import get_settings
 SESSION_COOKIE = "smspay_session"
 
 _ADMIN_PREFIXES = (
-    "admin.", "login.", "campaigns.", "funnel.", "status.", "rstatus.", "editor.", "campaign.", "detail.",
+    "admin.", "login.", "campaigns.", "funnel.", "status.", "rstatus.", "editor.", "campaign.", "detail.", "dash.",
 )
 
 
