@@ -143,3 +143,40 @@ def test_hourly_series_equal_the_recipients_after_random_events(session):
     session.commit()
     rebuilt = {h: (c, p) for h, c, p in stats.hours_for(session, campaign.id, T0 - timedelta(days=1)) if c or p}
     assert rebuilt == truth
+
+
+def test_migration_backfills_counters_from_existing_recipients(tmp_path, monkeypatch):
+    """A database with recipients from before 0004_dash gets exact counters."""
+    from alembic import command
+
+    from smspay_app.migrate import alembic_config
+    from smspay_app.settings import get_settings
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    monkeypatch.setenv("SMSPAY_DATABASE_URL", url)
+    get_settings.cache_clear()
+    db.engine_for.cache_clear()
+    command.upgrade(alembic_config(url), "0001")
+    engine = db.engine_for(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO organisation (id, name, sender_name, sender_id, timezone, default_region, allow_foreign_numbers, quiet_hours_start, quiet_hours_end, support_phone, segment_price_yen, carrier_char_cap, require_totp, data_retention_days, created_at) VALUES (1, 'o', 'o', '', 'Asia/Tokyo', 'JP', 0, '21:00', '08:00', '', 10, 660, 0, 365, '2030-01-01 00:00:00.000000')")
+        conn.exec_driver_sql("INSERT INTO campaign (id, organisation_id, name, status, sms_template, page_title, page_message, payment_enabled, amount_yen, ask_read_confirmation, verification_mode, max_wrong_answers, link_lifetime_hours, reminder_rules, reminder_template, created_at, updated_at) VALUES (1, 1, 'c', 'sending', '', '', '', 1, 0, 0, 'questions', 5, 72, '[]', '', '2030-01-01 00:00:00.000000', '2030-01-01 00:00:00.000000')")
+        for i in range(6):
+            clicked = f"'2030-05-01 0{i % 3}:1{i}:00.000000'" if i % 2 == 0 else "NULL"
+            paid = "'2030-05-01 03:00:00.000000'" if i == 0 else "NULL"
+            conn.exec_driver_sql(f"INSERT INTO recipient (campaign_id, organisation_id, phone_e164, name, merge_data, amount_yen, external_ref, carrier, status, failed_answer_count, created_at, sent_at, clicked_at, paid_at) VALUES (1, 1, '+8190000000{i}', '', '{{}}', 1000, '', '', 'sent', 0, '2030-05-01 00:00:00.000000', '2030-05-01 00:00:00.000000', {clicked}, {paid})")
+    command.upgrade(alembic_config(url), "head")
+    with Session(engine, expire_on_commit=False) as s:
+        assert _counters(s, 1) == stats.counts_sql(s, 1)
+        assert _counters(s, 1)["clicked"] == 3 and _counters(s, 1)["paid_yen"] == 1000
+        kept = {h: (c, p) for h, c, p in stats.hours_for(s, 1, datetime(2030, 4, 30))}
+        assert kept == stats.hours_sql(s, 1)
+        # and a later ORM change meets the backfilled hour row (same key format)
+        r = s.exec(select(Recipient).where(Recipient.clicked_at.is_(None))).first()
+        timeline.record(s, r, "click", step="clicked", at=datetime(2030, 5, 1, 0, 30))
+        s.commit()
+        kept = {h: (c, p) for h, c, p in stats.hours_for(s, 1, datetime(2030, 4, 30))}
+        assert kept == stats.hours_sql(s, 1)
+    engine.dispose()
+    get_settings.cache_clear()
+    db.engine_for.cache_clear()
