@@ -20,6 +20,8 @@ from smspay_app.pages.optouts import OptOutsState, optouts_page
 from smspay_app.pages.recipients import RecipientDetailState, RecipientsState, recipient_page, recipients_page
 from smspay_app.pages.replies import RepliesState, replies_page
 from smspay_app.pages.settings import OrgSettingsState, UsersState, settings_page, users_page
+from smspay_app.pages.dashboard import DashboardState, dashboard_page
+from smspay_app.pages.reminders import RemindersState, reminders_page
 from smspay_app.pages.state import AppState, LoginState
 from smspay_app.web.app import build_web_app
 
@@ -65,16 +67,27 @@ app.add_page(
     developers_page, route="/developers", title="smspay | Developers", on_load=[AppState.guard, DevelopersState.load]
 )
 
+app.add_page(dashboard_page, route="/dashboard", title="smspay | Dashboard", on_load=[AppState.guard, DashboardState.load])
+app.add_page(
+    reminders_page,
+    route="/campaigns/[campaign_id]/reminders",
+    title="smspay | Reminders",
+    on_load=[AppState.guard, RemindersState.load],
+)
+
 
 def _register_background_work() -> None:
     from smspay_app.worker import run_in_app
     from smspay_app.worker import retention
+
+    from smspay_app.worker.reminders import run_in_app as reminders_in_app
 
     app.register_lifespan_task(run_in_app)
     app.register_lifespan_task(retention.run_in_app)
     from smspay_app.worker import outbound
 
     app.register_lifespan_task(outbound.run_in_app)
+    app.register_lifespan_task(reminders_in_app)
 
 
 _register_background_work()

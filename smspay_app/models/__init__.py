@@ -9,6 +9,10 @@ from smspay_app.models.messaging import InboundMessage, OptOut, SendAttempt
 from smspay_app.models.link import Link
 from smspay_app.models.payment import Payment, WebhookEvent
 from smspay_app.models.api import ApiKey, IdempotencyRecord, WebhookDelivery, WebhookEndpoint
+from smspay_app.models.stats import CampaignStats, CampaignStatsHour
+
+# Keeps the campaign counters (CampaignStats) in step with every recipient write.
+import smspay_app.services.stats  # noqa: E402,F401
 
 __all__ = [
     "ApiKey",
@@ -19,6 +23,8 @@ __all__ = [
     "AuthSession",
     "Campaign",
     "CampaignQuestion",
+    "CampaignStats",
+    "CampaignStatsHour",
     "IdentityAnswer",
     "InboundMessage",
     "InvoiceLine",

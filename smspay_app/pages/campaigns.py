@@ -10,6 +10,7 @@ import asyncio
 import reflex as rx
 
 from smspay_app.components.layout import admin_page, card, stat
+from smspay_app.components.funnel import campaign_funnel_panel
 from smspay_app.components.ops import campaign_ops_links
 from smspay_app.db import session_scope
 from smspay_app.models import Organisation
@@ -1702,6 +1703,7 @@ def campaign_detail_page() -> rx.Component:
                 _funnel_cards(),
                 rx.cond(s.status != "draft", _progress_card()),
                 # --- slot: panels of other areas (funnel chart ...), one line each ---
+                rx.cond(s.status != "draft", campaign_funnel_panel(follow_route=True)),
                 rx.cond(
                     s.status == "draft",
                     rx.flex(

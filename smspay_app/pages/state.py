@@ -19,7 +19,7 @@ SESSION_COOKIE = "smspay_session"
 
 _ADMIN_PREFIXES = (
     "admin.", "login.", "campaigns.", "funnel.", "status.", "rstatus.", "editor.", "campaign.", "detail.", "import.rule", "ops.",
-    "settings.", "users.", "account.", "dev.",
+    "settings.", "users.", "account.", "dev.", "dash.",
 )
 
 

@@ -12,7 +12,6 @@ from sqlalchemy import func
 from sqlmodel import Session, delete, select
 
 from smspay_app.domain.clock import utcnow
-from smspay_app.domain.funnel import DASHBOARD_FUNNEL
 from smspay_app.domain.quiet_hours import parse_hhmm
 from smspay_app.models import AuditLog, Campaign, CampaignQuestion, InvoiceLine, Organisation, Recipient
 from smspay_app.services.auth import Caller
@@ -323,34 +322,19 @@ def questions_of(session: Session, campaign_id: int) -> list[CampaignQuestion]:
     )
 
 
-def _funnel_columns():
-    r = Recipient
-    # A later step proves the earlier ones (a click proves delivery), so each
-    # count takes the first timestamp of that step or any later one.
-    reached = {
-        "sent": func.coalesce(r.sent_at, r.delivered_at, r.clicked_at, r.verified_at, r.paid_at),
-        "delivered": func.coalesce(r.delivered_at, r.clicked_at, r.verified_at, r.paid_at),
-        "clicked": func.coalesce(r.clicked_at, r.verified_at, r.paid_at),
-        "verified": func.coalesce(r.verified_at, r.paid_at),
-        "paid": r.paid_at,
-    }
-    assert tuple(reached) == DASHBOARD_FUNNEL
-    return [func.count(col).label(step) for step, col in reached.items()] + [
-        func.count().label("recipients"),
-        func.count(r.failed_at).label("failed"),
-        func.coalesce(func.sum(r.amount_yen).filter(r.paid_at.is_not(None)), 0).label("paid_yen"),
-        func.coalesce(func.sum(r.amount_yen), 0).label("total_yen"),
-    ]
-
-
 def funnel_counts(session: Session, campaign_id: int) -> dict[str, int]:
-    row = session.exec(select(*_funnel_columns()).where(Recipient.campaign_id == campaign_id)).one()
-    return dict(row._mapping)
+    """The campaign's funnel figures (recipients, sent ... paid, failed,
+    paid_yen, total_yen) from its maintained counter row (``services.stats``)."""
+    from smspay_app.services import stats
+
+    return stats.counts_for(session, [campaign_id])[campaign_id]
 
 
 def list_campaigns(session: Session, caller: Caller) -> list[tuple[Campaign, dict[str, int]]]:
     """The organisation's campaigns, newest first, each with its funnel counts
-    (one grouped query for all of them)."""
+    (one read of the counter rows for all of them)."""
+    from smspay_app.services import stats
+
     caller.require("campaign.view")
     campaigns = list(
         session.exec(
@@ -359,14 +343,8 @@ def list_campaigns(session: Session, caller: Caller) -> list[tuple[Campaign, dic
     )
     if not campaigns:
         return []
-    rows = session.exec(
-        select(Recipient.campaign_id, *_funnel_columns())
-        .where(Recipient.campaign_id.in_([c.id for c in campaigns]))
-        .group_by(Recipient.campaign_id)
-    ).all()
-    by_id = {row[0]: {k: v for k, v in row._mapping.items() if k != "campaign_id"} for row in rows}
-    empty = {k: 0 for k in (*DASHBOARD_FUNNEL, "recipients", "failed", "paid_yen", "total_yen")}
-    return [(c, {**empty, **by_id.get(c.id, {})}) for c in campaigns]
+    counts = stats.counts_for(session, [c.id for c in campaigns])
+    return [(c, counts[c.id]) for c in campaigns]
 
 
 def recipients_page(

@@ -56,6 +56,7 @@ from smspay_app.models import (
     RecipientImport,
     TimelineEvent,
 )
+from smspay_app.services import stats
 from smspay_app.settings import get_settings
 
 CHUNK_ROWS = 2000
@@ -73,6 +74,7 @@ _RECIPIENT_COLUMNS = (
     "external_ref", "row_number", "carrier", "status", "failed_answer_count", "created_at",
 )
 _ROW_NUMBER_POS = _RECIPIENT_COLUMNS.index("row_number")
+_AMOUNT_POS = _RECIPIENT_COLUMNS.index("amount_yen")
 _ANSWER_COLUMNS = ("recipient_id", "question_id", "answer_hash")
 _EVENT_COLUMNS = (
     "organisation_id", "campaign_id", "recipient_id", "kind", "at", "detail", "actor_user_id",
@@ -299,6 +301,7 @@ def _ingest(
         if not pending:
             return
         ids = writer.insert_recipients(pending)
+        stats.add_inserted(session, campaign_id, organisation_id, len(ids), sum(int(r[_AMOUNT_POS] or 0) for r in pending))
         if created is not None:
             created.update((rec[_ROW_NUMBER_POS], rid) for rid, rec in zip(ids, pending))
         answer_rows = []

@@ -60,7 +60,7 @@ from smspay_app.domain.security import hash_token, new_token
 from smspay_app.domain.sms_text import TemplateError, render_sms
 from smspay_app.models import Campaign, Link, Organisation, OptOut, Recipient, SendAttempt
 from smspay_app.providers.sms.base import ProviderMessage, SendRequest, SmsError, SmsProvider, get_sms_provider
-from smspay_app.services import dispatch, timeline
+from smspay_app.services import dispatch, reminders, timeline
 from smspay_app.services.links import LINK_PATH, link_url
 from smspay_app.settings import Settings, get_settings
 
@@ -308,7 +308,7 @@ class Dispatcher:
                 "opted_out",
                 "cancelled",
                 "paid",
-            ):
+            ) or (attempt.kind == "reminder" and not reminders.still_wanted(s, recipient)):
                 self._release(attempt, status="cancelled")
                 attempt.final_at = now
                 s.add(attempt)
@@ -511,6 +511,8 @@ class Dispatcher:
             timeline.record(
                 s, recipient, "sms_accepted", at=now, detail={"attempt_id": attempt.id, "sid": message.sid}
             )
+            if attempt.kind == "reminder":
+                timeline.record(s, recipient, "reminder_sent", at=now, detail={"attempt_id": attempt.id})
         s.add(attempt)
         if message.status and dispatch.PROVIDER_STATUS.get(message.status, "accepted") != "accepted":
             dispatch.apply_provider_status(s, attempt, message.status, error_code=message.error_code, at=now, source="send")

@@ -1,0 +1,62 @@
+"""The reminder scheduler: queues due reminders (``services.reminders``) for
+the dispatcher to send. Safe to run as any number of copies at once (each
+reminder has a unique idempotency key). Runs in the app's lifespan
+(``run_in_app``) and can be folded into ``python -m smspay_app.worker``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+
+log = logging.getLogger("smspay.reminders")
+
+INTERVAL_SECONDS = 30.0
+
+
+def _queue(now: datetime | None) -> int:
+    from sqlmodel import Session
+
+    from smspay_app.db import get_engine
+    from smspay_app.services import reminders
+
+    with Session(get_engine(), expire_on_commit=False) as session:
+        queued = reminders.queue_due(session, now)
+        session.commit()
+        return queued
+
+
+async def run_once(now: datetime | None = None) -> int:
+    """One pass; returns how many reminders were queued."""
+    return await asyncio.to_thread(_queue, now)
+
+
+async def run_forever(stop: asyncio.Event | None = None, interval: float = INTERVAL_SECONDS) -> None:
+    stop = stop or asyncio.Event()
+    while not stop.is_set():
+        try:
+            queued = await run_once()
+            if queued:
+                log.info("queued %d reminders", queued)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - keep the scheduler alive
+            log.exception("reminder pass failed")
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+        except TimeoutError:
+            pass
+
+
+async def run_in_app() -> None:
+    """Lifespan task (``app.register_lifespan_task``); nothing when
+    ``settings.run_worker_in_app`` is false."""
+    from smspay_app.settings import get_settings
+
+    if not get_settings().run_worker_in_app:
+        return
+    try:
+        await run_forever()
+    except asyncio.CancelledError:
+        log.info("reminder scheduler stopped")
+        raise
