@@ -30,12 +30,18 @@ def run_migrations_offline() -> None:
 
 def run_migrations_online() -> None:
     with engine_for(_url()).connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # SQLite alters a table by copying it (batch mode); with foreign keys
+            # enforced, dropping the old copy of a referenced table would fail.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
         context.configure(
             connection=connection, target_metadata=target_metadata, render_as_batch=True
         )
         with context.begin_transaction():
             context.run_migrations()
         connection.commit()
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():

@@ -78,16 +78,8 @@ app.add_page(
 
 def _register_background_work() -> None:
     from smspay_app.worker import run_in_app
-    from smspay_app.worker import retention
-
-    from smspay_app.worker.reminders import run_in_app as reminders_in_app
 
     app.register_lifespan_task(run_in_app)
-    app.register_lifespan_task(retention.run_in_app)
-    from smspay_app.worker import outbound
-
-    app.register_lifespan_task(outbound.run_in_app)
-    app.register_lifespan_task(reminders_in_app)
 
 
 _register_background_work()

@@ -19,21 +19,36 @@ async def run_once(now: datetime | None = None, **kwargs) -> int:
     return await _run_once(now, **kwargs)
 
 
+async def run_all(stop: asyncio.Event, *, dispatcher=None) -> None:
+    """Every background job, concurrently, until ``stop`` is set: the SMS
+    dispatcher, outbound webhook delivery, reminders and data retention. Each
+    claims its work in the database, so any number of copies may run."""
+    from smspay_app.worker import outbound, reminders, retention
+    from smspay_app.worker.dispatcher import Dispatcher
+
+    dispatcher = dispatcher or Dispatcher()
+    try:
+        await asyncio.gather(
+            dispatcher.run_forever(stop),
+            outbound.run_forever(stop),
+            reminders.run_forever(stop),
+            retention.run_forever(stop),
+        )
+    finally:
+        await asyncio.shield(dispatcher.aclose())
+
+
 async def run_in_app() -> None:
     """Lifespan task for the web app (Reflex ``app.register_lifespan_task``):
-    runs the dispatcher until cancelled; does nothing when
-    ``settings.run_worker_in_app`` is false. Database work runs in threads
-    (``asyncio.to_thread``), so the event loop keeps serving requests."""
+    runs every job until cancelled; does nothing when
+    ``settings.run_worker_in_app`` is false. Database work runs in threads, so
+    the event loop keeps serving requests."""
     from smspay_app.settings import get_settings
-    from smspay_app.worker.dispatcher import Dispatcher
 
     if not get_settings().run_worker_in_app:
         return
-    dispatcher = Dispatcher()
     try:
-        await dispatcher.run_forever()
+        await run_all(asyncio.Event())
     except asyncio.CancelledError:
         log.info("worker stopped")
         raise
-    finally:
-        await asyncio.shield(dispatcher.aclose())

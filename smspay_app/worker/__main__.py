@@ -1,5 +1,6 @@
-"""``python -m smspay_app.worker``: the dispatcher in its own process. SIGTERM
-or SIGINT finishes the batch in flight (its outcomes are recorded) and exits."""
+"""``python -m smspay_app.worker``: every background job (SMS dispatcher,
+webhook delivery, reminders, retention) in its own process. SIGTERM or SIGINT
+finishes the batch in flight (its outcomes are recorded) and exits."""
 
 from __future__ import annotations
 
@@ -23,13 +24,15 @@ async def _main(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, stop.set)
     if _early_stop:
         stop.set()
-    try:
-        if args.once:
+    if args.once:
+        try:
             await dispatcher.run_once()
-        else:
-            await dispatcher.run_forever(stop)
-    finally:
-        await dispatcher.aclose()
+        finally:
+            await dispatcher.aclose()
+        return
+    from smspay_app.worker import run_all
+
+    await run_all(stop, dispatcher=dispatcher)
 
 
 _early_stop: list[int] = []
@@ -39,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     # A signal during start-up (imports, settings) also ends the process cleanly.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, _frame: _early_stop.append(signum))
-    parser = argparse.ArgumentParser(prog="python -m smspay_app.worker", description="smspay SMS dispatcher")
+    parser = argparse.ArgumentParser(prog="python -m smspay_app.worker", description="smspay background jobs")
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--lease-seconds", type=int, default=None)
     parser.add_argument("--concurrency", type=int, default=16)

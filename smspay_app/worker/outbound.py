@@ -3,7 +3,7 @@ number of copies running), POST the signed event, record the response, and
 schedule a retry with backoff (``services.webhooks.next_attempt_after_failure``)
 until delivered or more than three days have passed.
 
-Runs in the app's lifespan (``run_in_app``) and in tests through ``run_once``."""
+Runs with the other jobs (``worker.run_all``) and in tests through ``run_once``."""
 
 from __future__ import annotations
 
@@ -156,19 +156,12 @@ async def run_once(now: datetime | None = None, *, client: httpx.AsyncClient | N
     return len(jobs)
 
 
-async def run_in_app() -> None:
-    """Lifespan task: deliver until cancelled (off when ``run_worker_in_app`` is false)."""
+async def run_forever(stop: asyncio.Event) -> None:
+    """Deliver due webhooks until ``stop`` is set (one HTTP client throughout)."""
+    from smspay_app.worker.loop import every
+
     settings = get_settings()
-    if not settings.run_worker_in_app:
-        return
     async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False) as client:
-        while True:
-            try:
-                busy = await run_once(client=client)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - keep delivering; the next pass retries
-                log.exception("webhook delivery pass failed")
-                busy = 0
-            if not busy:
-                await asyncio.sleep(settings.worker_poll_seconds)
+        await every(
+            settings.worker_poll_seconds, lambda: run_once(client=client), stop, name="webhook delivery", repeat_when_busy=True
+        )

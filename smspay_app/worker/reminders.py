@@ -31,32 +31,8 @@ async def run_once(now: datetime | None = None) -> int:
     return await asyncio.to_thread(_queue, now)
 
 
-async def run_forever(stop: asyncio.Event | None = None, interval: float = INTERVAL_SECONDS) -> None:
-    stop = stop or asyncio.Event()
-    while not stop.is_set():
-        try:
-            queued = await run_once()
-            if queued:
-                log.info("queued %d reminders", queued)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # noqa: BLE001 - keep the scheduler alive
-            log.exception("reminder pass failed")
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval)
-        except TimeoutError:
-            pass
+async def run_forever(stop: asyncio.Event, interval: float = INTERVAL_SECONDS) -> None:
+    """Queue due reminders every ``interval`` seconds until ``stop`` is set."""
+    from smspay_app.worker.loop import every
 
-
-async def run_in_app() -> None:
-    """Lifespan task (``app.register_lifespan_task``); nothing when
-    ``settings.run_worker_in_app`` is false."""
-    from smspay_app.settings import get_settings
-
-    if not get_settings().run_worker_in_app:
-        return
-    try:
-        await run_forever()
-    except asyncio.CancelledError:
-        log.info("reminder scheduler stopped")
-        raise
+    await every(interval, run_once, stop, name="reminders")

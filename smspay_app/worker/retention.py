@@ -33,18 +33,8 @@ async def run_once(now: datetime | None = None) -> list[ErasedCampaign]:
     return done
 
 
-async def run_in_app() -> None:
-    """Lifespan task: a pass at start, then every ``INTERVAL_SECONDS``; does
-    nothing when ``settings.run_worker_in_app`` is false."""
-    from smspay_app.settings import get_settings
+async def run_forever(stop: asyncio.Event, interval: float = INTERVAL_SECONDS) -> None:
+    """Erase due personal data at start and every ``interval`` seconds."""
+    from smspay_app.worker.loop import every
 
-    if not get_settings().run_worker_in_app:
-        return
-    while True:
-        try:
-            await run_once()
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # keep the loop alive; the next pass retries
-            log.exception("retention pass failed")
-        await asyncio.sleep(INTERVAL_SECONDS)
+    await every(interval, run_once, stop, name="retention")
