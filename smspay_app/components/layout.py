@@ -17,7 +17,7 @@ def language_switch() -> rx.Component:
             rx.select.item("日本語", value="ja"),
             rx.select.item("English", value="en"),
         ),
-        value=AppState.lang,
+        value=AppState.ui_lang,
         on_change=AppState.set_lang,
         size="1",
     )

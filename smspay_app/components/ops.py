@@ -13,7 +13,7 @@ def campaign_ops_links() -> rx.Component:
     this campaign's recipients, and download them as CSV (UTF-8 with BOM or
     CP932). The export itself checks the session and role on the server."""
     path = AppState.router.url.path  # "/campaigns/12"
-    export = "/admin/exports" + path + ".csv?lang=" + AppState.lang + "&encoding="
+    export = "/admin/exports" + path + ".csv?lang=" + AppState.ui_lang + "&encoding="
     return rx.hstack(
         rx.link(
             rx.button(rx.icon("search", size=14), AppState.tr["ops.export.recipients_link"], variant="soft", size="2"),

@@ -34,7 +34,9 @@ class AppState(rx.State):
     session_token: str = rx.Cookie(
         "", name=SESSION_COOKIE, same_site="strict", max_age=get_settings().admin_session_hours * 3600
     )
-    lang: str = rx.Cookie("ja", name="smspay_lang", same_site="lax", max_age=365 * 24 * 3600)
+    # Empty until this browser picks a language (then it wins at sign-in and is
+    # kept on the user); the UI shows ``ui_lang`` (Japanese by default).
+    lang: str = rx.Cookie("", name="smspay_lang", same_site="lax", max_age=365 * 24 * 3600)
     user_name: str = ""
     user_role: str = ""
     org_name: str = ""
@@ -43,6 +45,10 @@ class AppState(rx.State):
     @rx.var
     def tr(self) -> dict[str, str]:
         return _CATALOGS[normalise_language(self.lang)]
+
+    @rx.var
+    def ui_lang(self) -> str:
+        return normalise_language(self.lang)
 
     def _caller(self, permission: str | None = None) -> auth.Caller:
         """The signed-in caller, checked now against the database; raises
@@ -119,7 +125,13 @@ class LoginState(AppState):
         self.user_name = caller.display_name
         self.user_role = caller.role
         self.org_name = caller.organisation_name
-        self.lang = normalise_language(caller.language)
+        if self.lang:  # picked in this browser: remember it on the user
+            from smspay_app.services import users
+
+            with session_scope() as session:
+                users.set_language(session, caller, self.lang)
+        else:
+            self.lang = normalise_language(caller.language)
         self._challenge = ""
         self.enrol_qr = self.enrol_secret = ""
         if result.recovery_codes:

@@ -7,7 +7,14 @@ import re
 from playwright.sync_api import Page, expect
 
 
-def sign_in(page: Page, base_url: str, email: str, password: str) -> None:
+def sign_in(page: Page, base_url: str, email: str, password: str, *, lang: str | None = "ja") -> None:
+    """Sign in through the login page. The browser's language choice (the
+    ``smspay_lang`` cookie) wins at sign-in and is kept on the user, so a
+    browser that has made none says Japanese explicitly: each test's UI
+    language is its own, whatever an earlier test chose. ``lang=None``: as
+    a browser that never chose (the user's saved language applies)."""
+    if lang and not any(c["name"] == "smspay_lang" for c in page.context.cookies(base_url)):
+        page.context.add_cookies([{"name": "smspay_lang", "value": lang, "url": base_url}])
     page.goto(f"{base_url}/login")
     page.locator("#email").fill(email)
     page.locator("#password").fill(password)
