@@ -117,7 +117,7 @@ def test_login_state_walks_the_totp_step_and_applies_the_users_language(session,
         totp.confirm_enrolment(session, user, totp.code_at(enrolment.secret))
         c.tick(timedelta(seconds=30))
         st = _state(state.LoginState, "")
-        st.lang = "ja"
+        st.lang = ""  # this browser never chose a language: the user's applies
         state.LoginState.submit.fn(st, {"email": user.email, "password": PASSWORD})
         assert st.step == "totp" and st.session_token == ""
         assert "_challenge" not in st.dict()[st.get_full_name()]  # backend-only
@@ -126,6 +126,19 @@ def test_login_state_walks_the_totp_step_and_applies_the_users_language(session,
         state.LoginState.submit_code.fn(st, {"code": totp.code_at(enrolment.secret)})
         assert st.session_token and auth.caller_for_token(session, st.session_token).user_id == user.id
         assert st.lang == "en"
+
+
+def test_language_picked_in_the_browser_before_sign_in_is_kept_on_the_user(session, pages):
+    _, _, state = pages
+    org = make_org(session)
+    user = make_user(session, org, "operator")
+    assert user.language == "ja"
+    st = _state(state.LoginState, "")
+    st.lang = "en"  # picked on the sign-in page (the smspay_lang cookie)
+    state.LoginState.submit.fn(st, {"email": user.email, "password": PASSWORD})
+    assert st.session_token and st.lang == "en"
+    session.expire_all()
+    assert session.get(type(user), user.id).language == "en"
 
 
 def test_language_switch_is_kept_on_the_user(session, pages):
