@@ -167,6 +167,10 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--links", type=int, default=500)
     parser.add_argument("--first-visits", type=int, default=3200)
+    parser.add_argument(
+        "--prod", action="store_true",
+        help="measure the real production server (reflex run --env prod --single-port); baseline: its /ping",
+    )
     parser.add_argument("--serve", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -185,32 +189,49 @@ def main() -> None:
     os.environ.update(env)
     all_tokens = seed(args.links + args.first_visits)
     tokens, fresh = all_tokens[: args.links], all_tokens[args.links:]
-    server = subprocess.Popen([sys.executable, __file__, "--serve", str(port)], env=env, cwd=str(ROOT))
+    if args.prod:
+        env.update({"REFLEX_USE_SYSTEM_BUN": "1", "REFLEX_TELEMETRY_ENABLED": "false", "REFLEX_CHECK_LATEST_VERSION": "false"})
+        reflex = str(Path(sys.executable).parent / "reflex")
+        server = subprocess.Popen(
+            [reflex, "run", "--env", "prod", "--single-port", "--frontend-port", str(port), "--backend-port", str(port),
+             "--loglevel", "warning"],
+            env=env, cwd=str(ROOT), stdout=subprocess.DEVNULL, start_new_session=True,
+        )
+        baseline_path, server_name = "/ping", "reflex prod single-port (granian)"
+    else:
+        server = subprocess.Popen([sys.executable, __file__, "--serve", str(port)], env=env, cwd=str(ROOT))
+        baseline_path, server_name = "/bench/trivial", "uvicorn 1 worker"
     try:
-        deadline = time.time() + 20
+        deadline = time.time() + (300 if args.prod else 20)
         while True:
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
+                    conn.sendall(f"GET {baseline_path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+                    if b" 200 " in conn.recv(64):
+                        break
+                time.sleep(0.2)
             except OSError:
                 if time.time() > deadline:
                     raise SystemExit("server did not start")
                 time.sleep(0.1)
-        trivial = asyncio.run(_load(port, ["/bench/trivial"], args.seconds, args.connections))
+        trivial = asyncio.run(_load(port, [baseline_path], args.seconds, args.connections))
         landing = asyncio.run(_load(port, [f"/l/{t}" for t in tokens], args.seconds, args.connections))
         unknown = asyncio.run(_load(port, ["/l/AAAAAAAAAAAAAAAAAAAAAA"], args.seconds, args.connections))
         first = asyncio.run(_once_each(port, [f"/l/{t}" for t in fresh], args.connections))
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        if args.prod:
+            os.killpg(server.pid, 15)
+        else:
+            server.terminate()
+        server.wait(timeout=30)
 
     def line(name, r):
         return (f"{name:<34} {r['rps']:>8.0f} req/s   p50 {r['p50']:6.1f} ms   p95 {r['p95']:6.1f} ms   "
                 f"p99 {r['p99']:6.1f} ms   n={r['n']} non-200={r['errors']}")
 
-    print(f"uvicorn 1 worker, {args.connections} keep-alive connections, {args.seconds:.0f} s each, "
+    print(f"{server_name}, {args.connections} keep-alive connections, {args.seconds:.0f} s each, "
           f"{os.cpu_count()} CPUs, SQLite, {args.links} links")
-    print(line("baseline GET /bench/trivial", trivial))
+    print(line(f"baseline GET {baseline_path}", trivial))
     print(line("GET /l/{token} (identity page)", landing))
     print(line("GET /l/{unknown} (404 page)", unknown))
     print(line("first GET of each link (+ visit row)", first))
