@@ -96,6 +96,7 @@ class DevelopersState(AppState):
         if caller is None:
             return rx.redirect("/campaigns")
         self.key_error = self.hook_error = ""
+        self.secret_value, self.secret_open = "", False  # a one-time secret is never shown again
         self._load(caller)
 
     @rx.event

@@ -63,31 +63,16 @@ FUNNEL_STEPS = {
 }
 
 
-def start_sending(session: Session, campaign: Campaign, user_id: int | None = None) -> int:
-    """Queue one ``initial`` attempt for each recipient still ``created``;
-    opted-out numbers are skipped (recipient ``opted_out``). The campaign becomes
-    ``sending``, or ``scheduled`` when ``scheduled_at`` is in the future.
-    Returns the number of attempts queued. Raises ``SendingError`` (a
-    ``ValueError``) when the campaign is not draft/paused or has no recipients."""
-    if campaign.status not in ("draft", "paused"):
-        raise SendingError("sending.error.bad_status", status=campaign.status)
-    total = session.exec(
-        select(func.count()).select_from(Recipient).where(Recipient.campaign_id == campaign.id)
-    ).one()
-    if not total:
-        raise SendingError("sending.error.no_recipients")
-    now = utcnow()
+def _queue_initial(session: Session, campaign: Campaign, recipients_query, now: datetime, user_id: int | None):
+    """Queue one ``initial`` attempt for each recipient the query selects,
+    skipping opted-out numbers (recipient ``opted_out``). Returns the time the
+    attempts may go (the schedule, or now) and how many were queued."""
     opted = set(
         session.exec(select(OptOut.phone_e164).where(OptOut.organisation_id == campaign.organisation_id))
     )
     not_before = campaign.scheduled_at if campaign.scheduled_at and campaign.scheduled_at > now else now
     queued = 0
-    recipients = session.exec(
-        select(Recipient)
-        .where(Recipient.campaign_id == campaign.id, Recipient.status == "created")
-        .order_by(Recipient.id)
-    ).all()
-    for recipient in recipients:
+    for recipient in session.exec(recipients_query.order_by(Recipient.id)).all():
         if recipient.phone_e164 in opted:
             timeline.record(session, recipient, "opted_out_skipped", step="opted_out", at=now, actor_user_id=user_id)
             continue
@@ -105,6 +90,27 @@ def start_sending(session: Session, campaign: Campaign, user_id: int | None = No
         )
         timeline.record(session, recipient, "queued", step="queued", at=now, actor_user_id=user_id)
         queued += 1
+    return not_before, queued
+
+
+def start_sending(session: Session, campaign: Campaign, user_id: int | None = None) -> int:
+    """Queue one ``initial`` attempt for each recipient still ``created``;
+    opted-out numbers are skipped (recipient ``opted_out``). The campaign becomes
+    ``sending``, or ``scheduled`` when ``scheduled_at`` is in the future.
+    Returns the number of attempts queued. Raises ``SendingError`` (a
+    ``ValueError``) when the campaign is not draft/paused or has no recipients."""
+    if campaign.status not in ("draft", "paused"):
+        raise SendingError("sending.error.bad_status", status=campaign.status)
+    total = session.exec(
+        select(func.count()).select_from(Recipient).where(Recipient.campaign_id == campaign.id)
+    ).one()
+    if not total:
+        raise SendingError("sending.error.no_recipients")
+    now = utcnow()
+    not_before, queued = _queue_initial(
+        session, campaign, select(Recipient).where(Recipient.campaign_id == campaign.id, Recipient.status == "created"),
+        now, user_id,
+    )
     campaign.status = "scheduled" if not_before > now else "sending"
     campaign.send_started_at = campaign.send_started_at or now
     campaign.updated_at = now
@@ -279,33 +285,15 @@ def queue_recipients(
     if campaign.status == "cancelled":
         raise SendingError("sending.error.bad_status", status=campaign.status)
     now = utcnow()
-    not_before = campaign.scheduled_at if campaign.scheduled_at and campaign.scheduled_at > now else now
-    opted = set(
-        session.exec(select(OptOut.phone_e164).where(OptOut.organisation_id == campaign.organisation_id))
+    not_before, queued = _queue_initial(
+        session,
+        campaign,
+        select(Recipient).where(
+            Recipient.campaign_id == campaign.id, Recipient.id.in_(recipient_ids), Recipient.status == "created"
+        ),
+        now,
+        user_id,
     )
-    queued = 0
-    for recipient in session.exec(
-        select(Recipient)
-        .where(Recipient.campaign_id == campaign.id, Recipient.id.in_(recipient_ids), Recipient.status == "created")
-        .order_by(Recipient.id)
-    ).all():
-        if recipient.phone_e164 in opted:
-            timeline.record(session, recipient, "opted_out_skipped", step="opted_out", at=now, actor_user_id=user_id)
-            continue
-        session.add(
-            SendAttempt(
-                organisation_id=campaign.organisation_id,
-                campaign_id=campaign.id,
-                recipient_id=recipient.id,
-                kind="initial",
-                status="queued",
-                idempotency_key=new_token(),
-                not_before=not_before,
-                created_at=now,
-            )
-        )
-        timeline.record(session, recipient, "queued", step="queued", at=now, actor_user_id=user_id)
-        queued += 1
     if queued and campaign.status in ("draft", "completed"):
         campaign.status = "scheduled" if not_before > now else "sending"
         campaign.send_started_at = campaign.send_started_at or now
