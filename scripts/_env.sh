@@ -19,7 +19,7 @@ ensure_python() {
   local py_cmd="${SMSPAY_PYTHON:-}"
   if [ -z "$py_cmd" ]; then
     for c in python3.12 python3.11 python3; do
-      if command -v "$c" >/dev/null && "$c" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+      if command -v "$c" >/dev/null && "$c" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
         py_cmd="$c"; break
       fi
     done
@@ -33,8 +33,13 @@ ensure_python() {
   local stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)-${extras:-base}"
   if [ ! -f "$stamp" ]; then
     log "installing Python packages${extras:+ (with $extras extras)}"
-    "$PY" -m pip install -q --upgrade pip >/dev/null
-    if [ -n "$extras" ]; then "$PY" -m pip install -q -e ".[${extras}]"; else "$PY" -m pip install -q -e .; fi
+    local target="."
+    [ -n "$extras" ] && target=".[${extras}]"
+    if ! { "$PY" -m pip install -q --upgrade pip && "$PY" -m pip install -q -e "$target"; } >"$VENV/pip.log" 2>&1; then
+      tail -n 40 "$VENV/pip.log" >&2
+      log "installing Python packages failed (full log: .venv/pip.log)"
+      exit 1
+    fi
     touch "$stamp"
   fi
 }

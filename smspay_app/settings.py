@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     sms_rate_per_second: float = 100.0
     sms_max_retries: int = 3
     sms_status_poll_after_seconds: int = 300
+    # Carrier lookup (Twilio Lookup line type intelligence; paid per lookup on
+    # Twilio): None = on with the simulator, off with a real provider.
+    sms_carrier_lookup: bool | None = None
     # Dispatcher: a claimed attempt's lease (must exceed the HTTP timeout), the
     # claim batch size, and the reply words that opt a number out (comma separated).
     sms_lease_seconds: int = 60

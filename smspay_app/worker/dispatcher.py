@@ -120,9 +120,11 @@ class Dispatcher:
         self.lease = timedelta(seconds=lease)
         self.concurrency = concurrency
         self.give_up = timedelta(seconds=reconcile_give_up_seconds or lease * 10)
-        self.lookup_carriers = (
-            self.settings.sms_provider == "simulator" if lookup_carriers is None else lookup_carriers
-        )
+        if lookup_carriers is None:
+            lookup_carriers = self.settings.sms_carrier_lookup
+        if lookup_carriers is None:
+            lookup_carriers = self.settings.sms_provider == "simulator"
+        self.lookup_carriers = lookup_carriers
         self.engine = get_engine()
         self._is_pg = self.engine.dialect.name == "postgresql"
 
