@@ -1013,8 +1013,10 @@ class CampaignDetailState(AppState):
         self.mapping_open = False
         self.confirm_cancel = False
         self._discard(caller)
+        self.check_ok = False
+        self.check_lines, self.check_problems = [], []
         self._refresh(caller)
-        self._check(caller)
+        return CampaignDetailState.run_check
 
     @rx.event
     def tick(self, _value=None):
@@ -1025,7 +1027,7 @@ class CampaignDetailState(AppState):
         before = self.status
         self._refresh(caller)
         if before != self.status:
-            self._check(caller)
+            return CampaignDetailState.run_check
 
     def _refresh(self, caller: auth.Caller) -> None:
         from smspay_app.services import dispatch
@@ -1072,26 +1074,44 @@ class CampaignDetailState(AppState):
             {"phone": r.phone_e164, "name": r.name, "amount": _yen(r.amount_yen), "status": r.status} for r in rows
         ]
 
-    def _check(self, caller: auth.Caller) -> None:
-        """Validation before send and the worst case over every recipient."""
-        with session_scope() as session:
-            campaign = campaigns.get_campaign(session, caller, self._campaign_id())
-            if campaign is None:
-                return
-            org = session.get(Organisation, campaign.organisation_id)
-            check = campaigns.send_check(session, caller, campaign)
-        est = check.estimate
-        lines = []
-        if est.worst is not None:
-            lines.append(self._t("detail.check.worst", chars=est.worst.chars, segments=est.worst.segments, encoding=est.worst.encoding))
-            lines.append(
-                self._t("detail.check.cost", rows=f"{est.rows:,}", total=f"{est.total_segments:,}", cost=f"{est.cost_yen:,}", price=f"{org.segment_price_yen:g}")
-            )
-        elif not check.recipients:
-            lines.append(self._t("detail.check.none"))
-        self.check_lines = lines
-        self.check_problems = [self._t(p.key, **p.params) if p.params else self._t(p.key) for p in check.problems]
-        self.check_ok = check.ok
+    @rx.event(background=True)
+    async def run_check(self):
+        """Validation before send and the worst case over every recipient. It
+        reads every row (seconds for 100,000), so it runs in a thread while the
+        server keeps serving; the result is applied when it is ready."""
+        try:
+            caller = self._caller("campaign.view")
+        except auth.NotAllowed:
+            return
+        campaign_id = self._campaign_id()
+
+        def compute():
+            with session_scope() as session:
+                campaign = campaigns.get_campaign(session, caller, campaign_id)
+                if campaign is None:
+                    return None
+                org = session.get(Organisation, campaign.organisation_id)
+                return campaigns.send_check(session, caller, campaign), org.segment_price_yen
+
+        result = await asyncio.to_thread(compute)
+        if result is None:
+            return
+        check, price = result
+        async with self:
+            if self._campaign_id() != campaign_id:
+                return  # the page moved on to another campaign meanwhile
+            est = check.estimate
+            lines = []
+            if est.worst is not None:
+                lines.append(self._t("detail.check.worst", chars=est.worst.chars, segments=est.worst.segments, encoding=est.worst.encoding))
+                lines.append(
+                    self._t("detail.check.cost", rows=f"{est.rows:,}", total=f"{est.total_segments:,}", cost=f"{est.cost_yen:,}", price=f"{price:g}")
+                )
+            elif not check.recipients:
+                lines.append(self._t("detail.check.none"))
+            self.check_lines = lines
+            self.check_problems = [self._t(p.key, **p.params) if p.params else self._t(p.key) for p in check.problems]
+            self.check_ok = check.ok
 
     @rx.event
     def next_page(self):
@@ -1256,7 +1276,7 @@ class CampaignDetailState(AppState):
             else:
                 self._show_import(caller, result)
                 self._refresh(caller)
-                self._check(caller)
+        return CampaignDetailState.run_check
 
     def _show_import(self, caller: auth.Caller, import_id: int) -> None:
         from smspay_app.models import RecipientImport
@@ -1307,7 +1327,7 @@ class CampaignDetailState(AppState):
 
     @rx.event
     def send(self):
-        self._send(None)
+        return self._send(None)
 
     @rx.event
     def schedule(self):
@@ -1316,13 +1336,13 @@ class CampaignDetailState(AppState):
             self.action_ok = False
             self.action_message = self._t("campaign.error.schedule_invalid")
             return
-        self._send(at)
+        return self._send(at)
 
     @rx.event
     def set_schedule_local(self, value: str):
         self.schedule_local = str(value or "")[:32]
 
-    def _send(self, at) -> None:
+    def _send(self, at):
         try:
             caller = self._caller("campaign.send")
         except auth.NotAllowed:
@@ -1342,15 +1362,15 @@ class CampaignDetailState(AppState):
         else:
             self.action_message = self._t("detail.scheduled", at=self.schedule_local.replace("T", " "), count=queued)
         self._refresh(caller)
-        self._check(caller)
+        return CampaignDetailState.run_check
 
     @rx.event
     def pause(self):
-        self._change("pause", "detail.paused")
+        return self._change("pause", "detail.paused")
 
     @rx.event
     def resume(self):
-        self._change("resume", "detail.resumed")
+        return self._change("resume", "detail.resumed")
 
     @rx.event
     def ask_cancel(self, open_: bool = True):
@@ -1359,9 +1379,9 @@ class CampaignDetailState(AppState):
     @rx.event
     def cancel(self):
         self.confirm_cancel = False
-        self._change("cancel", "detail.cancelled")
+        return self._change("cancel", "detail.cancelled")
 
-    def _change(self, action: str, done_key: str) -> None:
+    def _change(self, action: str, done_key: str):
         try:
             caller = self._caller("campaign.send")
         except auth.NotAllowed:
@@ -1378,7 +1398,7 @@ class CampaignDetailState(AppState):
         self.action_ok = True
         self.action_message = self._t(done_key, count=count)
         self._refresh(caller)
-        self._check(caller)
+        return CampaignDetailState.run_check
 
 
 def _funnel_cards() -> rx.Component:
