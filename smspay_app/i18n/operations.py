@@ -150,6 +150,7 @@ MESSAGES = {
     "ops.event.payment_expired": {"ja": "決済期限切れ", "en": "Checkout expired"},
     "ops.event.payment_mismatch": {"ja": "決済金額の不一致", "en": "Payment amount mismatch"},
     "ops.event.paid": {"ja": "支払完了", "en": "Paid"},
+    "ops.event.link_expired": {"ja": "リンクの有効期限切れ", "en": "Link expired"},
     "ops.event.sms_reply": {"ja": "返信を受信", "en": "Reply received"},
     "ops.event.opted_out": {"ja": "配信停止", "en": "Opted out"},
     "ops.event.carrier": {"ja": "通信事業者を判定", "en": "Carrier identified"},

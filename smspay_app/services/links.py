@@ -174,3 +174,33 @@ def find_link_view(connection, token: str):
                                       "campaign_id": row["question__campaign_id"]}))
     return (RowView(parts["link"]), RowView(parts["recipient"]), RowView(parts["campaign"]),
             RowView(parts["organisation"]), questions)
+
+
+# Statuses at which a link's expiry changes nothing: the journey has ended, or
+# the recipient is already at a side exit that staff must act on.
+_EXPIRY_IGNORED = ("paid", "read", "cancelled", "opted_out", "expired", "locked")
+
+
+def expire_due(session: Session, now: datetime | None = None, *, limit: int = 500) -> int:
+    """Record the ``expired`` step (timeline ``link_expired``; the
+    ``recipient.expired`` webhook) for recipients whose live link has passed its
+    expiry. Idempotent: an expired recipient is not matched again, and a
+    reissue revokes the old link. Returns how many were marked; commits."""
+    from smspay_app.services import timeline
+
+    now = now or utcnow()
+    rows = session.exec(
+        select(Link, Recipient)
+        .join(Recipient, Recipient.id == Link.recipient_id)
+        .where(
+            Link.revoked_at.is_(None),
+            Link.expires_at <= now,
+            Recipient.status.not_in(_EXPIRY_IGNORED),
+        )
+        .order_by(Link.expires_at)
+        .limit(limit)
+    ).all()
+    for link, recipient in rows:
+        timeline.record(session, recipient, "link_expired", step="expired", at=link.expires_at, detail={"link_id": link.id})
+    session.commit()
+    return len(rows)

@@ -21,9 +21,10 @@ async def run_once(now: datetime | None = None, **kwargs) -> int:
 
 async def run_all(stop: asyncio.Event, *, dispatcher=None) -> None:
     """Every background job, concurrently, until ``stop`` is set: the SMS
-    dispatcher, outbound webhook delivery, reminders and data retention. Each
+    dispatcher, outbound webhook delivery, reminders, link expiry and data
+    retention. Each
     claims its work in the database, so any number of copies may run."""
-    from smspay_app.worker import outbound, reminders, retention
+    from smspay_app.worker import expiry, outbound, reminders, retention
     from smspay_app.worker.dispatcher import Dispatcher
 
     dispatcher = dispatcher or Dispatcher()
@@ -32,6 +33,7 @@ async def run_all(stop: asyncio.Event, *, dispatcher=None) -> None:
             dispatcher.run_forever(stop),
             outbound.run_forever(stop),
             reminders.run_forever(stop),
+            expiry.run_forever(stop),
             retention.run_forever(stop),
         )
     finally:

@@ -55,6 +55,7 @@ from sqlmodel import Session, select
 
 from smspay_app.db import get_engine
 from smspay_app.domain import quiet_hours
+from smspay_app.domain import funnel
 from smspay_app.domain.clock import utcnow
 from smspay_app.domain.security import hash_token, new_token
 from smspay_app.domain.sms_text import TemplateError, render_sms
@@ -360,7 +361,11 @@ class Dispatcher:
     def _issue_link(self, recipient: Recipient, lifetime_hours: int, now: datetime) -> str:
         """Batched equivalent of ``services.links.issue_link`` (same row, same
         token format; live links were revoked by ``_revoke_live_links``): the
-        rows are inserted in one statement at the end of ``_prepare``."""
+        rows are inserted in one statement at the end of ``_prepare``. A
+        recipient whose old link had expired has a live link again: the funnel
+        returns to the step it had reached."""
+        if recipient.status == "expired":
+            funnel.reopen(recipient, recipient.status)
         token = new_token()
         self._new_links.append(
             {
