@@ -48,6 +48,15 @@ def nav_links() -> rx.Component:
     return rx.hstack(*links, spacing="4", align="center")
 
 
+def simulator_link() -> list[rx.Component]:
+    """The built-in SMS simulator's inbox, only when it is the provider."""
+    from smspay_app.settings import get_settings
+
+    if get_settings().sms_provider != "simulator":
+        return []
+    return [rx.link(AppState.tr["admin.nav.simulator"], href="/sim/twilio/inbox", is_external=True, size="2")]
+
+
 def top_bar() -> rx.Component:
     return rx.hstack(
         rx.link(
@@ -64,7 +73,7 @@ def top_bar() -> rx.Component:
         rx.text(AppState.org_name, color="gray", size="2"),
         nav_links(),
         rx.spacer(),
-        rx.link(AppState.tr["admin.nav.simulator"], href="/sim/twilio/inbox", is_external=True, size="2"),
+        *simulator_link(),
         language_switch(),
         rx.link(
             rx.badge(rx.icon("user", size=12), AppState.user_name, variant="soft", color_scheme="teal", size="2"),

@@ -32,7 +32,11 @@ _CATALOGS = {lang: _admin_catalog(lang) for lang in ("ja", "en")}
 
 class AppState(rx.State):
     session_token: str = rx.Cookie(
-        "", name=SESSION_COOKIE, same_site="strict", max_age=get_settings().admin_session_hours * 3600
+        "",
+        name=SESSION_COOKIE,
+        same_site="strict",
+        max_age=get_settings().admin_session_hours * 3600,
+        secure=get_settings().public_base_url.startswith("https://"),
     )
     # Empty until this browser picks a language (then it wins at sign-in and is
     # kept on the user); the UI shows ``ui_lang`` (Japanese by default).
@@ -161,6 +165,9 @@ class LoginState(AppState):
             return self._signed_in(result)
         if result.kind == "throttled":
             return self._not_done(result)
+        if result.kind == "password_throttled":
+            self.error = self._t("login.password_throttled")
+            return
         self.error = ""
         self._challenge = result.challenge
         self.step = result.kind

@@ -3,6 +3,7 @@ role checks. The browser holds a random session token; the DB keeps its hash."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -74,7 +75,8 @@ class SignInStep:
     (password right; the organisation requires TOTP: set it up for
     ``challenge``), ``wrong_code`` (try again, ``tries_left``), ``restart``
     (the challenge is used up, expired or unknown: start with the password),
-    ``throttled`` (too many wrong codes lately: wait)."""
+    ``throttled`` (too many wrong codes lately: wait), ``password_throttled``
+    (too many wrong passwords for this address lately: wait)."""
 
     kind: str
     token: str = ""
@@ -102,6 +104,33 @@ def _open_session(session: Session, user: User) -> tuple[str, Caller]:
     caller = caller_for_token(session, token)
     assert caller is not None
     return token, caller
+
+
+# Wrong passwords per e-mail address (whether or not it exists, so the limit
+# reveals nothing): at most this many in the window, then sign-in for that
+# address pauses. Kept per process, like the recipient pages' rate limit.
+MAX_PASSWORD_FAILURES = 10
+PASSWORD_FAILURE_WINDOW = timedelta(minutes=15)
+_password_failures: dict[str, list] = {}
+_password_failures_lock = threading.Lock()
+
+
+def _password_throttled(email: str) -> bool:
+    cutoff = utcnow() - PASSWORD_FAILURE_WINDOW
+    with _password_failures_lock:
+        recent = [t for t in _password_failures.get(email, []) if t > cutoff]
+        if recent:
+            _password_failures[email] = recent
+        else:
+            _password_failures.pop(email, None)
+        return len(recent) >= MAX_PASSWORD_FAILURES
+
+
+def _password_failed(email: str) -> None:
+    with _password_failures_lock:
+        _password_failures.setdefault(email, []).append(utcnow())
+        if len(_password_failures) > 100_000:  # bounded memory under a spray of addresses
+            _password_failures.clear()
 
 
 def _check_password(session: Session, email: str, password: str) -> User | None:
@@ -132,8 +161,12 @@ def sign_in_start(session: Session, email: str, password: str) -> SignInStep | N
     otherwise a short-lived challenge (not a session) is returned."""
     from smspay_app.services import totp
 
+    key = (email or "").strip().lower()
+    if _password_throttled(key):
+        return SignInStep("password_throttled")
     user = _check_password(session, email, password)
     if user is None:
+        _password_failed(key)
         return None
     org = session.get(Organisation, user.organisation_id)
     if totp.is_enabled(user):

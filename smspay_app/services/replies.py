@@ -45,16 +45,16 @@ def is_opt_out(body: str, words: list[str] | None = None) -> bool:
 
 def find_recipient(session: Session, from_phone: str, to_phone: str) -> Recipient | None:
     """The latest recipient with that phone in the organisation whose sender id
-    the reply was sent to (falls back to the latest recipient anywhere)."""
+    the reply was sent to. Only when the number it was sent to belongs to no
+    organisation does it fall back to the latest recipient anywhere: a reply
+    to one organisation never lands in (or opts out of) another's."""
     settings = get_settings()
     orgs = [o.id for o in session.exec(select(Organisation).where(Organisation.sender_id == to_phone))]
     if not orgs and to_phone == settings.twilio_from:
         orgs = [o.id for o in session.exec(select(Organisation).where(Organisation.sender_id == ""))]
     query = select(Recipient).where(Recipient.phone_e164 == from_phone)
     if orgs:
-        found = session.exec(query.where(Recipient.organisation_id.in_(orgs)).order_by(Recipient.id.desc())).first()
-        if found is not None:
-            return found
+        return session.exec(query.where(Recipient.organisation_id.in_(orgs)).order_by(Recipient.id.desc())).first()
     return session.exec(query.order_by(Recipient.id.desc())).first()
 
 

@@ -12,17 +12,25 @@ from starlette.routing import BaseRoute, Mount
 def web_routes() -> list[BaseRoute]:
     from smspay_app.providers.payments import sandbox
     from smspay_app.providers.sms import simulator
+    from smspay_app.settings import get_settings
     from smspay_app.web import api, exports, payment_webhooks, recipient, sms_webhooks
 
+    settings = get_settings()
     settings_routes: list[BaseRoute] = [
         *recipient.routes,
         *sms_webhooks.routes,
         *payment_webhooks.routes,
         *exports.routes,
         Mount("/api", app=api.create_api()),
-        Mount("/sim/twilio", app=simulator.create_app()),
-        Mount("/sim/stripe", app=sandbox.create_app()),
     ]
+    # The built-in simulators sign what they send with the configured Twilio
+    # auth token / Stripe webhook secret and have unauthenticated control and
+    # reply endpoints: with a real provider they would let anyone forge signed
+    # webhooks (opt-outs, replies, payments). Mounted only when in use.
+    if settings.sms_provider == "simulator":
+        settings_routes.append(Mount("/sim/twilio", app=simulator.create_app()))
+    if settings.payment_provider == "sandbox":
+        settings_routes.append(Mount("/sim/stripe", app=sandbox.create_app()))
     return settings_routes
 
 
