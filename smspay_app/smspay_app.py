@@ -35,43 +35,43 @@ app = rx.App(
     head_components=[rx.el.meta(name="referrer", content="no-referrer")],
 )
 app.add_page(index, route="/", title="smspay", on_load=AppState.guard)
-app.add_page(login_page, route="/login", title="smspay | Sign in", on_load=LoginState.redirect_if_signed_in)
-app.add_page(campaigns_list_page, route="/campaigns", title="smspay | Campaigns", on_load=[AppState.guard, CampaignListState.load])
-app.add_page(campaign_new_page, route="/campaigns/new", title="smspay | New campaign", on_load=[AppState.guard, CampaignEditorState.start])
+app.add_page(login_page, route="/login", title="smspay | ログイン / Sign in", on_load=LoginState.redirect_if_signed_in)
+app.add_page(campaigns_list_page, route="/campaigns", title="smspay | キャンペーン / Campaigns", on_load=[AppState.guard, CampaignListState.load])
+app.add_page(campaign_new_page, route="/campaigns/new", title="smspay | 新規キャンペーン / New campaign", on_load=[AppState.guard, CampaignEditorState.start])
 app.add_page(
     campaign_new_page,
     route="/campaigns/[campaign_id]/edit",
-    title="smspay | Edit campaign",
+    title="smspay | キャンペーンの編集 / Edit campaign",
     on_load=[AppState.guard, CampaignEditorState.start_edit],
 )
 app.add_page(
     campaign_detail_page,
     route="/campaigns/[campaign_id]",
-    title="smspay | Campaign",
+    title="smspay | キャンペーン / Campaign",
     on_load=[AppState.guard, CampaignDetailState.load],
 )
-app.add_page(recipients_page, route="/recipients", title="smspay | Recipients", on_load=[AppState.guard, RecipientsState.load])
+app.add_page(recipients_page, route="/recipients", title="smspay | 宛先検索 / Recipients", on_load=[AppState.guard, RecipientsState.load])
 app.add_page(
     recipient_page,
     route="/recipients/[recipient_id]",
-    title="smspay | Recipient",
+    title="smspay | 宛先 / Recipient",
     on_load=[AppState.guard, RecipientDetailState.load],
 )
-app.add_page(replies_page, route="/replies", title="smspay | Replies", on_load=[AppState.guard, RepliesState.load])
-app.add_page(optouts_page, route="/opt-outs", title="smspay | Opt-outs", on_load=[AppState.guard, OptOutsState.load])
+app.add_page(replies_page, route="/replies", title="smspay | 返信 / Replies", on_load=[AppState.guard, RepliesState.load])
+app.add_page(optouts_page, route="/opt-outs", title="smspay | 配信停止 / Opt-outs", on_load=[AppState.guard, OptOutsState.load])
 
-app.add_page(settings_page, route="/settings", title="smspay | Settings", on_load=[AppState.guard, OrgSettingsState.load])
-app.add_page(users_page, route="/settings/users", title="smspay | Users", on_load=[AppState.guard, UsersState.load])
-app.add_page(account_page, route="/account", title="smspay | Account", on_load=[AppState.guard, AccountState.load])
+app.add_page(settings_page, route="/settings", title="smspay | 組織の設定 / Settings", on_load=[AppState.guard, OrgSettingsState.load])
+app.add_page(users_page, route="/settings/users", title="smspay | ユーザーと権限 / Users", on_load=[AppState.guard, UsersState.load])
+app.add_page(account_page, route="/account", title="smspay | アカウント / Account", on_load=[AppState.guard, AccountState.load])
 app.add_page(
-    developers_page, route="/developers", title="smspay | Developers", on_load=[AppState.guard, DevelopersState.load]
+    developers_page, route="/developers", title="smspay | 開発者向け / Developers", on_load=[AppState.guard, DevelopersState.load]
 )
 
-app.add_page(dashboard_page, route="/dashboard", title="smspay | Dashboard", on_load=[AppState.guard, DashboardState.load])
+app.add_page(dashboard_page, route="/dashboard", title="smspay | ダッシュボード / Dashboard", on_load=[AppState.guard, DashboardState.load])
 app.add_page(
     reminders_page,
     route="/campaigns/[campaign_id]/reminders",
-    title="smspay | Reminders",
+    title="smspay | リマインド設定 / Reminders",
     on_load=[AppState.guard, RemindersState.load],
 )
 

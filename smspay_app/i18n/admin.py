@@ -19,13 +19,17 @@ MESSAGES = {
     "admin.error.not_found": {"ja": "キャンペーンが見つかりません。", "en": "Campaign not found."},
     # login
     "login.title": {"ja": "ログイン", "en": "Sign in"},
-    "login.subtitle": {"ja": "SMS決済リンクの管理画面", "en": "SMS payment links, admin console"},
+    "login.subtitle": {"ja": "SMS決済リンクの管理画面", "en": "Admin console for SMS payment links"},
     "login.email": {"ja": "メールアドレス", "en": "E-mail"},
     "login.password": {"ja": "パスワード", "en": "Password"},
     "login.submit": {"ja": "ログイン", "en": "Sign in"},
     "login.failed": {
         "ja": "メールアドレスまたはパスワードが正しくありません。",
         "en": "The e-mail address or password is not correct.",
+    },
+    "login.password_throttled": {
+        "ja": "ログインの失敗が続いたため、しばらく（15分ほど）待ってからお試しください。",
+        "en": "Too many failed sign-ins for this address. Please wait about 15 minutes and try again.",
     },
     "login.expired": {"ja": "セッションの有効期限が切れました。もう一度ログインしてください。", "en": "Your session has expired. Please sign in again."},
     # campaign list
@@ -100,6 +104,8 @@ MESSAGES = {
     "editor.lifetime": {"ja": "リンクの有効期間", "en": "Link lifetime"},
     "editor.question_label": {"ja": "質問文", "en": "Question"},
     "editor.question_label.default": {"ja": "生年月日を入力してください", "en": "Enter your date of birth"},
+    # The default answer column; matched to the CSV header whatever its language ("生年月日" / "date of birth").
+    "editor.question_column.default": {"ja": "生年月日", "en": "Date of birth"},
     "editor.question_column": {"ja": "正解が入っているCSVの列名", "en": "CSV column holding the answer"},
     "editor.question_kind": {"ja": "種類", "en": "Type"},
     "editor.kind.date": {"ja": "日付", "en": "Date"},
@@ -132,7 +138,7 @@ MESSAGES = {
     "detail.upload.button": {"ja": "取り込む", "en": "Import"},
     "detail.upload.selected": {"ja": "選択中のファイル:", "en": "Selected file:"},
     "detail.upload.none": {"ja": "ファイルが選択されていません。", "en": "No file selected."},
-    "detail.upload.locked": {"ja": "送信開始後は宛先を追加できません。", "en": "Recipients cannot be added after sending started."},
+    "detail.upload.locked": {"ja": "送信開始後は宛先を追加できません。", "en": "Recipients cannot be added once sending has started."},
     "detail.import.result": {
         "ja": "{imported}件を取り込みました。エラー {rejected}件・重複 {duplicates}件・配信停止 {opted_out}件。",
         "en": "Imported {imported} rows. {rejected} with errors, {duplicates} duplicates, {opted_out} opted out.",

@@ -14,14 +14,14 @@ MESSAGES = {
     "settings.sender_id": {"ja": "送信元ID", "en": "Sender ID"},
     "settings.sender_id.help": {
         "ja": "英数字1〜11文字（英字を1文字以上）または +81... 形式の電話番号。空欄ならSMS事業者の既定値。",
-        "en": "1-11 letters/digits (at least one letter) or a phone number like +81.... Empty: the provider's default.",
+        "en": "1-11 letters/digits (at least one letter) or a phone number in +81 format. Leave empty to use the provider's default.",
     },
     "settings.timezone": {"ja": "タイムゾーン", "en": "Time zone"},
     "settings.timezone.help": {"ja": "IANA形式（例: Asia/Tokyo）", "en": "IANA name (e.g. Asia/Tokyo)"},
     "settings.quiet_hours": {"ja": "送信しない時間帯", "en": "Quiet hours (no SMS)"},
     "settings.quiet_hours.help": {
         "ja": "組織のタイムゾーンの時刻（HH:MM）。この間のSMSは終了時刻まで保留します。同じ時刻なら制限なし。",
-        "en": "Local time in the organisation's time zone (HH:MM). SMS in this window wait until it ends. Same times: no quiet hours.",
+        "en": "Local time in the organisation's time zone (HH:MM). SMS due in this window wait until it ends. Set both to the same time for no quiet hours.",
     },
     "settings.quiet_from": {"ja": "開始", "en": "From"},
     "settings.quiet_to": {"ja": "終了", "en": "Until"},
@@ -68,7 +68,7 @@ MESSAGES = {
     "users.add": {"ja": "追加する", "en": "Add"},
     "users.roles.help": {
         "ja": "管理者: すべての操作と設定 / オペレーター: キャンペーンの作成・送信・サポート / サポート: 閲覧と宛先のサポート対応",
-        "en": "Admin: everything incl. settings / Operator: create and send campaigns, support / Support: view and help recipients",
+        "en": "Admin: everything, including settings / Operator: create and send campaigns, help recipients / Support: view and help recipients",
     },
     "users.col.user": {"ja": "ユーザー", "en": "User"},
     "users.col.role": {"ja": "権限", "en": "Role"},
@@ -126,7 +126,7 @@ MESSAGES = {
     "account.totp.on": {"ja": "有効です。残りの回復コード: {left}個", "en": "On. Recovery codes left: {left}"},
     "account.totp.off": {
         "ja": "無効です。Google Authenticator などの認証アプリで、ログイン時に6桁のコードを入力するようにできます。",
-        "en": "Off. With an authenticator app (Google Authenticator, ...) you enter a 6-digit code when signing in.",
+        "en": "Off. Turn it on to enter a 6-digit code from an authenticator app (such as Google Authenticator) when you sign in.",
     },
     "account.totp.required": {"ja": "この組織では2段階認証が必須です。", "en": "Your organisation requires two-factor sign-in."},
     "account.totp.start": {"ja": "設定を始める", "en": "Set up"},
@@ -134,7 +134,7 @@ MESSAGES = {
         "ja": "認証アプリでQRコードを読み取るか、下のキーを入力してから、表示された6桁のコードを入力してください。",
         "en": "Scan the QR code with your authenticator app (or type the key below), then enter the 6-digit code it shows.",
     },
-    "account.totp.key": {"ja": "手入力用のキー", "en": "Key for typing in"},
+    "account.totp.key": {"ja": "手入力用のキー", "en": "Setup key (to type in manually)"},
     "account.totp.code": {"ja": "6桁のコード", "en": "6-digit code"},
     "account.totp.code_or_recovery": {"ja": "6桁のコードまたは回復コード", "en": "6-digit code or a recovery code"},
     "account.totp.confirm": {"ja": "確認して有効にする", "en": "Confirm and turn on"},
@@ -142,7 +142,7 @@ MESSAGES = {
     "account.totp.enabled": {"ja": "2段階認証を有効にしました。", "en": "Two-factor sign-in is on."},
     "account.totp.disable": {"ja": "無効にする", "en": "Turn off"},
     "account.totp.disabled": {"ja": "2段階認証を無効にしました。", "en": "Two-factor sign-in is off."},
-    "account.totp.regenerate": {"ja": "回復コードを作り直す", "en": "New recovery codes"},
+    "account.totp.regenerate": {"ja": "回復コードを作り直す", "en": "Generate new recovery codes"},
     "account.totp.codes_title": {"ja": "回復コード（今だけ表示）", "en": "Recovery codes (shown only now)"},
     "account.totp.codes_help": {
         "ja": "スマートフォンをなくした時に1回ずつ使えます。印刷するか安全な場所に保管してください。この画面を閉じると二度と表示できません。",

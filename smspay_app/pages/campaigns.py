@@ -202,7 +202,7 @@ class CampaignEditorState(AppState):
         self.editing = False
         self.template = self._t("editor.template.default")
         self.page_message = self._t("editor.page_message.default")
-        self.questions = [{"label": self._t("editor.question_label.default"), "column": "生年月日", "kind": "date"}]
+        self.questions = [{"label": self._t("editor.question_label.default"), "column": self._t("editor.question_column.default"), "kind": "date"}]
         self._org_defaults(caller)
         self._analyse(caller)
 
@@ -485,7 +485,10 @@ class CampaignEditorState(AppState):
         if data.verification_mode == "otp":
             identity = self._t("editor.verification.otp")
         else:
-            identity = " / ".join(f"{q.label}（{q.column}・{self._t('editor.kind.' + q.kind)}）" for q in data.questions) or "-"
+            identity = " / ".join(
+                self._t("editor.review.question", label=q.label, column=q.column, kind=self._t("editor.kind." + q.kind))
+                for q in data.questions
+            ) or "-"
         self.review = [
             [self._t("editor.review.name"), data.name],
             [self._t("editor.review.send"), f"{send} · {self._t('detail.lifetime', hours=hours)}"],
@@ -534,7 +537,8 @@ class CampaignEditorState(AppState):
                 note = self._t("editor.preview.real", row=first.row_number or 1)
             else:
                 estimate = None
-                sample = {f: ("山田 太郎" if f in ("name", "氏名") else "あ" * 20) for f in fields}
+                sample_name, sample_value = self._t("editor.preview.sample_name"), self._t("editor.preview.sample_value")
+                sample = {f: (sample_name if f in ("name", "氏名") else sample_value) for f in fields}
                 note = self._t("editor.preview.sample")
         try:
             text = render_sms(template, sample, link_url("X" * 22), sender_prefix=prefix)
@@ -1498,7 +1502,7 @@ def _check_card() -> rx.Component:
             rx.callout(
                 rx.vstack(
                     rx.text(AppState.tr["detail.check.blocked"], size="2", weight="medium"),
-                    rx.foreach(s.check_problems, lambda p: rx.text("・", p, size="2")),
+                    rx.foreach(s.check_problems, lambda p: rx.text(AppState.tr["detail.check.bullet"], p, size="2")),
                     spacing="1",
                 ),
                 icon="triangle-alert", color_scheme="red", size="1", margin_top="8px", id="send-blockers",
