@@ -38,14 +38,14 @@ NAV_ITEMS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 def nav_links() -> rx.Component:
     links = []
     for key, href, roles in NAV_ITEMS:
-        link = rx.link(AppState.tr[key], href=href, size="2", color="var(--gray-12)", weight="medium")
+        link = rx.link(AppState.tr[key], href=href, size="2", color="var(--gray-12)", weight="medium", white_space="nowrap")
         if roles != ("admin", "operator", "support"):
             allowed = AppState.user_role == roles[0]
             for role in roles[1:]:
                 allowed = allowed | (AppState.user_role == role)
             link = rx.cond(allowed, link)
         links.append(link)
-    return rx.hstack(*links, spacing="4", align="center")
+    return rx.hstack(*links, spacing="3", align="center")
 
 
 def simulator_link() -> list[rx.Component]:
@@ -54,7 +54,7 @@ def simulator_link() -> list[rx.Component]:
 
     if get_settings().sms_provider != "simulator":
         return []
-    return [rx.link(AppState.tr["admin.nav.simulator"], href="/sim/twilio/inbox", is_external=True, size="2")]
+    return [rx.link(AppState.tr["admin.nav.simulator"], href="/sim/twilio/inbox", is_external=True, size="2", white_space="nowrap")]
 
 
 def top_bar() -> rx.Component:
@@ -70,7 +70,7 @@ def top_bar() -> rx.Component:
             underline="none",
             color="inherit",
         ),
-        rx.text(AppState.org_name, color="gray", size="2"),
+        rx.text(AppState.org_name, color="gray", size="2", white_space="nowrap", overflow="hidden", text_overflow="ellipsis", max_width="180px"),
         nav_links(),
         rx.spacer(),
         *simulator_link(),
@@ -83,7 +83,7 @@ def top_bar() -> rx.Component:
         ),
         rx.button(AppState.tr["admin.nav.sign_out"], on_click=AppState.sign_out, variant="ghost", size="2", id="sign-out"),
         align="center",
-        spacing="4",
+        spacing="3",
         padding_x="24px",
         padding_y="12px",
         border_bottom="1px solid var(--gray-a5)",
