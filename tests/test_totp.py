@@ -175,3 +175,25 @@ def test_organisation_requiring_totp_forces_enrolment_at_sign_in(session):
         # An enrol challenge cannot be used as a code challenge and vice versa.
         step = auth.sign_in_start(session, user.email, PASSWORD)
         assert auth.sign_in_enrol_begin(session, step.challenge) is None
+
+
+def test_wrong_codes_on_the_account_page_count_toward_the_same_limit(session):
+    """Turning TOTP off or making new recovery codes needs a code; wrong ones
+    count with the sign-in's, so a stolen session cannot guess without end."""
+    org = make_org(session)
+    user = make_user(session, org)
+    with clock.frozen(T0) as c:
+        _enrolled(session, user)
+        c.tick(timedelta(seconds=60))
+        for _ in range(auth.MAX_CODE_FAILURES_PER_WINDOW):
+            with pytest.raises(totp.TotpError) as err:
+                totp.regenerate_recovery_codes(session, user, "000000" if totp.code_at(user.totp_secret) != "000000" else "111111")
+            assert err.value.key == "account.totp.error.code"
+        with pytest.raises(totp.TotpError) as err:
+            totp.disable(session, user, totp.code_at(user.totp_secret))  # even the right code waits now
+        assert err.value.key == "account.totp.error.throttled"
+        assert auth.sign_in_start(session, user.email, PASSWORD).kind == "throttled"  # and so does sign-in
+        c.tick(auth.CODE_FAILURE_WINDOW + timedelta(seconds=30))
+        totp.disable(session, user, totp.code_at(user.totp_secret))
+    session.refresh(user)
+    assert not totp.is_enabled(user)

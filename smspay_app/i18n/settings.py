@@ -150,6 +150,10 @@ MESSAGES = {
     },
     "account.totp.codes_done": {"ja": "保管しました", "en": "I have saved them"},
     "account.totp.error.code": {"ja": "コードが正しくありません。アプリの最新のコードを入力してください。", "en": "That code is not right. Enter the current code from your app."},
+    "account.totp.error.throttled": {
+        "ja": "コードの誤りが続いたため、15分ほど待ってからお試しください。",
+        "en": "Too many wrong codes. Please wait about 15 minutes and try again.",
+    },
     "account.totp.error.not_started": {"ja": "先に「設定を始める」を押してください。", "en": "Press “Set up” first."},
     "account.totp.error.already_on": {"ja": "2段階認証は既に有効です。", "en": "Two-factor sign-in is already on."},
     "account.totp.error.not_on": {"ja": "2段階認証は有効になっていません。", "en": "Two-factor sign-in is not on."},

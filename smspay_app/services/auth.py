@@ -144,7 +144,7 @@ def _check_password(session: Session, email: str, password: str) -> User | None:
     return user
 
 
-def _recent_code_failures(session: Session, user: User) -> int:
+def recent_code_failures(session: Session, user: User) -> int:
     since = utcnow() - CODE_FAILURE_WINDOW
     return len(
         session.exec(
@@ -176,7 +176,7 @@ def sign_in_start(session: Session, email: str, password: str) -> SignInStep | N
     else:
         token, caller = _open_session(session, user)
         return SignInStep("done", token=token, caller=caller)
-    if _recent_code_failures(session, user) >= MAX_CODE_FAILURES_PER_WINDOW:
+    if recent_code_failures(session, user) >= MAX_CODE_FAILURES_PER_WINDOW:
         return SignInStep("throttled")
     now = utcnow()
     challenge = new_token(32)
@@ -219,7 +219,7 @@ def _wrong_code(session: Session, row: SignInChallenge, user: User) -> SignInSte
     session.add(AuditLog(organisation_id=user.organisation_id, user_id=user.id, action="auth.code_failed"))
     session.commit()
     left = MAX_CODE_TRIES - row.failed_tries
-    if left <= 0 or _recent_code_failures(session, user) >= MAX_CODE_FAILURES_PER_WINDOW:
+    if left <= 0 or recent_code_failures(session, user) >= MAX_CODE_FAILURES_PER_WINDOW:
         return SignInStep("restart")
     return SignInStep("wrong_code", challenge="", tries_left=left)
 

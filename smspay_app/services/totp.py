@@ -131,8 +131,7 @@ def disable(session: Session, user: User, code: str) -> None:
     org = session.get(Organisation, user.organisation_id)
     if org is not None and org.require_totp:
         raise TotpError("account.totp.error.required")
-    if verify(session, user, code) is None:
-        raise TotpError("account.totp.error.code")
+    _verify_or_count_failure(session, user, code)
     clear(session, user)
     _audit(session, user, "totp.disabled")
     session.commit()
@@ -175,8 +174,7 @@ def regenerate_recovery_codes(session: Session, user: User, code: str) -> list[s
     """New recovery codes (the old ones stop working); needs a current code."""
     if not is_enabled(user):
         raise TotpError("account.totp.error.not_on")
-    if verify(session, user, code) is None:
-        raise TotpError("account.totp.error.code")
+    _verify_or_count_failure(session, user, code)
     codes = _replace_recovery_codes(session, user)
     _audit(session, user, "totp.recovery_codes_regenerated")
     session.commit()
@@ -192,6 +190,22 @@ def recovery_codes_left(session: Session, user: User) -> int:
 
 
 # ----------------------------------------------------------------- verification
+
+
+def _verify_or_count_failure(session: Session, user: User, code: str) -> str:
+    """``verify`` for actions of a signed-in user (turn off, new recovery
+    codes): wrong codes count toward the same per-user limit as at sign-in,
+    so a stolen session cannot guess codes without end."""
+    from smspay_app.services import auth
+
+    if auth.recent_code_failures(session, user) >= auth.MAX_CODE_FAILURES_PER_WINDOW:
+        raise TotpError("account.totp.error.throttled")
+    used = verify(session, user, code)
+    if used is None:
+        session.add(AuditLog(organisation_id=user.organisation_id, user_id=user.id, action="auth.code_failed"))
+        session.commit()
+        raise TotpError("account.totp.error.code")
+    return used
 
 
 def verify(session: Session, user: User, code: str) -> str | None:
