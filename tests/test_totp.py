@@ -51,7 +51,7 @@ def test_code_window_and_single_use(session):
     user = make_user(session, org)
     with clock.frozen(T0) as c:
         _enrolled(session, user)
-        secret = user.totp_secret
+        secret = totp.secret_of(user)
         c.tick(timedelta(seconds=60))
         code = totp.code_at(secret)
         assert totp.verify(session, user, code) == "totp"
@@ -94,12 +94,12 @@ def test_disable_needs_a_code_and_is_refused_when_required(session):
         session.add(org)
         session.commit()
         with pytest.raises(totp.TotpError) as err:
-            totp.disable(session, user, totp.code_at(user.totp_secret))
+            totp.disable(session, user, totp.code_at(totp.secret_of(user)))
         assert err.value.key == "account.totp.error.required"
         org.require_totp = False
         session.add(org)
         session.commit()
-        totp.disable(session, user, totp.code_at(user.totp_secret))
+        totp.disable(session, user, totp.code_at(totp.secret_of(user)))
     session.refresh(user)
     assert not totp.is_enabled(user)
     assert session.exec(select(RecoveryCode).where(RecoveryCode.user_id == user.id)).first() is None
@@ -117,13 +117,13 @@ def test_sign_in_with_totp_is_two_steps(session):
         assert len(session.exec(select(AuthSession)).all()) == sessions_before
         assert auth.sign_in(session, user.email, PASSWORD) is None
         assert auth.caller_for_token(session, step.challenge) is None
-        wrong = auth.sign_in_code(session, step.challenge, "000000" if totp.code_at(user.totp_secret) != "000000" else "111111")
+        wrong = auth.sign_in_code(session, step.challenge, "000000" if totp.code_at(totp.secret_of(user)) != "000000" else "111111")
         assert wrong.kind == "wrong_code" and wrong.tries_left == 4
         c.tick(timedelta(seconds=30))
-        done = auth.sign_in_code(session, step.challenge, totp.code_at(user.totp_secret))
+        done = auth.sign_in_code(session, step.challenge, totp.code_at(totp.secret_of(user)))
         assert done.kind == "done" and auth.caller_for_token(session, done.token).user_id == user.id
         # The challenge is spent.
-        assert auth.sign_in_code(session, step.challenge, totp.code_at(user.totp_secret)).kind == "restart"
+        assert auth.sign_in_code(session, step.challenge, totp.code_at(totp.secret_of(user))).kind == "restart"
         # A recovery code also works as the second step.
         step = auth.sign_in_start(session, user.email, PASSWORD)
         assert auth.sign_in_code(session, step.challenge, codes[3]).kind == "done"
@@ -135,15 +135,15 @@ def test_wrong_codes_are_limited_and_challenges_expire(session):
     with clock.frozen(T0) as c:
         _enrolled(session, user)
         step = auth.sign_in_start(session, user.email, PASSWORD)
-        bad = "000000" if totp.code_at(user.totp_secret) != "000000" else "111111"
+        bad = "000000" if totp.code_at(totp.secret_of(user)) != "000000" else "111111"
         kinds = [auth.sign_in_code(session, step.challenge, bad).kind for _ in range(auth.MAX_CODE_TRIES)]
         assert kinds == ["wrong_code"] * (auth.MAX_CODE_TRIES - 1) + ["restart"]
         c.tick(timedelta(seconds=30))
-        assert auth.sign_in_code(session, step.challenge, totp.code_at(user.totp_secret)).kind == "restart"
+        assert auth.sign_in_code(session, step.challenge, totp.code_at(totp.secret_of(user))).kind == "restart"
         # A fresh challenge expires after its minutes.
         step = auth.sign_in_start(session, user.email, PASSWORD)
         c.tick(timedelta(minutes=auth.CHALLENGE_MINUTES, seconds=1))
-        assert auth.sign_in_code(session, step.challenge, totp.code_at(user.totp_secret)).kind == "restart"
+        assert auth.sign_in_code(session, step.challenge, totp.code_at(totp.secret_of(user))).kind == "restart"
         # Restarting does not buy unlimited guesses: 10 failures in 15 minutes throttle.
         step = auth.sign_in_start(session, user.email, PASSWORD)
         for _ in range(auth.MAX_CODE_TRIES):
@@ -168,7 +168,7 @@ def test_organisation_requiring_totp_forces_enrolment_at_sign_in(session):
         assert done.kind == "done" and len(done.recovery_codes) == 10
         assert auth.caller_for_token(session, done.token) is not None
         session.refresh(user)
-        assert user.totp_secret == enrolment.secret
+        assert totp.secret_of(user) == enrolment.secret
         # Next time: a code, not enrolment.
         c.tick(timedelta(seconds=30))
         assert auth.sign_in_start(session, user.email, PASSWORD).kind == "totp"
@@ -187,13 +187,27 @@ def test_wrong_codes_on_the_account_page_count_toward_the_same_limit(session):
         c.tick(timedelta(seconds=60))
         for _ in range(auth.MAX_CODE_FAILURES_PER_WINDOW):
             with pytest.raises(totp.TotpError) as err:
-                totp.regenerate_recovery_codes(session, user, "000000" if totp.code_at(user.totp_secret) != "000000" else "111111")
+                totp.regenerate_recovery_codes(session, user, "000000" if totp.code_at(totp.secret_of(user)) != "000000" else "111111")
             assert err.value.key == "account.totp.error.code"
         with pytest.raises(totp.TotpError) as err:
-            totp.disable(session, user, totp.code_at(user.totp_secret))  # even the right code waits now
+            totp.disable(session, user, totp.code_at(totp.secret_of(user)))  # even the right code waits now
         assert err.value.key == "account.totp.error.throttled"
         assert auth.sign_in_start(session, user.email, PASSWORD).kind == "throttled"  # and so does sign-in
         c.tick(auth.CODE_FAILURE_WINDOW + timedelta(seconds=30))
-        totp.disable(session, user, totp.code_at(user.totp_secret))
+        totp.disable(session, user, totp.code_at(totp.secret_of(user)))
     session.refresh(user)
     assert not totp.is_enabled(user)
+
+
+def test_secrets_are_encrypted_at_rest(session):
+    """A database dump alone does not reveal the TOTP secret: the column holds
+    an authenticated ciphertext keyed from the application secret."""
+    org = make_org(session)
+    user = make_user(session, org)
+    with clock.frozen(T0):
+        enrolment = totp.begin_enrolment(session, user)
+        assert enrolment.secret not in (user.totp_pending_secret or "")
+        _ = totp.confirm_enrolment(session, user, totp.code_at(enrolment.secret))
+    stored = session.exec(select(User.totp_secret).where(User.id == user.id)).one()
+    assert stored.startswith("fernet:") and enrolment.secret not in stored
+    assert totp.secret_of(user) == enrolment.secret

@@ -72,6 +72,38 @@ def code_at(secret: str, now: datetime | None = None) -> str:
     return pyotp.TOTP(secret).generate_otp(_counter(now or utcnow()))
 
 
+def _fernet():
+    """Authenticated encryption for TOTP secrets at rest, keyed from the
+    application secret (a database dump alone does not reveal them)."""
+    import base64
+    import hashlib
+
+    from cryptography.fernet import Fernet
+
+    digest = hashlib.sha256(b"smspay/totp-secret\x1f" + get_settings().secret_key.encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
+_SEALED = "fernet:"
+
+
+def _seal(secret: str) -> str:
+    return _SEALED + _fernet().encrypt(secret.encode()).decode()
+
+
+def _unseal(stored: str | None) -> str | None:
+    if not stored:
+        return None
+    if stored.startswith(_SEALED):
+        return _fernet().decrypt(stored[len(_SEALED):].encode()).decode()
+    return stored  # written before secrets were sealed
+
+
+def secret_of(user: User) -> str | None:
+    """The user's confirmed TOTP secret (decrypted), or None."""
+    return _unseal(user.totp_secret)
+
+
 def is_enabled(user: User) -> bool:
     return bool(user.totp_secret)
 
@@ -88,14 +120,14 @@ def begin_enrolment(session: Session, user: User) -> Enrolment:
     again replaces the pending secret (an abandoned QR code is worthless)."""
     if is_enabled(user):
         raise TotpError("account.totp.error.already_on")
-    user.totp_pending_secret = pyotp.random_base32()
+    user.totp_pending_secret = _seal(pyotp.random_base32())
     session.add(user)
     session.commit()
     return enrolment_of(user)
 
 
 def enrolment_of(user: User) -> Enrolment:
-    secret = user.totp_pending_secret
+    secret = _unseal(user.totp_pending_secret)
     if not secret:
         raise TotpError("account.totp.error.not_started")
     uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=ISSUER)
@@ -106,13 +138,13 @@ def enrolment_of(user: User) -> Enrolment:
 def confirm_enrolment(session: Session, user: User, code: str) -> list[str]:
     """Turn TOTP on when ``code`` matches the pending secret; returns the
     recovery codes (shown once, stored only as hashes)."""
-    secret = user.totp_pending_secret
+    secret = _unseal(user.totp_pending_secret)
     if not secret:
         raise TotpError("account.totp.error.not_started")
     counter = matching_counter(secret, code)
     if counter is None:
         raise TotpError("account.totp.error.code")
-    user.totp_secret = secret
+    user.totp_secret = _seal(secret)
     user.totp_pending_secret = None
     user.totp_enabled_at = utcnow()
     user.totp_last_counter = counter
@@ -214,7 +246,7 @@ def verify(session: Session, user: User, code: str) -> str | None:
     recovery code); None when wrong. Flushes, the caller commits."""
     if not is_enabled(user):
         return None
-    counter = matching_counter(user.totp_secret, code)
+    counter = matching_counter(secret_of(user), code)
     if counter is not None:
         if counter <= user.totp_last_counter:
             return None  # replayed
