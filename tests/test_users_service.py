@@ -129,3 +129,26 @@ def test_profile_language_and_password(session):
     assert auth.caller_for_token(session, token) is not None
     assert auth.caller_for_token(session, other_token) is None
     assert auth.sign_in(session, me.email, "a new long password") is not None
+
+
+def test_a_temporary_password_opens_the_account_page_only_until_changed(session):
+    """Invited or reset users must choose their own password before they can
+    do anything else (checked on the server, in every permission check)."""
+    from smspay_app.services import auth as auth_service
+    from smspay_app.services import campaigns as campaign_service
+
+    org = make_org(session)
+    _, admin = signed_in(session, org, "admin")
+    view, temporary = users.invite_user(session, admin, "new-op@example.com", "新人", "operator")
+    token, caller = auth_service.sign_in(session, "new-op@example.com", temporary)
+    assert caller.must_change_password and not caller.can("campaign.view")
+    with pytest.raises(auth_service.NotAllowed):
+        campaign_service.list_campaigns(session, caller)
+    users.change_password(session, caller, temporary, "my own long password", caller_token=token)
+    caller = auth_service.caller_for_token(session, token)
+    assert not caller.must_change_password and caller.can("campaign.view")
+    assert campaign_service.list_campaigns(session, caller) == []
+    # An admin's reset sets it again.
+    users.reset_password(session, admin, view.id)
+    session.expire_all()
+    assert session.get(User, view.id).must_change_password

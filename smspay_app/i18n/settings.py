@@ -115,6 +115,10 @@ MESSAGES = {
     "account.save": {"ja": "保存する", "en": "Save"},
     "account.saved": {"ja": "保存しました。", "en": "Saved."},
     "account.password": {"ja": "パスワードの変更", "en": "Change password"},
+    "account.password.must_change": {
+        "ja": "仮パスワードでログインしています。続けるには、ご自分のパスワードに変更してください。",
+        "en": "You signed in with a temporary password. Please choose your own password to continue.",
+    },
     "account.password.current": {"ja": "現在のパスワード", "en": "Current password"},
     "account.password.new": {"ja": "新しいパスワード（10文字以上）", "en": "New password (at least 10 characters)"},
     "account.password.submit": {"ja": "変更する", "en": "Change"},

@@ -42,6 +42,9 @@ class User(SQLModel, table=True):
     totp_pending_secret: str | None = None  # enrolment started, not yet confirmed
     totp_enabled_at: NaiveDatetime | None = None
     totp_last_counter: int = 0  # last accepted 30 s step: a code works once
+    # Set with a temporary password (invite, reset): nothing but the account
+    # page works until the user picks their own.
+    must_change_password: bool = False
     is_active: bool = True
     created_at: NaiveDatetime = Field(default_factory=utcnow)
     last_login_at: NaiveDatetime | None = None

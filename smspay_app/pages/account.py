@@ -57,6 +57,8 @@ class AccountState(MessageMixin, AppState):
             return rx.redirect("/login")
         self._refresh(caller)
         self._clear()
+        if caller.must_change_password:
+            self._say("account.password.must_change", False)
         self.enrolling = False
         self.enrol_qr = self.enrol_secret = ""
         self.new_codes = []

@@ -81,6 +81,8 @@ class AppState(rx.State):
         self.user_name = caller.display_name
         self.user_role = caller.role
         self.org_name = caller.organisation_name
+        if caller.must_change_password and self.router.url.path.rstrip("/") != "/account":
+            return rx.redirect("/account")
 
     @rx.event
     def set_lang(self, lang: str):

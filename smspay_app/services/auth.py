@@ -43,8 +43,11 @@ class Caller:
     display_name: str
     language: str
     organisation_name: str
+    must_change_password: bool = False
 
     def can(self, permission: str) -> bool:
+        if self.must_change_password:
+            return False  # a temporary password opens the account page only
         return permission in PERMISSIONS.get(self.role, frozenset())
 
     def require(self, permission: str) -> "Caller":
@@ -307,6 +310,7 @@ def caller_for_token(session: Session, token: str | None) -> Caller | None:
         display_name=user.display_name or user.email,
         language=user.language,
         organisation_name=org.name,
+        must_change_password=user.must_change_password,
     )
 
 

@@ -125,6 +125,7 @@ def invite_user(session: Session, caller: Caller, email: str, display_name: str,
 
     org = session.get(Organisation, caller.organisation_id)
     user = auth.create_user(session, org, email, password, role=role, display_name=display_name, language=caller.language)
+    user.must_change_password = True
     _audit(session, caller, "user.invite", user, role=role)
     session.commit()
     return _view(user), password
@@ -171,6 +172,7 @@ def reset_password(session: Session, caller: Caller, user_id: int, *, reset_totp
     user = _member(session, caller, user_id)
     password = temporary_password()
     user.password_hash = hash_password(password)
+    user.must_change_password = True
     session.add(user)
     if reset_totp:
         totp.clear(session, user)
@@ -226,6 +228,7 @@ def change_password(
     if new == current:
         raise UserError("account.error.password_same")
     user.password_hash = hash_password(new)
+    user.must_change_password = False
     session.add(user)
     auth.revoke_user_sessions(session, user.id, keep_token=caller_token)
     _audit(session, caller, "user.change_password", user)
