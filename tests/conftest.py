@@ -38,10 +38,17 @@ def _reset_caches() -> None:
 @pytest.fixture
 def settings(tmp_path, monkeypatch) -> Iterator[Settings]:
     """Fresh settings and a migrated database under ``tmp_path``."""
+    yield from settings_for(monkeypatch, f"sqlite:///{tmp_path / 'test.db'}")
+
+
+def settings_for(monkeypatch, database_url: str) -> Iterator[Settings]:
+    """Fresh settings on ``database_url``, migrated to the newest revision
+    (a generator for a fixture: ``yield from settings_for(...)``). Test modules
+    on another database override ``settings`` with it (tests/test_postgres_mode.py)."""
     from smspay_app.migrate import upgrade_database
 
     port = free_port()
-    monkeypatch.setenv("SMSPAY_DATABASE_URL", f"sqlite:///{tmp_path / 'test.db'}")
+    monkeypatch.setenv("SMSPAY_DATABASE_URL", database_url)
     monkeypatch.setenv("SMSPAY_PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
     monkeypatch.setenv("SMSPAY_SECRET_KEY", "test-secret-key")
     monkeypatch.setenv("SMSPAY_RUN_WORKER_IN_APP", "false")

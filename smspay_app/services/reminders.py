@@ -285,8 +285,11 @@ def _insert_attempt(session: Session, campaign: Campaign, recipient: Recipient, 
             created_at=now,
         )
         .on_conflict_do_nothing(index_elements=[table.c.idempotency_key])
+        # The inserted id, none on conflict. Not ``rowcount``: on PostgreSQL
+        # SQLAlchemy adds RETURNING for the key itself and rowcount reads -1.
+        .returning(table.c.id)
     )
-    return session.execute(stmt).rowcount == 1
+    return session.execute(stmt).first() is not None
 
 
 def queue_due(session: Session, now: datetime | None = None) -> int:
