@@ -105,6 +105,25 @@ def card(*children: rx.Component, **props) -> rx.Component:
     return rx.card(*children, size="3", width="100%", **props)
 
 
+# The dashboard funnel's steps and their colours, in one place.
+FUNNEL_ACCENTS: tuple[tuple[str, str], ...] = (
+    ("sent", "blue"),
+    ("delivered", "cyan"),
+    ("clicked", "violet"),
+    ("verified", "amber"),
+    ("paid", "green"),
+)
+
+
+def funnel_stats(counts, id_prefix: str) -> list[rx.Component]:
+    """One stat card per funnel step from a ``{step: count}`` var; element
+    ids are ``<id_prefix>-<step>``."""
+    return [
+        stat(AppState.tr[f"funnel.{step}"], counts[step], accent, f"{id_prefix}-{step}")
+        for step, accent in FUNNEL_ACCENTS
+    ]
+
+
 def stat(label, value, accent: str = "gray", test_id: str = "") -> rx.Component:
     return rx.card(
         rx.vstack(

@@ -9,7 +9,7 @@ import asyncio
 
 import reflex as rx
 
-from smspay_app.components.layout import admin_page, card, stat
+from smspay_app.components.layout import admin_page, card, funnel_stats, stat
 from smspay_app.components.funnel import campaign_funnel_panel
 from smspay_app.components.ops import campaign_ops_links
 from smspay_app.db import session_scope
@@ -1409,11 +1409,7 @@ def _funnel_cards() -> rx.Component:
     c = CampaignDetailState.counts
     return rx.flex(
         stat(AppState.tr["funnel.recipients"], c["recipients"], test_id="count-recipients"),
-        stat(AppState.tr["funnel.sent"], c["sent"], "blue", "count-sent"),
-        stat(AppState.tr["funnel.delivered"], c["delivered"], "cyan", "count-delivered"),
-        stat(AppState.tr["funnel.clicked"], c["clicked"], "violet", "count-clicked"),
-        stat(AppState.tr["funnel.verified"], c["verified"], "amber", "count-verified"),
-        stat(AppState.tr["funnel.paid"], c["paid"], "green", "count-paid"),
+        *funnel_stats(c, "count"),
         stat(AppState.tr["funnel.collected"], c["paid_yen"], "green", "collected"),
         spacing="3",
         wrap="wrap",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import reflex as rx
 
 from smspay_app.components.funnel import FunnelPanelState, campaign_funnel_panel, yen
-from smspay_app.components.layout import admin_page, card, stat
+from smspay_app.components.layout import admin_page, card, funnel_stats, stat
 from smspay_app.db import session_scope
 from smspay_app.pages.state import AppState
 from smspay_app.services import auth, dashboard
@@ -125,11 +125,7 @@ def dashboard_page() -> rx.Component:
                 spacing="3",
             ),
             rx.flex(
-                stat(AppState.tr["funnel.sent"], t["sent"], "blue", "total-sent"),
-                stat(AppState.tr["funnel.delivered"], t["delivered"], "cyan", "total-delivered"),
-                stat(AppState.tr["funnel.clicked"], t["clicked"], "violet", "total-clicked"),
-                stat(AppState.tr["funnel.verified"], t["verified"], "amber", "total-verified"),
-                stat(AppState.tr["funnel.paid"], t["paid"], "green", "total-paid"),
+                *funnel_stats(t, "total"),
                 spacing="3",
                 wrap="wrap",
                 width="100%",
