@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from logging.config import fileConfig
 
-from alembic import context
 from sqlmodel import SQLModel
 
 import smspay_app.models  # noqa: F401  (registers every table)
+from alembic import context
 from smspay_app.db import engine_for
 from smspay_app.settings import get_settings
 
@@ -21,9 +21,7 @@ def _url() -> str:
 
 
 def run_migrations_offline() -> None:
-    context.configure(
-        url=_url(), target_metadata=target_metadata, literal_binds=True, render_as_batch=True
-    )
+    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True, render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -34,9 +32,7 @@ def run_migrations_online() -> None:
             # SQLite alters a table by copying it (batch mode); with foreign keys
             # enforced, dropping the old copy of a referenced table would fail.
             connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-        context.configure(
-            connection=connection, target_metadata=target_metadata, render_as_batch=True
-        )
+        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
             context.run_migrations()
         connection.commit()

@@ -63,9 +63,23 @@ def generate(db_path: str, org_id: int, campaign_ids: list[int], big: int, now: 
 
             spread = i % 1800
             yield (
-                cid, org_id, f"+8190{i:08d}", "", "{}", 1000 + (i % 50) * 100, "", "",
-                "delivered", 0, iso(t0), iso(sent), iso(sent) if r < 0.98 else None, at(0.95, 1),
-                at(0.60, 30 + spread), at(0.45, 35 + spread), at(0.35, 40 + spread),
+                cid,
+                org_id,
+                f"+8190{i:08d}",
+                "",
+                "{}",
+                1000 + (i % 50) * 100,
+                "",
+                "",
+                "delivered",
+                0,
+                iso(t0),
+                iso(sent),
+                iso(sent) if r < 0.98 else None,
+                at(0.95, 1),
+                at(0.60, 30 + spread),
+                at(0.45, 35 + spread),
+                at(0.35, 40 + spread),
                 iso(sent) if r > 0.98 else None,
             )
 
@@ -119,11 +133,15 @@ def main() -> int:
         for cid in ids:
             stats.rebuild(s, cid, org_id)
         s.commit()
-    caller = Caller(user_id=0, organisation_id=org_id, role="admin", email="", display_name="", language="ja", organisation_name="")
+    caller = Caller(
+        user_id=0, organisation_id=org_id, role="admin", email="", display_name="", language="ja", organisation_name=""
+    )
     big_id = ids[0]
     with Session(get_engine(), expire_on_commit=False) as s:
         rows = s.exec(text("SELECT COUNT(*) FROM recipient")).one()[0]
-        base_ms, base_n = best_ms(lambda: s.exec(text("SELECT COUNT(*) FROM recipient WHERE campaign_id = :c").bindparams(c=big_id)).one()[0])
+        base_ms, base_n = best_ms(
+            lambda: s.exec(text("SELECT COUNT(*) FROM recipient WHERE campaign_id = :c").bindparams(c=big_id)).one()[0]
+        )
         scan_ms, truth = best_ms(lambda: stats.counts_sql(s, big_id), repeat=3)
 
         def funnel():
@@ -133,15 +151,21 @@ def main() -> int:
 
         funnel_ms, (counts, steps) = best_ms(funnel)
         overview_ms, ov = best_ms(lambda: dashboard.overview(s, caller))
-        series_h_ms, series_h = best_ms(lambda: dashboard.time_series(s, caller, big_id, range_key="48h", now=now), repeat=3)
+        series_h_ms, series_h = best_ms(
+            lambda: dashboard.time_series(s, caller, big_id, range_key="48h", now=now), repeat=3
+        )
         series_d_ms, _ = best_ms(lambda: dashboard.time_series(s, caller, big_id, range_key="30d", now=now), repeat=3)
         progress_ms, _ = best_ms(lambda: dispatch.sending_progress(s, big_id), repeat=3)
     assert counts == truth, (counts, truth)
     print(f"rows in recipient table:  {rows:,} (campaign under test: {base_n:,}; generated in {gen_s:.1f} s)")
     print(f"baseline COUNT(*):        {base_ms:7.1f} ms")
     print(f"full COUNT of the funnel: {scan_ms:7.1f} ms  (what a scan costs; the dashboard does not do this)")
-    print(f"funnel (counters):        {funnel_ms:7.1f} ms  target <= {TARGET_MS:.0f} ms   paid {counts['paid']:,} of sent {counts['sent']:,}")
-    print(f"overview ({len(ov.campaigns)} campaigns):   {overview_ms:7.1f} ms  target <= {TARGET_MS:.0f} ms   collected ¥{ov.totals['collected_yen']:,}")
+    print(
+        f"funnel (counters):        {funnel_ms:7.1f} ms  target <= {TARGET_MS:.0f} ms   paid {counts['paid']:,} of sent {counts['sent']:,}"
+    )
+    print(
+        f"overview ({len(ov.campaigns)} campaigns):   {overview_ms:7.1f} ms  target <= {TARGET_MS:.0f} ms   collected ¥{ov.totals['collected_yen']:,}"
+    )
     print(f"time series 48h hourly:   {series_h_ms:7.1f} ms  (information)")
     print(f"time series 30d daily:    {series_d_ms:7.1f} ms  (information)")
     print(f"sending progress:         {progress_ms:7.1f} ms  (information; no attempts generated)")

@@ -60,8 +60,19 @@ def main() -> int:
 
     settings = get_settings()
     sim = subprocess.Popen(
-        [sys.executable, "-m", "smspay_app.providers.sms.simulator", "--port", str(port),
-         "--account-sid", settings.twilio_account_sid, "--auth-token", settings.twilio_auth_token, "--inbound-url", ""],
+        [
+            sys.executable,
+            "-m",
+            "smspay_app.providers.sms.simulator",
+            "--port",
+            str(port),
+            "--account-sid",
+            settings.twilio_account_sid,
+            "--auth-token",
+            settings.twilio_auth_token,
+            "--inbound-url",
+            "",
+        ],
         cwd=ROOT,
     )
     try:

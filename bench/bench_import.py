@@ -45,13 +45,19 @@ def generate(rows: int, seed: int = 7) -> bytes:
         elif style == 2:
             phone = f"+81 {prefix[1:]} {sub[:4]} {sub[4:]}"
         elif style == 3:
-            phone = "".join(chr(ord(c) + 0xFEE0) if c.isdigit() else c for c in f"{prefix}-{sub[:4]}-{sub[4:]}").replace("-", "－")
+            phone = "".join(
+                chr(ord(c) + 0xFEE0) if c.isdigit() else c for c in f"{prefix}-{sub[:4]}-{sub[4:]}"
+            ).replace("-", "－")
         else:
             phone = f"({prefix}) {sub[:4]} {sub[4:]}"
         if i % 1000 == 999:
             phone = "03-1234-5678"  # landline: rejected
         y = 1950 + i % 50
-        birth = (f"{y}/{i % 12 + 1}/{i % 28 + 1}", f"昭和{y - 1925}年{i % 12 + 1}月{i % 28 + 1}日" if y >= 1927 else f"{y}-01-02", f"{y}{i % 12 + 1:02d}{i % 28 + 1:02d}")[i % 3]
+        birth = (
+            f"{y}/{i % 12 + 1}/{i % 28 + 1}",
+            f"昭和{y - 1925}年{i % 12 + 1}月{i % 28 + 1}日" if y >= 1927 else f"{y}-01-02",
+            f"{y}{i % 12 + 1:02d}{i % 28 + 1:02d}",
+        )[i % 3]
         w.writerow(
             [
                 f"C{i:07d}",
@@ -115,7 +121,9 @@ def main() -> None:
         session.flush()
         session.add(CampaignQuestion(campaign_id=camp.id, label="生年月日", column="birth_date", kind="date"))
         for i in range(0, rows, 5000):  # a few opted-out numbers
-            session.add(OptOut(organisation_id=org.id, phone_e164=f"+81{('90', '80', '70')[i % 3]}{10_000_000 + i:08d}"))
+            session.add(
+                OptOut(organisation_id=org.id, phone_e164=f"+81{('90', '80', '70')[i % 3]}{10_000_000 + i:08d}")
+            )
         session.commit()
 
         ticks: list[tuple[int, int]] = []
@@ -134,7 +142,9 @@ def main() -> None:
         f"import: status={report.status} imported={report.imported_rows:,} rejected={report.rejected_rows:,} "
         f"duplicates={report.duplicate_rows:,} opted_out={report.opted_out_rows:,}"
     )
-    print(f"db rows: recipients={recipients:,} answers={answers:,} timeline={events:,}; progress callbacks={len(ticks)}")
+    print(
+        f"db rows: recipients={recipients:,} answers={answers:,} timeline={events:,}; progress callbacks={len(ticks)}"
+    )
     print(f"bare csv parse:          {bare:7.3f} s  ({rows / bare:>10,.0f} rows/s)")
     print(f"import end to end:       {full:7.3f} s  ({rate:>10,.0f} rows/s)")
     print(f"ratio import / bare csv: {full / bare:7.1f}x")

@@ -88,13 +88,23 @@ def seed(n_links: int) -> list[str]:
         s.flush()
         key = get_settings().secret_key
         for i in range(n_links):
-            r = Recipient(campaign_id=camp.id, organisation_id=org.id, phone_e164=f"+8190{i:08d}",
-                          amount_yen=1000 + i, status="delivered")
+            r = Recipient(
+                campaign_id=camp.id,
+                organisation_id=org.id,
+                phone_e164=f"+8190{i:08d}",
+                amount_yen=1000 + i,
+                status="delivered",
+            )
             s.add(r)
             s.flush()
             for q, raw in zip(qs, ("1980-01-02", str(100000 + i))):
-                s.add(IdentityAnswer(recipient_id=r.id, question_id=q.id,
-                                     answer_hash=hash_answer(key, r.id, q.id, normalize_answer(raw, q.kind))))
+                s.add(
+                    IdentityAnswer(
+                        recipient_id=r.id,
+                        question_id=q.id,
+                        answer_hash=hash_answer(key, r.id, q.id, normalize_answer(raw, q.kind)),
+                    )
+                )
             _, token = issue_link(s, r, 72)
             tokens.append(token)
         s.commit()
@@ -104,16 +114,25 @@ def seed(n_links: int) -> list[str]:
 # ------------------------------------------------------------------ client side
 
 
-async def _worker(port: int, paths: list[str], offset: int, stop_at: float, lat: list[float], errors: list[int],
-                  limit: int | None = None):
+async def _worker(
+    port: int,
+    paths: list[str],
+    offset: int,
+    stop_at: float,
+    lat: list[float],
+    errors: list[int],
+    limit: int | None = None,
+):
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     i = offset
     try:
         while time.perf_counter() < stop_at and (limit is None or i < offset + limit):
             path = paths[i % len(paths)]
             i += 1
-            req = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: {BROWSER_UA}\r\n"
-                   "Accept-Language: ja\r\n\r\n").encode()
+            req = (
+                f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: {BROWSER_UA}\r\n"
+                "Accept-Language: ja\r\n\r\n"
+            ).encode()
             t0 = time.perf_counter()
             writer.write(req)
             head = await reader.readuntil(b"\r\n\r\n")
@@ -142,8 +161,15 @@ async def _load(port: int, paths: list[str], seconds: float, connections: int) -
     elapsed = time.perf_counter() - start
     lat.sort()
     q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1000  # noqa: E731
-    return {"rps": len(lat) / elapsed, "p50": q(0.50), "p95": q(0.95), "p99": q(0.99),
-            "mean": statistics.fmean(lat) * 1000, "n": len(lat), "errors": len(errors)}
+    return {
+        "rps": len(lat) / elapsed,
+        "p50": q(0.50),
+        "p95": q(0.95),
+        "p99": q(0.99),
+        "mean": statistics.fmean(lat) * 1000,
+        "n": len(lat),
+        "errors": len(errors),
+    }
 
 
 async def _once_each(port: int, paths: list[str], connections: int) -> dict:
@@ -152,13 +178,21 @@ async def _once_each(port: int, paths: list[str], connections: int) -> dict:
     errors: list[int] = []
     per = len(paths) // connections
     start = time.perf_counter()
-    await asyncio.gather(*(_worker(port, paths, k * per, start + 60, lat, errors, limit=per)
-                           for k in range(connections)))
+    await asyncio.gather(
+        *(_worker(port, paths, k * per, start + 60, lat, errors, limit=per) for k in range(connections))
+    )
     elapsed = time.perf_counter() - start
     lat.sort()
     q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1000  # noqa: E731
-    return {"rps": len(lat) / elapsed, "p50": q(0.50), "p95": q(0.95), "p99": q(0.99),
-            "mean": statistics.fmean(lat) * 1000, "n": len(lat), "errors": len(errors)}
+    return {
+        "rps": len(lat) / elapsed,
+        "p50": q(0.50),
+        "p95": q(0.95),
+        "p99": q(0.99),
+        "mean": statistics.fmean(lat) * 1000,
+        "n": len(lat),
+        "errors": len(errors),
+    }
 
 
 def main() -> None:
@@ -168,7 +202,8 @@ def main() -> None:
     parser.add_argument("--links", type=int, default=500)
     parser.add_argument("--first-visits", type=int, default=3200)
     parser.add_argument(
-        "--prod", action="store_true",
+        "--prod",
+        action="store_true",
         help="measure the real production server (reflex run --env prod --single-port); baseline: its /ping",
     )
     parser.add_argument("--serve", type=int, default=0, help=argparse.SUPPRESS)
@@ -180,22 +215,40 @@ def main() -> None:
     tmp = tempfile.mkdtemp(prefix="bench_landing_")
     port = free_port()
     env = dict(os.environ)
-    env.update({
-        "SMSPAY_DATABASE_URL": f"sqlite:///{tmp}/bench.db",
-        "SMSPAY_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        "SMSPAY_SECRET_KEY": "bench-secret",
-        "SMSPAY_RUN_WORKER_IN_APP": "false",
-    })
+    env.update(
+        {
+            "SMSPAY_DATABASE_URL": f"sqlite:///{tmp}/bench.db",
+            "SMSPAY_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+            "SMSPAY_SECRET_KEY": "bench-secret",
+            "SMSPAY_RUN_WORKER_IN_APP": "false",
+        }
+    )
     os.environ.update(env)
     all_tokens = seed(args.links + args.first_visits)
-    tokens, fresh = all_tokens[: args.links], all_tokens[args.links:]
+    tokens, fresh = all_tokens[: args.links], all_tokens[args.links :]
     if args.prod:
-        env.update({"REFLEX_USE_SYSTEM_BUN": "1", "REFLEX_TELEMETRY_ENABLED": "false", "REFLEX_CHECK_LATEST_VERSION": "false"})
+        env.update(
+            {"REFLEX_USE_SYSTEM_BUN": "1", "REFLEX_TELEMETRY_ENABLED": "false", "REFLEX_CHECK_LATEST_VERSION": "false"}
+        )
         reflex = str(Path(sys.executable).parent / "reflex")
         server = subprocess.Popen(
-            [reflex, "run", "--env", "prod", "--single-port", "--frontend-port", str(port), "--backend-port", str(port),
-             "--loglevel", "warning"],
-            env=env, cwd=str(ROOT), stdout=subprocess.DEVNULL, start_new_session=True,
+            [
+                reflex,
+                "run",
+                "--env",
+                "prod",
+                "--single-port",
+                "--frontend-port",
+                str(port),
+                "--backend-port",
+                str(port),
+                "--loglevel",
+                "warning",
+            ],
+            env=env,
+            cwd=str(ROOT),
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,
         )
         baseline_path, server_name = "/ping", "reflex prod single-port (granian)"
     else:
@@ -226,11 +279,15 @@ def main() -> None:
         server.wait(timeout=30)
 
     def line(name, r):
-        return (f"{name:<34} {r['rps']:>8.0f} req/s   p50 {r['p50']:6.1f} ms   p95 {r['p95']:6.1f} ms   "
-                f"p99 {r['p99']:6.1f} ms   n={r['n']} non-200={r['errors']}")
+        return (
+            f"{name:<34} {r['rps']:>8.0f} req/s   p50 {r['p50']:6.1f} ms   p95 {r['p95']:6.1f} ms   "
+            f"p99 {r['p99']:6.1f} ms   n={r['n']} non-200={r['errors']}"
+        )
 
-    print(f"{server_name}, {args.connections} keep-alive connections, {args.seconds:.0f} s each, "
-          f"{os.cpu_count()} CPUs, SQLite, {args.links} links")
+    print(
+        f"{server_name}, {args.connections} keep-alive connections, {args.seconds:.0f} s each, "
+        f"{os.cpu_count()} CPUs, SQLite, {args.links} links"
+    )
     print(line(f"baseline GET {baseline_path}", trivial))
     print(line("GET /l/{token} (identity page)", landing))
     print(line("GET /l/{unknown} (404 page)", unknown))

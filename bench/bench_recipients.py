@@ -54,15 +54,23 @@ def main(n: int = 100_000) -> None:
         for i in range(n + 20_000):
             mine = i < n
             campaign = (c1 if i % 2 else c2) if mine else c3
-            rows.append({
-                "campaign_id": campaign.id, "organisation_id": campaign.organisation_id,
-                "phone_e164": f"+8190{10_000_000 + (i % n):08d}", "name": f"{surnames[i % 8]} {i}",
-                "merge_data": "{}", "amount_yen": 1000 + i % 5000, "external_ref": f"C{i:07d}",
-                "status": statuses[i % len(statuses)], "failed_answer_count": 0, "created_at": datetime(2030, 1, 1),
-            })
+            rows.append(
+                {
+                    "campaign_id": campaign.id,
+                    "organisation_id": campaign.organisation_id,
+                    "phone_e164": f"+8190{10_000_000 + (i % n):08d}",
+                    "name": f"{surnames[i % 8]} {i}",
+                    "merge_data": "{}",
+                    "amount_yen": 1000 + i % 5000,
+                    "external_ref": f"C{i:07d}",
+                    "status": statuses[i % len(statuses)],
+                    "failed_answer_count": 0,
+                    "created_at": datetime(2030, 1, 1),
+                }
+            )
         t0 = time.perf_counter()
         for k in range(0, len(rows), 10_000):
-            s.execute(insert(Recipient), rows[k:k + 10_000])
+            s.execute(insert(Recipient), rows[k : k + 10_000])
         s.commit()
         s.execute(text("ANALYZE"))
         print(f"seeded {len(rows):,} recipients in {time.perf_counter() - t0:.1f}s")

@@ -32,14 +32,39 @@ def build(db_path: Path, n: int) -> None:
     engine = create_engine(url)
     ended = "2026-01-01 00:00:00"
     with engine.begin() as c:
-        c.execute(text("INSERT INTO organisation (id, name, sender_name, sender_id, timezone, default_region, allow_foreign_numbers, quiet_hours_start, quiet_hours_end, support_phone, segment_price_yen, carrier_char_cap, require_totp, data_retention_days, created_at) VALUES (1, 'B', '', '', 'Asia/Tokyo', 'JP', 0, '00:00', '00:00', '', 10, 660, 0, 30, :t)"), {"t": ended})
-        c.execute(text("INSERT INTO campaign (id, organisation_id, name, status, sms_template, page_title, page_message, payment_enabled, amount_yen, ask_read_confirmation, verification_mode, max_wrong_answers, link_lifetime_hours, reminder_rules, reminder_template, created_at, updated_at, completed_at) VALUES (1, 1, 'c', 'completed', '', '', '', 1, 1000, 0, 'questions', 5, 72, '[]', '', :t, :t, :t)"), {"t": ended})
-        c.execute(text("INSERT INTO campaignquestion (id, campaign_id, position, label, \"column\", kind) VALUES (1, 1, 0, 'q', 'q', 'date')"))
-        c.execute(text("INSERT INTO recipient (id, campaign_id, organisation_id, phone_e164, name, merge_data, amount_yen, external_ref, carrier, status, failed_answer_count, created_at) VALUES (:id, 1, 1, :p, '山田 太郎', '{\"name\": \"山田 太郎\"}', 1000, 'C-1', '', 'delivered', 0, :t)"),
-                  [{"id": i, "p": f"+8190{i:08d}", "t": ended} for i in range(1, n + 1)])
-        c.execute(text("INSERT INTO identityanswer (recipient_id, question_id, answer_hash) VALUES (:id, 1, 'h')"), [{"id": i} for i in range(1, n + 1)])
-        c.execute(text("INSERT INTO inboundmessage (organisation_id, recipient_id, from_phone, to_phone, body, is_opt_out, received_at) VALUES (1, :id, '+81', '', 'hello', 0, :t)"),
-                  [{"id": i, "t": ended} for i in range(1, n + 1, 10)])
+        c.execute(
+            text(
+                "INSERT INTO organisation (id, name, sender_name, sender_id, timezone, default_region, allow_foreign_numbers, quiet_hours_start, quiet_hours_end, support_phone, segment_price_yen, carrier_char_cap, require_totp, data_retention_days, created_at) VALUES (1, 'B', '', '', 'Asia/Tokyo', 'JP', 0, '00:00', '00:00', '', 10, 660, 0, 30, :t)"
+            ),
+            {"t": ended},
+        )
+        c.execute(
+            text(
+                "INSERT INTO campaign (id, organisation_id, name, status, sms_template, page_title, page_message, payment_enabled, amount_yen, ask_read_confirmation, verification_mode, max_wrong_answers, link_lifetime_hours, reminder_rules, reminder_template, created_at, updated_at, completed_at) VALUES (1, 1, 'c', 'completed', '', '', '', 1, 1000, 0, 'questions', 5, 72, '[]', '', :t, :t, :t)"
+            ),
+            {"t": ended},
+        )
+        c.execute(
+            text(
+                "INSERT INTO campaignquestion (id, campaign_id, position, label, \"column\", kind) VALUES (1, 1, 0, 'q', 'q', 'date')"
+            )
+        )
+        c.execute(
+            text(
+                "INSERT INTO recipient (id, campaign_id, organisation_id, phone_e164, name, merge_data, amount_yen, external_ref, carrier, status, failed_answer_count, created_at) VALUES (:id, 1, 1, :p, '山田 太郎', '{\"name\": \"山田 太郎\"}', 1000, 'C-1', '', 'delivered', 0, :t)"
+            ),
+            [{"id": i, "p": f"+8190{i:08d}", "t": ended} for i in range(1, n + 1)],
+        )
+        c.execute(
+            text("INSERT INTO identityanswer (recipient_id, question_id, answer_hash) VALUES (:id, 1, 'h')"),
+            [{"id": i} for i in range(1, n + 1)],
+        )
+        c.execute(
+            text(
+                "INSERT INTO inboundmessage (organisation_id, recipient_id, from_phone, to_phone, body, is_opt_out, received_at) VALUES (1, :id, '+81', '', 'hello', 0, :t)"
+            ),
+            [{"id": i, "t": ended} for i in range(1, n + 1, 10)],
+        )
     engine.dispose()
 
 
@@ -98,9 +123,13 @@ def main() -> None:
         per_100k = t_set * 100_000 / n
         print(f"recipients erased:        {erased:,}")
         print(f"set-based (erase_due):    {t_set:.2f} s  ({erased / t_set:,.0f} recipients/s)")
-        print(f"row-by-row ORM baseline:  {t_row:.2f} s for {n_row:,}  (~{t_row_scaled:.1f} s for {n:,}; {n_row / t_row:,.0f}/s)")
+        print(
+            f"row-by-row ORM baseline:  {t_row:.2f} s for {n_row:,}  (~{t_row_scaled:.1f} s for {n:,}; {n_row / t_row:,.0f}/s)"
+        )
         print(f"speed-up:                 {t_row_scaled / t_set:.1f}x")
-        print(f"target: 100k in < {TARGET_SECONDS_PER_100K:.0f} s -> {per_100k:.2f} s per 100k: {'OK' if per_100k < TARGET_SECONDS_PER_100K else 'MISSED'}")
+        print(
+            f"target: 100k in < {TARGET_SECONDS_PER_100K:.0f} s -> {per_100k:.2f} s per 100k: {'OK' if per_100k < TARGET_SECONDS_PER_100K else 'MISSED'}"
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -3,9 +3,9 @@ tables are created)."""
 
 from __future__ import annotations
 
-from alembic import command
 from alembic.config import Config
 
+from alembic import command
 from smspay_app.settings import PROJECT_ROOT, get_settings
 
 

@@ -30,9 +30,7 @@ def _persistent_secret() -> str:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="SMSPAY_", env_file=str(PROJECT_ROOT / ".env"), extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="SMSPAY_", env_file=str(PROJECT_ROOT / ".env"), extra="ignore")
 
     database_url: str = Field(default=f"sqlite:///{DATA_DIR / 'smspay.db'}")
     public_base_url: str = "http://localhost:3000"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from smspay_app.pages.account import AccountState, account_page
 from smspay_app.pages.campaigns import (
     CampaignDetailState,
     CampaignEditorState,
@@ -13,15 +14,14 @@ from smspay_app.pages.campaigns import (
     campaign_new_page,
     campaigns_list_page,
 )
-from smspay_app.pages.account import AccountState, account_page
+from smspay_app.pages.dashboard import DashboardState, dashboard_page
 from smspay_app.pages.developers import DevelopersState, developers_page
 from smspay_app.pages.login import login_page
 from smspay_app.pages.optouts import OptOutsState, optouts_page
 from smspay_app.pages.recipients import RecipientDetailState, RecipientsState, recipient_page, recipients_page
+from smspay_app.pages.reminders import RemindersState, reminders_page
 from smspay_app.pages.replies import RepliesState, replies_page
 from smspay_app.pages.settings import OrgSettingsState, UsersState, settings_page, users_page
-from smspay_app.pages.dashboard import DashboardState, dashboard_page
-from smspay_app.pages.reminders import RemindersState, reminders_page
 from smspay_app.pages.state import AppState, LoginState
 from smspay_app.web.app import build_web_app
 
@@ -36,8 +36,18 @@ app = rx.App(
 )
 app.add_page(index, route="/", title="smspay", on_load=AppState.guard)
 app.add_page(login_page, route="/login", title="smspay | ログイン / Sign in", on_load=LoginState.redirect_if_signed_in)
-app.add_page(campaigns_list_page, route="/campaigns", title="smspay | キャンペーン / Campaigns", on_load=[AppState.guard, CampaignListState.load])
-app.add_page(campaign_new_page, route="/campaigns/new", title="smspay | 新規キャンペーン / New campaign", on_load=[AppState.guard, CampaignEditorState.start])
+app.add_page(
+    campaigns_list_page,
+    route="/campaigns",
+    title="smspay | キャンペーン / Campaigns",
+    on_load=[AppState.guard, CampaignListState.load],
+)
+app.add_page(
+    campaign_new_page,
+    route="/campaigns/new",
+    title="smspay | 新規キャンペーン / New campaign",
+    on_load=[AppState.guard, CampaignEditorState.start],
+)
 app.add_page(
     campaign_new_page,
     route="/campaigns/[campaign_id]/edit",
@@ -50,24 +60,53 @@ app.add_page(
     title="smspay | キャンペーン / Campaign",
     on_load=[AppState.guard, CampaignDetailState.load],
 )
-app.add_page(recipients_page, route="/recipients", title="smspay | 宛先検索 / Recipients", on_load=[AppState.guard, RecipientsState.load])
+app.add_page(
+    recipients_page,
+    route="/recipients",
+    title="smspay | 宛先検索 / Recipients",
+    on_load=[AppState.guard, RecipientsState.load],
+)
 app.add_page(
     recipient_page,
     route="/recipients/[recipient_id]",
     title="smspay | 宛先 / Recipient",
     on_load=[AppState.guard, RecipientDetailState.load],
 )
-app.add_page(replies_page, route="/replies", title="smspay | 返信 / Replies", on_load=[AppState.guard, RepliesState.load])
-app.add_page(optouts_page, route="/opt-outs", title="smspay | 配信停止 / Opt-outs", on_load=[AppState.guard, OptOutsState.load])
-
-app.add_page(settings_page, route="/settings", title="smspay | 組織の設定 / Settings", on_load=[AppState.guard, OrgSettingsState.load])
-app.add_page(users_page, route="/settings/users", title="smspay | ユーザーと権限 / Users", on_load=[AppState.guard, UsersState.load])
-app.add_page(account_page, route="/account", title="smspay | アカウント / Account", on_load=[AppState.guard, AccountState.load])
 app.add_page(
-    developers_page, route="/developers", title="smspay | 開発者向け / Developers", on_load=[AppState.guard, DevelopersState.load]
+    replies_page, route="/replies", title="smspay | 返信 / Replies", on_load=[AppState.guard, RepliesState.load]
+)
+app.add_page(
+    optouts_page, route="/opt-outs", title="smspay | 配信停止 / Opt-outs", on_load=[AppState.guard, OptOutsState.load]
 )
 
-app.add_page(dashboard_page, route="/dashboard", title="smspay | ダッシュボード / Dashboard", on_load=[AppState.guard, DashboardState.load])
+app.add_page(
+    settings_page,
+    route="/settings",
+    title="smspay | 組織の設定 / Settings",
+    on_load=[AppState.guard, OrgSettingsState.load],
+)
+app.add_page(
+    users_page,
+    route="/settings/users",
+    title="smspay | ユーザーと権限 / Users",
+    on_load=[AppState.guard, UsersState.load],
+)
+app.add_page(
+    account_page, route="/account", title="smspay | アカウント / Account", on_load=[AppState.guard, AccountState.load]
+)
+app.add_page(
+    developers_page,
+    route="/developers",
+    title="smspay | 開発者向け / Developers",
+    on_load=[AppState.guard, DevelopersState.load],
+)
+
+app.add_page(
+    dashboard_page,
+    route="/dashboard",
+    title="smspay | ダッシュボード / Dashboard",
+    on_load=[AppState.guard, DashboardState.load],
+)
 app.add_page(
     reminders_page,
     route="/campaigns/[campaign_id]/reminders",

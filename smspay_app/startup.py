@@ -20,8 +20,10 @@ def main() -> None:
     print("=" * 64)
     print(f"  smspay admin:      {base}/login")
     if settings.seed_demo:
-        print(f"  demo sign-in:      {settings.demo_email} / {settings.demo_password}"
-              + ("  (created now)" if created else ""))
+        print(
+            f"  demo sign-in:      {settings.demo_email} / {settings.demo_password}"
+            + ("  (created now)" if created else "")
+        )
     if settings.sms_provider == "simulator":
         print(f"  SMS simulator:     {base}/sim/twilio/inbox")
     if settings.payment_provider == "sandbox":

@@ -17,7 +17,9 @@ def make_user(session: Session, org: Organisation, role: str = "operator", email
     return user
 
 
-def signed_in(session: Session, org: Organisation, role: str = "operator", email: str | None = None) -> tuple[str, auth.Caller]:
+def signed_in(
+    session: Session, org: Organisation, role: str = "operator", email: str | None = None
+) -> tuple[str, auth.Caller]:
     user = make_user(session, org, role, email)
     result = auth.sign_in(session, user.email, PASSWORD)
     assert result is not None

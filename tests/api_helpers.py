@@ -22,8 +22,13 @@ def make_admin(session: Session, org: Organisation | None = None, email: str | N
     )
     session.commit()
     return Caller(
-        user_id=user.id, organisation_id=org.id, role="admin", email=user.email, display_name="admin",
-        language="ja", organisation_name=org.name,
+        user_id=user.id,
+        organisation_id=org.id,
+        role="admin",
+        email=user.email,
+        display_name="admin",
+        language="ja",
+        organisation_name=org.name,
     )
 
 

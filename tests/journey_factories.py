@@ -113,9 +113,7 @@ def reload(session: Session, model, ident):
 def events(session: Session, recipient_id: int) -> list[TimelineEvent]:
     session.expire_all()
     return list(
-        session.exec(
-            select(TimelineEvent).where(TimelineEvent.recipient_id == recipient_id).order_by(TimelineEvent.id)
-        )
+        session.exec(select(TimelineEvent).where(TimelineEvent.recipient_id == recipient_id).order_by(TimelineEvent.id))
     )
 
 

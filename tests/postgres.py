@@ -78,7 +78,9 @@ class PostgresServer:
     def pg_ctl(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         return subprocess.run(
             [*self.run_as, f"{self.bindir}/pg_ctl", "-D", str(self.root / "data"), *args],
-            capture_output=True, text=True, timeout=timeout,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
 
     def log_tail(self, lines: int = 30) -> str:
@@ -96,8 +98,10 @@ def _run_as() -> tuple[list[str], int | None, int | None]:
     try:
         user = pwd.getpwnam("postgres")
     except KeyError:
-        pytest.fail("running as root and there is no 'postgres' system user to run PostgreSQL as "
-                    "(install Debian's postgresql package: ./scripts/test.sh does)")
+        pytest.fail(
+            "running as root and there is no 'postgres' system user to run PostgreSQL as "
+            "(install Debian's postgresql package: ./scripts/test.sh does)"
+        )
     runuser = shutil.which("runuser")
     if not runuser:
         pytest.fail("runuser (util-linux) not found: cannot start PostgreSQL as the postgres user")
@@ -107,8 +111,10 @@ def _run_as() -> tuple[list[str], int | None, int | None]:
 def start_server() -> PostgresServer:
     bindir = find_bindir()
     if bindir is None:
-        pytest.fail("PostgreSQL server binaries (initdb, pg_ctl, postgres) not found: install Debian's "
-                    "postgresql package (./scripts/test.sh does) or set SMSPAY_PG_BIN")
+        pytest.fail(
+            "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found: install Debian's "
+            "postgresql package (./scripts/test.sh does) or set SMSPAY_PG_BIN"
+        )
     run_as, uid, gid = _run_as()
     # Not under pytest's tmp_path: /tmp/pytest-of-root is closed to other users.
     root = Path(tempfile.mkdtemp(prefix="smspay-pg-"))
@@ -116,9 +122,23 @@ def start_server() -> PostgresServer:
         os.chown(root, uid, gid)
     server = PostgresServer(bindir=bindir, root=root, port=free_port(), run_as=run_as)
     init = subprocess.run(
-        [*run_as, f"{bindir}/initdb", "-D", str(root / "data"), "-U", SUPERUSER, "-A", "trust",
-         "-E", "UTF8", "--no-locale", "--no-sync"],
-        capture_output=True, text=True, timeout=120,
+        [
+            *run_as,
+            f"{bindir}/initdb",
+            "-D",
+            str(root / "data"),
+            "-U",
+            SUPERUSER,
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-locale",
+            "--no-sync",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     if init.returncode != 0:
         shutil.rmtree(root, ignore_errors=True)

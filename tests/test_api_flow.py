@@ -46,8 +46,11 @@ async def test_send_one_request_then_status_through_verified_and_paid(live_serve
         template = api.post("/api/v1/campaigns", json=CAMPAIGN, headers=idem())
         assert template.status_code == 201, template.text
         # a campaign made from the template: its text, page, amount and question
-        made = api.post("/api/v1/campaigns", json={"name": "4月 電話注文", "template_campaign_id": template.json()["id"]},
-                        headers=idem())
+        made = api.post(
+            "/api/v1/campaigns",
+            json={"name": "4月 電話注文", "template_campaign_id": template.json()["id"]},
+            headers=idem(),
+        )
         assert made.status_code == 201, made.text
         campaign = made.json()
         assert campaign["sms_template"] == CAMPAIGN["sms_template"] and campaign["amount_yen"] == 4_980
@@ -55,9 +58,15 @@ async def test_send_one_request_then_status_through_verified_and_paid(live_serve
 
         sent = api.post(
             "/api/v1/payment-requests",
-            json={"campaign_id": campaign["id"], "recipient": {
-                "phone": "090-1234-5678", "name": "山田太郎", "reference": "ORDER-1001",
-                "fields": {"birth_date": "昭和55年1月2日"}}},
+            json={
+                "campaign_id": campaign["id"],
+                "recipient": {
+                    "phone": "090-1234-5678",
+                    "name": "山田太郎",
+                    "reference": "ORDER-1001",
+                    "fields": {"birth_date": "昭和55年1月2日"},
+                },
+            },
             headers=idem(),
         )
         assert sent.status_code == 201, sent.text
@@ -104,12 +113,20 @@ def test_add_many_with_per_item_errors_and_paging(live_server, session):
     key = make_key(session, admin)
     with api_client(live_server, key) as api:
         campaign = api.post("/api/v1/campaigns", json=CAMPAIGN, headers=idem()).json()
-        items = [{"phone": f"0901000{i:04d}", "name": f"顧客{i}", "fields": {"birth_date": "1980-01-02"}} for i in range(5)]
+        items = [
+            {"phone": f"0901000{i:04d}", "name": f"顧客{i}", "fields": {"birth_date": "1980-01-02"}} for i in range(5)
+        ]
         items.append({"phone": "12345", "name": "bad", "fields": {"birth_date": "1980-01-02"}})  # invalid number
         items.append({"phone": "09010000000", "name": "dup", "fields": {"birth_date": "1980-01-02"}})  # = item 0
         items.append({"phone": "09019999999", "name": "no answer"})  # question column missing
-        items.append({"phone": "09018888888", "amount_yen": 100, "due_date": "2030/13/45",
-                      "fields": {"birth_date": "1980-01-02"}})  # bad date
+        items.append(
+            {
+                "phone": "09018888888",
+                "amount_yen": 100,
+                "due_date": "2030/13/45",
+                "fields": {"birth_date": "1980-01-02"},
+            }
+        )  # bad date
         added = api.post(f"/api/v1/campaigns/{campaign['id']}/recipients", json={"recipients": items}, headers=idem())
         assert added.status_code == 200, added.text
         body = added.json()
@@ -122,8 +139,11 @@ def test_add_many_with_per_item_errors_and_paging(live_server, session):
         assert errs[8][0]["field"] == "due_date" and errs[8][0]["code"] == "import.invalid_date"
         assert all(i["recipient_id"] for i in body["items"][:5])
         # the same number again in a later call: a duplicate in the campaign
-        again = api.post(f"/api/v1/campaigns/{campaign['id']}/recipients",
-                         json={"recipients": [items[0]]}, headers={**idem(), "Accept-Language": "en"}).json()
+        again = api.post(
+            f"/api/v1/campaigns/{campaign['id']}/recipients",
+            json={"recipients": [items[0]]},
+            headers={**idem(), "Accept-Language": "en"},
+        ).json()
         assert again["items"][0]["errors"][0]["code"] == "import.duplicate_in_campaign"
         assert "already" in again["items"][0]["errors"][0]["message"].lower()
 
@@ -135,8 +155,10 @@ def test_add_many_with_per_item_errors_and_paging(live_server, session):
                 break
             after = page["next_after"]
         assert seen == sorted(seen) and len(seen) == 5
-        assert all(r["status"] == "created" for r in
-                   api.get(f"/api/v1/campaigns/{campaign['id']}/recipients", params={"limit": 200}).json()["items"])
+        assert all(
+            r["status"] == "created"
+            for r in api.get(f"/api/v1/campaigns/{campaign['id']}/recipients", params={"limit": 200}).json()["items"]
+        )
 
 
 async def test_reissue_kills_the_old_link_and_cancel_stops_a_request(live_server, session):
@@ -144,10 +166,16 @@ async def test_reissue_kills_the_old_link_and_cancel_stops_a_request(live_server
     key = make_key(session, admin)
     with api_client(live_server, key) as api:
         campaign = api.post("/api/v1/campaigns", json={**CAMPAIGN, "questions": []}, headers=idem()).json()
-        one = api.post("/api/v1/payment-requests", json={"campaign_id": campaign["id"], "recipient": {
-            "phone": "09011112222", "name": "佐藤"}}, headers=idem()).json()
-        two = api.post("/api/v1/payment-requests", json={"campaign_id": campaign["id"], "recipient": {
-            "phone": "09033334444", "name": "鈴木"}}, headers=idem()).json()
+        one = api.post(
+            "/api/v1/payment-requests",
+            json={"campaign_id": campaign["id"], "recipient": {"phone": "09011112222", "name": "佐藤"}},
+            headers=idem(),
+        ).json()
+        two = api.post(
+            "/api/v1/payment-requests",
+            json={"campaign_id": campaign["id"], "recipient": {"phone": "09033334444", "name": "鈴木"}},
+            headers=idem(),
+        ).json()
         assert await run_once() == 2
         old = _token_in_inbox(api, "+819011112222")
 
@@ -167,15 +195,21 @@ async def test_reissue_kills_the_old_link_and_cancel_stops_a_request(live_server
         assert api.get(f"/l/{token_two}").status_code == 410
 
         # a request queued, then the whole campaign cancelled before the worker's pass: never sent
-        three = api.post("/api/v1/payment-requests", json={"campaign_id": campaign["id"], "recipient": {
-            "phone": "09077778888", "name": "田中"}}, headers=idem()).json()
+        three = api.post(
+            "/api/v1/payment-requests",
+            json={"campaign_id": campaign["id"], "recipient": {"phone": "09077778888", "name": "田中"}},
+            headers=idem(),
+        ).json()
         assert three["status"] == "queued"
         whole = api.post(f"/api/v1/campaigns/{campaign['id']}/cancel", headers=idem())
         assert whole.status_code == 200 and whole.json()["status"] == "cancelled"
         assert await run_once() == 0
         assert api.get(f"/api/v1/recipients/{three['id']}").json()["status"] == "cancelled"
         assert api.get("/sim/twilio/_stats").json()["by_to"].get("+819077778888") is None
-        refused = api.post("/api/v1/payment-requests", json={"campaign_id": campaign["id"], "recipient": {
-            "phone": "09055556666"}}, headers={**idem(), "Accept-Language": "en"})
+        refused = api.post(
+            "/api/v1/payment-requests",
+            json={"campaign_id": campaign["id"], "recipient": {"phone": "09055556666"}},
+            headers={**idem(), "Accept-Language": "en"},
+        )
         assert refused.status_code == 409 and refused.json()["error"]["code"] == "conflict"
         assert "cancelled" in refused.json()["error"]["message"]

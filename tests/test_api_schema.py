@@ -6,7 +6,8 @@ its documented schema (success bodies and the one error shape alike)."""
 from __future__ import annotations
 
 import schemathesis
-from hypothesis import HealthCheck, given, settings as hsettings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -27,8 +28,11 @@ def test_api_conforms_to_its_openapi_document(live_server, session):
     key = make_key(session, admin, rate_limit_per_minute=100_000)
     with api_client(live_server, key) as api:  # some real rows for generated ids to hit
         campaign = api.post("/api/v1/campaigns", json={**CAMPAIGN, "questions": []}, headers=idem()).json()
-        api.post("/api/v1/payment-requests", json={"campaign_id": campaign["id"], "recipient": {
-            "phone": "09012340000", "name": "山田"}}, headers=idem())
+        api.post(
+            "/api/v1/payment-requests",
+            json={"campaign_id": campaign["id"], "recipient": {"phone": "09012340000", "name": "山田"}},
+            headers=idem(),
+        )
     schema = schemathesis.openapi.from_url(f"{live_server.base_url}/api/v1/openapi.json")
     base_url, headers = f"{live_server.base_url}/api", {"Authorization": f"Bearer {key}"}
     operations = [result.ok() for result in schema.get_all_operations()]

@@ -103,19 +103,30 @@ def test_a_key_of_another_organisation_sees_nothing(live_server, session):
     key_a, key_b = make_key(session, admin_a), make_key(session, admin_b)
     with api_client(live_server, key_a) as a:
         campaign = _campaign(a)
-        sent = a.post("/api/v1/payment-requests", json={"campaign_id": campaign["id"], "recipient": {
-            "phone": "09012121212", "name": "山田"}}, headers=idem()).json()
+        sent = a.post(
+            "/api/v1/payment-requests",
+            json={"campaign_id": campaign["id"], "recipient": {"phone": "09012121212", "name": "山田"}},
+            headers=idem(),
+        ).json()
     with api_client(live_server, key_b) as b:
         assert b.get("/api/v1/campaigns").json() == {"items": []}
-        for path in (f"/api/v1/campaigns/{campaign['id']}", f"/api/v1/campaigns/{campaign['id']}/recipients",
-                     f"/api/v1/recipients/{sent['id']}"):
+        for path in (
+            f"/api/v1/campaigns/{campaign['id']}",
+            f"/api/v1/campaigns/{campaign['id']}/recipients",
+            f"/api/v1/recipients/{sent['id']}",
+        ):
             r = b.get(path)
             assert r.status_code == 404 and r.json()["error"]["code"] == "not_found", path
-        for path, body in ((f"/api/v1/recipients/{sent['id']}/cancel", None),
-                           (f"/api/v1/recipients/{sent['id']}/reissue", None),
-                           (f"/api/v1/campaigns/{campaign['id']}/cancel", None),
-                           ("/api/v1/payment-requests", {"campaign_id": campaign["id"], "recipient": {"phone": "09000000001", "name": "x"}}),
-                           ("/api/v1/campaigns", {"name": "copy", "template_campaign_id": campaign["id"]})):
+        for path, body in (
+            (f"/api/v1/recipients/{sent['id']}/cancel", None),
+            (f"/api/v1/recipients/{sent['id']}/reissue", None),
+            (f"/api/v1/campaigns/{campaign['id']}/cancel", None),
+            (
+                "/api/v1/payment-requests",
+                {"campaign_id": campaign["id"], "recipient": {"phone": "09000000001", "name": "x"}},
+            ),
+            ("/api/v1/campaigns", {"name": "copy", "template_campaign_id": campaign["id"]}),
+        ):
             assert b.post(path, json=body, headers=idem()).status_code == 404, path
     with api_client(live_server, key_a) as a:
         assert a.get(f"/api/v1/recipients/{sent['id']}").json()["status"] == "queued"
@@ -155,8 +166,11 @@ def test_validation_errors_have_the_one_shape_in_both_languages(live_server, ses
             err = r.json()["error"]
             assert err["code"] == "invalid_request" and word in err["message"]
             assert err["details"][0]["field"] == "name"
-        bad = api.post("/api/v1/campaigns", json={"name": "x", "sms_template": "", "amount_yen": 0},
-                       headers={**idem(), "Accept-Language": "en"})
+        bad = api.post(
+            "/api/v1/campaigns",
+            json={"name": "x", "sms_template": "", "amount_yen": 0},
+            headers={**idem(), "Accept-Language": "en"},
+        )
         assert bad.status_code == 422 and bad.json()["error"]["code"] == "campaign_invalid"
         assert {d["field"] for d in bad.json()["error"]["details"]} >= {"sms_template", "amount_yen"}
         missing = api.post("/api/v1/campaigns", json=CAMPAIGN)
@@ -182,8 +196,11 @@ async def test_repeated_post_with_the_same_idempotency_key_sends_one_sms(live_se
         assert stats["messages"] == 1 and stats["by_to"] == {"+819056565656": 1}
         assert len(api.get(f"/api/v1/campaigns/{campaign['id']}/recipients").json()["items"]) == 1
 
-        changed = api.post("/api/v1/payment-requests", json={**body, "recipient": {"phone": "09056565657", "name": "x"}},
-                           headers=headers)
+        changed = api.post(
+            "/api/v1/payment-requests",
+            json={**body, "recipient": {"phone": "09056565657", "name": "x"}},
+            headers=headers,
+        )
         assert changed.status_code == 422 and changed.json()["error"]["code"] == "idempotency_key_reused"
         # another key's records are its own
         other = make_key(session, admin)

@@ -170,7 +170,9 @@ def test_only_subscribed_events_of_the_own_organisation_are_queued(settings, ses
     timeline.record(session, r1, "sms_delivered", step="delivered")
     timeline.record(session, r1, "sms_reply", detail={})
     session.commit()
-    assert [(d.event_type, d.organisation_id) for d in _deliveries(session)] == [("recipient.replied", r1.organisation_id)]
+    assert [(d.event_type, d.organisation_id) for d in _deliveries(session)] == [
+        ("recipient.replied", r1.organisation_id)
+    ]
     # a disabled endpoint gets nothing new
     webhooks.set_active(session, admin, endpoint.id, False)
     timeline.record(session, r1, "sms_reply", detail={})

@@ -115,8 +115,13 @@ def test_campaign_validation_reports_each_problem(session):
         campaigns.create_campaign(
             session,
             op,
-            _input(name=" ", amount_yen=0, link_lifetime_hours=0, sms_template="あ" * 700,
-                   questions=[campaigns.QuestionInput("", "", "colour")] * 5),
+            _input(
+                name=" ",
+                amount_yen=0,
+                link_lifetime_hours=0,
+                sms_template="あ" * 700,
+                questions=[campaigns.QuestionInput("", "", "colour")] * 5,
+            ),
         )
     keys = {e.key for e in exc.value.errors}
     assert keys == {
@@ -144,11 +149,25 @@ def test_funnel_counts_use_sql_and_later_steps_imply_earlier(session):
         dict(failed_at=now),
     ]
     for i, r in enumerate(rows):
-        session.add(Recipient(campaign_id=campaign.id, organisation_id=org.id, phone_e164=f"+8190000000{i:02d}", amount_yen=1000 + i, **r))
+        session.add(
+            Recipient(
+                campaign_id=campaign.id,
+                organisation_id=org.id,
+                phone_e164=f"+8190000000{i:02d}",
+                amount_yen=1000 + i,
+                **r,
+            )
+        )
     session.commit()
     counts = campaigns.funnel_counts(session, campaign.id)
     assert counts["recipients"] == 5
-    assert (counts["sent"], counts["delivered"], counts["clicked"], counts["verified"], counts["paid"]) == (4, 3, 2, 1, 1)
+    assert (counts["sent"], counts["delivered"], counts["clicked"], counts["verified"], counts["paid"]) == (
+        4,
+        3,
+        2,
+        1,
+        1,
+    )
     assert counts["failed"] == 1
     assert counts["paid_yen"] == 1003
     [(listed, listed_counts)] = campaigns.list_campaigns(session, op)
@@ -175,7 +194,9 @@ def test_wrong_passwords_pause_sign_in_for_that_address(session):
                 assert auth.sign_in_start(session, "target@example.com", "guess") is None
             # Now even the right password waits, and so does an unknown address
             # after as many tries (the limit says nothing about who exists).
-            assert auth.sign_in_start(session, "Target@example.com", "correct horse battery").kind == "password_throttled"
+            assert (
+                auth.sign_in_start(session, "Target@example.com", "correct horse battery").kind == "password_throttled"
+            )
             for _ in range(auth.MAX_PASSWORD_FAILURES):
                 auth.sign_in_start(session, "nobody@example.com", "guess")
             assert auth.sign_in_start(session, "nobody@example.com", "guess").kind == "password_throttled"

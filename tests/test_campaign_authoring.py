@@ -4,14 +4,13 @@ uploaded files kept server-side (real SQLite through Alembic)."""
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 
 import pytest
 from sqlmodel import select
 
 from smspay_app.domain.clock import utcnow
-from smspay_app.models import AuditLog, Campaign, CampaignQuestion, InvoiceLine, Recipient, SendAttempt
+from smspay_app.models import AuditLog, Campaign, InvoiceLine, SendAttempt
 from smspay_app.services import auth, campaigns, uploads
 from smspay_app.services.imports import import_recipients_csv
 from tests.factories import make_org
@@ -57,7 +56,10 @@ def test_create_with_new_fields_and_read_back(session, org):
     campaign = campaigns.create_campaign(session, op, data)
     assert campaign.amount_yen == 3300  # the lines' total
     back = campaigns.campaign_input(session, campaign)
-    assert [(l.item, l.quantity, l.unit_price_yen) for l in back.invoice_lines] == [("点検費", 1, 3000), ("部品", 2, 150)]
+    assert [(l.item, l.quantity, l.unit_price_yen) for l in back.invoice_lines] == [
+        ("点検費", 1, 3000),
+        ("部品", 2, 150),
+    ]
     assert (back.scheduled_at, back.quiet_hours_start, back.quiet_hours_end) == (at, "20:00", "09:00")
     assert back.due_date == date(2030, 6, 30)
     assert session.exec(select(AuditLog).where(AuditLog.action == "campaign.create")).one().target_id == campaign.id
@@ -66,11 +68,22 @@ def test_create_with_new_fields_and_read_back(session, org):
 def test_notice_only_with_read_confirmation_and_otp(session, org):
     op = _caller(session, org)
     campaign = campaigns.create_campaign(
-        session, op,
-        _input(payment_enabled=False, amount_yen=0, ask_read_confirmation=True, verification_mode="otp", questions=[],
-               invoice_lines=[campaigns.InvoiceLineInput("x", 1, 1)]),
+        session,
+        op,
+        _input(
+            payment_enabled=False,
+            amount_yen=0,
+            ask_read_confirmation=True,
+            verification_mode="otp",
+            questions=[],
+            invoice_lines=[campaigns.InvoiceLineInput("x", 1, 1)],
+        ),
     )
-    assert (campaign.payment_enabled, campaign.ask_read_confirmation, campaign.verification_mode) == (False, True, "otp")
+    assert (campaign.payment_enabled, campaign.ask_read_confirmation, campaign.verification_mode) == (
+        False,
+        True,
+        "otp",
+    )
     assert campaign.amount_yen == 0
     assert session.exec(select(InvoiceLine).where(InvoiceLine.campaign_id == campaign.id)).all() == []
 
@@ -79,11 +92,13 @@ def test_validation_of_new_fields(session, org):
     op = _caller(session, org)
     with pytest.raises(campaigns.CampaignInvalid) as exc:
         campaigns.create_campaign(
-            session, op,
+            session,
+            op,
             _input(
                 sms_template="{{a}}{{b}}{{c}}{{d}}{{e}}{{f}}{{g}}{{h}}{{i}}{{j}}{{k}} {{link}}",
                 scheduled_at=utcnow() - timedelta(minutes=1),
-                quiet_hours_start="25:00", quiet_hours_end="08:00",
+                quiet_hours_start="25:00",
+                quiet_hours_end="08:00",
                 invoice_lines=[campaigns.InvoiceLineInput("", 0, 100)],
                 verification_mode="otp",
             ),
@@ -131,7 +146,11 @@ def test_update_draft_only_own_org_and_questions_fixed_after_import(session, org
 def test_send_check_worst_case_over_rows_blocks_over_cap(session, org):
     op = _caller(session, org)
     campaign = campaigns.create_campaign(session, op, _input(sms_template="{{name}}様 {{メモ}} {{link}}"))
-    rows = ["電話番号,氏名,生年月日,メモ", "090-1111-2222,短,1980/1/1,短いメモ", f"090-3333-4444,長,1980/1/1,{'あ' * 640}"]
+    rows = [
+        "電話番号,氏名,生年月日,メモ",
+        "090-1111-2222,短,1980/1/1,短いメモ",
+        f"090-3333-4444,長,1980/1/1,{'あ' * 640}",
+    ]
     import_recipients_csv(session, campaign, "\n".join(rows).encode())
     check = campaigns.send_check(session, op, campaign)
     assert check.recipients == 2

@@ -77,7 +77,13 @@ def test_each_step_counts_once_even_when_repeated(session):
         timeline.record(session, recipient, "click", step="clicked", at=T0 + timedelta(minutes=minutes))
         session.commit()
     counts = _counters(session, campaign.id)
-    assert (counts["sent"], counts["delivered"], counts["clicked"], counts["verified"], counts["paid"]) == (1, 1, 1, 0, 0)
+    assert (counts["sent"], counts["delivered"], counts["clicked"], counts["verified"], counts["paid"]) == (
+        1,
+        1,
+        1,
+        0,
+        0,
+    )
     for _ in range(2):
         timeline.record(session, recipient, "paid", step="paid", at=T0 + timedelta(hours=1))
         session.commit()
@@ -148,7 +154,6 @@ def test_hourly_series_equal_the_recipients_after_random_events(session):
 def test_migration_backfills_counters_from_existing_recipients(tmp_path, monkeypatch):
     """A database with recipients from before 0004_dash gets exact counters."""
     from alembic import command
-
     from smspay_app.migrate import alembic_config
     from smspay_app.settings import get_settings
 
@@ -159,12 +164,18 @@ def test_migration_backfills_counters_from_existing_recipients(tmp_path, monkeyp
     command.upgrade(alembic_config(url), "0001")
     engine = db.engine_for(url)
     with engine.begin() as conn:
-        conn.exec_driver_sql("INSERT INTO organisation (id, name, sender_name, sender_id, timezone, default_region, allow_foreign_numbers, quiet_hours_start, quiet_hours_end, support_phone, segment_price_yen, carrier_char_cap, require_totp, data_retention_days, created_at) VALUES (1, 'o', 'o', '', 'Asia/Tokyo', 'JP', 0, '21:00', '08:00', '', 10, 660, 0, 365, '2030-01-01 00:00:00.000000')")
-        conn.exec_driver_sql("INSERT INTO campaign (id, organisation_id, name, status, sms_template, page_title, page_message, payment_enabled, amount_yen, ask_read_confirmation, verification_mode, max_wrong_answers, link_lifetime_hours, reminder_rules, reminder_template, created_at, updated_at) VALUES (1, 1, 'c', 'sending', '', '', '', 1, 0, 0, 'questions', 5, 72, '[]', '', '2030-01-01 00:00:00.000000', '2030-01-01 00:00:00.000000')")
+        conn.exec_driver_sql(
+            "INSERT INTO organisation (id, name, sender_name, sender_id, timezone, default_region, allow_foreign_numbers, quiet_hours_start, quiet_hours_end, support_phone, segment_price_yen, carrier_char_cap, require_totp, data_retention_days, created_at) VALUES (1, 'o', 'o', '', 'Asia/Tokyo', 'JP', 0, '21:00', '08:00', '', 10, 660, 0, 365, '2030-01-01 00:00:00.000000')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO campaign (id, organisation_id, name, status, sms_template, page_title, page_message, payment_enabled, amount_yen, ask_read_confirmation, verification_mode, max_wrong_answers, link_lifetime_hours, reminder_rules, reminder_template, created_at, updated_at) VALUES (1, 1, 'c', 'sending', '', '', '', 1, 0, 0, 'questions', 5, 72, '[]', '', '2030-01-01 00:00:00.000000', '2030-01-01 00:00:00.000000')"
+        )
         for i in range(6):
             clicked = f"'2030-05-01 0{i % 3}:1{i}:00.000000'" if i % 2 == 0 else "NULL"
             paid = "'2030-05-01 03:00:00.000000'" if i == 0 else "NULL"
-            conn.exec_driver_sql(f"INSERT INTO recipient (campaign_id, organisation_id, phone_e164, name, merge_data, amount_yen, external_ref, carrier, status, failed_answer_count, created_at, sent_at, clicked_at, paid_at) VALUES (1, 1, '+8190000000{i}', '', '{{}}', 1000, '', '', 'sent', 0, '2030-05-01 00:00:00.000000', '2030-05-01 00:00:00.000000', {clicked}, {paid})")
+            conn.exec_driver_sql(
+                f"INSERT INTO recipient (campaign_id, organisation_id, phone_e164, name, merge_data, amount_yen, external_ref, carrier, status, failed_answer_count, created_at, sent_at, clicked_at, paid_at) VALUES (1, 1, '+8190000000{i}', '', '{{}}', 1000, '', '', 'sent', 0, '2030-05-01 00:00:00.000000', '2030-05-01 00:00:00.000000', {clicked}, {paid})"
+            )
     command.upgrade(alembic_config(url), "head")
     with Session(engine, expire_on_commit=False) as s:
         assert _counters(s, 1) == stats.counts_sql(s, 1)

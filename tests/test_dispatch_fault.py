@@ -36,9 +36,17 @@ def start_simulator(settings) -> tuple[subprocess.Popen, str]:
     port = free_port()
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "smspay_app.providers.sms.simulator", "--port", str(port),
-            "--account-sid", settings.twilio_account_sid, "--auth-token", settings.twilio_auth_token,
-            "--inbound-url", "",
+            sys.executable,
+            "-m",
+            "smspay_app.providers.sms.simulator",
+            "--port",
+            str(port),
+            "--account-sid",
+            settings.twilio_account_sid,
+            "--auth-token",
+            settings.twilio_auth_token,
+            "--inbound-url",
+            "",
         ],
         cwd=PROJECT_ROOT,
     )
@@ -70,7 +78,17 @@ def worker_env(settings, sim_base: str) -> dict[str, str]:
 
 def start_worker(env) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "smspay_app.worker", "--batch-size", "8", "--lease-seconds", "4", "--log-level", "WARNING"],
+        [
+            sys.executable,
+            "-m",
+            "smspay_app.worker",
+            "--batch-size",
+            "8",
+            "--lease-seconds",
+            "4",
+            "--log-level",
+            "WARNING",
+        ],
         cwd=PROJECT_ROOT,
         env=env,
     )

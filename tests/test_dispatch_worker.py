@@ -194,7 +194,9 @@ async def test_carrier_recorded_from_lookup_and_caps_apply(live_server, session)
 
     # A docomo recipient's text over 660 characters is refused before sending.
     long_campaign = make_campaign(session, org, recipients=0, template="あ" * 665 + "{{link}}")
-    r = Recipient(campaign_id=long_campaign.id, organisation_id=org.id, phone_e164=recipients[0].phone_e164, carrier="docomo")
+    r = Recipient(
+        campaign_id=long_campaign.id, organisation_id=org.id, phone_e164=recipients[0].phone_e164, carrier="docomo"
+    )
     session.add(r)
     session.commit()
     dispatch.start_sending(session, long_campaign)

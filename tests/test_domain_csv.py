@@ -6,7 +6,8 @@ import csv
 import io
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smspay_app.domain.csv_import import CsvError, parse_amount_yen, read_csv, suggest_mapping
 
@@ -53,7 +54,7 @@ def test_headers_cleaned_and_deduplicated():
         (b"PK\x03\x04\x14\x00\x06\x00", "csv.not_csv"),  # xlsx
         (b"%PDF-1.7\n", "csv.not_csv"),
         (b"a,b\n\x00\x00\x00", "csv.not_csv"),
-        ("電話番号\n".encode("utf-8") + b"\x81", "csv.encoding"),  # broken multibyte
+        ("電話番号\n".encode() + b"\x81", "csv.encoding"),  # broken multibyte
     ],
 )
 def test_whole_file_errors(data, code):
@@ -98,7 +99,10 @@ def test_size_and_row_limits():
                 "postcode": "ZIP",
             },
         ),
-        (["名前", "電話番号（ハイフンなし）", "金額(税込)"], {"phone": "電話番号（ハイフンなし）", "name": "名前", "amount": "金額(税込)"}),
+        (
+            ["名前", "電話番号（ハイフンなし）", "金額(税込)"],
+            {"phone": "電話番号（ハイフンなし）", "name": "名前", "amount": "金額(税込)"},
+        ),
         (["ＴＥＬ", "お名前"], {"phone": "ＴＥＬ", "name": "お名前"}),
         (["メモ", "備考"], {}),
     ],
@@ -145,10 +149,16 @@ def test_amount_any_formatting_round_trips(value, commas, yen, wide):
     assert parse_amount_yen(text) == value
 
 
-CELL = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")) | st.sampled_from(["\n", ",", "\t", "\""]), max_size=12)
+CELL = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc")) | st.sampled_from(["\n", ",", "\t", '"']), max_size=12
+)
 
 
-@given(st.lists(st.lists(CELL, min_size=3, max_size=3), min_size=1, max_size=20), st.sampled_from([",", "\t"]), st.sampled_from(["utf-8", "utf-8-sig", "utf-16"]))
+@given(
+    st.lists(st.lists(CELL, min_size=3, max_size=3), min_size=1, max_size=20),
+    st.sampled_from([",", "\t"]),
+    st.sampled_from(["utf-8", "utf-8-sig", "utf-16"]),
+)
 @settings(max_examples=150, deadline=None)
 def test_any_written_csv_reads_back(rows, delimiter, encoding):
     header = ["電話番号", "氏名", "メモ"]

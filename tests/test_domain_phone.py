@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import phonenumbers
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smspay_app.domain.phone import _fast_jp, _slow, clean_phone, mask_phone, normalize_phone
 

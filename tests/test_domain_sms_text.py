@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smspay_app.domain.sms_text import (
     GSM7_BASIC,
@@ -157,7 +158,10 @@ def test_estimate_template_worst_case_with_real_link_length():
     est = estimate_template("{{name}}様 ご請求", rows, link, sender_prefix="【ABC】", price_per_segment_yen=10)
     assert est.worst_row == 1
     assert est.worst == analyze_sms(render_sms("{{name}}様 ご請求", rows[1], LINK, "【ABC】"))
-    assert est.total_segments == analyze_sms(render_sms("{{name}}様 ご請求", rows[0], LINK, "【ABC】")).segments + est.worst.segments
+    assert (
+        est.total_segments
+        == analyze_sms(render_sms("{{name}}様 ご請求", rows[0], LINK, "【ABC】")).segments + est.worst.segments
+    )
     assert est.cost_yen == est.total_segments * 10
     assert est.errors == [{"index": 2, "code": "template.missing_value", "field": "name"}]
 

@@ -15,7 +15,7 @@ from tests.ops_factories import make_user, sign_in_token
 
 
 def test_neutralise_every_dangerous_start():
-    for bad in ("=1+2", "+81", "-3", "@SUM(A1)", "\tx", "\rx", "=HYPERLINK(\"http://x\")"):
+    for bad in ("=1+2", "+81", "-3", "@SUM(A1)", "\tx", "\rx", '=HYPERLINK("http://x")'):
         assert exports.neutralise(bad) == "'" + bad
     for ok in ("山田", "090-1234-5678", "1200", "", "a=b"):
         assert exports.neutralise(ok) == ok
@@ -50,7 +50,7 @@ def test_utf8_with_bom_and_cp932_are_readable_and_neutralised(session):
     table = _rows(data, "utf-8-sig")
     head, first, second, third = table
     assert head[:3] == ["行番号", "電話番号", "氏名"] and "送信日時" in head and "支払日時" in head
-    assert first[2] == "'=HYPERLINK(\"http://evil\",\"x\")" and first[1] == "090-1000-0000"
+    assert first[2] == '\'=HYPERLINK("http://evil","x")' and first[1] == "090-1000-0000"
     assert first[4] == "'-5"
     assert first[head.index("送信日時")] == "2030-04-01 09:30:00"
     assert first[head.index("到達日時")] == "2030-04-01 09:31:00"
@@ -91,6 +91,8 @@ def test_export_streams_in_batches(session, monkeypatch):
     monkeypatch.setattr(exports, "BATCH", 7)
     org = make_org(session)
     campaign = make_campaign(session, org, recipients=40)
-    chunks = list(exports.encode_csv(exports.iter_rows(session, campaign.id, org.timezone, "ja"), "utf-8-sig", chunk_rows=10))
+    chunks = list(
+        exports.encode_csv(exports.iter_rows(session, campaign.id, org.timezone, "ja"), "utf-8-sig", chunk_rows=10)
+    )
     assert len(chunks) >= 5  # BOM + several row chunks, not one blob
     assert len(_rows(b"".join(chunks), "utf-8-sig")) == 41

@@ -98,9 +98,7 @@ def test_cp932_japanese_headers_report_exactly_the_bad_rows(session, campaign, s
     question = session.exec(select(CampaignQuestion)).one()
     answers = {a.recipient_id: a.answer_hash for a in session.exec(select(IdentityAnswer))}
     assert answers[first.id] == hash_answer("test-secret-key", first.id, question.id, "1980-01-02")
-    assert answers[recipients[1].id] == hash_answer(
-        "test-secret-key", recipients[1].id, question.id, "1990-03-04"
-    )
+    assert answers[recipients[1].id] == hash_answer("test-secret-key", recipients[1].id, question.id, "1990-03-04")
     assert len(answers) == 3
 
     events = session.exec(select(TimelineEvent).order_by(TimelineEvent.recipient_id)).all()
@@ -276,7 +274,7 @@ def test_question_column_named_in_another_language_resolves_through_its_field(se
     q.column = "生年月日"
     session.add(q)
     session.commit()
-    data = "phone,name,date of birth\n090-1234-5678,Yamada,1980/1/2\n".encode()
+    data = b"phone,name,date of birth\n090-1234-5678,Yamada,1980/1/2\n"
     report = import_recipients_csv(session, campaign, data)
     assert (report.status, report.imported_rows) == ("done", 1), report.errors
     assert session.exec(select(IdentityAnswer)).one()

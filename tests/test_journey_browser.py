@@ -8,10 +8,10 @@ import shutil
 
 import pytest
 
+from smspay_app.models import Recipient
 from smspay_app.services import journey
 from smspay_app.web import recipient as recipient_web
 from tests.journey_factories import make_journey, reload
-from smspay_app.models import Recipient
 
 
 def _chromium() -> str | None:
@@ -26,12 +26,20 @@ def test_journey_without_javascript(live_server, session):
     journey.reset_visit_dedup()
     j = make_journey(session)
     q1, q2 = j.question_ids
-    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"]
+    args = [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+    ]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=_chromium(), args=args)
         try:
-            context = browser.new_context(java_script_enabled=False, locale="ja-JP", viewport={"width": 320, "height": 640})
+            context = browser.new_context(
+                java_script_enabled=False, locale="ja-JP", viewport={"width": 320, "height": 640}
+            )
             page = context.new_page()
             page.goto(f"{live_server.base_url}/l/{j.token}")
             assert page.locator("h1").inner_text() == "ご本人確認"

@@ -26,7 +26,12 @@ class Forms(HTMLParser):
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag == "form":
-            self._current = {"action": a.get("action", ""), "method": a.get("method", "get"), "fields": {}, "radios": {}}
+            self._current = {
+                "action": a.get("action", ""),
+                "method": a.get("method", "get"),
+                "fields": {},
+                "radios": {},
+            }
             self.forms.append(self._current)
         elif tag in ("input", "button") and self._current is not None and a.get("name"):
             if a.get("type") == "radio":
@@ -173,8 +178,14 @@ def test_forged_or_unsigned_webhook_is_refused(live_server, session):
     event = {
         "id": "evt_forged_1",
         "type": "checkout.session.completed",
-        "data": {"object": {"id": payment.provider_session_id, "payment_status": "paid",
-                            "amount_total": 12_340, "currency": "jpy"}},
+        "data": {
+            "object": {
+                "id": payment.provider_session_id,
+                "payment_status": "paid",
+                "amount_total": 12_340,
+                "currency": "jpy",
+            }
+        },
     }
     body = json.dumps(event).encode()
     with live_server.client() as raw:

@@ -94,8 +94,12 @@ def test_a_new_sms_with_a_fresh_link_reopens_an_expired_recipient(session, live_
         assert session.get(Recipient, recipient.id).status == "expired"
         session.add(
             SendAttempt(
-                organisation_id=org.id, campaign_id=campaign.id, recipient_id=recipient.id, kind="reminder",
-                idempotency_key="reminder-1", not_before=clock.utcnow(),
+                organisation_id=org.id,
+                campaign_id=campaign.id,
+                recipient_id=recipient.id,
+                kind="reminder",
+                idempotency_key="reminder-1",
+                not_before=clock.utcnow(),
             )
         )
         session.commit()

@@ -40,7 +40,10 @@ def test_add_cancels_queued_sms_and_remove_needs_a_reason(session):
     assert optouts.list_optouts(session, other) == ([], 0)
     optouts.remove_optout(session, caller, rows[0].id, "誤登録のため")
     assert session.exec(select(OptOut)).all() == []
-    actions = [(a.action, a.reason) for a in session.exec(select(AuditLog).where(AuditLog.action.like("optout.%")).order_by(AuditLog.id))]
+    actions = [
+        (a.action, a.reason)
+        for a in session.exec(select(AuditLog).where(AuditLog.action.like("optout.%")).order_by(AuditLog.id))
+    ]
     assert actions == [("optout.add", "電話で依頼"), ("optout.remove", "誤登録のため")]
     assert "+819010000000" not in str([a.detail for a in session.exec(select(AuditLog))])  # masked
 

@@ -35,7 +35,6 @@ from smspay_app.settings import PROJECT_ROOT
 from tests.conftest import settings_for
 from tests.factories import make_campaign, make_org
 from tests.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
-from tests.test_dispatch_fault import start_simulator, worker_env
 
 # The same tests as on SQLite, run again on PostgreSQL (pytest collects them here
 # with this module's ``settings``).
@@ -46,6 +45,7 @@ from tests.test_dashboard_stats import (  # noqa: F401
     test_interleaved_writers_with_stale_objects_count_exactly,
     test_rebuild_repairs_a_row,
 )
+from tests.test_dispatch_fault import start_simulator, worker_env
 from tests.test_import_recipients import (  # noqa: F401
     campaign,
     test_cp932_japanese_headers_report_exactly_the_bad_rows,
@@ -144,10 +144,15 @@ def test_three_worker_processes_claim_with_skip_locked_and_send_each_message_onc
         httpx.post(sim_base + "/_control", json={"callbacks": False, "latency_ms": 25})
         for i in range(3):
             log = open(tmp_path / f"worker{i}.log", "wb")
-            workers.append(subprocess.Popen(
-                [sys.executable, "-m", "smspay_app.worker", "--batch-size", "8", "--log-level", "WARNING"],
-                cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            ))
+            workers.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "smspay_app.worker", "--batch-size", "8", "--log-level", "WARNING"],
+                    cwd=PROJECT_ROOT,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
             log.close()
         deadline = time.monotonic() + 90
         while _open_attempts(engine) > 0:
@@ -192,7 +197,9 @@ def test_dashboard_counters_and_hourly_and_daily_series(session):
     org = make_org(session, timezone="Asia/Tokyo")
     campaign = make_campaign(session, org, 4)
     caller = auth.Caller(1, org.id, "support", "", "", "ja", "")
-    a, b, c, d = session.exec(select(Recipient).where(Recipient.campaign_id == campaign.id).order_by(Recipient.id)).all()
+    a, b, c, d = session.exec(
+        select(Recipient).where(Recipient.campaign_id == campaign.id).order_by(Recipient.id)
+    ).all()
     for r in (a, b, c, d):
         r.amount_yen = 1000
         session.add(r)

@@ -11,7 +11,7 @@ from smspay_app.domain.clock import utcnow
 from smspay_app.models import InboundMessage, Recipient, SendAttempt
 from smspay_app.services import recipients, support, timeline
 from smspay_app.services.recipients import RecipientQuery
-from tests.factories import add_recipients, make_campaign, make_org
+from tests.factories import make_campaign, make_org
 from tests.ops_factories import make_user
 
 
@@ -53,8 +53,12 @@ def test_search_by_phone_name_and_customer_number(session):
         assert [x.phone_e164 for x in found.rows] == ["+819010000007"], typed
     prefix = recipients.search(session, caller, RecipientQuery(q="090-1000-001"))
     assert prefix.total == 10  # 0010..0019
-    assert [x.phone_e164 for x in recipients.search(session, caller, RecipientQuery(q="0007")).rows] == ["+819010000007"]  # last digits
-    assert [x.name for x in recipients.search(session, caller, RecipientQuery(q="顧客50")).rows] == ["顧客50"] + [f"顧客50{i}" for i in range(10)]
+    assert [x.phone_e164 for x in recipients.search(session, caller, RecipientQuery(q="0007")).rows] == [
+        "+819010000007"
+    ]  # last digits
+    assert [x.name for x in recipients.search(session, caller, RecipientQuery(q="顧客50")).rows] == ["顧客50"] + [
+        f"顧客50{i}" for i in range(10)
+    ]
     r = session.get(Recipient, recipients.search(session, caller, RecipientQuery()).rows[3].id)
     r.external_ref = "C-7781"
     session.add(r)
@@ -66,12 +70,22 @@ def test_search_by_phone_name_and_customer_number(session):
 def test_timeline_shows_attempts_bots_and_staff_actions(session):
     org, a, b, caller, _ = _setup(session)
     r = session.get(Recipient, recipients.search(session, caller, RecipientQuery(campaign_id=a.id)).rows[0].id)
-    attempt = SendAttempt(organisation_id=org.id, campaign_id=a.id, recipient_id=r.id, idempotency_key="k1",
-                          status="failed", provider_message_id="SM123", error_code="30003", error_message="unreachable")
+    attempt = SendAttempt(
+        organisation_id=org.id,
+        campaign_id=a.id,
+        recipient_id=r.id,
+        idempotency_key="k1",
+        status="failed",
+        provider_message_id="SM123",
+        error_code="30003",
+        error_message="unreachable",
+    )
     session.add(attempt)
     session.flush()
     t0 = utcnow() - timedelta(minutes=5)
-    timeline.record(session, r, "sms_failed", step="failed", at=t0, detail={"attempt_id": attempt.id, "error_code": "30003"})
+    timeline.record(
+        session, r, "sms_failed", step="failed", at=t0, detail={"attempt_id": attempt.id, "error_code": "30003"}
+    )
     timeline.record(session, r, "preview", at=t0 + timedelta(seconds=1), detail={"ua": "preview", "method": "GET"})
     session.commit()
     support.resend(session, caller, r.id, "番号確認のうえ再送")
@@ -90,8 +104,11 @@ def test_replies_inbox_per_campaign(session):
     ra = session.get(Recipient, recipients.search(session, caller, RecipientQuery(campaign_id=a.id)).rows[0].id)
     rb = session.get(Recipient, recipients.search(session, caller, RecipientQuery(campaign_id=b.id)).rows[0].id)
     for r, body in ((ra, "明日払います"), (rb, "停止")):
-        session.add(InboundMessage(organisation_id=org.id, recipient_id=r.id, from_phone=r.phone_e164, body=body,
-                                   is_opt_out=body == "停止"))
+        session.add(
+            InboundMessage(
+                organisation_id=org.id, recipient_id=r.id, from_phone=r.phone_e164, body=body, is_opt_out=body == "停止"
+            )
+        )
     session.commit()
     rows, total = recipients.replies(session, caller)
     assert total == 2 and {x.body for x in rows} == {"明日払います", "停止"}

@@ -19,11 +19,14 @@ from tests.factories import make_campaign, make_org
 # 2030-05-01 10:00 JST
 SENT = datetime(2030, 5, 1, 1, 0)
 DUE = date(2030, 5, 10)
-RULES = {"rules": [
-    {"anchor": "due_date", "days": -3, "at": "10:00"},
-    {"anchor": "due_date", "days": 1, "at": "10:00"},
-    {"anchor": "due_date", "days": 7, "at": "10:00"},
-], "max": 2}
+RULES = {
+    "rules": [
+        {"anchor": "due_date", "days": -3, "at": "10:00"},
+        {"anchor": "due_date", "days": 1, "at": "10:00"},
+        {"anchor": "due_date", "days": 7, "at": "10:00"},
+    ],
+    "max": 2,
+}
 
 
 def _reminders(session, recipient_id=None) -> list[SendAttempt]:
@@ -36,8 +39,15 @@ def _reminders(session, recipient_id=None) -> list[SendAttempt]:
 
 def _setup(session):
     org = make_org(session, quiet_hours_start="21:00", quiet_hours_end="08:00")
-    campaign = make_campaign(session, org, 5, status="sending", due_date=DUE, reminder_rules=json.dumps(RULES),
-                             reminder_template="{{name}}様 お支払期限が近づいています {{link}}")
+    campaign = make_campaign(
+        session,
+        org,
+        5,
+        status="sending",
+        due_date=DUE,
+        reminder_rules=json.dumps(RULES),
+        reminder_template="{{name}}様 お支払期限が近づいています {{link}}",
+    )
     rs = list(session.exec(select(Recipient).where(Recipient.campaign_id == campaign.id).order_by(Recipient.id)))
     for r in rs[:4]:
         timeline.record(session, r, "sms_delivered", step="delivered", at=SENT)
@@ -48,8 +58,17 @@ def _setup(session):
 
 def test_due_date_rules_with_a_frozen_clock(session):
     org, campaign, (normal, payer, opted, pending, never_sent) = _setup(session)
-    session.add(Payment(organisation_id=org.id, campaign_id=campaign.id, recipient_id=pending.id, amount_yen=1000,
-                        provider_session_id="cs_pending", status="processing", method="konbini"))
+    session.add(
+        Payment(
+            organisation_id=org.id,
+            campaign_id=campaign.id,
+            recipient_id=pending.id,
+            amount_yen=1000,
+            provider_session_id="cs_pending",
+            status="processing",
+            method="konbini",
+        )
+    )
     session.commit()
     queued_at: dict[int, list[datetime]] = {}
     events = [(datetime(2030, 5, 6, 3, 0), "opt_out"), (datetime(2030, 5, 8, 3, 0), "pay")]
@@ -85,8 +104,13 @@ def test_due_date_rules_with_a_frozen_clock(session):
 
 def test_first_send_rule_waits_for_the_end_of_quiet_hours(session):
     org = make_org(session, quiet_hours_start="21:00", quiet_hours_end="08:00")
-    campaign = make_campaign(session, org, 1, status="completed",
-                             reminder_rules=json.dumps({"rules": [{"anchor": "first_send", "days": 1}], "max": 3}))
+    campaign = make_campaign(
+        session,
+        org,
+        1,
+        status="completed",
+        reminder_rules=json.dumps({"rules": [{"anchor": "first_send", "days": 1}], "max": 3}),
+    )
     r = session.exec(select(Recipient)).one()
     sent = datetime(2030, 5, 1, 13, 30)  # 22:30 JST
     timeline.record(session, r, "sms_sent", step="sent", at=sent)
@@ -121,13 +145,28 @@ def test_rules_are_validated_and_saved_by_operators_only(session):
     with pytest.raises(LookupError):
         reminders.save_rules(session, other, campaign.id, good, 2, "")
     with pytest.raises(RulesInvalid) as bad:
-        reminders.save_rules(session, operator, campaign.id,
-                             [{"anchor": "first_send", "days": "0"}, {"anchor": "due_date", "days": "x"},
-                              {"anchor": "moon", "days": 1}, {"anchor": "due_date", "days": 1, "at": "25:99"}],
-                             99, "{{unclosed")
+        reminders.save_rules(
+            session,
+            operator,
+            campaign.id,
+            [
+                {"anchor": "first_send", "days": "0"},
+                {"anchor": "due_date", "days": "x"},
+                {"anchor": "moon", "days": 1},
+                {"anchor": "due_date", "days": 1, "at": "25:99"},
+            ],
+            99,
+            "{{unclosed",
+        )
     keys = {e.key for e in bad.value.errors}
-    assert {"dash.rem.error.after_send", "dash.rem.error.days", "dash.rem.error.anchor", "dash.rem.error.time",
-            "dash.rem.error.max", "dash.rem.error.template"} <= keys
+    assert {
+        "dash.rem.error.after_send",
+        "dash.rem.error.days",
+        "dash.rem.error.anchor",
+        "dash.rem.error.time",
+        "dash.rem.error.max",
+        "dash.rem.error.template",
+    } <= keys
     session.expire_all()
     assert session.get(Campaign, campaign.id).reminder_rules == "[]"  # nothing saved
     saved = reminders.save_rules(session, operator, campaign.id, good, "２", "{{name}}様 お支払のお願い {{link}}")

@@ -21,7 +21,11 @@ async def test_reminders_are_sent_once_and_not_after_payment(live_server, sessio
     now = utcnow().replace(microsecond=0)
     org = make_org(session)  # quiet hours off
     campaign = make_campaign(
-        session, org, 2, status="completed", due_date=date.today(),
+        session,
+        org,
+        2,
+        status="completed",
+        due_date=date.today(),
         reminder_rules=json.dumps({"rules": [{"anchor": "first_send", "days": 1}], "max": 1}),
         reminder_template="{{name}}様 お支払はお済みですか {{link}}",
     )

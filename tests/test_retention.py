@@ -34,7 +34,11 @@ def _ended_campaign(session, org, n=3, status="completed", ended=ENDED, first_ph
             r.clicked_at = r.verified_at = r.paid_at = ENDED - timedelta(hours=5)
         session.add(r)
         session.add(IdentityAnswer(recipient_id=r.id, question_id=question.id, answer_hash="h" * 64))
-        session.add(InboundMessage(organisation_id=org.id, recipient_id=r.id, from_phone=r.phone_e164, body="山田です。支払いました"))
+        session.add(
+            InboundMessage(
+                organisation_id=org.id, recipient_id=r.id, from_phone=r.phone_e164, body="山田です。支払いました"
+            )
+        )
     session.commit()
     return campaign
 
@@ -42,7 +46,9 @@ def _ended_campaign(session, org, n=3, status="completed", ended=ENDED, first_ph
 def _personal(session, campaign_id):
     return [
         (r.phone_e164, r.name, r.merge_data, r.external_ref)
-        for r in session.exec(select(Recipient).where(Recipient.campaign_id == campaign_id).order_by(Recipient.id)).all()
+        for r in session.exec(
+            select(Recipient).where(Recipient.campaign_id == campaign_id).order_by(Recipient.id)
+        ).all()
     ]
 
 
@@ -68,7 +74,10 @@ def test_erases_after_retention_and_keeps_counts(session):
     assert sorted(r.amount_yen for r in rows) == [1000, 2000, 3000]
     assert campaigns.funnel_counts(session, campaign.id) == counts_before
     ids = [r.id for r in rows]
-    assert session.exec(select(func.count()).select_from(IdentityAnswer).where(IdentityAnswer.recipient_id.in_(ids))).one() == 0
+    assert (
+        session.exec(select(func.count()).select_from(IdentityAnswer).where(IdentityAnswer.recipient_id.in_(ids))).one()
+        == 0
+    )
     replies = session.exec(select(InboundMessage).where(InboundMessage.recipient_id.in_(ids))).all()
     assert replies and all(m.body == "" and not m.from_phone.startswith("+") for m in replies)
     audit = session.exec(select(AuditLog).where(AuditLog.action == "retention.erase")).all()

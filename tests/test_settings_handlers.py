@@ -18,15 +18,23 @@ from tests.account_factories import PASSWORD, make_user, signed_in
 from tests.factories import make_org
 
 FORM = dict(
-    name="乗っ取り", sender_name="", sender_id="", timezone="UTC", quiet_hours_start="00:00",
-    quiet_hours_end="00:00", support_phone="", segment_price_yen="0", data_retention_days="1",
+    name="乗っ取り",
+    sender_name="",
+    sender_id="",
+    timezone="UTC",
+    quiet_hours_start="00:00",
+    quiet_hours_end="00:00",
+    support_phone="",
+    segment_price_yen="0",
+    data_retention_days="1",
 )
 
 
 @pytest.fixture
 def pages(settings):
     import smspay_app.smspay_app  # noqa: F401  registers the pages
-    from smspay_app.pages import account, settings as settings_pages, state
+    from smspay_app.pages import account, state
+    from smspay_app.pages import settings as settings_pages
 
     return settings_pages, account, state
 
@@ -66,7 +74,10 @@ def test_non_admins_cannot_use_settings_or_user_handlers(session, pages, role):
     assert (v.role, v.is_active) == ("admin", True)
     assert auth.sign_in(session, v.email, PASSWORD) is not None
     assert session.exec(select(User).where(User.email == "mole@example.com")).first() is None
-    assert session.exec(select(AuditLog).where(AuditLog.action.like("settings.%") | AuditLog.action.like("user.%"))).all() == []
+    assert (
+        session.exec(select(AuditLog).where(AuditLog.action.like("settings.%") | AuditLog.action.like("user.%"))).all()
+        == []
+    )
 
 
 def test_admin_of_another_org_cannot_touch_users_here(session, pages):

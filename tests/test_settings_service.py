@@ -14,7 +14,7 @@ from smspay_app.domain import clock
 from smspay_app.models import AuditLog, Organisation
 from smspay_app.services import auth, totp
 from smspay_app.services import settings as org_settings
-from tests.account_factories import PASSWORD, make_user, signed_in
+from tests.account_factories import PASSWORD, signed_in
 from tests.factories import make_org
 
 GOOD = dict(
@@ -40,16 +40,30 @@ def test_saves_valid_settings_with_one_audit_row(session):
     org = make_org(session)
     _, admin = signed_in(session, org, "admin")
     changes = org_settings.update_settings(
-        session, admin, {**GOOD, "segment_price_yen": "１２", "quiet_hours_start": "２２：３０", "sender_id": "+81 90-1234-5678"}
+        session,
+        admin,
+        {**GOOD, "segment_price_yen": "１２", "quiet_hours_start": "２２：３０", "sender_id": "+81 90-1234-5678"},
     )
     session.refresh(org)
-    assert (org.segment_price_yen, org.quiet_hours_start, org.sender_id, org.data_retention_days) == (12.0, "22:30", "+819012345678", 90)
+    assert (org.segment_price_yen, org.quiet_hours_start, org.sender_id, org.data_retention_days) == (
+        12.0,
+        "22:30",
+        "+819012345678",
+        90,
+    )
     assert changes["data_retention_days"] == [365, 90]
     audit = session.exec(select(AuditLog).where(AuditLog.action == "settings.update")).all()
     assert len(audit) == 1 and audit[0].user_id == admin.user_id
     assert json.loads(audit[0].detail)["quiet_hours_start"] == ["00:00", "22:30"]
     # Saving the same values again changes nothing and writes no row.
-    assert org_settings.update_settings(session, admin, {**GOOD, "segment_price_yen": "12", "quiet_hours_start": "22:30", "sender_id": "+819012345678"}) == {}
+    assert (
+        org_settings.update_settings(
+            session,
+            admin,
+            {**GOOD, "segment_price_yen": "12", "quiet_hours_start": "22:30", "sender_id": "+819012345678"},
+        )
+        == {}
+    )
     assert len(session.exec(select(AuditLog).where(AuditLog.action == "settings.update")).all()) == 1
 
 
@@ -88,7 +102,11 @@ def test_accepts_edge_values(session):
     org = make_org(session)
     _, admin = signed_in(session, org, "admin")
     for sender in ("A", "SMSPAY2026X", ""):
-        org_settings.update_settings(session, admin, {**GOOD, "sender_id": sender, "segment_price_yen": "0", "data_retention_days": "3650", "timezone": "UTC"})
+        org_settings.update_settings(
+            session,
+            admin,
+            {**GOOD, "sender_id": sender, "segment_price_yen": "0", "data_retention_days": "3650", "timezone": "UTC"},
+        )
         assert session.get(Organisation, org.id).sender_id == sender
 
 

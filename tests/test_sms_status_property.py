@@ -7,7 +7,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from sqlmodel import Session, select
 
 from smspay_app.db import get_engine
@@ -42,7 +44,9 @@ def test_callbacks_in_any_order_give_final_status_and_first_timestamps(settings,
         campaign = make_campaign(s, org, recipients=len(plan))
         dispatch.start_sending(s, campaign)
         s.commit()
-        attempts = s.exec(select(SendAttempt).where(SendAttempt.campaign_id == campaign.id).order_by(SendAttempt.id)).all()
+        attempts = s.exec(
+            select(SendAttempt).where(SendAttempt.campaign_id == campaign.id).order_by(SendAttempt.id)
+        ).all()
         for a in attempts:
             a.status, a.provider_message_id, a.accepted_at = "accepted", "SM" + uuid.uuid4().hex, T0
             s.add(a)

@@ -62,10 +62,14 @@ def test_forged_unsigned_and_replayed_callbacks_are_refused(live_server, session
         assert _post(client, settings, path, params, token="not-the-token").status_code == 403  # forged key
         # Signed for other parameters / another URL: refused too.
         other = {**params, "MessageStatus": "sent"}
-        h = {"X-Twilio-Signature": compute_signature(settings.twilio_auth_token, settings.public_base_url + path, other)}
+        h = {
+            "X-Twilio-Signature": compute_signature(settings.twilio_auth_token, settings.public_base_url + path, other)
+        }
         assert client.post(path, data=params, headers=h).status_code == 403
         assert (
-            _post(client, settings, path, params, token=settings.twilio_auth_token, sign_url="http://evil.example/x").status_code
+            _post(
+                client, settings, path, params, token=settings.twilio_auth_token, sign_url="http://evil.example/x"
+            ).status_code
             == 403
         )
         session.expire_all()
@@ -75,7 +79,14 @@ def test_forged_unsigned_and_replayed_callbacks_are_refused(live_server, session
 
         # The genuine callback is applied; its exact replay is refused.
         token = "replay-" + uuid.uuid4().hex
-        good = _post(client, settings, path, params, token=settings.twilio_auth_token, headers={"I-Twilio-Idempotency-Token": token})
+        good = _post(
+            client,
+            settings,
+            path,
+            params,
+            token=settings.twilio_auth_token,
+            headers={"I-Twilio-Idempotency-Token": token},
+        )
         assert good.status_code == 204
         session.expire_all()
         assert session.get(SendAttempt, attempt.id).status == "delivered"
@@ -83,7 +94,14 @@ def test_forged_unsigned_and_replayed_callbacks_are_refused(live_server, session
         assert recipient.status == "delivered"
         delivered_at = recipient.delivered_at
         events = len(session.exec(select(TimelineEvent)).all())
-        again = _post(client, settings, path, params, token=settings.twilio_auth_token, headers={"I-Twilio-Idempotency-Token": token})
+        again = _post(
+            client,
+            settings,
+            path,
+            params,
+            token=settings.twilio_auth_token,
+            headers={"I-Twilio-Idempotency-Token": token},
+        )
         assert again.status_code == 403
         session.expire_all()
         assert session.get(Recipient, attempt.recipient_id).delivered_at == delivered_at
@@ -103,7 +121,9 @@ def test_callback_before_the_worker_records_the_sid_finds_the_attempt_by_ref(liv
     session.commit()
     path = f"/webhooks/twilio/status?ref={attempt.idempotency_key}"
     with live_server.client() as client:
-        r = _post(client, settings, path, {"MessageSid": "SMabc", "MessageStatus": "sent"}, token=settings.twilio_auth_token)
+        r = _post(
+            client, settings, path, {"MessageSid": "SMabc", "MessageStatus": "sent"}, token=settings.twilio_auth_token
+        )
         assert r.status_code == 204
     session.expire_all()
     a = session.get(SendAttempt, attempt.id)
@@ -133,9 +153,7 @@ def test_reply_from_simulator_inbox_is_stored_and_stop_opts_out(live_server, ses
     session.expire_all()
     inbound = session.exec(select(InboundMessage).order_by(InboundMessage.id)).all()
     assert [m.is_opt_out for m in inbound] == [False, True]
-    latest = session.exec(
-        select(Recipient).where(Recipient.phone_e164 == phone).order_by(Recipient.id.desc())
-    ).first()
+    latest = session.exec(select(Recipient).where(Recipient.phone_e164 == phone).order_by(Recipient.id.desc())).first()
     assert inbound[0].recipient_id == latest.id and latest.campaign_id == other.id
     assert session.exec(select(OptOut).where(OptOut.phone_e164 == phone)).one().source == "reply"
     assert latest.status == "opted_out"

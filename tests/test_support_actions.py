@@ -16,9 +16,9 @@ from smspay_app.models import AuditLog, Campaign, Link, Payment, Recipient, Send
 from smspay_app.services import auth, journey, support
 from smspay_app.services.support import SupportError
 from smspay_app.worker import run_once
+from tests.factories import make_org
 from tests.journey_factories import make_journey, reload
 from tests.ops_factories import make_user
-from tests.factories import make_org
 
 
 def _caller(session, j, role="support"):
@@ -29,7 +29,9 @@ def _caller(session, j, role="support"):
 
 def _audits(session, recipient_id):
     session.expire_all()
-    return session.exec(select(AuditLog).where(AuditLog.target_id == recipient_id, AuditLog.target_type == "recipient")).all()
+    return session.exec(
+        select(AuditLog).where(AuditLog.target_id == recipient_id, AuditLog.target_type == "recipient")
+    ).all()
 
 
 def test_reason_is_required_and_nothing_changes_without_it(session):

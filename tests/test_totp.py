@@ -58,10 +58,14 @@ def test_code_window_and_single_use(session):
         assert totp.verify(session, user, code) is None  # replay refused
         c.tick(timedelta(seconds=30))
         # A code from the previous step is still fine (drift) if not used before.
-        assert totp.verify(session, user, totp.code_at(secret, clock.utcnow() - timedelta(seconds=30))) is None  # that step was used
+        assert (
+            totp.verify(session, user, totp.code_at(secret, clock.utcnow() - timedelta(seconds=30))) is None
+        )  # that step was used
         assert totp.verify(session, user, totp.code_at(secret, clock.utcnow() + timedelta(seconds=30))) == "totp"
         c.tick(timedelta(minutes=5))
-        assert totp.verify(session, user, totp.code_at(secret, clock.utcnow() - timedelta(minutes=2))) is None  # too old
+        assert (
+            totp.verify(session, user, totp.code_at(secret, clock.utcnow() - timedelta(minutes=2))) is None
+        )  # too old
         # Full-width digits and spaces as people type them.
         c.tick(timedelta(seconds=60))
         code = totp.code_at(secret)
@@ -117,7 +121,9 @@ def test_sign_in_with_totp_is_two_steps(session):
         assert len(session.exec(select(AuthSession)).all()) == sessions_before
         assert auth.sign_in(session, user.email, PASSWORD) is None
         assert auth.caller_for_token(session, step.challenge) is None
-        wrong = auth.sign_in_code(session, step.challenge, "000000" if totp.code_at(totp.secret_of(user)) != "000000" else "111111")
+        wrong = auth.sign_in_code(
+            session, step.challenge, "000000" if totp.code_at(totp.secret_of(user)) != "000000" else "111111"
+        )
         assert wrong.kind == "wrong_code" and wrong.tries_left == 4
         c.tick(timedelta(seconds=30))
         done = auth.sign_in_code(session, step.challenge, totp.code_at(totp.secret_of(user)))
@@ -187,7 +193,9 @@ def test_wrong_codes_on_the_account_page_count_toward_the_same_limit(session):
         c.tick(timedelta(seconds=60))
         for _ in range(auth.MAX_CODE_FAILURES_PER_WINDOW):
             with pytest.raises(totp.TotpError) as err:
-                totp.regenerate_recovery_codes(session, user, "000000" if totp.code_at(totp.secret_of(user)) != "000000" else "111111")
+                totp.regenerate_recovery_codes(
+                    session, user, "000000" if totp.code_at(totp.secret_of(user)) != "000000" else "111111"
+                )
             assert err.value.key == "account.totp.error.code"
         with pytest.raises(totp.TotpError) as err:
             totp.disable(session, user, totp.code_at(totp.secret_of(user)))  # even the right code waits now

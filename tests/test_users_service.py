@@ -50,8 +50,10 @@ def test_invite_refuses_an_email_in_use_even_in_another_org(session):
 def test_last_admin_cannot_be_demoted_or_deactivated(session):
     org = make_org(session)
     _, admin = signed_in(session, org, "admin")
-    for action in (lambda: users.change_role(session, admin, admin.user_id, "operator"),
-                   lambda: users.set_active(session, admin, admin.user_id, False)):
+    for action in (
+        lambda: users.change_role(session, admin, admin.user_id, "operator"),
+        lambda: users.set_active(session, admin, admin.user_id, False),
+    ):
         with pytest.raises(users.UserError) as err:
             action()
         assert err.value.key == "users.error.last_admin"
@@ -61,7 +63,9 @@ def test_last_admin_cannot_be_demoted_or_deactivated(session):
     assert session.get(User, admin.user_id).role == "operator"
     # ...and now `second` is the last admin (an inactive admin does not count).
     with pytest.raises(users.UserError):
-        users.set_active(session, auth.Caller(second.id, org.id, "admin", second.email, "", "ja", org.name), second.id, False)
+        users.set_active(
+            session, auth.Caller(second.id, org.id, "admin", second.email, "", "ja", org.name), second.id, False
+        )
 
 
 def test_deactivate_ends_sessions_and_blocks_sign_in(session):

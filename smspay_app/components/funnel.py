@@ -16,7 +16,13 @@ from smspay_app.db import session_scope
 from smspay_app.pages.state import AppState
 from smspay_app.services import auth, dashboard, dispatch
 
-STEP_COLORS = {"sent": "#3b82f6", "delivered": "#06b6d4", "clicked": "#8b5cf6", "verified": "#f59e0b", "paid": "#16a34a"}
+STEP_COLORS = {
+    "sent": "#3b82f6",
+    "delivered": "#06b6d4",
+    "clicked": "#8b5cf6",
+    "verified": "#f59e0b",
+    "paid": "#16a34a",
+}
 PROGRESS_KEYS = ("queued", "held", "sending", "sent", "delivered", "failed", "unknown", "cancelled")
 
 
@@ -101,12 +107,19 @@ class FunnelPanelState(AppState):
             for s in steps
         ]
         self.chart = [
-            {"name": self._t(f"funnel.{s['step']}"), "count": s["count"], "fill": STEP_COLORS[s["step"]],
-             "label": f"{s['count']:,}" + (f" ({_rate(s['step_rate'])})" if s["step_rate"] is not None else "")}
+            {
+                "name": self._t(f"funnel.{s['step']}"),
+                "count": s["count"],
+                "fill": STEP_COLORS[s["step"]],
+                "label": f"{s['count']:,}" + (f" ({_rate(s['step_rate'])})" if s["step_rate"] is not None else ""),
+            }
             for s in steps
         ]
         self.series = [{"label": p["label"], "clicks": p["clicks"], "payments": p["payments"]} for p in series]
-        self.progress = [{"key": k, "label": self._t(f"dash.progress.{k}"), "count": f"{progress.get(k, 0):,}"} for k in PROGRESS_KEYS]
+        self.progress = [
+            {"key": k, "label": self._t(f"dash.progress.{k}"), "count": f"{progress.get(k, 0):,}"}
+            for k in PROGRESS_KEYS
+        ]
         total = sum(progress.values())
         done = total - progress.get("queued", 0) - progress.get("held", 0) - progress.get("sending", 0)
         self.progress_line = self._t("dash.progress.done", done=f"{done:,}", total=f"{total:,}")
@@ -146,8 +159,22 @@ def _series_chart() -> rx.Component:
         rx.recharts.y_axis(allow_decimals=False, width=50),
         rx.recharts.tooltip(),
         rx.recharts.legend(),
-        rx.recharts.line(data_key="clicks", name=AppState.tr["dash.series.clicks"], stroke="#8b5cf6", dot=False, stroke_width=2, is_animation_active=False),
-        rx.recharts.line(data_key="payments", name=AppState.tr["dash.series.payments"], stroke="#16a34a", dot=False, stroke_width=2, is_animation_active=False),
+        rx.recharts.line(
+            data_key="clicks",
+            name=AppState.tr["dash.series.clicks"],
+            stroke="#8b5cf6",
+            dot=False,
+            stroke_width=2,
+            is_animation_active=False,
+        ),
+        rx.recharts.line(
+            data_key="payments",
+            name=AppState.tr["dash.series.payments"],
+            stroke="#16a34a",
+            dot=False,
+            stroke_width=2,
+            is_animation_active=False,
+        ),
         data=FunnelPanelState.series,
         width="100%",
         height=240,
@@ -204,7 +231,9 @@ def campaign_funnel_panel(follow_route: bool = False) -> rx.Component:
                 rx.cond(
                     AppState.user_role != "support",
                     rx.link(
-                        rx.button(rx.icon("bell", size=14), AppState.tr["dash.reminders.edit"], variant="soft", size="2"),
+                        rx.button(
+                            rx.icon("bell", size=14), AppState.tr["dash.reminders.edit"], variant="soft", size="2"
+                        ),
                         href="/campaigns/" + FunnelPanelState.selected + "/reminders",
                     ),
                 ),
@@ -213,25 +242,57 @@ def campaign_funnel_panel(follow_route: bool = False) -> rx.Component:
                 spacing="3",
             ),
             rx.flex(
-                _money_stat(AppState.tr["funnel.recipients"], FunnelPanelState.money["recipients"], "gray", "dash-recipients"),
-                _money_stat(AppState.tr["funnel.collected"], FunnelPanelState.money["collected"], "green", "dash-collected"),
-                _money_stat(AppState.tr["dash.col.outstanding"], FunnelPanelState.money["outstanding"], "orange", "dash-outstanding"),
-                _money_stat(AppState.tr["dash.reminders.sent"], FunnelPanelState.money["reminders_sent"], "violet", "dash-reminders-sent"),
-                _money_stat(AppState.tr["dash.reminders.queued"], FunnelPanelState.money["reminders_queued"], "gray", "dash-reminders-queued"),
+                _money_stat(
+                    AppState.tr["funnel.recipients"], FunnelPanelState.money["recipients"], "gray", "dash-recipients"
+                ),
+                _money_stat(
+                    AppState.tr["funnel.collected"], FunnelPanelState.money["collected"], "green", "dash-collected"
+                ),
+                _money_stat(
+                    AppState.tr["dash.col.outstanding"],
+                    FunnelPanelState.money["outstanding"],
+                    "orange",
+                    "dash-outstanding",
+                ),
+                _money_stat(
+                    AppState.tr["dash.reminders.sent"],
+                    FunnelPanelState.money["reminders_sent"],
+                    "violet",
+                    "dash-reminders-sent",
+                ),
+                _money_stat(
+                    AppState.tr["dash.reminders.queued"],
+                    FunnelPanelState.money["reminders_queued"],
+                    "gray",
+                    "dash-reminders-queued",
+                ),
                 spacing="5",
                 wrap="wrap",
                 width="100%",
             ),
             rx.flex(
-                card(rx.heading(AppState.tr["dash.funnel.title"], size="3", margin_bottom="4px"), _funnel_chart(), _step_table(), flex="3", min_width="320px"),
+                card(
+                    rx.heading(AppState.tr["dash.funnel.title"], size="3", margin_bottom="4px"),
+                    _funnel_chart(),
+                    _step_table(),
+                    flex="3",
+                    min_width="320px",
+                ),
                 card(
                     rx.heading(AppState.tr["dash.progress.title"], size="3", margin_bottom="8px"),
                     rx.progress(value=FunnelPanelState.progress_pct, color_scheme="teal", size="3"),
-                    rx.text(FunnelPanelState.progress_line, size="2", color="gray", margin_y="8px", id="dash-progress-line"),
+                    rx.text(
+                        FunnelPanelState.progress_line, size="2", color="gray", margin_y="8px", id="dash-progress-line"
+                    ),
                     rx.vstack(
                         rx.foreach(
                             FunnelPanelState.progress,
-                            lambda p: rx.hstack(rx.text(p["label"], size="2"), rx.spacer(), rx.text(p["count"], size="2", weight="bold"), width="100%"),
+                            lambda p: rx.hstack(
+                                rx.text(p["label"], size="2"),
+                                rx.spacer(),
+                                rx.text(p["count"], size="2", weight="bold"),
+                                width="100%",
+                            ),
                         ),
                         spacing="1",
                         width="100%",

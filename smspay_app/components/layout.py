@@ -38,7 +38,9 @@ NAV_ITEMS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 def nav_links() -> rx.Component:
     links = []
     for key, href, roles in NAV_ITEMS:
-        link = rx.link(AppState.tr[key], href=href, size="2", color="var(--gray-12)", weight="medium", white_space="nowrap")
+        link = rx.link(
+            AppState.tr[key], href=href, size="2", color="var(--gray-12)", weight="medium", white_space="nowrap"
+        )
         if roles != ("admin", "operator", "support"):
             allowed = AppState.user_role == roles[0]
             for role in roles[1:]:
@@ -54,14 +56,27 @@ def simulator_link() -> list[rx.Component]:
 
     if get_settings().sms_provider != "simulator":
         return []
-    return [rx.link(AppState.tr["admin.nav.simulator"], href="/sim/twilio/inbox", is_external=True, size="2", white_space="nowrap")]
+    return [
+        rx.link(
+            AppState.tr["admin.nav.simulator"],
+            href="/sim/twilio/inbox",
+            is_external=True,
+            size="2",
+            white_space="nowrap",
+        )
+    ]
 
 
 def top_bar() -> rx.Component:
     return rx.hstack(
         rx.link(
             rx.hstack(
-                rx.box(rx.icon("message-square-text", size=18, color="white"), background=BRAND, padding="6px", border_radius="8px"),
+                rx.box(
+                    rx.icon("message-square-text", size=18, color="white"),
+                    background=BRAND,
+                    padding="6px",
+                    border_radius="8px",
+                ),
                 rx.text("smspay", weight="bold", size="4"),
                 align="center",
                 spacing="2",
@@ -70,7 +85,15 @@ def top_bar() -> rx.Component:
             underline="none",
             color="inherit",
         ),
-        rx.text(AppState.org_name, color="gray", size="2", white_space="nowrap", overflow="hidden", text_overflow="ellipsis", max_width="180px"),
+        rx.text(
+            AppState.org_name,
+            color="gray",
+            size="2",
+            white_space="nowrap",
+            overflow="hidden",
+            text_overflow="ellipsis",
+            max_width="180px",
+        ),
         nav_links(),
         rx.spacer(),
         *simulator_link(),
@@ -81,7 +104,9 @@ def top_bar() -> rx.Component:
             id="account-link",
             title=AppState.tr["account.nav"],
         ),
-        rx.button(AppState.tr["admin.nav.sign_out"], on_click=AppState.sign_out, variant="ghost", size="2", id="sign-out"),
+        rx.button(
+            AppState.tr["admin.nav.sign_out"], on_click=AppState.sign_out, variant="ghost", size="2", id="sign-out"
+        ),
         align="center",
         spacing="3",
         padding_x="24px",

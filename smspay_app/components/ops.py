@@ -24,12 +24,22 @@ def campaign_ops_links() -> rx.Component:
             AppState.user_role != "support",
             rx.menu.root(
                 rx.menu.trigger(
-                    rx.button(rx.icon("download", size=14), AppState.tr["ops.export.button"], variant="soft", size="2", id="export-button")
+                    rx.button(
+                        rx.icon("download", size=14),
+                        AppState.tr["ops.export.button"],
+                        variant="soft",
+                        size="2",
+                        id="export-button",
+                    )
                 ),
                 rx.menu.content(
                     # A real download (the browser fetches it with the session cookie), not client-side routing.
-                    rx.menu.item(AppState.tr["ops.export.utf8"], on_click=rx.download(url=export + "utf-8-sig"), id="export-utf8"),
-                    rx.menu.item(AppState.tr["ops.export.cp932"], on_click=rx.download(url=export + "cp932"), id="export-cp932"),
+                    rx.menu.item(
+                        AppState.tr["ops.export.utf8"], on_click=rx.download(url=export + "utf-8-sig"), id="export-utf8"
+                    ),
+                    rx.menu.item(
+                        AppState.tr["ops.export.cp932"], on_click=rx.download(url=export + "cp932"), id="export-cp932"
+                    ),
                 ),
             ),
         ),

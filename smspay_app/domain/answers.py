@@ -38,16 +38,24 @@ ERAS: dict[str, tuple[int, date]] = {
     "R": (2018, date(2019, 5, 1)),
 }
 _ERA_NAMES = {
-    "明治": "M", "明": "M", "M": "M",
-    "大正": "T", "大": "T", "T": "T",
-    "昭和": "S", "昭": "S", "S": "S",
-    "平成": "H", "平": "H", "H": "H",
-    "令和": "R", "令": "R", "R": "R",
+    "明治": "M",
+    "明": "M",
+    "M": "M",
+    "大正": "T",
+    "大": "T",
+    "T": "T",
+    "昭和": "S",
+    "昭": "S",
+    "S": "S",
+    "平成": "H",
+    "平": "H",
+    "H": "H",
+    "令和": "R",
+    "令": "R",
+    "R": "R",
 }
 _ERA_ALT = "|".join(sorted(_ERA_NAMES, key=len, reverse=True))
-_ERA_RE = re.compile(
-    rf"^({_ERA_ALT})\s*(元|\d{{1,2}})\s*[./\-年]\s*(\d{{1,2}})\s*[./\-月]\s*(\d{{1,2}})\s*日?$"
-)
+_ERA_RE = re.compile(rf"^({_ERA_ALT})\s*(元|\d{{1,2}})\s*[./\-年]\s*(\d{{1,2}})\s*[./\-月]\s*(\d{{1,2}})\s*日?$")
 _ERA_COMPACT_RE = re.compile(rf"^({_ERA_ALT})(\d{{2}})(\d{{2}})(\d{{2}})$")  # S550102
 _YMD_RE = re.compile(r"^(\d{4})\s*[./\-年]\s*(\d{1,2})\s*[./\-月]\s*(\d{1,2})\s*日?$")
 _COMPACT_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
@@ -148,6 +156,4 @@ def answer_matches(
     normalized = normalize_answer(raw, kind)
     if normalized is None:
         return False
-    return hmac.compare_digest(
-        hash_answer(secret_key, recipient_id, question_id, normalized), expected_hash
-    )
+    return hmac.compare_digest(hash_answer(secret_key, recipient_id, question_id, normalized), expected_hash)

@@ -16,7 +16,6 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
 
 from smspay_app.domain.answers import parse_date
 
@@ -95,9 +94,7 @@ _BINARY_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0", b"%PDF", b"\x89PNG", b"\xff
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
 
-def read_csv(
-    data: bytes, max_bytes: int = DEFAULT_MAX_BYTES, max_rows: int = DEFAULT_MAX_ROWS
-) -> ParsedCsv:
+def read_csv(data: bytes, max_bytes: int = DEFAULT_MAX_BYTES, max_rows: int = DEFAULT_MAX_ROWS) -> ParsedCsv:
     """Decode and split an uploaded recipient file. Raises ``CsvError`` when it
     is too large, empty, not text/CSV (spreadsheet, PDF, image...) or not in a
     supported encoding. Blank rows are dropped; headers are stripped, empty
@@ -159,32 +156,115 @@ def _clean_headers(row: list[str]) -> list[str]:
 
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "phone": (
-        "電話番号", "携帯番号", "携帯電話番号", "携帯電話", "携帯", "電話", "連絡先電話番号",
-        "連絡先", "送信先", "送信先電話番号", "sms番号", "tel", "telno", "phone", "phonenumber",
-        "mobile", "mobilenumber", "mobilephone", "cell", "cellphone", "msisdn", "携帯tel",
+        "電話番号",
+        "携帯番号",
+        "携帯電話番号",
+        "携帯電話",
+        "携帯",
+        "電話",
+        "連絡先電話番号",
+        "連絡先",
+        "送信先",
+        "送信先電話番号",
+        "sms番号",
+        "tel",
+        "telno",
+        "phone",
+        "phonenumber",
+        "mobile",
+        "mobilenumber",
+        "mobilephone",
+        "cell",
+        "cellphone",
+        "msisdn",
+        "携帯tel",
     ),
     "name": (
-        "氏名", "名前", "お名前", "顧客名", "宛名", "会員名", "契約者名", "お客様名", "受取人",
-        "name", "fullname", "customername", "recipient", "recipientname",
+        "氏名",
+        "名前",
+        "お名前",
+        "顧客名",
+        "宛名",
+        "会員名",
+        "契約者名",
+        "お客様名",
+        "受取人",
+        "name",
+        "fullname",
+        "customername",
+        "recipient",
+        "recipientname",
     ),
     "amount": (
-        "金額", "請求金額", "請求額", "ご請求金額", "支払金額", "お支払金額", "合計金額", "合計",
-        "料金", "税込金額", "amount", "amountyen", "price", "total", "totalamount", "billingamount",
+        "金額",
+        "請求金額",
+        "請求額",
+        "ご請求金額",
+        "支払金額",
+        "お支払金額",
+        "合計金額",
+        "合計",
+        "料金",
+        "税込金額",
+        "amount",
+        "amountyen",
+        "price",
+        "total",
+        "totalamount",
+        "billingamount",
     ),
     "due_date": (
-        "支払期限", "支払期日", "お支払期限", "お支払期日", "支払い期限", "期限", "期日", "納期限",
-        "duedate", "due", "paymentdue", "deadline", "paybydate",
+        "支払期限",
+        "支払期日",
+        "お支払期限",
+        "お支払期日",
+        "支払い期限",
+        "期限",
+        "期日",
+        "納期限",
+        "duedate",
+        "due",
+        "paymentdue",
+        "deadline",
+        "paybydate",
     ),
     "customer_number": (
-        "顧客番号", "会員番号", "お客様番号", "顧客id", "顧客コード", "会員id", "契約番号", "管理番号",
-        "customernumber", "customerid", "customerno", "accountnumber", "accountno", "memberid",
-        "membernumber", "ref", "reference", "externalid", "externalref",
+        "顧客番号",
+        "会員番号",
+        "お客様番号",
+        "顧客id",
+        "顧客コード",
+        "会員id",
+        "契約番号",
+        "管理番号",
+        "customernumber",
+        "customerid",
+        "customerno",
+        "accountnumber",
+        "accountno",
+        "memberid",
+        "membernumber",
+        "ref",
+        "reference",
+        "externalid",
+        "externalref",
     ),
     "birth_date": (
-        "生年月日", "誕生日", "birthdate", "dateofbirth", "dob", "birthday",
+        "生年月日",
+        "誕生日",
+        "birthdate",
+        "dateofbirth",
+        "dob",
+        "birthday",
     ),
     "postcode": (
-        "郵便番号", "〒", "postcode", "postalcode", "zip", "zipcode", "postal",
+        "郵便番号",
+        "〒",
+        "postcode",
+        "postalcode",
+        "zip",
+        "zipcode",
+        "postal",
     ),
 }
 
@@ -195,9 +275,7 @@ def _norm_header(header: str) -> str:
     return _HEADER_NOISE_RE.sub("", unicodedata.normalize("NFKC", header or "")).casefold()
 
 
-_EXACT: dict[str, str] = {
-    _norm_header(s): canonical for canonical, words in SYNONYMS.items() for s in words
-}
+_EXACT: dict[str, str] = {_norm_header(s): canonical for canonical, words in SYNONYMS.items() for s in words}
 
 
 def suggest_mapping(headers: list[str]) -> dict[str, str]:
@@ -247,4 +325,3 @@ def parse_amount_yen(raw: str) -> int | None:
         return None
     value = int(m.group(1))
     return value if value <= 10**12 else None
-

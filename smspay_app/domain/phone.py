@@ -131,9 +131,7 @@ def _slow(cleaned: str, region: str, allow_foreign: bool) -> PhoneResult:
     kind = phonenumbers.number_type(number)
     if kind not in SMS_TYPES:
         return PhoneResult(None, _TYPE_ERRORS.get(kind, "phone.not_mobile"))
-    return PhoneResult(
-        phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
-    )
+    return PhoneResult(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None)
 
 
 def _parse(cleaned: str, region: str) -> phonenumbers.PhoneNumber:
@@ -146,9 +144,7 @@ def _parse(cleaned: str, region: str) -> phonenumbers.PhoneNumber:
         number = phonenumbers.parse(cleaned, region)
     except phonenumbers.NumberParseException as exc:
         error = exc
-    if (number is None or not phonenumbers.is_valid_number(number)) and not cleaned.startswith(
-        ("+", "0")
-    ):
+    if (number is None or not phonenumbers.is_valid_number(number)) and not cleaned.startswith(("+", "0")):
         try:
             alt = phonenumbers.parse("+" + cleaned, None)
         except phonenumbers.NumberParseException:

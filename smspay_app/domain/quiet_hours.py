@@ -17,9 +17,7 @@ def parse_hhmm(value: str | None) -> time | None:
     return time(int(hours), int(minutes or 0))
 
 
-def quiet_until(
-    now_utc: datetime, tz: str, start: str | None, end: str | None
-) -> datetime | None:
+def quiet_until(now_utc: datetime, tz: str, start: str | None, end: str | None) -> datetime | None:
     """None when ``now_utc`` (naive UTC) is outside quiet hours; otherwise the
     naive UTC instant at which sending may start again."""
     t_start, t_end = parse_hhmm(start), parse_hhmm(end)

@@ -16,7 +16,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 
 LINK_FIELD = "link"
 MAX_MERGE_FIELDS = 10
@@ -91,7 +92,7 @@ def sender_prefix_for(sender_name: str) -> str:
     name = (sender_name or "").strip()
     if not name:
         return ""
-    if name[0] in "【[［(（<＜" :
+    if name[0] in "【[［(（<＜":
         return name
     return f"【{name}】"
 
@@ -112,9 +113,7 @@ def _merge(template: str, fields: Mapping[str, object], link_url: str | None) ->
     return MERGE_FIELD_RE.sub(replace, template or "")
 
 
-def render_sms(
-    template: str, fields: Mapping[str, str], link_url: str, sender_prefix: str = ""
-) -> str:
+def render_sms(template: str, fields: Mapping[str, str], link_url: str, sender_prefix: str = "") -> str:
     """The SMS body for one recipient: merge fields filled, ``{{link}}`` replaced
     by ``link_url`` (added at the end when missing) and ``sender_prefix``
     prepended unless the text already starts with it. Raises ``TemplateError``

@@ -31,11 +31,17 @@ MESSAGES = {
         "ja": "ログインの失敗が続いたため、しばらく（15分ほど）待ってからお試しください。",
         "en": "Too many failed sign-ins for this address. Please wait about 15 minutes and try again.",
     },
-    "login.expired": {"ja": "セッションの有効期限が切れました。もう一度ログインしてください。", "en": "Your session has expired. Please sign in again."},
+    "login.expired": {
+        "ja": "セッションの有効期限が切れました。もう一度ログインしてください。",
+        "en": "Your session has expired. Please sign in again.",
+    },
     # campaign list
     "campaigns.title": {"ja": "キャンペーン", "en": "Campaigns"},
     "campaigns.new": {"ja": "新規キャンペーン", "en": "New campaign"},
-    "campaigns.empty": {"ja": "キャンペーンはまだありません。「新規キャンペーン」から作成してください。", "en": "No campaigns yet. Create one with “New campaign”."},
+    "campaigns.empty": {
+        "ja": "キャンペーンはまだありません。「新規キャンペーン」から作成してください。",
+        "en": "No campaigns yet. Create one with “New campaign”.",
+    },
     "campaigns.col.name": {"ja": "名前", "en": "Name"},
     "campaigns.col.status": {"ja": "状態", "en": "Status"},
     "campaigns.col.recipients": {"ja": "宛先", "en": "Recipients"},
@@ -89,8 +95,14 @@ MESSAGES = {
         "en": "Dear {{name}}, here is the payment request for your order. Please pay via this link: {{link}}",
     },
     "editor.preview": {"ja": "プレビュー（受信画面）", "en": "Preview (as received)"},
-    "editor.segments": {"ja": "{encoding}・{chars}文字・{segments}通分・概算{cost}円/件", "en": "{encoding} · {chars} chars · {segments} segment(s) · about ¥{cost} per recipient"},
-    "editor.over_cap": {"ja": "長すぎます（上限{cap}文字）。本文を短くしてください。", "en": "Too long (limit {cap} characters). Please shorten the text."},
+    "editor.segments": {
+        "ja": "{encoding}・{chars}文字・{segments}通分・概算{cost}円/件",
+        "en": "{encoding} · {chars} chars · {segments} segment(s) · about ¥{cost} per recipient",
+    },
+    "editor.over_cap": {
+        "ja": "長すぎます（上限{cap}文字）。本文を短くしてください。",
+        "en": "Too long (limit {cap} characters). Please shorten the text.",
+    },
     "editor.ucs2_chars": {"ja": "日本語(UCS-2)になる文字: {chars}", "en": "Characters forcing UCS-2: {chars}"},
     "editor.page_title": {"ja": "ページの見出し", "en": "Page heading"},
     "editor.page_message": {"ja": "本人確認後に表示するメッセージ", "en": "Message shown after the identity check"},
@@ -100,7 +112,10 @@ MESSAGES = {
     },
     "editor.payment_enabled": {"ja": "支払いを受け付ける", "en": "Take a payment"},
     "editor.amount": {"ja": "金額（円）", "en": "Amount (yen)"},
-    "editor.amount.help": {"ja": "CSVに「金額」列があればその値を使います。", "en": "A CSV “amount” column overrides this per recipient."},
+    "editor.amount.help": {
+        "ja": "CSVに「金額」列があればその値を使います。",
+        "en": "A CSV “amount” column overrides this per recipient.",
+    },
     "editor.lifetime": {"ja": "リンクの有効期間", "en": "Link lifetime"},
     "editor.question_label": {"ja": "質問文", "en": "Question"},
     "editor.question_label.default": {"ja": "生年月日を入力してください", "en": "Enter your date of birth"},
@@ -116,15 +131,30 @@ MESSAGES = {
     "editor.cancel": {"ja": "キャンセル", "en": "Cancel"},
     "campaign.error.name_required": {"ja": "キャンペーン名を入力してください。", "en": "Enter a campaign name."},
     "campaign.error.template_required": {"ja": "SMS本文を入力してください。", "en": "Enter the SMS text."},
-    "campaign.error.template_too_long": {"ja": "SMS本文が長すぎます（携帯会社の上限を超えます）。", "en": "The SMS text is too long (over the carriers' limit)."},
-    "campaign.error.amount_required": {"ja": "金額を1円以上で入力してください。", "en": "Enter an amount of at least ¥1."},
+    "campaign.error.template_too_long": {
+        "ja": "SMS本文が長すぎます（携帯会社の上限を超えます）。",
+        "en": "The SMS text is too long (over the carriers' limit).",
+    },
+    "campaign.error.amount_required": {
+        "ja": "金額を1円以上で入力してください。",
+        "en": "Enter an amount of at least ¥1.",
+    },
     "campaign.error.amount_range": {"ja": "金額が範囲外です。", "en": "The amount is out of range."},
     "campaign.error.amount_invalid": {"ja": "金額は数字で入力してください。", "en": "Enter the amount as a number."},
-    "campaign.error.lifetime_range": {"ja": "有効期間は1時間から90日（2160時間）の間で指定してください。", "en": "The link lifetime must be between 1 hour and 90 days (2160 hours)."},
+    "campaign.error.lifetime_range": {
+        "ja": "有効期間は1時間から90日（2160時間）の間で指定してください。",
+        "en": "The link lifetime must be between 1 hour and 90 days (2160 hours).",
+    },
     "campaign.error.too_many_questions": {"ja": "質問は4つまでです。", "en": "At most 4 questions."},
-    "campaign.error.question_incomplete": {"ja": "質問文と列名の両方を入力してください。", "en": "Enter both the question and the column."},
+    "campaign.error.question_incomplete": {
+        "ja": "質問文と列名の両方を入力してください。",
+        "en": "Enter both the question and the column.",
+    },
     "campaign.error.question_kind": {"ja": "質問の種類が正しくありません。", "en": "Unknown question type."},
-    "campaign.error.template": {"ja": "SMS本文の差し込み項目を確認してください。", "en": "Check the merge fields in the SMS text."},
+    "campaign.error.template": {
+        "ja": "SMS本文の差し込み項目を確認してください。",
+        "en": "Check the merge fields in the SMS text.",
+    },
     # campaign page
     "detail.back": {"ja": "← キャンペーン一覧", "en": "← All campaigns"},
     "detail.send": {"ja": "送信する", "en": "Send"},
@@ -138,7 +168,10 @@ MESSAGES = {
     "detail.upload.button": {"ja": "取り込む", "en": "Import"},
     "detail.upload.selected": {"ja": "選択中のファイル:", "en": "Selected file:"},
     "detail.upload.none": {"ja": "ファイルが選択されていません。", "en": "No file selected."},
-    "detail.upload.locked": {"ja": "送信開始後は宛先を追加できません。", "en": "Recipients cannot be added once sending has started."},
+    "detail.upload.locked": {
+        "ja": "送信開始後は宛先を追加できません。",
+        "en": "Recipients cannot be added once sending has started.",
+    },
     "detail.import.result": {
         "ja": "{imported}件を取り込みました。エラー {rejected}件・重複 {duplicates}件・配信停止 {opted_out}件。",
         "en": "Imported {imported} rows. {rejected} with errors, {duplicates} duplicates, {opted_out} opted out.",
@@ -148,7 +181,10 @@ MESSAGES = {
     "detail.import.col.column": {"ja": "列", "en": "Column"},
     "detail.import.col.reason": {"ja": "理由", "en": "Reason"},
     "detail.recipients": {"ja": "宛先", "en": "Recipients"},
-    "detail.recipients.empty": {"ja": "宛先はまだありません。CSVを取り込んでください。", "en": "No recipients yet. Import a CSV."},
+    "detail.recipients.empty": {
+        "ja": "宛先はまだありません。CSVを取り込んでください。",
+        "en": "No recipients yet. Import a CSV.",
+    },
     "detail.col.phone": {"ja": "電話番号", "en": "Phone"},
     "detail.col.name": {"ja": "氏名", "en": "Name"},
     "detail.col.amount": {"ja": "金額", "en": "Amount"},

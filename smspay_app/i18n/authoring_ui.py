@@ -3,22 +3,58 @@ authoring UI. Prefixes ``editor.``, ``campaign.``, ``detail.`` reach the browser
 
 MESSAGES = {
     # service errors
-    "campaign.error.schedule_past": {"ja": "送信日時は現在より後にしてください。", "en": "The send time must be in the future."},
-    "campaign.error.schedule_invalid": {"ja": "送信日時を読み取れません（例: 2025-06-01 10:00）。", "en": "The send time cannot be read (e.g. 2025-06-01 10:00)."},
-    "campaign.error.quiet_hours": {"ja": "送信しない時間帯は「21:00」のように開始と終了の両方を入力してください。", "en": "Enter both ends of the quiet hours, like 21:00."},
-    "campaign.error.line_invalid": {"ja": "請求明細の各行に品目・1以上の数量・0円以上の単価を入力してください。", "en": "Each invoice line needs an item, a quantity of 1 or more and a unit price of ¥0 or more."},
+    "campaign.error.schedule_past": {
+        "ja": "送信日時は現在より後にしてください。",
+        "en": "The send time must be in the future.",
+    },
+    "campaign.error.schedule_invalid": {
+        "ja": "送信日時を読み取れません（例: 2025-06-01 10:00）。",
+        "en": "The send time cannot be read (e.g. 2025-06-01 10:00).",
+    },
+    "campaign.error.quiet_hours": {
+        "ja": "送信しない時間帯は「21:00」のように開始と終了の両方を入力してください。",
+        "en": "Enter both ends of the quiet hours, like 21:00.",
+    },
+    "campaign.error.line_invalid": {
+        "ja": "請求明細の各行に品目・1以上の数量・0円以上の単価を入力してください。",
+        "en": "Each invoice line needs an item, a quantity of 1 or more and a unit price of ¥0 or more.",
+    },
     "campaign.error.too_many_lines": {"ja": "請求明細は20行までです。", "en": "At most 20 invoice lines."},
-    "campaign.error.verification_mode": {"ja": "本人確認の方法が正しくありません。", "en": "Unknown identity check method."},
-    "campaign.error.otp_no_questions": {"ja": "SMS確認コード方式では質問は使いません。", "en": "The SMS one-time code method uses no questions."},
-    "campaign.error.not_editable": {"ja": "下書きのキャンペーンだけ編集できます。", "en": "Only a draft campaign can be edited."},
-    "campaign.error.questions_locked": {"ja": "宛先の取り込み後は本人確認の列と種類を変更できません（質問文は変更できます）。", "en": "After recipients are imported, the identity columns and types cannot change (the wording can)."},
+    "campaign.error.verification_mode": {
+        "ja": "本人確認の方法が正しくありません。",
+        "en": "Unknown identity check method.",
+    },
+    "campaign.error.otp_no_questions": {
+        "ja": "SMS確認コード方式では質問は使いません。",
+        "en": "The SMS one-time code method uses no questions.",
+    },
+    "campaign.error.not_editable": {
+        "ja": "下書きのキャンペーンだけ編集できます。",
+        "en": "Only a draft campaign can be edited.",
+    },
+    "campaign.error.questions_locked": {
+        "ja": "宛先の取り込み後は本人確認の列と種類を変更できません（質問文は変更できます）。",
+        "en": "After recipients are imported, the identity columns and types cannot change (the wording can).",
+    },
     "campaign.error.due_date_invalid": {"ja": "支払期限を読み取れません。", "en": "The due date cannot be read."},
     "campaign.error.number_invalid": {"ja": "数値を入力してください。", "en": "Enter a number."},
     # pre-send checks
-    "campaign.send.rows_unknown_field": {"ja": "差し込み項目「{field}」に対応する列がありません（{count}件の宛先）。SMS本文か取り込むCSVを直してください。", "en": "The merge field “{field}” matches no column ({count} recipients). Fix the SMS text or the CSV."},
-    "campaign.send.rows_missing_value": {"ja": "差し込み項目「{field}」の値が空の宛先が{count}件あります。", "en": "{count} recipients have no value for the merge field “{field}”."},
-    "campaign.send.over_cap": {"ja": "最長のSMSが{chars}文字で、携帯会社の上限{cap}文字を超えるため送信できません。本文を短くしてください。", "en": "The longest SMS has {chars} characters, over the carriers' limit of {cap}: it cannot be sent. Shorten the text."},
-    "campaign.send.no_identity_check": {"ja": "本人確認の質問がありません。質問を追加するかSMS確認コード方式を選んでください。", "en": "No identity question. Add a question or choose the SMS one-time code."},
+    "campaign.send.rows_unknown_field": {
+        "ja": "差し込み項目「{field}」に対応する列がありません（{count}件の宛先）。SMS本文か取り込むCSVを直してください。",
+        "en": "The merge field “{field}” matches no column ({count} recipients). Fix the SMS text or the CSV.",
+    },
+    "campaign.send.rows_missing_value": {
+        "ja": "差し込み項目「{field}」の値が空の宛先が{count}件あります。",
+        "en": "{count} recipients have no value for the merge field “{field}”.",
+    },
+    "campaign.send.over_cap": {
+        "ja": "最長のSMSが{chars}文字で、携帯会社の上限{cap}文字を超えるため送信できません。本文を短くしてください。",
+        "en": "The longest SMS has {chars} characters, over the carriers' limit of {cap}: it cannot be sent. Shorten the text.",
+    },
+    "campaign.send.no_identity_check": {
+        "ja": "本人確認の質問がありません。質問を追加するかSMS確認コード方式を選んでください。",
+        "en": "No identity question. Add a question or choose the SMS one-time code.",
+    },
     # editor: steps
     "editor.title_edit": {"ja": "キャンペーンの編集", "en": "Edit campaign"},
     "editor.step.1": {"ja": "基本と送信設定", "en": "Basics & sending"},
@@ -32,38 +68,74 @@ MESSAGES = {
     "editor.step_errors": {"ja": "この手順に入力の誤りがあります。", "en": "This step has problems."},
     # editor: sending options
     "editor.send_when": {"ja": "送信のタイミング", "en": "When to send"},
-    "editor.send_now": {"ja": "キャンペーン画面で「送信する」を押した時", "en": "When I press “Send” on the campaign page"},
+    "editor.send_now": {
+        "ja": "キャンペーン画面で「送信する」を押した時",
+        "en": "When I press “Send” on the campaign page",
+    },
     "editor.send_at": {"ja": "日時を指定して予約", "en": "At a set time"},
     "editor.scheduled_at": {"ja": "送信日時（{tz}）", "en": "Send time ({tz})"},
     "editor.lifetime_unit": {"ja": "有効期間の単位", "en": "Unit"},
     "editor.unit.hours": {"ja": "時間", "en": "hours"},
     "editor.unit.days": {"ja": "日", "en": "days"},
-    "editor.lifetime.help": {"ja": "1時間から90日まで。期限を過ぎたリンクは開けません。", "en": "From 1 hour to 90 days. Expired links no longer open."},
+    "editor.lifetime.help": {
+        "ja": "1時間から90日まで。期限を過ぎたリンクは開けません。",
+        "en": "From 1 hour to 90 days. Expired links no longer open.",
+    },
     "editor.quiet": {"ja": "送信しない時間帯（夜間）", "en": "Quiet hours (no SMS at night)"},
-    "editor.quiet.org": {"ja": "組織の設定を使う（{start}〜{end}）", "en": "Use the organisation setting ({start}–{end})"},
+    "editor.quiet.org": {
+        "ja": "組織の設定を使う（{start}〜{end}）",
+        "en": "Use the organisation setting ({start}–{end})",
+    },
     "editor.quiet.override": {"ja": "このキャンペーンだけ変更する", "en": "Override for this campaign"},
-    "editor.quiet.help": {"ja": "この時間帯のSMSは送らずに保留し、時間帯が終わってから送ります。", "en": "SMS due in this window are held and sent when it ends."},
+    "editor.quiet.help": {
+        "ja": "この時間帯のSMSは送らずに保留し、時間帯が終わってから送ります。",
+        "en": "SMS due in this window are held and sent when it ends.",
+    },
     "editor.quiet.start": {"ja": "開始", "en": "From"},
     "editor.quiet.end": {"ja": "終了", "en": "Until"},
     # editor: SMS
-    "editor.fields": {"ja": "使っている差し込み項目: {fields}（取り込むCSVにこの列が必要です）", "en": "Merge fields used: {fields} (the CSV needs these columns)"},
+    "editor.fields": {
+        "ja": "使っている差し込み項目: {fields}（取り込むCSVにこの列が必要です）",
+        "en": "Merge fields used: {fields} (the CSV needs these columns)",
+    },
     "editor.fields.none": {"ja": "差し込み項目はありません。", "en": "No merge fields."},
-    "editor.fields.hint": {"ja": "使える項目: {{name}}（氏名）・{{amount}}（金額）・{{due_date}}（支払期限）・{{customer_number}}（顧客番号）・CSVの列名そのまま", "en": "Available: {{name}}, {{amount}}, {{due_date}}, {{customer_number}}, or any CSV header as written"},
-    "editor.preview.sample": {"ja": "見本の値でのプレビュー（宛先取り込み前）", "en": "Preview with sample values (no recipients yet)"},
+    "editor.fields.hint": {
+        "ja": "使える項目: {{name}}（氏名）・{{amount}}（金額）・{{due_date}}（支払期限）・{{customer_number}}（顧客番号）・CSVの列名そのまま",
+        "en": "Available: {{name}}, {{amount}}, {{due_date}}, {{customer_number}}, or any CSV header as written",
+    },
+    "editor.preview.sample": {
+        "ja": "見本の値でのプレビュー（宛先取り込み前）",
+        "en": "Preview with sample values (no recipients yet)",
+    },
     "editor.preview.real": {"ja": "{row}行目の宛先のデータでのプレビュー", "en": "Preview with the data of row {row}"},
     # Sample merge values in the preview before any recipients are imported.
     "editor.preview.sample_name": {"ja": "山田 太郎", "en": "Taro Yamada"},
     "editor.preview.sample_value": {"ja": "ああああああああああああああああああああ", "en": "Sample value"},
-    "editor.cost_worst": {"ja": "最長の宛先: {chars}文字・{segments}通分 ／ 全{rows}件で{total}通分・概算{cost}円", "en": "Longest message: {chars} chars, {segments} segment(s) / all {rows} recipients: {total} segments, about ¥{cost}"},
-    "editor.cost_sample": {"ja": "1件あたり{segments}通分・概算{cost}円（1通{price}円）", "en": "{segments} segment(s) per recipient, about ¥{cost} (¥{price} per segment)"},
-    "editor.link_added": {"ja": "リンク {{link}} が本文に無いため、末尾に自動で追加されます。", "en": "There is no {{link}} in the text, so the link will be added at the end."},
+    "editor.cost_worst": {
+        "ja": "最長の宛先: {chars}文字・{segments}通分 ／ 全{rows}件で{total}通分・概算{cost}円",
+        "en": "Longest message: {chars} chars, {segments} segment(s) / all {rows} recipients: {total} segments, about ¥{cost}",
+    },
+    "editor.cost_sample": {
+        "ja": "1件あたり{segments}通分・概算{cost}円（1通{price}円）",
+        "en": "{segments} segment(s) per recipient, about ¥{cost} (¥{price} per segment)",
+    },
+    "editor.link_added": {
+        "ja": "リンク {{link}} が本文に無いため、末尾に自動で追加されます。",
+        "en": "There is no {{link}} in the text, so the link will be added at the end.",
+    },
     "editor.template_problem": {"ja": "本文の誤り: {message}", "en": "Problem in the text: {message}"},
     # editor: page
     "editor.page_kind": {"ja": "ページの種類", "en": "Kind of page"},
     "editor.page_kind.payment": {"ja": "請求（支払いを受け付ける）", "en": "Invoice (take a payment)"},
     "editor.page_kind.notice": {"ja": "お知らせのみ（支払いなし）", "en": "Notice only (no payment)"},
-    "editor.notice.help": {"ja": "来店予約・順番のお呼び出し・更新のご案内など。メッセージを表示して終わります。", "en": "For appointment reminders, waiting-room calls, renewal notices and the like. The recipient sees the message and nothing more."},
-    "editor.read_confirmation": {"ja": "「確認しました」ボタンを表示し、確認を記録する", "en": "Show an “I have read this” button and record it"},
+    "editor.notice.help": {
+        "ja": "来店予約・順番のお呼び出し・更新のご案内など。メッセージを表示して終わります。",
+        "en": "For appointment reminders, waiting-room calls, renewal notices and the like. The recipient sees the message and nothing more.",
+    },
+    "editor.read_confirmation": {
+        "ja": "「確認しました」ボタンを表示し、確認を記録する",
+        "en": "Show an “I have read this” button and record it",
+    },
     "editor.invoice_lines": {"ja": "請求明細（任意）", "en": "Invoice lines (optional)"},
     "editor.line.item": {"ja": "品目", "en": "Item"},
     "editor.line.quantity": {"ja": "数量", "en": "Qty"},
@@ -71,17 +143,26 @@ MESSAGES = {
     "editor.line.add": {"ja": "明細を追加", "en": "Add a line"},
     "editor.line.remove": {"ja": "削除", "en": "Remove"},
     "editor.lines_total": {"ja": "明細の合計: {total}", "en": "Lines total: {total}"},
-    "editor.amount.lines_help": {"ja": "空欄なら明細の合計を使います。CSVに「金額」列があれば宛先ごとにその値を使います。", "en": "Leave empty to use the total of the lines. An “amount” column in the CSV sets it per recipient."},
+    "editor.amount.lines_help": {
+        "ja": "空欄なら明細の合計を使います。CSVに「金額」列があれば宛先ごとにその値を使います。",
+        "en": "Leave empty to use the total of the lines. An “amount” column in the CSV sets it per recipient.",
+    },
     "editor.due_date": {"ja": "支払期限（任意）", "en": "Due date (optional)"},
     # editor: identity
     "editor.verification": {"ja": "本人確認の方法", "en": "Identity check method"},
     "editor.verification.questions": {"ja": "質問に答える（最大4問）", "en": "Answer questions (up to 4)"},
     "editor.verification.otp": {"ja": "SMSで届く確認コード", "en": "One-time code by SMS"},
-    "editor.otp.help": {"ja": "リンクを開いた人に6桁のコードをSMSで送り、入力してもらいます（10分間有効・5回まで）。", "en": "A 6-digit code is sent by SMS to the person who opened the link (valid 10 minutes, 5 tries)."},
+    "editor.otp.help": {
+        "ja": "リンクを開いた人に6桁のコードをSMSで送り、入力してもらいます（10分間有効・5回まで）。",
+        "en": "A 6-digit code is sent by SMS to the person who opened the link (valid 10 minutes, 5 tries).",
+    },
     "editor.question.add": {"ja": "質問を追加", "en": "Add a question"},
     "editor.question.remove": {"ja": "削除", "en": "Remove"},
     "editor.question.n": {"ja": "質問{n}", "en": "Question {n}"},
-    "editor.question.help": {"ja": "正解はCSVの列から取り込み、ハッシュ化して保存します。誰にも表示されません。", "en": "Answers come from a CSV column and are stored hashed. Nobody can see them."},
+    "editor.question.help": {
+        "ja": "正解はCSVの列から取り込み、ハッシュ化して保存します。誰にも表示されません。",
+        "en": "Answers come from a CSV column and are stored hashed. Nobody can see them.",
+    },
     "editor.question.max": {"ja": "質問は4つまでです。", "en": "Up to 4 questions."},
     # editor: review
     "editor.review.name": {"ja": "キャンペーン名", "en": "Name"},
@@ -90,7 +171,10 @@ MESSAGES = {
     "editor.review.identity": {"ja": "本人確認", "en": "Identity"},
     "editor.review.question": {"ja": "{label}（{column}・{kind}）", "en": "{label} ({column}, {kind})"},
     "editor.review.sms": {"ja": "SMS", "en": "SMS"},
-    "editor.review.ready": {"ja": "保存できます。保存後、キャンペーン画面で宛先CSVを取り込んで送信します。", "en": "Ready to save. After saving, import the recipient CSV and send from the campaign page."},
+    "editor.review.ready": {
+        "ja": "保存できます。保存後、キャンペーン画面で宛先CSVを取り込んで送信します。",
+        "en": "Ready to save. After saving, import the recipient CSV and send from the campaign page.",
+    },
     "editor.saved": {"ja": "保存しました。", "en": "Saved."},
     # campaign page
     "detail.edit": {"ja": "編集", "en": "Edit"},
@@ -98,20 +182,38 @@ MESSAGES = {
     "detail.pause": {"ja": "一時停止", "en": "Pause"},
     "detail.resume": {"ja": "再開", "en": "Resume"},
     "detail.cancel": {"ja": "送信を中止", "en": "Cancel sending"},
-    "detail.cancel_confirm": {"ja": "未送信のSMSをすべて取り消します。元に戻せません。", "en": "All SMS not yet sent will be cancelled. This cannot be undone."},
+    "detail.cancel_confirm": {
+        "ja": "未送信のSMSをすべて取り消します。元に戻せません。",
+        "en": "All SMS not yet sent will be cancelled. This cannot be undone.",
+    },
     "detail.cancel_yes": {"ja": "中止する", "en": "Cancel sending"},
     "detail.cancel_no": {"ja": "やめる", "en": "Keep"},
     "detail.paused": {"ja": "一時停止しました。", "en": "Paused."},
     "detail.resumed": {"ja": "再開しました。", "en": "Resumed."},
-    "detail.cancelled": {"ja": "送信を中止しました（{count}件を取り消し）。", "en": "Sending cancelled ({count} messages withdrawn)."},
-    "detail.scheduled": {"ja": "{at} に送信を予約しました（{count}件）。", "en": "Scheduled for {at} ({count} messages)."},
+    "detail.cancelled": {
+        "ja": "送信を中止しました（{count}件を取り消し）。",
+        "en": "Sending cancelled ({count} messages withdrawn).",
+    },
+    "detail.scheduled": {
+        "ja": "{at} に送信を予約しました（{count}件）。",
+        "en": "Scheduled for {at} ({count} messages).",
+    },
     "detail.check.title": {"ja": "送信前の確認", "en": "Before sending"},
     "detail.check.ok": {"ja": "送信できます。", "en": "Ready to send."},
     "detail.check.blocked": {"ja": "次の理由で送信できません:", "en": "Cannot send yet:"},
     "detail.check.bullet": {"ja": "・", "en": "• "},
-    "detail.check.worst": {"ja": "最長のSMS: {chars}文字・{segments}通分（{encoding}）", "en": "Longest SMS: {chars} characters, {segments} segment(s) ({encoding})"},
-    "detail.check.cost": {"ja": "全{rows}件で{total}通分・概算{cost}円（1通{price}円）", "en": "{rows} recipients: {total} segments, about ¥{cost} (¥{price} per segment)"},
-    "detail.check.none": {"ja": "宛先を取り込むと、全宛先での最長のSMSと費用を表示します。", "en": "Import recipients to see the longest SMS and the cost over all of them."},
+    "detail.check.worst": {
+        "ja": "最長のSMS: {chars}文字・{segments}通分（{encoding}）",
+        "en": "Longest SMS: {chars} characters, {segments} segment(s) ({encoding})",
+    },
+    "detail.check.cost": {
+        "ja": "全{rows}件で{total}通分・概算{cost}円（1通{price}円）",
+        "en": "{rows} recipients: {total} segments, about ¥{cost} (¥{price} per segment)",
+    },
+    "detail.check.none": {
+        "ja": "宛先を取り込むと、全宛先での最長のSMSと費用を表示します。",
+        "en": "Import recipients to see the longest SMS and the cost over all of them.",
+    },
     "detail.progress.title": {"ja": "送信状況", "en": "Sending progress"},
     "detail.progress.queued": {"ja": "送信待ち", "en": "Queued"},
     "detail.progress.held": {"ja": "夜間保留", "en": "Held (quiet hours)"},
@@ -125,7 +227,10 @@ MESSAGES = {
     # import with mapping
     "detail.upload.read": {"ja": "ファイルを読み込む", "en": "Read file"},
     "detail.mapping.title": {"ja": "列の割り当て", "en": "Column mapping"},
-    "detail.mapping.help": {"ja": "{rows}行・文字コード {encoding}。見出しから割り当てを提案しました。違っていれば選び直してください。", "en": "{rows} rows, encoding {encoding}. Mapping suggested from the headers; change it where it is wrong."},
+    "detail.mapping.help": {
+        "ja": "{rows}行・文字コード {encoding}。見出しから割り当てを提案しました。違っていれば選び直してください。",
+        "en": "{rows} rows, encoding {encoding}. Mapping suggested from the headers; change it where it is wrong.",
+    },
     "detail.mapping.none": {"ja": "（使わない）", "en": "(not used)"},
     "detail.mapping.preview": {"ja": "先頭5行", "en": "First 5 rows"},
     "detail.mapping.confirm": {"ja": "この割り当てで取り込む", "en": "Import with this mapping"},
@@ -139,7 +244,16 @@ MESSAGES = {
     "detail.field.postcode": {"ja": "郵便番号", "en": "Postcode"},
     "detail.import.progress": {"ja": "取り込み中… {done} / {total} 行", "en": "Importing… {done} / {total} rows"},
     "detail.import.download": {"ja": "エラー一覧をダウンロード（CSV）", "en": "Download the error list (CSV)"},
-    "detail.import.more": {"ja": "先頭{shown}件を表示（全{total}件）。すべてはダウンロードで確認できます。", "en": "Showing the first {shown} of {total}. Download the list to see them all."},
-    "detail.import.expired": {"ja": "アップロードしたファイルの有効期限が切れました。もう一度選んでください。", "en": "The uploaded file has expired. Please choose it again."},
-    "detail.import.busy": {"ja": "取り込み中です。終わるまでお待ちください。", "en": "An import is running; please wait for it to finish."},
+    "detail.import.more": {
+        "ja": "先頭{shown}件を表示（全{total}件）。すべてはダウンロードで確認できます。",
+        "en": "Showing the first {shown} of {total}. Download the list to see them all.",
+    },
+    "detail.import.expired": {
+        "ja": "アップロードしたファイルの有効期限が切れました。もう一度選んでください。",
+        "en": "The uploaded file has expired. Please choose it again.",
+    },
+    "detail.import.busy": {
+        "ja": "取り込み中です。終わるまでお待ちください。",
+        "en": "An import is running; please wait for it to finish.",
+    },
 }

@@ -60,16 +60,34 @@ MESSAGES = {
     },
     "dash.rem.save": {"ja": "保存", "en": "Save"},
     "dash.rem.saved": {"ja": "保存しました。", "en": "Saved."},
-    "dash.rem.no_rules": {"ja": "ルールはありません（リマインドは送りません）。", "en": "No rules (no reminders are sent)."},
+    "dash.rem.no_rules": {
+        "ja": "ルールはありません（リマインドは送りません）。",
+        "en": "No rules (no reminders are sent).",
+    },
     "dash.rem.back": {"ja": "← キャンペーンに戻る", "en": "← Back to the campaign"},
     "dash.rem.error.too_many": {"ja": "ルールは5件までです。", "en": "At most 5 rules."},
     "dash.rem.error.anchor": {"ja": "基準を選んでください。", "en": "Choose what the rule is relative to."},
-    "dash.rem.error.days": {"ja": "日数は -60 から 120 の整数で入力してください。", "en": "Days must be a whole number from -60 to 120."},
-    "dash.rem.error.after_send": {"ja": "初回送信を基準にする場合は1日以上後にしてください。", "en": "Relative to the first send, use 1 day or more."},
+    "dash.rem.error.days": {
+        "ja": "日数は -60 から 120 の整数で入力してください。",
+        "en": "Days must be a whole number from -60 to 120.",
+    },
+    "dash.rem.error.after_send": {
+        "ja": "初回送信を基準にする場合は1日以上後にしてください。",
+        "en": "Relative to the first send, use 1 day or more.",
+    },
     "dash.rem.error.time": {"ja": "時刻は 10:00 のように入力してください。", "en": "Enter the time like 10:00."},
     "dash.rem.error.duplicate": {"ja": "同じルールが重複しています。", "en": "The same rule appears twice."},
-    "dash.rem.error.max": {"ja": "最大回数は 0 から 10 で入力してください。", "en": "The maximum must be from 0 to 10."},
-    "dash.rem.error.template": {"ja": "本文の差し込み（{{ }}）が正しくありません。", "en": "The text's merge fields ({{ }}) are not valid."},
-    "dash.rem.error.template_long": {"ja": "本文が長すぎます（携帯会社の上限を超えます）。", "en": "The text is too long (over the carriers' limit)."},
+    "dash.rem.error.max": {
+        "ja": "最大回数は 0 から 10 で入力してください。",
+        "en": "The maximum must be from 0 to 10.",
+    },
+    "dash.rem.error.template": {
+        "ja": "本文の差し込み（{{ }}）が正しくありません。",
+        "en": "The text's merge fields ({{ }}) are not valid.",
+    },
+    "dash.rem.error.template_long": {
+        "ja": "本文が長すぎます（携帯会社の上限を超えます）。",
+        "en": "The text is too long (over the carriers' limit).",
+    },
     "dash.rem.error.rule": {"ja": "ルール {n}: {message}", "en": "Rule {n}: {message}"},
 }

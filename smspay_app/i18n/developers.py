@@ -93,7 +93,10 @@ MESSAGES = {
         "ja": "この組織ではIP許可リストが必須です。",
         "en": "Your organisation requires an IP allowlist.",
     },
-    "dev.error.bad_url": {"ja": "http(s):// で始まるURLを入力してください。", "en": "Enter a URL starting with http(s)://."},
+    "dev.error.bad_url": {
+        "ja": "http(s):// で始まるURLを入力してください。",
+        "en": "Enter a URL starting with http(s)://.",
+    },
     "dev.error.https_required": {"ja": "https のURLだけ登録できます。", "en": "Only https URLs are accepted."},
     "dev.error.unknown_event": {"ja": "不明なイベントです: {event}", "en": "Unknown event: {event}"},
     "dev.error.no_events": {"ja": "イベントを1つ以上選んでください。", "en": "Choose at least one event."},

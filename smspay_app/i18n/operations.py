@@ -3,26 +3,44 @@ actions, replies inbox, opt-out list, exports. Prefix ``ops.``."""
 
 MESSAGES = {
     # errors (services raise these keys)
-    "ops.error.reason_required": {"ja": "理由を入力してください（2文字以上）。", "en": "Please give a reason (at least 2 characters)."},
+    "ops.error.reason_required": {
+        "ja": "理由を入力してください（2文字以上）。",
+        "en": "Please give a reason (at least 2 characters).",
+    },
     "ops.error.not_found": {"ja": "見つかりません。", "en": "Not found."},
     "ops.error.recipient_closed": {
         "ja": "この宛先は「{status}」のため、この操作はできません。",
         "en": "This action is not available because the recipient's status is “{status}”.",
     },
-    "ops.error.opted_out": {"ja": "この番号は配信停止リストにあるため送信できません。", "en": "This number is on the opt-out list: nothing can be sent to it."},
+    "ops.error.opted_out": {
+        "ja": "この番号は配信停止リストにあるため送信できません。",
+        "en": "This number is on the opt-out list: nothing can be sent to it.",
+    },
     "ops.error.campaign_not_sending": {
         "ja": "キャンペーンが送信中または送信完了でないため送信できません（現在: {status}）。",
         "en": "Nothing can be sent: the campaign is not sending or completed (current status: {status}).",
     },
-    "ops.error.already_queued": {"ja": "この宛先へのSMSはすでに送信待ちです。", "en": "An SMS to this recipient is already waiting to be sent."},
+    "ops.error.already_queued": {
+        "ja": "この宛先へのSMSはすでに送信待ちです。",
+        "en": "An SMS to this recipient is already waiting to be sent.",
+    },
     "ops.error.hours_range": {"ja": "延長時間は1〜{max}時間で指定してください。", "en": "Extend by 1 to {max} hours."},
-    "ops.error.no_link": {"ja": "有効なリンクがありません。リンクの再発行をご利用ください。", "en": "There is no current link. Reissue a link instead."},
+    "ops.error.no_link": {
+        "ja": "有効なリンクがありません。リンクの再発行をご利用ください。",
+        "en": "There is no current link. Reissue a link instead.",
+    },
     "ops.error.not_locked": {"ja": "このリンクはロックされていません。", "en": "This link is not locked."},
     "ops.error.already_paid": {"ja": "この宛先はすでに支払済みです。", "en": "This recipient has already paid."},
     "ops.error.amount": {"ja": "金額が正しくありません。", "en": "The amount is not valid."},
     "ops.error.unknown_action": {"ja": "不明な操作です。", "en": "Unknown action."},
-    "ops.error.encoding": {"ja": "文字コードは UTF-8（BOM付き）または Shift_JIS（CP932）を選んでください。", "en": "Choose UTF-8 (with BOM) or Shift_JIS (CP932)."},
-    "ops.error.file": {"ja": "ファイルを読み込めませんでした: {message}", "en": "The file could not be read: {message}"},
+    "ops.error.encoding": {
+        "ja": "文字コードは UTF-8（BOM付き）または Shift_JIS（CP932）を選んでください。",
+        "en": "Choose UTF-8 (with BOM) or Shift_JIS (CP932).",
+    },
+    "ops.error.file": {
+        "ja": "ファイルを読み込めませんでした: {message}",
+        "en": "The file could not be read: {message}",
+    },
     "ops.error.no_file": {"ja": "ファイルを選んでください。", "en": "Choose a file first."},
     # funnel steps (column names of the export, detail page)
     "ops.step.queued": {"ja": "送信待ち日時", "en": "Queued at"},
@@ -51,7 +69,10 @@ MESSAGES = {
     "ops.export.recipients_link": {"ja": "宛先を検索", "en": "Search recipients"},
     # recipients list
     "ops.recipients.title": {"ja": "宛先検索", "en": "Recipients"},
-    "ops.recipients.search": {"ja": "電話番号・氏名・お客様番号で検索", "en": "Search by phone, name or customer number"},
+    "ops.recipients.search": {
+        "ja": "電話番号・氏名・お客様番号で検索",
+        "en": "Search by phone, name or customer number",
+    },
     "ops.recipients.search_button": {"ja": "検索", "en": "Search"},
     "ops.recipients.all_campaigns": {"ja": "すべてのキャンペーン", "en": "All campaigns"},
     "ops.recipients.all_statuses": {"ja": "すべての状態", "en": "All statuses"},
@@ -101,11 +122,26 @@ MESSAGES = {
         "ja": "今のリンクはすぐに無効になり、新しいリンクをSMSで送ります。",
         "en": "Disables the current link immediately and sends a new link by SMS.",
     },
-    "ops.action.help.resend": {"ja": "SMSをもう一度送ります（新しいリンク付き）。", "en": "Sends the SMS again (with a fresh link)."},
-    "ops.action.help.extend": {"ja": "今のリンクの有効期限を延ばします。", "en": "Extends the expiry of the current link."},
-    "ops.action.help.unlock": {"ja": "本人確認の誤りでロックされたリンクを使えるようにします。", "en": "Unlocks a link that was locked after wrong identity answers."},
-    "ops.action.help.cancel": {"ja": "これ以上SMSを送らず、リンクも無効にします。", "en": "Stops all further SMS to this recipient and disables the link."},
-    "ops.action.help.mark_paid": {"ja": "振込・窓口などシステム外での入金を記録します。", "en": "Records a payment made outside the system (transfer, counter)."},
+    "ops.action.help.resend": {
+        "ja": "SMSをもう一度送ります（新しいリンク付き）。",
+        "en": "Sends the SMS again (with a fresh link).",
+    },
+    "ops.action.help.extend": {
+        "ja": "今のリンクの有効期限を延ばします。",
+        "en": "Extends the expiry of the current link.",
+    },
+    "ops.action.help.unlock": {
+        "ja": "本人確認の誤りでロックされたリンクを使えるようにします。",
+        "en": "Unlocks a link that was locked after wrong identity answers.",
+    },
+    "ops.action.help.cancel": {
+        "ja": "これ以上SMSを送らず、リンクも無効にします。",
+        "en": "Stops all further SMS to this recipient and disables the link.",
+    },
+    "ops.action.help.mark_paid": {
+        "ja": "振込・窓口などシステム外での入金を記録します。",
+        "en": "Records a payment made outside the system (transfer, counter).",
+    },
     "ops.action.reason": {"ja": "理由（必須・監査ログに残ります）", "en": "Reason (required, kept in the audit log)"},
     "ops.action.hours": {"ja": "延長する時間", "en": "Hours to extend"},
     "ops.action.override": {
@@ -114,7 +150,10 @@ MESSAGES = {
     },
     "ops.action.confirm": {"ja": "実行", "en": "Confirm"},
     "ops.action.cancel_dialog": {"ja": "閉じる", "en": "Close"},
-    "ops.action.done.reissue": {"ja": "リンクを再発行しました。新しいSMSを送信します。", "en": "Link reissued. The new SMS is on its way."},
+    "ops.action.done.reissue": {
+        "ja": "リンクを再発行しました。新しいSMSを送信します。",
+        "en": "Link reissued. The new SMS is on its way.",
+    },
     "ops.action.done.resend": {"ja": "SMSの再送を受け付けました。", "en": "The SMS will be sent again."},
     "ops.action.done.extend": {"ja": "有効期限を延長しました。", "en": "The expiry was extended."},
     "ops.action.done.unlock": {"ja": "ロックを解除しました。", "en": "The link is unlocked."},
@@ -180,7 +219,10 @@ MESSAGES = {
     "ops.optouts.phone": {"ja": "電話番号", "en": "Phone number"},
     "ops.optouts.reason": {"ja": "理由", "en": "Reason"},
     "ops.optouts.add_button": {"ja": "追加", "en": "Add"},
-    "ops.optouts.added": {"ja": "{phone} を配信停止リストに追加しました。", "en": "{phone} is now on the opt-out list."},
+    "ops.optouts.added": {
+        "ja": "{phone} を配信停止リストに追加しました。",
+        "en": "{phone} is now on the opt-out list.",
+    },
     "ops.optouts.exists": {"ja": "{phone} はすでにリストにあります。", "en": "{phone} is already on the list."},
     "ops.optouts.remove": {"ja": "削除", "en": "Remove"},
     "ops.optouts.remove_title": {"ja": "配信停止の解除", "en": "Remove from the opt-out list"},
@@ -201,7 +243,10 @@ MESSAGES = {
         "ja": "電話番号の列があるCSV（UTF-8 / Shift_JIS）。見出しがない場合は1列目を使います。",
         "en": "A CSV with a phone column (UTF-8 / Shift_JIS). Without headers the first column is used.",
     },
-    "ops.optouts.drop": {"ja": "ここにCSVファイルをドロップ、またはクリックして選択", "en": "Drop a CSV file here, or click to choose one"},
+    "ops.optouts.drop": {
+        "ja": "ここにCSVファイルをドロップ、またはクリックして選択",
+        "en": "Drop a CSV file here, or click to choose one",
+    },
     "ops.optouts.import_button": {"ja": "取り込む", "en": "Import"},
     "ops.optouts.import_result": {
         "ja": "{added}件追加、{already}件は登録済み、{rejected}件は番号エラー。",

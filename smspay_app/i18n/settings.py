@@ -10,7 +10,10 @@ MESSAGES = {
     "settings.section.security": {"ja": "セキュリティと個人情報", "en": "Security and personal data"},
     "settings.name": {"ja": "組織名", "en": "Organisation name"},
     "settings.sender_name": {"ja": "SMS冒頭の表示名", "en": "Name at the start of each SMS"},
-    "settings.sender_name.help": {"ja": "【表示名】としてSMSの先頭に付きます。空欄なら付きません。", "en": "Added as 【name】 at the start of each SMS. Leave empty for none."},
+    "settings.sender_name.help": {
+        "ja": "【表示名】としてSMSの先頭に付きます。空欄なら付きません。",
+        "en": "Added as 【name】 at the start of each SMS. Leave empty for none.",
+    },
     "settings.sender_id": {"ja": "送信元ID", "en": "Sender ID"},
     "settings.sender_id.help": {
         "ja": "英数字1〜11文字（英字を1文字以上）または +81... 形式の電話番号。空欄ならSMS事業者の既定値。",
@@ -28,13 +31,19 @@ MESSAGES = {
     "settings.support_phone": {"ja": "お問い合わせ電話番号", "en": "Support phone"},
     "settings.support_phone.help": {"ja": "受信者のページに表示します。", "en": "Shown on the recipients' pages."},
     "settings.segment_price": {"ja": "SMS 1通分の料金（円）", "en": "Price per SMS segment (yen)"},
-    "settings.segment_price.help": {"ja": "送信前の費用見積もりに使います。", "en": "Used for the cost estimate before sending."},
+    "settings.segment_price.help": {
+        "ja": "送信前の費用見積もりに使います。",
+        "en": "Used for the cost estimate before sending.",
+    },
     "settings.retention": {"ja": "個人情報の保存期間（日）", "en": "Keep personal data for (days)"},
     "settings.retention.help": {
         "ja": "キャンペーン終了後この日数が過ぎると、電話番号・氏名・差し込みデータ・本人確認の答え・返信本文を消去します。件数と金額の集計は残ります。1〜3650日。",
         "en": "This many days after a campaign ends, phone numbers, names, merge data, identity answers and reply texts are erased. Counts and amounts stay. 1-3650 days.",
     },
-    "settings.require_totp": {"ja": "全ユーザーに2段階認証を必須にする", "en": "Require two-factor sign-in for everyone"},
+    "settings.require_totp": {
+        "ja": "全ユーザーに2段階認証を必須にする",
+        "en": "Require two-factor sign-in for everyone",
+    },
     "settings.require_totp.help": {
         "ja": "オンにすると、2段階認証を設定していないユーザーはログアウトされ、次回ログイン時に設定します。先にご自身の2段階認証を設定してください。",
         "en": "When on, users without two-factor sign-in are signed out and set it up at their next sign-in. Turn it on for yourself first.",
@@ -42,7 +51,10 @@ MESSAGES = {
     "settings.save": {"ja": "保存する", "en": "Save"},
     "settings.saved": {"ja": "保存しました。", "en": "Saved."},
     "settings.unchanged": {"ja": "変更はありません。", "en": "Nothing changed."},
-    "settings.invalid": {"ja": "入力内容を確認してください。保存されていません。", "en": "Please check the highlighted fields. Nothing was saved."},
+    "settings.invalid": {
+        "ja": "入力内容を確認してください。保存されていません。",
+        "en": "Please check the highlighted fields. Nothing was saved.",
+    },
     "settings.error.name_required": {"ja": "組織名を入力してください。", "en": "Enter the organisation name."},
     "settings.error.name_long": {"ja": "組織名は100文字以内にしてください。", "en": "At most 100 characters."},
     "settings.error.sender_name_long": {"ja": "表示名は20文字以内にしてください。", "en": "At most 20 characters."},
@@ -50,11 +62,26 @@ MESSAGES = {
         "ja": "送信元IDは英数字1〜11文字（英字を含む）か、+81から始まる電話番号にしてください。",
         "en": "Use 1-11 letters/digits (with a letter) or a phone number starting with + and the country code.",
     },
-    "settings.error.timezone": {"ja": "タイムゾーンが見つかりません（例: Asia/Tokyo）。", "en": "Unknown time zone (e.g. Asia/Tokyo)."},
-    "settings.error.hhmm": {"ja": "時刻は HH:MM（00:00〜23:59）で入力してください。", "en": "Enter the time as HH:MM (00:00-23:59)."},
-    "settings.error.support_phone": {"ja": "電話番号は数字とハイフンで入力してください。", "en": "Enter the phone number with digits and hyphens."},
-    "settings.error.price": {"ja": "料金は0〜1000円の数字で入力してください。", "en": "Enter a price from 0 to 1000 yen."},
-    "settings.error.retention": {"ja": "保存期間は1〜3650日の整数で入力してください。", "en": "Enter a whole number of days from 1 to 3650."},
+    "settings.error.timezone": {
+        "ja": "タイムゾーンが見つかりません（例: Asia/Tokyo）。",
+        "en": "Unknown time zone (e.g. Asia/Tokyo).",
+    },
+    "settings.error.hhmm": {
+        "ja": "時刻は HH:MM（00:00〜23:59）で入力してください。",
+        "en": "Enter the time as HH:MM (00:00-23:59).",
+    },
+    "settings.error.support_phone": {
+        "ja": "電話番号は数字とハイフンで入力してください。",
+        "en": "Enter the phone number with digits and hyphens.",
+    },
+    "settings.error.price": {
+        "ja": "料金は0〜1000円の数字で入力してください。",
+        "en": "Enter a price from 0 to 1000 yen.",
+    },
+    "settings.error.retention": {
+        "ja": "保存期間は1〜3650日の整数で入力してください。",
+        "en": "Enter a whole number of days from 1 to 3650.",
+    },
     "settings.error.totp_self_first": {
         "ja": "必須にする前に、ご自身の2段階認証を「アカウント」で設定してください。",
         "en": "Set up two-factor sign-in for yourself on the Account page first.",
@@ -91,11 +118,17 @@ MESSAGES = {
         "en": "Temporary password for {email}: {password} — shown only now. Hand it over safely; they should change it after signing in.",
     },
     "users.role_changed": {"ja": "{email} の権限を変更しました。", "en": "Changed the role of {email}."},
-    "users.deactivated": {"ja": "{email} を停止しました（ログイン中のセッションも終了）。", "en": "Deactivated {email} (their sessions ended)."},
+    "users.deactivated": {
+        "ja": "{email} を停止しました（ログイン中のセッションも終了）。",
+        "en": "Deactivated {email} (their sessions ended).",
+    },
     "users.activated": {"ja": "{email} を再開しました。", "en": "Reactivated {email}."},
     "users.error.not_found": {"ja": "ユーザーが見つかりません。", "en": "User not found."},
     "users.error.email": {"ja": "メールアドレスの形式が正しくありません。", "en": "That e-mail address is not valid."},
-    "users.error.email_taken": {"ja": "このメールアドレスは既に使われています。", "en": "This e-mail address is already in use."},
+    "users.error.email_taken": {
+        "ja": "このメールアドレスは既に使われています。",
+        "en": "This e-mail address is already in use.",
+    },
     "users.error.role": {"ja": "権限を選んでください。", "en": "Choose a role."},
     "users.error.name_long": {"ja": "表示名は100文字以内にしてください。", "en": "At most 100 characters."},
     "users.error.last_admin": {
@@ -122,17 +155,32 @@ MESSAGES = {
     "account.password.current": {"ja": "現在のパスワード", "en": "Current password"},
     "account.password.new": {"ja": "新しいパスワード（10文字以上）", "en": "New password (at least 10 characters)"},
     "account.password.submit": {"ja": "変更する", "en": "Change"},
-    "account.password.changed": {"ja": "パスワードを変更しました。他の端末のログインは終了しました。", "en": "Password changed. Your other sessions were signed out."},
-    "account.error.current_password": {"ja": "現在のパスワードが正しくありません。", "en": "The current password is not correct."},
-    "account.error.password_short": {"ja": "新しいパスワードは10文字以上にしてください。", "en": "The new password needs at least 10 characters."},
-    "account.error.password_same": {"ja": "新しいパスワードが現在と同じです。", "en": "The new password is the same as the current one."},
+    "account.password.changed": {
+        "ja": "パスワードを変更しました。他の端末のログインは終了しました。",
+        "en": "Password changed. Your other sessions were signed out.",
+    },
+    "account.error.current_password": {
+        "ja": "現在のパスワードが正しくありません。",
+        "en": "The current password is not correct.",
+    },
+    "account.error.password_short": {
+        "ja": "新しいパスワードは10文字以上にしてください。",
+        "en": "The new password needs at least 10 characters.",
+    },
+    "account.error.password_same": {
+        "ja": "新しいパスワードが現在と同じです。",
+        "en": "The new password is the same as the current one.",
+    },
     "account.totp": {"ja": "2段階認証（認証アプリ）", "en": "Two-factor sign-in (authenticator app)"},
     "account.totp.on": {"ja": "有効です。残りの回復コード: {left}個", "en": "On. Recovery codes left: {left}"},
     "account.totp.off": {
         "ja": "無効です。Google Authenticator などの認証アプリで、ログイン時に6桁のコードを入力するようにできます。",
         "en": "Off. Turn it on to enter a 6-digit code from an authenticator app (such as Google Authenticator) when you sign in.",
     },
-    "account.totp.required": {"ja": "この組織では2段階認証が必須です。", "en": "Your organisation requires two-factor sign-in."},
+    "account.totp.required": {
+        "ja": "この組織では2段階認証が必須です。",
+        "en": "Your organisation requires two-factor sign-in.",
+    },
     "account.totp.start": {"ja": "設定を始める", "en": "Set up"},
     "account.totp.scan": {
         "ja": "認証アプリでQRコードを読み取るか、下のキーを入力してから、表示された6桁のコードを入力してください。",
@@ -153,7 +201,10 @@ MESSAGES = {
         "en": "Each works once if you lose your phone. Print them or keep them somewhere safe: they cannot be shown again.",
     },
     "account.totp.codes_done": {"ja": "保管しました", "en": "I have saved them"},
-    "account.totp.error.code": {"ja": "コードが正しくありません。アプリの最新のコードを入力してください。", "en": "That code is not right. Enter the current code from your app."},
+    "account.totp.error.code": {
+        "ja": "コードが正しくありません。アプリの最新のコードを入力してください。",
+        "en": "That code is not right. Enter the current code from your app.",
+    },
     "account.totp.error.throttled": {
         "ja": "コードの誤りが続いたため、15分ほど待ってからお試しください。",
         "en": "Too many wrong codes. Please wait about 15 minutes and try again.",
@@ -161,7 +212,10 @@ MESSAGES = {
     "account.totp.error.not_started": {"ja": "先に「設定を始める」を押してください。", "en": "Press “Set up” first."},
     "account.totp.error.already_on": {"ja": "2段階認証は既に有効です。", "en": "Two-factor sign-in is already on."},
     "account.totp.error.not_on": {"ja": "2段階認証は有効になっていません。", "en": "Two-factor sign-in is not on."},
-    "account.totp.error.required": {"ja": "組織で必須のため無効にできません。", "en": "Your organisation requires it, so it cannot be turned off."},
+    "account.totp.error.required": {
+        "ja": "組織で必須のため無効にできません。",
+        "en": "Your organisation requires it, so it cannot be turned off.",
+    },
     # sign-in, second step
     "login.totp.title": {"ja": "2段階認証", "en": "Two-factor sign-in"},
     "login.totp.help": {
@@ -170,7 +224,10 @@ MESSAGES = {
     },
     "login.totp.code": {"ja": "コード", "en": "Code"},
     "login.totp.submit": {"ja": "確認", "en": "Verify"},
-    "login.totp.wrong": {"ja": "コードが正しくありません（あと{left}回）。", "en": "That code is not right ({left} tries left)."},
+    "login.totp.wrong": {
+        "ja": "コードが正しくありません（あと{left}回）。",
+        "en": "That code is not right ({left} tries left).",
+    },
     "login.totp.restart": {
         "ja": "確認できませんでした。もう一度パスワードからやり直してください。",
         "en": "Could not verify. Please start again with your password.",

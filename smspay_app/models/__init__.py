@@ -1,18 +1,17 @@
 """SQLModel tables, one module per aggregate. Times are naive UTC; money is
 integer yen. Import this package to register every table on ``SQLModel.metadata``."""
 
-from smspay_app.models.organisation import AuditLog, AuthSession, Organisation, User
-from smspay_app.models.account import RecoveryCode, SignInChallenge
-from smspay_app.models.campaign import Campaign, CampaignQuestion, InvoiceLine
-from smspay_app.models.recipient import IdentityAnswer, Recipient, RecipientImport, TimelineEvent
-from smspay_app.models.messaging import InboundMessage, OptOut, SendAttempt
-from smspay_app.models.link import Link
-from smspay_app.models.payment import Payment, WebhookEvent
-from smspay_app.models.api import ApiKey, IdempotencyRecord, WebhookDelivery, WebhookEndpoint
-from smspay_app.models.stats import CampaignStats, CampaignStatsHour
-
 # Keeps the campaign counters (CampaignStats) in step with every recipient write.
 import smspay_app.services.stats  # noqa: E402,F401
+from smspay_app.models.account import RecoveryCode, SignInChallenge
+from smspay_app.models.api import ApiKey, IdempotencyRecord, WebhookDelivery, WebhookEndpoint
+from smspay_app.models.campaign import Campaign, CampaignQuestion, InvoiceLine
+from smspay_app.models.link import Link
+from smspay_app.models.messaging import InboundMessage, OptOut, SendAttempt
+from smspay_app.models.organisation import AuditLog, AuthSession, Organisation, User
+from smspay_app.models.payment import Payment, WebhookEvent
+from smspay_app.models.recipient import IdentityAnswer, Recipient, RecipientImport, TimelineEvent
+from smspay_app.models.stats import CampaignStats, CampaignStatsHour
 
 __all__ = [
     "ApiKey",

@@ -3,8 +3,8 @@ allowlist), idempotency records, webhook endpoints and their deliveries."""
 
 from __future__ import annotations
 
-from sqlalchemy import Index, UniqueConstraint
 from pydantic import NaiveDatetime
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from smspay_app.domain.clock import utcnow

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 from pydantic import NaiveDatetime
 from sqlmodel import Field, SQLModel

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import NaiveDatetime
 from sqlmodel import Field, SQLModel
 

@@ -1,9 +1,7 @@
 from __future__ import annotations
 
-from datetime import datetime
-
-from sqlalchemy import UniqueConstraint
 from pydantic import NaiveDatetime
+from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from smspay_app.domain.clock import utcnow

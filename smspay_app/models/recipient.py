@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
-from sqlalchemy import Index
 from pydantic import NaiveDatetime
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from smspay_app.domain.clock import utcnow

@@ -71,7 +71,9 @@ class AccountState(MessageMixin, AppState):
             return rx.redirect("/login")
         try:
             with session_scope() as session:
-                view = users.update_profile(session, caller, str(form.get("display_name", "")), str(form.get("language", "")))
+                view = users.update_profile(
+                    session, caller, str(form.get("display_name", "")), str(form.get("language", ""))
+                )
         except users.UserError as exc:
             self._say(exc.key, False)
             return
@@ -88,7 +90,11 @@ class AccountState(MessageMixin, AppState):
         try:
             with session_scope() as session:
                 users.change_password(
-                    session, caller, str(form.get("current", "")), str(form.get("new", "")), caller_token=self.session_token
+                    session,
+                    caller,
+                    str(form.get("current", "")),
+                    str(form.get("new", "")),
+                    caller_token=self.session_token,
                 )
         except users.UserError as exc:
             self._say(exc.key, False)
@@ -181,7 +187,13 @@ def _profile() -> rx.Component:
                 _label("account.role"),
                 rx.text(AppState.tr["admin.role." + AppState.user_role]),
                 _label("account.name"),
-                rx.input(name="display_name", default_value=AccountState.display_name, id="account-name", max_length=100, width="100%"),
+                rx.input(
+                    name="display_name",
+                    default_value=AccountState.display_name,
+                    id="account-name",
+                    max_length=100,
+                    width="100%",
+                ),
                 _label("account.language"),
                 rx.select.root(
                     rx.select.trigger(id="account-language"),
@@ -208,9 +220,24 @@ def _password() -> rx.Component:
         rx.form(
             rx.vstack(
                 _label("account.password.current"),
-                rx.input(name="current", type="password", required=True, auto_complete="current-password", id="pw-current", width="100%"),
+                rx.input(
+                    name="current",
+                    type="password",
+                    required=True,
+                    auto_complete="current-password",
+                    id="pw-current",
+                    width="100%",
+                ),
                 _label("account.password.new"),
-                rx.input(name="new", type="password", required=True, min_length=10, auto_complete="new-password", id="pw-new", width="100%"),
+                rx.input(
+                    name="new",
+                    type="password",
+                    required=True,
+                    min_length=10,
+                    auto_complete="new-password",
+                    id="pw-new",
+                    width="100%",
+                ),
                 rx.button(AppState.tr["account.password.submit"], type="submit", color_scheme="teal", id="pw-submit"),
                 spacing="2",
                 width="100%",
@@ -222,14 +249,27 @@ def _password() -> rx.Component:
     )
 
 
-def _code_form(handler, button_key: str, button_id: str, color: str = "teal", label_key: str = "account.totp.code") -> rx.Component:
+def _code_form(
+    handler, button_key: str, button_id: str, color: str = "teal", label_key: str = "account.totp.code"
+) -> rx.Component:
     return rx.form(
         rx.hstack(
             rx.input(
-                name="code", placeholder=AppState.tr[label_key], required=True, auto_complete="one-time-code",
-                max_length=12, id=f"{button_id}-code", width="220px",
+                name="code",
+                placeholder=AppState.tr[label_key],
+                required=True,
+                auto_complete="one-time-code",
+                max_length=12,
+                id=f"{button_id}-code",
+                width="220px",
             ),
-            rx.button(AppState.tr[button_key], type="submit", color_scheme=color, variant="soft" if color != "teal" else "solid", id=button_id),
+            rx.button(
+                AppState.tr[button_key],
+                type="submit",
+                color_scheme=color,
+                variant="soft" if color != "teal" else "solid",
+                id=button_id,
+            ),
             spacing="2",
             align="center",
         ),
@@ -253,7 +293,13 @@ def _totp() -> rx.Component:
             wrap="wrap",
         ),
         _code_form(AccountState.confirm_totp, "account.totp.confirm", "totp-confirm"),
-        rx.button(AppState.tr["account.totp.cancel"], variant="ghost", size="1", on_click=AccountState.cancel_totp, type="button"),
+        rx.button(
+            AppState.tr["account.totp.cancel"],
+            variant="ghost",
+            size="1",
+            on_click=AccountState.cancel_totp,
+            type="button",
+        ),
         spacing="3",
         width="100%",
     )
@@ -263,18 +309,32 @@ def _totp() -> rx.Component:
             rx.text(AccountState.totp_status, size="2", id="totp-status"),
             align="center",
         ),
-        _code_form(AccountState.regenerate_codes, "account.totp.regenerate", "totp-regenerate", color="gray", label_key="account.totp.code"),
+        _code_form(
+            AccountState.regenerate_codes,
+            "account.totp.regenerate",
+            "totp-regenerate",
+            color="gray",
+            label_key="account.totp.code",
+        ),
         rx.cond(
             AccountState.totp_required,
             rx.text(AppState.tr["account.totp.required"], size="2", color="gray"),
-            _code_form(AccountState.disable_totp, "account.totp.disable", "totp-disable", color="red", label_key="account.totp.code_or_recovery"),
+            _code_form(
+                AccountState.disable_totp,
+                "account.totp.disable",
+                "totp-disable",
+                color="red",
+                label_key="account.totp.code_or_recovery",
+            ),
         ),
         spacing="3",
         width="100%",
     )
     off = rx.vstack(
         rx.text(AppState.tr["account.totp.off"], size="2", id="totp-status"),
-        rx.button(AppState.tr["account.totp.start"], on_click=AccountState.start_totp, color_scheme="teal", id="totp-start"),
+        rx.button(
+            AppState.tr["account.totp.start"], on_click=AccountState.start_totp, color_scheme="teal", id="totp-start"
+        ),
         spacing="3",
     )
     return card(

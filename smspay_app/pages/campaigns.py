@@ -9,8 +9,8 @@ import asyncio
 
 import reflex as rx
 
-from smspay_app.components.layout import admin_page, card, funnel_stats, stat
 from smspay_app.components.funnel import campaign_funnel_panel
+from smspay_app.components.layout import admin_page, card, funnel_stats, stat
 from smspay_app.components.ops import campaign_ops_links
 from smspay_app.db import session_scope
 from smspay_app.models import Organisation
@@ -73,15 +73,29 @@ def status_badge(status) -> rx.Component:
 
 
 def campaigns_list_page() -> rx.Component:
-    cols = ["campaigns.col.name", "campaigns.col.status", "campaigns.col.recipients", "funnel.sent", "funnel.delivered",
-            "funnel.clicked", "funnel.verified", "funnel.paid", "campaigns.col.collected"]
+    cols = [
+        "campaigns.col.name",
+        "campaigns.col.status",
+        "campaigns.col.recipients",
+        "funnel.sent",
+        "funnel.delivered",
+        "funnel.clicked",
+        "funnel.verified",
+        "funnel.paid",
+        "campaigns.col.collected",
+    ]
     return admin_page(
         rx.hstack(
             rx.heading(AppState.tr["campaigns.title"], size="7"),
             rx.spacer(),
             rx.cond(
                 AppState.user_role != "support",
-                rx.link(rx.button(rx.icon("plus", size=16), AppState.tr["campaigns.new"], color_scheme="teal", id="new-campaign"), href="/campaigns/new"),
+                rx.link(
+                    rx.button(
+                        rx.icon("plus", size=16), AppState.tr["campaigns.new"], color_scheme="teal", id="new-campaign"
+                    ),
+                    href="/campaigns/new",
+                ),
             ),
             width="100%",
             align="center",
@@ -96,7 +110,9 @@ def campaigns_list_page() -> rx.Component:
                         rx.foreach(
                             CampaignListState.rows,
                             lambda r: rx.table.row(
-                                rx.table.row_header_cell(rx.link(r["name"], href="/campaigns/" + r["id"], weight="medium")),
+                                rx.table.row_header_cell(
+                                    rx.link(r["name"], href="/campaigns/" + r["id"], weight="medium")
+                                ),
                                 rx.table.cell(status_badge(r["status"])),
                                 rx.table.cell(r["recipients"]),
                                 rx.table.cell(r["sent"]),
@@ -126,14 +142,31 @@ def campaigns_list_page() -> rx.Component:
 
 STEPS = (1, 2, 3, 4, 5)
 _STEP_OF_FIELD = {
-    "name": 1, "link_lifetime_hours": 1, "scheduled_at": 1, "quiet_hours": 1,
+    "name": 1,
+    "link_lifetime_hours": 1,
+    "scheduled_at": 1,
+    "quiet_hours": 1,
     "sms_template": 2,
-    "amount_yen": 3, "invoice_lines": 3, "due_date": 3,
-    "questions": 4, "verification_mode": 4,
+    "amount_yen": 3,
+    "invoice_lines": 3,
+    "due_date": 3,
+    "questions": 4,
+    "verification_mode": 4,
 }
 _TEXT_FIELDS = (
-    "name", "lifetime_value", "lifetime_unit", "send_mode", "scheduled_local", "quiet_mode", "quiet_start",
-    "quiet_end", "page_title", "page_message", "amount", "due_date", "verification_mode",
+    "name",
+    "lifetime_value",
+    "lifetime_unit",
+    "send_mode",
+    "scheduled_local",
+    "quiet_mode",
+    "quiet_start",
+    "quiet_end",
+    "page_title",
+    "page_message",
+    "amount",
+    "due_date",
+    "verification_mode",
 )
 _BOOL_FIELDS = ("payment_enabled", "ask_read")
 _LINE_KEYS = ("item", "quantity", "unit_price")
@@ -202,7 +235,13 @@ class CampaignEditorState(AppState):
         self.editing = False
         self.template = self._t("editor.template.default")
         self.page_message = self._t("editor.page_message.default")
-        self.questions = [{"label": self._t("editor.question_label.default"), "column": self._t("editor.question_column.default"), "kind": "date"}]
+        self.questions = [
+            {
+                "label": self._t("editor.question_label.default"),
+                "column": self._t("editor.question_column.default"),
+                "kind": "date",
+            }
+        ]
         self._org_defaults(caller)
         self._analyse(caller)
 
@@ -266,7 +305,8 @@ class CampaignEditorState(AppState):
         self.due_date = data.due_date.isoformat() if data.due_date else ""
         self.ask_read = data.ask_read_confirmation
         self.lines = [
-            {"item": l.item, "quantity": str(l.quantity), "unit_price": str(l.unit_price_yen)} for l in data.invoice_lines
+            {"item": l.item, "quantity": str(l.quantity), "unit_price": str(l.unit_price_yen)}
+            for l in data.invoice_lines
         ]
         self.verification_mode = data.verification_mode
         self.questions = [{"label": q.label, "column": q.column, "kind": q.kind} for q in data.questions]
@@ -427,7 +467,11 @@ class CampaignEditorState(AppState):
             if not any(str(v).strip() for v in line.values()):
                 continue
             qty, price = _int(line.get("quantity", "")), parse_amount_yen(line.get("unit_price", "") or "x")
-            lines.append(campaigns.InvoiceLineInput(line.get("item", ""), qty if qty is not None else 0, price if price is not None else -1))
+            lines.append(
+                campaigns.InvoiceLineInput(
+                    line.get("item", ""), qty if qty is not None else 0, price if price is not None else -1
+                )
+            )
         questions = [
             campaigns.QuestionInput(q.get("label", ""), q.get("column", ""), q.get("kind", "text"))
             for q in self.questions
@@ -480,15 +524,22 @@ class CampaignEditorState(AppState):
         hours = data.link_lifetime_hours
         send = self._t("editor.send_now") if data.scheduled_at is None else self.scheduled_local.replace("T", " ")
         page = (
-            self._t("detail.amount", amount=_yen(data.effective_amount())) if data.payment_enabled else self._t("detail.no_payment")
+            self._t("detail.amount", amount=_yen(data.effective_amount()))
+            if data.payment_enabled
+            else self._t("detail.no_payment")
         )
         if data.verification_mode == "otp":
             identity = self._t("editor.verification.otp")
         else:
-            identity = " / ".join(
-                self._t("editor.review.question", label=q.label, column=q.column, kind=self._t("editor.kind." + q.kind))
-                for q in data.questions
-            ) or "-"
+            identity = (
+                " / ".join(
+                    self._t(
+                        "editor.review.question", label=q.label, column=q.column, kind=self._t("editor.kind." + q.kind)
+                    )
+                    for q in data.questions
+                )
+                or "-"
+            )
         self.review = [
             [self._t("editor.review.name"), data.name],
             [self._t("editor.review.send"), f"{send} · {self._t('detail.lifetime', hours=hours)}"],
@@ -501,19 +552,30 @@ class CampaignEditorState(AppState):
         """Live SMS preview as received, size and cost. Before recipients exist
         the merge fields get sample values; after import, the first recipient's
         real data and the worst case over the rows."""
+        from sqlmodel import select
+
         from smspay_app.domain.sms_text import (
-            TemplateError, analyze_sms, check_template, estimate_cost_yen, fields_from_merge_data,
-            has_link_placeholder, render_sms, template_fields,
+            TemplateError,
+            analyze_sms,
+            check_template,
+            estimate_cost_yen,
+            fields_from_merge_data,
+            has_link_placeholder,
+            render_sms,
+            template_fields,
         )
+        from smspay_app.models import Recipient
         from smspay_app.services.imports import estimate_campaign_sms
         from smspay_app.services.links import link_url
-        from smspay_app.models import Campaign, Recipient
-        from sqlmodel import select
 
         template = self.template
         fields = template_fields(template)
-        self.fields_text = self._t("editor.fields", fields=", ".join(fields)) if fields else self._t("editor.fields.none")
-        self.template_note = "" if has_link_placeholder(template) or not template.strip() else self._t("editor.link_added")
+        self.fields_text = (
+            self._t("editor.fields", fields=", ".join(fields)) if fields else self._t("editor.fields.none")
+        )
+        self.template_note = (
+            "" if has_link_placeholder(template) or not template.strip() else self._t("editor.link_added")
+        )
         with session_scope() as session:
             org = session.get(Organisation, caller.organisation_id)
             prefix = campaigns.sender_prefix(org)
@@ -537,7 +599,10 @@ class CampaignEditorState(AppState):
                 note = self._t("editor.preview.real", row=first.row_number or 1)
             else:
                 estimate = None
-                sample_name, sample_value = self._t("editor.preview.sample_name"), self._t("editor.preview.sample_value")
+                sample_name, sample_value = (
+                    self._t("editor.preview.sample_name"),
+                    self._t("editor.preview.sample_value"),
+                )
                 sample = {f: (sample_name if f in ("name", "氏名") else sample_value) for f in fields}
                 note = self._t("editor.preview.sample")
         try:
@@ -550,17 +615,27 @@ class CampaignEditorState(AppState):
         self.preview_note = note
         self.sms_preview = text
         self.sms_summary = self._t(
-            "editor.segments", encoding=worst.encoding, chars=worst.chars, segments=worst.segments,
+            "editor.segments",
+            encoding=worst.encoding,
+            chars=worst.chars,
+            segments=worst.segments,
             cost=f"{estimate_cost_yen(worst.segments, price):,}",
         )
         if estimate is not None and estimate.rows:
             self.sms_cost = self._t(
-                "editor.cost_worst", chars=worst.chars, segments=worst.segments, rows=f"{estimate.rows:,}",
-                total=f"{estimate.total_segments:,}", cost=f"{estimate.cost_yen:,}",
+                "editor.cost_worst",
+                chars=worst.chars,
+                segments=worst.segments,
+                rows=f"{estimate.rows:,}",
+                total=f"{estimate.total_segments:,}",
+                cost=f"{estimate.cost_yen:,}",
             )
         else:
             self.sms_cost = self._t(
-                "editor.cost_sample", segments=info.segments, cost=f"{estimate_cost_yen(info.segments, price):,}", price=f"{price:g}",
+                "editor.cost_sample",
+                segments=info.segments,
+                cost=f"{estimate_cost_yen(info.segments, price):,}",
+                price=f"{price:g}",
             )
         self.sms_over_cap = worst.over_cap
         self.sms_over_cap_text = self._t("editor.over_cap", cap=cap) if worst.over_cap else ""
@@ -570,7 +645,11 @@ class CampaignEditorState(AppState):
     def _template_problem(self, exc, template: str, prefix: str, cap: int) -> None:
         from smspay_app.i18n import CATALOG
 
-        message = self._t(exc.code, field=exc.field) if exc.field else (self._t(exc.code) if exc.code in CATALOG else str(exc))
+        message = (
+            self._t(exc.code, field=exc.field)
+            if exc.field
+            else (self._t(exc.code) if exc.code in CATALOG else str(exc))
+        )
         self.sms_preview = prefix + template
         self.sms_summary = self._t("editor.template_problem", message=message)
         self.sms_cost = ""
@@ -594,7 +673,9 @@ def _local_to_utc(value: str, tz: str):
         local = datetime.fromisoformat((value or "").strip().replace(" ", "T"))
     except ValueError:
         return None
-    return local.replace(tzinfo=ZoneInfo(tz or "Asia/Tokyo")).astimezone(UTC).replace(tzinfo=None, second=0, microsecond=0)
+    return (
+        local.replace(tzinfo=ZoneInfo(tz or "Asia/Tokyo")).astimezone(UTC).replace(tzinfo=None, second=0, microsecond=0)
+    )
 
 
 def _utc_to_local(value, tz: str) -> str:
@@ -635,12 +716,13 @@ def _area(debounce: int = 250, **props) -> rx.Component:
     return _live(rx.text_area(**props), debounce)
 
 
-
 def _field(label, control: rx.Component, help_text=None, **props) -> rx.Component:
     label = AppState.tr[label] if isinstance(label, str) else label
     children = [rx.text(label, size="2", weight="medium"), control]
     if help_text is not None:
-        children.append(rx.text(AppState.tr[help_text] if isinstance(help_text, str) else help_text, size="1", color="gray"))
+        children.append(
+            rx.text(AppState.tr[help_text] if isinstance(help_text, str) else help_text, size="1", color="gray")
+        )
     props.setdefault("width", "100%")
     return rx.vstack(*children, spacing="1", **props)
 
@@ -684,7 +766,14 @@ def phone_preview() -> rx.Component:
         rx.cond(s.template_note != "", rx.text(s.template_note, size="1", color="teal", id="link-note")),
         rx.cond(
             s.sms_over_cap,
-            rx.callout(s.sms_over_cap_text, color_scheme="red", size="1", icon="triangle-alert", id="sms-over-cap", margin_top="6px"),
+            rx.callout(
+                s.sms_over_cap_text,
+                color_scheme="red",
+                size="1",
+                icon="triangle-alert",
+                id="sms-over-cap",
+                margin_top="6px",
+            ),
         ),
         width="272px",
     )
@@ -699,8 +788,14 @@ def _stepper() -> rx.Component:
         return rx.button(
             rx.box(
                 str(n),
-                width="22px", height="22px", border_radius="50%", display="flex", align_items="center",
-                justify_content="center", font_size="12px", color="white",
+                width="22px",
+                height="22px",
+                border_radius="50%",
+                display="flex",
+                align_items="center",
+                justify_content="center",
+                font_size="12px",
+                color="white",
                 background=rx.cond(has_error, "var(--red-9)", rx.cond(current, BRAND_COLOR, "var(--gray-8)")),
             ),
             AppState.tr[f"editor.step.{n}"],
@@ -723,15 +818,35 @@ def _step_basics() -> rx.Component:
     s = CampaignEditorState
     return _step_card(
         rx.heading(AppState.tr["editor.step.1"], size="4"),
-        _field("editor.name", _inp(value=s.name, on_change=_set("name"), id="campaign-name", placeholder=AppState.tr["editor.name.placeholder"], width="100%", size="3")),
+        _field(
+            "editor.name",
+            _inp(
+                value=s.name,
+                on_change=_set("name"),
+                id="campaign-name",
+                placeholder=AppState.tr["editor.name.placeholder"],
+                width="100%",
+                size="3",
+            ),
+        ),
         _field(
             "editor.lifetime",
             rx.hstack(
-                _inp(value=s.lifetime_value, on_change=_set("lifetime_value"), id="lifetime", type="number", min="1", width="120px"),
+                _inp(
+                    value=s.lifetime_value,
+                    on_change=_set("lifetime_value"),
+                    id="lifetime",
+                    type="number",
+                    min="1",
+                    width="120px",
+                ),
                 rx.el.select(
                     rx.el.option(AppState.tr["editor.unit.hours"], value="hours"),
                     rx.el.option(AppState.tr["editor.unit.days"], value="days"),
-                    value=s.lifetime_unit, on_change=_set("lifetime_unit"), id="lifetime-unit", style=SELECT_STYLE,
+                    value=s.lifetime_unit,
+                    on_change=_set("lifetime_unit"),
+                    id="lifetime-unit",
+                    style=SELECT_STYLE,
                 ),
                 align="center",
             ),
@@ -744,12 +859,19 @@ def _step_basics() -> rx.Component:
                     rx.radio_group.item(AppState.tr["editor.send_now"], value="now", id="send-now"),
                     rx.radio_group.item(AppState.tr["editor.send_at"], value="at", id="send-at"),
                 ),
-                value=s.send_mode, on_change=_set("send_mode"),
+                value=s.send_mode,
+                on_change=_set("send_mode"),
             ),
         ),
         rx.cond(
             s.send_mode == "at",
-            _inp(type="datetime-local", value=s.scheduled_local, on_change=_set("scheduled_local"), id="scheduled-at", width="260px"),
+            _inp(
+                type="datetime-local",
+                value=s.scheduled_local,
+                on_change=_set("scheduled_local"),
+                id="scheduled-at",
+                width="260px",
+            ),
         ),
         _field(
             "editor.quiet",
@@ -758,15 +880,24 @@ def _step_basics() -> rx.Component:
                     rx.radio_group.item(s.org_quiet, value="org", id="quiet-org"),
                     rx.radio_group.item(AppState.tr["editor.quiet.override"], value="override", id="quiet-override"),
                 ),
-                value=s.quiet_mode, on_change=_set("quiet_mode"),
+                value=s.quiet_mode,
+                on_change=_set("quiet_mode"),
             ),
             "editor.quiet.help",
         ),
         rx.cond(
             s.quiet_mode == "override",
             rx.hstack(
-                _field("editor.quiet.start", _inp(type="time", value=s.quiet_start, on_change=_set("quiet_start"), id="quiet-start"), width="auto"),
-                _field("editor.quiet.end", _inp(type="time", value=s.quiet_end, on_change=_set("quiet_end"), id="quiet-end"), width="auto"),
+                _field(
+                    "editor.quiet.start",
+                    _inp(type="time", value=s.quiet_start, on_change=_set("quiet_start"), id="quiet-start"),
+                    width="auto",
+                ),
+                _field(
+                    "editor.quiet.end",
+                    _inp(type="time", value=s.quiet_end, on_change=_set("quiet_end"), id="quiet-end"),
+                    width="auto",
+                ),
             ),
         ),
     )
@@ -778,7 +909,14 @@ def _step_sms() -> rx.Component:
         rx.heading(AppState.tr["editor.step.2"], size="4"),
         _field(
             "editor.template",
-            _area(value=s.template, on_change=CampaignEditorState.set_template, debounce=150, id="sms-template", rows="7", width="100%"),
+            _area(
+                value=s.template,
+                on_change=CampaignEditorState.set_template,
+                debounce=150,
+                id="sms-template",
+                rows="7",
+                width="100%",
+            ),
             "editor.template.help",
         ),
         rx.text(s.fields_text, size="2", id="sms-fields"),
@@ -789,17 +927,50 @@ def _step_sms() -> rx.Component:
 def _step_page() -> rx.Component:
     s = CampaignEditorState
     line_row = lambda line, i: rx.hstack(
-        _inp(value=line["item"], on_change=lambda v: CampaignEditorState.set_line(i, "item", v), placeholder=AppState.tr["editor.line.item"], flex="3", class_name="line-item"),
-        _inp(value=line["quantity"], on_change=lambda v: CampaignEditorState.set_line(i, "quantity", v), placeholder=AppState.tr["editor.line.quantity"], width="70px", input_mode="numeric", class_name="line-qty"),
-        _inp(value=line["unit_price"], on_change=lambda v: CampaignEditorState.set_line(i, "unit_price", v), placeholder=AppState.tr["editor.line.unit_price"], width="120px", input_mode="numeric", class_name="line-price"),
-        rx.icon_button(rx.icon("x", size=14), on_click=CampaignEditorState.remove_line(i), variant="ghost", color_scheme="gray", type="button", aria_label=AppState.tr["editor.line.remove"]),
+        _inp(
+            value=line["item"],
+            on_change=lambda v: CampaignEditorState.set_line(i, "item", v),
+            placeholder=AppState.tr["editor.line.item"],
+            flex="3",
+            class_name="line-item",
+        ),
+        _inp(
+            value=line["quantity"],
+            on_change=lambda v: CampaignEditorState.set_line(i, "quantity", v),
+            placeholder=AppState.tr["editor.line.quantity"],
+            width="70px",
+            input_mode="numeric",
+            class_name="line-qty",
+        ),
+        _inp(
+            value=line["unit_price"],
+            on_change=lambda v: CampaignEditorState.set_line(i, "unit_price", v),
+            placeholder=AppState.tr["editor.line.unit_price"],
+            width="120px",
+            input_mode="numeric",
+            class_name="line-price",
+        ),
+        rx.icon_button(
+            rx.icon("x", size=14),
+            on_click=CampaignEditorState.remove_line(i),
+            variant="ghost",
+            color_scheme="gray",
+            type="button",
+            aria_label=AppState.tr["editor.line.remove"],
+        ),
         width="100%",
         align="center",
     )
     return _step_card(
         rx.heading(AppState.tr["editor.step.3"], size="4"),
-        _field("editor.page_title", _inp(value=s.page_title, on_change=_set("page_title"), id="page-title", width="100%")),
-        _field("editor.page_message", _area(value=s.page_message, on_change=_set("page_message"), id="page-message", rows="4", width="100%"), "editor.fields.hint"),
+        _field(
+            "editor.page_title", _inp(value=s.page_title, on_change=_set("page_title"), id="page-title", width="100%")
+        ),
+        _field(
+            "editor.page_message",
+            _area(value=s.page_message, on_change=_set("page_message"), id="page-message", rows="4", width="100%"),
+            "editor.fields.hint",
+        ),
         _field(
             "editor.page_kind",
             rx.radio_group.root(
@@ -817,13 +988,28 @@ def _step_page() -> rx.Component:
                 rx.text(AppState.tr["editor.invoice_lines"], size="2", weight="medium"),
                 rx.foreach(s.lines, line_row),
                 rx.hstack(
-                    rx.button(rx.icon("plus", size=14), AppState.tr["editor.line.add"], on_click=CampaignEditorState.add_line, variant="soft", size="1", type="button", id="add-line"),
+                    rx.button(
+                        rx.icon("plus", size=14),
+                        AppState.tr["editor.line.add"],
+                        on_click=CampaignEditorState.add_line,
+                        variant="soft",
+                        size="1",
+                        type="button",
+                        id="add-line",
+                    ),
                     rx.spacer(),
                     rx.text(s.lines_total, size="2", id="lines-total"),
                     width="100%",
                 ),
-                _field("editor.amount", _inp(value=s.amount, on_change=_set("amount"), id="amount", width="200px", input_mode="numeric"), "editor.amount.lines_help"),
-                _field("editor.due_date", _inp(type="date", value=s.due_date, on_change=_set("due_date"), id="due-date", width="200px")),
+                _field(
+                    "editor.amount",
+                    _inp(value=s.amount, on_change=_set("amount"), id="amount", width="200px", input_mode="numeric"),
+                    "editor.amount.lines_help",
+                ),
+                _field(
+                    "editor.due_date",
+                    _inp(type="date", value=s.due_date, on_change=_set("due_date"), id="due-date", width="200px"),
+                ),
                 width="100%",
                 spacing="3",
             ),
@@ -847,15 +1033,44 @@ def _step_identity() -> rx.Component:
         rx.hstack(
             rx.text(AppState.tr["editor.question_label"], " ", i + 1, size="2", weight="bold"),
             rx.spacer(),
-            rx.button(AppState.tr["editor.question.remove"], on_click=CampaignEditorState.remove_question(i), variant="ghost", color_scheme="gray", size="1", type="button"),
+            rx.button(
+                AppState.tr["editor.question.remove"],
+                on_click=CampaignEditorState.remove_question(i),
+                variant="ghost",
+                color_scheme="gray",
+                size="1",
+                type="button",
+            ),
             width="100%",
         ),
-        _field("editor.question_label", _inp(value=q["label"], on_change=lambda v: CampaignEditorState.set_question(i, "label", v), width="100%", class_name="question-label")),
+        _field(
+            "editor.question_label",
+            _inp(
+                value=q["label"],
+                on_change=lambda v: CampaignEditorState.set_question(i, "label", v),
+                width="100%",
+                class_name="question-label",
+            ),
+        ),
         rx.hstack(
-            _field("editor.question_column", _inp(value=q["column"], on_change=lambda v: CampaignEditorState.set_question(i, "column", v), width="100%", class_name="question-column")),
+            _field(
+                "editor.question_column",
+                _inp(
+                    value=q["column"],
+                    on_change=lambda v: CampaignEditorState.set_question(i, "column", v),
+                    width="100%",
+                    class_name="question-column",
+                ),
+            ),
             _field(
                 "editor.question_kind",
-                rx.el.select(*kinds, value=q["kind"], on_change=lambda v: CampaignEditorState.set_question(i, "kind", v), class_name="question-kind", style=SELECT_STYLE),
+                rx.el.select(
+                    *kinds,
+                    value=q["kind"],
+                    on_change=lambda v: CampaignEditorState.set_question(i, "kind", v),
+                    class_name="question-kind",
+                    style=SELECT_STYLE,
+                ),
                 width="160px",
             ),
             width="100%",
@@ -867,7 +1082,9 @@ def _step_identity() -> rx.Component:
         rx.heading(AppState.tr["editor.step.4"], size="4"),
         rx.radio_group.root(
             rx.vstack(
-                rx.radio_group.item(AppState.tr["editor.verification.questions"], value="questions", id="verify-questions"),
+                rx.radio_group.item(
+                    AppState.tr["editor.verification.questions"], value="questions", id="verify-questions"
+                ),
                 rx.radio_group.item(AppState.tr["editor.verification.otp"], value="otp", id="verify-otp"),
             ),
             value=s.verification_mode,
@@ -880,7 +1097,15 @@ def _step_identity() -> rx.Component:
                 rx.foreach(s.questions, question),
                 rx.cond(
                     s.questions.length() < campaigns.MAX_QUESTIONS,
-                    rx.button(rx.icon("plus", size=14), AppState.tr["editor.question.add"], on_click=CampaignEditorState.add_question, variant="soft", size="1", type="button", id="add-question"),
+                    rx.button(
+                        rx.icon("plus", size=14),
+                        AppState.tr["editor.question.add"],
+                        on_click=CampaignEditorState.add_question,
+                        variant="soft",
+                        size="1",
+                        type="button",
+                        id="add-question",
+                    ),
                     rx.text(AppState.tr["editor.question.max"], size="1", color="gray"),
                 ),
                 width="100%",
@@ -898,43 +1123,92 @@ def _step_review() -> rx.Component:
             rx.foreach(s.review, lambda r: rx.data_list.item(rx.data_list.label(r[0]), rx.data_list.value(r[1]))),
             id="review",
         ),
-        rx.cond(s.errors.length() == 0, rx.callout(AppState.tr["editor.review.ready"], icon="check", color_scheme="green", size="1")),
+        rx.cond(
+            s.errors.length() == 0,
+            rx.callout(AppState.tr["editor.review.ready"], icon="check", color_scheme="green", size="1"),
+        ),
     )
 
 
 BRAND_COLOR = "#0f766e"
-SELECT_STYLE = {"padding": "6px 8px", "border": "1px solid var(--gray-a7)", "border_radius": "6px", "background": "white", "font_size": "14px", "min_width": "140px"}
+SELECT_STYLE = {
+    "padding": "6px 8px",
+    "border": "1px solid var(--gray-a7)",
+    "border_radius": "6px",
+    "background": "white",
+    "font_size": "14px",
+    "min_width": "140px",
+}
 
 
 def campaign_new_page() -> rx.Component:
     s = CampaignEditorState
     return admin_page(
-        rx.heading(rx.cond(s.editing, AppState.tr["editor.title_edit"], AppState.tr["editor.title"]), size="7", margin_bottom="12px"),
+        rx.heading(
+            rx.cond(s.editing, AppState.tr["editor.title_edit"], AppState.tr["editor.title"]),
+            size="7",
+            margin_bottom="12px",
+        ),
         _stepper(),
         rx.flex(
             rx.vstack(
-                rx.match(s.step, (1, _step_basics()), (2, _step_sms()), (3, _step_page()), (4, _step_identity()), _step_review()),
+                rx.match(
+                    s.step,
+                    (1, _step_basics()),
+                    (2, _step_sms()),
+                    (3, _step_page()),
+                    (4, _step_identity()),
+                    _step_review(),
+                ),
                 rx.cond(
                     s.errors.length() > 0,
                     rx.callout(
                         rx.vstack(rx.foreach(s.errors, lambda e: rx.text(e, size="2"))),
-                        icon="triangle-alert", color_scheme="red", width="100%", id="editor-errors",
+                        icon="triangle-alert",
+                        color_scheme="red",
+                        width="100%",
+                        id="editor-errors",
                     ),
                 ),
                 rx.hstack(
-                    rx.cond(s.step > 1, rx.button(AppState.tr["editor.back"], on_click=CampaignEditorState.prev_step, variant="soft", size="3", type="button", id="step-back")),
+                    rx.cond(
+                        s.step > 1,
+                        rx.button(
+                            AppState.tr["editor.back"],
+                            on_click=CampaignEditorState.prev_step,
+                            variant="soft",
+                            size="3",
+                            type="button",
+                            id="step-back",
+                        ),
+                    ),
                     rx.cond(
                         s.step < 5,
-                        rx.button(AppState.tr["editor.next"], on_click=CampaignEditorState.next_step, size="3", color_scheme="teal", type="button", id="step-next"),
+                        rx.button(
+                            AppState.tr["editor.next"],
+                            on_click=CampaignEditorState.next_step,
+                            size="3",
+                            color_scheme="teal",
+                            type="button",
+                            id="step-next",
+                        ),
                         rx.button(
                             rx.cond(s.editing, AppState.tr["editor.save"], AppState.tr["editor.create"]),
                             on_click=CampaignEditorState.submit({}),
-                            size="3", color_scheme="teal", id="create-campaign", type="button",
+                            size="3",
+                            color_scheme="teal",
+                            id="create-campaign",
+                            type="button",
                             disabled=s.sms_over_cap,
                         ),
                     ),
                     rx.spacer(),
-                    rx.link(rx.button(AppState.tr["editor.cancel"], variant="ghost", color_scheme="gray", size="3", type="button"), href="/campaigns"),
+                    rx.link(
+                        rx.button(
+                            AppState.tr["editor.cancel"], variant="ghost", color_scheme="gray", size="3", type="button"
+                        ),
+                        href="/campaigns",
+                    ),
                     width="100%",
                 ),
                 spacing="4",
@@ -1058,10 +1332,16 @@ class CampaignDetailState(AppState):
                 else ""
             )
             questions = campaigns.questions_of(session, campaign.id)
-            quiet = (campaign.quiet_hours_start, campaign.quiet_hours_end) if campaign.quiet_hours_start else (org.quiet_hours_start, org.quiet_hours_end)
+            quiet = (
+                (campaign.quiet_hours_start, campaign.quiet_hours_end)
+                if campaign.quiet_hours_start
+                else (org.quiet_hours_start, org.quiet_hours_end)
+            )
             self.summary_lines = [
                 self._t("detail.lifetime", hours=campaign.link_lifetime_hours),
-                self._t("detail.amount", amount=_yen(campaign.amount_yen)) if campaign.payment_enabled else self._t("detail.no_payment"),
+                self._t("detail.amount", amount=_yen(campaign.amount_yen))
+                if campaign.payment_enabled
+                else self._t("detail.no_payment"),
                 f"{self._t('editor.quiet')}: {quiet[0]}–{quiet[1]}",
                 *(
                     [f"{self._t('detail.questions')}: {self._t('editor.verification.otp')}"]
@@ -1073,7 +1353,9 @@ class CampaignDetailState(AppState):
             self.recipient_total = counts["recipients"]
             self.counts = {k: (_yen(v) if k.endswith("_yen") else str(v)) for k, v in counts.items()}
             self.progress = {k: f"{v:,}" for k, v in dispatch.sending_progress(session, campaign.id).items()}
-            rows = campaigns.recipients_page(session, caller, campaign.id, offset=self.page * PAGE_SIZE, limit=PAGE_SIZE)
+            rows = campaigns.recipients_page(
+                session, caller, campaign.id, offset=self.page * PAGE_SIZE, limit=PAGE_SIZE
+            )
         self.recipients = [
             {"phone": r.phone_e164, "name": r.name, "amount": _yen(r.amount_yen), "status": r.status} for r in rows
         ]
@@ -1107,9 +1389,22 @@ class CampaignDetailState(AppState):
             est = check.estimate
             lines = []
             if est.worst is not None:
-                lines.append(self._t("detail.check.worst", chars=est.worst.chars, segments=est.worst.segments, encoding=est.worst.encoding))
                 lines.append(
-                    self._t("detail.check.cost", rows=f"{est.rows:,}", total=f"{est.total_segments:,}", cost=f"{est.cost_yen:,}", price=f"{price:g}")
+                    self._t(
+                        "detail.check.worst",
+                        chars=est.worst.chars,
+                        segments=est.worst.segments,
+                        encoding=est.worst.encoding,
+                    )
+                )
+                lines.append(
+                    self._t(
+                        "detail.check.cost",
+                        rows=f"{est.rows:,}",
+                        total=f"{est.total_segments:,}",
+                        cost=f"{est.cost_yen:,}",
+                        price=f"{price:g}",
+                    )
                 )
             elif not check.recipients:
                 lines.append(self._t("detail.check.none"))
@@ -1173,7 +1468,9 @@ class CampaignDetailState(AppState):
         self.map_headers = preview.headers
         self.map_rows = preview.rows
         self.mapping = {f: preview.suggestion.get(f, MAPPING_NONE) for f in uploads.MAPPING_FIELDS}
-        self.map_info = self._t("detail.mapping.help", rows=f"{preview.total_rows:,}", encoding=preview.encoding.upper())
+        self.map_info = self._t(
+            "detail.mapping.help", rows=f"{preview.total_rows:,}", encoding=preview.encoding.upper()
+        )
         self.mapping_open = True
         self.import_message = ""
         self.import_errors = []
@@ -1252,8 +1549,14 @@ class CampaignDetailState(AppState):
                 if campaign.status not in campaigns.EDITABLE_STATES:
                     return "locked"
                 report_row = import_recipients_csv(
-                    session, campaign, data, filename=filename, user_id=caller.user_id, mapping=mapping,
-                    lang=lang, progress=report,
+                    session,
+                    campaign,
+                    data,
+                    filename=filename,
+                    user_id=caller.user_id,
+                    mapping=mapping,
+                    lang=lang,
+                    progress=report,
                 )
                 return report_row.id
 
@@ -1308,7 +1611,9 @@ class CampaignDetailState(AppState):
             for e in errors[:IMPORT_ERRORS_SHOWN]
         ]
         self.import_more = (
-            self._t("detail.import.more", shown=IMPORT_ERRORS_SHOWN, total=f"{len(errors):,}") if len(errors) > IMPORT_ERRORS_SHOWN else ""
+            self._t("detail.import.more", shown=IMPORT_ERRORS_SHOWN, total=f"{len(errors):,}")
+            if len(errors) > IMPORT_ERRORS_SHOWN
+            else ""
         )
 
     @rx.event
@@ -1358,7 +1663,9 @@ class CampaignDetailState(AppState):
                 queued = campaigns.send_campaign(session, caller, self._campaign_id(), scheduled_at=at)
         except campaigns.SendBlocked as exc:
             self.action_ok = False
-            self.action_message = " ".join(self._t(p.key, **p.params) if p.params else self._t(p.key) for p in exc.problems)
+            self.action_message = " ".join(
+                self._t(p.key, **p.params) if p.params else self._t(p.key) for p in exc.problems
+            )
             return
         self.action_ok = True
         if at is None:
@@ -1397,7 +1704,9 @@ class CampaignDetailState(AppState):
                 count = campaigns.change_sending(session, caller, self._campaign_id(), action)
         except campaigns.SendBlocked as exc:
             self.action_ok = False
-            self.action_message = " ".join(self._t(p.key, **p.params) if p.params else self._t(p.key) for p in exc.problems)
+            self.action_message = " ".join(
+                self._t(p.key, **p.params) if p.params else self._t(p.key) for p in exc.problems
+            )
             return
         self.action_ok = True
         self.action_message = self._t(done_key, count=count)
@@ -1451,30 +1760,71 @@ def _actions() -> rx.Component:
     return rx.hstack(
         rx.cond(
             (s.status == "draft") & can_send,
-            rx.link(rx.button(rx.icon("pencil", size=16), AppState.tr["detail.edit"], variant="soft", size="3", id="edit-button"), href=s.edit_href),
+            rx.link(
+                rx.button(
+                    rx.icon("pencil", size=16), AppState.tr["detail.edit"], variant="soft", size="3", id="edit-button"
+                ),
+                href=s.edit_href,
+            ),
         ),
         rx.cond(
             (s.status == "draft") & can_send & (s.recipient_total > 0),
-            rx.button(rx.icon("send", size=16), AppState.tr["detail.send"], on_click=CampaignDetailState.send, color_scheme="teal", size="3", id="send-button", disabled=~s.check_ok),
+            rx.button(
+                rx.icon("send", size=16),
+                AppState.tr["detail.send"],
+                on_click=CampaignDetailState.send,
+                color_scheme="teal",
+                size="3",
+                id="send-button",
+                disabled=~s.check_ok,
+            ),
         ),
         rx.cond(
             ((s.status == "sending") | (s.status == "scheduled")) & can_send,
-            rx.button(rx.icon("pause", size=16), AppState.tr["detail.pause"], on_click=CampaignDetailState.pause, variant="soft", color_scheme="orange", size="3", id="pause-button"),
+            rx.button(
+                rx.icon("pause", size=16),
+                AppState.tr["detail.pause"],
+                on_click=CampaignDetailState.pause,
+                variant="soft",
+                color_scheme="orange",
+                size="3",
+                id="pause-button",
+            ),
         ),
         rx.cond(
             (s.status == "paused") & can_send,
-            rx.button(rx.icon("play", size=16), AppState.tr["detail.resume"], on_click=CampaignDetailState.resume, color_scheme="teal", size="3", id="resume-button"),
+            rx.button(
+                rx.icon("play", size=16),
+                AppState.tr["detail.resume"],
+                on_click=CampaignDetailState.resume,
+                color_scheme="teal",
+                size="3",
+                id="resume-button",
+            ),
         ),
         rx.cond(
             ((s.status == "sending") | (s.status == "scheduled") | (s.status == "paused")) & can_send,
             rx.alert_dialog.root(
-                rx.alert_dialog.trigger(rx.button(AppState.tr["detail.cancel"], variant="soft", color_scheme="red", size="3", id="cancel-button")),
+                rx.alert_dialog.trigger(
+                    rx.button(
+                        AppState.tr["detail.cancel"], variant="soft", color_scheme="red", size="3", id="cancel-button"
+                    )
+                ),
                 rx.alert_dialog.content(
                     rx.alert_dialog.title(AppState.tr["detail.cancel"]),
                     rx.alert_dialog.description(AppState.tr["detail.cancel_confirm"]),
                     rx.hstack(
-                        rx.alert_dialog.cancel(rx.button(AppState.tr["detail.cancel_no"], variant="soft", color_scheme="gray")),
-                        rx.alert_dialog.action(rx.button(AppState.tr["detail.cancel_yes"], color_scheme="red", on_click=CampaignDetailState.cancel, id="cancel-confirm")),
+                        rx.alert_dialog.cancel(
+                            rx.button(AppState.tr["detail.cancel_no"], variant="soft", color_scheme="gray")
+                        ),
+                        rx.alert_dialog.action(
+                            rx.button(
+                                AppState.tr["detail.cancel_yes"],
+                                color_scheme="red",
+                                on_click=CampaignDetailState.cancel,
+                                id="cancel-confirm",
+                            )
+                        ),
                         justify="end",
                         spacing="3",
                         margin_top="16px",
@@ -1494,21 +1844,44 @@ def _check_card() -> rx.Component:
         rx.vstack(rx.foreach(s.check_lines, lambda line: rx.text(line, size="2")), spacing="1", id="send-estimate"),
         rx.cond(
             s.check_ok,
-            rx.callout(AppState.tr["detail.check.ok"], icon="check", color_scheme="green", size="1", margin_top="8px", id="send-ready"),
+            rx.callout(
+                AppState.tr["detail.check.ok"],
+                icon="check",
+                color_scheme="green",
+                size="1",
+                margin_top="8px",
+                id="send-ready",
+            ),
             rx.callout(
                 rx.vstack(
                     rx.text(AppState.tr["detail.check.blocked"], size="2", weight="medium"),
                     rx.foreach(s.check_problems, lambda p: rx.text(AppState.tr["detail.check.bullet"], p, size="2")),
                     spacing="1",
                 ),
-                icon="triangle-alert", color_scheme="red", size="1", margin_top="8px", id="send-blockers",
+                icon="triangle-alert",
+                color_scheme="red",
+                size="1",
+                margin_top="8px",
+                id="send-blockers",
             ),
         ),
         rx.cond(
             s.check_ok & (AppState.user_role != "support"),
             rx.hstack(
-                _inp(type="datetime-local", value=s.schedule_local, on_change=CampaignDetailState.set_schedule_local, id="schedule-at", width="220px"),
-                rx.button(rx.icon("clock", size=14), AppState.tr["detail.schedule"], on_click=CampaignDetailState.schedule, variant="soft", id="schedule-button"),
+                _inp(
+                    type="datetime-local",
+                    value=s.schedule_local,
+                    on_change=CampaignDetailState.set_schedule_local,
+                    id="schedule-at",
+                    width="220px",
+                ),
+                rx.button(
+                    rx.icon("clock", size=14),
+                    AppState.tr["detail.schedule"],
+                    on_click=CampaignDetailState.schedule,
+                    variant="soft",
+                    id="schedule-button",
+                ),
                 rx.text(s.timezone, size="1", color="gray"),
                 align="center",
                 margin_top="10px",
@@ -1544,7 +1917,9 @@ def _mapping_panel() -> rx.Component:
         rx.box(
             rx.table.root(
                 rx.table.header(rx.table.row(rx.foreach(s.map_headers, lambda h: rx.table.column_header_cell(h)))),
-                rx.table.body(rx.foreach(s.map_rows, lambda row: rx.table.row(rx.foreach(row, lambda v: rx.table.cell(v))))),
+                rx.table.body(
+                    rx.foreach(s.map_rows, lambda row: rx.table.row(rx.foreach(row, lambda v: rx.table.cell(v))))
+                ),
                 size="1",
                 variant="surface",
             ),
@@ -1553,8 +1928,18 @@ def _mapping_panel() -> rx.Component:
         ),
         rx.callout(AppState.tr["import.rule"], icon="info", size="1", id="import-rule"),
         rx.hstack(
-            rx.button(AppState.tr["detail.mapping.confirm"], on_click=CampaignDetailState.run_import, color_scheme="teal", id="import-confirm"),
-            rx.button(AppState.tr["detail.mapping.discard"], on_click=CampaignDetailState.discard_upload, variant="soft", color_scheme="gray"),
+            rx.button(
+                AppState.tr["detail.mapping.confirm"],
+                on_click=CampaignDetailState.run_import,
+                color_scheme="teal",
+                id="import-confirm",
+            ),
+            rx.button(
+                AppState.tr["detail.mapping.discard"],
+                on_click=CampaignDetailState.discard_upload,
+                variant="soft",
+                color_scheme="gray",
+            ),
         ),
         width="100%",
         spacing="3",
@@ -1627,19 +2012,35 @@ def _upload_card() -> rx.Component:
                 rx.hstack(
                     rx.text(s.import_more, size="1", color="gray"),
                     rx.spacer(),
-                    rx.button(rx.icon("download", size=14), AppState.tr["detail.import.download"], on_click=CampaignDetailState.download_errors, variant="soft", size="1", id="import-errors-download"),
+                    rx.button(
+                        rx.icon("download", size=14),
+                        AppState.tr["detail.import.download"],
+                        on_click=CampaignDetailState.download_errors,
+                        variant="soft",
+                        size="1",
+                        id="import-errors-download",
+                    ),
                     width="100%",
                     align="center",
                 ),
                 rx.table.root(
-                    rx.table.header(rx.table.row(
-                        rx.table.column_header_cell(AppState.tr["detail.import.col.row"]),
-                        rx.table.column_header_cell(AppState.tr["detail.import.col.column"]),
-                        rx.table.column_header_cell(AppState.tr["detail.import.col.reason"]),
-                    )),
-                    rx.table.body(rx.foreach(s.import_errors, lambda e: rx.table.row(
-                        rx.table.cell(e["row"]), rx.table.cell(e["column"]), rx.table.cell(e["reason"]),
-                    ))),
+                    rx.table.header(
+                        rx.table.row(
+                            rx.table.column_header_cell(AppState.tr["detail.import.col.row"]),
+                            rx.table.column_header_cell(AppState.tr["detail.import.col.column"]),
+                            rx.table.column_header_cell(AppState.tr["detail.import.col.reason"]),
+                        )
+                    ),
+                    rx.table.body(
+                        rx.foreach(
+                            s.import_errors,
+                            lambda e: rx.table.row(
+                                rx.table.cell(e["row"]),
+                                rx.table.cell(e["column"]),
+                                rx.table.cell(e["reason"]),
+                            ),
+                        )
+                    ),
                     size="1",
                     id="import-errors",
                 ),
@@ -1655,9 +2056,13 @@ def _recipients_card() -> rx.Component:
         rx.hstack(
             rx.heading(AppState.tr["detail.recipients"], size="4"),
             rx.spacer(),
-            rx.button(AppState.tr["detail.page_prev"], on_click=CampaignDetailState.prev_page, variant="soft", size="1"),
+            rx.button(
+                AppState.tr["detail.page_prev"], on_click=CampaignDetailState.prev_page, variant="soft", size="1"
+            ),
             rx.text(CampaignDetailState.page + 1, size="2"),
-            rx.button(AppState.tr["detail.page_next"], on_click=CampaignDetailState.next_page, variant="soft", size="1"),
+            rx.button(
+                AppState.tr["detail.page_next"], on_click=CampaignDetailState.next_page, variant="soft", size="1"
+            ),
             align="center",
             width="100%",
             margin_bottom="8px",
@@ -1665,18 +2070,25 @@ def _recipients_card() -> rx.Component:
         rx.cond(
             CampaignDetailState.recipients.length() > 0,
             rx.table.root(
-                rx.table.header(rx.table.row(
-                    rx.table.column_header_cell(AppState.tr["detail.col.phone"]),
-                    rx.table.column_header_cell(AppState.tr["detail.col.name"]),
-                    rx.table.column_header_cell(AppState.tr["detail.col.amount"]),
-                    rx.table.column_header_cell(AppState.tr["detail.col.status"]),
-                )),
-                rx.table.body(rx.foreach(CampaignDetailState.recipients, lambda r: rx.table.row(
-                    rx.table.cell(r["phone"]),
-                    rx.table.cell(r["name"]),
-                    rx.table.cell(r["amount"]),
-                    rx.table.cell(rx.badge(AppState.tr["rstatus." + r["status"]], variant="soft")),
-                ))),
+                rx.table.header(
+                    rx.table.row(
+                        rx.table.column_header_cell(AppState.tr["detail.col.phone"]),
+                        rx.table.column_header_cell(AppState.tr["detail.col.name"]),
+                        rx.table.column_header_cell(AppState.tr["detail.col.amount"]),
+                        rx.table.column_header_cell(AppState.tr["detail.col.status"]),
+                    )
+                ),
+                rx.table.body(
+                    rx.foreach(
+                        CampaignDetailState.recipients,
+                        lambda r: rx.table.row(
+                            rx.table.cell(r["phone"]),
+                            rx.table.cell(r["name"]),
+                            rx.table.cell(r["amount"]),
+                            rx.table.cell(rx.badge(AppState.tr["rstatus." + r["status"]], variant="soft")),
+                        ),
+                    )
+                ),
                 width="100%",
                 id="recipients-table",
             ),
@@ -1688,8 +2100,19 @@ def _recipients_card() -> rx.Component:
 def _sms_card() -> rx.Component:
     return card(
         rx.heading(AppState.tr["detail.sms_text"], size="4", margin_bottom="8px"),
-        rx.text(CampaignDetailState.sms_template, size="2", white_space="pre-wrap", background="var(--gray-3)", padding="10px", border_radius="8px"),
-        rx.vstack(rx.foreach(CampaignDetailState.summary_lines, lambda s: rx.text(s, size="2", color="gray")), spacing="1", margin_top="8px"),
+        rx.text(
+            CampaignDetailState.sms_template,
+            size="2",
+            white_space="pre-wrap",
+            background="var(--gray-3)",
+            padding="10px",
+            border_radius="8px",
+        ),
+        rx.vstack(
+            rx.foreach(CampaignDetailState.summary_lines, lambda s: rx.text(s, size="2", color="gray")),
+            spacing="1",
+            margin_top="8px",
+        ),
     )
 
 
@@ -1705,7 +2128,9 @@ def campaign_detail_page() -> rx.Component:
                 rx.hstack(
                     rx.heading(s.name, size="7", id="campaign-title"),
                     status_badge(s.status),
-                    rx.badge(rx.icon("radio", size=12), AppState.tr["detail.live"], color_scheme="green", variant="outline"),
+                    rx.badge(
+                        rx.icon("radio", size=12), AppState.tr["detail.live"], color_scheme="green", variant="outline"
+                    ),
                     rx.spacer(),
                     # --- slot: header buttons of other areas (export ...), one line each ---
                     campaign_ops_links(),
@@ -1718,7 +2143,13 @@ def campaign_detail_page() -> rx.Component:
                 ),
                 rx.cond(
                     s.action_message != "",
-                    rx.callout(s.action_message, icon=rx.cond(s.action_ok, "info", "triangle-alert"), color_scheme=rx.cond(s.action_ok, "blue", "red"), width="100%", id="action-message"),
+                    rx.callout(
+                        s.action_message,
+                        icon=rx.cond(s.action_ok, "info", "triangle-alert"),
+                        color_scheme=rx.cond(s.action_ok, "blue", "red"),
+                        width="100%",
+                        id="action-message",
+                    ),
                 ),
                 _funnel_cards(),
                 rx.cond(s.status != "draft", _progress_card()),
@@ -1746,6 +2177,8 @@ def campaign_detail_page() -> rx.Component:
                 width="100%",
                 margin_top="8px",
             ),
-            rx.callout(AppState.tr["admin.error.not_found"], color_scheme="red", icon="triangle-alert", margin_top="16px"),
+            rx.callout(
+                AppState.tr["admin.error.not_found"], color_scheme="red", icon="triangle-alert", margin_top="16px"
+            ),
         ),
     )

@@ -40,7 +40,10 @@ class DashboardState(AppState):
         ]
         t = ov.totals
         self.totals = {
-            **{k: f"{t[k]:,}" for k in ("recipients", "sent", "delivered", "clicked", "verified", "paid", "reminders_sent")},
+            **{
+                k: f"{t[k]:,}"
+                for k in ("recipients", "sent", "delivered", "clicked", "verified", "paid", "reminders_sent")
+            },
             "collected": yen(t["collected_yen"]),
             "outstanding": yen(t["outstanding_yen"]),
         }

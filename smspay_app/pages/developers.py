@@ -201,11 +201,20 @@ def _secret_dialog() -> rx.Component:
         rx.dialog.content(
             rx.dialog.title(AppState.tr["dev.secret.title"]),
             rx.text(AppState.tr["dev.secret.help"], size="2", color="gray"),
-            rx.code(DevelopersState.secret_value, id="one-time-secret", size="3", margin_y="16px",
-                    style={"word_break": "break-all", "display": "block", "padding": "12px"}),
+            rx.code(
+                DevelopersState.secret_value,
+                id="one-time-secret",
+                size="3",
+                margin_y="16px",
+                style={"word_break": "break-all", "display": "block", "padding": "12px"},
+            ),
             rx.flex(
-                rx.button(AppState.tr["dev.secret.close"], on_click=DevelopersState.close_secret, id="close-secret",
-                          color_scheme="teal"),
+                rx.button(
+                    AppState.tr["dev.secret.close"],
+                    on_click=DevelopersState.close_secret,
+                    id="close-secret",
+                    color_scheme="teal",
+                ),
                 justify="end",
             ),
             max_width="560px",
@@ -224,7 +233,9 @@ def _keys_card() -> rx.Component:
             rx.hstack(
                 rx.vstack(
                     rx.text(AppState.tr["dev.keys.name"], size="2", weight="medium"),
-                    rx.input(name="name", id="key-name", placeholder=AppState.tr["dev.keys.name.placeholder"], width="260px"),
+                    rx.input(
+                        name="name", id="key-name", placeholder=AppState.tr["dev.keys.name.placeholder"], width="260px"
+                    ),
                     spacing="1",
                 ),
                 rx.vstack(
@@ -234,27 +245,43 @@ def _keys_card() -> rx.Component:
                             rx.hstack(
                                 rx.checkbox(name=f"scope_{s}", id=f"scope-{s}", default_checked=s != "manage"),
                                 rx.text(AppState.tr[f"dev.scope.{s}"], size="2"),
-                                align="center", spacing="1",
+                                align="center",
+                                spacing="1",
                             )
                             for s in API_SCOPES
                         ],
-                        spacing="4", wrap="wrap",
+                        spacing="4",
+                        wrap="wrap",
                     ),
                     spacing="1",
                 ),
-                spacing="6", wrap="wrap", align="start",
+                spacing="6",
+                wrap="wrap",
+                align="start",
             ),
             rx.vstack(
                 rx.text(AppState.tr["dev.keys.allowlist"], size="2", weight="medium"),
-                rx.text_area(name="allowlist", id="key-allowlist", rows="2", width="100%",
-                             placeholder="203.0.113.0/24\n2001:db8::/48"),
+                rx.text_area(
+                    name="allowlist",
+                    id="key-allowlist",
+                    rows="2",
+                    width="100%",
+                    placeholder="203.0.113.0/24\n2001:db8::/48",
+                ),
                 rx.text(AppState.tr["dev.keys.allowlist.help"], size="1", color="gray"),
-                spacing="1", width="100%",
+                spacing="1",
+                width="100%",
             ),
             _error(DevelopersState.key_error),
-            rx.button(rx.icon("key-round", size=16), AppState.tr["dev.keys.create"], type="submit", id="create-key",
-                      color_scheme="teal"),
-            spacing="3", width="100%",
+            rx.button(
+                rx.icon("key-round", size=16),
+                AppState.tr["dev.keys.create"],
+                type="submit",
+                id="create-key",
+                color_scheme="teal",
+            ),
+            spacing="3",
+            width="100%",
         ),
         on_submit=DevelopersState.create_key,
         reset_on_submit=False,
@@ -262,9 +289,23 @@ def _keys_card() -> rx.Component:
     table = rx.cond(
         DevelopersState.keys.length() > 0,
         rx.table.root(
-            rx.table.header(rx.table.row(*[rx.table.column_header_cell(AppState.tr[k]) for k in (
-                "dev.keys.name", "dev.keys.prefix", "dev.keys.scopes", "dev.keys.allowlist", "dev.keys.created",
-                "dev.keys.last_used", "dev.keys.status")], rx.table.column_header_cell(""))),
+            rx.table.header(
+                rx.table.row(
+                    *[
+                        rx.table.column_header_cell(AppState.tr[k])
+                        for k in (
+                            "dev.keys.name",
+                            "dev.keys.prefix",
+                            "dev.keys.scopes",
+                            "dev.keys.allowlist",
+                            "dev.keys.created",
+                            "dev.keys.last_used",
+                            "dev.keys.status",
+                        )
+                    ],
+                    rx.table.column_header_cell(""),
+                )
+            ),
             rx.table.body(
                 rx.foreach(
                     DevelopersState.keys,
@@ -275,20 +316,32 @@ def _keys_card() -> rx.Component:
                         rx.table.cell(rx.cond(k["allowlist"] != "", k["allowlist"], AppState.tr["dev.keys.anywhere"])),
                         rx.table.cell(k["created"]),
                         rx.table.cell(k["last_used"]),
-                        rx.table.cell(rx.cond(
-                            k["revoked"] != "",
-                            rx.badge(AppState.tr["dev.keys.revoked"], color_scheme="red", variant="soft"),
-                            rx.badge(AppState.tr["dev.keys.active"], color_scheme="green", variant="soft"),
-                        )),
-                        rx.table.cell(rx.cond(
-                            k["revoked"] == "",
-                            rx.button(AppState.tr["dev.keys.revoke"], size="1", variant="soft", color_scheme="red",
-                                      on_click=DevelopersState.revoke_key(k["id"]), class_name="revoke-key"),
-                        )),
+                        rx.table.cell(
+                            rx.cond(
+                                k["revoked"] != "",
+                                rx.badge(AppState.tr["dev.keys.revoked"], color_scheme="red", variant="soft"),
+                                rx.badge(AppState.tr["dev.keys.active"], color_scheme="green", variant="soft"),
+                            )
+                        ),
+                        rx.table.cell(
+                            rx.cond(
+                                k["revoked"] == "",
+                                rx.button(
+                                    AppState.tr["dev.keys.revoke"],
+                                    size="1",
+                                    variant="soft",
+                                    color_scheme="red",
+                                    on_click=DevelopersState.revoke_key(k["id"]),
+                                    class_name="revoke-key",
+                                ),
+                            )
+                        ),
                     ),
                 )
             ),
-            width="100%", variant="surface", size="1",
+            width="100%",
+            variant="surface",
+            size="1",
         ),
         rx.text(AppState.tr["dev.keys.empty"], color="gray", size="2"),
     )
@@ -298,13 +351,17 @@ def _keys_card() -> rx.Component:
             form,
             rx.divider(),
             rx.hstack(
-                rx.switch(checked=DevelopersState.require_allowlist, on_change=DevelopersState.set_require_allowlist,
-                          id="require-allowlist"),
+                rx.switch(
+                    checked=DevelopersState.require_allowlist,
+                    on_change=DevelopersState.set_require_allowlist,
+                    id="require-allowlist",
+                ),
                 rx.text(AppState.tr["dev.keys.require_allowlist"], size="2"),
                 align="center",
             ),
             table,
-            spacing="4", width="100%",
+            spacing="4",
+            width="100%",
         )
     )
 
@@ -315,7 +372,9 @@ def _hooks_card() -> rx.Component:
             rx.hstack(
                 rx.vstack(
                     rx.text(AppState.tr["dev.hooks.url"], size="2", weight="medium"),
-                    rx.input(name="url", id="hook-url", placeholder="https://example.com/smspay/webhook", width="380px"),
+                    rx.input(
+                        name="url", id="hook-url", placeholder="https://example.com/smspay/webhook", width="380px"
+                    ),
                     spacing="1",
                 ),
                 rx.vstack(
@@ -323,26 +382,39 @@ def _hooks_card() -> rx.Component:
                     rx.input(name="description", id="hook-description", width="240px"),
                     spacing="1",
                 ),
-                spacing="4", wrap="wrap",
+                spacing="4",
+                wrap="wrap",
             ),
             rx.text(AppState.tr["dev.hooks.events"], size="2", weight="medium"),
             rx.flex(
                 *[
                     rx.hstack(
-                        rx.checkbox(name=f"event_{e}", id=f"event-{e.split('.')[1]}",
-                                    default_checked=e in ("recipient.paid", "recipient.failed")),
+                        rx.checkbox(
+                            name=f"event_{e}",
+                            id=f"event-{e.split('.')[1]}",
+                            default_checked=e in ("recipient.paid", "recipient.failed"),
+                        ),
                         rx.text(AppState.tr[f"dev.event.{e}"], size="2"),
-                        align="center", spacing="1", min_width="150px",
+                        align="center",
+                        spacing="1",
+                        min_width="150px",
                     )
                     for e in WEBHOOK_EVENT_TYPES
                 ],
-                wrap="wrap", gap="3",
+                wrap="wrap",
+                gap="3",
             ),
             rx.text(AppState.tr["dev.hooks.signing"], size="1", color="gray"),
             _error(DevelopersState.hook_error),
-            rx.button(rx.icon("webhook", size=16), AppState.tr["dev.hooks.add"], type="submit", id="add-endpoint",
-                      color_scheme="teal"),
-            spacing="3", width="100%",
+            rx.button(
+                rx.icon("webhook", size=16),
+                AppState.tr["dev.hooks.add"],
+                type="submit",
+                id="add-endpoint",
+                color_scheme="teal",
+            ),
+            spacing="3",
+            width="100%",
         ),
         on_submit=DevelopersState.create_endpoint,
         reset_on_submit=False,
@@ -362,17 +434,31 @@ def _hooks_card() -> rx.Component:
                     rx.text(e["description"], size="2", color="gray"),
                     rx.text(e["events"], size="1", color="gray"),
                     rx.spacer(),
-                    rx.button(rx.cond(e["active"] != "", AppState.tr["dev.hooks.disable"], AppState.tr["dev.hooks.enable"]),
-                              size="1", variant="soft", on_click=DevelopersState.toggle_endpoint(e["id"])),
-                    width="100%", align="center", spacing="3",
+                    rx.button(
+                        rx.cond(e["active"] != "", AppState.tr["dev.hooks.disable"], AppState.tr["dev.hooks.enable"]),
+                        size="1",
+                        variant="soft",
+                        on_click=DevelopersState.toggle_endpoint(e["id"]),
+                    ),
+                    width="100%",
+                    align="center",
+                    spacing="3",
                 ),
             ),
             width="100%",
         ),
         rx.text(AppState.tr["dev.hooks.empty"], color="gray", size="2"),
     )
-    return card(rx.vstack(rx.heading(AppState.tr["dev.hooks.title"], size="5"), form, rx.divider(), endpoints,
-                          spacing="4", width="100%"))
+    return card(
+        rx.vstack(
+            rx.heading(AppState.tr["dev.hooks.title"], size="5"),
+            form,
+            rx.divider(),
+            endpoints,
+            spacing="4",
+            width="100%",
+        )
+    )
 
 
 def _delivery_status(status) -> rx.Component:
@@ -384,22 +470,40 @@ def _delivery_status(status) -> rx.Component:
 
 
 def _deliveries_card() -> rx.Component:
-    cols = ("dev.deliveries.when", "dev.deliveries.event", "dev.deliveries.endpoint", "dev.deliveries.status",
-            "dev.deliveries.attempts", "dev.deliveries.response", "dev.deliveries.next")
+    cols = (
+        "dev.deliveries.when",
+        "dev.deliveries.event",
+        "dev.deliveries.endpoint",
+        "dev.deliveries.status",
+        "dev.deliveries.attempts",
+        "dev.deliveries.response",
+        "dev.deliveries.next",
+    )
     return card(
         rx.vstack(
             rx.hstack(
                 rx.heading(AppState.tr["dev.deliveries.title"], size="5"),
                 rx.spacer(),
-                rx.button(rx.icon("refresh-cw", size=14), AppState.tr["dev.deliveries.refresh"], size="1",
-                          variant="soft", on_click=DevelopersState.refresh, id="refresh-deliveries"),
-                width="100%", align="center",
+                rx.button(
+                    rx.icon("refresh-cw", size=14),
+                    AppState.tr["dev.deliveries.refresh"],
+                    size="1",
+                    variant="soft",
+                    on_click=DevelopersState.refresh,
+                    id="refresh-deliveries",
+                ),
+                width="100%",
+                align="center",
             ),
             rx.cond(
                 DevelopersState.deliveries.length() > 0,
                 rx.table.root(
-                    rx.table.header(rx.table.row(*[rx.table.column_header_cell(AppState.tr[c]) for c in cols],
-                                                 rx.table.column_header_cell(""))),
+                    rx.table.header(
+                        rx.table.row(
+                            *[rx.table.column_header_cell(AppState.tr[c]) for c in cols],
+                            rx.table.column_header_cell(""),
+                        )
+                    ),
                     rx.table.body(
                         rx.foreach(
                             DevelopersState.deliveries,
@@ -411,17 +515,27 @@ def _deliveries_card() -> rx.Component:
                                 rx.table.cell(d["attempts"]),
                                 rx.table.cell(rx.code(d["response"], size="1")),
                                 rx.table.cell(d["next"]),
-                                rx.table.cell(rx.button(AppState.tr["dev.deliveries.resend"], size="1", variant="soft",
-                                                        on_click=DevelopersState.resend(d["id"]), class_name="resend")),
+                                rx.table.cell(
+                                    rx.button(
+                                        AppState.tr["dev.deliveries.resend"],
+                                        size="1",
+                                        variant="soft",
+                                        on_click=DevelopersState.resend(d["id"]),
+                                        class_name="resend",
+                                    )
+                                ),
                                 class_name="delivery-row",
                             ),
                         )
                     ),
-                    width="100%", variant="surface", size="1",
+                    width="100%",
+                    variant="surface",
+                    size="1",
                 ),
                 rx.text(AppState.tr["dev.deliveries.empty"], color="gray", size="2"),
             ),
-            spacing="4", width="100%",
+            spacing="4",
+            width="100%",
         )
     )
 
@@ -435,6 +549,7 @@ def developers_page() -> rx.Component:
             _hooks_card(),
             _deliveries_card(),
             _secret_dialog(),
-            spacing="5", width="100%",
+            spacing="5",
+            width="100%",
         )
     )

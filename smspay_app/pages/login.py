@@ -9,7 +9,9 @@ from smspay_app.pages.state import AppState, LoginState
 def _error() -> rx.Component:
     return rx.cond(
         LoginState.error != "",
-        rx.callout(LoginState.error, icon="triangle-alert", color_scheme="red", size="1", width="100%", id="login-error"),
+        rx.callout(
+            LoginState.error, icon="triangle-alert", color_scheme="red", size="1", width="100%", id="login-error"
+        ),
     )
 
 
@@ -17,11 +19,28 @@ def _password_form() -> rx.Component:
     return rx.form(
         rx.vstack(
             rx.text(AppState.tr["login.email"], size="2", weight="medium"),
-            rx.input(name="email", type="email", id="email", required=True, width="100%", size="3", auto_complete="username"),
+            rx.input(
+                name="email", type="email", id="email", required=True, width="100%", size="3", auto_complete="username"
+            ),
             rx.text(AppState.tr["login.password"], size="2", weight="medium"),
-            rx.input(name="password", type="password", id="password", required=True, width="100%", size="3", auto_complete="current-password"),
+            rx.input(
+                name="password",
+                type="password",
+                id="password",
+                required=True,
+                width="100%",
+                size="3",
+                auto_complete="current-password",
+            ),
             _error(),
-            rx.button(AppState.tr["login.submit"], type="submit", width="100%", size="3", id="login-submit", color_scheme="teal"),
+            rx.button(
+                AppState.tr["login.submit"],
+                type="submit",
+                width="100%",
+                size="3",
+                id="login-submit",
+                color_scheme="teal",
+            ),
             spacing="2",
             width="100%",
         ),
@@ -33,13 +52,27 @@ def _password_form() -> rx.Component:
 
 def _code_input() -> rx.Component:
     return rx.input(
-        name="code", id="totp-code", required=True, width="100%", size="3", auto_complete="one-time-code",
-        input_mode="text", max_length=12, auto_focus=True,
+        name="code",
+        id="totp-code",
+        required=True,
+        width="100%",
+        size="3",
+        auto_complete="one-time-code",
+        input_mode="text",
+        max_length=12,
+        auto_focus=True,
     )
 
 
 def _start_over() -> rx.Component:
-    return rx.button(AppState.tr["login.totp.back"], variant="ghost", size="2", on_click=LoginState.start_over, id="login-start-over", type="button")
+    return rx.button(
+        AppState.tr["login.totp.back"],
+        variant="ghost",
+        size="2",
+        on_click=LoginState.start_over,
+        id="login-start-over",
+        type="button",
+    )
 
 
 def _totp_form() -> rx.Component:
@@ -50,7 +83,14 @@ def _totp_form() -> rx.Component:
             rx.text(AppState.tr["login.totp.code"], size="2", weight="medium"),
             _code_input(),
             _error(),
-            rx.button(AppState.tr["login.totp.submit"], type="submit", width="100%", size="3", id="totp-submit", color_scheme="teal"),
+            rx.button(
+                AppState.tr["login.totp.submit"],
+                type="submit",
+                width="100%",
+                size="3",
+                id="totp-submit",
+                color_scheme="teal",
+            ),
             _start_over(),
             spacing="2",
             width="100%",
@@ -66,13 +106,22 @@ def _enrol_form() -> rx.Component:
         rx.vstack(
             rx.heading(AppState.tr["login.enrol.title"], size="4"),
             rx.text(AppState.tr["login.enrol.help"], size="2", color="gray"),
-            rx.center(rx.image(src=LoginState.enrol_qr, width="200px", height="200px", id="enrol-qr", alt="QR"), width="100%"),
+            rx.center(
+                rx.image(src=LoginState.enrol_qr, width="200px", height="200px", id="enrol-qr", alt="QR"), width="100%"
+            ),
             rx.text(AppState.tr["account.totp.key"], size="1", color="gray"),
             rx.code(LoginState.enrol_secret, id="enrol-secret", size="2"),
             rx.text(AppState.tr["account.totp.code"], size="2", weight="medium"),
             _code_input(),
             _error(),
-            rx.button(AppState.tr["account.totp.confirm"], type="submit", width="100%", size="3", id="enrol-submit", color_scheme="teal"),
+            rx.button(
+                AppState.tr["account.totp.confirm"],
+                type="submit",
+                width="100%",
+                size="3",
+                id="enrol-submit",
+                color_scheme="teal",
+            ),
             _start_over(),
             spacing="2",
             width="100%",
@@ -94,7 +143,13 @@ def recovery_codes_box(codes, on_done) -> rx.Component:
             spacing="2",
             id="recovery-codes",
         ),
-        rx.button(AppState.tr["account.totp.codes_done"], on_click=on_done, color_scheme="teal", id="recovery-codes-done", type="button"),
+        rx.button(
+            AppState.tr["account.totp.codes_done"],
+            on_click=on_done,
+            color_scheme="teal",
+            id="recovery-codes-done",
+            type="button",
+        ),
         spacing="3",
         width="100%",
     )
@@ -105,7 +160,12 @@ def login_page() -> rx.Component:
         rx.card(
             rx.vstack(
                 rx.hstack(
-                    rx.box(rx.icon("message-square-text", size=22, color="white"), background=BRAND, padding="8px", border_radius="10px"),
+                    rx.box(
+                        rx.icon("message-square-text", size=22, color="white"),
+                        background=BRAND,
+                        padding="8px",
+                        border_radius="10px",
+                    ),
                     rx.heading("smspay", size="6"),
                     rx.spacer(),
                     language_switch(),

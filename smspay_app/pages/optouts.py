@@ -148,10 +148,16 @@ class OptOutsState(AppState):
             self.import_errors = []
             return
         self.ok = True
-        self.message = self._t("ops.optouts.import_result", added=report.added, already=report.already, rejected=report.rejected)
+        self.message = self._t(
+            "ops.optouts.import_result", added=report.added, already=report.already, rejected=report.rejected
+        )
         self.import_errors = [
-            self._t("ops.optouts.import_row", row=e["row"], value=e["value"],
-                    reason=self._t(e["reason"]) if e["reason"] in CATALOG else e["reason"])
+            self._t(
+                "ops.optouts.import_row",
+                row=e["row"],
+                value=e["value"],
+                reason=self._t(e["reason"]) if e["reason"] in CATALOG else e["reason"],
+            )
             for e in report.errors[:50]
         ]
         self._refresh(caller)
@@ -186,14 +192,30 @@ def _remove_dialog() -> rx.Component:
                 rx.vstack(
                     rx.text(AppState.tr["ops.action.reason"], size="2", weight="medium"),
                     rx.text_area(name="reason", id="remove-reason", rows="3", width="100%"),
-                    rx.cond(OptOutsState.remove_error != "",
-                            rx.callout(OptOutsState.remove_error, color_scheme="red", size="1", icon="triangle-alert",
-                                       id="remove-error")),
+                    rx.cond(
+                        OptOutsState.remove_error != "",
+                        rx.callout(
+                            OptOutsState.remove_error,
+                            color_scheme="red",
+                            size="1",
+                            icon="triangle-alert",
+                            id="remove-error",
+                        ),
+                    ),
                     rx.hstack(
-                        rx.dialog.close(rx.button(AppState.tr["ops.action.cancel_dialog"], variant="soft",
-                                                  color_scheme="gray", type="button")),
-                        rx.button(AppState.tr["ops.optouts.remove"], type="submit", color_scheme="red", id="remove-confirm"),
-                        justify="end", width="100%",
+                        rx.dialog.close(
+                            rx.button(
+                                AppState.tr["ops.action.cancel_dialog"],
+                                variant="soft",
+                                color_scheme="gray",
+                                type="button",
+                            )
+                        ),
+                        rx.button(
+                            AppState.tr["ops.optouts.remove"], type="submit", color_scheme="red", id="remove-confirm"
+                        ),
+                        justify="end",
+                        width="100%",
                     ),
                     width="100%",
                 ),
@@ -213,27 +235,46 @@ def optouts_page() -> rx.Component:
         rx.text(AppState.tr["ops.optouts.help"], color="gray", size="2", margin_bottom="16px"),
         rx.cond(
             OptOutsState.message != "",
-            rx.callout(OptOutsState.message, color_scheme=rx.cond(OptOutsState.ok, "green", "red"),
-                       icon=rx.cond(OptOutsState.ok, "check", "triangle-alert"), margin_bottom="12px", id="optout-message"),
+            rx.callout(
+                OptOutsState.message,
+                color_scheme=rx.cond(OptOutsState.ok, "green", "red"),
+                icon=rx.cond(OptOutsState.ok, "check", "triangle-alert"),
+                margin_bottom="12px",
+                id="optout-message",
+            ),
         ),
         rx.cond(
             OptOutsState.import_errors.length() > 0,
-            rx.callout(rx.vstack(rx.foreach(OptOutsState.import_errors, lambda e: rx.text(e, size="1"))),
-                       color_scheme="amber", margin_bottom="12px", id="optout-import-errors"),
+            rx.callout(
+                rx.vstack(rx.foreach(OptOutsState.import_errors, lambda e: rx.text(e, size="1"))),
+                color_scheme="amber",
+                margin_bottom="12px",
+                id="optout-import-errors",
+            ),
         ),
         rx.flex(
             card(
                 rx.heading(AppState.tr["ops.optouts.add"], size="4", margin_bottom="8px"),
                 rx.form(
                     rx.vstack(
-                        rx.input(name="phone", id="optout-phone", placeholder=AppState.tr["ops.optouts.phone"], width="100%"),
-                        rx.input(name="reason", id="optout-reason", placeholder=AppState.tr["ops.optouts.reason"], width="100%"),
-                        rx.button(AppState.tr["ops.optouts.add_button"], type="submit", color_scheme="teal", id="optout-add"),
+                        rx.input(
+                            name="phone", id="optout-phone", placeholder=AppState.tr["ops.optouts.phone"], width="100%"
+                        ),
+                        rx.input(
+                            name="reason",
+                            id="optout-reason",
+                            placeholder=AppState.tr["ops.optouts.reason"],
+                            width="100%",
+                        ),
+                        rx.button(
+                            AppState.tr["ops.optouts.add_button"], type="submit", color_scheme="teal", id="optout-add"
+                        ),
                     ),
                     on_submit=OptOutsState.add,
                     reset_on_submit=True,
                 ),
-                flex="1", min_width="280px",
+                flex="1",
+                min_width="280px",
             ),
             card(
                 rx.heading(AppState.tr["ops.optouts.import"], size="4", margin_bottom="8px"),
@@ -242,17 +283,31 @@ def optouts_page() -> rx.Component:
                     rx.vstack(
                         rx.text(AppState.tr["ops.optouts.drop"], size="1", color="gray"),
                         rx.foreach(rx.selected_files("optout_csv"), lambda f: rx.text(f, size="2", weight="medium")),
-                        align="center", spacing="1",
+                        align="center",
+                        spacing="1",
                     ),
-                    id="optout_csv", multiple=False, max_files=1,
+                    id="optout_csv",
+                    multiple=False,
+                    max_files=1,
                     accept={"text/csv": [".csv", ".txt"]},
-                    border="2px dashed var(--gray-a6)", border_radius="10px", padding="12px", width="100%", margin_y="8px",
+                    border="2px dashed var(--gray-a6)",
+                    border_radius="10px",
+                    padding="12px",
+                    width="100%",
+                    margin_y="8px",
                 ),
-                rx.button(AppState.tr["ops.optouts.import_button"],
-                          on_click=OptOutsState.import_file(rx.upload_files(upload_id="optout_csv")), id="optout-import"),
-                flex="1", min_width="280px",
+                rx.button(
+                    AppState.tr["ops.optouts.import_button"],
+                    on_click=OptOutsState.import_file(rx.upload_files(upload_id="optout_csv")),
+                    id="optout-import",
+                ),
+                flex="1",
+                min_width="280px",
             ),
-            spacing="4", wrap="wrap", width="100%", margin_bottom="16px",
+            spacing="4",
+            wrap="wrap",
+            width="100%",
+            margin_bottom="16px",
         ),
         card(
             rx.hstack(
@@ -267,29 +322,50 @@ def optouts_page() -> rx.Component:
                 rx.button(AppState.tr["ops.prev"], on_click=OptOutsState.prev_page, variant="soft", size="1"),
                 rx.text(OptOutsState.page + 1, size="2"),
                 rx.button(AppState.tr["ops.next"], on_click=OptOutsState.next_page, variant="soft", size="1"),
-                width="100%", align="center", margin_bottom="12px",
+                width="100%",
+                align="center",
+                margin_bottom="12px",
             ),
             rx.cond(
                 OptOutsState.rows.length() > 0,
                 rx.table.root(
-                    rx.table.header(rx.table.row(
-                        rx.table.column_header_cell(AppState.tr["ops.optouts.col.phone"]),
-                        rx.table.column_header_cell(AppState.tr["ops.optouts.col.reason"]),
-                        rx.table.column_header_cell(AppState.tr["ops.optouts.col.source"]),
-                        rx.table.column_header_cell(AppState.tr["ops.optouts.col.at"]),
-                        rx.table.column_header_cell(AppState.tr["ops.optouts.col.by"]),
-                        rx.table.column_header_cell(""),
-                    )),
-                    rx.table.body(rx.foreach(OptOutsState.rows, lambda r: rx.table.row(
-                        rx.table.cell(r["phone"]),
-                        rx.table.cell(r["reason"]),
-                        rx.table.cell(rx.badge(AppState.tr["ops.optouts.source." + r["source"]], variant="soft")),
-                        rx.table.cell(r["at"], white_space="nowrap"),
-                        rx.table.cell(r["by"]),
-                        rx.table.cell(rx.button(AppState.tr["ops.optouts.remove"], size="1", variant="soft", color_scheme="red",
-                                                on_click=OptOutsState.ask_remove(r["id"]), class_name="optout-remove")),
-                    ))),
-                    width="100%", size="1", id="optouts-table",
+                    rx.table.header(
+                        rx.table.row(
+                            rx.table.column_header_cell(AppState.tr["ops.optouts.col.phone"]),
+                            rx.table.column_header_cell(AppState.tr["ops.optouts.col.reason"]),
+                            rx.table.column_header_cell(AppState.tr["ops.optouts.col.source"]),
+                            rx.table.column_header_cell(AppState.tr["ops.optouts.col.at"]),
+                            rx.table.column_header_cell(AppState.tr["ops.optouts.col.by"]),
+                            rx.table.column_header_cell(""),
+                        )
+                    ),
+                    rx.table.body(
+                        rx.foreach(
+                            OptOutsState.rows,
+                            lambda r: rx.table.row(
+                                rx.table.cell(r["phone"]),
+                                rx.table.cell(r["reason"]),
+                                rx.table.cell(
+                                    rx.badge(AppState.tr["ops.optouts.source." + r["source"]], variant="soft")
+                                ),
+                                rx.table.cell(r["at"], white_space="nowrap"),
+                                rx.table.cell(r["by"]),
+                                rx.table.cell(
+                                    rx.button(
+                                        AppState.tr["ops.optouts.remove"],
+                                        size="1",
+                                        variant="soft",
+                                        color_scheme="red",
+                                        on_click=OptOutsState.ask_remove(r["id"]),
+                                        class_name="optout-remove",
+                                    )
+                                ),
+                            ),
+                        )
+                    ),
+                    width="100%",
+                    size="1",
+                    id="optouts-table",
                 ),
                 rx.text(AppState.tr["ops.optouts.none"], color="gray", size="2"),
             ),

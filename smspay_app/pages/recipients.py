@@ -80,7 +80,9 @@ class RecipientsState(AppState):
         self.pages = result.pages
         start = result.page * result.page_size
         self.summary = self._t(
-            "ops.recipients.total", total=f"{result.total:,}", start=start + 1 if result.rows else 0,
+            "ops.recipients.total",
+            total=f"{result.total:,}",
+            start=start + 1 if result.rows else 0,
             end=start + len(result.rows),
         )
         self.rows = [
@@ -147,12 +149,16 @@ class RecipientsState(AppState):
 def _header(label_key: str, column: str | None = None) -> rx.Component:
     if column is None:
         return rx.table.column_header_cell(AppState.tr[label_key])
-    arrow = rx.cond(
-        RecipientsState.sort == column, rx.cond(RecipientsState.descending, " ↓", " ↑"), ""
-    )
+    arrow = rx.cond(RecipientsState.sort == column, rx.cond(RecipientsState.descending, " ↓", " ↑"), "")
     return rx.table.column_header_cell(
-        rx.link(AppState.tr[label_key], arrow, on_click=RecipientsState.sort_by(column), cursor="pointer",
-                color="inherit", id=f"sort-{column}")
+        rx.link(
+            AppState.tr[label_key],
+            arrow,
+            on_click=RecipientsState.sort_by(column),
+            cursor="pointer",
+            color="inherit",
+            id=f"sort-{column}",
+        )
     )
 
 
@@ -164,10 +170,19 @@ def recipients_page() -> rx.Component:
             rx.flex(
                 rx.form(
                     rx.hstack(
-                        rx.input(name="q", id="recipient-search", placeholder=AppState.tr["ops.recipients.search"],
-                                 default_value=RecipientsState.q, width="320px"),
-                        rx.button(rx.icon("search", size=14), AppState.tr["ops.recipients.search_button"], type="submit",
-                                  id="recipient-search-button"),
+                        rx.input(
+                            name="q",
+                            id="recipient-search",
+                            placeholder=AppState.tr["ops.recipients.search"],
+                            default_value=RecipientsState.q,
+                            width="320px",
+                        ),
+                        rx.button(
+                            rx.icon("search", size=14),
+                            AppState.tr["ops.recipients.search_button"],
+                            type="submit",
+                            id="recipient-search-button",
+                        ),
                     ),
                     on_submit=RecipientsState.search,
                 ),
@@ -175,7 +190,9 @@ def recipients_page() -> rx.Component:
                     rx.select.trigger(id="campaign-filter", min_width="200px"),
                     rx.select.content(
                         rx.select.item(AppState.tr["ops.recipients.all_campaigns"], value=ALL),
-                        rx.foreach(RecipientsState.campaign_options, lambda c: rx.select.item(c["name"], value=c["id"])),
+                        rx.foreach(
+                            RecipientsState.campaign_options, lambda c: rx.select.item(c["name"], value=c["id"])
+                        ),
                     ),
                     value=RecipientsState.campaign_filter,
                     on_change=RecipientsState.set_campaign_filter,
@@ -193,11 +210,22 @@ def recipients_page() -> rx.Component:
             rx.hstack(
                 rx.text(RecipientsState.summary, size="2", color="gray", id="recipients-summary"),
                 rx.spacer(),
-                rx.button(AppState.tr["ops.prev"], on_click=RecipientsState.prev_page, variant="soft", size="1",
-                          disabled=RecipientsState.page == 0),
+                rx.button(
+                    AppState.tr["ops.prev"],
+                    on_click=RecipientsState.prev_page,
+                    variant="soft",
+                    size="1",
+                    disabled=RecipientsState.page == 0,
+                ),
                 rx.text(RecipientsState.page + 1, " / ", RecipientsState.pages, size="2"),
-                rx.button(AppState.tr["ops.next"], on_click=RecipientsState.next_page, variant="soft", size="1",
-                          disabled=RecipientsState.page + 1 >= RecipientsState.pages, id="next-page"),
+                rx.button(
+                    AppState.tr["ops.next"],
+                    on_click=RecipientsState.next_page,
+                    variant="soft",
+                    size="1",
+                    disabled=RecipientsState.page + 1 >= RecipientsState.pages,
+                    id="next-page",
+                ),
                 width="100%",
                 align="center",
                 margin_y="12px",
@@ -205,22 +233,31 @@ def recipients_page() -> rx.Component:
             rx.cond(
                 RecipientsState.rows.length() > 0,
                 rx.table.root(
-                    rx.table.header(rx.table.row(
-                        _header("ops.col.phone", "phone"),
-                        _header("ops.col.name", "name"),
-                        _header("ops.col.ref"),
-                        _header("ops.col.campaign"),
-                        _header("ops.col.amount", "amount"),
-                        _header("ops.col.status", "status"),
-                    )),
-                    rx.table.body(rx.foreach(RecipientsState.rows, lambda r: rx.table.row(
-                        rx.table.cell(rx.link(r["phone"], href="/recipients/" + r["id"], class_name="recipient-link")),
-                        rx.table.cell(r["name"]),
-                        rx.table.cell(r["ref"]),
-                        rx.table.cell(r["campaign"]),
-                        rx.table.cell(r["amount"]),
-                        rx.table.cell(rx.badge(AppState.tr["rstatus." + r["status"]], variant="soft")),
-                    ))),
+                    rx.table.header(
+                        rx.table.row(
+                            _header("ops.col.phone", "phone"),
+                            _header("ops.col.name", "name"),
+                            _header("ops.col.ref"),
+                            _header("ops.col.campaign"),
+                            _header("ops.col.amount", "amount"),
+                            _header("ops.col.status", "status"),
+                        )
+                    ),
+                    rx.table.body(
+                        rx.foreach(
+                            RecipientsState.rows,
+                            lambda r: rx.table.row(
+                                rx.table.cell(
+                                    rx.link(r["phone"], href="/recipients/" + r["id"], class_name="recipient-link")
+                                ),
+                                rx.table.cell(r["name"]),
+                                rx.table.cell(r["ref"]),
+                                rx.table.cell(r["campaign"]),
+                                rx.table.cell(r["amount"]),
+                                rx.table.cell(rx.badge(AppState.tr["rstatus." + r["status"]], variant="soft")),
+                            ),
+                        )
+                    ),
                     width="100%",
                     size="1",
                     id="recipients-search-table",
@@ -233,8 +270,14 @@ def recipients_page() -> rx.Component:
 
 # ------------------------------------------------------------ one recipient
 
-_ACTION_COLORS = {"reissue": "teal", "resend": "blue", "extend": "cyan", "unlock": "amber", "cancel": "red",
-                  "mark_paid": "green"}
+_ACTION_COLORS = {
+    "reissue": "teal",
+    "resend": "blue",
+    "extend": "cyan",
+    "unlock": "amber",
+    "cancel": "red",
+    "mark_paid": "green",
+}
 
 
 class RecipientDetailState(AppState):
@@ -311,7 +354,8 @@ class RecipientDetailState(AppState):
             {
                 "at": _local(a.at, tz),
                 "action": self._t(f"ops.action.{a.action.removeprefix('support.')}")
-                if f"ops.action.{a.action.removeprefix('support.')}" in CATALOG else a.action,
+                if f"ops.action.{a.action.removeprefix('support.')}" in CATALOG
+                else a.action,
                 "by": name,
                 "reason": a.reason,
             }
@@ -378,7 +422,11 @@ class RecipientDetailState(AppState):
         try:
             with session_scope() as session:
                 support.run_action(
-                    session, caller, action, self._recipient_id(), str(form.get("reason", "")),
+                    session,
+                    caller,
+                    action,
+                    self._recipient_id(),
+                    str(form.get("reason", "")),
                     hours=int(hours_raw) if hours_raw.isdigit() else -1,
                     override_quiet_hours=override,
                     amount_yen=int(amount_raw.replace(",", "")) if amount_raw.replace(",", "").isdigit() else None,
@@ -442,14 +490,27 @@ def _action_dialog() -> rx.Component:
                     ),
                     rx.cond(
                         RecipientDetailState.dialog_error != "",
-                        rx.callout(RecipientDetailState.dialog_error, color_scheme="red", icon="triangle-alert",
-                                   size="1", width="100%", id="action-error"),
+                        rx.callout(
+                            RecipientDetailState.dialog_error,
+                            color_scheme="red",
+                            icon="triangle-alert",
+                            size="1",
+                            width="100%",
+                            id="action-error",
+                        ),
                     ),
                     rx.hstack(
-                        rx.dialog.close(rx.button(AppState.tr["ops.action.cancel_dialog"], variant="soft",
-                                                  color_scheme="gray", type="button")),
-                        rx.button(AppState.tr["ops.action.confirm"], type="submit", id="action-confirm",
-                                  color_scheme="teal"),
+                        rx.dialog.close(
+                            rx.button(
+                                AppState.tr["ops.action.cancel_dialog"],
+                                variant="soft",
+                                color_scheme="gray",
+                                type="button",
+                            )
+                        ),
+                        rx.button(
+                            AppState.tr["ops.action.confirm"], type="submit", id="action-confirm", color_scheme="teal"
+                        ),
                         justify="end",
                         width="100%",
                     ),
@@ -488,9 +549,16 @@ def recipient_page() -> rx.Component:
                     align="center",
                     spacing="3",
                 ),
-                rx.cond(RecipientDetailState.message != "",
-                        rx.callout(RecipientDetailState.message, icon="check", color_scheme="green", width="100%",
-                                   id="action-message")),
+                rx.cond(
+                    RecipientDetailState.message != "",
+                    rx.callout(
+                        RecipientDetailState.message,
+                        icon="check",
+                        color_scheme="green",
+                        width="100%",
+                        id="action-message",
+                    ),
+                ),
                 rx.flex(
                     card(
                         _kv(AppState.tr["ops.col.phone"], i["phone"], "recipient-phone"),
@@ -501,23 +569,44 @@ def recipient_page() -> rx.Component:
                         rx.heading(AppState.tr["ops.detail.link"], size="3", margin_top="12px"),
                         rx.cond(
                             RecipientDetailState.links.length() > 0,
-                            rx.vstack(rx.foreach(RecipientDetailState.links, lambda l: rx.hstack(
-                                rx.badge(AppState.tr["ops.detail.link.state." + l["state"]],
-                                         color_scheme=rx.match(l["state"], ("live", "green"), ("locked", "amber"), "gray"),
-                                         class_name="link-state"),
-                                rx.text(AppState.tr["ops.detail.link.expires"], ": ", l["expires"], size="1", color="gray"),
-                                align="center",
-                            )), spacing="1", id="link-list"),
+                            rx.vstack(
+                                rx.foreach(
+                                    RecipientDetailState.links,
+                                    lambda l: rx.hstack(
+                                        rx.badge(
+                                            AppState.tr["ops.detail.link.state." + l["state"]],
+                                            color_scheme=rx.match(
+                                                l["state"], ("live", "green"), ("locked", "amber"), "gray"
+                                            ),
+                                            class_name="link-state",
+                                        ),
+                                        rx.text(
+                                            AppState.tr["ops.detail.link.expires"],
+                                            ": ",
+                                            l["expires"],
+                                            size="1",
+                                            color="gray",
+                                        ),
+                                        align="center",
+                                    ),
+                                ),
+                                spacing="1",
+                                id="link-list",
+                            ),
                             rx.text(AppState.tr["ops.detail.link.none"], size="2", color="gray"),
                         ),
-                        flex="1", min_width="300px",
+                        flex="1",
+                        min_width="300px",
                     ),
                     card(
                         rx.heading(AppState.tr["ops.detail.steps"], size="3", margin_bottom="6px"),
                         rx.foreach(RecipientDetailState.steps, lambda s: _kv(s["label"], s["at"])),
-                        flex="1", min_width="300px",
+                        flex="1",
+                        min_width="300px",
                     ),
-                    spacing="4", width="100%", wrap="wrap",
+                    spacing="4",
+                    width="100%",
+                    wrap="wrap",
                 ),
                 rx.cond(
                     RecipientDetailState.can_support,
@@ -531,22 +620,48 @@ def recipient_page() -> rx.Component:
                     rx.cond(
                         RecipientDetailState.events.length() > 0,
                         rx.table.root(
-                            rx.table.body(rx.foreach(RecipientDetailState.events, lambda e: rx.table.row(
-                                rx.table.cell(e["at"], white_space="nowrap"),
-                                rx.table.cell(rx.hstack(
-                                    rx.text(e["label"], weight="medium", size="2"),
-                                    rx.cond(e["bot"] != "", rx.badge(AppState.tr["ops.detail.bot"], color_scheme="orange", variant="soft")),
-                                    spacing="2",
-                                )),
-                                rx.table.cell(rx.vstack(
-                                    rx.text(e["detail"], size="1", color="gray"),
-                                    rx.cond(e["actor"] != "", rx.text(AppState.tr["ops.detail.by"], ": ", e["actor"], size="1")),
-                                    rx.cond(e["reason"] != "", rx.text(AppState.tr["ops.detail.reason"], ": ", e["reason"], size="1")),
-                                    spacing="0",
-                                )),
-                                data_kind=e["kind"],
-                            ))),
-                            size="1", width="100%", id="timeline",
+                            rx.table.body(
+                                rx.foreach(
+                                    RecipientDetailState.events,
+                                    lambda e: rx.table.row(
+                                        rx.table.cell(e["at"], white_space="nowrap"),
+                                        rx.table.cell(
+                                            rx.hstack(
+                                                rx.text(e["label"], weight="medium", size="2"),
+                                                rx.cond(
+                                                    e["bot"] != "",
+                                                    rx.badge(
+                                                        AppState.tr["ops.detail.bot"],
+                                                        color_scheme="orange",
+                                                        variant="soft",
+                                                    ),
+                                                ),
+                                                spacing="2",
+                                            )
+                                        ),
+                                        rx.table.cell(
+                                            rx.vstack(
+                                                rx.text(e["detail"], size="1", color="gray"),
+                                                rx.cond(
+                                                    e["actor"] != "",
+                                                    rx.text(AppState.tr["ops.detail.by"], ": ", e["actor"], size="1"),
+                                                ),
+                                                rx.cond(
+                                                    e["reason"] != "",
+                                                    rx.text(
+                                                        AppState.tr["ops.detail.reason"], ": ", e["reason"], size="1"
+                                                    ),
+                                                ),
+                                                spacing="0",
+                                            )
+                                        ),
+                                        data_kind=e["kind"],
+                                    ),
+                                )
+                            ),
+                            size="1",
+                            width="100%",
+                            id="timeline",
                         ),
                         rx.text(AppState.tr["ops.detail.timeline.empty"], size="2", color="gray"),
                     ),
@@ -556,13 +671,20 @@ def recipient_page() -> rx.Component:
                     rx.cond(
                         RecipientDetailState.audits.length() > 0,
                         rx.table.root(
-                            rx.table.body(rx.foreach(RecipientDetailState.audits, lambda a: rx.table.row(
-                                rx.table.cell(a["at"], white_space="nowrap"),
-                                rx.table.cell(a["action"]),
-                                rx.table.cell(a["by"]),
-                                rx.table.cell(a["reason"]),
-                            ))),
-                            size="1", width="100%", id="audit-log",
+                            rx.table.body(
+                                rx.foreach(
+                                    RecipientDetailState.audits,
+                                    lambda a: rx.table.row(
+                                        rx.table.cell(a["at"], white_space="nowrap"),
+                                        rx.table.cell(a["action"]),
+                                        rx.table.cell(a["by"]),
+                                        rx.table.cell(a["reason"]),
+                                    ),
+                                )
+                            ),
+                            size="1",
+                            width="100%",
+                            id="audit-log",
                         ),
                         rx.text(AppState.tr["ops.detail.audit.empty"], size="2", color="gray"),
                     ),
@@ -572,6 +694,8 @@ def recipient_page() -> rx.Component:
                 width="100%",
                 margin_top="8px",
             ),
-            rx.callout(AppState.tr["ops.detail.not_found"], color_scheme="red", icon="triangle-alert", margin_top="16px"),
+            rx.callout(
+                AppState.tr["ops.detail.not_found"], color_scheme="red", icon="triangle-alert", margin_top="16px"
+            ),
         ),
     )

@@ -119,13 +119,31 @@ def _rule_row(rule, index) -> rx.Component:
             value=rule["anchor"],
             on_change=lambda v: RemindersState.set_rule(index, "anchor", v),
         ),
-        rx.input(value=rule["days"], on_change=lambda v: RemindersState.set_rule(index, "days", v), width="90px", aria_label="days", class_name="rule-days"),
+        rx.input(
+            value=rule["days"],
+            on_change=lambda v: RemindersState.set_rule(index, "days", v),
+            width="90px",
+            aria_label="days",
+            class_name="rule-days",
+        ),
         rx.cond(
             rule["anchor"] == "due_date",
-            rx.input(value=rule["at"], on_change=lambda v: RemindersState.set_rule(index, "at", v), width="90px", aria_label="time"),
+            rx.input(
+                value=rule["at"],
+                on_change=lambda v: RemindersState.set_rule(index, "at", v),
+                width="90px",
+                aria_label="time",
+            ),
             rx.text("—", color="gray", width="90px", text_align="center"),
         ),
-        rx.button(rx.icon("trash-2", size=14), AppState.tr["dash.rem.remove"], on_click=RemindersState.remove_rule(index), variant="ghost", color_scheme="red", size="1"),
+        rx.button(
+            rx.icon("trash-2", size=14),
+            AppState.tr["dash.rem.remove"],
+            on_click=RemindersState.remove_rule(index),
+            variant="ghost",
+            color_scheme="red",
+            size="1",
+        ),
         align="center",
         spacing="3",
     )
@@ -146,12 +164,29 @@ def reminders_page() -> rx.Component:
                         rx.text(AppState.tr["dash.rem.at"], size="1", color="gray", width="90px"),
                         spacing="3",
                     ),
-                    rx.vstack(rx.foreach(RemindersState.rules, _rule_row), spacing="2", margin_y="8px", id="reminder-rules"),
-                    rx.cond(RemindersState.rules.length() == 0, rx.text(AppState.tr["dash.rem.no_rules"], size="2", color="gray")),
-                    rx.button(rx.icon("plus", size=14), AppState.tr["dash.rem.add"], on_click=RemindersState.add_rule, variant="soft", size="2", id="add-rule"),
+                    rx.vstack(
+                        rx.foreach(RemindersState.rules, _rule_row), spacing="2", margin_y="8px", id="reminder-rules"
+                    ),
+                    rx.cond(
+                        RemindersState.rules.length() == 0,
+                        rx.text(AppState.tr["dash.rem.no_rules"], size="2", color="gray"),
+                    ),
+                    rx.button(
+                        rx.icon("plus", size=14),
+                        AppState.tr["dash.rem.add"],
+                        on_click=RemindersState.add_rule,
+                        variant="soft",
+                        size="2",
+                        id="add-rule",
+                    ),
                     rx.hstack(
                         rx.text(AppState.tr["dash.rem.max"], size="2"),
-                        rx.input(value=RemindersState.max_count, on_change=RemindersState.set_max, width="80px", id="reminder-max"),
+                        rx.input(
+                            value=RemindersState.max_count,
+                            on_change=RemindersState.set_max,
+                            width="80px",
+                            id="reminder-max",
+                        ),
                         align="center",
                         margin_top="16px",
                     ),
@@ -159,19 +194,49 @@ def reminders_page() -> rx.Component:
                 card(
                     rx.text(AppState.tr["dash.rem.template"], size="2", weight="bold"),
                     rx.text(AppState.tr["dash.rem.template_help"], size="1", color="gray"),
-                    rx.text_area(value=RemindersState.template, on_change=RemindersState.set_template, rows="4", width="100%", margin_top="8px", id="reminder-template"),
+                    rx.text_area(
+                        value=RemindersState.template,
+                        on_change=RemindersState.set_template,
+                        rows="4",
+                        width="100%",
+                        margin_top="8px",
+                        id="reminder-template",
+                    ),
                 ),
                 rx.cond(
                     RemindersState.errors.length() > 0,
-                    rx.callout(rx.vstack(rx.foreach(RemindersState.errors, lambda e: rx.text(e, size="2")), spacing="1"), color_scheme="red", icon="triangle-alert", width="100%", id="reminder-errors"),
+                    rx.callout(
+                        rx.vstack(rx.foreach(RemindersState.errors, lambda e: rx.text(e, size="2")), spacing="1"),
+                        color_scheme="red",
+                        icon="triangle-alert",
+                        width="100%",
+                        id="reminder-errors",
+                    ),
                 ),
-                rx.cond(RemindersState.saved, rx.callout(AppState.tr["dash.rem.saved"], color_scheme="green", icon="check", width="100%", id="reminder-saved")),
-                rx.button(AppState.tr["dash.rem.save"], on_click=RemindersState.save, color_scheme="teal", size="3", id="save-reminders"),
+                rx.cond(
+                    RemindersState.saved,
+                    rx.callout(
+                        AppState.tr["dash.rem.saved"],
+                        color_scheme="green",
+                        icon="check",
+                        width="100%",
+                        id="reminder-saved",
+                    ),
+                ),
+                rx.button(
+                    AppState.tr["dash.rem.save"],
+                    on_click=RemindersState.save,
+                    color_scheme="teal",
+                    size="3",
+                    id="save-reminders",
+                ),
                 spacing="4",
                 width="100%",
                 margin_top="8px",
                 max_width="760px",
             ),
-            rx.callout(AppState.tr["admin.error.not_found"], color_scheme="red", icon="triangle-alert", margin_top="16px"),
+            rx.callout(
+                AppState.tr["admin.error.not_found"], color_scheme="red", icon="triangle-alert", margin_top="16px"
+            ),
         ),
     )

@@ -43,7 +43,9 @@ class RepliesState(AppState):
             self.campaign_options = [
                 {"id": str(cid), "name": name} for cid, name in recipients.campaign_choices(session, caller)
             ]
-            rows, self.total = recipients.replies(session, caller, campaign_id=campaign_id, page=self.page, page_size=PAGE_SIZE)
+            rows, self.total = recipients.replies(
+                session, caller, campaign_id=campaign_id, page=self.page, page_size=PAGE_SIZE
+            )
         self.rows = [
             {
                 "at": r.received_at.replace(tzinfo=UTC).astimezone(tz).strftime("%Y-%m-%d %H:%M"),
@@ -107,26 +109,45 @@ def replies_page() -> rx.Component:
             rx.cond(
                 RepliesState.rows.length() > 0,
                 rx.table.root(
-                    rx.table.header(rx.table.row(
-                        rx.table.column_header_cell(AppState.tr["ops.replies.col.at"]),
-                        rx.table.column_header_cell(AppState.tr["ops.replies.col.from"]),
-                        rx.table.column_header_cell(AppState.tr["ops.replies.col.recipient"]),
-                        rx.table.column_header_cell(AppState.tr["ops.col.campaign"]),
-                        rx.table.column_header_cell(AppState.tr["ops.replies.col.body"]),
-                    )),
-                    rx.table.body(rx.foreach(RepliesState.rows, lambda r: rx.table.row(
-                        rx.table.cell(r["at"], white_space="nowrap"),
-                        rx.table.cell(r["from"]),
-                        rx.table.cell(rx.cond(r["href"] != "", rx.link(r["recipient"], href=r["href"]),
-                                              rx.text(AppState.tr["ops.replies.unmatched"], color="gray"))),
-                        rx.table.cell(r["campaign"]),
-                        rx.table.cell(rx.hstack(
-                            rx.text(r["body"], size="2", white_space="pre-wrap"),
-                            rx.cond(r["opt_out"] != "", rx.badge(AppState.tr["ops.replies.opt_out"], color_scheme="red")),
-                            spacing="2",
-                        )),
-                    ))),
-                    width="100%", size="1", id="replies-table",
+                    rx.table.header(
+                        rx.table.row(
+                            rx.table.column_header_cell(AppState.tr["ops.replies.col.at"]),
+                            rx.table.column_header_cell(AppState.tr["ops.replies.col.from"]),
+                            rx.table.column_header_cell(AppState.tr["ops.replies.col.recipient"]),
+                            rx.table.column_header_cell(AppState.tr["ops.col.campaign"]),
+                            rx.table.column_header_cell(AppState.tr["ops.replies.col.body"]),
+                        )
+                    ),
+                    rx.table.body(
+                        rx.foreach(
+                            RepliesState.rows,
+                            lambda r: rx.table.row(
+                                rx.table.cell(r["at"], white_space="nowrap"),
+                                rx.table.cell(r["from"]),
+                                rx.table.cell(
+                                    rx.cond(
+                                        r["href"] != "",
+                                        rx.link(r["recipient"], href=r["href"]),
+                                        rx.text(AppState.tr["ops.replies.unmatched"], color="gray"),
+                                    )
+                                ),
+                                rx.table.cell(r["campaign"]),
+                                rx.table.cell(
+                                    rx.hstack(
+                                        rx.text(r["body"], size="2", white_space="pre-wrap"),
+                                        rx.cond(
+                                            r["opt_out"] != "",
+                                            rx.badge(AppState.tr["ops.replies.opt_out"], color_scheme="red"),
+                                        ),
+                                        spacing="2",
+                                    )
+                                ),
+                            ),
+                        )
+                    ),
+                    width="100%",
+                    size="1",
+                    id="replies-table",
                 ),
                 rx.text(AppState.tr["ops.replies.none"], color="gray", size="2"),
             ),

@@ -116,7 +116,9 @@ def settings_tabs(active: str) -> rx.Component:
     def tab(key: str, href: str, name: str) -> rx.Component:
         on = name == active
         return rx.link(
-            rx.button(AppState.tr[key], variant="solid" if on else "soft", color_scheme="teal" if on else "gray", size="2"),
+            rx.button(
+                AppState.tr[key], variant="solid" if on else "soft", color_scheme="teal" if on else "gray", size="2"
+            ),
             href=href,
             id=f"tab-{name}",
         )
@@ -170,7 +172,12 @@ def _org_form() -> rx.Component:
                 "settings.section.sending",
                 rx.grid(
                     _field("settings.timezone", "timezone", "settings.timezone.help"),
-                    _field("settings.segment_price", "segment_price_yen", "settings.segment_price.help", input_mode="decimal"),
+                    _field(
+                        "settings.segment_price",
+                        "segment_price_yen",
+                        "settings.segment_price.help",
+                        input_mode="decimal",
+                    ),
                     columns=rx.breakpoints(initial="1", md="2"),
                     spacing="4",
                     width="100%",
@@ -178,8 +185,12 @@ def _org_form() -> rx.Component:
                 rx.vstack(
                     rx.text(AppState.tr["settings.quiet_hours"], size="2", weight="medium"),
                     rx.hstack(
-                        _field("settings.quiet_from", "quiet_hours_start", placeholder="21:00", max_length=5, width="120px"),
-                        _field("settings.quiet_to", "quiet_hours_end", placeholder="08:00", max_length=5, width="120px"),
+                        _field(
+                            "settings.quiet_from", "quiet_hours_start", placeholder="21:00", max_length=5, width="120px"
+                        ),
+                        _field(
+                            "settings.quiet_to", "quiet_hours_end", placeholder="08:00", max_length=5, width="120px"
+                        ),
                         spacing="4",
                     ),
                     rx.text(AppState.tr["settings.quiet_hours.help"], size="1", color="gray"),
@@ -189,16 +200,31 @@ def _org_form() -> rx.Component:
             ),
             _section(
                 "settings.section.security",
-                _field("settings.retention", "data_retention_days", "settings.retention.help", type="number", min=1, max=3650, width="160px"),
+                _field(
+                    "settings.retention",
+                    "data_retention_days",
+                    "settings.retention.help",
+                    type="number",
+                    min=1,
+                    max=3650,
+                    width="160px",
+                ),
                 rx.vstack(
                     rx.hstack(
-                        rx.switch(name="require_totp", default_checked=OrgSettingsState.require_totp, id="f-require_totp"),
+                        rx.switch(
+                            name="require_totp", default_checked=OrgSettingsState.require_totp, id="f-require_totp"
+                        ),
                         rx.text(AppState.tr["settings.require_totp"], size="2", weight="medium"),
                         align="center",
                     ),
                     rx.cond(
                         OrgSettingsState.errors.contains("require_totp"),
-                        rx.text(OrgSettingsState.errors["require_totp"], size="1", color="var(--red-11)", id="err-require_totp"),
+                        rx.text(
+                            OrgSettingsState.errors["require_totp"],
+                            size="1",
+                            color="var(--red-11)",
+                            id="err-require_totp",
+                        ),
                     ),
                     rx.text(AppState.tr["settings.require_totp.help"], size="1", color="gray"),
                     spacing="1",
@@ -206,7 +232,9 @@ def _org_form() -> rx.Component:
                 ),
             ),
             rx.hstack(
-                rx.button(AppState.tr["settings.save"], type="submit", color_scheme="teal", size="3", id="settings-save"),
+                rx.button(
+                    AppState.tr["settings.save"], type="submit", color_scheme="teal", size="3", id="settings-save"
+                ),
                 width="100%",
                 justify="end",
             ),
@@ -269,7 +297,9 @@ class UsersState(MessageMixin, AppState):
                 "active": "1" if u.is_active else "",
                 "totp": "1" if u.totp_on else "",
                 "me": "1" if u.id == caller.user_id else "",
-                "last_login": u.last_login_at.replace(tzinfo=UTC).astimezone(tz).strftime("%Y-%m-%d %H:%M") if u.last_login_at else "",
+                "last_login": u.last_login_at.replace(tzinfo=UTC).astimezone(tz).strftime("%Y-%m-%d %H:%M")
+                if u.last_login_at
+                else "",
             }
             for u in listed
         ]
@@ -309,7 +339,11 @@ class UsersState(MessageMixin, AppState):
         caller = self._admin()
         if caller is None:
             return
-        email, name, role = str(form.get("email", "")), str(form.get("display_name", "")), str(form.get("role", "") or "operator")
+        email, name, role = (
+            str(form.get("email", "")),
+            str(form.get("display_name", "")),
+            str(form.get("role", "") or "operator"),
+        )
         try:
             with session_scope() as session:
                 view, password = users.invite_user(session, caller, email, name, role)
@@ -349,7 +383,9 @@ class UsersState(MessageMixin, AppState):
         caller = self._admin()
         if caller is None:
             return
-        password = self._run(caller, lambda s: users.reset_password(s, caller, int(user_id), reset_totp=bool(reset_totp)))
+        password = self._run(
+            caller, lambda s: users.reset_password(s, caller, int(user_id), reset_totp=bool(reset_totp))
+        )
         if password is not None:
             email = next((r["email"] for r in self.rows if r["id"] == user_id), "")
             self._say("users.temp_password", email=email, password=password)
@@ -394,7 +430,9 @@ def _user_row(row) -> rx.Component:
                 rx.badge(AppState.tr["users.inactive"], color_scheme="red", variant="soft"),
             )
         ),
-        rx.table.cell(rx.cond(row["last_login"] != "", row["last_login"], AppState.tr["users.never"]), white_space="nowrap"),
+        rx.table.cell(
+            rx.cond(row["last_login"] != "", row["last_login"], AppState.tr["users.never"]), white_space="nowrap"
+        ),
         rx.table.cell(
             rx.hstack(
                 rx.button(
@@ -435,24 +473,41 @@ def _invite_form() -> rx.Component:
         rx.vstack(
             rx.heading(AppState.tr["users.invite"], size="4"),
             rx.grid(
-                rx.vstack(rx.text(AppState.tr["users.email"], size="2", weight="medium"), rx.input(name="email", type="email", id="invite-email", required=True, width="100%"), spacing="1"),
-                rx.vstack(rx.text(AppState.tr["users.name"], size="2", weight="medium"), rx.input(name="display_name", id="invite-name", width="100%", max_length=100), spacing="1"),
+                rx.vstack(
+                    rx.text(AppState.tr["users.email"], size="2", weight="medium"),
+                    rx.input(name="email", type="email", id="invite-email", required=True, width="100%"),
+                    spacing="1",
+                ),
+                rx.vstack(
+                    rx.text(AppState.tr["users.name"], size="2", weight="medium"),
+                    rx.input(name="display_name", id="invite-name", width="100%", max_length=100),
+                    spacing="1",
+                ),
                 rx.vstack(
                     rx.text(AppState.tr["users.role"], size="2", weight="medium"),
                     rx.select.root(
                         rx.select.trigger(id="invite-role", width="100%"),
-                        rx.select.content(*[rx.select.item(AppState.tr[f"admin.role.{r}"], value=r) for r in ROLE_CHOICES]),
+                        rx.select.content(
+                            *[rx.select.item(AppState.tr[f"admin.role.{r}"], value=r) for r in ROLE_CHOICES]
+                        ),
                         name="role",
                         default_value="operator",
                     ),
                     spacing="1",
                 ),
-                rx.vstack(rx.text("\u00a0", size="2"), rx.button(AppState.tr["users.add"], type="submit", color_scheme="teal", id="invite-submit"), spacing="1"),
+                rx.vstack(
+                    rx.text("\u00a0", size="2"),
+                    rx.button(AppState.tr["users.add"], type="submit", color_scheme="teal", id="invite-submit"),
+                    spacing="1",
+                ),
                 columns=rx.breakpoints(initial="1", md="4"),
                 spacing="3",
                 width="100%",
             ),
-            rx.cond(UsersState.invite_error != "", rx.text(UsersState.invite_error, color="var(--red-11)", size="2", id="invite-error")),
+            rx.cond(
+                UsersState.invite_error != "",
+                rx.text(UsersState.invite_error, color="var(--red-11)", size="2", id="invite-error"),
+            ),
             rx.text(AppState.tr["users.roles.help"], size="1", color="gray"),
             spacing="3",
             width="100%",
@@ -465,7 +520,14 @@ def _invite_form() -> rx.Component:
 
 
 def users_page() -> rx.Component:
-    cols = ["users.col.user", "users.col.role", "users.col.totp", "users.col.status", "users.col.last_login", "users.col.actions"]
+    cols = [
+        "users.col.user",
+        "users.col.role",
+        "users.col.totp",
+        "users.col.status",
+        "users.col.last_login",
+        "users.col.actions",
+    ]
     return admin_page(
         rx.heading(AppState.tr["users.title"], size="7", margin_bottom="12px"),
         settings_tabs("users"),

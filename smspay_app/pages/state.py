@@ -18,8 +18,22 @@ from smspay_app.settings import get_settings
 SESSION_COOKIE = "smspay_session"
 
 _ADMIN_PREFIXES = (
-    "admin.", "login.", "campaigns.", "funnel.", "status.", "rstatus.", "editor.", "campaign.", "detail.", "import.rule", "ops.",
-    "settings.", "users.", "account.", "dev.", "dash.",
+    "admin.",
+    "login.",
+    "campaigns.",
+    "funnel.",
+    "status.",
+    "rstatus.",
+    "editor.",
+    "campaign.",
+    "detail.",
+    "import.rule",
+    "ops.",
+    "settings.",
+    "users.",
+    "account.",
+    "dev.",
+    "dash.",
 )
 
 

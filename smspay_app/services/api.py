@@ -7,20 +7,25 @@ read and page recipients, reissue, cancel. Every function takes a ``Caller``
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date
 from typing import Any
 
 from sqlmodel import Session, select
 
 from smspay_app.domain.clock import utcnow
 from smspay_app.domain.sms_text import LINK_FIELD, template_fields
-from smspay_app.models import Campaign, CampaignQuestion, InvoiceLine, Link, Recipient, SendAttempt
+from smspay_app.models import Campaign, InvoiceLine, Link, Recipient, SendAttempt
 from smspay_app.services import campaigns, dispatch, imports, timeline
 from smspay_app.services.auth import Caller
 
 MAX_ITEMS = 1000
 # API item field -> the CSV import's canonical column.
-CANONICAL = {"phone": "phone", "name": "name", "amount_yen": "amount", "due_date": "due_date", "reference": "customer_number"}
+CANONICAL = {
+    "phone": "phone",
+    "name": "name",
+    "amount_yen": "amount",
+    "due_date": "due_date",
+    "reference": "customer_number",
+}
 COLUMN_TO_FIELD = {v: k for k, v in CANONICAL.items()}
 
 
@@ -39,7 +44,11 @@ class ItemResult:
 
 
 def create_campaign(
-    session: Session, caller: Caller, data: campaigns.CampaignInput, *, template_campaign_id: int | None = None,
+    session: Session,
+    caller: Caller,
+    data: campaigns.CampaignInput,
+    *,
+    template_campaign_id: int | None = None,
     given: set[str] | None = None,
 ) -> Campaign:
     """``data`` fields not in ``given`` come from the template campaign (its
@@ -53,8 +62,15 @@ def create_campaign(
         given = given or set()
         copied = {
             name: getattr(template, name)
-            for name in ("sms_template", "page_title", "page_message", "payment_enabled", "amount_yen", "due_date",
-                         "link_lifetime_hours")
+            for name in (
+                "sms_template",
+                "page_title",
+                "page_message",
+                "payment_enabled",
+                "amount_yen",
+                "due_date",
+                "link_lifetime_hours",
+            )
             if name not in given
         }
         if "questions" not in given:
@@ -64,13 +80,27 @@ def create_campaign(
         data = replace(data, **copied)
     campaign = campaigns.create_campaign(session, caller, data)
     if template is not None:
-        for name in ("verification_mode", "max_wrong_answers", "ask_read_confirmation", "quiet_hours_start",
-                     "quiet_hours_end", "reminder_rules", "reminder_template"):
+        for name in (
+            "verification_mode",
+            "max_wrong_answers",
+            "ask_read_confirmation",
+            "quiet_hours_start",
+            "quiet_hours_end",
+            "reminder_rules",
+            "reminder_template",
+        ):
             setattr(campaign, name, getattr(template, name))
         session.add(campaign)
         for line in session.exec(select(InvoiceLine).where(InvoiceLine.campaign_id == template.id)):
-            session.add(InvoiceLine(campaign_id=campaign.id, position=line.position, item=line.item,
-                                    quantity=line.quantity, unit_price_yen=line.unit_price_yen))
+            session.add(
+                InvoiceLine(
+                    campaign_id=campaign.id,
+                    position=line.position,
+                    item=line.item,
+                    quantity=line.quantity,
+                    unit_price_yen=line.unit_price_yen,
+                )
+            )
         session.commit()
     return campaign
 

@@ -230,7 +230,7 @@ def authenticate(session: Session, presented: str | None, address: str) -> AuthR
     address. Unknown, malformed and revoked keys are indistinguishable to the
     client (``unauthenticated``)."""
     presented = (presented or "").strip()
-    if not presented.startswith(KEY_PREFIX) or len(presented) > 100 or "_" not in presented[len(KEY_PREFIX):]:
+    if not presented.startswith(KEY_PREFIX) or len(presented) > 100 or "_" not in presented[len(KEY_PREFIX) :]:
         return AuthResult(None, "unauthenticated")
     prefix = presented[: presented.index("_", len(KEY_PREFIX))]
     row = session.exec(

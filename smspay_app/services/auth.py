@@ -17,13 +17,28 @@ from smspay_app.settings import get_settings
 ROLES = ("admin", "operator", "support")
 # What each role may do. Checked on the server in every handler.
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset({
-        "campaign.view", "campaign.edit", "campaign.send", "recipient.support", "recipient.export",
-        "optout.manage", "settings.manage", "users.manage",
-    }),
-    "operator": frozenset({
-        "campaign.view", "campaign.edit", "campaign.send", "recipient.support", "recipient.export", "optout.manage",
-    }),
+    "admin": frozenset(
+        {
+            "campaign.view",
+            "campaign.edit",
+            "campaign.send",
+            "recipient.support",
+            "recipient.export",
+            "optout.manage",
+            "settings.manage",
+            "users.manage",
+        }
+    ),
+    "operator": frozenset(
+        {
+            "campaign.view",
+            "campaign.edit",
+            "campaign.send",
+            "recipient.support",
+            "recipient.export",
+            "optout.manage",
+        }
+    ),
     "support": frozenset({"campaign.view", "recipient.support", "optout.manage"}),
 }
 

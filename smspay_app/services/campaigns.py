@@ -126,7 +126,12 @@ def validate(data: CampaignInput, organisation: Organisation) -> list[FieldError
     if len(data.invoice_lines) > MAX_INVOICE_LINES:
         errors.append(FieldError("invoice_lines", "campaign.error.too_many_lines"))
     for i, line in enumerate(data.invoice_lines):
-        if not line.item.strip() or line.quantity < 1 or line.unit_price_yen < 0 or line.unit_price_yen > MAX_AMOUNT_YEN:
+        if (
+            not line.item.strip()
+            or line.quantity < 1
+            or line.unit_price_yen < 0
+            or line.unit_price_yen > MAX_AMOUNT_YEN
+        ):
             errors.append(FieldError(f"invoice_lines.{i}", "campaign.error.line_invalid"))
     if data.verification_mode not in VERIFICATION_MODES:
         errors.append(FieldError("verification_mode", "campaign.error.verification_mode"))
@@ -246,7 +251,11 @@ def _replace_children(
         for position, q in enumerate(data.questions if data.verification_mode == "questions" else []):
             session.add(
                 CampaignQuestion(
-                    campaign_id=campaign.id, position=position, label=q.label.strip(), column=q.column.strip(), kind=q.kind
+                    campaign_id=campaign.id,
+                    position=position,
+                    label=q.label.strip(),
+                    column=q.column.strip(),
+                    kind=q.kind,
                 )
             )
     session.exec(delete(InvoiceLine).where(InvoiceLine.campaign_id == campaign.id))
@@ -300,9 +309,7 @@ def campaign_input(session: Session, campaign: Campaign) -> CampaignInput:
 
 
 def recipient_count(session: Session, campaign_id: int) -> int:
-    return session.exec(
-        select(func.count()).select_from(Recipient).where(Recipient.campaign_id == campaign_id)
-    ).one()
+    return session.exec(select(func.count()).select_from(Recipient).where(Recipient.campaign_id == campaign_id)).one()
 
 
 def get_campaign(session: Session, caller: Caller, campaign_id: int) -> Campaign | None:
@@ -317,7 +324,9 @@ def get_campaign(session: Session, caller: Caller, campaign_id: int) -> Campaign
 def questions_of(session: Session, campaign_id: int) -> list[CampaignQuestion]:
     return list(
         session.exec(
-            select(CampaignQuestion).where(CampaignQuestion.campaign_id == campaign_id).order_by(CampaignQuestion.position)
+            select(CampaignQuestion)
+            .where(CampaignQuestion.campaign_id == campaign_id)
+            .order_by(CampaignQuestion.position)
         )
     )
 
@@ -425,17 +434,13 @@ def send_check(session: Session, caller: Caller, campaign: Campaign) -> SendChec
         problems.append(Problem("campaign.send.rows_" + code.split(".")[-1], {"field": field_name, "count": n}))
     org = session.get(Organisation, campaign.organisation_id)
     if estimate.worst is not None and estimate.worst.over_cap:
-        problems.append(
-            Problem("campaign.send.over_cap", {"chars": estimate.worst.chars, "cap": org.carrier_char_cap})
-        )
+        problems.append(Problem("campaign.send.over_cap", {"chars": estimate.worst.chars, "cap": org.carrier_char_cap}))
     if campaign.verification_mode == "questions" and not questions_of(session, campaign.id):
         problems.append(Problem("campaign.send.no_identity_check"))
     return SendCheck(recipients=count, estimate=estimate, problems=problems)
 
 
-def send_campaign(
-    session: Session, caller: Caller, campaign_id: int, *, scheduled_at: datetime | None = None
-) -> int:
+def send_campaign(session: Session, caller: Caller, campaign_id: int, *, scheduled_at: datetime | None = None) -> int:
     """Check, then queue the campaign (now, or at ``scheduled_at``, naive UTC).
     Returns the number of SMS queued; raises ``SendBlocked`` with the reasons."""
     from smspay_app.services import dispatch

@@ -16,7 +16,7 @@ from sqlmodel import select as select_models
 
 from smspay_app.domain.clock import utcnow
 from smspay_app.domain.funnel import DASHBOARD_FUNNEL
-from smspay_app.models import Campaign, Organisation, Recipient, SendAttempt
+from smspay_app.models import Campaign, Organisation, SendAttempt
 from smspay_app.services import stats
 from smspay_app.services.auth import Caller
 

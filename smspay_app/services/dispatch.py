@@ -67,9 +67,7 @@ def _queue_initial(session: Session, campaign: Campaign, recipients_query, now: 
     """Queue one ``initial`` attempt for each recipient the query selects,
     skipping opted-out numbers (recipient ``opted_out``). Returns the time the
     attempts may go (the schedule, or now) and how many were queued."""
-    opted = set(
-        session.exec(select(OptOut.phone_e164).where(OptOut.organisation_id == campaign.organisation_id))
-    )
+    opted = set(session.exec(select(OptOut.phone_e164).where(OptOut.organisation_id == campaign.organisation_id)))
     not_before = campaign.scheduled_at if campaign.scheduled_at and campaign.scheduled_at > now else now
     queued = 0
     for recipient in session.exec(recipients_query.order_by(Recipient.id)).all():
@@ -101,15 +99,16 @@ def start_sending(session: Session, campaign: Campaign, user_id: int | None = No
     ``ValueError``) when the campaign is not draft/paused or has no recipients."""
     if campaign.status not in ("draft", "paused"):
         raise SendingError("sending.error.bad_status", status=campaign.status)
-    total = session.exec(
-        select(func.count()).select_from(Recipient).where(Recipient.campaign_id == campaign.id)
-    ).one()
+    total = session.exec(select(func.count()).select_from(Recipient).where(Recipient.campaign_id == campaign.id)).one()
     if not total:
         raise SendingError("sending.error.no_recipients")
     now = utcnow()
     not_before, queued = _queue_initial(
-        session, campaign, select(Recipient).where(Recipient.campaign_id == campaign.id, Recipient.status == "created"),
-        now, user_id,
+        session,
+        campaign,
+        select(Recipient).where(Recipient.campaign_id == campaign.id, Recipient.status == "created"),
+        now,
+        user_id,
     )
     campaign.status = "scheduled" if not_before > now else "sending"
     campaign.send_started_at = campaign.send_started_at or now
@@ -203,9 +202,7 @@ def complete_finished_campaigns(session: Session, now: datetime | None = None) -
 
 def promote_scheduled_campaigns(session: Session, now: datetime | None = None) -> int:
     now = now or utcnow()
-    campaigns = session.exec(
-        select(Campaign).where(Campaign.status == "scheduled", Campaign.scheduled_at <= now)
-    ).all()
+    campaigns = session.exec(select(Campaign).where(Campaign.status == "scheduled", Campaign.scheduled_at <= now)).all()
     for campaign in campaigns:
         campaign.status = "sending"
         campaign.updated_at = now
@@ -274,9 +271,7 @@ def _step_changes(recipient: Recipient, step: str, at: datetime) -> bool:
     return (first is None or at < first) or funnel.next_status(recipient.status, step) != recipient.status
 
 
-def queue_recipients(
-    session: Session, campaign: Campaign, recipient_ids: list[int], user_id: int | None = None
-) -> int:
+def queue_recipients(session: Session, campaign: Campaign, recipient_ids: list[int], user_id: int | None = None) -> int:
     """Queue one ``initial`` attempt for each of these recipients still
     ``created`` (the REST API's add-and-send: a phone order gets its SMS within
     seconds). A draft or completed campaign becomes ``sending`` again; a paused
@@ -337,5 +332,7 @@ def queue_reissue(session: Session, recipient: Recipient, user_id: int | None = 
     )
     session.add(attempt)
     session.flush()
-    timeline.record(session, recipient, "link_reissued", at=now, detail={"attempt_id": attempt.id}, actor_user_id=user_id)
+    timeline.record(
+        session, recipient, "link_reissued", at=now, detail={"attempt_id": attempt.id}, actor_user_id=user_id
+    )
     return attempt

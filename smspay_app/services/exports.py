@@ -155,4 +155,3 @@ def encode_csv(rows: Iterator[list[str]], encoding: str, *, chunk_rows: int = 50
 
 def filename(campaign: Campaign) -> str:
     return f"campaign-{campaign.id}-recipients.csv"
-

@@ -70,14 +70,31 @@ _RECIPIENT = Recipient.__table__
 _ANSWER = IdentityAnswer.__table__
 _EVENT = TimelineEvent.__table__
 _RECIPIENT_COLUMNS = (
-    "campaign_id", "organisation_id", "phone_e164", "name", "merge_data", "amount_yen", "due_date",
-    "external_ref", "row_number", "carrier", "status", "failed_answer_count", "created_at",
+    "campaign_id",
+    "organisation_id",
+    "phone_e164",
+    "name",
+    "merge_data",
+    "amount_yen",
+    "due_date",
+    "external_ref",
+    "row_number",
+    "carrier",
+    "status",
+    "failed_answer_count",
+    "created_at",
 )
 _ROW_NUMBER_POS = _RECIPIENT_COLUMNS.index("row_number")
 _AMOUNT_POS = _RECIPIENT_COLUMNS.index("amount_yen")
 _ANSWER_COLUMNS = ("recipient_id", "question_id", "answer_hash")
 _EVENT_COLUMNS = (
-    "organisation_id", "campaign_id", "recipient_id", "kind", "at", "detail", "actor_user_id",
+    "organisation_id",
+    "campaign_id",
+    "recipient_id",
+    "kind",
+    "at",
+    "detail",
+    "actor_user_id",
 )
 
 
@@ -129,9 +146,7 @@ def import_recipients_csv(
     return report
 
 
-def _fail(
-    session: Session, report: RecipientImport, lang: str, key: str, params: dict[str, Any]
-) -> RecipientImport:
+def _fail(session: Session, report: RecipientImport, lang: str, key: str, params: dict[str, Any]) -> RecipientImport:
     """Record a failed import (nothing else written) and return its row."""
     reason = t(key, lang, **params) if params else t(key, lang)
     failed = RecipientImport(
@@ -176,8 +191,9 @@ def import_recipient_rows(
         created_by_user_id=user_id,
         created_at=now,
     )
-    parsed = ParsedCsv(headers=list(headers), rows=rows, encoding="utf-8", delimiter=",",
-                       row_numbers=list(range(1, len(rows) + 1)))
+    parsed = ParsedCsv(
+        headers=list(headers), rows=rows, encoding="utf-8", delimiter=",", row_numbers=list(range(1, len(rows) + 1))
+    )
     created: dict[int, int] = {}
     try:
         _ingest(session, campaign, parsed, report, {h: h for h in headers}, lang, None, created=created)
@@ -256,15 +272,9 @@ def _ingest(
     session.add(report)
     session.flush()
 
-    existing = set(
-        session.execute(
-            select(Recipient.phone_e164).where(Recipient.campaign_id == campaign.id)
-        ).scalars()
-    )
+    existing = set(session.execute(select(Recipient.phone_e164).where(Recipient.campaign_id == campaign.id)).scalars())
     opted_out = set(
-        session.execute(
-            select(OptOut.phone_e164).where(OptOut.organisation_id == campaign.organisation_id)
-        ).scalars()
+        session.execute(select(OptOut.phone_e164).where(OptOut.organisation_id == campaign.organisation_id)).scalars()
     )
 
     phone_i = index[mapping["phone"]]
@@ -301,7 +311,9 @@ def _ingest(
         if not pending:
             return
         ids = writer.insert_recipients(pending)
-        stats.add_inserted(session, campaign_id, organisation_id, len(ids), sum(int(r[_AMOUNT_POS] or 0) for r in pending))
+        stats.add_inserted(
+            session, campaign_id, organisation_id, len(ids), sum(int(r[_AMOUNT_POS] or 0) for r in pending)
+        )
         if created is not None:
             created.update((rec[_ROW_NUMBER_POS], rid) for rid, rec in zip(ids, pending))
         answer_rows = []
@@ -362,18 +374,14 @@ def _ingest(
                 continue
             normalized = normalize_answer(raw, kind)
             if normalized is None:
-                key = {"date": "answer.invalid_date", "digits": "answer.invalid_digits"}.get(
-                    kind, "answer.invalid"
-                )
+                key = {"date": "answer.invalid_date", "digits": "answer.invalid_digits"}.get(kind, "answer.invalid")
                 row_errors.append(_error(row_number, header, key, lang, column=header))
             else:
                 answers.append((qid, normalized))
 
         for field_name, col_i, header in required_fields:
             if not row[col_i].strip():
-                row_errors.append(
-                    _error(row_number, header, "import.missing_value", lang, field=field_name)
-                )
+                row_errors.append(_error(row_number, header, "import.missing_value", lang, field=field_name))
 
         e164 = phone.e164
         if row_errors:
@@ -384,9 +392,7 @@ def _ingest(
             errors.append(_error(row_number, phone_h, "import.opted_out", lang))
         elif e164 in seen:
             duplicates += 1
-            errors.append(
-                _error(row_number, phone_h, "import.duplicate_in_file", lang, first_row=seen[e164])
-            )
+            errors.append(_error(row_number, phone_h, "import.duplicate_in_file", lang, first_row=seen[e164]))
         elif e164 in existing:
             duplicates += 1
             errors.append(_error(row_number, phone_h, "import.duplicate_in_campaign", lang))

@@ -211,9 +211,7 @@ def record_click(session: Session, ctx: LinkContext, *, via: str, ua_class: str 
         return False
     now = utcnow()
     result = session.execute(  # atomic: two racing POSTs record one click
-        update(Link)
-        .where(Link.id == ctx.link.id, Link.clicked_at.is_(None))
-        .values(clicked_at=now)
+        update(Link).where(Link.id == ctx.link.id, Link.clicked_at.is_(None)).values(clicked_at=now)
     )
     if result.rowcount != 1:
         return False
@@ -248,9 +246,7 @@ def _answers_module():
 
 def _register_failure(session: Session, ctx: LinkContext, kind: str) -> VerifyResult:
     link, recipient, campaign = ctx.link, ctx.recipient, ctx.campaign
-    session.execute(
-        update(Link).where(Link.id == link.id).values(failed_attempts=Link.failed_attempts + 1)
-    )
+    session.execute(update(Link).where(Link.id == link.id).values(failed_attempts=Link.failed_attempts + 1))
     session.execute(
         update(Recipient)
         .where(Recipient.id == recipient.id)
@@ -290,9 +286,7 @@ def verify_answers(session: Session, ctx: LinkContext, answers: Mapping[int, str
         secret = get_settings().secret_key
         expected = {
             a.question_id: a.answer_hash
-            for a in session.exec(
-                select(IdentityAnswer).where(IdentityAnswer.recipient_id == ctx.recipient.id)
-            )
+            for a in session.exec(select(IdentityAnswer).where(IdentityAnswer.recipient_id == ctx.recipient.id))
         }
         all_ok = True
         for q in questions:
@@ -383,17 +377,18 @@ def request_otp(session: Session, ctx: LinkContext, *, lang: str = "ja") -> OtpS
     from smspay_app.i18n import t
 
     text = t(
-        "recipient.otp_sms", lang, org=ctx.organisation.sender_name or ctx.organisation.name,
-        code=code, minutes=OTP_VALID_SECONDS // 60,
+        "recipient.otp_sms",
+        lang,
+        org=ctx.organisation.sender_name or ctx.organisation.name,
+        code=code,
+        minutes=OTP_VALID_SECONDS // 60,
     )
     try:
         otp_sender(ctx.recipient, text)
     except Exception as exc:  # the provider failed: the code is not usable
         link.otp_hash = None
         session.add(link)
-        timeline.record(
-            session, ctx.recipient, "otp_failed", detail={"link_id": link.id, "error": type(exc).__name__}
-        )
+        timeline.record(session, ctx.recipient, "otp_failed", detail={"link_id": link.id, "error": type(exc).__name__})
         return OtpSendResult(False, "failed")
     timeline.record(session, ctx.recipient, "otp_sent", detail={"link_id": link.id, "send": link.otp_sends})
     return OtpSendResult(True, "sent")
@@ -445,9 +440,7 @@ def start_session(session: Session, ctx: LinkContext) -> str:
     ctx.link.session_hash = hash_token(token)
     ctx.link.session_expires_at = now + timedelta(minutes=SESSION_MINUTES)
     session.add(ctx.link)
-    timeline.record(
-        session, ctx.recipient, "verified", step="verified", at=now, detail={"link_id": ctx.link.id}
-    )
+    timeline.record(session, ctx.recipient, "verified", step="verified", at=now, detail={"link_id": ctx.link.id})
     return token
 
 

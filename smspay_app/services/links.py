@@ -29,9 +29,7 @@ def issue_link(
     """A new link for ``recipient``; any live link it had is revoked. Returns the
     link row and the raw token (which exists only in the SMS from here on)."""
     now = now or utcnow()
-    for old in session.exec(
-        select(Link).where(Link.recipient_id == recipient.id, Link.revoked_at.is_(None))
-    ):
+    for old in session.exec(select(Link).where(Link.recipient_id == recipient.id, Link.revoked_at.is_(None))):
         old.revoked_at = now
         old.revoked_reason = revoke_reason
         session.add(old)
@@ -109,8 +107,19 @@ _VIEW_TABLES = (
 
 # Only what the GET pages read (fewer columns: less row processing).
 _VIEW_COLUMNS = {
-    "link": ("id", "recipient_id", "created_at", "expires_at", "revoked_at", "locked_at",
-             "clicked_at", "otp_hash", "otp_sent_at", "session_hash", "session_expires_at"),
+    "link": (
+        "id",
+        "recipient_id",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "locked_at",
+        "clicked_at",
+        "otp_hash",
+        "otp_sent_at",
+        "session_hash",
+        "session_expires_at",
+    ),
     "recipient": ("id", "organisation_id", "campaign_id", "status", "erased_at"),
     "campaign": ("id", "name", "status", "verification_mode", "payment_enabled"),
     "organisation": ("id", "name", "support_phone"),
@@ -123,11 +132,7 @@ def _view_statement():
     from sqlalchemy import select as core_select
 
     lt, rt, ct, ot, qt = (t for _, t in _VIEW_TABLES)
-    columns = [
-        table.c[col].label(f"{name}__{col}")
-        for name, table in _VIEW_TABLES
-        for col in _VIEW_COLUMNS[name]
-    ]
+    columns = [table.c[col].label(f"{name}__{col}") for name, table in _VIEW_TABLES for col in _VIEW_COLUMNS[name]]
     return (
         core_select(*columns)
         .select_from(
@@ -169,11 +174,24 @@ def find_link_view(connection, token: str):
     questions = []
     for row in rows:
         if row["question__id"] is not None:
-            questions.append(RowView({"id": row["question__id"], "label": row["question__label"],
-                                      "kind": row["question__kind"], "position": row["question__position"],
-                                      "campaign_id": row["question__campaign_id"]}))
-    return (RowView(parts["link"]), RowView(parts["recipient"]), RowView(parts["campaign"]),
-            RowView(parts["organisation"]), questions)
+            questions.append(
+                RowView(
+                    {
+                        "id": row["question__id"],
+                        "label": row["question__label"],
+                        "kind": row["question__kind"],
+                        "position": row["question__position"],
+                        "campaign_id": row["question__campaign_id"],
+                    }
+                )
+            )
+    return (
+        RowView(parts["link"]),
+        RowView(parts["recipient"]),
+        RowView(parts["campaign"]),
+        RowView(parts["organisation"]),
+        questions,
+    )
 
 
 # Statuses at which a link's expiry changes nothing: the journey has ended, or
@@ -201,6 +219,8 @@ def expire_due(session: Session, now: datetime | None = None, *, limit: int = 50
         .limit(limit)
     ).all()
     for link, recipient in rows:
-        timeline.record(session, recipient, "link_expired", step="expired", at=link.expires_at, detail={"link_id": link.id})
+        timeline.record(
+            session, recipient, "link_expired", step="expired", at=link.expires_at, detail={"link_id": link.id}
+        )
     session.commit()
     return len(rows)

@@ -44,7 +44,9 @@ class ImportReport:
     errors: list[dict[str, str]] = field(default_factory=list)  # {row, value, reason(i18n key)}
 
 
-def _audit(session: Session, caller: Caller, action: str, optout_id: int | None, phone: str, reason: str, **extra) -> None:
+def _audit(
+    session: Session, caller: Caller, action: str, optout_id: int | None, phone: str, reason: str, **extra
+) -> None:
     session.add(
         AuditLog(
             organisation_id=caller.organisation_id,
@@ -159,7 +161,9 @@ def import_csv(session: Session, caller: Caller, data: bytes, reason: str = "") 
             report.already += 1
             continue
         existing.add(result.e164)
-        replies.opt_out(session, caller.organisation_id, result.e164, source="import", reason=reason, user_id=caller.user_id)
+        replies.opt_out(
+            session, caller.organisation_id, result.e164, source="import", reason=reason, user_id=caller.user_id
+        )
         added.append(result.e164)
         report.added += 1
     session.add(

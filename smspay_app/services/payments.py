@@ -82,9 +82,7 @@ def start_checkout(session: Session, ctx: LinkContext, token: str, gateway: Paym
     payment.checkout_url = checkout.url
     payment.updated_at = utcnow()
     session.add(payment)
-    timeline.record(
-        session, recipient, "checkout_started", detail={"payment_id": payment.id, "amount_yen": amount}
-    )
+    timeline.record(session, recipient, "checkout_started", detail={"payment_id": payment.id, "amount_yen": amount})
     session.commit()
     return payment
 
@@ -125,9 +123,7 @@ def handle_event(session: Session, event: GatewayEvent, *, source: str = "stripe
         return WebhookOutcome("ignored")
 
     obj = event.object
-    payment = session.exec(
-        select(Payment).where(Payment.provider_session_id == str(obj.get("id", "")))
-    ).first()
+    payment = session.exec(select(Payment).where(Payment.provider_session_id == str(obj.get("id", "")))).first()
     if payment is None:
         meta_id = str((obj.get("metadata") or {}).get("payment_id", ""))
         if meta_id.isdigit():
@@ -145,9 +141,7 @@ def handle_event(session: Session, event: GatewayEvent, *, source: str = "stripe
     currency = str(obj.get("currency", "jpy")).lower()
     if amount is not None and (int(amount) != payment.amount_yen or currency != payment.currency):
         recipient = session.get(Recipient, payment.recipient_id)
-        timeline.record(
-            session, recipient, "payment_mismatch", detail={"payment_id": payment.id, "event": event.type}
-        )
+        timeline.record(session, recipient, "payment_mismatch", detail={"payment_id": payment.id, "event": event.type})
         session.commit()
         return WebhookOutcome("mismatch", payment.id)
 

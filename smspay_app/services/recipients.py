@@ -152,8 +152,14 @@ def search(session: Session, caller: Caller, query: RecipientQuery) -> Recipient
         order.append(Recipient.id.desc() if query.descending else Recipient.id.asc())
     rows = session.exec(
         select(
-            Recipient.id, Recipient.campaign_id, Campaign.name, Recipient.phone_e164, Recipient.name,
-            Recipient.external_ref, Recipient.amount_yen, Recipient.status,
+            Recipient.id,
+            Recipient.campaign_id,
+            Campaign.name,
+            Recipient.phone_e164,
+            Recipient.name,
+            Recipient.external_ref,
+            Recipient.amount_yen,
+            Recipient.status,
         )
         .join(Campaign, Campaign.id == Recipient.campaign_id)
         .where(*conditions)
@@ -218,8 +224,16 @@ def get_detail(session: Session, caller: Caller, recipient_id: int) -> Recipient
     campaign = session.get(Campaign, recipient.campaign_id)
     organisation = session.get(Organisation, recipient.organisation_id)
     links = [
-        LinkInfo(l.id, l.created_at, l.expires_at, l.revoked_at, l.revoked_reason, l.locked_at,
-                 l.failed_attempts, l.clicked_at)
+        LinkInfo(
+            l.id,
+            l.created_at,
+            l.expires_at,
+            l.revoked_at,
+            l.revoked_reason,
+            l.locked_at,
+            l.failed_attempts,
+            l.clicked_at,
+        )
         for l in session.exec(select(Link).where(Link.recipient_id == recipient.id).order_by(Link.id.desc()))
     ]
     steps = {step: getattr(recipient, f"{step}_at") for step in funnel.TIMESTAMPED}
@@ -265,9 +279,7 @@ def timeline(session: Session, caller: Caller, recipient_id: int, *, limit: int 
             )
         )
     }
-    attempts = {
-        a.id: a for a in session.exec(select(SendAttempt).where(SendAttempt.recipient_id == recipient.id))
-    }
+    attempts = {a.id: a for a in session.exec(select(SendAttempt).where(SendAttempt.recipient_id == recipient.id))}
     out: list[TimelineEntry] = []
     for event, display_name, email in events:
         try:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, and_, cast, exists, func, literal, select
@@ -37,7 +37,7 @@ from sqlmodel import select as select_models
 
 from smspay_app.domain import quiet_hours
 from smspay_app.domain.clock import utcnow
-from smspay_app.models import Campaign, Organisation, OptOut, Payment, Recipient, SendAttempt
+from smspay_app.models import Campaign, OptOut, Organisation, Payment, Recipient, SendAttempt
 from smspay_app.services import timeline
 from smspay_app.services.auth import Caller
 
@@ -113,9 +113,17 @@ def plan_of(campaign: Campaign) -> Plan:
     return Plan(tuple(rules), max_count)
 
 
-def validate(rules: list[dict], max_count: object, template: str, campaign: Campaign, organisation: Organisation) -> tuple[Plan | None, list[FieldError]]:
+def validate(
+    rules: list[dict], max_count: object, template: str, campaign: Campaign, organisation: Organisation
+) -> tuple[Plan | None, list[FieldError]]:
     """Check raw form input; returns the plan and the errors (i18n keys)."""
-    from smspay_app.domain.sms_text import TemplateError, analyze_sms, check_template, ensure_link_placeholder, render_sms
+    from smspay_app.domain.sms_text import (
+        TemplateError,
+        analyze_sms,
+        check_template,
+        ensure_link_placeholder,
+        render_sms,
+    )
 
     errors: list[FieldError] = []
     parsed: list[Rule] = []
@@ -170,7 +178,12 @@ def validate(rules: list[dict], max_count: object, template: str, campaign: Camp
             errors.append(FieldError("template", "dash.rem.error.template"))
         else:
             try:
-                sample = render_sms(ensure_link_placeholder(template), _placeholder_fields(template), link_url("X" * 22), sender_prefix=sender_prefix(organisation))
+                sample = render_sms(
+                    ensure_link_placeholder(template),
+                    _placeholder_fields(template),
+                    link_url("X" * 22),
+                    sender_prefix=sender_prefix(organisation),
+                )
                 if analyze_sms(sample, organisation.carrier_char_cap).over_cap:
                     errors.append(FieldError("template", "dash.rem.error.template_long"))
             except TemplateError:
@@ -183,7 +196,9 @@ def validate(rules: list[dict], max_count: object, template: str, campaign: Camp
 _FULLWIDTH = str.maketrans("０１２３４５６７８９－：", "0123456789-:")
 
 
-def save_rules(session: Session, caller: Caller, campaign_id: int, rules: list[dict], max_count: object, template: str) -> Campaign:
+def save_rules(
+    session: Session, caller: Caller, campaign_id: int, rules: list[dict], max_count: object, template: str
+) -> Campaign:
     """Store validated rules and template on the caller's campaign; raises
     ``RulesInvalid`` (nothing saved) or ``LookupError`` (not the caller's)."""
     caller.require("campaign.edit")
@@ -266,11 +281,15 @@ def _candidates(session: Session, campaign: Campaign, plan: Plan, rule: Rule, no
         due = func.coalesce(r.due_date, campaign.due_date) if campaign.due_date else r.due_date
         conditions.append(and_(due.is_not(None), due >= first, due <= last))
     else:
-        conditions.append(and_(r.sent_at <= now - timedelta(days=rule.days), r.sent_at > now - timedelta(days=rule.days) - GRACE))
+        conditions.append(
+            and_(r.sent_at <= now - timedelta(days=rule.days), r.sent_at > now - timedelta(days=rule.days) - GRACE)
+        )
     return list(session.exec(select_models(r).where(*conditions).order_by(r.id).limit(BATCH)))
 
 
-def _insert_attempt(session: Session, campaign: Campaign, recipient: Recipient, key: str, not_before: datetime, now: datetime) -> bool:
+def _insert_attempt(
+    session: Session, campaign: Campaign, recipient: Recipient, key: str, not_before: datetime, now: datetime
+) -> bool:
     table = SendAttempt.__table__
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
@@ -279,9 +298,19 @@ def _insert_attempt(session: Session, campaign: Campaign, recipient: Recipient, 
     stmt = (
         insert(table)
         .values(
-            organisation_id=campaign.organisation_id, campaign_id=campaign.id, recipient_id=recipient.id,
-            kind="reminder", status="queued", idempotency_key=key, try_number=1, not_before=not_before,
-            provider="", error_code="", error_message="", segments=0, held_for_quiet_hours=not_before > now,
+            organisation_id=campaign.organisation_id,
+            campaign_id=campaign.id,
+            recipient_id=recipient.id,
+            kind="reminder",
+            status="queued",
+            idempotency_key=key,
+            try_number=1,
+            not_before=not_before,
+            provider="",
+            error_code="",
+            error_message="",
+            segments=0,
+            held_for_quiet_hours=not_before > now,
             created_at=now,
         )
         .on_conflict_do_nothing(index_elements=[table.c.idempotency_key])
@@ -317,7 +346,13 @@ def queue_due(session: Session, now: datetime | None = None) -> int:
                 for recipient in batch:
                     key = idempotency_key(campaign.id, recipient.id, rule)
                     if _insert_attempt(session, campaign, recipient, key, not_before, now):
-                        timeline.record(session, recipient, "reminder_queued", at=now, detail={"rule": rule.key, "not_before": not_before})
+                        timeline.record(
+                            session,
+                            recipient,
+                            "reminder_queued",
+                            at=now,
+                            detail={"rule": rule.key, "not_before": not_before},
+                        )
                         queued += 1
                 after = batch[-1].id
                 session.commit()

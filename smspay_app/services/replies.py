@@ -59,7 +59,13 @@ def find_recipient(session: Session, from_phone: str, to_phone: str) -> Recipien
 
 
 def opt_out(
-    session: Session, organisation_id: int, phone: str, *, source: str = "reply", reason: str = "", user_id: int | None = None
+    session: Session,
+    organisation_id: int,
+    phone: str,
+    *,
+    source: str = "reply",
+    reason: str = "",
+    user_id: int | None = None,
 ) -> int:
     """Put ``phone`` on the organisation's opt-out list, cancel its queued
     attempts and mark its recipients ``opted_out``. Returns attempts cancelled."""
@@ -101,9 +107,12 @@ def handle_inbound(
 ) -> InboundMessage | None:
     """Store a reply; apply an opt-out word. None when this message id was
     already stored (a repeated webhook)."""
-    if provider_message_id and session.exec(
-        select(InboundMessage.id).where(InboundMessage.provider_message_id == provider_message_id)
-    ).first():
+    if (
+        provider_message_id
+        and session.exec(
+            select(InboundMessage.id).where(InboundMessage.provider_message_id == provider_message_id)
+        ).first()
+    ):
         return None
     recipient = find_recipient(session, from_phone, to_phone)
     message = InboundMessage(
@@ -123,7 +132,9 @@ def handle_inbound(
         session.rollback()
         return None
     if recipient is not None:
-        timeline.record(session, recipient, "sms_reply", detail={"inbound_id": message.id, "opt_out": message.is_opt_out})
+        timeline.record(
+            session, recipient, "sms_reply", detail={"inbound_id": message.id, "opt_out": message.is_opt_out}
+        )
         if message.is_opt_out:
             opt_out(session, recipient.organisation_id, from_phone, source="reply")
     return message

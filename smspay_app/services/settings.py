@@ -62,7 +62,9 @@ def _nfkc(value: object) -> str:
 
 def common_timezones() -> list[str]:
     """Time zones offered in the form (Asia/Tokyo first)."""
-    zones = sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/", "posix/", "right/")))
+    zones = sorted(
+        z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/", "posix/", "right/"))
+    )
     return ["Asia/Tokyo", "UTC"] + [z for z in zones if z not in ("Asia/Tokyo", "UTC")]
 
 
@@ -91,9 +93,10 @@ def valid_sender_id(value: str) -> bool:
             number = phonenumbers.parse(value, None)
         except phonenumbers.NumberParseException:
             return False
-        return phonenumbers.is_valid_number(number) and phonenumbers.format_number(
-            number, phonenumbers.PhoneNumberFormat.E164
-        ) == value
+        return (
+            phonenumbers.is_valid_number(number)
+            and phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) == value
+        )
     return bool(_ALNUM_SENDER.match(value)) and any(c.isalpha() for c in value)
 
 
@@ -165,7 +168,9 @@ def parse_form(form: dict) -> tuple[OrgSettings | None, list[FieldError]]:
     )
 
 
-def update_settings(session: Session, caller: Caller, form: dict, *, caller_token: str | None = None) -> dict[str, list]:
+def update_settings(
+    session: Session, caller: Caller, form: dict, *, caller_token: str | None = None
+) -> dict[str, list]:
     """Validate and save; returns the changes ``{field: [old, new]}`` (empty
     when nothing changed). Raises ``SettingsInvalid`` (nothing saved) or
     ``auth.NotAllowed``.

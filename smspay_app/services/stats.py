@@ -22,9 +22,8 @@ sequences."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
-
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, event, func, inspect, select, text
 from sqlalchemy.orm import Session as OrmSession
@@ -73,6 +72,7 @@ def hour_of(at: datetime) -> datetime:
 
 def _count_columns():
     r = Recipient
+
     def proof(cols):
         return func.coalesce(*(getattr(r, c) for c in cols)) if len(cols) > 1 else getattr(r, cols[0])
 
@@ -124,7 +124,11 @@ def hours_sql(session: Session, campaign_id: int) -> dict[datetime, tuple[int, i
     """The hourly series computed from the recipients (the truth, for tests)."""
     out: dict[datetime, list[int]] = {}
     for i, col in enumerate(SERIES.values()):
-        for (at,) in session.exec(select(getattr(Recipient, col)).where(Recipient.campaign_id == campaign_id, getattr(Recipient, col).is_not(None))):
+        for (at,) in session.exec(
+            select(getattr(Recipient, col)).where(
+                Recipient.campaign_id == campaign_id, getattr(Recipient, col).is_not(None)
+            )
+        ):
             out.setdefault(hour_of(at), [0, 0])[i] += 1
     return {k: tuple(v) for k, v in out.items()}
 
@@ -240,14 +244,18 @@ def _before_flush(session: OrmSession, _flush_context, _instances) -> None:
     if not (dirty or deleted):
         return
     connection = session.connection()
-    keys = {(o.campaign_id, o.organisation_id) for o, _ in dirty} | {(o.campaign_id, o.organisation_id) for o in deleted}
+    keys = {(o.campaign_id, o.organisation_id) for o, _ in dirty} | {
+        (o.campaign_id, o.organisation_id) for o in deleted
+    }
     if connection.dialect.name == "sqlite":
         # Take SQLite's write lock before reading the stored rows, so no other
         # writer can change them between this read and our flush.
         for cid, oid in sorted(keys):
             _upsert(connection, cid, oid, {})
     t = Recipient.__table__
-    query = select(t.c.id, *(t.c[n] for n in SOURCE_COLUMNS)).where(t.c.id.in_([o.id for o, _ in dirty] + [o.id for o in deleted]))
+    query = select(t.c.id, *(t.c[n] for n in SOURCE_COLUMNS)).where(
+        t.c.id.in_([o.id for o, _ in dirty] + [o.id for o in deleted])
+    )
     if connection.dialect.name == "postgresql":
         query = query.with_for_update()
     stored = {row.id: dict(row._mapping) for row in connection.execute(query)}

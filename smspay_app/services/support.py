@@ -79,9 +79,7 @@ def load_recipient(session: Session, caller: Caller, recipient_id: int) -> tuple
 def current_link(session: Session, recipient_id: int) -> Link | None:
     """The recipient's newest link that was not revoked (it may be expired)."""
     return session.exec(
-        select(Link)
-        .where(Link.recipient_id == recipient_id, Link.revoked_at.is_(None))
-        .order_by(Link.id.desc())
+        select(Link).where(Link.recipient_id == recipient_id, Link.revoked_at.is_(None)).order_by(Link.id.desc())
     ).first()
 
 
@@ -104,12 +102,22 @@ def _audit(
 
 
 def _record(
-    session: Session, caller: Caller, recipient: Recipient, action: str, audit: AuditLog,
-    step: str | None = None, **detail: Any,
+    session: Session,
+    caller: Caller,
+    recipient: Recipient,
+    action: str,
+    audit: AuditLog,
+    step: str | None = None,
+    **detail: Any,
 ) -> None:
     timeline.record(
-        session, recipient, f"staff_{action}", step=step, at=audit.at,
-        detail={"audit_id": audit.id, **detail}, actor_user_id=caller.user_id,
+        session,
+        recipient,
+        f"staff_{action}",
+        step=step,
+        at=audit.at,
+        detail={"audit_id": audit.id, **detail},
+        actor_user_id=caller.user_id,
     )
 
 
@@ -140,9 +148,7 @@ def _check_can_send(session: Session, recipient: Recipient, campaign: Campaign) 
         raise SupportError("ops.error.already_queued")
 
 
-def _queue(
-    session: Session, recipient: Recipient, kind: str, override_quiet_hours: bool
-) -> SendAttempt:
+def _queue(session: Session, recipient: Recipient, kind: str, override_quiet_hours: bool) -> SendAttempt:
     now = utcnow()
     attempt = SendAttempt(
         organisation_id=recipient.organisation_id,
@@ -176,11 +182,16 @@ def reissue_link(
         session.add(recipient)
     attempt = _queue(session, recipient, "reissue", override_quiet_hours)
     audit = _audit(
-        session, caller, recipient, "reissue", reason,
+        session,
+        caller,
+        recipient,
+        "reissue",
+        reason,
         {"attempt_id": attempt.id, "links_revoked": revoked, "override_quiet_hours": override_quiet_hours},
     )
-    _record(session, caller, recipient, "reissue", audit, attempt_id=attempt.id,
-            override_quiet_hours=override_quiet_hours)
+    _record(
+        session, caller, recipient, "reissue", audit, attempt_id=attempt.id, override_quiet_hours=override_quiet_hours
+    )
     session.commit()
     return ActionResult("reissue", audit.id, attempt.id)
 
@@ -197,10 +208,17 @@ def resend(
         funnel.reopen(recipient, "queued")
         session.add(recipient)
     attempt = _queue(session, recipient, "resend", override_quiet_hours)
-    audit = _audit(session, caller, recipient, "resend", reason,
-                   {"attempt_id": attempt.id, "override_quiet_hours": override_quiet_hours})
-    _record(session, caller, recipient, "resend", audit, attempt_id=attempt.id,
-            override_quiet_hours=override_quiet_hours)
+    audit = _audit(
+        session,
+        caller,
+        recipient,
+        "resend",
+        reason,
+        {"attempt_id": attempt.id, "override_quiet_hours": override_quiet_hours},
+    )
+    _record(
+        session, caller, recipient, "resend", audit, attempt_id=attempt.id, override_quiet_hours=override_quiet_hours
+    )
     session.commit()
     return ActionResult("resend", audit.id, attempt.id)
 
@@ -228,8 +246,14 @@ def extend_link(session: Session, caller: Caller, recipient_id: int, reason: str
     if recipient.status == "expired":
         funnel.reopen(recipient, "sent")
         session.add(recipient)
-    audit = _audit(session, caller, recipient, "extend", reason,
-                   {"link_id": link.id, "hours": hours, "old_expires_at": old, "new_expires_at": link.expires_at})
+    audit = _audit(
+        session,
+        caller,
+        recipient,
+        "extend",
+        reason,
+        {"link_id": link.id, "hours": hours, "old_expires_at": old, "new_expires_at": link.expires_at},
+    )
     _record(session, caller, recipient, "extend", audit, link_id=link.id, hours=hours, expires_at=link.expires_at)
     session.commit()
     return ActionResult("extend", audit.id)
@@ -272,8 +296,9 @@ def cancel_recipient(session: Session, caller: Caller, recipient_id: int, reason
     revoked = 0
     for link in session.exec(select(Link).where(Link.recipient_id == recipient.id, Link.revoked_at.is_(None))):
         revoked += links.revoke_link(session, link, "cancelled", now=now)
-    audit = _audit(session, caller, recipient, "cancel", reason,
-                   {"attempts_cancelled": cancelled, "links_revoked": revoked})
+    audit = _audit(
+        session, caller, recipient, "cancel", reason, {"attempts_cancelled": cancelled, "links_revoked": revoked}
+    )
     _record(session, caller, recipient, "cancel", audit, step="cancelled")
     session.commit()
     return ActionResult("cancel", audit.id)
@@ -315,15 +340,31 @@ def mark_paid_outside(
         attempt.final_at = now
         session.add(attempt)
     audit = _audit(session, caller, recipient, "mark_paid", reason, {"payment_id": payment.id, "amount_yen": amount})
-    _record(session, caller, recipient, "mark_paid", audit, step="paid", payment_id=payment.id,
-            amount_yen=amount, method="manual")
+    _record(
+        session,
+        caller,
+        recipient,
+        "mark_paid",
+        audit,
+        step="paid",
+        payment_id=payment.id,
+        amount_yen=amount,
+        method="manual",
+    )
     session.commit()
     return ActionResult("mark_paid", audit.id)
 
 
 def run_action(
-    session: Session, caller: Caller, action: str, recipient_id: int, reason: str, *,
-    hours: int | None = None, override_quiet_hours: bool = False, amount_yen: int | None = None,
+    session: Session,
+    caller: Caller,
+    action: str,
+    recipient_id: int,
+    reason: str,
+    *,
+    hours: int | None = None,
+    override_quiet_hours: bool = False,
+    amount_yen: int | None = None,
 ) -> ActionResult:
     """One entry point for the UI: dispatch ``action`` (one of ``ACTIONS``)."""
     if action == "reissue":

@@ -95,7 +95,7 @@ def _unseal(stored: str | None) -> str | None:
     if not stored:
         return None
     if stored.startswith(_SEALED):
-        return _fernet().decrypt(stored[len(_SEALED):].encode()).decode()
+        return _fernet().decrypt(stored[len(_SEALED) :].encode()).decode()
     return stored  # written before secrets were sealed
 
 
@@ -109,7 +109,11 @@ def is_enabled(user: User) -> bool:
 
 
 def _audit(session: Session, user: User, action: str) -> None:
-    session.add(AuditLog(organisation_id=user.organisation_id, user_id=user.id, action=action, target_type="user", target_id=user.id))
+    session.add(
+        AuditLog(
+            organisation_id=user.organisation_id, user_id=user.id, action=action, target_type="user", target_id=user.id
+        )
+    )
 
 
 # ----------------------------------------------------------------- enrolment

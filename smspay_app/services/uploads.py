@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from smspay_app.domain.csv_import import DEFAULT_MAX_BYTES, CANONICAL_FIELDS, CsvError, read_csv, suggest_mapping
+from smspay_app.domain.csv_import import CANONICAL_FIELDS, DEFAULT_MAX_BYTES, CsvError, read_csv, suggest_mapping
 from smspay_app.settings import DATA_DIR, get_settings
 
 PREVIEW_ROWS = 5

@@ -124,7 +124,9 @@ def invite_user(session: Session, caller: Caller, email: str, display_name: str,
     from smspay_app.models import Organisation
 
     org = session.get(Organisation, caller.organisation_id)
-    user = auth.create_user(session, org, email, password, role=role, display_name=display_name, language=caller.language)
+    user = auth.create_user(
+        session, org, email, password, role=role, display_name=display_name, language=caller.language
+    )
     user.must_change_password = True
     _audit(session, caller, "user.invite", user, role=role)
     session.commit()
@@ -233,4 +235,3 @@ def change_password(
     auth.revoke_user_sessions(session, user.id, keep_token=caller_token)
     _audit(session, caller, "user.change_password", user)
     session.commit()
-

@@ -133,8 +133,18 @@ def recipient_payload(recipient: Recipient, event_type: str, at: datetime, msg_i
 
 
 RECIPIENT_STEPS = (
-    "queued", "sent", "delivered", "clicked", "verified", "read", "paid",
-    "failed", "expired", "locked", "opted_out", "cancelled",
+    "queued",
+    "sent",
+    "delivered",
+    "clicked",
+    "verified",
+    "read",
+    "paid",
+    "failed",
+    "expired",
+    "locked",
+    "opted_out",
+    "cancelled",
 )
 
 
@@ -144,7 +154,8 @@ def enqueue_recipient_event(session: Session, recipient: Recipient, event_type: 
     with session.no_autoflush:
         endpoints = session.exec(
             select(WebhookEndpoint.id, WebhookEndpoint.event_types).where(
-                WebhookEndpoint.organisation_id == recipient.organisation_id, WebhookEndpoint.active == True  # noqa: E712
+                WebhookEndpoint.organisation_id == recipient.organisation_id,
+                WebhookEndpoint.active == True,  # noqa: E712
             )
         ).all()
     targets = [eid for eid, types in endpoints if event_type in types.split()]

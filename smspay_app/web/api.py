@@ -56,7 +56,9 @@ INT32 = 2**31 - 1
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, *, details: list[dict] | None = None, headers: dict | None = None, **fields):
+    def __init__(
+        self, status: int, code: str, *, details: list[dict] | None = None, headers: dict | None = None, **fields
+    ):
         super().__init__(code)
         self.status, self.code, self.details, self.headers, self.fields = status, code, details or [], headers, fields
 
@@ -114,11 +116,15 @@ class CampaignCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
     template_campaign_id: int | None = Field(
-        default=None, ge=1, le=INT32,
+        default=None,
+        ge=1,
+        le=INT32,
         description="Copy SMS text, page, payment settings, questions and invoice lines from this campaign; "
         "fields given here override.",
     )
-    sms_template: str | None = Field(default=None, max_length=2000, description="SMS text with {{field}} merge fields and {{link}}")
+    sms_template: str | None = Field(
+        default=None, max_length=2000, description="SMS text with {{field}} merge fields and {{link}}"
+    )
     page_title: str | None = Field(default=None, max_length=200)
     page_message: str | None = Field(default=None, max_length=5000)
     payment_enabled: bool | None = None
@@ -171,7 +177,8 @@ class RecipientIn(BaseModel):
     due_date: str | None = Field(default=None, max_length=40, description="2030-04-30, 2030/4/30, 令和12年4月30日 ...")
     reference: str | None = Field(default=None, max_length=100, description="Your order / customer number")
     fields: dict[str, str] | None = Field(
-        default=None, max_length=50,
+        default=None,
+        max_length=50,
         description="Merge fields for the SMS and page, and identity answers by question column",
     )
 
@@ -254,7 +261,10 @@ def campaign_out(session: Session, campaign: Campaign) -> CampaignOut:
         due_date=campaign.due_date,
         link_lifetime_hours=campaign.link_lifetime_hours,
         created_at=_aware(campaign.created_at),
-        questions=[QuestionOut(label=q.label, column=q.column, kind=q.kind) for q in campaigns.questions_of(session, campaign.id)],
+        questions=[
+            QuestionOut(label=q.label, column=q.column, kind=q.kind)
+            for q in campaigns.questions_of(session, campaign.id)
+        ],
         counts=Counts(**{k: int(n.get(k) or 0) for k in Counts.model_fields}),
     )
 
@@ -343,7 +353,9 @@ Manager = Annotated[ApiCaller, Depends(scope("manage"))]
 IdemKey = Annotated[
     str,
     Header(
-        alias="Idempotency-Key", min_length=1, max_length=255,
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
         description="Unique per operation (a UUID, say). Same key + same body within 24 h: the first response again.",
     ),
 ]
@@ -359,7 +371,8 @@ def idempotent(
     """Run ``run`` once per (key, request); replay its stored response after."""
     canonical = json.dumps(
         {"method": request.method, "path": request.url.path, "body": body.model_dump(mode="json") if body else None},
-        sort_keys=True, ensure_ascii=False,
+        sort_keys=True,
+        ensure_ascii=False,
     )
     request_hash = hashlib.sha256(canonical.encode()).hexdigest()
     now = utcnow()
@@ -447,7 +460,9 @@ def create_api() -> FastAPI:
             if loc[:1] == ["header"] and len(loc) > 1 and loc[1].lower() == "idempotency-key":
                 missing_idem = True
             where = ".".join(loc[1:]) if loc and loc[0] in ("body", "query", "path", "header") else ".".join(loc)
-            details.append({"field": where, "code": str(err.get("type", "invalid")), "message": str(err.get("msg", ""))})
+            details.append(
+                {"field": where, "code": str(err.get("type", "invalid")), "message": str(err.get("msg", ""))}
+            )
         if missing_idem:
             return error_response(request, 400, "idempotency_key_required")
         return error_response(request, 422, "invalid_request", details=details)
@@ -490,7 +505,8 @@ def create_api() -> FastAPI:
             except campaigns.CampaignInvalid as exc:
                 lang = _lang(request)
                 raise ApiError(
-                    422, "campaign_invalid",
+                    422,
+                    "campaign_invalid",
                     details=[{"field": e.field, "code": e.key, "message": t(e.key, lang)} for e in exc.errors],
                 ) from None
             return 201, _dump(campaign_out(session, campaign))
@@ -528,7 +544,9 @@ def create_api() -> FastAPI:
 
     # ---------------------------------------------------------- recipients
 
-    def _add(session: Session, request: Request, caller: ApiCaller, campaign_id: int, items: list[RecipientIn], send: bool):
+    def _add(
+        session: Session, request: Request, caller: ApiCaller, campaign_id: int, items: list[RecipientIn], send: bool
+    ):
         try:
             results = api_service.add_recipients(
                 session, caller, campaign_id, [i.model_dump() for i in items], send=send, lang=_lang(request)
@@ -540,7 +558,9 @@ def create_api() -> FastAPI:
         return results
 
     @app.post("/v1/campaigns/{campaign_id}/recipients", response_model=AddRecipientsOut, tags=["recipients"])
-    def add_recipients(campaign_id: Id, body: AddRecipients, request: Request, caller: Sender, idempotency_key: IdemKey):
+    def add_recipients(
+        campaign_id: Id, body: AddRecipients, request: Request, caller: Sender, idempotency_key: IdemKey
+    ):
         """Add one or many recipients (the CSV import's validation; per-item
         errors; valid items are added). ``send: true`` queues their SMS now."""
 
@@ -565,7 +585,9 @@ def create_api() -> FastAPI:
     ):
         with Session(get_engine()) as session:
             try:
-                rows = api_service.list_recipients(session, caller, campaign_id, after=after, limit=limit, status=status)
+                rows = api_service.list_recipients(
+                    session, caller, campaign_id, after=after, limit=limit, status=status
+                )
             except api_service.NotFound:
                 raise ApiError(404, "not_found") from None
             return RecipientPage(

@@ -97,9 +97,7 @@ class _RedactTokens(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(
-                self.pattern.sub("/l/<token>", a) if isinstance(a, str) else a for a in record.args
-            )
+            record.args = tuple(self.pattern.sub("/l/<token>", a) if isinstance(a, str) else a for a in record.args)
         return True
 
 
@@ -137,7 +135,9 @@ def _footer(lang: str, ctx: LinkContext | None, token: str | None) -> str:
         parts.append(f"<p>{contact}</p>")
     if token:
         other = "en" if lang == "ja" else "ja"
-        parts.append(f'<p><a href="{_base(token)}?lang={other}" lang="{other}">{t("recipient.lang_switch", lang)}</a></p>')
+        parts.append(
+            f'<p><a href="{_base(token)}?lang={other}" lang="{other}">{t("recipient.lang_switch", lang)}</a></p>'
+        )
     return "".join(parts)
 
 
@@ -170,8 +170,13 @@ def _remember_language(request: Request, response: Response) -> None:
     chosen = request.query_params.get("lang")
     if chosen and chosen[:2].lower() in ("ja", "en"):
         response.set_cookie(
-            LANG_COOKIE, normalise_language(chosen), max_age=365 * 86400, path=COOKIE_PATH,
-            httponly=True, samesite="lax", secure=_secure(),
+            LANG_COOKIE,
+            normalise_language(chosen),
+            max_age=365 * 86400,
+            path=COOKIE_PATH,
+            httponly=True,
+            samesite="lax",
+            secure=_secure(),
         )
 
 
@@ -198,7 +203,9 @@ def _form(action: str, lang: str, inner: str, button: str, *, alt: bool = False)
 
 def unknown_page(request: Request, lang: str) -> Response:
     body = _card(f"<h1>{t('recipient.unknown_title', lang)}</h1><p>{t('recipient.unknown_body', lang)}</p>")
-    return _respond(request, lang, title=t("recipient.unknown_title", lang), body=body, ctx=None, token=None, status=404)
+    return _respond(
+        request, lang, title=t("recipient.unknown_title", lang), body=body, ctx=None, token=None, status=404
+    )
 
 
 def problem_page(request: Request, lang: str, ctx: LinkContext, token: str, state: str) -> Response:
@@ -210,7 +217,9 @@ def problem_page(request: Request, lang: str, ctx: LinkContext, token: str, stat
 
 def rate_limited_page(request: Request, lang: str) -> Response:
     body = _card(_notice("err", t("recipient.rate_limited", lang)))
-    response = _respond(request, lang, title=t("recipient.rate_limited", lang), body=body, ctx=None, token=None, status=429)
+    response = _respond(
+        request, lang, title=t("recipient.rate_limited", lang), body=body, ctx=None, token=None, status=429
+    )
     response.headers["Retry-After"] = str(int(POST_WINDOW_SECONDS))
     return response
 
@@ -224,8 +233,12 @@ def identity_page(
     if notice or status != 200:
         return _identity_page(request, lang, ctx, token, notice=notice, status=status)
     key = (
-        lang, ctx.campaign.id, ctx.campaign.verification_mode, bool(ctx.link.otp_hash),
-        ctx.organisation.name, ctx.organisation.support_phone,
+        lang,
+        ctx.campaign.id,
+        ctx.campaign.verification_mode,
+        bool(ctx.link.otp_hash),
+        ctx.organisation.name,
+        ctx.organisation.support_phone,
         tuple((q.id, q.label, q.kind) for q in ctx.questions),
     )
     with _page_cache_lock:
@@ -303,16 +316,26 @@ def message_page(
     base = _base(token)
     top = [notice]
     if state == "paid":
-        when = (payment.paid_at if payment and payment.paid_at else recipient.paid_at)
+        when = payment.paid_at if payment and payment.paid_at else recipient.paid_at
         amount = payment.amount_yen if payment else recipient.amount_yen
         top.append(
             _card(
                 f"<h1>{t('recipient.paid_title', lang)}</h1>"
-                + _notice("ok", t("recipient.receipt", lang, amount=f"{amount:,}", date=when.strftime("%Y/%m/%d %H:%M UTC") if when else ""))
+                + _notice(
+                    "ok",
+                    t(
+                        "recipient.receipt",
+                        lang,
+                        amount=f"{amount:,}",
+                        date=when.strftime("%Y/%m/%d %H:%M UTC") if when else "",
+                    ),
+                )
             )
         )
     elif state == "processing":
-        top.append(_card(f"<h1>{t('recipient.processing_title', lang)}</h1><p>{t('recipient.processing_body', lang)}</p>"))
+        top.append(
+            _card(f"<h1>{t('recipient.processing_title', lang)}</h1><p>{t('recipient.processing_body', lang)}</p>")
+        )
 
     try:
         message = render_text(campaign.page_message or "", journey.merge_fields(recipient))
@@ -325,7 +348,9 @@ def message_page(
     if campaign.payment_enabled and recipient.amount_yen > 0:
         lines = list(
             session.exec(
-                select(InvoiceLine).where(InvoiceLine.campaign_id == campaign.id).order_by(InvoiceLine.position, InvoiceLine.id)
+                select(InvoiceLine)
+                .where(InvoiceLine.campaign_id == campaign.id)
+                .order_by(InvoiceLine.position, InvoiceLine.id)
             )
         )
         if lines:
@@ -358,15 +383,25 @@ def message_page(
         main.append(f"<p class=hint>{t('recipient.nothing_to_pay', lang)}</p>")
     body = "".join(top) + _card("".join(main))
     return _respond(
-        request, lang, title=campaign.page_title or campaign.name, body=body, ctx=ctx, token=token,
+        request,
+        lang,
+        title=campaign.page_title or campaign.name,
+        body=body,
+        ctx=ctx,
+        token=token,
         form_targets=form_targets,
     )
 
 
 def _with_session_cookie(response: Response, value: str) -> Response:
     response.set_cookie(
-        SESSION_COOKIE, value, max_age=journey.SESSION_MINUTES * 60, path=COOKIE_PATH,
-        httponly=True, samesite="lax", secure=_secure(),
+        SESSION_COOKIE,
+        value,
+        max_age=journey.SESSION_MINUTES * 60,
+        path=COOKIE_PATH,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(),
     )
     return response
 
@@ -451,9 +486,7 @@ def _open_for_post(request: Request, session: Session, token: str, lang: str, vi
         return None, unknown_page(request, lang)
     state = journey.link_state(ctx)
     if state != "revoked":
-        journey.record_click(
-            session, ctx, via=via, ua_class=user_agents.classify(request.headers.get("user-agent"))
-        )
+        journey.record_click(session, ctx, via=via, ua_class=user_agents.classify(request.headers.get("user-agent")))
     if state != "ok":
         return ctx, problem_page(request, lang, ctx, token, state)
     return ctx, None
@@ -590,8 +623,15 @@ def _done(request: Request, token: str) -> Response:
                 + _form(f"{base}/pay", lang, "", t("recipient.pay_button", lang))
                 + f'<a class="btn alt" href="{base}">{t("recipient.back", lang)}</a>'
             )
-            return _respond(request, lang, title=title, body=body, ctx=ctx, token=token,
-                            form_targets=(get_settings().payment_api_base,))
+            return _respond(
+                request,
+                lang,
+                title=title,
+                body=body,
+                ctx=ctx,
+                token=token,
+                form_targets=(get_settings().payment_api_base,),
+            )
         title = t("recipient.waiting_title", lang)
         body = _card(
             f"<h1>{title}</h1><p>{t('recipient.waiting_body', lang)}</p>"
@@ -620,8 +660,9 @@ def _cancelled(request: Request, token: str) -> Response:
             + _form(f"{base}/pay", lang, "", t("recipient.pay_button", lang))
             + f'<a class="btn alt" href="{base}">{t("recipient.back", lang)}</a>'
         )
-        return _respond(request, lang, title=title, body=body, ctx=ctx, token=token,
-                        form_targets=(get_settings().payment_api_base,))
+        return _respond(
+            request, lang, title=title, body=body, ctx=ctx, token=token, form_targets=(get_settings().payment_api_base,)
+        )
 
 
 async def cancelled(request: Request) -> Response:

@@ -54,12 +54,11 @@ from sqlalchemy import func, insert, update
 from sqlmodel import Session, select
 
 from smspay_app.db import get_engine
-from smspay_app.domain import quiet_hours
-from smspay_app.domain import funnel
+from smspay_app.domain import funnel, quiet_hours
 from smspay_app.domain.clock import utcnow
 from smspay_app.domain.security import hash_token, new_token
 from smspay_app.domain.sms_text import TemplateError, render_sms
-from smspay_app.models import Campaign, Link, Organisation, OptOut, Recipient, SendAttempt
+from smspay_app.models import Campaign, Link, OptOut, Organisation, Recipient, SendAttempt
 from smspay_app.providers.sms.base import ProviderMessage, SendRequest, SmsError, SmsProvider, get_sms_provider
 from smspay_app.services import dispatch, reminders, timeline
 from smspay_app.services.links import LINK_PATH, link_url
@@ -78,7 +77,10 @@ TOKEN_RE = re.compile(re.escape(LINK_PATH) + r"([0-9A-Za-z]{16,64})")
 _LINK_DEFAULTS = {
     name: f.default
     for name, f in Link.model_fields.items()
-    if name != "id" and f.default is not None and f.default is not ... and f.default_factory is None
+    if name != "id"
+    and f.default is not None
+    and f.default is not ...
+    and f.default_factory is None
     and not type(f.default).__name__.startswith("Pydantic")
 }
 
@@ -256,7 +258,11 @@ class Dispatcher:
                 # The UPDATE waited for the write lock: the lease counts from now on.
                 s.exec(
                     update(SendAttempt)
-                    .where(SendAttempt.id.in_(ids), SendAttempt.lease_owner == self.worker_id, SendAttempt.status == "sending")
+                    .where(
+                        SendAttempt.id.in_(ids),
+                        SendAttempt.lease_owner == self.worker_id,
+                        SendAttempt.status == "sending",
+                    )
                     .values(lease_expires_at=now + timedelta(seconds=waited) + self.lease)
                 )
             attempts = s.exec(
@@ -287,9 +293,7 @@ class Dispatcher:
         }
         opted = {
             (o.organisation_id, o.phone_e164)
-            for o in s.exec(
-                select(OptOut).where(OptOut.phone_e164.in_({r.phone_e164 for r in recipients.values()}))
-            )
+            for o in s.exec(select(OptOut).where(OptOut.phone_e164.in_({r.phone_e164 for r in recipients.values()})))
         }
         jobs: list[Job] = []
         base = self.settings.public_base_url
@@ -305,13 +309,20 @@ class Dispatcher:
                 self._release(attempt, status="queued", not_before=opens)
                 attempt.held_for_quiet_hours = True
                 s.add(attempt)
-                timeline.record(s, recipient, "sms_held_quiet_hours", at=now, detail={"attempt_id": attempt.id, "until": opens})
+                timeline.record(
+                    s, recipient, "sms_held_quiet_hours", at=now, detail={"attempt_id": attempt.id, "until": opens}
+                )
                 continue
-            if (attempt.organisation_id, recipient.phone_e164) in opted or recipient.status in (
-                "opted_out",
-                "cancelled",
-                "paid",
-            ) or (attempt.kind == "reminder" and not reminders.still_wanted(s, recipient)):
+            if (
+                (attempt.organisation_id, recipient.phone_e164) in opted
+                or recipient.status
+                in (
+                    "opted_out",
+                    "cancelled",
+                    "paid",
+                )
+                or (attempt.kind == "reminder" and not reminders.still_wanted(s, recipient))
+            ):
                 self._release(attempt, status="cancelled")
                 attempt.final_at = now
                 s.add(attempt)
@@ -476,7 +487,7 @@ class Dispatcher:
                 attempt.error_code = (error.code or "")[:64]
                 attempt.error_message = str(error)[:500]
                 if error.kind == "transient" and attempt.try_number <= max_retries:
-                    delay = error.retry_after or min(300.0, 2.0 ** attempt.try_number)
+                    delay = error.retry_after or min(300.0, 2.0**attempt.try_number)
                     delay *= random.uniform(1.0, 1.25)
                     self._release(attempt, status="queued", not_before=now + timedelta(seconds=delay))
                     attempt.try_number += 1
@@ -486,16 +497,18 @@ class Dispatcher:
                         recipient,
                         "sms_retry",
                         at=now,
-                        detail={"attempt_id": attempt.id, "error_code": attempt.error_code, "retry_in_s": round(delay, 1)},
+                        detail={
+                            "attempt_id": attempt.id,
+                            "error_code": attempt.error_code,
+                            "retry_in_s": round(delay, 1),
+                        },
                     )
                 elif error.kind == "unknown":
                     # Maybe accepted: keep it `sending`; reconciled once the lease ends
                     # (by then the provider has finished whatever it received).
                     attempt.lease_expires_at = now + self.lease
                     s.add(attempt)
-                    timeline.record(
-                        s, recipient, "sms_outcome_pending", at=now, detail={"attempt_id": attempt.id}
-                    )
+                    timeline.record(s, recipient, "sms_outcome_pending", at=now, detail={"attempt_id": attempt.id})
                 else:
                     self._fail(s, attempt, recipient, now, attempt.error_code, attempt.error_message)
             s.commit()
@@ -515,14 +528,14 @@ class Dispatcher:
             attempt.lease_expires_at = None
             attempt.error_code = ""
             attempt.error_message = ""
-            timeline.record(
-                s, recipient, "sms_accepted", at=now, detail={"attempt_id": attempt.id, "sid": message.sid}
-            )
+            timeline.record(s, recipient, "sms_accepted", at=now, detail={"attempt_id": attempt.id, "sid": message.sid})
             if attempt.kind == "reminder":
                 timeline.record(s, recipient, "reminder_sent", at=now, detail={"attempt_id": attempt.id})
         s.add(attempt)
         if message.status and dispatch.PROVIDER_STATUS.get(message.status, "accepted") != "accepted":
-            dispatch.apply_provider_status(s, attempt, message.status, error_code=message.error_code, at=now, source="send")
+            dispatch.apply_provider_status(
+                s, attempt, message.status, error_code=message.error_code, at=now, source="send"
+            )
 
     # -------------------------------------------------------- reconciliation
 

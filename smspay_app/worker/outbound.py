@@ -71,7 +71,9 @@ def _claim(now: datetime, limit: int) -> list[Job]:
                 .values(status="sending", lease_expires_at=now + LEASE)
             )
             if taken.rowcount == 1:
-                jobs.append(Job(delivery.id, endpoint.url, endpoint.secret, delivery.event_id, delivery.payload.encode()))
+                jobs.append(
+                    Job(delivery.id, endpoint.url, endpoint.secret, delivery.event_id, delivery.payload.encode())
+                )
         s.commit()
     return jobs
 
@@ -163,5 +165,9 @@ async def run_forever(stop: asyncio.Event) -> None:
     settings = get_settings()
     async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False) as client:
         await every(
-            settings.worker_poll_seconds, lambda: run_once(client=client), stop, name="webhook delivery", repeat_when_busy=True
+            settings.worker_poll_seconds,
+            lambda: run_once(client=client),
+            stop,
+            name="webhook delivery",
+            repeat_when_busy=True,
         )

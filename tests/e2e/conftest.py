@@ -101,7 +101,10 @@ def app_server(tmp_path_factory) -> Iterator[AppServer]:
     ready = False
     while time.monotonic() < deadline and proc.poll() is None:
         try:
-            if httpx.get(f"{base_url}/login", timeout=2, follow_redirects=True).status_code == 200 and httpx.get(f"{base_url}/ping", timeout=2).status_code == 200:
+            if (
+                httpx.get(f"{base_url}/login", timeout=2, follow_redirects=True).status_code == 200
+                and httpx.get(f"{base_url}/ping", timeout=2).status_code == 200
+            ):
                 ready = True
                 break
         except httpx.HTTPError:

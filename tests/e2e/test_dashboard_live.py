@@ -40,16 +40,26 @@ def _arrange(app_server) -> tuple[int, str]:
     with app_server.session() as s:
         org = s.exec(select(Organisation).order_by(Organisation.id)).first()
         campaign = Campaign(
-            organisation_id=org.id, name="E2E ダッシュボード 6月分", status="sending", sms_template="{{name}}様 {{link}}",
-            page_title="6月分のご請求", amount_yen=4400, send_started_at=now - timedelta(hours=20),
+            organisation_id=org.id,
+            name="E2E ダッシュボード 6月分",
+            status="sending",
+            sms_template="{{name}}様 {{link}}",
+            page_title="6月分のご請求",
+            amount_yen=4400,
+            send_started_at=now - timedelta(hours=20),
         )
         s.add(campaign)
         s.commit()
         q = CampaignQuestion(campaign_id=campaign.id, position=0, label="生年月日", column="birth", kind="date")
         s.add(q)
         for i in range(40):
-            r = Recipient(campaign_id=campaign.id, organisation_id=org.id, phone_e164=f"+8170{20000000 + i:08d}",
-                          name=f"顧客{i}", amount_yen=4400)
+            r = Recipient(
+                campaign_id=campaign.id,
+                organisation_id=org.id,
+                phone_e164=f"+8170{20000000 + i:08d}",
+                name=f"顧客{i}",
+                amount_yen=4400,
+            )
             s.add(r)
             s.flush()
             sent = now - timedelta(hours=20) + timedelta(minutes=i)
@@ -63,13 +73,23 @@ def _arrange(app_server) -> tuple[int, str]:
                 timeline.record(s, r, "verified", step="verified", at=r.clicked_at + timedelta(minutes=2))
             if roll < 0.25:
                 timeline.record(s, r, "paid", step="paid", at=r.clicked_at + timedelta(minutes=5))
-        payer = Recipient(campaign_id=campaign.id, organisation_id=org.id, phone_e164="+817099990000",
-                          name="山田 花子", amount_yen=4400)
+        payer = Recipient(
+            campaign_id=campaign.id,
+            organisation_id=org.id,
+            phone_e164="+817099990000",
+            name="山田 花子",
+            amount_yen=4400,
+        )
         s.add(payer)
         s.flush()
         timeline.record(s, payer, "sms_delivered", step="delivered", at=now - timedelta(minutes=10))
-        s.add(IdentityAnswer(recipient_id=payer.id, question_id=q.id,
-                             answer_hash=hash_answer(SECRET, payer.id, q.id, normalize_answer("1985/6/7", "date"))))
+        s.add(
+            IdentityAnswer(
+                recipient_id=payer.id,
+                question_id=q.id,
+                answer_hash=hash_answer(SECRET, payer.id, q.id, normalize_answer("1985/6/7", "date")),
+            )
+        )
         _, token = issue_link(s, payer, 72)
         s.commit()
         return campaign.id, token

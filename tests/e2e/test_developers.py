@@ -6,7 +6,6 @@ Screenshots in Japanese and English."""
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 import uuid
@@ -86,12 +85,24 @@ def test_admin_creates_a_key_and_a_webhook_and_the_api_works_with_them(app_serve
 
     # the key works over the API: a campaign, then one payment request
     api = httpx.Client(base_url=f"{app_server.base_url}/api/v1", headers={"Authorization": f"Bearer {key}"}, timeout=15)
-    created = api.post("/campaigns", json={
-        "name": "電話注文 E2E", "sms_template": "{{name}}様 お支払いはこちら {{link}}", "amount_yen": 3_300,
-    }, headers={"Idempotency-Key": str(uuid.uuid4())})
+    created = api.post(
+        "/campaigns",
+        json={
+            "name": "電話注文 E2E",
+            "sms_template": "{{name}}様 お支払いはこちら {{link}}",
+            "amount_yen": 3_300,
+        },
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+    )
     assert created.status_code == 201, created.text
-    sent = api.post("/payment-requests", json={"campaign_id": created.json()["id"], "recipient": {
-        "phone": "090-5555-0101", "name": "田中", "reference": "TEL-0101"}}, headers={"Idempotency-Key": "tel-0101"})
+    sent = api.post(
+        "/payment-requests",
+        json={
+            "campaign_id": created.json()["id"],
+            "recipient": {"phone": "090-5555-0101", "name": "田中", "reference": "TEL-0101"},
+        },
+        headers={"Idempotency-Key": "tel-0101"},
+    )
     assert sent.status_code == 201, sent.text
     rid = sent.json()["id"]
     # the in-app worker sends within seconds; the simulator's callbacks deliver

@@ -185,7 +185,13 @@ def test_operator_is_kept_out_of_settings(app_server, browser):
 
     with app_server.session() as s:
         if s.exec(select(User).where(User.email == "e2e-operator@example.com")).first() is None:
-            auth.create_user(s, s.exec(select(Organisation)).first(), "e2e-operator@example.com", "operator password", role="operator")
+            auth.create_user(
+                s,
+                s.exec(select(Organisation)).first(),
+                "e2e-operator@example.com",
+                "operator password",
+                role="operator",
+            )
             s.commit()
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()

@@ -32,14 +32,28 @@ def _arrange(app_server) -> tuple[int, int, str]:
     with app_server.session() as s:
         org = s.exec(select(Organisation)).first()
         if not s.exec(select(User).where(User.email == "support-e2e@example.com")).first():
-            auth.create_user(s, org, "support-e2e@example.com", "support-e2e-pass", role="support", display_name="サポート 花子")
-        campaign = Campaign(organisation_id=org.id, name="E2E 期限切れテスト", status="sending",
-                            sms_template="{{name}}様 ご請求のお知らせです {{link}}", amount_yen=4400, page_title="ご請求")
+            auth.create_user(
+                s, org, "support-e2e@example.com", "support-e2e-pass", role="support", display_name="サポート 花子"
+            )
+        campaign = Campaign(
+            organisation_id=org.id,
+            name="E2E 期限切れテスト",
+            status="sending",
+            sms_template="{{name}}様 ご請求のお知らせです {{link}}",
+            amount_yen=4400,
+            page_title="ご請求",
+        )
         s.add(campaign)
         s.flush()
-        r = Recipient(campaign_id=campaign.id, organisation_id=org.id, phone_e164=PHONE, name="期限 切子",
-                      merge_data=json.dumps({"name": "期限 切子"}, ensure_ascii=False), amount_yen=4400,
-                      external_ref="C-90210")
+        r = Recipient(
+            campaign_id=campaign.id,
+            organisation_id=org.id,
+            phone_e164=PHONE,
+            name="期限 切子",
+            merge_data=json.dumps({"name": "期限 切子"}, ensure_ascii=False),
+            amount_yen=4400,
+            external_ref="C-90210",
+        )
         s.add(r)
         s.flush()
         past = utcnow() - timedelta(days=4)
@@ -121,7 +135,9 @@ def test_support_reissues_an_expired_link(app_server, browser):
     expect(page.locator("#campaign-title")).to_be_visible(timeout=15_000)
     expect(page.locator("#export-button")).to_have_count(0)
     cookies = {c["name"]: c["value"] for c in ctx.cookies()}
-    export = httpx.get(f"{base}/admin/exports/campaigns/{campaign_id}.csv", cookies={"smspay_session": cookies["smspay_session"]})
+    export = httpx.get(
+        f"{base}/admin/exports/campaigns/{campaign_id}.csv", cookies={"smspay_session": cookies["smspay_session"]}
+    )
     assert export.status_code == 403
     ctx.close()
 

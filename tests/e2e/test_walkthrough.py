@@ -21,7 +21,7 @@ CSV = (
     "090-1234-5678,山田 太郎,1980/01/02,3300\n"
     "０８０－２３４５－６７８９,佐藤 花子,S55.3.4,5500\n"
     "03-1234-5678,固定 電話,1970/1/1,1000\n"
-).encode("utf-8")
+).encode()
 
 PHONE = {"width": 390, "height": 844}
 
@@ -58,7 +58,12 @@ def test_operator_to_payment_walkthrough(app_server, browser):
     campaign_id = create_campaign(page, base, "E2E 11月分ご請求")
 
     # Bad input first: a file that is not a CSV imports nothing and says why.
-    upload(page, "photo.csv", confirm=False, data=b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x06\x00\x00\x00\x1f\xf3\xffa\x00\x00\x00\x00")
+    upload(
+        page,
+        "photo.csv",
+        confirm=False,
+        data=b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x06\x00\x00\x00\x1f\xf3\xffa\x00\x00\x00\x00",
+    )
     expect(page.locator("#import-result")).to_contain_text("何も取り込まれていません", timeout=20_000)
     expect(page.locator("#count-recipients")).to_have_text("0")
 

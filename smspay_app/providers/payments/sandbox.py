@@ -131,9 +131,7 @@ def _page(title: str, body: str) -> HTMLResponse:
         "</style></head><body><div class=sb>SANDBOX — テスト環境 / test mode</div>"
         f"<main><div class=card>{body}</div></main></body></html>"
     )
-    return HTMLResponse(
-        doc, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
-    )
+    return HTMLResponse(doc, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
 
 
 def _form_list(form: Any, prefix: str) -> list[str]:
@@ -251,16 +249,16 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
         item = obj["line_items_preview"][0]
         allowed = [m for m, stripe_name in METHODS.items() if stripe_name in obj["payment_method_types"]]
         radios = "".join(
-            f'<label><input type=radio name=method value={m}{" checked" if i == 0 else ""}> '
+            f"<label><input type=radio name=method value={m}{' checked' if i == 0 else ''}> "
             f"{html.escape(METHOD_LABELS[m])}</label>"
             for i, m in enumerate(allowed)
         )
         outcomes = "".join(
-            f'<label><input type=radio name=outcome value={o}{" checked" if o == "success" else ""}> '
+            f"<label><input type=radio name=outcome value={o}{' checked' if o == 'success' else ''}> "
             f"{html.escape(label)}</label>"
             for o, label in OUTCOME_LABELS.items()
         )
-        err = f'<p class=err role=alert>{html.escape(message)}</p>' if message else ""
+        err = f"<p class=err role=alert>{html.escape(message)}</p>" if message else ""
         body = (
             f"<h1>お支払い / Checkout</h1>{err}<p>{html.escape(item['name'])}</p>"
             f"<p class=amt>¥{obj['amount_total']:,}</p>"
@@ -317,9 +315,7 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
             for s in state.sessions.values()
             if s.get("sandbox_pending")
         )
-        body = "<h1>コンビニ払い待ち / Pending</h1>" + (
-            f"<table>{rows}</table>" if rows else "<p>なし / None</p>"
-        )
+        body = "<h1>コンビニ払い待ち / Pending</h1>" + (f"<table>{rows}</table>" if rows else "<p>なし / None</p>")
         return _page("Sandbox pending", body)
 
     async def pending_mark(request: Request) -> Response:

@@ -89,19 +89,13 @@ class StripeCheckoutGateway:
             raise GatewayError(f"gateway refused: HTTP {response.status_code}")
         return response.json()
 
-    def parse_webhook(
-        self, payload: bytes, signature_header: str | None, *, now: float | None = None
-    ) -> WebhookEvent:
-        signature.verify_header(
-            self.webhook_secret, payload, signature_header, tolerance=self.tolerance, now=now
-        )
+    def parse_webhook(self, payload: bytes, signature_header: str | None, *, now: float | None = None) -> WebhookEvent:
+        signature.verify_header(self.webhook_secret, payload, signature_header, tolerance=self.tolerance, now=now)
         try:
             data = json.loads(payload)
             obj = data["data"]["object"]
             if not isinstance(obj, dict):
                 raise TypeError("object is not a mapping")
-            return WebhookEvent(
-                id=str(data["id"]), type=str(data["type"]), object=obj, created=data.get("created")
-            )
+            return WebhookEvent(id=str(data["id"]), type=str(data["type"]), object=obj, created=data.get("created"))
         except (ValueError, KeyError, TypeError) as exc:
             raise SignatureError("signed but malformed event") from exc

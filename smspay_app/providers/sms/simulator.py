@@ -47,9 +47,15 @@ CARRIERS = ("docomo", "au", "SoftBank", "Rakuten")
 # Original carrier by the digit after 070/080/090 (a simplification of the
 # real allocation tables, enough to exercise number portability).
 _PREFIX_CARRIER = {
-    "0": "docomo", "1": "docomo", "2": "docomo",
-    "3": "au", "4": "au", "5": "au",
-    "6": "SoftBank", "7": "SoftBank", "8": "SoftBank",
+    "0": "docomo",
+    "1": "docomo",
+    "2": "docomo",
+    "3": "au",
+    "4": "au",
+    "5": "au",
+    "6": "SoftBank",
+    "7": "SoftBank",
+    "8": "SoftBank",
     "9": "Rakuten",
 }
 MAX_BODY = 1600
