@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from smspay_app.domain.answers import parse_date
+from smspay_app.domain.errors import Refused
 
 __all__ = [
     "CANONICAL_FIELDS",
@@ -45,16 +46,19 @@ CANONICAL_FIELDS = (
 )
 
 
-class CsvError(ValueError):
+class CsvError(Refused, ValueError):
     """The file as a whole cannot be imported. ``code`` is an i18n key
     (``csv.not_csv``, ``csv.empty``, ``csv.too_large``, ``csv.too_many_rows``,
     ``csv.no_phone_column``, ``csv.encoding``, ``csv.unknown_column``); ``params``
     fill the message."""
 
-    def __init__(self, code: str, **params: object):
-        super().__init__(code)
-        self.code = code
-        self.params = params
+    @property
+    def code(self) -> str:
+        return self.key
+
+    @property
+    def params(self) -> dict[str, object]:
+        return self.fields
 
 
 @dataclass

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 
+from smspay_app.domain.errors import Refused
+
 LINK_FIELD = "link"
 MAX_MERGE_FIELDS = 10
 DEFAULT_CHAR_CAP = 660
@@ -26,14 +28,18 @@ DEFAULT_CHAR_CAP = 660
 MERGE_FIELD_RE = re.compile(r"\{\{\s*([^{}\s](?:[^{}]*?[^{}\s])?)\s*\}\}")
 
 
-class TemplateError(ValueError):
+class TemplateError(Refused, ValueError):
     """A template problem. ``code`` is an i18n key (``template.*``); ``field``
     names the merge field concerned, when there is one."""
 
     def __init__(self, code: str, field: str | None = None, message: str | None = None):
-        super().__init__(message or (f"{code}: {field}" if field else code))
-        self.code = code
+        super().__init__(code, **({"field": field} if field else {}))
+        self.args = (message or (f"{code}: {field}" if field else code),)
         self.field = field
+
+    @property
+    def code(self) -> str:
+        return self.key
 
 
 # --- templates --------------------------------------------------------------

@@ -16,6 +16,7 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from smspay_app.domain.clock import utcnow
+from smspay_app.domain.errors import Refused
 from smspay_app.domain.security import hash_token, new_token
 from smspay_app.models import ApiKey, AuditLog, Organisation
 from smspay_app.models.api import API_SCOPES
@@ -31,13 +32,8 @@ SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
 MAX_ALLOWLIST_ENTRIES = 50
 
 
-class ApiKeyInvalid(ValueError):
+class ApiKeyInvalid(Refused, ValueError):
     """Bad input when creating a key: ``key`` is an i18n key, ``fields`` fill it."""
-
-    def __init__(self, key: str, **fields: object):
-        super().__init__(key)
-        self.key = key
-        self.fields = fields
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from datetime import timedelta
 from sqlmodel import Session, select
 
 from smspay_app.domain.clock import utcnow
+from smspay_app.domain.errors import Refused
 from smspay_app.domain.security import hash_password, hash_token, new_token, verify_password
 from smspay_app.models import AuditLog, AuthSession, Organisation, SignInChallenge, User
 from smspay_app.settings import get_settings
@@ -43,8 +44,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 }
 
 
-class NotAllowed(PermissionError):
+class NotAllowed(Refused, PermissionError):
     """The caller is not signed in, or its role does not allow the action."""
+
+    def __init__(self, key: str = "admin.error.not_allowed", **fields: object) -> None:
+        super().__init__(key, **fields)
 
 
 @dataclass(frozen=True)

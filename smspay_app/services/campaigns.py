@@ -12,6 +12,7 @@ from sqlalchemy import func
 from sqlmodel import Session, delete, select
 
 from smspay_app.domain.clock import utcnow
+from smspay_app.domain.errors import FieldError, Invalid, Refused
 from smspay_app.domain.quiet_hours import parse_hhmm
 from smspay_app.models import AuditLog, Campaign, CampaignQuestion, InvoiceLine, Organisation, Recipient
 from smspay_app.services.auth import Caller
@@ -72,16 +73,8 @@ def invoice_total(lines) -> int:
     return sum(max(0, line.quantity) * max(0, line.unit_price_yen) for line in lines)
 
 
-@dataclass(frozen=True)
-class FieldError:
-    field: str
-    key: str  # i18n key
-
-
-class CampaignInvalid(ValueError):
-    def __init__(self, errors: list[FieldError]):
-        super().__init__(", ".join(f"{e.field}: {e.key}" for e in errors))
-        self.errors = errors
+class CampaignInvalid(Invalid):
+    """The form's problems, one ``FieldError`` per field."""
 
 
 def validate(data: CampaignInput, organisation: Organisation) -> list[FieldError]:
@@ -400,10 +393,14 @@ class SendCheck:
         return not self.problems
 
 
-class SendBlocked(ValueError):
+class SendBlocked(Refused, ValueError):
+    """The send check found problems (each a ``Problem``); the first is the key."""
+
     def __init__(self, problems: list[Problem]):
-        super().__init__(", ".join(p.key for p in problems))
+        first = problems[0] if problems else None
+        super().__init__(first.key if first else "send_blocked", **(first.params if first else {}))
         self.problems = problems
+        self.args = (", ".join(p.key for p in problems),)
 
 
 SENDABLE_STATES = ("draft", "paused")

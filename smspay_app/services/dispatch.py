@@ -15,18 +15,14 @@ from sqlmodel import Session, select
 
 from smspay_app.domain import funnel
 from smspay_app.domain.clock import utcnow
+from smspay_app.domain.errors import Refused
 from smspay_app.domain.security import new_token
 from smspay_app.models import Campaign, OptOut, Recipient, SendAttempt
 from smspay_app.services import timeline
 
 
-class SendingError(ValueError):
+class SendingError(Refused, ValueError):
     """Refusal with an i18n key (``sending.error.*``) and its format fields."""
-
-    def __init__(self, key: str, **fields: object):
-        super().__init__(key)
-        self.key = key
-        self.fields = fields
 
 
 # Attempt status order; final statuses never move except ``delivered`` winning.

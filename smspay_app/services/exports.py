@@ -22,6 +22,7 @@ from sqlmodel import Session, select
 
 from smspay_app.domain import funnel
 from smspay_app.domain.clock import utcnow
+from smspay_app.domain.errors import Refused
 from smspay_app.domain.phone import display_phone
 from smspay_app.i18n import CATALOG as _CATALOG
 from smspay_app.i18n import t
@@ -34,10 +35,8 @@ BATCH = 2000
 STEP_COLUMNS = funnel.TIMESTAMPED
 
 
-class ExportError(ValueError):
-    def __init__(self, key: str):
-        super().__init__(key)
-        self.key = key
+class ExportError(Refused, ValueError):
+    """An export refused: ``key`` is an i18n key."""
 
 
 def neutralise(value: object) -> str:

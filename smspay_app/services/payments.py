@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from smspay_app.domain.clock import utcnow
+from smspay_app.domain.errors import Refused
 from smspay_app.models import Payment, Recipient, WebhookEvent
 from smspay_app.providers.payments.base import CheckoutRequest, PaymentGateway
 from smspay_app.providers.payments.base import WebhookEvent as GatewayEvent
@@ -30,12 +31,13 @@ FINAL = ("succeeded", "manual")
 _METHOD_NAMES = {"card": "card", "customer_balance": "bank", "bank": "bank", "konbini": "konbini"}
 
 
-class PaymentNotAllowed(Exception):
-    """Nothing to pay (notice only, zero amount, already paid or processing)."""
+class PaymentNotAllowed(Refused):
+    """Nothing to pay (notice only, zero amount, already paid or processing):
+    ``reason`` (also the ``key``) is one of those words."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    @property
+    def reason(self) -> str:
+        return self.key
 
 
 def start_checkout(session: Session, ctx: LinkContext, token: str, gateway: PaymentGateway) -> Payment:

@@ -37,6 +37,7 @@ from sqlmodel import select as select_models
 
 from smspay_app.domain import quiet_hours
 from smspay_app.domain.clock import utcnow
+from smspay_app.domain.errors import FieldError, Invalid
 from smspay_app.models import Campaign, OptOut, Organisation, Payment, Recipient, SendAttempt
 from smspay_app.services import timeline
 from smspay_app.services.auth import Caller
@@ -80,16 +81,8 @@ class Plan:
         return json.dumps({"rules": [r.as_dict() for r in self.rules], "max": self.max_count})
 
 
-@dataclass(frozen=True)
-class FieldError:
-    field: str
-    key: str  # i18n key
-
-
-class RulesInvalid(ValueError):
-    def __init__(self, errors: list[FieldError]):
-        super().__init__(", ".join(f"{e.field}: {e.key}" for e in errors))
-        self.errors = errors
+class RulesInvalid(Invalid):
+    """The form's problems, one ``FieldError`` per field."""
 
 
 def plan_of(campaign: Campaign) -> Plan:

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import phonenumbers
 from sqlmodel import Session, select
 
+from smspay_app.domain.errors import FieldError, Invalid
 from smspay_app.models import AuditLog, Organisation, User
 from smspay_app.services import auth, totp
 from smspay_app.services.auth import Caller
@@ -44,16 +45,8 @@ class OrgSettings:
     require_totp: bool
 
 
-@dataclass(frozen=True)
-class FieldError:
-    field: str
-    key: str  # i18n key
-
-
-class SettingsInvalid(ValueError):
-    def __init__(self, errors: list[FieldError]):
-        super().__init__(", ".join(f"{e.field}: {e.key}" for e in errors))
-        self.errors = errors
+class SettingsInvalid(Invalid):
+    """The form's problems, one ``FieldError`` per field."""
 
 
 def _nfkc(value: object) -> str:

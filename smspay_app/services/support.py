@@ -26,6 +26,7 @@ from sqlmodel import Session, select
 
 from smspay_app.domain import funnel
 from smspay_app.domain.clock import utcnow
+from smspay_app.domain.errors import Refused
 from smspay_app.domain.security import new_token
 from smspay_app.models import AuditLog, Campaign, Link, OptOut, Payment, Recipient, SendAttempt
 from smspay_app.services import links, timeline
@@ -41,13 +42,8 @@ SENDABLE_CAMPAIGN_STATES = ("sending", "completed")
 CLOSED_RECIPIENT_STATES = ("paid", "cancelled", "opted_out")
 
 
-class SupportError(ValueError):
+class SupportError(Refused, ValueError):
     """A refused support action: ``key`` is an i18n key (``ops.error.*``)."""
-
-    def __init__(self, key: str, **fields: object):
-        super().__init__(key)
-        self.key = key
-        self.fields = fields
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import segno
 from sqlmodel import Session, select
 
 from smspay_app.domain.clock import utcnow
+from smspay_app.domain.errors import Refused
 from smspay_app.domain.security import keyed_hash
 from smspay_app.models import AuditLog, Organisation, RecoveryCode, User
 from smspay_app.settings import get_settings
@@ -31,12 +32,8 @@ RECOVERY_CODES = 10
 _RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
 
-class TotpError(ValueError):
+class TotpError(Refused, ValueError):
     """A TOTP action was refused; ``key`` is the i18n key of the reason."""
-
-    def __init__(self, key: str):
-        super().__init__(key)
-        self.key = key
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from smspay_app.domain.errors import Refused
 from smspay_app.domain.security import hash_password, verify_password
 from smspay_app.i18n import normalise_language
 from smspay_app.models import AuditLog, User
@@ -29,12 +30,8 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TEMP_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghjkmnpqrstuvwxyz23456789"
 
 
-class UserError(ValueError):
+class UserError(Refused, ValueError):
     """Refused; ``key`` is the i18n key of the reason."""
-
-    def __init__(self, key: str):
-        super().__init__(key)
-        self.key = key
 
 
 @dataclass(frozen=True)

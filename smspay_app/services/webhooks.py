@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from sqlmodel import Session, select
 
 from smspay_app.domain.clock import utcnow
+from smspay_app.domain.errors import Refused
 from smspay_app.domain.security import new_token
 from smspay_app.models import AuditLog, Recipient, WebhookDelivery, WebhookEndpoint
 from smspay_app.models.api import WEBHOOK_EVENT_TYPES
@@ -57,11 +58,8 @@ STEP_EVENTS = {
 KIND_EVENTS = {"sms_reply": "recipient.replied"}
 
 
-class WebhookInvalid(ValueError):
-    def __init__(self, key: str, **fields: object):
-        super().__init__(key)
-        self.key = key
-        self.fields = fields
+class WebhookInvalid(Refused, ValueError):
+    """A webhook endpoint refused: ``key`` is an i18n key, ``fields`` fill it."""
 
 
 # ------------------------------------------------------------------ signing
