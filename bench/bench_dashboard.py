@@ -58,7 +58,7 @@ def generate(db_path: str, org_id: int, campaign_ids: list[int], big: int, now: 
             sent = t0 + timedelta(seconds=(i % 7200))
             r = rnd.random()
 
-            def at(p, minutes):
+            def at(p, minutes, sent=sent, r=r):
                 return iso(sent + timedelta(minutes=minutes)) if r < p else None
 
             spread = i % 1800
@@ -127,7 +127,7 @@ def main() -> int:
         ids = [c.id for c in camps]
         org_id = org.id
     t = time.perf_counter()
-    total = generate(db_path, org_id, ids, big, now)
+    generate(db_path, org_id, ids, big, now)
     gen_s = time.perf_counter() - t
     with Session(get_engine(), expire_on_commit=False) as s:
         for cid in ids:

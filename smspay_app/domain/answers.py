@@ -123,7 +123,7 @@ def era_of(d: date) -> tuple[str, int]:
     raise ValueError("date before the Meiji era")
 
 
-def normalize_answer(raw: str, kind: str) -> str | None:
+def normalize_answer(raw: str | None, kind: str) -> str | None:
     """The canonical form of an answer, or None when it is empty or cannot be
     read as ``kind`` (dates -> ``YYYY-MM-DD``)."""
     if raw is None:

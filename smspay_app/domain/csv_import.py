@@ -317,7 +317,7 @@ _AMOUNT_NOISE_RE = re.compile(r"[\s,¥￥$円]|JPY|YEN|税込|\(税込\)", re.IG
 _AMOUNT_RE = re.compile(r"(\d+)(?:\.(0+))?")
 
 
-def parse_amount_yen(raw: str) -> int | None:
+def parse_amount_yen(raw: str | None) -> int | None:
     """Whole yen from ``1200``, ``1,200``, ``¥1,200``, ``１，２００円``,
     ``1200.0``; None when empty, negative, fractional or not a number."""
     if raw is None:

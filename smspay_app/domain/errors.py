@@ -23,7 +23,8 @@ existing ``except ValueError`` handlers still catch them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 
 
 class Refused(Exception):
@@ -49,7 +50,7 @@ class FieldError:
 
     field: str
     key: str
-    fields: dict[str, object] = field(default_factory=dict)
+    fields: dict[str, object] = dc_field(default_factory=dict)
 
 
 class Invalid(Refused, ValueError):

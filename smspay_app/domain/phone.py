@@ -58,7 +58,10 @@ def clean_phone(raw: str) -> str:
 
 def _jp_mobile_pattern() -> re.Pattern[str]:
     meta = phonenumbers.PhoneMetadata.metadata_for_region("JP")
-    return re.compile(f"(?:{meta.mobile.national_number_pattern})")
+    mobile = meta.mobile if meta is not None else None
+    if mobile is None or mobile.national_number_pattern is None:
+        raise RuntimeError("phonenumbers has no Japanese mobile pattern")
+    return re.compile(f"(?:{mobile.national_number_pattern})")
 
 
 _JP_MOBILE = _jp_mobile_pattern()

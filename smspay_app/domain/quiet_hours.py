@@ -7,7 +7,18 @@ Messages are held until the window closes, never dropped."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
+
+
+class QuietWindow(Protocol):
+    """Anything with a quiet-hours window (an organisation, a campaign)."""
+
+    @property
+    def quiet_hours_start(self) -> str | None: ...
+
+    @property
+    def quiet_hours_end(self) -> str | None: ...
 
 
 def parse_hhmm(value: str | None) -> time | None:
@@ -38,7 +49,7 @@ def quiet_until(now_utc: datetime, tz: str, start: str | None, end: str | None) 
     return opens.astimezone(UTC).replace(tzinfo=None)
 
 
-def effective_window(organisation, campaign) -> tuple[str | None, str | None]:
+def effective_window(organisation: QuietWindow, campaign: QuietWindow | None) -> tuple[str | None, str | None]:
     """The campaign's override when it sets one, else the organisation's."""
     if campaign is not None and campaign.quiet_hours_start and campaign.quiet_hours_end:
         return campaign.quiet_hours_start, campaign.quiet_hours_end

@@ -217,7 +217,7 @@ class TemplateEstimate:
     total_segments: int
     cost_yen: int
     rows: int
-    errors: list[dict] = dc_field(default_factory=list)  # {index, code, field}
+    errors: list[dict[str, object]] = dc_field(default_factory=list)  # {index, code, field}
 
 
 def fields_from_merge_data(merge_data: str | Mapping[str, object] | None) -> dict[str, str]:
@@ -253,7 +253,7 @@ def estimate_template(
     worst_row: int | None = None
     total = 0
     count = 0
-    errors: list[dict] = []
+    errors: list[dict[str, object]] = []
     for index, row in enumerate(rows):
         count += 1
         try:

@@ -222,7 +222,7 @@ def _ingest(
     index = {h: i for i, h in enumerate(headers)}
     mapping = dict(mapping) if mapping is not None else suggest_mapping(headers)
     mapping = {k: v for k, v in mapping.items() if v}
-    for canonical, header in mapping.items():
+    for header in mapping.values():
         if header not in index:
             raise CsvError("csv.unknown_column", column=header)
     if "phone" not in mapping:

@@ -154,7 +154,7 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
         return secrets.compare_digest(header.encode(), expected.encode())
 
     def base_of(request: Request) -> str:
-        return str(request.base_url).rstrip("/") + request.scope.get("root_path", "").rstrip("/")
+        return str(request.base_url).rstrip("/") + str(request.scope.get("root_path", "")).rstrip("/")
 
     async def create_session(request: Request) -> Response:
         if not authorised(request):
@@ -164,8 +164,8 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
             return JSONResponse(state.sessions[state.idempotency[key]])
         form = await request.form()
         try:
-            amount = int(form.get("line_items[0][price_data][unit_amount]", ""))
-            quantity = int(form.get("line_items[0][quantity]", "1"))
+            amount = int(str(form.get("line_items[0][price_data][unit_amount]", "")))
+            quantity = int(str(form.get("line_items[0][quantity]", "1")))
         except ValueError:
             return error(400, "Invalid integer: unit_amount / quantity")
         currency = str(form.get("line_items[0][price_data][currency]", "")).lower()
@@ -238,7 +238,7 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
         return JSONResponse(obj)
 
     def _redirect_url(obj: dict[str, Any], key: str) -> str:
-        return obj[key].replace("{CHECKOUT_SESSION_ID}", obj["id"])
+        return str(obj[key]).replace("{CHECKOUT_SESSION_ID}", str(obj["id"]))
 
     def hosted_page(request: Request, message: str = "") -> Response:
         obj = state.sessions.get(request.path_params["sid"])

@@ -87,7 +87,8 @@ class StripeCheckoutGateway:
             raise GatewayError(f"gateway unreachable: {type(exc).__name__}") from exc
         if response.status_code >= 400:
             raise GatewayError(f"gateway refused: HTTP {response.status_code}")
-        return response.json()
+        data: dict[str, Any] = response.json()
+        return data
 
     def parse_webhook(self, payload: bytes, signature_header: str | None, *, now: float | None = None) -> WebhookEvent:
         signature.verify_header(self.webhook_secret, payload, signature_header, tolerance=self.tolerance, now=now)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from smspay_app.settings import Settings, get_settings
 
@@ -47,7 +47,7 @@ class CarrierInfo:
     carrier: str  # normalised: docomo | au | SoftBank | Rakuten | other name
     line_type: str = ""  # mobile | landline | ...
     mobile_network_code: str = ""
-    raw: dict = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
 
 
 class SmsError(Exception):
@@ -92,7 +92,7 @@ class SmsProvider(Protocol):
     async def aclose(self) -> None: ...
 
 
-def get_sms_provider(settings: Settings | None = None, **kwargs) -> SmsProvider:
+def get_sms_provider(settings: Settings | None = None, **kwargs: Any) -> SmsProvider:
     """The provider chosen by ``settings.sms_provider``. Extra keyword arguments go
     to the adapter (``timeout``, ``max_connections``)."""
     from smspay_app.providers.sms.twilio import TwilioProvider

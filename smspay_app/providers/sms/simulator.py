@@ -29,6 +29,7 @@ import random
 import re
 import time
 import uuid
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -112,7 +113,7 @@ class SimState:
     config: SimConfig = field(default_factory=SimConfig)
     messages: dict[str, SimMessage] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
-    replies: list[dict] = field(default_factory=list)
+    replies: list[dict[str, Any]] = field(default_factory=list)
     requests: int = 0
     rejected: int = 0
     asked: dict[str, int] = field(default_factory=dict)  # "to|body" -> accepted creates
@@ -120,7 +121,7 @@ class SimState:
     callbacks_posted: int = 0
     callback_errors: int = 0
     _window: list[float] = field(default_factory=list)
-    _tasks: set = field(default_factory=set)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _client: httpx.AsyncClient | None = None
     _rng: random.Random = field(default_factory=random.Random)
 
@@ -147,7 +148,7 @@ def _rfc2822(dt: datetime) -> str:
     return format_datetime(dt.replace(tzinfo=UTC), usegmt=True)
 
 
-def _twilio_error(status: int, code: int, message: str, headers: dict | None = None) -> JSONResponse:
+def _twilio_error(status: int, code: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(
         {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status},
         status_code=status,
@@ -210,7 +211,7 @@ def create_app(
             return False
         return user == state.account_sid and password == state.auth_token
 
-    def spawn(coro) -> None:
+    def spawn(coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         state._tasks.add(task)
         task.add_done_callback(state._tasks.discard)
@@ -424,10 +425,10 @@ def create_app(
             }
         )
 
-    async def send_reply(phone: str, body: str) -> dict:
+    async def send_reply(phone: str, body: str) -> dict[str, Any]:
         last = next((state.messages[s] for s in reversed(state.order) if state.messages[s].to == phone), None)
         to = last.sender if last else ""
-        reply = {
+        reply: dict[str, Any] = {
             "sid": "SM" + uuid.uuid4().hex,
             "from": phone,
             "to": to,
@@ -512,7 +513,7 @@ def create_app(
         Route("/inbox/{phone}/reply", reply_form, methods=["POST"], name="sim_inbox_reply"),
     ]
 
-    async def lifespan(app):  # noqa: ARG001
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:  # noqa: ARG001
         yield
         if state._client is not None:
             await state._client.aclose()

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from smspay_app.providers.sms.base import CarrierInfo, ProviderMessage, SendRequest, SmsError
+from smspay_app.providers.sms.base import CarrierInfo, ErrorKind, ProviderMessage, SendRequest, SmsError
 
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _MAYBE_SENT = (
@@ -66,7 +67,7 @@ def _parse_date(value: str | None) -> datetime | None:
     return dt
 
 
-def message_from_json(data: dict) -> ProviderMessage:
+def message_from_json(data: dict[str, Any]) -> ProviderMessage:
     return ProviderMessage(
         sid=data.get("sid", ""),
         status=data.get("status", ""),
@@ -113,7 +114,7 @@ class TwilioProvider:
         if self._owns_client:
             await self.client.aclose()
 
-    async def _request(self, method: str, url: str, **kwargs) -> httpx.Response:
+    async def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         try:
             response = await self.client.request(method, url, **kwargs)
         except _NOT_SENT as exc:
@@ -195,5 +196,5 @@ def _error_from_response(response: httpx.Response) -> SmsError:
             retry_after = float(response.headers["Retry-After"])
         except ValueError:
             retry_after = None
-    kind = "transient" if status == 429 or status >= 500 else "permanent"
+    kind: ErrorKind = "transient" if status == 429 or status >= 500 else "permanent"
     return SmsError(kind, message, code=code or str(status), http_status=status, retry_after=retry_after)
