@@ -183,7 +183,7 @@ def test_demo_seed_once(session):
 
 
 def test_wrong_passwords_pause_sign_in_for_that_address(session):
-    auth._password_failures.clear()
+    auth.password_failures.reset()
     org = _org(session)
     auth.create_user(session, org, "target@example.com", "correct horse battery")
     session.commit()
@@ -204,4 +204,4 @@ def test_wrong_passwords_pause_sign_in_for_that_address(session):
             step = auth.sign_in_start(session, "target@example.com", "correct horse battery")
             assert step.kind == "done" and step.token
     finally:
-        auth._password_failures.clear()
+        auth.password_failures.reset()

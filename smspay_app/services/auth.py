@@ -3,14 +3,14 @@ role checks. The browser holds a random session token; the DB keeps its hash."""
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from sqlmodel import Session, select
 
 from smspay_app.domain.clock import utcnow
 from smspay_app.domain.errors import Refused
+from smspay_app.domain.limits import SlidingWindowLimiter
 from smspay_app.domain.security import hash_password, hash_token, new_token, verify_password
 from smspay_app.models import AuditLog, AuthSession, Organisation, SignInChallenge, User
 from smspay_app.settings import get_settings
@@ -133,26 +133,16 @@ def _open_session(session: Session, user: User) -> tuple[str, Caller]:
 # address pauses. Kept per process, like the recipient pages' rate limit.
 MAX_PASSWORD_FAILURES = 10
 PASSWORD_FAILURE_WINDOW = timedelta(minutes=15)
-_password_failures: dict[str, list] = {}
-_password_failures_lock = threading.Lock()
 
 
-def _password_throttled(email: str) -> bool:
-    cutoff = utcnow() - PASSWORD_FAILURE_WINDOW
-    with _password_failures_lock:
-        recent = [t for t in _password_failures.get(email, []) if t > cutoff]
-        if recent:
-            _password_failures[email] = recent
-        else:
-            _password_failures.pop(email, None)
-        return len(recent) >= MAX_PASSWORD_FAILURES
+def _utc_seconds() -> float:
+    """``utcnow`` as seconds: the sign-in throttle follows the (freezable) domain clock."""
+    return utcnow().replace(tzinfo=UTC).timestamp()
 
 
-def _password_failed(email: str) -> None:
-    with _password_failures_lock:
-        _password_failures.setdefault(email, []).append(utcnow())
-        if len(_password_failures) > 100_000:  # bounded memory under a spray of addresses
-            _password_failures.clear()
+password_failures: SlidingWindowLimiter[str] = SlidingWindowLimiter(
+    MAX_PASSWORD_FAILURES, PASSWORD_FAILURE_WINDOW.total_seconds(), clock=_utc_seconds
+)
 
 
 def _check_password(session: Session, email: str, password: str) -> User | None:
@@ -184,11 +174,11 @@ def sign_in_start(session: Session, email: str, password: str) -> SignInStep | N
     from smspay_app.services import totp
 
     key = (email or "").strip().lower()
-    if _password_throttled(key):
+    if password_failures.blocked(key):
         return SignInStep("password_throttled")
     user = _check_password(session, email, password)
     if user is None:
-        _password_failed(key)
+        password_failures.record(key)
         return None
     org = session.get(Organisation, user.organisation_id)
     if totp.is_enabled(user):

@@ -20,9 +20,6 @@ import hashlib
 import json
 import logging
 import math
-import threading
-import time
-from collections import deque
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -39,6 +36,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from smspay_app.db import get_engine
 from smspay_app.domain.clock import utcnow
+from smspay_app.domain.limits import SlidingWindowLimiter
 from smspay_app.i18n import language_from_accept, t
 from smspay_app.models import Campaign, IdempotencyRecord, Recipient
 from smspay_app.services import api as api_service
@@ -286,31 +284,9 @@ def recipient_out(r: Recipient) -> RecipientOut:
 # ------------------------------------------------------------------ rate limit
 
 
-class RateLimiter:
-    """Requests per key in the last 60 s (sliding window, per process)."""
-
-    def __init__(self) -> None:
-        self._hits: dict[int, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def check(self, key_id: int, limit: int, now: float | None = None) -> int:
-        """0 when allowed (and counted), else seconds to wait."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            hits = self._hits.setdefault(key_id, deque())
-            while hits and hits[0] <= now - 60:
-                hits.popleft()
-            if len(hits) >= max(1, limit):
-                return max(1, math.ceil(hits[0] + 60 - now))
-            hits.append(now)
-            return 0
-
-    def reset(self) -> None:
-        with self._lock:
-            self._hits.clear()
-
-
-rate_limiter = RateLimiter()
+# Requests per API key in the last 60 s (in memory, per process); each key's
+# own ``rate_limit_per_minute`` is the limit.
+rate_limiter: SlidingWindowLimiter[int] = SlidingWindowLimiter(1, 60.0)
 
 
 # ------------------------------------------------------------------ auth
@@ -329,8 +305,9 @@ def _authenticate(request: Request, credentials: HTTPAuthorizationCredentials | 
         status = 401 if result.error == "unauthenticated" else 403
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         raise ApiError(status, result.error, headers=headers)
-    wait = rate_limiter.check(result.caller.api_key_id, result.caller.rate_limit_per_minute)
-    if wait:
+    remaining = rate_limiter.hit(result.caller.api_key_id, limit=result.caller.rate_limit_per_minute)
+    if remaining is not None:
+        wait = max(1, math.ceil(remaining))
         raise ApiError(429, "rate_limited", headers={"Retry-After": str(wait)}, retry_after=wait)
     return result.caller
 

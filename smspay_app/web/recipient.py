@@ -26,8 +26,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
-from collections import deque
 from html import escape
 from typing import Any
 
@@ -39,6 +37,7 @@ from starlette.routing import Route
 
 from smspay_app.db import get_engine, session_scope
 from smspay_app.domain import user_agents
+from smspay_app.domain.limits import SlidingWindowLimiter
 from smspay_app.i18n import language_from_accept, normalise_language, t
 from smspay_app.models import InvoiceLine
 from smspay_app.providers.payments.base import GatewayError, get_payment_gateway
@@ -56,35 +55,8 @@ POST_WINDOW_SECONDS = 60.0
 
 # ---------------------------------------------------------------- rate limit
 
-
-class RateLimiter:
-    """Sliding-window counter per key, in memory (one process)."""
-
-    def __init__(self, limit: int, window: float) -> None:
-        self.limit, self.window = limit, window
-        self._hits: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, key: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            hits = self._hits.setdefault(key, deque())
-            while hits and now - hits[0] >= self.window:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                return False
-            hits.append(now)
-            if len(self._hits) > 100_000:  # forget idle addresses
-                for k in [k for k, v in self._hits.items() if not v][:50_000]:
-                    del self._hits[k]
-            return True
-
-    def reset(self) -> None:
-        with self._lock:
-            self._hits.clear()
-
-
-post_limiter = RateLimiter(POST_LIMIT, POST_WINDOW_SECONDS)
+# POSTs per client address (in memory, per process).
+post_limiter: SlidingWindowLimiter[str] = SlidingWindowLimiter(POST_LIMIT, POST_WINDOW_SECONDS)
 
 
 # ---------------------------------------------------------------- logs
