@@ -1,4 +1,8 @@
-"""The database engine and session factory (one per process)."""
+"""The database engine and session factory (one per process).
+
+``engine_for`` is the one place an engine is made, and so the one place the
+process-wide session hooks are installed: the campaign counters
+(``services.stats.install_counters``, idempotent)."""
 
 from __future__ import annotations
 
@@ -15,6 +19,9 @@ from smspay_app.settings import get_settings
 
 @lru_cache(maxsize=4)
 def engine_for(url: str) -> Engine:
+    from smspay_app.services.stats import install_counters
+
+    install_counters()
     if url.startswith("sqlite"):
         eng = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 

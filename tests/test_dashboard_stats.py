@@ -4,7 +4,10 @@ over the recipients' timestamps, whatever path and order the events take."""
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlmodel import Session, select
 
@@ -191,3 +194,31 @@ def test_migration_backfills_counters_from_existing_recipients(tmp_path, monkeyp
     engine.dispose()
     get_settings.cache_clear()
     db.engine_for.cache_clear()
+
+
+def test_counter_hooks_are_installed_by_the_engine_factory_not_by_importing_models():
+    code = (
+        "import smspay_app.models\n"
+        "from smspay_app.services import stats\n"
+        "before = stats.counters_installed()\n"
+        "from smspay_app import db\n"
+        "db.engine_for('sqlite://')\n"
+        "print(before, stats.counters_installed())\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]
+
+
+def test_installing_the_counters_again_still_counts_each_change_once(session):
+    assert stats.counters_installed()  # the session's engine came from db.engine_for
+    stats.install_counters()
+    stats.install_counters()
+    org = make_org(session)
+    campaign = make_campaign(session, org, 1)
+    recipient = session.exec(select(Recipient)).one()
+    timeline.record(session, recipient, "click", step="clicked", at=T0)
+    session.commit()
+    counts = _counters(session, campaign.id)
+    assert (counts["recipients"], counts["sent"], counts["clicked"]) == (1, 1, 1)
+    assert counts == stats.counts_sql(session, campaign.id)

@@ -1,8 +1,8 @@
 """SQLModel tables, one module per aggregate. Times are naive UTC; money is
-integer yen. Import this package to register every table on ``SQLModel.metadata``."""
+integer yen. Import this package to register every table on ``SQLModel.metadata``.
+The campaign counters' session hooks are installed by ``db.engine_for``
+(``services.stats.install_counters``), not by importing this package."""
 
-# Keeps the campaign counters (CampaignStats) in step with every recipient write.
-import smspay_app.services.stats  # noqa: E402,F401
 from smspay_app.models.account import RecoveryCode, SignInChallenge
 from smspay_app.models.api import ApiKey, IdempotencyRecord, WebhookDelivery, WebhookEndpoint
 from smspay_app.models.campaign import Campaign, CampaignQuestion, InvoiceLine

@@ -13,6 +13,9 @@ updated **in the same transaction** as the recipient change:
   after the change, and adds the difference of the derived flags;
 - bulk inserts that bypass the ORM (the CSV import) call ``add_inserted``.
 
+The hooks are registered by ``install_counters``, which ``db.engine_for``
+calls when it creates an engine (not on import).
+
 A flag flips once per recipient (timestamps are only ever set or moved
 earlier), so each step is counted the first time it is reached, however often
 or in whatever order the events arrive. ``rebuild`` re-derives a row from the
@@ -21,6 +24,7 @@ sequences."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -235,7 +239,6 @@ def _add(deltas: dict, key: tuple[int, int], values: Mapping[str, Any], sign: in
             hour[name] += sign
 
 
-@event.listens_for(OrmSession, "before_flush")
 def _before_flush(session: OrmSession, _flush_context, _instances) -> None:
     """Changed and deleted recipients: read their stored rows before the flush
     writes over them, and note the difference of the flags."""
@@ -272,7 +275,6 @@ def _before_flush(session: OrmSession, _flush_context, _instances) -> None:
             _add(deltas, (o.campaign_id, o.organisation_id), before, -1)
 
 
-@event.listens_for(OrmSession, "after_flush")
 def _after_flush(session: OrmSession, _flush_context) -> None:
     """New recipients (now with their campaign flushed too), then write every
     pending difference into the counter rows, in the flush's transaction."""
@@ -292,6 +294,28 @@ def _after_flush(session: OrmSession, _flush_context) -> None:
             _upsert(connection, key[0], key[1], delta)
 
 
-@event.listens_for(OrmSession, "after_rollback")
 def _after_rollback(session: OrmSession) -> None:
     session.info.pop(_PENDING, None)
+
+
+# ------------------------------------------------------------------ hooks
+
+_HOOKS = (("before_flush", _before_flush), ("after_flush", _after_flush), ("after_rollback", _after_rollback))
+_install_lock = threading.Lock()
+
+
+def install_counters() -> None:
+    """Register the counter hooks on every ORM session (idempotent).
+
+    Called by ``db.engine_for`` when it makes an engine, so the app, the
+    workers, scripts and tests (every session goes through an engine made
+    there) keep the counters without relying on an import's side effect."""
+    with _install_lock:
+        for name, fn in _HOOKS:
+            if not event.contains(OrmSession, name, fn):
+                event.listen(OrmSession, name, fn)
+
+
+def counters_installed() -> bool:
+    """Whether ``install_counters`` has run in this process."""
+    return all(event.contains(OrmSession, name, fn) for name, fn in _HOOKS)
