@@ -62,9 +62,7 @@ PERSON_AGENTS = {
 def _fresh_limits():
     recipient_web.post_limiter.reset()
     journey.reset_visit_dedup()
-    saved = (journey.otp_sender, journey.code_generator)
     yield
-    journey.otp_sender, journey.code_generator = saved
 
 
 def test_user_agent_classes():
@@ -137,39 +135,43 @@ def test_custom_lockout_threshold(session, settings):
 def test_otp_rules_with_frozen_clock(session, settings):
     j = make_journey(session, verification_mode="otp", answers={})
     sent: list[str] = []
-    journey.otp_sender = lambda recipient, text: sent.append(text)
     codes = iter(["111111", "222222", "333333", "444444", "555555", "666666"])
-    journey.code_generator = lambda: next(codes)
+
+    def request_otp(session, ctx):
+        return journey.request_otp(
+            session, ctx, send=lambda recipient, text: sent.append(text), new_code=lambda: next(codes)
+        )
+
     start = datetime(2030, 1, 1, 9, 0, 0)
     with clock.frozen(start) as clk:
         ctx = journey.load_context(session, j.token)
         assert journey.verify_otp(session, ctx, "111111").reason == "no_code"
-        assert journey.request_otp(session, ctx).sent
+        assert request_otp(session, ctx).sent
         assert "111111" in sent[-1] and "10" in sent[-1]
         # resend cooldown 60 s
         clk.tick(timedelta(seconds=59))
-        again = journey.request_otp(session, ctx)
+        again = request_otp(session, ctx)
         assert (again.sent, again.reason, again.wait_seconds) == (False, "cooldown", 1)
         # valid for 10 minutes at most
         clk.set(start + timedelta(minutes=10, seconds=1))
         assert journey.verify_otp(session, ctx, "111111").reason == "expired_code"
         # a new code; 5 tries per code, then it is dead even if right
-        assert journey.request_otp(session, ctx).sent  # 222222
+        assert request_otp(session, ctx).sent  # 222222
         results = [journey.verify_otp(session, ctx, "000000").reason for _ in range(5)]
         assert results == ["wrong"] * 4 + ["too_many_tries"]
         assert journey.verify_otp(session, ctx, "222222").reason in ("no_code", "too_many_tries")
         # single use
         clk.tick(timedelta(seconds=61))
-        assert journey.request_otp(session, ctx).sent  # 333333
+        assert request_otp(session, ctx).sent  # 333333
         ok = journey.verify_otp(session, ctx, "３３３３３３")  # full-width digits accepted
         assert ok.ok and ok.session_token
         assert journey.verify_otp(session, ctx, "333333").reason == "no_code"
         # cap: 5 sends per link
         for _ in range(2):
             clk.tick(timedelta(seconds=61))
-            assert journey.request_otp(session, ctx).sent
+            assert request_otp(session, ctx).sent
         clk.tick(timedelta(seconds=61))
-        assert journey.request_otp(session, ctx).reason == "cap"
+        assert request_otp(session, ctx).reason == "cap"
         assert len(sent) == 5
         # the last code's tries used up with no sends left: the link locks
         results = [journey.verify_otp(session, ctx, "000000").reason for _ in range(5)]
@@ -177,6 +179,34 @@ def test_otp_rules_with_frozen_clock(session, settings):
         session.commit()
     assert reload(session, Link, j.link_id).locked_at is not None
     assert reload(session, Recipient, j.recipient_id).status == "locked"
+
+
+def test_otp_uses_the_injected_sender_and_code_and_a_failed_send_leaves_no_usable_code(session, settings):
+    j = make_journey(session, verification_mode="otp", answers={})
+    sent: list[tuple[str, str]] = []
+
+    def failing(recipient, text):
+        raise ConnectionError("provider down")
+
+    with clock.frozen(datetime(2030, 1, 1, 9, 0, 0)) as clk:
+        ctx = journey.load_context(session, j.token)
+        result = journey.request_otp(session, ctx, send=failing, new_code=lambda: "424242")
+        assert (result.sent, result.reason) == (False, "failed")
+        assert journey.verify_otp(session, ctx, "424242").reason == "no_code"
+        assert kinds(session, j.recipient_id).count("otp_failed") == 1
+        clk.tick(timedelta(seconds=61))
+        ctx = journey.load_context(session, j.token)
+        send = lambda recipient, text: sent.append((recipient.phone_e164, text))  # noqa: E731
+        assert journey.request_otp(session, ctx, lang="en", send=send, new_code=lambda: "135790").sent
+        [(phone, text)] = sent
+        assert phone == ctx.recipient.phone_e164 and "135790" in text
+        assert journey.verify_otp(session, ctx, "135790").ok
+
+
+def test_the_default_code_is_six_random_digits():
+    codes = {journey.new_otp_code() for _ in range(200)}
+    assert all(len(c) == journey.OTP_DIGITS and c.isdigit() for c in codes)
+    assert len(codes) > 150
 
 
 def test_otp_over_http_through_sms_simulator(live_server, session, settings):

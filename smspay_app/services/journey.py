@@ -80,6 +80,8 @@ __all__ = [
     "payment_state",
     "merge_fields",
     "send_otp_sms",
+    "new_otp_code",
+    "OtpSender",
 ]
 
 
@@ -308,7 +310,10 @@ def verify_answers(session: Session, ctx: LinkContext, answers: Mapping[int, str
 
 # ---------------------------------------------------------------- one-time code
 
-code_generator: Callable[[], str] = lambda: f"{secrets.randbelow(10**OTP_DIGITS):0{OTP_DIGITS}d}"  # noqa: E731
+
+def new_otp_code() -> str:
+    """A fresh one-time code: ``OTP_DIGITS`` digits from ``secrets``."""
+    return f"{secrets.randbelow(10**OTP_DIGITS):0{OTP_DIGITS}d}"
 
 
 def _otp_hash(link_id: int, code: str) -> str:
@@ -318,7 +323,7 @@ def _otp_hash(link_id: int, code: str) -> str:
 def send_otp_sms(recipient: Recipient, text: str) -> str:
     """Send the code through the configured SMS provider (Twilio's API, or the
     built-in simulator). Runs in a worker thread; returns the provider's id.
-    Raises on provider failure. Tests may replace ``otp_sender``."""
+    Raises on provider failure. The default ``send`` of ``request_otp``."""
     import asyncio
 
     from smspay_app.providers.sms.base import SendRequest, get_sms_provider
@@ -338,7 +343,8 @@ def send_otp_sms(recipient: Recipient, text: str) -> str:
     return asyncio.run(_send())
 
 
-otp_sender: Callable[[Recipient, str], object] = send_otp_sms
+# Sends the code's text to the recipient; raises when the provider fails.
+OtpSender = Callable[[Recipient, str], object]
 
 
 @dataclass
@@ -348,7 +354,17 @@ class OtpSendResult:
     wait_seconds: int = 0
 
 
-def request_otp(session: Session, ctx: LinkContext, *, lang: str = "ja") -> OtpSendResult:
+def request_otp(
+    session: Session,
+    ctx: LinkContext,
+    *,
+    lang: str = "ja",
+    send: OtpSender = send_otp_sms,
+    new_code: Callable[[], str] = new_otp_code,
+) -> OtpSendResult:
+    """Send a new one-time code for the link (cooldown and cap permitting).
+    ``send`` delivers the SMS and ``new_code`` makes the code: the configured
+    SMS provider and ``secrets`` unless the caller passes others."""
     link = ctx.link
     now = utcnow()
     if link.locked_at is not None:
@@ -359,7 +375,7 @@ def request_otp(session: Session, ctx: LinkContext, *, lang: str = "ja") -> OtpS
             return OtpSendResult(False, "cooldown", int(OTP_RESEND_COOLDOWN_SECONDS - elapsed + 0.999))
     if link.otp_sends >= OTP_MAX_SENDS:
         return OtpSendResult(False, "cap")
-    code = code_generator()
+    code = new_code()
     # Claim the send atomically before calling the provider (no double sends).
     claimed = session.execute(
         update(Link)
@@ -384,7 +400,7 @@ def request_otp(session: Session, ctx: LinkContext, *, lang: str = "ja") -> OtpS
         minutes=OTP_VALID_SECONDS // 60,
     )
     try:
-        otp_sender(ctx.recipient, text)
+        send(ctx.recipient, text)
     except Exception as exc:  # the provider failed: the code is not usable
         link.otp_hash = None
         session.add(link)
