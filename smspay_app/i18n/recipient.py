@@ -130,8 +130,8 @@ MESSAGES = {
     # Payment outcomes
     "recipient.paid_title": {"ja": "お支払いありがとうございました", "en": "Thank you for your payment"},
     "recipient.receipt": {
-        "ja": "お支払い完了: ¥{amount}（{date}）",
-        "en": "Paid: ¥{amount} ({date})",
+        "ja": "お支払い完了: {amount}（{date}）",
+        "en": "Paid: {amount} ({date})",
     },
     "recipient.processing_title": {"ja": "お支払い手続き中です", "en": "Payment in progress"},
     "recipient.processing_body": {
