@@ -13,6 +13,7 @@ from sqlmodel import Session, delete, select
 
 from smspay_app.domain.clock import utcnow
 from smspay_app.domain.errors import FieldError, Invalid, Refused
+from smspay_app.domain.links import MAX_LIFETIME_HOURS, MIN_LIFETIME_HOURS
 from smspay_app.domain.quiet_hours import parse_hhmm
 from smspay_app.models import AuditLog, Campaign, CampaignQuestion, InvoiceLine, Organisation, Recipient
 from smspay_app.services import sms_message
@@ -22,7 +23,6 @@ from smspay_app.services.sms_message import sender_prefix  # noqa: F401 (pages/c
 MAX_QUESTIONS = 4
 QUESTION_KINDS = ("date", "digits", "text", "secret")
 VERIFICATION_MODES = ("questions", "otp")
-MIN_LIFETIME_HOURS, MAX_LIFETIME_HOURS = 1, 90 * 24
 EDITABLE_STATES = ("draft",)
 MAX_INVOICE_LINES = 20
 MAX_AMOUNT_YEN = 10_000_000
