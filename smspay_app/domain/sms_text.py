@@ -247,7 +247,7 @@ def fields_from_merge_data(
 
 def example_link_url(base_url: str, path: str = "/l/", token_length: int = 22) -> str:
     """A link as long as a real one (tokens are 22 base62 characters)."""
-    return f"{base_url.rstrip('/')}{path}{'x' * token_length}"
+    return f"{base_url.rstrip('/')}{path}{'X' * token_length}"
 
 
 def estimate_template(
