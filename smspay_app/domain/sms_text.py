@@ -220,21 +220,34 @@ class TemplateEstimate:
     errors: list[dict[str, object]] = dc_field(default_factory=list)  # {index, code, field}
 
 
-def fields_from_merge_data(merge_data: str | Mapping[str, object] | None) -> dict[str, str]:
-    """A recipient's merge fields (``Recipient.merge_data`` JSON) as strings."""
+def fields_from_merge_data(
+    merge_data: str | Mapping[str, object] | None, name: str | None = None, *, amount_yen: int | None = None
+) -> dict[str, str]:
+    """A recipient's merge fields: the one definition, used by the SMS, its
+    preview and estimates, and the recipient page. ``merge_data`` is the
+    ``Recipient.merge_data`` JSON (unreadable JSON or a non-object counts as
+    empty); values become strings, ``None`` -> ''. ``name`` (the recipient's
+    name) fills ``{{name}}`` when the row has no such column; ``amount_yen``
+    likewise fills ``{{amount}}`` (digits with thousands separators)."""
     import json
 
-    if merge_data is None:
-        return {}
-    data = json.loads(merge_data) if isinstance(merge_data, str) else dict(merge_data)
-    if not isinstance(data, dict):
-        return {}
-    return {str(k): "" if v is None else str(v) for k, v in data.items()}
+    data: object = merge_data
+    if isinstance(merge_data, str):
+        try:
+            data = json.loads(merge_data or "{}")
+        except ValueError:
+            data = {}
+    fields = {str(k): "" if v is None else str(v) for k, v in data.items()} if isinstance(data, Mapping) else {}
+    if name is not None:
+        fields.setdefault("name", name)
+    if amount_yen is not None:
+        fields.setdefault("amount", f"{amount_yen:,}")
+    return fields
 
 
 def example_link_url(base_url: str, path: str = "/l/", token_length: int = 22) -> str:
     """A link as long as a real one (tokens are 22 base62 characters)."""
-    return f"{base_url.rstrip('/')}{path}{'x' * token_length}"
+    return f"{base_url.rstrip('/')}{path}{'X' * token_length}"
 
 
 def estimate_template(

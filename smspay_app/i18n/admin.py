@@ -1,5 +1,7 @@
 """Admin UI text (Reflex pages)."""
 
+from smspay_app.domain.links import MAX_LIFETIME_DAYS, MAX_LIFETIME_HOURS, MIN_LIFETIME_HOURS
+
 MESSAGES = {
     # shell
     "admin.nav.campaigns": {"ja": "キャンペーン", "en": "Campaigns"},
@@ -142,8 +144,9 @@ MESSAGES = {
     "campaign.error.amount_range": {"ja": "金額が範囲外です。", "en": "The amount is out of range."},
     "campaign.error.amount_invalid": {"ja": "金額は数字で入力してください。", "en": "Enter the amount as a number."},
     "campaign.error.lifetime_range": {
-        "ja": "有効期間は1時間から90日（2160時間）の間で指定してください。",
-        "en": "The link lifetime must be between 1 hour and 90 days (2160 hours).",
+        "ja": f"有効期間は{MIN_LIFETIME_HOURS}時間から{MAX_LIFETIME_DAYS}日（{MAX_LIFETIME_HOURS}時間）の間で指定してください。",
+        "en": f"The link lifetime must be between {MIN_LIFETIME_HOURS} hour and {MAX_LIFETIME_DAYS} days "
+        f"({MAX_LIFETIME_HOURS} hours).",
     },
     "campaign.error.too_many_questions": {"ja": "質問は4つまでです。", "en": "At most 4 questions."},
     "campaign.error.question_incomplete": {

@@ -1,6 +1,8 @@
 """Campaign editor (guided flow) and campaign page: texts added with the
 authoring UI. Prefixes ``editor.``, ``campaign.``, ``detail.`` reach the browser."""
 
+from smspay_app.domain.links import MAX_LIFETIME_DAYS, MIN_LIFETIME_HOURS
+
 MESSAGES = {
     # service errors
     "campaign.error.schedule_past": {
@@ -78,8 +80,8 @@ MESSAGES = {
     "editor.unit.hours": {"ja": "時間", "en": "hours"},
     "editor.unit.days": {"ja": "日", "en": "days"},
     "editor.lifetime.help": {
-        "ja": "1時間から90日まで。期限を過ぎたリンクは開けません。",
-        "en": "From 1 hour to 90 days. Expired links no longer open.",
+        "ja": f"{MIN_LIFETIME_HOURS}時間から{MAX_LIFETIME_DAYS}日まで。期限を過ぎたリンクは開けません。",
+        "en": f"From {MIN_LIFETIME_HOURS} hour to {MAX_LIFETIME_DAYS} days. Expired links no longer open.",
     },
     "editor.quiet": {"ja": "送信しない時間帯（夜間）", "en": "Quiet hours (no SMS at night)"},
     "editor.quiet.org": {

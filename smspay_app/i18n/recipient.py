@@ -105,8 +105,8 @@ MESSAGES = {
         "en": "Too many tries for this code. Please ask for a new one.",
     },
     "recipient.otp_sms": {
-        "ja": "【{org}】確認コード: {code}（{minutes}分間有効）。このコードを他人に教えないでください。",
-        "en": "[{org}] Your code: {code} (valid {minutes} min). Never share it.",
+        "ja": "{prefix}確認コード: {code}（{minutes}分間有効）。このコードを他人に教えないでください。",
+        "en": "{prefix}Your code: {code} (valid {minutes} min). Never share it.",
     },
     # Message / invoice
     "recipient.invoice": {"ja": "ご請求内容", "en": "Invoice"},
@@ -130,8 +130,8 @@ MESSAGES = {
     # Payment outcomes
     "recipient.paid_title": {"ja": "お支払いありがとうございました", "en": "Thank you for your payment"},
     "recipient.receipt": {
-        "ja": "お支払い完了: ¥{amount}（{date}）",
-        "en": "Paid: ¥{amount} ({date})",
+        "ja": "お支払い完了: {amount}（{date}）",
+        "en": "Paid: {amount} ({date})",
     },
     "recipient.processing_title": {"ja": "お支払い手続き中です", "en": "Payment in progress"},
     "recipient.processing_body": {

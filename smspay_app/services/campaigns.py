@@ -13,14 +13,16 @@ from sqlmodel import Session, delete, select
 
 from smspay_app.domain.clock import utcnow
 from smspay_app.domain.errors import FieldError, Invalid, Refused
+from smspay_app.domain.links import MAX_LIFETIME_HOURS, MIN_LIFETIME_HOURS
 from smspay_app.domain.quiet_hours import parse_hhmm
 from smspay_app.models import AuditLog, Campaign, CampaignQuestion, InvoiceLine, Organisation, Recipient
+from smspay_app.services import sms_message
 from smspay_app.services.auth import Caller
+from smspay_app.services.sms_message import sender_prefix  # noqa: F401 (pages/campaigns.py calls campaigns.sender_prefix)
 
 MAX_QUESTIONS = 4
 QUESTION_KINDS = ("date", "digits", "text", "secret")
 VERIFICATION_MODES = ("questions", "otp")
-MIN_LIFETIME_HOURS, MAX_LIFETIME_HOURS = 1, 90 * 24
 EDITABLE_STATES = ("draft",)
 MAX_INVOICE_LINES = 20
 MAX_AMOUNT_YEN = 10_000_000
@@ -79,8 +81,7 @@ class CampaignInvalid(Invalid):
 
 def validate(data: CampaignInput, organisation: Organisation) -> list[FieldError]:
     """Every problem with ``data`` as (field, i18n key); empty when it can be saved."""
-    from smspay_app.domain.sms_text import TemplateError, analyze_sms, check_template, render_sms
-    from smspay_app.services.links import link_url
+    from smspay_app.domain.sms_text import TemplateError, check_template
 
     errors: list[FieldError] = []
     if not data.name.strip():
@@ -103,13 +104,7 @@ def validate(data: CampaignInput, organisation: Organisation) -> list[FieldError
         else:
             # Worst case before any recipient exists: every merge value 20 wide
             # characters, a link as long as a real one.
-            sample = render_sms(
-                data.sms_template,
-                _placeholder_fields(data.sms_template),
-                link_url("X" * 22),
-                sender_prefix=sender_prefix(organisation),
-            )
-            if analyze_sms(sample, organisation.carrier_char_cap).over_cap:
+            if sms_message.sample_over_cap(organisation, data.sms_template):
                 errors.append(FieldError("sms_template", "campaign.error.template_too_long"))
     amount = data.effective_amount()
     if data.payment_enabled and amount <= 0:
@@ -148,19 +143,6 @@ def _valid_hhmm(value: str | None) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _placeholder_fields(template: str) -> dict[str, str]:
-    from smspay_app.domain.sms_text import template_fields
-
-    # Worst case for size: assume each merge value is 20 wide characters.
-    return {name: "あ" * 20 for name in template_fields(template)}
-
-
-def sender_prefix(organisation: Organisation) -> str:
-    from smspay_app.domain.sms_text import sender_prefix_for
-
-    return sender_prefix_for(organisation.sender_name or organisation.name)
 
 
 def create_campaign(session: Session, caller: Caller, data: CampaignInput) -> Campaign:
@@ -411,8 +393,6 @@ def send_check(session: Session, caller: Caller, campaign: Campaign) -> SendChec
     real-length link (over the carrier cap blocks), rows whose merge fields
     do not fill (unknown field / missing value block), no recipients, no
     identity check, a state that cannot send."""
-    from smspay_app.services.imports import estimate_campaign_sms
-
     caller.require("campaign.view")
     if campaign.organisation_id != caller.organisation_id:
         raise PermissionError("other organisation")
@@ -422,7 +402,7 @@ def send_check(session: Session, caller: Caller, campaign: Campaign) -> SendChec
     count = recipient_count(session, campaign.id)
     if count == 0:
         problems.append(Problem("sending.error.no_recipients"))
-    estimate = estimate_campaign_sms(session, campaign)
+    estimate = sms_message.estimate_campaign_sms(session, campaign)
     grouped: dict[tuple[str, str], int] = {}
     for err in estimate.errors:
         key = (err["code"], err.get("field") or "")

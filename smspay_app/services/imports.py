@@ -36,15 +36,7 @@ from smspay_app.domain.csv_import import (
     suggest_mapping,
 )
 from smspay_app.domain.phone import normalize_phone
-from smspay_app.domain.sms_text import (
-    LINK_FIELD,
-    TemplateEstimate,
-    estimate_template,
-    example_link_url,
-    fields_from_merge_data,
-    sender_prefix_for,
-    template_fields,
-)
+from smspay_app.domain.sms_text import LINK_FIELD, template_fields
 from smspay_app.i18n import t
 from smspay_app.models import (
     Campaign,
@@ -57,6 +49,7 @@ from smspay_app.models import (
     TimelineEvent,
 )
 from smspay_app.services import stats
+from smspay_app.services.sms_message import estimate_campaign_sms  # noqa: F401 (pages/campaigns.py imports it here)
 from smspay_app.settings import get_settings
 
 CHUNK_ROWS = 2000
@@ -528,36 +521,6 @@ class _BulkWriter:
         self._next_id += len(rows)
         self.insert(_RECIPIENT, ("id",) + _RECIPIENT_COLUMNS, [(i,) + r for i, r in zip(ids, rows)])
         return ids
-
-
-def estimate_campaign_sms(
-    session: Session, campaign: Campaign, template: str | None = None, *, limit: int | None = None
-) -> TemplateEstimate:
-    """Worst-case size, total segments and cost of ``template`` (default: the
-    campaign's SMS template) over the campaign's imported recipients, with a
-    link as long as a real one, the organisation's sender prefix, carrier cap
-    and per-segment price. ``worst_row``/``errors[].index`` index the
-    recipients in id order (streamed, never all in memory)."""
-    from smspay_app.services.links import LINK_PATH
-
-    org = session.get(Organisation, campaign.organisation_id)
-    stmt = (
-        select(Recipient.merge_data)
-        .where(Recipient.campaign_id == campaign.id, Recipient.cancelled_at.is_(None))
-        .order_by(Recipient.id)
-        .execution_options(yield_per=2000)
-    )
-    if limit:
-        stmt = stmt.limit(limit)
-    rows = (fields_from_merge_data(m) for m in session.execute(stmt).scalars())
-    return estimate_template(
-        campaign.sms_template if template is None else template,
-        rows,
-        example_link_url(get_settings().public_base_url, LINK_PATH),
-        sender_prefix=sender_prefix_for(org.sender_name or org.name) if org else "",
-        char_cap=org.carrier_char_cap if org else 660,
-        price_per_segment_yen=org.segment_price_yen if org else 0.0,
-    )
 
 
 def report_errors(report: RecipientImport) -> list[dict[str, Any]]:

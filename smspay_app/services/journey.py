@@ -390,15 +390,9 @@ def request_otp(
     if claimed.rowcount != 1:
         return OtpSendResult(False, "cooldown", OTP_RESEND_COOLDOWN_SECONDS)
     session.refresh(link)
-    from smspay_app.i18n import t
+    from smspay_app.services.sms_message import render_otp_sms
 
-    text = t(
-        "recipient.otp_sms",
-        lang,
-        org=ctx.organisation.sender_name or ctx.organisation.name,
-        code=code,
-        minutes=OTP_VALID_SECONDS // 60,
-    )
+    text = render_otp_sms(ctx.organisation, code, OTP_VALID_SECONDS // 60, lang)
     try:
         send(ctx.recipient, text)
     except Exception as exc:  # the provider failed: the code is not usable
@@ -479,14 +473,10 @@ def end_session(session: Session, ctx: LinkContext) -> None:
 
 
 def merge_fields(recipient: Recipient) -> dict[str, str]:
-    try:
-        data = json.loads(recipient.merge_data or "{}")
-    except ValueError:
-        data = {}
-    fields = {str(k): "" if v is None else str(v) for k, v in (data if isinstance(data, dict) else {}).items()}
-    fields.setdefault("name", recipient.name)
-    fields.setdefault("amount", f"{recipient.amount_yen:,}")
-    return fields
+    """Merge fields of the recipient page message: the SMS's, plus ``amount``."""
+    from smspay_app.domain.sms_text import fields_from_merge_data
+
+    return fields_from_merge_data(recipient.merge_data, recipient.name, amount_yen=recipient.amount_yen)
 
 
 def mark_read(session: Session, ctx: LinkContext) -> bool:

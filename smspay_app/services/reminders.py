@@ -110,13 +110,7 @@ def validate(
     rules: list[dict], max_count: object, template: str, campaign: Campaign, organisation: Organisation
 ) -> tuple[Plan | None, list[FieldError]]:
     """Check raw form input; returns the plan and the errors (i18n keys)."""
-    from smspay_app.domain.sms_text import (
-        TemplateError,
-        analyze_sms,
-        check_template,
-        ensure_link_placeholder,
-        render_sms,
-    )
+    from smspay_app.domain.sms_text import TemplateError, check_template
 
     errors: list[FieldError] = []
     parsed: list[Rule] = []
@@ -162,8 +156,7 @@ def validate(
         errors.append(FieldError("max", "dash.rem.error.max"))
     template = (template or "").strip()
     if template:
-        from smspay_app.services.campaigns import _placeholder_fields, sender_prefix
-        from smspay_app.services.links import link_url
+        from smspay_app.services import sms_message
 
         try:
             check_template(template)
@@ -171,13 +164,7 @@ def validate(
             errors.append(FieldError("template", "dash.rem.error.template"))
         else:
             try:
-                sample = render_sms(
-                    ensure_link_placeholder(template),
-                    _placeholder_fields(template),
-                    link_url("X" * 22),
-                    sender_prefix=sender_prefix(organisation),
-                )
-                if analyze_sms(sample, organisation.carrier_char_cap).over_cap:
+                if sms_message.sample_over_cap(organisation, template):
                     errors.append(FieldError("template", "dash.rem.error.template_long"))
             except TemplateError:
                 errors.append(FieldError("template", "dash.rem.error.template"))

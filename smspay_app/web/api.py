@@ -37,6 +37,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from smspay_app.db import get_engine
 from smspay_app.domain.clock import utcnow
 from smspay_app.domain.limits import SlidingWindowLimiter
+from smspay_app.domain.links import MAX_LIFETIME_HOURS, MIN_LIFETIME_HOURS
 from smspay_app.i18n import language_from_accept, t
 from smspay_app.models import Campaign, IdempotencyRecord, Recipient
 from smspay_app.services import api as api_service
@@ -128,7 +129,7 @@ class CampaignCreate(BaseModel):
     payment_enabled: bool | None = None
     amount_yen: int | None = Field(default=None, ge=0, le=10_000_000)
     due_date: date | None = None
-    link_lifetime_hours: int | None = Field(default=None, ge=1, le=2160)
+    link_lifetime_hours: int | None = Field(default=None, ge=MIN_LIFETIME_HOURS, le=MAX_LIFETIME_HOURS)
     questions: list[QuestionIn] | None = Field(default=None, max_length=4)
 
 

@@ -40,10 +40,6 @@ CSS = (
 )
 
 
-def yen(amount: int) -> str:
-    return f"¥{int(amount):,}"
-
-
 def page(
     *,
     title: str,

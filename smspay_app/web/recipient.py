@@ -37,6 +37,7 @@ from starlette.routing import Route
 
 from smspay_app.db import get_engine, session_scope
 from smspay_app.domain import user_agents
+from smspay_app.domain.formatting import yen
 from smspay_app.domain.limits import SlidingWindowLimiter
 from smspay_app.i18n import language_from_accept, normalise_language, t
 from smspay_app.models import InvoiceLine
@@ -44,7 +45,7 @@ from smspay_app.providers.payments.base import GatewayError, get_payment_gateway
 from smspay_app.services import journey, payments
 from smspay_app.services.journey import LinkContext
 from smspay_app.settings import get_settings
-from smspay_app.web.html import html_response, page, yen
+from smspay_app.web.html import html_response, page
 
 SESSION_COOKIE = "smspay_s"
 LANG_COOKIE = "smspay_lang"
@@ -298,7 +299,7 @@ def message_page(
                     t(
                         "recipient.receipt",
                         lang,
-                        amount=f"{amount:,}",
+                        amount=yen(amount),
                         date=when.strftime("%Y/%m/%d %H:%M UTC") if when else "",
                     ),
                 )

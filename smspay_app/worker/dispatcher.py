@@ -39,7 +39,6 @@ as ``python -m smspay_app.worker`` processes):
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import random
@@ -57,10 +56,10 @@ from smspay_app.db import get_engine
 from smspay_app.domain import funnel, quiet_hours
 from smspay_app.domain.clock import utcnow
 from smspay_app.domain.security import hash_token, new_token
-from smspay_app.domain.sms_text import TemplateError, render_sms
+from smspay_app.domain.sms_text import TemplateError
 from smspay_app.models import Campaign, Link, OptOut, Organisation, Recipient, SendAttempt
 from smspay_app.providers.sms.base import ProviderMessage, SendRequest, SmsError, SmsProvider, get_sms_provider
-from smspay_app.services import dispatch, reminders, timeline
+from smspay_app.services import dispatch, reminders, sms_message, timeline
 from smspay_app.services.links import LINK_PATH, link_url
 from smspay_app.settings import Settings, get_settings
 
@@ -390,17 +389,8 @@ class Dispatcher:
         return token
 
     def _render(self, s, attempt, recipient, campaign, org, now) -> str:
-        template = campaign.sms_template
-        if attempt.kind == "reminder" and campaign.reminder_template:
-            template = campaign.reminder_template
         token = self._issue_link(recipient, campaign.link_lifetime_hours, now)
-        try:
-            fields = json.loads(recipient.merge_data or "{}")
-        except ValueError:
-            fields = {}
-        fields = {str(k): "" if v is None else str(v) for k, v in fields.items()}
-        fields.setdefault("name", recipient.name)
-        return render_sms(template, fields, link_url(token), sender_prefix=f"【{org.sender_name or org.name}】")
+        return sms_message.render_for_recipient(campaign, org, recipient, link_url(token), kind=attempt.kind)
 
     @staticmethod
     def _release(attempt: SendAttempt, *, status: str, not_before: datetime | None = None) -> None:

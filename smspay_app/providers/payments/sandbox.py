@@ -38,6 +38,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from smspay_app.domain.formatting import yen
 from smspay_app.providers.payments.signature import sign_header
 
 METHODS = {"card": "card", "bank": "customer_balance", "konbini": "konbini"}
@@ -261,7 +262,7 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
         err = f"<p class=err role=alert>{html.escape(message)}</p>" if message else ""
         body = (
             f"<h1>お支払い / Checkout</h1>{err}<p>{html.escape(item['name'])}</p>"
-            f"<p class=amt>¥{obj['amount_total']:,}</p>"
+            f"<p class=amt>{yen(obj['amount_total'])}</p>"
             f'<form method=post action="{html.escape(str(request.url.path))}">'
             f"<fieldset><legend>支払方法 / Method</legend>{radios}</fieldset>"
             f"<fieldset><legend>結果 / Outcome</legend>{outcomes}</fieldset>"
@@ -308,7 +309,7 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
 
     async def pending_list(request: Request) -> Response:
         rows = "".join(
-            f"<tr><td>{html.escape(s['id'][-10:])}</td><td>¥{s['amount_total']:,}</td><td>"
+            f"<tr><td>{html.escape(s['id'][-10:])}</td><td>{yen(s['amount_total'])}</td><td>"
             f'<form method=post action="{html.escape(base_of(request))}/pending/{s["id"]}">'
             "<button name=result value=paid>入金済み / Mark paid</button>"
             "<button name=result value=failed>期限切れ / Mark failed</button></form></td></tr>"
