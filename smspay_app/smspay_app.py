@@ -22,7 +22,7 @@ from smspay_app.pages.recipients import RecipientDetailState, RecipientsState, r
 from smspay_app.pages.reminders import RemindersState, reminders_page
 from smspay_app.pages.replies import RepliesState, replies_page
 from smspay_app.pages.settings import OrgSettingsState, UsersState, settings_page, users_page
-from smspay_app.pages.state import AppState, LoginState
+from smspay_app.state import AppState, LoginState
 from smspay_app.web.app import build_web_app
 
 

@@ -127,9 +127,51 @@ def test_support_cannot_send_or_create(app_module, session, two_orgs):
 
 
 def test_signed_out_guard_redirects(app_module, session, two_orgs):
-    from smspay_app.pages.state import AppState
+    from smspay_app.state import AppState
 
     state = _state(AppState, "forged-token")
     result = AppState.guard.fn(state)
     assert result is not None and "/login" in str(result)
     assert state.user_name == ""
+
+
+def test_require_hides_the_caller_from_the_client_and_checks_every_call(app_module, session, two_orgs):
+    """``@require`` hands the checked caller to the handler; Reflex (and so a
+    client) sees only the handler's own arguments, and each call is checked."""
+    from smspay_app.pages.optouts import OptOutsState
+    from smspay_app.state import require
+
+    assert "caller" not in OptOutsState.add.get_parameters()
+    assert list(OptOutsState.add.get_parameters()) == ["self", "form"]
+    assert "caller" not in OptOutsState.add._get_type_hints()
+
+    seen = []
+
+    class Probe:
+        def __init__(self, token):
+            self.token = token
+
+        def _caller(self, permission=None):
+            if self.token != "good":
+                raise auth.NotAllowed()
+            return f"caller for {permission}"
+
+        @require("campaign.view", refused=lambda state, exc: ("refused", exc.key))
+        def handler(self, value, *, caller):
+            seen.append((value, caller))
+            return "ran"
+
+    assert Probe("good").handler(1) == "ran"
+    assert Probe("bad").handler(2) == ("refused", "admin.error.not_allowed")
+    assert seen == [(1, "caller for campaign.view")]
+    with pytest.raises(TypeError):
+        Probe("good").handler(3, caller="forged")
+
+
+def test_signed_out_or_lacking_permission_the_page_handlers_refuse(app_module, session, two_orgs):
+    from smspay_app.pages.optouts import OptOutsState
+
+    state = _state(OptOutsState, "forged-token")
+    assert "/login" in str(OptOutsState.load.fn(state))
+    OptOutsState.add.fn(state, {"phone": "09012345678", "reason": "x"})
+    assert state.ok is False and state.message == auth.NotAllowed().text("ja")

@@ -13,15 +13,13 @@ from smspay_app.components.funnel import campaign_funnel_panel
 from smspay_app.components.layout import admin_page, card, funnel_stats, stat
 from smspay_app.components.ops import campaign_ops_links
 from smspay_app.db import session_scope
+from smspay_app.domain.errors import Refused
+from smspay_app.domain.formatting import local_time, yen
 from smspay_app.models import Organisation
-from smspay_app.pages.state import AppState
 from smspay_app.services import auth, campaigns
+from smspay_app.state import AppState, quietly, raising, require
 
 PAGE_SIZE = 50
-
-
-def _yen(amount: int) -> str:
-    return f"¥{amount:,}"
 
 
 # ----------------------------------------------------------------- list
@@ -31,11 +29,8 @@ class CampaignListState(AppState):
     rows: list[dict[str, str]] = []
 
     @rx.event
-    def load(self):
-        try:
-            caller = self._caller("campaign.view")
-        except auth.NotAllowed:
-            return rx.redirect("/login")
+    @require("campaign.view")
+    def load(self, *, caller: auth.Caller):
         with session_scope() as session:
             listed = campaigns.list_campaigns(session, caller)
         self.rows = [
@@ -49,7 +44,7 @@ class CampaignListState(AppState):
                 "clicked": str(n["clicked"]),
                 "verified": str(n["verified"]),
                 "paid": str(n["paid"]),
-                "collected": _yen(n["paid_yen"]),
+                "collected": yen(n["paid_yen"]),
             }
             for c, n in listed
         ]
@@ -224,12 +219,9 @@ class CampaignEditorState(AppState):
     # -- loading
 
     @rx.event
-    def start(self):
+    @require("campaign.edit")
+    def start(self, *, caller: auth.Caller):
         """/campaigns/new: a fresh draft with helpful defaults."""
-        try:
-            caller = self._caller("campaign.edit")
-        except auth.NotAllowed:
-            return rx.redirect("/login")
         self._reset_form()
         self._editing_id = 0
         self.editing = False
@@ -246,12 +238,9 @@ class CampaignEditorState(AppState):
         self._analyse(caller)
 
     @rx.event
-    def start_edit(self):
+    @require("campaign.edit")
+    def start_edit(self, *, caller: auth.Caller):
         """/campaigns/[id]/edit: the saved draft of the caller's organisation."""
-        try:
-            caller = self._caller("campaign.edit")
-        except auth.NotAllowed:
-            return rx.redirect("/login")
         self._reset_form()
         campaign_id = _route_campaign_id(self)
         with session_scope() as session:
@@ -293,7 +282,7 @@ class CampaignEditorState(AppState):
             self.lifetime_value, self.lifetime_unit = str(hours), "hours"
         if data.scheduled_at:
             self.send_mode = "at"
-            self.scheduled_local = _utc_to_local(data.scheduled_at, self.timezone)
+            self.scheduled_local = local_time(data.scheduled_at, self.timezone).replace(" ", "T")
         if data.quiet_hours_start and data.quiet_hours_end:
             self.quiet_mode = "override"
             self.quiet_start, self.quiet_end = data.quiet_hours_start, data.quiet_hours_end
@@ -315,8 +304,8 @@ class CampaignEditorState(AppState):
     # -- field changes
 
     @rx.event
+    @require("campaign.edit", refused=raising)
     def set_field(self, field_name: str, value):
-        self._caller("campaign.edit")
         if field_name in _TEXT_FIELDS:
             setattr(self, field_name, str(value or "")[:2000])
         elif field_name in _BOOL_FIELDS:
@@ -325,26 +314,26 @@ class CampaignEditorState(AppState):
             self._lines_total()
 
     @rx.event
-    def set_template(self, value: str):
-        caller = self._caller("campaign.edit")
+    @require("campaign.edit", refused=raising)
+    def set_template(self, value: str, *, caller: auth.Caller):
         self.template = str(value or "")[:2000]
         self._analyse(caller)
 
     @rx.event
+    @require("campaign.edit", refused=raising)
     def add_line(self):
-        self._caller("campaign.edit")
         if len(self.lines) < campaigns.MAX_INVOICE_LINES:
             self.lines = self.lines + [{"item": "", "quantity": "1", "unit_price": ""}]
 
     @rx.event
+    @require("campaign.edit", refused=raising)
     def remove_line(self, index: int):
-        self._caller("campaign.edit")
         self.lines = [l for i, l in enumerate(self.lines) if i != int(index)]
         self._lines_total()
 
     @rx.event
+    @require("campaign.edit", refused=raising)
     def set_line(self, index: int, key: str, value: str):
-        self._caller("campaign.edit")
         index = int(index)
         if key in _LINE_KEYS and 0 <= index < len(self.lines):
             lines = [dict(l) for l in self.lines]
@@ -353,19 +342,19 @@ class CampaignEditorState(AppState):
             self._lines_total()
 
     @rx.event
+    @require("campaign.edit", refused=raising)
     def add_question(self):
-        self._caller("campaign.edit")
         if len(self.questions) < campaigns.MAX_QUESTIONS:
             self.questions = self.questions + [{"label": "", "column": "", "kind": "text"}]
 
     @rx.event
+    @require("campaign.edit", refused=raising)
     def remove_question(self, index: int):
-        self._caller("campaign.edit")
         self.questions = [q for i, q in enumerate(self.questions) if i != int(index)]
 
     @rx.event
+    @require("campaign.edit", refused=raising)
     def set_question(self, index: int, key: str, value: str):
-        self._caller("campaign.edit")
         index = int(index)
         if key in _QUESTION_KEYS and 0 <= index < len(self.questions):
             questions = [dict(q) for q in self.questions]
@@ -375,8 +364,8 @@ class CampaignEditorState(AppState):
     # -- steps
 
     @rx.event
-    def go(self, step: int):
-        caller = self._caller("campaign.edit")
+    @require("campaign.edit", refused=raising)
+    def go(self, step: int, *, caller: auth.Caller):
         step = max(1, min(5, int(step)))
         if step > self.step:
             problems = self._problems(caller)
@@ -402,14 +391,10 @@ class CampaignEditorState(AppState):
         self.errors, self.error_steps = [], []
 
     @rx.event
-    def submit(self, form: dict | None = None):
+    @require("campaign.edit", refused=lambda state, exc: setattr(state, "errors", [state._refusal(exc)]))
+    def submit(self, form: dict | None = None, *, caller: auth.Caller):
         """Save (create or update). ``form`` values, when given, override the
         fields of the same name (the state holds everything otherwise)."""
-        try:
-            caller = self._caller("campaign.edit")
-        except auth.NotAllowed:
-            self.errors = [self._t("admin.error.not_allowed")]
-            return
         for key, value in (form or {}).items():
             target = {"amount_yen": "amount"}.get(key, key)
             if target in _TEXT_FIELDS:
@@ -418,7 +403,7 @@ class CampaignEditorState(AppState):
                 self.template = str(value or "")[:2000]
         data, parse_errors = self._input(caller)
         if parse_errors:
-            self._show([(_step_of(e.field), self._t(e.key)) for e in parse_errors])
+            self._show([(_step_of(e.field), self._refusal(e)) for e in parse_errors])
             return
         try:
             with session_scope() as session:
@@ -428,7 +413,7 @@ class CampaignEditorState(AppState):
                     campaign = campaigns.create_campaign(session, caller, data)
                 campaign_id = campaign.id
         except campaigns.CampaignInvalid as exc:
-            self._show([(_step_of(e.field), self._t(e.key)) for e in exc.errors])
+            self._show([(_step_of(e.field), self._refusal(e)) for e in exc.errors])
             return
         self.errors, self.error_steps = [], []
         self.template = ""
@@ -437,7 +422,7 @@ class CampaignEditorState(AppState):
     # -- helpers
 
     def _input(self, caller: auth.Caller) -> tuple[campaigns.CampaignInput, list[campaigns.FieldError]]:
-        from smspay_app.domain.csv_import import parse_amount_yen, parse_date
+        from smspay_app.domain.csv_import import parse_date
 
         errors: list[campaigns.FieldError] = []
         amount = 0
@@ -503,7 +488,7 @@ class CampaignEditorState(AppState):
         with session_scope() as session:
             org = session.get(Organisation, caller.organisation_id)
             errors = parse_errors + campaigns.validate(data, org)
-        return sorted({(_step_of(e.field), self._t(e.key)) for e in errors})
+        return sorted({(_step_of(e.field), self._refusal(e)) for e in errors})
 
     def _show(self, problems: list[tuple[int, str]], only_step: int | None = None) -> None:
         shown = [p for p in problems if only_step is None or p[0] == only_step]
@@ -511,20 +496,19 @@ class CampaignEditorState(AppState):
         self.error_steps = sorted({step for step, _ in problems})
 
     def _lines_total(self) -> None:
-        from smspay_app.domain.csv_import import parse_amount_yen
 
         total = 0
         for line in self.lines:
             qty, price = _int(line.get("quantity", "")), parse_amount_yen(line.get("unit_price", "") or "x")
             total += max(0, qty or 0) * max(0, price or 0)
-        self.lines_total = self._t("editor.lines_total", total=_yen(total)) if self.lines else ""
+        self.lines_total = self._t("editor.lines_total", total=yen(total)) if self.lines else ""
 
     def _build_review(self, caller: auth.Caller) -> None:
         data, _ = self._input(caller)
         hours = data.link_lifetime_hours
         send = self._t("editor.send_now") if data.scheduled_at is None else self.scheduled_local.replace("T", " ")
         page = (
-            self._t("detail.amount", amount=_yen(data.effective_amount()))
+            self._t("detail.amount", amount=yen(data.effective_amount()))
             if data.payment_enabled
             else self._t("detail.no_payment")
         )
@@ -558,7 +542,6 @@ class CampaignEditorState(AppState):
             TemplateError,
             analyze_sms,
             check_template,
-            estimate_cost_yen,
             fields_from_merge_data,
             has_link_placeholder,
             render_sms,
@@ -645,11 +628,7 @@ class CampaignEditorState(AppState):
     def _template_problem(self, exc, template: str, prefix: str, cap: int) -> None:
         from smspay_app.i18n import CATALOG
 
-        message = (
-            self._t(exc.code, field=exc.field)
-            if exc.field
-            else (self._t(exc.code) if exc.code in CATALOG else str(exc))
-        )
+        message = self._refusal(exc) if exc.key in CATALOG else str(exc)
         self.sms_preview = prefix + template
         self.sms_summary = self._t("editor.template_problem", message=message)
         self.sms_cost = ""
@@ -676,13 +655,6 @@ def _local_to_utc(value: str, tz: str):
     return (
         local.replace(tzinfo=ZoneInfo(tz or "Asia/Tokyo")).astimezone(UTC).replace(tzinfo=None, second=0, microsecond=0)
     )
-
-
-def _utc_to_local(value, tz: str) -> str:
-    from datetime import UTC
-    from zoneinfo import ZoneInfo
-
-    return value.replace(tzinfo=UTC).astimezone(ZoneInfo(tz or "Asia/Tokyo")).strftime("%Y-%m-%dT%H:%M")
 
 
 def _route_campaign_id(state) -> int:
@@ -1278,11 +1250,8 @@ class CampaignDetailState(AppState):
         return int(100 * self.import_done / self.import_total) if self.import_total else 0
 
     @rx.event
-    def load(self):
-        try:
-            caller = self._caller("campaign.view")
-        except auth.NotAllowed:
-            return rx.redirect("/login")
+    @require("campaign.view")
+    def load(self, *, caller: auth.Caller):
         self.page = 0
         self.import_message = ""
         self.import_errors = []
@@ -1297,11 +1266,8 @@ class CampaignDetailState(AppState):
         return CampaignDetailState.run_check
 
     @rx.event
-    def tick(self, _value=None):
-        try:
-            caller = self._caller("campaign.view")
-        except auth.NotAllowed:
-            return
+    @require("campaign.view", refused=quietly)
+    def tick(self, _value=None, *, caller: auth.Caller):
         before = self.status
         self._refresh(caller)
         if before != self.status:
@@ -1327,7 +1293,7 @@ class CampaignDetailState(AppState):
             self.edit_href = f"/campaigns/{campaign.id}/edit"
             self.sms_template = campaign.sms_template
             self.scheduled_text = (
-                self._t("detail.scheduled_for", at=_utc_to_local(campaign.scheduled_at, org.timezone).replace("T", " "))
+                self._t("detail.scheduled_for", at=local_time(campaign.scheduled_at, org.timezone))
                 if campaign.scheduled_at
                 else ""
             )
@@ -1339,7 +1305,7 @@ class CampaignDetailState(AppState):
             )
             self.summary_lines = [
                 self._t("detail.lifetime", hours=campaign.link_lifetime_hours),
-                self._t("detail.amount", amount=_yen(campaign.amount_yen))
+                self._t("detail.amount", amount=yen(campaign.amount_yen))
                 if campaign.payment_enabled
                 else self._t("detail.no_payment"),
                 f"{self._t('editor.quiet')}: {quiet[0]}–{quiet[1]}",
@@ -1351,24 +1317,21 @@ class CampaignDetailState(AppState):
             ]
             counts = campaigns.funnel_counts(session, campaign.id)
             self.recipient_total = counts["recipients"]
-            self.counts = {k: (_yen(v) if k.endswith("_yen") else str(v)) for k, v in counts.items()}
+            self.counts = {k: (yen(v) if k.endswith("_yen") else str(v)) for k, v in counts.items()}
             self.progress = {k: f"{v:,}" for k, v in dispatch.sending_progress(session, campaign.id).items()}
             rows = campaigns.recipients_page(
                 session, caller, campaign.id, offset=self.page * PAGE_SIZE, limit=PAGE_SIZE
             )
         self.recipients = [
-            {"phone": r.phone_e164, "name": r.name, "amount": _yen(r.amount_yen), "status": r.status} for r in rows
+            {"phone": r.phone_e164, "name": r.name, "amount": yen(r.amount_yen), "status": r.status} for r in rows
         ]
 
     @rx.event(background=True)
-    async def run_check(self):
+    @require("campaign.view", refused=quietly)
+    async def run_check(self, *, caller: auth.Caller):
         """Validation before send and the worst case over every recipient. It
         reads every row (seconds for 100,000), so it runs in a thread while the
         server keeps serving; the result is applied when it is ready."""
-        try:
-            caller = self._caller("campaign.view")
-        except auth.NotAllowed:
-            return
         campaign_id = self._campaign_id()
 
         def compute():
@@ -1409,7 +1372,7 @@ class CampaignDetailState(AppState):
             elif not check.recipients:
                 lines.append(self._t("detail.check.none"))
             self.check_lines = lines
-            self.check_problems = [self._t(p.key, **p.params) if p.params else self._t(p.key) for p in check.problems]
+            self.check_problems = [self._refusal(p) for p in check.problems]
             self.check_ok = check.ok
 
     @rx.event
@@ -1426,15 +1389,11 @@ class CampaignDetailState(AppState):
     # -- import: step 1, the file goes to disk, the page shows the mapping
 
     @rx.event
-    async def handle_upload(self, files: list[rx.UploadFile]):
+    @require("campaign.edit", refused=lambda state, exc: state._import_failed(state._refusal(exc)))
+    async def handle_upload(self, files: list[rx.UploadFile], *, caller: auth.Caller):
         from smspay_app.domain.csv_import import CsvError
         from smspay_app.services import uploads
 
-        try:
-            caller = self._caller("campaign.edit")
-        except auth.NotAllowed:
-            self._import_failed(self._t("admin.error.not_allowed"))
-            return
         with session_scope() as session:
             campaign = campaigns.get_campaign(session, caller, self._campaign_id())
             status = campaign.status if campaign else None
@@ -1459,8 +1418,7 @@ class CampaignDetailState(AppState):
         except CsvError as exc:
             if "token" in locals():
                 uploads.discard_upload(caller.organisation_id, token)
-            reason = self._t(exc.code, **exc.params) if exc.params else self._t(exc.code)
-            self._import_failed(self._t("import.failed", reason=reason))
+            self._import_failed(self._t("import.failed", reason=self._refusal(exc)))
             yield rx.clear_selected_files("csv")
             return
         self._upload_token = token
@@ -1478,19 +1436,16 @@ class CampaignDetailState(AppState):
         yield rx.clear_selected_files("csv")
 
     @rx.event
+    @require("campaign.edit", refused=raising)
     def set_mapping(self, field_name: str, header: str):
         from smspay_app.services import uploads
 
-        self._caller("campaign.edit")
         if field_name in uploads.MAPPING_FIELDS and (header in self.map_headers or header == MAPPING_NONE):
             self.mapping = {**self.mapping, field_name: header}
 
     @rx.event
-    def discard_upload(self):
-        try:
-            caller = self._caller("campaign.edit")
-        except auth.NotAllowed:
-            return
+    @require("campaign.edit", refused=quietly)
+    def discard_upload(self, *, caller: auth.Caller):
         self._discard(caller)
 
     def _discard(self, caller: auth.Caller) -> None:
@@ -1511,16 +1466,12 @@ class CampaignDetailState(AppState):
     # -- import: step 2, in the background with a progress bar
 
     @rx.event(background=True)
-    async def run_import(self):
+    @require("campaign.edit", refused=lambda state, exc: state._import_failed(state._refusal(exc)))
+    async def run_import(self, *, caller: auth.Caller):
         from smspay_app.services import uploads
         from smspay_app.services.imports import import_recipients_csv
 
         async with self:
-            try:
-                caller = self._caller("campaign.edit")
-            except auth.NotAllowed:
-                self._import_failed(self._t("admin.error.not_allowed"))
-                return
             if self.importing:
                 return
             token, filename, lang = self._upload_token, self._upload_name, self.lang
@@ -1617,14 +1568,11 @@ class CampaignDetailState(AppState):
         )
 
     @rx.event
-    def download_errors(self):
+    @require("campaign.view", refused=quietly)
+    def download_errors(self, *, caller: auth.Caller):
         from smspay_app.models import RecipientImport
         from smspay_app.services.imports import errors_csv
 
-        try:
-            caller = self._caller("campaign.view")
-        except auth.NotAllowed:
-            return
         with session_scope() as session:
             report = session.get(RecipientImport, self._import_id) if self._import_id else None
             if report is None or report.organisation_id != caller.organisation_id:
@@ -1651,21 +1599,14 @@ class CampaignDetailState(AppState):
     def set_schedule_local(self, value: str):
         self.schedule_local = str(value or "")[:32]
 
-    def _send(self, at):
-        try:
-            caller = self._caller("campaign.send")
-        except auth.NotAllowed:
-            self.action_ok = False
-            self.action_message = self._t("admin.error.not_allowed")
-            return
+    @require("campaign.send", refused=lambda state, exc: state._action_refused(exc))
+    def _send(self, at, *, caller: auth.Caller):
         try:
             with session_scope() as session:
                 queued = campaigns.send_campaign(session, caller, self._campaign_id(), scheduled_at=at)
         except campaigns.SendBlocked as exc:
             self.action_ok = False
-            self.action_message = " ".join(
-                self._t(p.key, **p.params) if p.params else self._t(p.key) for p in exc.problems
-            )
+            self.action_message = " ".join(self._refusal(p) for p in exc.problems)
             return
         self.action_ok = True
         if at is None:
@@ -1674,6 +1615,10 @@ class CampaignDetailState(AppState):
             self.action_message = self._t("detail.scheduled", at=self.schedule_local.replace("T", " "), count=queued)
         self._refresh(caller)
         return CampaignDetailState.run_check
+
+    def _action_refused(self, exc: Refused) -> None:
+        self.action_ok = False
+        self.action_message = self._refusal(exc)
 
     @rx.event
     def pause(self):
@@ -1692,21 +1637,14 @@ class CampaignDetailState(AppState):
         self.confirm_cancel = False
         return self._change("cancel", "detail.cancelled")
 
-    def _change(self, action: str, done_key: str):
-        try:
-            caller = self._caller("campaign.send")
-        except auth.NotAllowed:
-            self.action_ok = False
-            self.action_message = self._t("admin.error.not_allowed")
-            return
+    @require("campaign.send", refused=lambda state, exc: state._action_refused(exc))
+    def _change(self, action: str, done_key: str, *, caller: auth.Caller):
         try:
             with session_scope() as session:
                 count = campaigns.change_sending(session, caller, self._campaign_id(), action)
         except campaigns.SendBlocked as exc:
             self.action_ok = False
-            self.action_message = " ".join(
-                self._t(p.key, **p.params) if p.params else self._t(p.key) for p in exc.problems
-            )
+            self.action_message = " ".join(self._refusal(p) for p in exc.problems)
             return
         self.action_ok = True
         self.action_message = self._t(done_key, count=count)
