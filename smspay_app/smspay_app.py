@@ -7,7 +7,7 @@ import reflex as rx
 
 from smspay_app.pages.account import AccountState, account_page
 from smspay_app.pages.campaigns import (
-    CampaignDetailState,
+    DETAIL_ON_LOAD,
     CampaignEditorState,
     CampaignListState,
     campaign_detail_page,
@@ -58,7 +58,7 @@ app.add_page(
     campaign_detail_page,
     route="/campaigns/[campaign_id]",
     title="smspay | キャンペーン / Campaign",
-    on_load=[AppState.guard, CampaignDetailState.load],
+    on_load=[AppState.guard, *DETAIL_ON_LOAD],
 )
 app.add_page(
     recipients_page,
