@@ -99,7 +99,7 @@ class DevelopersState(AppState):
                     session, caller, str(form.get("name", ""))[:100], scopes, str(form.get("allowlist", ""))[:4000]
                 )
         except api_keys.ApiKeyInvalid as exc:
-            self.key_error = self._t(exc.key, **exc.fields)
+            self.key_error = self._refusal(exc)
             return
         self.key_error = ""
         self.secret_value = secret
@@ -132,7 +132,7 @@ class DevelopersState(AppState):
                     session, caller, str(form.get("url", ""))[:500], events, str(form.get("description", ""))[:200]
                 )
         except webhooks.WebhookInvalid as exc:
-            self.hook_error = self._t(exc.key, **exc.fields)
+            self.hook_error = self._refusal(exc)
             return
         self.hook_error = ""
         self.secret_value = secret
