@@ -7,7 +7,7 @@ import reflex as rx
 
 from smspay_app.pages.account import AccountState, account_page
 from smspay_app.pages.campaigns import (
-    CampaignDetailState,
+    DETAIL_ON_LOAD,
     CampaignEditorState,
     CampaignListState,
     campaign_detail_page,
@@ -22,7 +22,7 @@ from smspay_app.pages.recipients import RecipientDetailState, RecipientsState, r
 from smspay_app.pages.reminders import RemindersState, reminders_page
 from smspay_app.pages.replies import RepliesState, replies_page
 from smspay_app.pages.settings import OrgSettingsState, UsersState, settings_page, users_page
-from smspay_app.pages.state import AppState, LoginState
+from smspay_app.state import AppState, LoginState
 from smspay_app.web.app import build_web_app
 
 
@@ -58,7 +58,7 @@ app.add_page(
     campaign_detail_page,
     route="/campaigns/[campaign_id]",
     title="smspay | キャンペーン / Campaign",
-    on_load=[AppState.guard, CampaignDetailState.load],
+    on_load=[AppState.guard, *DETAIL_ON_LOAD],
 )
 app.add_page(
     recipients_page,

@@ -12,6 +12,7 @@ import pytest
 import reflex as rx
 from sqlmodel import func, select
 
+from smspay_app.db import session_scope
 from smspay_app.models import Campaign, Organisation, Recipient, SendAttempt
 from smspay_app.services import auth, campaigns
 
@@ -71,16 +72,22 @@ def _snapshot(session, campaign_id):
 
 
 def test_other_organisation_cannot_read_campaign(app_module, session, two_orgs):
-    from smspay_app.pages.campaigns import CampaignDetailState
+    from smspay_app.pages.campaigns import CampaignDetailState, RecipientTableState
 
     state = _state(CampaignDetailState, two_orgs["b"], two_orgs["campaign_id"])
     CampaignDetailState.load.fn(state)
     assert state.found is False
-    assert state.name == "" and state.recipients == [] and state.counts == {}
+    assert state.name == "" and state.counts == {}
+    table = _state(RecipientTableState, two_orgs["b"], two_orgs["campaign_id"])
+    RecipientTableState.load.fn(table)
+    assert table.recipients == [] and table.total == 0
 
     own = _state(CampaignDetailState, two_orgs["a"], two_orgs["campaign_id"])
     CampaignDetailState.load.fn(own)
-    assert own.found is True and own.name == "A社の請求" and len(own.recipients) == 1
+    assert own.found is True and own.name == "A社の請求"
+    own_table = _state(RecipientTableState, two_orgs["a"], two_orgs["campaign_id"])
+    RecipientTableState.load.fn(own_table)
+    assert len(own_table.recipients) == 1
 
 
 def test_other_organisation_cannot_send(app_module, session, two_orgs):
@@ -95,14 +102,14 @@ def test_other_organisation_cannot_send(app_module, session, two_orgs):
 
 @pytest.mark.parametrize("who", ["b", "support_a", "signed_out"])
 async def test_upload_refused_for_wrong_org_role_or_no_session(app_module, session, two_orgs, who):
-    from smspay_app.pages.campaigns import CampaignDetailState
+    from smspay_app.pages.campaigns import ImportState
 
     token = "" if who == "signed_out" else two_orgs[who]
     before = _snapshot(session, two_orgs["campaign_id"])
-    state = _state(CampaignDetailState, token, two_orgs["campaign_id"])
+    state = _state(ImportState, token, two_orgs["campaign_id"])
     csv = "電話番号,氏名\n08011112222,侵入 者\n".encode()
     upload = rx.UploadFile(file=io.BytesIO(csv), path=Path("x.csv"), size=len(csv))
-    result = CampaignDetailState.handle_upload.fn(state, [upload])
+    result = ImportState.handle_upload.fn(state, [upload])
     if hasattr(result, "__aiter__"):
         async for _ in result:
             pass
@@ -127,9 +134,91 @@ def test_support_cannot_send_or_create(app_module, session, two_orgs):
 
 
 def test_signed_out_guard_redirects(app_module, session, two_orgs):
-    from smspay_app.pages.state import AppState
+    from smspay_app.state import AppState
 
     state = _state(AppState, "forged-token")
     result = AppState.guard.fn(state)
     assert result is not None and "/login" in str(result)
     assert state.user_name == ""
+
+
+def test_require_hides_the_caller_from_the_client_and_checks_every_call(app_module, session, two_orgs):
+    """``@require`` hands the checked caller to the handler; Reflex (and so a
+    client) sees only the handler's own arguments, and each call is checked."""
+    from smspay_app.pages.optouts import OptOutsState
+    from smspay_app.state import require
+
+    assert "caller" not in OptOutsState.add.get_parameters()
+    assert list(OptOutsState.add.get_parameters()) == ["self", "form"]
+    assert "caller" not in OptOutsState.add._get_type_hints()
+
+    seen = []
+
+    class Probe:
+        def __init__(self, token):
+            self.token = token
+
+        def _caller(self, permission=None):
+            if self.token != "good":
+                raise auth.NotAllowed()
+            return f"caller for {permission}"
+
+        @require("campaign.view", refused=lambda state, exc: ("refused", exc.key))
+        def handler(self, value, *, caller):
+            seen.append((value, caller))
+            return "ran"
+
+    assert Probe("good").handler(1) == "ran"
+    assert Probe("bad").handler(2) == ("refused", "admin.error.not_allowed")
+    assert seen == [(1, "caller for campaign.view")]
+    with pytest.raises(TypeError):
+        Probe("good").handler(3, caller="forged")
+
+
+def test_signed_out_or_lacking_permission_the_page_handlers_refuse(app_module, session, two_orgs):
+    from smspay_app.pages.optouts import OptOutsState
+
+    state = _state(OptOutsState, "forged-token")
+    assert "/login" in str(OptOutsState.load.fn(state))
+    OptOutsState.add.fn(state, {"phone": "09012345678", "reason": "x"})
+    assert state.ok is False and state.message == auth.NotAllowed().text("ja")
+
+
+def test_the_campaign_tick_reloads_the_header_and_the_table_only_when_the_counts_move(app_module, session, two_orgs):
+    """The 2-second tick reloads the header's counters; the recipients table
+    (its own substate) reloads only when the counts changed, the send check
+    only when the status changed. Import and table data are not in the header."""
+    from smspay_app.pages.campaigns import CampaignDetailState, ImportState, RecipientTableState, SendCheckState
+
+    assert not {"recipients", "map_rows", "check_lines"} & set(CampaignDetailState.vars)
+    assert {"map_rows", "mapping"} <= set(ImportState.vars) and "check_lines" in SendCheckState.vars
+
+    campaign_id = two_orgs["campaign_id"]
+    state = _state(CampaignDetailState, two_orgs["a"], campaign_id)
+    CampaignDetailState.load.fn(state)
+    assert state.counts["recipients"] == "1"
+    assert CampaignDetailState.tick.fn(state) == []
+
+    org_id = session.get(Campaign, campaign_id).organisation_id
+    session.add(Recipient(campaign_id=campaign_id, organisation_id=org_id, phone_e164="+819087654321", name="佐藤"))
+    session.commit()
+    assert CampaignDetailState.tick.fn(state) == [RecipientTableState.refresh]
+    assert state.counts["recipients"] == "2"
+
+    with session_scope() as s:
+        s.get(Campaign, campaign_id).status = "paused"
+        s.commit()
+    assert CampaignDetailState.tick.fn(state) == [SendCheckState.run_check]
+
+
+def test_the_editor_saves_a_campaign_with_an_amount_and_invoice_lines(app_module, session, two_orgs):
+    from smspay_app.pages.campaigns import CampaignEditorState
+
+    editor = _state(CampaignEditorState, two_orgs["a"])
+    CampaignEditorState.start.fn(editor)
+    editor.lines = [{"item": "会費", "quantity": "2", "unit_price": "1,500"}]
+    CampaignEditorState.submit.fn(editor, {"name": "会費の請求", "amount_yen": "3,000"})
+    assert editor.errors == []
+    session.expire_all()
+    saved = session.exec(select(Campaign).where(Campaign.name == "会費の請求")).one()
+    assert saved.amount_yen == 3000

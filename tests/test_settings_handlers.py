@@ -33,7 +33,8 @@ FORM = dict(
 @pytest.fixture
 def pages(settings):
     import smspay_app.smspay_app  # noqa: F401  registers the pages
-    from smspay_app.pages import account, state
+    from smspay_app import state
+    from smspay_app.pages import account
     from smspay_app.pages import settings as settings_pages
 
     return settings_pages, account, state

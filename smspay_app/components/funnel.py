@@ -13,8 +13,9 @@ import reflex as rx
 
 from smspay_app.components.layout import card
 from smspay_app.db import session_scope
-from smspay_app.pages.state import AppState
+from smspay_app.domain.formatting import yen
 from smspay_app.services import auth, dashboard, dispatch
+from smspay_app.state import AppState, quietly, require
 
 STEP_COLORS = {
     "sent": "#3b82f6",
@@ -24,10 +25,6 @@ STEP_COLORS = {
     "paid": "#16a34a",
 }
 PROGRESS_KEYS = ("queued", "held", "sending", "sent", "delivered", "failed", "unknown", "cancelled")
-
-
-def yen(amount: int) -> str:
-    return f"¥{amount:,}"
 
 
 def _rate(value: float | None) -> str:
@@ -78,11 +75,8 @@ class FunnelPanelState(AppState):
         return FunnelPanelState.tick
 
     @rx.event
-    def tick(self, _value=None):
-        try:
-            caller = self._caller("campaign.view")
-        except auth.NotAllowed:
-            return
+    @require("campaign.view", refused=quietly)
+    def tick(self, _value=None, *, caller: auth.Caller):
         cid = self._campaign_id()
         with session_scope() as session:
             figures = dashboard.campaign_figures(session, caller, cid) if cid else None

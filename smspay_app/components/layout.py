@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from smspay_app.pages.state import AppState
+from smspay_app.state import AppState
 
 BRAND = "#0f766e"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from smspay_app.pages.state import AppState
+from smspay_app.state import AppState
 
 
 def campaign_ops_links() -> rx.Component:

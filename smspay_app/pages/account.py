@@ -11,8 +11,8 @@ from smspay_app.i18n import normalise_language
 from smspay_app.models import Organisation
 from smspay_app.pages.login import recovery_codes_box
 from smspay_app.pages.settings import MessageMixin, message_callout
-from smspay_app.pages.state import AppState
 from smspay_app.services import auth, totp, users
+from smspay_app.state import AppState, require
 
 
 class AccountState(MessageMixin, AppState):
@@ -32,12 +32,6 @@ class AccountState(MessageMixin, AppState):
     def totp_status(self) -> str:
         return self._t("account.totp.on", left=self.codes_left)
 
-    def _me(self) -> auth.Caller | None:
-        try:
-            return self._caller()
-        except auth.NotAllowed:
-            return None
-
     def _refresh(self, caller: auth.Caller) -> None:
         with session_scope() as session:
             user = users.me(session, caller)
@@ -49,12 +43,13 @@ class AccountState(MessageMixin, AppState):
             self.totp_required = org.require_totp
             self.codes_left = totp.recovery_codes_left(session, user) if self.totp_on else 0
 
+    def _signed_out(self):
+        self.loaded = False
+        return rx.redirect("/login")
+
     @rx.event
-    def load(self):
-        caller = self._me()
-        if caller is None:
-            self.loaded = False
-            return rx.redirect("/login")
+    @require(refused=lambda state, _exc: state._signed_out())
+    def load(self, *, caller: auth.Caller):
         self._refresh(caller)
         self._clear()
         if caller.must_change_password:
@@ -65,10 +60,8 @@ class AccountState(MessageMixin, AppState):
         self.loaded = True
 
     @rx.event
-    def save_profile(self, form: dict):
-        caller = self._me()
-        if caller is None:
-            return rx.redirect("/login")
+    @require(None)
+    def save_profile(self, form: dict, *, caller: auth.Caller):
         try:
             with session_scope() as session:
                 view = users.update_profile(
@@ -83,10 +76,8 @@ class AccountState(MessageMixin, AppState):
         self._say("account.saved")
 
     @rx.event
-    def change_password(self, form: dict):
-        caller = self._me()
-        if caller is None:
-            return rx.redirect("/login")
+    @require(None)
+    def change_password(self, form: dict, *, caller: auth.Caller):
         try:
             with session_scope() as session:
                 users.change_password(
@@ -102,10 +93,8 @@ class AccountState(MessageMixin, AppState):
         self._say("account.password.changed")
 
     @rx.event
-    def start_totp(self):
-        caller = self._me()
-        if caller is None:
-            return rx.redirect("/login")
+    @require(None)
+    def start_totp(self, *, caller: auth.Caller):
         try:
             with session_scope() as session:
                 enrolment = totp.begin_enrolment(session, users.me(session, caller))
@@ -123,10 +112,8 @@ class AccountState(MessageMixin, AppState):
         self.enrol_qr = self.enrol_secret = ""
 
     @rx.event
-    def confirm_totp(self, form: dict):
-        caller = self._me()
-        if caller is None:
-            return rx.redirect("/login")
+    @require(None)
+    def confirm_totp(self, form: dict, *, caller: auth.Caller):
         try:
             with session_scope() as session:
                 codes = totp.confirm_enrolment(session, users.me(session, caller), str(form.get("code", "")))
@@ -140,10 +127,8 @@ class AccountState(MessageMixin, AppState):
         self._say("account.totp.enabled")
 
     @rx.event
-    def disable_totp(self, form: dict):
-        caller = self._me()
-        if caller is None:
-            return rx.redirect("/login")
+    @require(None)
+    def disable_totp(self, form: dict, *, caller: auth.Caller):
         try:
             with session_scope() as session:
                 totp.disable(session, users.me(session, caller), str(form.get("code", "")))
@@ -154,10 +139,8 @@ class AccountState(MessageMixin, AppState):
         self._say("account.totp.disabled")
 
     @rx.event
-    def regenerate_codes(self, form: dict):
-        caller = self._me()
-        if caller is None:
-            return rx.redirect("/login")
+    @require(None)
+    def regenerate_codes(self, form: dict, *, caller: auth.Caller):
         try:
             with session_scope() as session:
                 codes = totp.regenerate_recovery_codes(session, users.me(session, caller), str(form.get("code", "")))

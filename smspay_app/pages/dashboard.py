@@ -10,8 +10,8 @@ import reflex as rx
 from smspay_app.components.funnel import FunnelPanelState, campaign_funnel_panel, yen
 from smspay_app.components.layout import admin_page, card, funnel_stats, stat
 from smspay_app.db import session_scope
-from smspay_app.pages.state import AppState
 from smspay_app.services import auth, dashboard
+from smspay_app.state import AppState, quietly, require
 
 
 class DashboardState(AppState):
@@ -50,21 +50,15 @@ class DashboardState(AppState):
         return self.rows[0]["id"] if self.rows else ""
 
     @rx.event
-    def load(self):
-        try:
-            caller = self._caller("campaign.view")
-        except auth.NotAllowed:
-            return rx.redirect("/login")
+    @require("campaign.view")
+    def load(self, *, caller: auth.Caller):
         first = self._refresh(caller)
         if first:
             return FunnelPanelState.select_default(first)
 
     @rx.event
-    def tick(self, _value=None):
-        try:
-            caller = self._caller("campaign.view")
-        except auth.NotAllowed:
-            return
+    @require("campaign.view", refused=quietly)
+    def tick(self, _value=None, *, caller: auth.Caller):
         self._refresh(caller)
 
 

@@ -7,25 +7,23 @@ and calls ``services.api_keys`` / ``services.webhooks``."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 import reflex as rx
 
 from smspay_app.components.layout import admin_page, card
 from smspay_app.db import session_scope
+from smspay_app.domain.formatting import local_time
 from smspay_app.models import Organisation, WebhookEndpoint
 from smspay_app.models.api import API_SCOPES, WEBHOOK_EVENT_TYPES
-from smspay_app.pages.state import AppState
 from smspay_app.services import api_keys, auth, webhooks
+from smspay_app.state import AppState, require
 
 PERMISSION = "settings.manage"
 
 
 def _when(at: datetime | None, tz: str) -> str:
-    if at is None:
-        return "-"
-    return at.replace(tzinfo=UTC).astimezone(ZoneInfo(tz or "Asia/Tokyo")).strftime("%Y-%m-%d %H:%M")
+    return local_time(at, tz) or "-"
 
 
 class DevelopersState(AppState):
@@ -84,26 +82,16 @@ class DevelopersState(AppState):
                 for d in webhooks.list_deliveries(session, caller, limit=50)
             ]
 
-    def _admin(self) -> auth.Caller | None:
-        try:
-            return self._caller(PERMISSION)
-        except auth.NotAllowed:
-            return None
-
     @rx.event
-    def load(self):
-        caller = self._admin()
-        if caller is None:
-            return rx.redirect("/campaigns")
+    @require(PERMISSION, refused=lambda _state, _exc: rx.redirect("/campaigns"))
+    def load(self, *, caller: auth.Caller):
         self.key_error = self.hook_error = ""
         self.secret_value, self.secret_open = "", False  # a one-time secret is never shown again
         self._load(caller)
 
     @rx.event
-    def create_key(self, form: dict):
-        caller = self._admin()
-        if caller is None:
-            return rx.redirect("/login")
+    @require(PERMISSION)
+    def create_key(self, form: dict, *, caller: auth.Caller):
         scopes = [s for s in API_SCOPES if str(form.get(f"scope_{s}", "")).lower() in ("on", "true", "1")]
         try:
             with session_scope() as session:
@@ -111,7 +99,7 @@ class DevelopersState(AppState):
                     session, caller, str(form.get("name", ""))[:100], scopes, str(form.get("allowlist", ""))[:4000]
                 )
         except api_keys.ApiKeyInvalid as exc:
-            self.key_error = self._t(exc.key, **exc.fields)
+            self.key_error = self._refusal(exc)
             return
         self.key_error = ""
         self.secret_value = secret
@@ -119,10 +107,8 @@ class DevelopersState(AppState):
         self._load(caller)
 
     @rx.event
-    def revoke_key(self, key_id: str):
-        caller = self._admin()
-        if caller is None:
-            return rx.redirect("/login")
+    @require(PERMISSION)
+    def revoke_key(self, key_id: str, *, caller: auth.Caller):
         if str(key_id).isdigit():
             with session_scope() as session:
                 api_keys.revoke_key(session, caller, int(key_id))
@@ -130,19 +116,15 @@ class DevelopersState(AppState):
         return rx.toast(self._t("dev.done.key_revoked"))
 
     @rx.event
-    def set_require_allowlist(self, value: bool):
-        caller = self._admin()
-        if caller is None:
-            return rx.redirect("/login")
+    @require(PERMISSION)
+    def set_require_allowlist(self, value: bool, *, caller: auth.Caller):
         with session_scope() as session:
             api_keys.set_require_allowlist(session, caller, bool(value))
         self._load(caller)
 
     @rx.event
-    def create_endpoint(self, form: dict):
-        caller = self._admin()
-        if caller is None:
-            return rx.redirect("/login")
+    @require(PERMISSION)
+    def create_endpoint(self, form: dict, *, caller: auth.Caller):
         events = [e for e in WEBHOOK_EVENT_TYPES if str(form.get(f"event_{e}", "")).lower() in ("on", "true", "1")]
         try:
             with session_scope() as session:
@@ -150,7 +132,7 @@ class DevelopersState(AppState):
                     session, caller, str(form.get("url", ""))[:500], events, str(form.get("description", ""))[:200]
                 )
         except webhooks.WebhookInvalid as exc:
-            self.hook_error = self._t(exc.key, **exc.fields)
+            self.hook_error = self._refusal(exc)
             return
         self.hook_error = ""
         self.secret_value = secret
@@ -158,10 +140,8 @@ class DevelopersState(AppState):
         self._load(caller)
 
     @rx.event
-    def toggle_endpoint(self, endpoint_id: str):
-        caller = self._admin()
-        if caller is None:
-            return rx.redirect("/login")
+    @require(PERMISSION)
+    def toggle_endpoint(self, endpoint_id: str, *, caller: auth.Caller):
         if str(endpoint_id).isdigit():
             with session_scope() as session:
                 endpoint = session.get(WebhookEndpoint, int(endpoint_id))
@@ -170,10 +150,8 @@ class DevelopersState(AppState):
         self._load(caller)
 
     @rx.event
-    def resend(self, delivery_id: str):
-        caller = self._admin()
-        if caller is None:
-            return rx.redirect("/login")
+    @require(PERMISSION)
+    def resend(self, delivery_id: str, *, caller: auth.Caller):
         if str(delivery_id).isdigit():
             with session_scope() as session:
                 webhooks.resend(session, caller, int(delivery_id))
@@ -181,10 +159,8 @@ class DevelopersState(AppState):
         return rx.toast(self._t("dev.done.resent"))
 
     @rx.event
-    def refresh(self):
-        caller = self._admin()
-        if caller is None:
-            return rx.redirect("/login")
+    @require(PERMISSION)
+    def refresh(self, *, caller: auth.Caller):
         self._load(caller)
 
     @rx.event

@@ -3,7 +3,7 @@ from __future__ import annotations
 import reflex as rx
 
 from smspay_app.components.layout import BRAND, language_switch
-from smspay_app.pages.state import AppState, LoginState
+from smspay_app.state import AppState, LoginState
 
 
 def _error() -> rx.Component:

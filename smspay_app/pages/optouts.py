@@ -3,19 +3,18 @@ dialog), CSV import. Every handler checks ``optout.manage``."""
 
 from __future__ import annotations
 
-from datetime import UTC
-from zoneinfo import ZoneInfo
-
 import reflex as rx
 
 from smspay_app.components.layout import admin_page, card
 from smspay_app.db import session_scope
 from smspay_app.domain.csv_import import CsvError
+from smspay_app.domain.errors import Refused
+from smspay_app.domain.formatting import local_time
 from smspay_app.i18n import CATALOG
 from smspay_app.models import Organisation
-from smspay_app.pages.state import AppState
 from smspay_app.services import auth, optouts
 from smspay_app.services.support import SupportError
+from smspay_app.state import AppState, quietly, require
 
 PAGE_SIZE = optouts.PAGE_SIZE
 
@@ -34,11 +33,8 @@ class OptOutsState(AppState):
     _remove_id: int = 0
 
     @rx.event
-    def load(self):
-        try:
-            caller = self._caller(optouts.PERMISSION)
-        except auth.NotAllowed:
-            return rx.redirect("/login")
+    @require(optouts.PERMISSION)
+    def load(self, *, caller: auth.Caller):
         self.message = ""
         self.import_errors = []
         self.page = 0
@@ -46,7 +42,7 @@ class OptOutsState(AppState):
 
     def _refresh(self, caller: auth.Caller) -> None:
         with session_scope() as session:
-            tz = ZoneInfo(session.get(Organisation, caller.organisation_id).timezone or "Asia/Tokyo")
+            tz = session.get(Organisation, caller.organisation_id).timezone
             rows, self.total = optouts.list_optouts(session, caller, q=self.q, page=self.page)
         self.rows = [
             {
@@ -54,38 +50,31 @@ class OptOutsState(AppState):
                 "phone": r.phone_e164,
                 "reason": r.reason,
                 "source": r.source if r.source in ("manual", "reply", "import", "api") else "manual",
-                "at": r.created_at.replace(tzinfo=UTC).astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+                "at": local_time(r.created_at, tz),
                 "by": r.created_by,
             }
             for r in rows
         ]
 
-    def _error(self, exc: SupportError) -> str:
-        return self._t(exc.key) if exc.key in CATALOG else exc.key
+    def _refused(self, exc: Refused) -> None:
+        self.ok, self.message = False, self._refusal(exc)
 
     @rx.event
-    def search(self, form: dict):
-        try:
-            caller = self._caller(optouts.PERMISSION)
-        except auth.NotAllowed:
-            return rx.redirect("/login")
+    @require(optouts.PERMISSION)
+    def search(self, form: dict, *, caller: auth.Caller):
         self.q = str(form.get("q", ""))[:40]
         self.page = 0
         self._refresh(caller)
 
     @rx.event
-    def add(self, form: dict):
-        try:
-            caller = self._caller(optouts.PERMISSION)
-        except auth.NotAllowed:
-            self.ok, self.message = False, self._t("admin.error.not_allowed")
-            return
+    @require(optouts.PERMISSION, refused=lambda state, exc: state._refused(exc))
+    def add(self, form: dict, *, caller: auth.Caller):
         phone = str(form.get("phone", ""))[:40]
         try:
             with session_scope() as session:
                 added = optouts.add_optout(session, caller, phone, str(form.get("reason", "")))
         except SupportError as exc:
-            self.ok, self.message = False, self._error(exc)
+            self.ok, self.message = False, self._refusal(exc)
             return
         self.ok = True
         self.message = self._t("ops.optouts.added" if added else "ops.optouts.exists", phone=phone)
@@ -93,11 +82,8 @@ class OptOutsState(AppState):
         return rx.set_value("optout-phone", "")
 
     @rx.event
-    def ask_remove(self, optout_id: str):
-        try:
-            caller = self._caller(optouts.PERMISSION)
-        except auth.NotAllowed:
-            return
+    @require(optouts.PERMISSION, refused=quietly)
+    def ask_remove(self, optout_id: str, *, caller: auth.Caller):
         row = next((r for r in self.rows if r["id"] == str(optout_id)), None)
         if row is None:
             return
@@ -111,29 +97,21 @@ class OptOutsState(AppState):
         self.remove_open = bool(value)
 
     @rx.event
-    def confirm_remove(self, form: dict):
-        try:
-            caller = self._caller(optouts.PERMISSION)
-        except auth.NotAllowed:
-            self.remove_error = self._t("admin.error.not_allowed")
-            return
+    @require(optouts.PERMISSION, refused=lambda state, exc: setattr(state, "remove_error", state._refusal(exc)))
+    def confirm_remove(self, form: dict, *, caller: auth.Caller):
         try:
             with session_scope() as session:
                 optouts.remove_optout(session, caller, self._remove_id, str(form.get("reason", "")))
         except SupportError as exc:
-            self.remove_error = self._error(exc)
+            self.remove_error = self._refusal(exc)
             return
         self.remove_open = False
         self.ok, self.message = True, self._t("ops.optouts.removed")
         self._refresh(caller)
 
     @rx.event
-    async def import_file(self, files: list[rx.UploadFile]):
-        try:
-            caller = self._caller(optouts.PERMISSION)
-        except auth.NotAllowed:
-            self.ok, self.message = False, self._t("admin.error.not_allowed")
-            return
+    @require(optouts.PERMISSION, refused=lambda state, exc: state._refused(exc))
+    async def import_file(self, files: list[rx.UploadFile], *, caller: auth.Caller):
         if not files:
             self.ok, self.message = False, self._t("ops.error.no_file")
             return
@@ -142,9 +120,7 @@ class OptOutsState(AppState):
             with session_scope() as session:
                 report = optouts.import_csv(session, caller, data, self._t("ops.optouts.import"))
         except CsvError as exc:
-            key = exc.code
-            detail = self._t(key, **exc.params) if key in CATALOG else key
-            self.ok, self.message = False, self._t("ops.error.file", message=detail)
+            self.ok, self.message = False, self._t("ops.error.file", message=self._refusal(exc))
             self.import_errors = []
             return
         self.ok = True
@@ -164,21 +140,15 @@ class OptOutsState(AppState):
         yield rx.clear_selected_files("optout_csv")
 
     @rx.event
-    def next_page(self):
-        try:
-            caller = self._caller(optouts.PERMISSION)
-        except auth.NotAllowed:
-            return
+    @require(optouts.PERMISSION, refused=quietly)
+    def next_page(self, *, caller: auth.Caller):
         if (self.page + 1) * PAGE_SIZE < self.total:
             self.page += 1
         self._refresh(caller)
 
     @rx.event
-    def prev_page(self):
-        try:
-            caller = self._caller(optouts.PERMISSION)
-        except auth.NotAllowed:
-            return
+    @require(optouts.PERMISSION, refused=quietly)
+    def prev_page(self, *, caller: auth.Caller):
         self.page = max(0, self.page - 1)
         self._refresh(caller)
 

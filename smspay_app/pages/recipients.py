@@ -6,32 +6,19 @@ never loaded."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
-
 import reflex as rx
 
 from smspay_app.components.layout import admin_page, card
 from smspay_app.db import session_scope
 from smspay_app.domain.clock import utcnow
-from smspay_app.domain.phone import display_phone
+from smspay_app.domain.formatting import local_time, phone, yen
 from smspay_app.i18n import CATALOG
-from smspay_app.pages.state import AppState
 from smspay_app.services import auth, recipients, support
 from smspay_app.services.recipients import RecipientQuery
+from smspay_app.state import AppState, quietly, require
 
 ALL = "all"
 SORTABLE = ("name", "phone", "status", "amount")
-
-
-def _yen(amount: int) -> str:
-    return f"¥{amount:,}"
-
-
-def _local(at: datetime | None, tz: str) -> str:
-    if at is None:
-        return ""
-    return at.replace(tzinfo=UTC).astimezone(ZoneInfo(tz or "Asia/Tokyo")).strftime("%Y-%m-%d %H:%M:%S")
 
 
 class RecipientsState(AppState):
@@ -48,11 +35,8 @@ class RecipientsState(AppState):
     campaign_options: list[dict[str, str]] = []
 
     @rx.event
-    def load(self):
-        try:
-            caller = self._caller("campaign.view")
-        except auth.NotAllowed:
-            return rx.redirect("/login")
+    @require("campaign.view")
+    def load(self, *, caller: auth.Caller):
         wanted = str(self.router.url.query_parameters.get("campaign", "") or "")
         self.campaign_filter = wanted if wanted.isdigit() else ALL
         self.page = 0
@@ -88,21 +72,18 @@ class RecipientsState(AppState):
         self.rows = [
             {
                 "id": str(r.id),
-                "phone": display_phone(r.phone_e164),
+                "phone": phone(r.phone_e164),
                 "name": r.name,
                 "campaign": r.campaign_name,
                 "ref": r.external_ref,
-                "amount": _yen(r.amount_yen),
+                "amount": yen(r.amount_yen),
                 "status": r.status,
             }
             for r in result.rows
         ]
 
-    def _reload(self):
-        try:
-            caller = self._caller("campaign.view")
-        except auth.NotAllowed:
-            return rx.redirect("/login")
+    @require("campaign.view")
+    def _reload(self, *, caller: auth.Caller):
         self._refresh(caller)
 
     @rx.event
@@ -300,18 +281,14 @@ class RecipientDetailState(AppState):
             return 0
 
     @rx.event
-    def load(self):
-        try:
-            caller = self._caller("campaign.view")
-        except auth.NotAllowed:
-            return rx.redirect("/login")
+    @require("campaign.view")
+    def load(self, *, caller: auth.Caller):
         self.message = ""
         self.dialog_open = False
         self._refresh(caller)
 
     def _refresh(self, caller: auth.Caller) -> None:
         rid = self._recipient_id()
-        lang = self.lang
         with session_scope() as session:
             detail = recipients.get_detail(session, caller, rid)
             if detail is None:
@@ -327,9 +304,9 @@ class RecipientDetailState(AppState):
         self.can_support = caller.can("recipient.support")
         self.info = {
             "name": r.name,
-            "phone": display_phone(r.phone_e164),
+            "phone": phone(r.phone_e164),
             "ref": r.external_ref,
-            "amount": _yen(r.amount_yen),
+            "amount": yen(r.amount_yen),
             "status": r.status,
             "campaign": detail.campaign.name,
             "campaign_href": f"/campaigns/{detail.campaign.id}",
@@ -337,22 +314,22 @@ class RecipientDetailState(AppState):
         self.links = [
             {
                 "state": link.state(now),
-                "created": _local(link.created_at, tz),
-                "expires": _local(link.expires_at, tz),
-                "revoked": _local(link.revoked_at, tz),
+                "created": local_time(link.created_at, tz, seconds=True),
+                "expires": local_time(link.expires_at, tz, seconds=True),
+                "revoked": local_time(link.revoked_at, tz, seconds=True),
                 "failed": str(link.failed_attempts),
             }
             for link in detail.links[:5]
         ]
         self.steps = [
-            {"label": self._t(f"ops.step.{step}"), "at": _local(at, tz)}
+            {"label": self._t(f"ops.step.{step}"), "at": local_time(at, tz, seconds=True)}
             for step, at in detail.steps.items()
             if at is not None
         ]
         self.events = [self._event_row(e, tz) for e in reversed(entries)]
         self.audits = [
             {
-                "at": _local(a.at, tz),
+                "at": local_time(a.at, tz, seconds=True),
                 "action": self._t(f"ops.action.{a.action.removeprefix('support.')}")
                 if f"ops.action.{a.action.removeprefix('support.')}" in CATALOG
                 else a.action,
@@ -382,7 +359,7 @@ class RecipientDetailState(AppState):
         if e.detail.get("override_quiet_hours"):
             parts.append("override_quiet_hours")
         return {
-            "at": _local(e.at, tz),
+            "at": local_time(e.at, tz, seconds=True),
             "kind": e.kind,
             "label": label,
             "detail": " · ".join(str(p) for p in parts),
@@ -392,12 +369,8 @@ class RecipientDetailState(AppState):
         }
 
     @rx.event
+    @require("recipient.support", refused=lambda state, exc: setattr(state, "message", state._refusal(exc)))
     def open_action(self, action: str):
-        try:
-            self._caller("recipient.support")
-        except auth.NotAllowed:
-            self.message = self._t("admin.error.not_allowed")
-            return
         if action not in support.ACTIONS:
             return
         self.dialog_action = action
@@ -409,12 +382,8 @@ class RecipientDetailState(AppState):
         self.dialog_open = bool(value)
 
     @rx.event
-    def submit_action(self, form: dict):
-        try:
-            caller = self._caller("recipient.support")
-        except auth.NotAllowed:
-            self.dialog_error = self._t("admin.error.not_allowed")
-            return
+    @require("recipient.support", refused=lambda state, exc: setattr(state, "dialog_error", state._refusal(exc)))
+    def submit_action(self, form: dict, *, caller: auth.Caller):
         action = self.dialog_action
         hours_raw = str(form.get("hours", "") or "72").strip()
         amount_raw = str(form.get("amount", "") or "").strip()
@@ -432,11 +401,11 @@ class RecipientDetailState(AppState):
                     amount_yen=int(amount_raw.replace(",", "")) if amount_raw.replace(",", "").isdigit() else None,
                 )
         except support.SupportError as exc:
-            fields = dict(exc.fields)
-            if "status" in fields:
-                status_key = f"rstatus.{fields['status']}"
-                fields["status"] = self._t(status_key) if status_key in CATALOG else fields["status"]
-            self.dialog_error = self._t(exc.key, **fields) if exc.key in CATALOG else exc.key
+            labels = {}
+            if "status" in exc.fields:
+                status_key = f"rstatus.{exc.fields['status']}"
+                labels["status"] = self._t(status_key) if status_key in CATALOG else exc.fields["status"]
+            self.dialog_error = self._refusal(exc, **labels)
             return
         self.dialog_open = False
         self.dialog_error = ""
@@ -444,11 +413,8 @@ class RecipientDetailState(AppState):
         self._refresh(caller)
 
     @rx.event
-    def tick(self, _value=None):
-        try:
-            caller = self._caller("campaign.view")
-        except auth.NotAllowed:
-            return
+    @require("campaign.view", refused=quietly)
+    def tick(self, _value=None, *, caller: auth.Caller):
         if not self.dialog_open:
             self._refresh(caller)
 

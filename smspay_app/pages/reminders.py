@@ -10,8 +10,8 @@ import reflex as rx
 from smspay_app.components.layout import admin_page, card
 from smspay_app.db import session_scope
 from smspay_app.models import Campaign
-from smspay_app.pages.state import AppState
 from smspay_app.services import auth, reminders
+from smspay_app.state import AppState, require
 
 RULE_FIELDS = ("anchor", "days", "at")
 
@@ -33,12 +33,8 @@ class RemindersState(AppState):
             return 0
 
     @rx.event
-    def load(self):
-        try:
-            caller = self._caller("campaign.edit")
-        except auth.NotAllowed:
-            self.found = False
-            return
+    @require("campaign.edit", refused=lambda state, _exc: setattr(state, "found", False))
+    def load(self, *, caller: auth.Caller):
         cid = self._campaign_id()
         self.errors, self.saved = [], False
         with session_scope() as session:
@@ -83,12 +79,8 @@ class RemindersState(AppState):
         self.template = str(value)[:2000]
 
     @rx.event
-    def save(self):
-        try:
-            caller = self._caller("campaign.edit")
-        except auth.NotAllowed:
-            self.errors = [self._t("admin.error.not_allowed")]
-            return
+    @require("campaign.edit", refused=lambda state, exc: setattr(state, "errors", [state._refusal(exc)]))
+    def save(self, *, caller: auth.Caller):
         with session_scope() as session:
             try:
                 reminders.save_rules(session, caller, self._campaign_id(), self.rules, self.max_count, self.template)
@@ -98,9 +90,9 @@ class RemindersState(AppState):
             except reminders.RulesInvalid as exc:
                 self.saved = False
                 self.errors = [
-                    self._t("dash.rem.error.rule", n=int(e.field.split(".")[1]) + 1, message=self._t(e.key))
+                    self._t("dash.rem.error.rule", n=int(e.field.split(".")[1]) + 1, message=self._refusal(e))
                     if e.field.startswith("rules.")
-                    else self._t(e.key)
+                    else self._refusal(e)
                     for e in exc.errors
                 ]
                 return

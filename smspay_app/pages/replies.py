@@ -3,16 +3,14 @@ campaign, paged in the database."""
 
 from __future__ import annotations
 
-from datetime import UTC
-from zoneinfo import ZoneInfo
-
 import reflex as rx
 
 from smspay_app.components.layout import admin_page, card
 from smspay_app.db import session_scope
+from smspay_app.domain.formatting import local_time
 from smspay_app.models import Organisation
-from smspay_app.pages.state import AppState
 from smspay_app.services import auth, recipients
+from smspay_app.state import AppState, require
 
 ALL = "all"
 PAGE_SIZE = 50
@@ -26,11 +24,8 @@ class RepliesState(AppState):
     campaign_options: list[dict[str, str]] = []
 
     @rx.event
-    def load(self):
-        try:
-            caller = self._caller("campaign.view")
-        except auth.NotAllowed:
-            return rx.redirect("/login")
+    @require("campaign.view")
+    def load(self, *, caller: auth.Caller):
         wanted = str(self.router.url.query_parameters.get("campaign", "") or "")
         self.campaign_filter = wanted if wanted.isdigit() else ALL
         self.page = 0
@@ -39,7 +34,7 @@ class RepliesState(AppState):
     def _refresh(self, caller: auth.Caller) -> None:
         campaign_id = int(self.campaign_filter) if self.campaign_filter.isdigit() else None
         with session_scope() as session:
-            tz = ZoneInfo(session.get(Organisation, caller.organisation_id).timezone or "Asia/Tokyo")
+            tz = session.get(Organisation, caller.organisation_id).timezone
             self.campaign_options = [
                 {"id": str(cid), "name": name} for cid, name in recipients.campaign_choices(session, caller)
             ]
@@ -48,7 +43,7 @@ class RepliesState(AppState):
             )
         self.rows = [
             {
-                "at": r.received_at.replace(tzinfo=UTC).astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+                "at": local_time(r.received_at, tz),
                 "from": r.from_phone,
                 "body": r.body,
                 "opt_out": "1" if r.is_opt_out else "",
@@ -59,11 +54,8 @@ class RepliesState(AppState):
             for r in rows
         ]
 
-    def _reload(self):
-        try:
-            caller = self._caller("campaign.view")
-        except auth.NotAllowed:
-            return rx.redirect("/login")
+    @require("campaign.view")
+    def _reload(self, *, caller: auth.Caller):
         self._refresh(caller)
 
     @rx.event

@@ -4,26 +4,23 @@ Handlers are thin: check the caller, call ``services.settings`` /
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 import reflex as rx
 
 from smspay_app.components.layout import admin_page, card
 from smspay_app.db import session_scope
+from smspay_app.domain.errors import Refused
+from smspay_app.domain.formatting import local_time
 from smspay_app.models import Organisation
-from smspay_app.pages.state import AppState
 from smspay_app.services import auth, users
 from smspay_app.services import settings as org_settings
+from smspay_app.state import AppState, require, to_login
 
 ROLE_CHOICES = ("admin", "operator", "support")
 
 
+@require(refused=to_login)
 def _away(self: AppState):
     """Where a caller without the permission goes: the login, or the campaigns."""
-    try:
-        self._caller()
-    except auth.NotAllowed:
-        return rx.redirect("/login")
     return rx.redirect("/campaigns")
 
 
@@ -49,6 +46,9 @@ class MessageMixin(AppState, mixin=True):
     def _clear(self) -> None:
         self.msg_key, self.msg_fields = "", {}
 
+    def _refused(self, exc: Refused) -> None:
+        self._say(exc.key, False, **exc.fields)
+
 
 class OrgSettingsState(MessageMixin, AppState):
     loaded: bool = False
@@ -60,13 +60,13 @@ class OrgSettingsState(MessageMixin, AppState):
     def errors(self) -> dict[str, str]:
         return {field: self._t(key) for field, key in self.error_keys.items()}
 
+    def _away(self):
+        self.loaded = False
+        return _away(self)
+
     @rx.event
-    def load(self):
-        try:
-            caller = self._caller("settings.manage")
-        except auth.NotAllowed:
-            self.loaded = False
-            return _away(self)
+    @require("settings.manage", refused=lambda state, _exc: state._away())
+    def load(self, *, caller: auth.Caller):
         with session_scope() as session:
             current = org_settings.get_settings_for(session, caller)
         self._show(current)
@@ -89,12 +89,8 @@ class OrgSettingsState(MessageMixin, AppState):
         self.require_totp = current.require_totp
 
     @rx.event
-    def save(self, form: dict):
-        try:
-            caller = self._caller("settings.manage")
-        except auth.NotAllowed:
-            self._say("admin.error.not_allowed", False)
-            return
+    @require("settings.manage", refused=lambda state, exc: state._refused(exc))
+    def save(self, form: dict, *, caller: auth.Caller):
         try:
             with session_scope() as session:
                 changes = org_settings.update_settings(session, caller, form, caller_token=self.session_token)
@@ -285,8 +281,7 @@ class UsersState(MessageMixin, AppState):
         with session_scope() as session:
             listed = users.list_users(session, caller)
             org = session.get(Organisation, caller.organisation_id)
-            tz = ZoneInfo(org.timezone)
-        from datetime import UTC
+            tz = org.timezone
 
         self.rows = [
             {
@@ -297,27 +292,18 @@ class UsersState(MessageMixin, AppState):
                 "active": "1" if u.is_active else "",
                 "totp": "1" if u.totp_on else "",
                 "me": "1" if u.id == caller.user_id else "",
-                "last_login": u.last_login_at.replace(tzinfo=UTC).astimezone(tz).strftime("%Y-%m-%d %H:%M")
-                if u.last_login_at
-                else "",
+                "last_login": local_time(u.last_login_at, tz),
             }
             for u in listed
         ]
 
-    def _admin(self) -> auth.Caller | None:
-        try:
-            return self._caller("users.manage")
-        except auth.NotAllowed:
-            self._say("admin.error.not_allowed", False)
-            return None
+    def _away(self):
+        self.rows = []
+        return _away(self)
 
     @rx.event
-    def load(self):
-        try:
-            caller = self._caller("users.manage")
-        except auth.NotAllowed:
-            self.rows = []
-            return _away(self)
+    @require("users.manage", refused=lambda state, _exc: state._away())
+    def load(self, *, caller: auth.Caller):
         self._clear()
         self.invite_error_key = ""
         self._refresh(caller)
@@ -335,10 +321,8 @@ class UsersState(MessageMixin, AppState):
         return result
 
     @rx.event
-    def invite(self, form: dict):
-        caller = self._admin()
-        if caller is None:
-            return
+    @require("users.manage", refused=lambda state, exc: state._refused(exc))
+    def invite(self, form: dict, *, caller: auth.Caller):
         email, name, role = (
             str(form.get("email", "")),
             str(form.get("display_name", "")),
@@ -356,19 +340,15 @@ class UsersState(MessageMixin, AppState):
         self._refresh(caller)
 
     @rx.event
-    def set_role(self, user_id: str, role: str):
-        caller = self._admin()
-        if caller is None:
-            return
+    @require("users.manage", refused=lambda state, exc: state._refused(exc))
+    def set_role(self, user_id: str, role: str, *, caller: auth.Caller):
         view = self._run(caller, lambda s: users.change_role(s, caller, int(user_id), role))
         if view is not None:
             self._say("users.role_changed", email=view.email)
 
     @rx.event
-    def toggle_active(self, user_id: str):
-        caller = self._admin()
-        if caller is None:
-            return
+    @require("users.manage", refused=lambda state, exc: state._refused(exc))
+    def toggle_active(self, user_id: str, *, caller: auth.Caller):
         row = next((r for r in self.rows if r["id"] == user_id), None)
         if row is None:
             self._say("users.error.not_found", False)
@@ -379,10 +359,8 @@ class UsersState(MessageMixin, AppState):
             self._say("users.activated" if active else "users.deactivated", email=view.email)
 
     @rx.event
-    def reset_password(self, user_id: str, reset_totp: bool = False):
-        caller = self._admin()
-        if caller is None:
-            return
+    @require("users.manage", refused=lambda state, exc: state._refused(exc))
+    def reset_password(self, user_id: str, reset_totp: bool = False, *, caller: auth.Caller):
         password = self._run(
             caller, lambda s: users.reset_password(s, caller, int(user_id), reset_totp=bool(reset_totp))
         )

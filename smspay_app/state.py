@@ -1,21 +1,137 @@
 """The admin UI's base state: who is signed in and in which language.
 
-Every page state inherits from ``AppState`` and calls ``self._caller(permission)``
-at the top of each handler: the session token is checked against the database
-on every call, so a stale tab, a revoked session or a forged event gets nothing.
+Every page state inherits from ``AppState``, and every handler is wrapped in
+``@require(permission)``: the session token is checked against the database on
+every call, so a stale tab, a revoked session or a forged event gets nothing.
+The handler receives the checked caller as its ``caller`` keyword; on refusal
+``require`` returns what ``refused`` says (the login page by default, nothing
+with ``quietly``, or a page's own notice). Refusals are shown through
+``AppState._refusal(exc)``, the one path from a ``Refused`` to text.
 Only display data goes into public vars; ids, hashes and other organisations'
-data never do."""
+data never do.
+
+This module sits at the package root: ``components/`` and ``pages/`` both
+import it, and components never import pages."""
 
 from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
 
 import reflex as rx
 
 from smspay_app.db import session_scope
+from smspay_app.domain.errors import Refused
 from smspay_app.i18n import CATALOG, normalise_language
 from smspay_app.services import auth
 from smspay_app.settings import get_settings
 
 SESSION_COOKIE = "smspay_session"
+
+
+def to_login(_state: Any, _exc: Refused) -> Any:
+    """Refused: send the browser to the login page (``require``'s default)."""
+    return rx.redirect("/login")
+
+
+def quietly(_state: Any, _exc: Refused) -> None:
+    """Refused: do nothing (ticks, paging: the next page load redirects)."""
+    return None
+
+
+def raising(_state: Any, exc: Refused) -> None:
+    """Refused: raise ``exc`` (field edits only a forged event would send)."""
+    raise exc
+
+
+def require(
+    permission: str | None = None, *, refused: Callable[[Any, Refused], Any] = to_login
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Check the caller before the handler runs; the one sign-in guard.
+
+    The session token is checked against the database (``AppState._caller``)
+    on every call; with ``permission`` the role must grant it. The handler gets
+    the caller as its keyword-only ``caller`` parameter (when it declares one);
+    that parameter is hidden from the signature Reflex reads, so a client can
+    never pass it. When refused, the handler does not run and ``refused(state,
+    exc)`` gives the result. Works for plain, generator, async and async
+    generator handlers; in a background task (``@rx.event(background=True)``
+    above ``@require``) the check runs inside ``async with self``."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(fn)
+        wants_caller = "caller" in signature.parameters
+
+        def call_args(caller: auth.Caller, kwargs: dict[str, Any]) -> dict[str, Any]:
+            if "caller" in kwargs:
+                raise TypeError(f"{fn.__name__}: the caller comes from the session, not from the event")
+            return {**kwargs, "caller": caller} if wants_caller else kwargs
+
+        async def check_async(self: Any) -> tuple[auth.Caller | None, Any]:
+            from reflex.istate.proxy import StateProxy
+
+            if isinstance(self, StateProxy):  # a background task: read and write under the lock
+                async with self:
+                    return _check(self)
+            return _check(self)
+
+        def _check(self: Any) -> tuple[auth.Caller | None, Any]:
+            try:
+                return self._caller(permission), None
+            except auth.NotAllowed as exc:
+                return None, refused(self, exc)
+
+        if inspect.isasyncgenfunction(fn):
+
+            @functools.wraps(fn)
+            async def wrapper(self, *args, **kwargs):
+                caller, result = await check_async(self)
+                if caller is None:
+                    if result is not None:
+                        yield result
+                    return
+                async for item in fn(self, *args, **call_args(caller, kwargs)):
+                    yield item
+
+        elif inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def wrapper(self, *args, **kwargs):
+                caller, result = await check_async(self)
+                if caller is None:
+                    return result
+                return await fn(self, *args, **call_args(caller, kwargs))
+
+        elif inspect.isgeneratorfunction(fn):
+
+            @functools.wraps(fn)
+            def wrapper(self, *args, **kwargs):
+                caller, result = _check(self)
+                if caller is None:
+                    if result is not None:
+                        yield result
+                    return
+                yield from fn(self, *args, **call_args(caller, kwargs))
+
+        else:
+
+            @functools.wraps(fn)
+            def wrapper(self, *args, **kwargs):
+                caller, result = _check(self)
+                if caller is None:
+                    return result
+                return fn(self, *args, **call_args(caller, kwargs))
+
+        wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[p for name, p in signature.parameters.items() if name != "caller"]
+        )
+        wrapper.__annotations__ = {k: v for k, v in fn.__annotations__.items() if k != "caller"}
+        return wrapper
+
+    return decorate
+
 
 _ADMIN_PREFIXES = (
     "admin.",
@@ -74,9 +190,12 @@ class AppState(rx.State):
         with session_scope() as session:
             caller = auth.caller_for_token(session, self.session_token)
         if caller is None:
-            raise auth.NotAllowed("signed out")
+            raise auth.NotAllowed()
         if permission is not None:
-            caller.require(permission)
+            try:
+                caller.require(permission)
+            except auth.NotAllowed as exc:
+                raise auth.NotAllowed() from exc
         return caller
 
     def _t(self, key: str, **fields) -> str:
@@ -84,31 +203,43 @@ class AppState(rx.State):
 
         return t(key, self.lang, **fields)
 
+    def _refusal(self, refusal: Any, **fields: object) -> str:
+        """A refusal as text in the UI language: the one translation path.
+
+        ``refusal`` is a ``Refused``, or anything with a ``key`` and its
+        ``fields`` (``FieldError``) or ``params`` (a send-check ``Problem``);
+        ``fields`` given here replace its own (a status shown as its label)."""
+        if not isinstance(refusal, Refused) or fields:
+            own = getattr(refusal, "fields", None)
+            own = getattr(refusal, "params", {}) if own is None else own
+            refusal = Refused(refusal.key, **{**own, **fields})
+        return refusal.text(self.lang)
+
     @rx.event
-    def guard(self):
+    @require(refused=lambda state, _exc: state._signed_out())
+    def guard(self, *, caller: auth.Caller):
         """on_load of every admin page: send signed-out browsers to the login."""
-        try:
-            caller = self._caller()
-        except auth.NotAllowed:
-            self.user_name = self.user_role = self.org_name = ""
-            return rx.redirect("/login")
         self.user_name = caller.display_name
         self.user_role = caller.role
         self.org_name = caller.organisation_name
         if caller.must_change_password and self.router.url.path.rstrip("/") != "/account":
             return rx.redirect("/account")
 
+    def _signed_out(self):
+        self.user_name = self.user_role = self.org_name = ""
+        return rx.redirect("/login")
+
     @rx.event
     def set_lang(self, lang: str):
         """Switch the UI language; signed in, it is also kept on the user and
         applied at the next sign-in."""
+        self.lang = normalise_language(lang)
+        self._keep_lang()
+
+    @require(refused=quietly)
+    def _keep_lang(self, *, caller: auth.Caller) -> None:
         from smspay_app.services import users
 
-        self.lang = normalise_language(lang)
-        try:
-            caller = self._caller()
-        except auth.NotAllowed:
-            return
         with session_scope() as session:
             users.set_language(session, caller, self.lang)
 
@@ -226,9 +357,8 @@ class LoginState(AppState):
     def redirect_if_signed_in(self):
         if self.step == "codes" and self.recovery_codes:
             return  # the recovery codes are on screen: let them be read
-        try:
-            self._caller()
-        except auth.NotAllowed:
-            self._reset_steps()
-            return
+        return self._to_campaigns()
+
+    @require(refused=lambda state, _exc: state._reset_steps())
+    def _to_campaigns(self):
         return rx.redirect("/campaigns")

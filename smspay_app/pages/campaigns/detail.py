@@ -1,0 +1,107 @@
+"""The campaign page (/campaigns/[campaign_id]): the panels put together, and
+what opening the page loads. Each panel has its own substate beside its
+components (``header``, ``send_check``, ``importing``, ``recipients_table``,
+and the live funnel of ``components.funnel``); the 2-second tick reloads only
+the header, which asks the others to reload when what they show changed.
+
+Other areas add their piece with ONE line in the marked slots of
+``campaign_detail_page`` (header buttons, panels)."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from smspay_app.components.funnel import FunnelPanelState, campaign_funnel_panel
+from smspay_app.components.layout import admin_page
+from smspay_app.components.ops import campaign_ops_links
+from smspay_app.pages.campaigns.header import (
+    CampaignDetailState,
+    actions,
+    funnel_cards,
+    progress_card,
+    schedule_controls,
+    sms_card,
+)
+from smspay_app.pages.campaigns.importing import ImportState, upload_card
+from smspay_app.pages.campaigns.recipients_table import RecipientTableState, recipients_card
+from smspay_app.pages.campaigns.send_check import SendCheckState, check_card
+from smspay_app.pages.campaigns.shared import status_badge
+from smspay_app.state import AppState
+
+# Opening the page (or moving to another campaign in the same tab): every
+# panel loads its own part; the funnel panel follows the route's campaign.
+DETAIL_ON_LOAD = [
+    CampaignDetailState.load,
+    RecipientTableState.load,
+    ImportState.clear,
+    SendCheckState.clear,
+    FunnelPanelState.follow_route,
+]
+
+
+def campaign_detail_page() -> rx.Component:
+    s = CampaignDetailState
+    editable = (s.status == "draft") & (AppState.user_role != "support")
+    return admin_page(
+        rx.moment(interval=2000, on_change=CampaignDetailState.tick, display="none"),
+        rx.link(AppState.tr["detail.back"], href="/campaigns", size="2"),
+        rx.cond(
+            s.found,
+            rx.vstack(
+                rx.hstack(
+                    rx.heading(s.name, size="7", id="campaign-title"),
+                    status_badge(s.status),
+                    rx.badge(
+                        rx.icon("radio", size=12), AppState.tr["detail.live"], color_scheme="green", variant="outline"
+                    ),
+                    rx.spacer(),
+                    # --- slot: header buttons of other areas (export ...), one line each ---
+                    campaign_ops_links(),
+                    actions(),
+                    align="center",
+                    width="100%",
+                    spacing="3",
+                    wrap="wrap",
+                    id="campaign-header",
+                ),
+                rx.cond(
+                    s.action_message != "",
+                    rx.callout(
+                        s.action_message,
+                        icon=rx.cond(s.action_ok, "info", "triangle-alert"),
+                        color_scheme=rx.cond(s.action_ok, "blue", "red"),
+                        width="100%",
+                        id="action-message",
+                    ),
+                ),
+                funnel_cards(),
+                rx.cond(s.status != "draft", progress_card()),
+                # --- slot: panels of other areas (funnel chart ...), one line each ---
+                rx.cond(s.status != "draft", campaign_funnel_panel(follow_route=True)),
+                rx.cond(
+                    s.status == "draft",
+                    rx.flex(
+                        rx.vstack(
+                            rx.cond(editable, upload_card()),
+                            check_card(schedule_controls()),
+                            flex="2",
+                            min_width="0",
+                            spacing="4",
+                        ),
+                        rx.box(sms_card(), flex="1", min_width="260px"),
+                        spacing="4",
+                        width="100%",
+                        wrap="wrap",
+                    ),
+                    sms_card(),
+                ),
+                recipients_card(),
+                spacing="4",
+                width="100%",
+                margin_top="8px",
+            ),
+            rx.callout(
+                AppState.tr["admin.error.not_found"], color_scheme="red", icon="triangle-alert", margin_top="16px"
+            ),
+        ),
+    )

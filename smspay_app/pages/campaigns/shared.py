@@ -1,0 +1,98 @@
+"""What the campaign pages share: the status badge, the route's campaign id,
+schedule parsing, and the debounced form controls of the editor and the
+send check."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from smspay_app.state import AppState
+
+PAGE_SIZE = 50
+
+
+def status_badge(status) -> rx.Component:
+    return rx.badge(
+        AppState.tr["status." + status],
+        color_scheme=rx.match(
+            status,
+            ("draft", "gray"),
+            ("sending", "blue"),
+            ("scheduled", "amber"),
+            ("paused", "orange"),
+            ("completed", "green"),
+            ("cancelled", "red"),
+            "gray",
+        ),
+        variant="soft",
+    )
+
+
+def to_int(value: str) -> int | None:
+    import unicodedata
+
+    text = unicodedata.normalize("NFKC", str(value or "")).strip().replace(",", "")
+    return int(text) if text.isdigit() else None
+
+
+def local_to_utc(value: str, tz: str):
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    try:
+        local = datetime.fromisoformat((value or "").strip().replace(" ", "T"))
+    except ValueError:
+        return None
+    return (
+        local.replace(tzinfo=ZoneInfo(tz or "Asia/Tokyo")).astimezone(UTC).replace(tzinfo=None, second=0, microsecond=0)
+    )
+
+
+def route_campaign_id(state) -> int:
+    try:
+        # The page's dynamic route argument ("/campaigns/[campaign_id]...").
+        return int(getattr(state, "campaign_id", "0") or "0")
+    except (TypeError, ValueError):
+        return 0
+
+
+def live(component: rx.Component, debounce: int) -> rx.Component:
+    """A controlled input that sends its value ``debounce`` ms after typing
+    stops, and at once when it loses focus (so a click on "Next" right after
+    typing sees the text)."""
+    from reflex.vars import Var
+
+    if hasattr(component, "force_notify_on_blur"):
+        component.debounce_timeout = Var.create(debounce)
+        component.force_notify_on_blur = Var.create(True)
+    return component
+
+
+def text_input(debounce: int = 250, **props) -> rx.Component:
+    return live(rx.input(**props), debounce)
+
+
+def text_area(debounce: int = 250, **props) -> rx.Component:
+    return live(rx.text_area(**props), debounce)
+
+
+def labelled(label, control: rx.Component, help_text=None, **props) -> rx.Component:
+    label = AppState.tr[label] if isinstance(label, str) else label
+    children = [rx.text(label, size="2", weight="medium"), control]
+    if help_text is not None:
+        children.append(
+            rx.text(AppState.tr[help_text] if isinstance(help_text, str) else help_text, size="1", color="gray")
+        )
+    props.setdefault("width", "100%")
+    return rx.vstack(*children, spacing="1", **props)
+
+
+BRAND_COLOR = "#0f766e"
+SELECT_STYLE = {
+    "padding": "6px 8px",
+    "border": "1px solid var(--gray-a7)",
+    "border_radius": "6px",
+    "background": "white",
+    "font_size": "14px",
+    "min_width": "140px",
+}
