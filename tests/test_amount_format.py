@@ -91,18 +91,13 @@ def _hand_made_yen(path: Path) -> list[int]:
     return lines
 
 
-# Admin pages with their own helpers, moved to domain.formatting by the change
-# that splits pages/ (issue 10, item 6); this set may only shrink.
-PENDING = {"pages/campaigns.py", "pages/recipients.py", "components/funnel.py"}
-
-
 def test_no_module_but_domain_formatting_puts_the_yen_sign_before_a_value():
     found = {
         p.relative_to(ROOT).as_posix(): lines
         for p in sorted(ROOT.rglob("*.py"))
         if p.relative_to(ROOT).as_posix() != "domain/formatting.py" and (lines := _hand_made_yen(p))
     }
-    assert set(found) <= PENDING, found
+    assert found == {}, found
     # Recipient texts take the amount already formatted.
     recipient_texts = {k: v for k, v in CATALOG.items() if k.startswith("recipient.")}
     assert [k for k, texts in recipient_texts.items() if any(YEN_SIGN in s for s in texts.values())] == []

@@ -133,18 +133,11 @@ def test_grep_finds_one_sender_prefix_and_one_merge_field_computation():
     # Merge fields: only domain.sms_text parses merge_data or defaults {{name}}.
     assert [p for p, s in sources.items() if 'setdefault("name"' in s] == ["domain/sms_text.py"]
     assert [p for p, s in sources.items() if re.search(r"json\.loads\([^)]*merge_data", s)] == ["domain/sms_text.py"]
-    # The merge itself: only the renderer calls it. The editor page still does until it calls
-    # sms_message.editor_preview (pages/ is being split apart by another change).
-    pending = {"pages/campaigns.py"}
+    # The merge itself: only the renderer calls it (the editor page goes through sms_message.editor_preview).
     callers = {p for p, s in sources.items() if "render_sms(" in s and p != "domain/sms_text.py"}
-    assert callers - pending == {"services/sms_message.py"}
+    assert callers == {"services/sms_message.py"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pages/campaigns.py CampaignEditorState._analyse still renders by hand (no {{name}} default); "
-    "it switches to services.sms_message.editor_preview when the pages/ split is merged: then drop this mark",
-)
 @pytest.mark.parametrize("sender_name", ["［ABC商事］", "ABC商事"])
 def test_the_editor_page_shows_the_sms_the_dispatcher_sends(live_server, session, settings, sender_name):
     """The preview as the staff see it (the editor page's state) is the SMS sent.

@@ -18,7 +18,6 @@ from smspay_app.domain.quiet_hours import parse_hhmm
 from smspay_app.models import AuditLog, Campaign, CampaignQuestion, InvoiceLine, Organisation, Recipient
 from smspay_app.services import sms_message
 from smspay_app.services.auth import Caller
-from smspay_app.services.sms_message import sender_prefix  # noqa: F401 (pages/campaigns.py calls campaigns.sender_prefix)
 
 MAX_QUESTIONS = 4
 QUESTION_KINDS = ("date", "digits", "text", "secret")

@@ -49,7 +49,6 @@ from smspay_app.models import (
     TimelineEvent,
 )
 from smspay_app.services import stats
-from smspay_app.services.sms_message import estimate_campaign_sms  # noqa: F401 (pages/campaigns.py imports it here)
 from smspay_app.settings import get_settings
 
 CHUNK_ROWS = 2000

@@ -416,21 +416,8 @@ class CampaignEditorState(AppState):
         """Live SMS preview as received, size and cost. Before recipients exist
         the merge fields get sample values; after import, the first recipient's
         real data and the worst case over the rows."""
-        from sqlmodel import select
-
-        from smspay_app.domain.sms_text import (
-            TemplateError,
-            analyze_sms,
-            check_template,
-            estimate_cost_yen,
-            fields_from_merge_data,
-            has_link_placeholder,
-            render_sms,
-            template_fields,
-        )
-        from smspay_app.models import Recipient
-        from smspay_app.services.imports import estimate_campaign_sms
-        from smspay_app.services.links import link_url
+        from smspay_app.domain.sms_text import TemplateError, estimate_cost_yen, has_link_placeholder, template_fields
+        from smspay_app.services import sms_message
 
         template = self.template
         fields = template_fields(template)
@@ -442,39 +429,22 @@ class CampaignEditorState(AppState):
         )
         with session_scope() as session:
             org = session.get(Organisation, caller.organisation_id)
-            prefix = campaigns.sender_prefix(org)
+            prefix = sms_message.sender_prefix(org)
             cap, price = org.carrier_char_cap, org.segment_price_yen
-            first = None
-            campaign = None
-            if self._editing_id:
-                campaign = campaigns.get_campaign(session, caller, self._editing_id)
-                if campaign is not None:
-                    first = session.exec(
-                        select(Recipient).where(Recipient.campaign_id == campaign.id).order_by(Recipient.id).limit(1)
-                    ).first()
+            campaign = campaigns.get_campaign(session, caller, self._editing_id) if self._editing_id else None
             try:
-                check_template(template)
+                preview = sms_message.editor_preview(
+                    session, org, campaign, template, lang=self.lang, limit=PREVIEW_ROWS_LIMIT
+                )
             except TemplateError as exc:
                 self._template_problem(exc, template, prefix, cap)
                 return
-            if first is not None:
-                estimate = estimate_campaign_sms(session, campaign, template, limit=PREVIEW_ROWS_LIMIT)
-                sample = fields_from_merge_data(first.merge_data)
-                note = self._t("editor.preview.real", row=first.row_number or 1)
-            else:
-                estimate = None
-                sample_name, sample_value = (
-                    self._t("editor.preview.sample_name"),
-                    self._t("editor.preview.sample_value"),
-                )
-                sample = {f: (sample_name if f in ("name", "氏名") else sample_value) for f in fields}
-                note = self._t("editor.preview.sample")
-        try:
-            text = render_sms(template, sample, link_url("X" * 22), sender_prefix=prefix)
-        except TemplateError as exc:
-            self._template_problem(exc, template, prefix, cap)
-            return
-        info = analyze_sms(text, cap)
+        text, info, estimate = preview.text, preview.info, preview.estimate
+        note = (
+            self._t("editor.preview.real", row=preview.row)
+            if preview.row is not None
+            else self._t("editor.preview.sample")
+        )
         worst = estimate.worst if estimate is not None and estimate.worst is not None else info
         self.preview_note = note
         self.sms_preview = text
