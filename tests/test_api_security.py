@@ -10,7 +10,7 @@ from sqlmodel import select
 from smspay_app.models import ApiKey
 from smspay_app.services import api_keys
 from smspay_app.web import api as api_web
-from smspay_app.worker import run_once
+from smspay_app.worker import run_dispatcher_once
 from tests.api_helpers import CAMPAIGN, api_client, idem, make_admin, make_key
 from tests.factories import make_org
 
@@ -185,10 +185,10 @@ async def test_repeated_post_with_the_same_idempotency_key_sends_one_sms(live_se
         body = {"campaign_id": campaign["id"], "recipient": {"phone": "09056565656", "name": "一度だけ"}}
         headers = {"Idempotency-Key": "order-5656"}
         first = api.post("/api/v1/payment-requests", json=body, headers=headers)
-        await run_once()
+        await run_dispatcher_once()
         again = api.post("/api/v1/payment-requests", json=body, headers=headers)
         third = api.post("/api/v1/payment-requests", json=body, headers=headers)
-        await run_once()
+        await run_dispatcher_once()
         assert first.status_code == again.status_code == third.status_code == 201
         assert first.json() == again.json() == third.json()
         assert again.headers["idempotent-replayed"] == "true"

@@ -1308,7 +1308,7 @@ class CampaignDetailState(AppState):
             return CampaignDetailState.run_check
 
     def _refresh(self, caller: auth.Caller) -> None:
-        from smspay_app.services import dispatch
+        from smspay_app.services import sending as dispatch
 
         with session_scope() as session:
             campaign = campaigns.get_campaign(session, caller, self._campaign_id())

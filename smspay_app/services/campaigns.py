@@ -440,7 +440,7 @@ def send_check(session: Session, caller: Caller, campaign: Campaign) -> SendChec
 def send_campaign(session: Session, caller: Caller, campaign_id: int, *, scheduled_at: datetime | None = None) -> int:
     """Check, then queue the campaign (now, or at ``scheduled_at``, naive UTC).
     Returns the number of SMS queued; raises ``SendBlocked`` with the reasons."""
-    from smspay_app.services import dispatch
+    from smspay_app.services import sending as dispatch
 
     caller.require("campaign.send")
     campaign = get_campaign(session, caller, campaign_id)
@@ -465,7 +465,7 @@ def change_sending(session: Session, caller: Caller, campaign_id: int, action: s
     """``pause`` / ``resume`` / ``cancel`` the caller's campaign (audited).
     Returns the number of queued SMS cancelled (0 for pause/resume); raises
     ``SendBlocked`` with the reason when the state does not allow it."""
-    from smspay_app.services import dispatch
+    from smspay_app.services import sending as dispatch
 
     caller.require("campaign.send")
     campaign = get_campaign(session, caller, campaign_id)

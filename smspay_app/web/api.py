@@ -43,8 +43,9 @@ from smspay_app.i18n import language_from_accept, t
 from smspay_app.models import Campaign, IdempotencyRecord, Recipient
 from smspay_app.services import api as api_service
 from smspay_app.services import api_keys, campaigns
+from smspay_app.services.actions import ActionRefused
 from smspay_app.services.api_keys import ApiCaller
-from smspay_app.services.dispatch import SendingError
+from smspay_app.services.sending import SendingError
 from smspay_app.settings import get_settings
 
 log = logging.getLogger("smspay.api")
@@ -405,6 +406,7 @@ def idempotent(
         try:
             status, payload = run(session)
         except ApiError as exc:
+            session.rollback()  # nothing of a refused request is kept, only its stored response
             status, payload = exc.status, _error_payload(request, exc)
         except BaseException:
             session.rollback()
@@ -428,8 +430,8 @@ def _dump(model: BaseModel) -> dict:
     return model.model_dump(mode="json")
 
 
-def _sending_conflict(request: Request, exc: SendingError) -> ApiError:
-    return ApiError(409, "conflict", reason=t(exc.key, _lang(request), **exc.fields))
+def _sending_conflict(request: Request, exc: SendingError | ActionRefused) -> ApiError:
+    return ApiError(409, "conflict", reason=exc.text(_lang(request)))
 
 
 # ------------------------------------------------------------------ app
@@ -623,8 +625,14 @@ def create_api() -> FastAPI:
                 recipient = action(session, caller, recipient_id)
             except api_service.NotFound:
                 raise ApiError(404, "not_found") from None
+            except ActionRefused as exc:
+                if exc.key == "ops.error.not_found":
+                    raise ApiError(404, "not_found") from None
+                raise _sending_conflict(request, exc) from None
             except SendingError as exc:
                 raise _sending_conflict(request, exc) from None
+            session.flush()
+            session.refresh(recipient)
             return 200, _dump(recipient_out(recipient))
 
         return idempotent(request, caller, key, None, run)
