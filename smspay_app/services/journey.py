@@ -244,6 +244,13 @@ def _answers_module():
     return answers
 
 
+def wrong_answer_limit(campaign: Campaign) -> int:
+    """Wrong answers that lock the link: the campaign's own limit (a new
+    campaign takes ``settings.max_wrong_answers``, the README's "5 wrong
+    answers (configurable)")."""
+    return max(1, campaign.max_wrong_answers)
+
+
 def _register_failure(session: Session, ctx: LinkContext, kind: str) -> VerifyResult:
     link, recipient, campaign = ctx.link, ctx.recipient, ctx.campaign
     session.execute(update(Link).where(Link.id == link.id).values(failed_attempts=Link.failed_attempts + 1))
@@ -254,7 +261,7 @@ def _register_failure(session: Session, ctx: LinkContext, kind: str) -> VerifyRe
     )
     session.refresh(link)
     session.refresh(recipient)
-    limit = max(1, campaign.max_wrong_answers or get_settings().max_wrong_answers)
+    limit = wrong_answer_limit(campaign)
     timeline.record(
         session, recipient, "verify_failed", detail={"link_id": link.id, "attempt": link.failed_attempts, "mode": kind}
     )
