@@ -213,7 +213,9 @@ def test_dashboard_counters_and_hourly_and_daily_series(session):
         (d, "failed", NOW - timedelta(hours=1)),
     ]
     for r, step, at in events:
-        timeline.record(session, r, f"test_{step}", step=step, at=at)
+        timeline.record(
+            session, r, {"clicked": "click", "paid": "paid", "failed": "sms_failed"}[step], step=step, at=at
+        )
         session.commit()
 
     session.expire_all()
