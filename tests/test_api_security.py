@@ -73,6 +73,7 @@ def test_organisation_can_require_an_allowlist(live_server, session):
     admin = make_admin(session)
     open_key = make_key(session, admin)
     api_keys.set_require_allowlist(session, admin, True)
+    session.commit()  # the service flushes; the page handler commits
     with api_client(live_server, open_key) as api:
         r = api.get("/api/v1/campaigns")
         assert r.status_code == 403 and r.json()["error"]["code"] == "allowlist_required"
@@ -90,6 +91,7 @@ def test_revoked_and_unknown_keys_are_refused(live_server, session):
     row = session.exec(select(ApiKey)).one()
     assert row.secret_hash != key and key not in row.prefix and key.startswith(row.prefix + "_")
     assert api_keys.revoke_key(session, admin, row.id)
+    session.commit()  # the service flushes; the page handler commits
     for presented in (key, key[:-1] + ("A" if key[-1] != "A" else "B"), "spk_nothing_here", "x"):
         with api_client(live_server, presented) as api:
             r = api.get("/api/v1/campaigns")

@@ -167,7 +167,7 @@ def record_visit(
 ) -> str | None:
     """Record a GET/HEAD on the timeline as ``preview`` or ``visit``. Never a
     click, never consumes anything. Works with an ORM session or a Core
-    connection (the light GET path; committed here). Returns the kind recorded
+    connection (the light GET path; the caller commits). Returns the kind recorded
     (None when deduplicated)."""
     kind = "preview" if method == "HEAD" or ua_class == "preview" else "visit"
     if dedup and _seen_recently((ctx.link.id, kind, ua_class, method, state)):
@@ -190,7 +190,6 @@ def record_visit(
             detail=json.dumps(detail),
         )
     )
-    session_or_connection.commit()
     return kind
 
 

@@ -326,6 +326,7 @@ def _authenticate(request: Request, credentials: HTTPAuthorizationCredentials | 
     address = api_keys.client_address(peer, request.headers.get("x-forwarded-for"), settings.api_trusted_proxies)
     with Session(get_engine(), expire_on_commit=False) as session:
         result = api_keys.authenticate(session, credentials.credentials if credentials else None, address)
+        session.commit()  # the key's last_used_at
     if result.caller is None:
         status = 401 if result.error == "unauthenticated" else 403
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
