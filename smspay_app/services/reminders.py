@@ -10,7 +10,7 @@ list of rules is read too, with ``max`` = the number of rules) and the text in
   (negative = before), at ``at`` local time in the organisation's time zone.
 - ``first_send``: the recipient's first ``sent`` time plus ``days`` (>= 1).
 
-``queue_due(now)`` queues one ``SendAttempt(kind="reminder")`` per
+``queue_due(now)`` queues one ``reminder`` send attempt per
 (recipient, rule) whose moment has come (and is less than ``GRACE`` old: a
 worker that was down does not send stale "3 days before" texts after the due
 date), only to recipients who were sent the first SMS and have not paid, have

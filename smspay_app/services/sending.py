@@ -51,16 +51,27 @@ def new_attempt(
     now: datetime | None = None,
     not_before: datetime | None = None,
     ignore_quiet_hours: bool = False,
+    flush: bool = True,
 ) -> SendAttempt:
     """The one place a ``SendAttempt`` is built: a ``queued`` attempt of
-    ``kind`` (initial, reissue, resend; reminders use ``attempt_row`` in bulk)
-    for ``recipient``, with a fresh idempotency key. Added and flushed."""
+    ``kind`` (initial, reissue, resend; reminders use ``attempt_row`` for their
+    bulk insert) for ``recipient``, with a fresh idempotency key. Added, and
+    flushed unless ``flush=False`` (a batch flushes once at its end)."""
     now = now or utcnow()
-    attempt = SendAttempt(**attempt_row(recipient.organisation_id, recipient.campaign_id, recipient.id, kind, now))
-    attempt.not_before = not_before or now
-    attempt.ignore_quiet_hours = ignore_quiet_hours
+    attempt = SendAttempt(
+        **attempt_row(
+            recipient.organisation_id,
+            recipient.campaign_id,
+            recipient.id,
+            kind,
+            now,
+            not_before=not_before or now,
+            ignore_quiet_hours=ignore_quiet_hours,
+        )
+    )
     session.add(attempt)
-    session.flush()
+    if flush:
+        session.flush()
     return attempt
 
 
@@ -120,13 +131,7 @@ def queue_initial(session: Session, campaign: Campaign, recipients_query, now: d
         if recipient.phone_e164 in opted:
             timeline.record(session, recipient, "opted_out_skipped", step="opted_out", at=now, actor_user_id=user_id)
             continue
-        session.add(
-            SendAttempt(
-                **attempt_row(
-                    campaign.organisation_id, campaign.id, recipient.id, "initial", now, not_before=not_before
-                )
-            )
-        )
+        new_attempt(session, recipient, "initial", now=now, not_before=not_before, flush=False)
         timeline.record(session, recipient, "queued", step="queued", at=now, actor_user_id=user_id)
         queued += 1
     return not_before, queued
