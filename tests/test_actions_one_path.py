@@ -126,3 +126,23 @@ async def test_api_and_support_reissue_and_cancel_are_the_same_action(live_serve
     assert json.loads(api_audit.detail)["actor"] == "api_key" and json.loads(api_audit.detail)["api_key_id"]
     assert api_audit.reason == "API" and api_audit.user_id is None
     assert json.loads(staff_audit.detail)["user_id"] == staff.user_id and staff_audit.reason == "電話で依頼"
+
+
+def test_queue_send_for_a_whole_campaign_and_for_given_recipients(session):
+    from smspay_app.models import Campaign
+    from smspay_app.services import actions, sending
+    from tests.factories import make_campaign, make_org
+
+    org = make_org(session)
+    admin = make_admin(session, org)
+    campaign = make_campaign(session, org, recipients=3)
+    ids = list(session.exec(select(Recipient.id).where(Recipient.campaign_id == campaign.id).order_by(Recipient.id)))
+    assert actions.queue_send(session, admin, campaign, ids[:1], "電話注文") == 1
+    assert session.get(Campaign, campaign.id).status == "sending"
+    # The rest of the campaign: only the two still created are queued.
+    sending.pause(session, campaign)
+    assert actions.queue_send(session, admin, campaign, None, "残りを送信") == 2
+    audits = session.exec(select(AuditLog).where(AuditLog.action == "campaign.queue_send")).all()
+    assert [(a.reason, json.loads(a.detail)["queued"]) for a in audits] == [("電話注文", 1), ("残りを送信", 2)]
+    with pytest.raises(support.SupportError):
+        actions.queue_send(session, admin, campaign, None, "")

@@ -331,16 +331,22 @@ def mark_paid_outside(
     return ActionResult("mark_paid", audit.id)
 
 
-def queue_send(session: Session, actor: Caller, campaign: Campaign, recipient_ids: list[int], reason: str) -> int:
-    """Queue the initial SMS of these recipients of ``campaign`` (those still
-    ``created``; opted-out numbers are skipped), reopening a draft or
-    completed campaign (``sending.queue_recipients``); one audit row for the
-    batch. Returns how many were queued."""
+def queue_send(
+    session: Session, actor: Caller, campaign: Campaign, recipient_ids: list[int] | None, reason: str
+) -> int:
+    """Queue initial SMS: for the whole campaign (``recipient_ids=None``:
+    ``sending.start_sending``, from draft or paused) or for these recipients
+    (those still ``created``; a draft or completed campaign reopens:
+    ``sending.queue_recipients``). Opted-out numbers are skipped. One audit
+    row for the batch. Returns how many were queued."""
     reason = clean_reason(reason)
     actor.require("campaign.send")
     if campaign.organisation_id != actor.organisation_id:
         raise ActionRefused("ops.error.not_found")
-    queued = sending.queue_recipients(session, campaign, recipient_ids, user_id=actor.user_id)
+    if recipient_ids is None:
+        queued = sending.start_sending(session, campaign, actor.user_id)
+    else:
+        queued = sending.queue_recipients(session, campaign, recipient_ids, user_id=actor.user_id)
     session.add(
         AuditLog(
             organisation_id=actor.organisation_id,
@@ -349,7 +355,13 @@ def queue_send(session: Session, actor: Caller, campaign: Campaign, recipient_id
             target_type="campaign",
             target_id=campaign.id,
             reason=reason,
-            detail=json.dumps({**actor_detail(actor), "recipients": len(recipient_ids), "queued": queued}),
+            detail=json.dumps(
+                {
+                    **actor_detail(actor),
+                    "recipients": "all" if recipient_ids is None else len(recipient_ids),
+                    "queued": queued,
+                }
+            ),
             at=utcnow(),
         )
     )
