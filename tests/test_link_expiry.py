@@ -21,7 +21,7 @@ START = datetime(2026, 11, 1, 3, 0)
 
 def test_expired_links_mark_recipients_once(session):
     org = make_org(session)
-    campaign = make_campaign(session, org, recipients=4, link_lifetime_hours=24)
+    make_campaign(session, org, recipients=4, link_lifetime_hours=24)
     r_open, r_paid, r_reissued, r_late = session.exec(select(Recipient).order_by(Recipient.id)).all()
     with clock.frozen(START) as c:
         for r in (r_open, r_paid, r_reissued):

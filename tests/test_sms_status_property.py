@@ -71,7 +71,7 @@ def test_callbacks_in_any_order_give_final_status_and_first_timestamps(settings,
     with Session(get_engine()) as s:
         for (final, _), attempt in zip(plan, attempts):
             mine = [(st_, at) for a, st_, at in events if a.id == attempt.id]
-            first = lambda name: min((at for n, at in mine if n == name), default=None)  # noqa: E731
+            first = lambda name, mine=mine: min((at for n, at in mine if n == name), default=None)  # noqa: E731
             a = s.get(SendAttempt, attempt.id)
             r = s.get(Recipient, attempt.recipient_id)
             assert a.status == final
