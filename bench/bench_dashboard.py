@@ -112,7 +112,7 @@ def main() -> int:
     from smspay_app.migrate import upgrade_database
     from smspay_app.models import Campaign, Organisation
     from smspay_app.services import campaigns as campaign_service
-    from smspay_app.services import dashboard, dispatch, stats
+    from smspay_app.services import dashboard, sending, stats
     from smspay_app.services.auth import Caller
 
     upgrade_database(url)
@@ -155,7 +155,7 @@ def main() -> int:
             lambda: dashboard.time_series(s, caller, big_id, range_key="48h", now=now), repeat=3
         )
         series_d_ms, _ = best_ms(lambda: dashboard.time_series(s, caller, big_id, range_key="30d", now=now), repeat=3)
-        progress_ms, _ = best_ms(lambda: dispatch.sending_progress(s, big_id), repeat=3)
+        progress_ms, _ = best_ms(lambda: sending.sending_progress(s, big_id), repeat=3)
     assert counts == truth, (counts, truth)
     print(f"rows in recipient table:  {rows:,} (campaign under test: {base_n:,}; generated in {gen_s:.1f} s)")
     print(f"baseline COUNT(*):        {base_ms:7.1f} ms")

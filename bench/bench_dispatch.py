@@ -96,7 +96,7 @@ async def _bench(args, settings, sim_base: str) -> int:
     from smspay_app.db import get_engine
     from smspay_app.migrate import upgrade_database
     from smspay_app.providers.sms.base import SendRequest, get_sms_provider
-    from smspay_app.services import dispatch
+    from smspay_app.services import sending
     from smspay_app.worker.dispatcher import Dispatcher
 
     sys.path.insert(0, str(ROOT))
@@ -135,7 +135,7 @@ async def _bench(args, settings, sim_base: str) -> int:
         org = make_org(s, name="ベンチ")
         campaign = make_campaign(s, org, recipients=n)
         t_queue = time.perf_counter()
-        dispatch.start_sending(s, campaign)
+        sending.start_sending(s, campaign)
         s.commit()
         queue_s = time.perf_counter() - t_queue
     dispatcher = Dispatcher(batch_size=args.batch, concurrency=args.concurrency, lookup_carriers=False)
@@ -146,7 +146,7 @@ async def _bench(args, settings, sim_base: str) -> int:
     rate = sent / elapsed
     stats = httpx.get(sim_base + "/_stats").json()
     with Session(get_engine()) as s:
-        progress = dispatch.sending_progress(s, campaign.id)
+        progress = sending.sending_progress(s, campaign.id)
 
     ratio = rate / baseline
     print(f"messages:                 {n} (batch {args.batch}, concurrency {args.concurrency})")

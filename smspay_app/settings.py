@@ -73,6 +73,8 @@ class Settings(BaseSettings):
 
     # Recipient journey.
     default_link_lifetime_hours: int = 72
+    # The wrong-answer limit a new campaign starts with (Campaign.max_wrong_answers
+    # is the owner from then on; services.journey.wrong_answer_limit reads it).
     max_wrong_answers: int = 5
 
     # REST API: how many reverse proxies in front of the app append to

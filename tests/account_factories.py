@@ -23,4 +23,5 @@ def signed_in(
     user = make_user(session, org, role, email)
     result = auth.sign_in(session, user.email, PASSWORD)
     assert result is not None
+    session.commit()  # the service flushes; handlers read the session on their own connection
     return result

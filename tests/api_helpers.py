@@ -34,6 +34,7 @@ def make_admin(session: Session, org: Organisation | None = None, email: str | N
 
 def make_key(session: Session, admin: Caller, scopes=("read", "send", "manage"), allowlist="", **kw) -> str:
     _, secret = api_keys.create_key(session, admin, "test key", list(scopes), allowlist, **kw)
+    session.commit()  # the service flushes; the live server reads it on its own connection
     return secret
 
 

@@ -26,4 +26,5 @@ def make_user(session: Session, org: Organisation, role: str, email: str | None 
 
 def sign_in_token(session: Session, email: str) -> str:
     token, _caller = auth.sign_in(session, email, "password-123456")
+    session.commit()  # the service flushes; handlers read the session on their own connection
     return token

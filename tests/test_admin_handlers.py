@@ -40,6 +40,7 @@ def _user(session, org, role):
     auth.create_user(session, org, email, "correct horse battery", role=role)
     session.commit()
     token, caller = auth.sign_in(session, email, "correct horse battery")
+    session.commit()
     return token, caller
 
 

@@ -13,7 +13,7 @@ import pytest
 from smspay_app.services import journey
 from smspay_app.web import api as api_web
 from smspay_app.web import recipient as recipient_web
-from smspay_app.worker import run_once
+from smspay_app.worker import run_dispatcher_once
 from tests.api_helpers import CAMPAIGN, api_client, idem, make_admin, make_key
 from tests.journey_factories import BROWSER_UA
 from tests.test_journey_flow import form_to, forms_of
@@ -74,7 +74,7 @@ async def test_send_one_request_then_status_through_verified_and_paid(live_serve
         assert r["status"] == "queued" and r["phone"] == "+819012345678" and r["reference"] == "ORDER-1001"
         assert r["steps"]["queued_at"] is not None and r["steps"]["sent_at"] is None
 
-        assert await run_once() == 1  # the in-app worker's pass: the SMS goes to the provider
+        assert await run_dispatcher_once() == 1  # the in-app worker's pass: the SMS goes to the provider
         token = _token_in_inbox(api, "+819012345678")
 
     with live_server.client(headers={"User-Agent": BROWSER_UA}) as phone:
@@ -176,13 +176,13 @@ async def test_reissue_kills_the_old_link_and_cancel_stops_a_request(live_server
             json={"campaign_id": campaign["id"], "recipient": {"phone": "09033334444", "name": "鈴木"}},
             headers=idem(),
         ).json()
-        assert await run_once() == 2
+        assert await run_dispatcher_once() == 2
         old = _token_in_inbox(api, "+819011112222")
 
         re_ = api.post(f"/api/v1/recipients/{one['id']}/reissue", headers=idem())
         assert re_.status_code == 200, re_.text
         assert api.get(f"/l/{old}").status_code == 410  # dead at once
-        assert await run_once() == 1
+        assert await run_dispatcher_once() == 1
         tokens = _tokens_in_inbox(api, "+819011112222")
         assert len(tokens) == 2 and old in tokens
         new = next(t for t in tokens if t != old)
@@ -203,7 +203,7 @@ async def test_reissue_kills_the_old_link_and_cancel_stops_a_request(live_server
         assert three["status"] == "queued"
         whole = api.post(f"/api/v1/campaigns/{campaign['id']}/cancel", headers=idem())
         assert whole.status_code == 200 and whole.json()["status"] == "cancelled"
-        assert await run_once() == 0
+        assert await run_dispatcher_once() == 0
         assert api.get(f"/api/v1/recipients/{three['id']}").json()["status"] == "cancelled"
         assert api.get("/sim/twilio/_stats").json()["by_to"].get("+819077778888") is None
         refused = api.post(

@@ -10,7 +10,7 @@ from sqlmodel import select
 from smspay_app.models import ApiKey
 from smspay_app.services import api_keys
 from smspay_app.web import api as api_web
-from smspay_app.worker import run_once
+from smspay_app.worker import run_dispatcher_once
 from tests.api_helpers import CAMPAIGN, api_client, idem, make_admin, make_key
 from tests.factories import make_org
 
@@ -73,6 +73,7 @@ def test_organisation_can_require_an_allowlist(live_server, session):
     admin = make_admin(session)
     open_key = make_key(session, admin)
     api_keys.set_require_allowlist(session, admin, True)
+    session.commit()  # the service flushes; the page handler commits
     with api_client(live_server, open_key) as api:
         r = api.get("/api/v1/campaigns")
         assert r.status_code == 403 and r.json()["error"]["code"] == "allowlist_required"
@@ -90,6 +91,7 @@ def test_revoked_and_unknown_keys_are_refused(live_server, session):
     row = session.exec(select(ApiKey)).one()
     assert row.secret_hash != key and key not in row.prefix and key.startswith(row.prefix + "_")
     assert api_keys.revoke_key(session, admin, row.id)
+    session.commit()  # the service flushes; the page handler commits
     for presented in (key, key[:-1] + ("A" if key[-1] != "A" else "B"), "spk_nothing_here", "x"):
         with api_client(live_server, presented) as api:
             r = api.get("/api/v1/campaigns")
@@ -185,10 +187,10 @@ async def test_repeated_post_with_the_same_idempotency_key_sends_one_sms(live_se
         body = {"campaign_id": campaign["id"], "recipient": {"phone": "09056565656", "name": "一度だけ"}}
         headers = {"Idempotency-Key": "order-5656"}
         first = api.post("/api/v1/payment-requests", json=body, headers=headers)
-        await run_once()
+        await run_dispatcher_once()
         again = api.post("/api/v1/payment-requests", json=body, headers=headers)
         third = api.post("/api/v1/payment-requests", json=body, headers=headers)
-        await run_once()
+        await run_dispatcher_once()
         assert first.status_code == again.status_code == third.status_code == 201
         assert first.json() == again.json() == third.json()
         assert again.headers["idempotent-replayed"] == "true"

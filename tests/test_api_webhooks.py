@@ -135,6 +135,7 @@ async def test_receiver_failing_twice_then_succeeding_gets_the_event_once_marked
 
     # re-send from the UI: a new delivery of the same event
     copy = webhooks.resend(session, admin, d.id)
+    session.commit()  # the service flushes; the page handler would commit
     assert await outbound.run_once() == 1
     assert receiver.requests[-1]["headers"]["webhook-id"] == receiver.requests[0]["headers"]["webhook-id"]
     assert [x.status for x in _deliveries(session)] == ["delivered", "delivered"] and copy.resent_from_id == d.id

@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 
 from smspay_app.db import get_engine
 from smspay_app.models import Recipient, SendAttempt
-from smspay_app.services import dispatch
+from smspay_app.services import sending
 from smspay_app.settings import PROJECT_ROOT
 from tests.conftest import free_port
 from tests.factories import make_campaign, make_org
@@ -102,7 +102,7 @@ def _open_count() -> int:
 def test_sigkilled_workers_never_send_twice_or_lose_a_message(settings, session):
     org = make_org(session)
     campaign = make_campaign(session, org, recipients=MESSAGES)
-    dispatch.start_sending(session, campaign)
+    sending.start_sending(session, campaign)
     session.commit()
     sim, sim_base = start_simulator(settings)
     rng = random.Random(int(os.environ.get("SMSPAY_FAULT_SEED", "4")))

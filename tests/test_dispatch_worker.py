@@ -14,9 +14,9 @@ from smspay_app.domain import clock
 from smspay_app.domain.clock import utcnow
 from smspay_app.models import Campaign, Recipient, SendAttempt, TimelineEvent
 from smspay_app.providers.sms.twilio import TwilioProvider
-from smspay_app.services import dispatch
-from smspay_app.services.dispatch import SendingError
-from smspay_app.worker import run_once
+from smspay_app.services import sending
+from smspay_app.services.sending import SendingError
+from smspay_app.worker import run_dispatcher_once
 from smspay_app.worker.dispatcher import Dispatcher
 from tests.conftest import free_port
 from tests.factories import make_campaign, make_org
@@ -40,7 +40,7 @@ def _attempts(session) -> list[SendAttempt]:
 def _start(session, n=3, **org_fields):
     org = make_org(session, **org_fields)
     campaign = make_campaign(session, org, recipients=n)
-    dispatch.start_sending(session, campaign)
+    sending.start_sending(session, campaign)
     session.commit()
     return campaign
 
@@ -49,14 +49,14 @@ async def test_throttled_429_is_retried_with_backoff_then_sent(live_server, sess
     _start(session, 3)
     _control(live_server, throttle_rate=1.0, callbacks=False)
     t0 = utcnow()
-    assert await run_once(t0) == 3
+    assert await run_dispatcher_once(t0) == 3
     attempts = _attempts(session)
     assert all(a.status == "queued" and a.try_number == 2 and a.error_code == "20429" for a in attempts)
     assert all(a.not_before >= t0 + timedelta(seconds=1) for a in attempts)  # Retry-After: 1
-    assert await run_once(t0) == 0  # backoff respected
+    assert await run_dispatcher_once(t0) == 0  # backoff respected
     assert _stats(live_server)["messages"] == 0
     _control(live_server, throttle_rate=0.0)
-    assert await run_once(t0 + timedelta(seconds=5)) == 3
+    assert await run_dispatcher_once(t0 + timedelta(seconds=5)) == 3
     assert _stats(live_server)["messages"] == 3
     assert {a.status for a in _attempts(session)} == {"accepted"}
 
@@ -66,13 +66,13 @@ async def test_5xx_retries_stop_at_max_retries_and_fail(live_server, session, se
     _control(live_server, error_rate=1.0, callbacks=False)
     now = utcnow()
     for _ in range(settings.sms_max_retries + 1):
-        assert await run_once(now) == 1
+        assert await run_dispatcher_once(now) == 1
         now += timedelta(minutes=10)
     (attempt,) = _attempts(session)
     assert attempt.status == "failed" and attempt.error_code == "20500"
     assert attempt.try_number == settings.sms_max_retries + 1
     assert session.get(Recipient, attempt.recipient_id).status == "failed"
-    assert await run_once(now) == 0
+    assert await run_dispatcher_once(now) == 0
 
 
 async def test_permanent_error_keeps_twilio_code(live_server, session):
@@ -81,7 +81,7 @@ async def test_permanent_error_keeps_twilio_code(live_server, session):
     recipient.phone_e164 = "090-bad"
     session.add(recipient)
     session.commit()
-    assert await run_once() == 1
+    assert await run_dispatcher_once() == 1
     (attempt,) = _attempts(session)
     assert (attempt.status, attempt.error_code) == ("failed", "21211")
 
@@ -160,7 +160,7 @@ async def test_outcome_unknown_when_provider_unreachable_is_flagged_and_never_re
     assert attempt.status == "unknown"
     assert session.exec(select(TimelineEvent).where(TimelineEvent.kind == "sms_unknown")).one()
     assert await d.run_once(now + timedelta(hours=1)) == 0
-    assert dispatch.sending_progress(session, attempt.campaign_id)["unknown"] == 1
+    assert sending.sending_progress(session, attempt.campaign_id)["unknown"] == 1
     await dead.aclose()
 
 
@@ -168,11 +168,11 @@ async def test_poller_fetches_status_when_callbacks_are_lost(live_server, sessio
     campaign = _start(session, 2)
     _control(live_server, callbacks=False)
     now = utcnow()
-    assert await run_once(now) == 2
+    assert await run_dispatcher_once(now) == 2
     assert {a.status for a in _attempts(session)} == {"accepted"}
-    await run_once(now + timedelta(seconds=10))  # too early to poll
+    await run_dispatcher_once(now + timedelta(seconds=10))  # too early to poll
     assert {a.status for a in _attempts(session)} == {"accepted"}
-    await run_once(now + timedelta(seconds=settings.sms_status_poll_after_seconds + 1))
+    await run_dispatcher_once(now + timedelta(seconds=settings.sms_status_poll_after_seconds + 1))
     assert {a.status for a in _attempts(session)} == {"delivered"}
     assert {r.status for r in session.exec(select(Recipient).where(Recipient.campaign_id == campaign.id))} == {
         "delivered"
@@ -184,10 +184,10 @@ async def test_carrier_recorded_from_lookup_and_caps_apply(live_server, session)
 
     org = make_org(session)
     campaign = make_campaign(session, org, recipients=20)
-    dispatch.start_sending(session, campaign)
+    sending.start_sending(session, campaign)
     session.commit()
     _control(live_server, callbacks=False)
-    await run_once()
+    await run_dispatcher_once()
     session.expire_all()
     recipients = session.exec(select(Recipient).where(Recipient.campaign_id == campaign.id)).all()
     assert all(r.carrier == carrier_for(r.phone_e164)[0] for r in recipients)
@@ -199,10 +199,10 @@ async def test_carrier_recorded_from_lookup_and_caps_apply(live_server, session)
     )
     session.add(r)
     session.commit()
-    dispatch.start_sending(session, long_campaign)
+    sending.start_sending(session, long_campaign)
     session.commit()
     before = _stats(live_server)["messages"]
-    await run_once()
+    await run_dispatcher_once()
     attempt = session.exec(select(SendAttempt).where(SendAttempt.campaign_id == long_campaign.id)).one()
     session.refresh(attempt)
     assert (attempt.status, attempt.error_code) == ("failed", "carrier_cap")
@@ -213,18 +213,18 @@ def test_start_sending_refusals_and_states(session):
     org = make_org(session)
     empty = make_campaign(session, org, recipients=0)
     with pytest.raises(SendingError) as e:
-        dispatch.start_sending(session, empty)
+        sending.start_sending(session, empty)
     assert e.value.key == "sending.error.no_recipients"
     campaign = make_campaign(session, org, recipients=2)
-    dispatch.start_sending(session, campaign)
+    sending.start_sending(session, campaign)
     session.commit()
     with pytest.raises(ValueError):
-        dispatch.start_sending(session, campaign)  # already sending
-    dispatch.pause(session, campaign)
+        sending.start_sending(session, campaign)  # already sending
+    sending.pause(session, campaign)
     assert campaign.status == "paused"
-    dispatch.resume(session, campaign)
+    sending.resume(session, campaign)
     assert campaign.status == "sending"
-    assert dispatch.cancel(session, campaign) == 2
+    assert sending.cancel(session, campaign) == 2
     session.commit()
     assert {a.status for a in _attempts(session)} == {"cancelled"}
     assert {r.status for r in session.exec(select(Recipient).where(Recipient.campaign_id == campaign.id))} == {
@@ -235,17 +235,17 @@ def test_start_sending_refusals_and_states(session):
 async def test_paused_and_scheduled_campaigns_are_not_claimed(live_server, session):
     org = make_org(session)
     paused = make_campaign(session, org, recipients=1)
-    dispatch.start_sending(session, paused)
-    dispatch.pause(session, paused)
+    sending.start_sending(session, paused)
+    sending.pause(session, paused)
     start = datetime(2026, 6, 1, 1, 0)
     scheduled = make_campaign(session, org, recipients=2, first_phone=50, scheduled_at=start + timedelta(hours=2))
     with clock.frozen(start) as frozen:
-        dispatch.start_sending(session, scheduled)
+        sending.start_sending(session, scheduled)
         session.commit()
         assert scheduled.status == "scheduled"
-        assert await run_once() == 0
+        assert await run_dispatcher_once() == 0
         frozen.set(start + timedelta(hours=2))
-        assert await run_once() == 2
+        assert await run_dispatcher_once() == 2
         session.expire_all()
         assert session.get(Campaign, scheduled.id).status in ("sending", "completed")
         assert session.get(Campaign, paused.id).status == "paused"
@@ -260,9 +260,9 @@ async def test_rate_limit_caps_messages_per_second(live_server, session, monkeyp
     _control(live_server, callbacks=False)
     with clock.frozen(now):
         _start(session, 12)
-        assert await run_once(now) == 5
-        assert await run_once(now) == 0  # the same second: nothing more
-    assert await run_once(now + timedelta(seconds=1, microseconds=1)) == 5
+        assert await run_dispatcher_once(now) == 5
+        assert await run_dispatcher_once(now) == 0  # the same second: nothing more
+    assert await run_dispatcher_once(now + timedelta(seconds=1, microseconds=1)) == 5
 
 
 async def test_run_in_app_respects_setting_and_sends_until_cancelled(live_server, session, settings):

@@ -72,14 +72,14 @@ def test_a_new_sms_with_a_fresh_link_reopens_an_expired_recipient(session, live_
     """A reminder (or any new SMS) carries a new link: the recipient is no
     longer expired, and its next click counts."""
     from smspay_app.models import SendAttempt
-    from smspay_app.services import dispatch
-    from smspay_app.worker import run_once
+    from smspay_app.services import sending
+    from smspay_app.worker import run_dispatcher_once
 
     org = make_org(session)
     campaign = make_campaign(session, org, recipients=1, link_lifetime_hours=1)
-    dispatch.start_sending(session, campaign)
+    sending.start_sending(session, campaign)
     session.commit()
-    asyncio.run(run_once())
+    asyncio.run(run_dispatcher_once())
     deadline = time.monotonic() + 10  # the simulator's status callbacks arrive over HTTP
     while True:
         session.expire_all()
@@ -103,7 +103,7 @@ def test_a_new_sms_with_a_fresh_link_reopens_an_expired_recipient(session, live_
             )
         )
         session.commit()
-        asyncio.run(run_once())
+        asyncio.run(run_dispatcher_once())
     session.expire_all()
     again = session.get(Recipient, recipient.id)
     reminder = session.exec(select(SendAttempt).where(SendAttempt.kind == "reminder")).one()

@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import select
 
 from smspay_app.models import AuditLog, OptOut, Recipient, SendAttempt
-from smspay_app.services import dispatch, optouts
+from smspay_app.services import optouts, sending
 from smspay_app.services.support import SupportError
 from tests.factories import make_campaign, make_org
 from tests.ops_factories import make_user
@@ -17,7 +17,7 @@ from tests.ops_factories import make_user
 def test_add_cancels_queued_sms_and_remove_needs_a_reason(session):
     org = make_org(session)
     campaign = make_campaign(session, org, recipients=2)
-    dispatch.start_sending(session, campaign)
+    sending.start_sending(session, campaign)
     session.commit()
     caller = make_user(session, org, "support")
     assert optouts.add_optout(session, caller, "０９０−１０００−００００", "電話で依頼") is True

@@ -29,7 +29,7 @@ import smspay_app.models  # noqa: F401  (registers every table)
 from smspay_app import db
 from smspay_app.migrate import alembic_config
 from smspay_app.models import Recipient, SendAttempt
-from smspay_app.services import auth, dashboard, dispatch, stats, timeline
+from smspay_app.services import auth, dashboard, sending, stats, timeline
 from smspay_app.services.imports import import_recipients_csv
 from smspay_app.settings import PROJECT_ROOT
 from tests.conftest import settings_for
@@ -107,7 +107,7 @@ def test_claim_skips_rows_locked_by_another_transaction(settings, session):
 
     org = make_org(session)
     campaign = make_campaign(session, org, recipients=6)
-    dispatch.start_sending(session, campaign)
+    sending.start_sending(session, campaign)
     session.commit()
     ids = list(session.exec(select(SendAttempt.id).order_by(SendAttempt.not_before, SendAttempt.id)))
     dispatcher = Dispatcher(settings, batch_size=10, lookup_carriers=False)
@@ -130,7 +130,7 @@ def test_three_worker_processes_claim_with_skip_locked_and_send_each_message_onc
     messages = 600
     org = make_org(session)
     campaign = make_campaign(session, org, recipients=messages)
-    dispatch.start_sending(session, campaign)
+    sending.start_sending(session, campaign)
     session.commit()
     engine = db.get_engine()
     sim, sim_base = start_simulator(settings)
@@ -213,7 +213,9 @@ def test_dashboard_counters_and_hourly_and_daily_series(session):
         (d, "failed", NOW - timedelta(hours=1)),
     ]
     for r, step, at in events:
-        timeline.record(session, r, f"test_{step}", step=step, at=at)
+        timeline.record(
+            session, r, {"clicked": "click", "paid": "paid", "failed": "sms_failed"}[step], step=step, at=at
+        )
         session.commit()
 
     session.expire_all()

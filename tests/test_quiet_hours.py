@@ -10,8 +10,8 @@ from sqlmodel import select
 from smspay_app.domain import clock
 from smspay_app.domain.quiet_hours import quiet_until
 from smspay_app.models import Recipient, SendAttempt
-from smspay_app.services import dispatch
-from smspay_app.worker import run_once
+from smspay_app.services import sending
+from smspay_app.worker import run_dispatcher_once
 from tests.factories import make_campaign, make_org
 
 # 2026-11-20 21:00 in Tokyo (UTC+9) is 12:00 UTC.
@@ -41,23 +41,23 @@ async def test_messages_held_at_2100_and_sent_after_0800(live_server, session):
     org = make_org(session, quiet_hours_start="21:00", quiet_hours_end="08:00", timezone="Asia/Tokyo")
     campaign = make_campaign(session, org, recipients=4)
     with clock.frozen(JST_2100) as frozen:
-        dispatch.start_sending(session, campaign)
+        sending.start_sending(session, campaign)
         session.commit()
-        assert await run_once() == 0
+        assert await run_dispatcher_once() == 0
         attempts = session.exec(select(SendAttempt)).all()
         session.expire_all()
         attempts = session.exec(select(SendAttempt)).all()
         assert all(a.status == "queued" and a.held_for_quiet_hours for a in attempts)
         assert all(a.not_before == JST_0800_NEXT for a in attempts)
-        assert dispatch.sending_progress(session, campaign.id)["held"] == 4
+        assert sending.sending_progress(session, campaign.id)["held"] == 4
 
         frozen.set(JST_0800_NEXT - timedelta(minutes=1))  # 07:59 JST: still held
-        assert await run_once() == 0
+        assert await run_dispatcher_once() == 0
         with live_server.client() as client:
             assert client.get("/sim/twilio/_stats").json()["messages"] == 0
 
         frozen.set(JST_0800_NEXT)  # 08:00 JST: sent, never dropped
-        assert await run_once() == 4
+        assert await run_dispatcher_once() == 4
         with live_server.client() as client:
             assert client.get("/sim/twilio/_stats").json()["messages"] == 4
         session.expire_all()
@@ -70,6 +70,6 @@ async def test_campaign_override_of_quiet_hours(live_server, session):
     org = make_org(session, quiet_hours_start="21:00", quiet_hours_end="08:00")
     campaign = make_campaign(session, org, recipients=1, quiet_hours_start="23:00", quiet_hours_end="07:00")
     with clock.frozen(JST_2100):  # 21:00 JST: quiet for the org, not for this campaign
-        dispatch.start_sending(session, campaign)
+        sending.start_sending(session, campaign)
         session.commit()
-        assert await run_once() == 1
+        assert await run_dispatcher_once() == 1

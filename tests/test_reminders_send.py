@@ -12,7 +12,7 @@ from sqlmodel import select
 from smspay_app.domain.clock import utcnow
 from smspay_app.models import Recipient, SendAttempt, TimelineEvent
 from smspay_app.services import timeline
-from smspay_app.worker import run_once as dispatch_once
+from smspay_app.worker import run_dispatcher_once as dispatch_once
 from smspay_app.worker.reminders import run_once as reminders_once
 from tests.factories import make_campaign, make_org
 

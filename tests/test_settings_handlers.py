@@ -127,6 +127,7 @@ def test_login_state_walks_the_totp_step_and_applies_the_users_language(session,
     with clock.frozen(datetime(2026, 11, 21, 3, 0)) as c:
         enrolment = totp.begin_enrolment(session, user)
         totp.confirm_enrolment(session, user, totp.code_at(enrolment.secret))
+        session.commit()  # the service flushes; the account page's handler would commit
         c.tick(timedelta(seconds=30))
         st = _state(state.LoginState, "")
         st.lang = ""  # this browser never chose a language: the user's applies

@@ -13,9 +13,9 @@ from sqlmodel import Session, select
 
 from smspay_app.db import get_engine
 from smspay_app.models import Campaign, Recipient, SendAttempt, TimelineEvent
-from smspay_app.services import dispatch
+from smspay_app.services import sending
 from smspay_app.services.links import find_link
-from smspay_app.worker import run_once
+from smspay_app.worker import run_dispatcher_once
 from tests.factories import make_campaign, make_org
 
 LINK_RE = re.compile(r"(http://\S+/l/([0-9A-Za-z]{22}))")
@@ -38,12 +38,12 @@ def _statuses(campaign_id: int) -> list[str]:
 async def test_campaign_is_sent_once_per_recipient_and_callbacks_deliver(live_server, session):
     org = make_org(session)
     campaign = make_campaign(session, org, recipients=5)
-    assert dispatch.start_sending(session, campaign) == 5
+    assert sending.start_sending(session, campaign) == 5
     session.commit()
     assert campaign.status == "sending"
 
-    assert await run_once() == 5
-    assert await run_once() == 0  # nothing left to claim: never twice
+    assert await run_dispatcher_once() == 5
+    assert await run_dispatcher_once() == 0  # nothing left to claim: never twice
 
     with live_server.client() as client:
         stats = client.get("/sim/twilio/_stats").json()
@@ -76,10 +76,10 @@ async def test_campaign_is_sent_once_per_recipient_and_callbacks_deliver(live_se
     assert all(a.sending_at and a.accepted_at and a.final_at for a in attempts)
 
     # The campaign completes once nothing is queued or sending.
-    await run_once()
+    await run_dispatcher_once()
     session.expire_all()
     assert session.get(Campaign, campaign.id).status == "completed"
-    progress = dispatch.sending_progress(session, campaign.id)
+    progress = sending.sending_progress(session, campaign.id)
     assert progress["delivered"] == 5 and progress["queued"] == progress["sending"] == 0
 
     # No personal data in the timeline details.
@@ -92,9 +92,9 @@ async def test_failed_messages_and_sender_identity(live_server, session):
     campaign = make_campaign(session, org, recipients=6)
     with live_server.client() as client:
         client.post("/sim/twilio/_control", json={"fail_rate": 1.0, "seed": 1})
-    dispatch.start_sending(session, campaign)
+    sending.start_sending(session, campaign)
     session.commit()
-    assert await run_once() == 6
+    assert await run_dispatcher_once() == 6
     assert wait_until(lambda: set(_statuses(campaign.id)) == {"failed"}), _statuses(campaign.id)
     session.expire_all()
     attempts = session.exec(select(SendAttempt).where(SendAttempt.campaign_id == campaign.id)).all()

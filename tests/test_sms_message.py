@@ -14,8 +14,8 @@ import pytest
 
 from smspay_app.domain.sms_text import fields_from_merge_data
 from smspay_app.models import Campaign, Organisation, Recipient
-from smspay_app.services import dispatch, journey, sms_message
-from smspay_app.worker import run_once
+from smspay_app.services import journey, sending, sms_message
+from smspay_app.worker import run_dispatcher_once
 from tests.factories import make_org
 from tests.journey_factories import make_journey
 
@@ -63,9 +63,9 @@ async def test_editor_preview_and_the_sms_sent_are_byte_identical(live_server, s
     assert preview.row == 1
     assert preview.text.startswith(f"{prefix}山田様 4,980円のご請求です ")
 
-    assert dispatch.start_sending(session, campaign) == 1
+    assert sending.start_sending(session, campaign) == 1
     session.commit()
-    assert await run_once() == 1
+    assert await run_dispatcher_once() == 1
     (sent,) = _received(live_server, settings, recipient.phone_e164)
 
     # The token is the only difference (the preview shows a link as long as a real one).
@@ -163,9 +163,9 @@ def test_the_editor_page_shows_the_sms_the_dispatcher_sends(live_server, session
     editor.session_token = token
     CampaignEditorState.start_edit.fn(editor)
 
-    assert dispatch.start_sending(session, campaign) == 1
+    assert sending.start_sending(session, campaign) == 1
     session.commit()
-    assert asyncio.run(run_once()) == 1
+    assert asyncio.run(run_dispatcher_once()) == 1
     (sent,) = _received(live_server, settings, recipient.phone_e164)
     (real_link,) = LINK_RE.findall(sent)
     assert sent.replace(real_link, sms_message.sample_link_url()) == editor.sms_preview

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from smspay_app.db import get_engine
 from smspay_app.domain import clock
 from smspay_app.models import Recipient, SendAttempt
-from smspay_app.services import dispatch
+from smspay_app.services import sending
 from smspay_app.web.sms_webhooks import process_status
 from tests.factories import make_campaign, make_org
 
@@ -42,7 +42,7 @@ def test_callbacks_in_any_order_give_final_status_and_first_timestamps(settings,
     with Session(get_engine(), expire_on_commit=False) as s:
         org = make_org(s)
         campaign = make_campaign(s, org, recipients=len(plan))
-        dispatch.start_sending(s, campaign)
+        sending.start_sending(s, campaign)
         s.commit()
         attempts = s.exec(
             select(SendAttempt).where(SendAttempt.campaign_id == campaign.id).order_by(SendAttempt.id)

@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from smspay_app.models import InboundMessage, OptOut, Recipient, SendAttempt, TimelineEvent
 from smspay_app.providers.sms.signature import compute_signature, verify_signature
-from smspay_app.services import dispatch
+from smspay_app.services import sending
 from tests.factories import make_campaign, make_org
 
 
@@ -33,7 +33,7 @@ def test_signature_matches_twilio_documented_example():
 def _accepted_attempt(session):
     org = make_org(session)
     campaign = make_campaign(session, org, recipients=1)
-    dispatch.start_sending(session, campaign)
+    sending.start_sending(session, campaign)
     session.commit()
     attempt = session.exec(select(SendAttempt)).one()
     attempt.status = "accepted"
@@ -113,7 +113,7 @@ def test_forged_unsigned_and_replayed_callbacks_are_refused(live_server, session
 def test_callback_before_the_worker_records_the_sid_finds_the_attempt_by_ref(live_server, session, settings):
     org = make_org(session)
     campaign = make_campaign(session, org, recipients=1)
-    dispatch.start_sending(session, campaign)
+    sending.start_sending(session, campaign)
     session.commit()
     attempt = session.exec(select(SendAttempt)).one()
     attempt.status = "sending"  # as if the provider call is still in flight
@@ -135,13 +135,13 @@ def test_reply_from_simulator_inbox_is_stored_and_stop_opts_out(live_server, ses
     org = make_org(session)
     campaign = make_campaign(session, org, recipients=2)
     other = make_campaign(session, org, recipients=2, name="次回")  # same phones, not sent yet
-    dispatch.start_sending(session, campaign)
+    sending.start_sending(session, campaign)
     session.commit()
     import asyncio
 
-    from smspay_app.worker import run_once
+    from smspay_app.worker import run_dispatcher_once
 
-    asyncio.run(run_once())
+    asyncio.run(run_dispatcher_once())
     phone = session.exec(select(Recipient).where(Recipient.campaign_id == campaign.id)).first().phone_e164
     with live_server.client() as client:
         # A plain reply through the JSON endpoint: stored against the latest recipient.
@@ -158,7 +158,7 @@ def test_reply_from_simulator_inbox_is_stored_and_stop_opts_out(live_server, ses
     assert session.exec(select(OptOut).where(OptOut.phone_e164 == phone)).one().source == "reply"
     assert latest.status == "opted_out"
     # The second campaign skips the opted-out number.
-    assert dispatch.start_sending(session, other) == 1
+    assert sending.start_sending(session, other) == 1
     session.commit()
     assert {r.status for r in session.exec(select(Recipient).where(Recipient.campaign_id == other.id))} == {
         "opted_out",

@@ -15,7 +15,7 @@ from smspay_app.domain.clock import utcnow
 from smspay_app.models import AuditLog, Campaign, Link, Payment, Recipient, SendAttempt, TimelineEvent
 from smspay_app.services import auth, journey, support
 from smspay_app.services.support import SupportError
-from smspay_app.worker import run_once
+from smspay_app.worker import run_dispatcher_once
 from tests.factories import make_org
 from tests.journey_factories import make_journey, reload
 from tests.ops_factories import make_user
@@ -79,7 +79,8 @@ async def test_reissue_of_an_expired_link_sends_a_new_sms_and_the_old_link_shows
         assert journey.link_state(journey.load_context(session, j.token)) == "expired"
         attempt = session.get(SendAttempt, result.attempt_id)
         assert attempt.kind == "reissue" and attempt.status == "queued" and not attempt.ignore_quiet_hours
-        assert await run_once(later) == 1
+        session.commit()  # the action flushes; its entry point commits
+        assert await run_dispatcher_once(later) == 1
     session.expire_all()
     attempt = session.get(SendAttempt, result.attempt_id)
     assert attempt.status in ("accepted", "sent", "delivered") and attempt.provider_message_id
@@ -108,7 +109,8 @@ async def test_reissue_waits_for_quiet_hours_unless_overridden(live_server, sess
     night = datetime(2030, 1, 10, 14, 0)  # 23:00 JST
     with clock.frozen(night):
         held = support.reissue_link(session, caller, j.recipient_id, "夜間の依頼")
-        assert await run_once(night) == 0
+        session.commit()
+        assert await run_dispatcher_once(night) == 0
         session.expire_all()
         attempt = session.get(SendAttempt, held.attempt_id)
         assert attempt.status == "queued" and attempt.held_for_quiet_hours
@@ -122,7 +124,8 @@ async def test_reissue_waits_for_quiet_hours_unless_overridden(live_server, sess
         session.commit()
         caller2 = make_user(session, org2, "support")
         now_ = support.reissue_link(session, caller2, j2.recipient_id, "同意あり", override_quiet_hours=True)
-        assert await run_once(night) == 1
+        session.commit()
+        assert await run_dispatcher_once(night) == 1
         session.expire_all()
         assert session.get(SendAttempt, now_.attempt_id).status != "queued"
         audit = session.get(AuditLog, now_.audit_id)

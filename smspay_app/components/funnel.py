@@ -14,7 +14,7 @@ import reflex as rx
 from smspay_app.components.layout import card
 from smspay_app.db import session_scope
 from smspay_app.domain.formatting import yen
-from smspay_app.services import auth, dashboard, dispatch
+from smspay_app.services import auth, dashboard, sending
 from smspay_app.state import AppState, quietly, require
 
 STEP_COLORS = {
@@ -85,7 +85,7 @@ class FunnelPanelState(AppState):
                 self.steps, self.chart, self.series, self.progress = [], [], [], []
                 return
             series = dashboard.time_series(session, caller, cid, range_key=self.range_key) or []
-            progress = dispatch.sending_progress(session, cid)
+            progress = sending.sending_progress(session, cid)
         self.found = True
         self.name = figures.name
         self.status = figures.status

@@ -23,6 +23,10 @@ MESSAGES = {
         "ja": "この状態（{status}）の宛先にはリンクを再発行できません。",
         "en": "A link cannot be reissued for a recipient in status {status}.",
     },
+    "sending.error.attempt_not_pending": {
+        "ja": "この送信（{status}）はすでに事業者に渡っているため取り消せません。",
+        "en": "This send ({status}) may already be with the provider and cannot be cancelled.",
+    },
     "sending.status.unknown": {
         "ja": "送信結果が不明です（自動再送はしません）。確認して必要なら再送してください。",
         "en": "Outcome unknown (never resent automatically). Check and resend if needed.",

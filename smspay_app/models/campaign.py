@@ -7,14 +7,18 @@ from sqlmodel import Field, SQLModel
 
 from smspay_app.domain.clock import utcnow
 
-CAMPAIGN_STATES = ("draft", "scheduled", "sending", "paused", "completed", "cancelled")
+
+def _settings():
+    from smspay_app.settings import get_settings
+
+    return get_settings()
 
 
 class Campaign(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     organisation_id: int = Field(foreign_key="organisation.id", index=True)
     name: str
-    status: str = Field(default="draft", index=True)
+    status: str = Field(default="draft", index=True)  # a domain.campaigns.CampaignStatus
     # SMS text with merge fields such as {name} and the link placeholder {link}.
     sms_template: str = ""
     # The recipient page: a message (with merge fields) and optional invoice.
@@ -25,7 +29,9 @@ class Campaign(SQLModel, table=True):
     due_date: date | None = None
     ask_read_confirmation: bool = False
     verification_mode: str = "questions"  # questions | otp
-    max_wrong_answers: int = 5
+    # The campaign owns its wrong-answer limit (services.journey locks the link
+    # at it); a new campaign takes ``settings.max_wrong_answers``.
+    max_wrong_answers: int = Field(default_factory=lambda: _settings().max_wrong_answers)
     link_lifetime_hours: int = 72
     scheduled_at: NaiveDatetime | None = None
     quiet_hours_start: str | None = None  # None: the organisation's

@@ -6,18 +6,6 @@ from sqlmodel import Field, SQLModel
 
 from smspay_app.domain.clock import utcnow
 
-ATTEMPT_STATES = (
-    "queued",  # waiting (schedule, quiet hours, rate limit, retry backoff)
-    "sending",  # committed before the provider call
-    "accepted",  # the provider took it (has a provider message id)
-    "sent",
-    "delivered",
-    "undelivered",
-    "failed",
-    "unknown",  # worker died and the provider could not tell: flagged, never resent
-    "cancelled",
-)
-
 
 class SendAttempt(SQLModel, table=True):
     """One try at sending one SMS. Separate from the recipient so retries,
@@ -33,7 +21,7 @@ class SendAttempt(SQLModel, table=True):
     campaign_id: int = Field(foreign_key="campaign.id", index=True)
     recipient_id: int = Field(foreign_key="recipient.id", index=True)
     kind: str = "initial"  # initial | reminder | reissue | resend | otp
-    status: str = "queued"
+    status: str = "queued"  # a domain.attempts.AttemptStatus; changed only through that machine
     idempotency_key: str = Field(unique=True)
     try_number: int = 1
     not_before: NaiveDatetime = Field(default_factory=utcnow)

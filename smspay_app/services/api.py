@@ -1,5 +1,5 @@
 """REST API use cases, composed from the same services the admin UI uses
-(campaigns, imports, dispatch): create a campaign from a template campaign,
+(campaigns, imports, sending, actions): create a campaign from a template campaign,
 add recipients with the CSV import's validation, send one payment request,
 read and page recipients, reissue, cancel. Every function takes a ``Caller``
 (an ``ApiCaller`` from the API key) and scopes by its organisation."""
@@ -11,10 +11,9 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from smspay_app.domain.clock import utcnow
 from smspay_app.domain.sms_text import LINK_FIELD, template_fields
-from smspay_app.models import Campaign, InvoiceLine, Link, Recipient, SendAttempt
-from smspay_app.services import campaigns, dispatch, imports, timeline
+from smspay_app.models import Campaign, InvoiceLine, Recipient
+from smspay_app.services import actions, campaigns, imports, sending
 from smspay_app.services.auth import Caller
 
 MAX_ITEMS = 1000
@@ -101,7 +100,7 @@ def create_campaign(
                     unit_price_yen=line.unit_price_yen,
                 )
             )
-        session.commit()
+        session.flush()
     return campaign
 
 
@@ -131,7 +130,7 @@ def add_recipients(
     caller.require("campaign.send")
     campaign = own_campaign(session, caller, campaign_id)
     if campaign.status == "cancelled":
-        raise dispatch.SendingError("sending.error.bad_status", status=campaign.status)
+        raise sending.SendingError("sending.error.bad_status", status=campaign.status)
     # Columns every row has: the canonical ones, each question's column and each
     # merge field of the SMS (absent values become per-item errors, not a
     # refusal of the whole batch), then any other field given.
@@ -175,8 +174,7 @@ def add_recipients(
             results[row - 1].errors.append(entry)
     new_ids = [r.recipient_id for r in results if r.recipient_id is not None]
     if send and new_ids:
-        dispatch.queue_recipients(session, campaign, new_ids, user_id=caller.user_id)
-        session.commit()
+        actions.queue_send(session, caller, campaign, new_ids, actions.API_REASON)
     return results
 
 
@@ -200,42 +198,26 @@ def list_recipients(
 
 
 def reissue(session: Session, caller: Caller, recipient_id: int) -> Recipient:
-    caller.require("recipient.support")
+    """The support action ``actions.reissue_link`` with the staff rules
+    (campaign state, pending attempts, opt-outs); refusals raise ``ActionRefused``."""
     recipient = get_recipient(session, caller, recipient_id)
-    dispatch.queue_reissue(session, recipient, user_id=caller.user_id)
-    session.commit()
+    actions.reissue_link(session, caller, recipient.id, actions.API_REASON)
     return recipient
 
 
 def cancel_recipient(session: Session, caller: Caller, recipient_id: int) -> Recipient:
-    """Stop one payment request (an order was cancelled): queued SMS are
-    cancelled, the live link dies, the recipient is ``cancelled``. Paid ones refuse."""
-    caller.require("campaign.send")
+    """Stop one payment request (an order was cancelled): ``actions.cancel_recipient``
+    (queued SMS cancelled, the live link dies, the recipient is ``cancelled``).
+    Idempotent for a recipient already cancelled; paid or opted-out ones refuse."""
     recipient = get_recipient(session, caller, recipient_id)
-    if recipient.status == "paid":
-        raise dispatch.SendingError("sending.error.cannot_reissue", status=recipient.status)
     if recipient.status == "cancelled":
         return recipient
-    now = utcnow()
-    for attempt in session.exec(
-        select(SendAttempt).where(SendAttempt.recipient_id == recipient.id, SendAttempt.status == "queued")
-    ):
-        attempt.status = "cancelled"
-        attempt.final_at = now
-        session.add(attempt)
-    for link in session.exec(select(Link).where(Link.recipient_id == recipient.id, Link.revoked_at.is_(None))):
-        link.revoked_at = now
-        link.revoked_reason = "cancelled"
-        link.session_hash = None
-        session.add(link)
-    timeline.record(session, recipient, "cancelled_by_api", step="cancelled", at=now)
-    session.commit()
+    actions.cancel_recipient(session, caller, recipient.id, actions.API_REASON)
     return recipient
 
 
 def cancel_campaign(session: Session, caller: Caller, campaign_id: int) -> Campaign:
     caller.require("campaign.send")
     campaign = own_campaign(session, caller, campaign_id)
-    dispatch.cancel(session, campaign)
-    session.commit()
+    sending.cancel(session, campaign)
     return campaign

@@ -167,7 +167,7 @@ def create_key(
             detail=json.dumps({"prefix": prefix, "scopes": chosen, "allowlist": entries}),
         )
     )
-    session.commit()
+    session.flush()
     return key, full
 
 
@@ -188,7 +188,7 @@ def revoke_key(session: Session, caller: Caller, key_id: int) -> bool:
             detail=json.dumps({"prefix": key.prefix}),
         )
     )
-    session.commit()
+    session.flush()
     return True
 
 
@@ -212,7 +212,7 @@ def set_require_allowlist(session: Session, caller: Caller, required: bool) -> N
             detail=json.dumps({"required": bool(required)}),
         )
     )
-    session.commit()
+    session.flush()
 
 
 @dataclass
@@ -248,7 +248,7 @@ def authenticate(session: Session, presented: str | None, address: str) -> AuthR
     now = utcnow()
     if key.last_used_at is None or now - key.last_used_at > timedelta(seconds=60):
         session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
-        session.commit()
+        session.flush()
     return AuthResult(
         ApiCaller(
             user_id=None,  # type: ignore[arg-type]  # no person: the key acts

@@ -122,7 +122,7 @@ def _open_session(session: Session, user: User) -> tuple[str, Caller]:
     user.last_login_at = now
     session.add(user)
     session.add(AuditLog(organisation_id=user.organisation_id, user_id=user.id, action="auth.sign_in"))
-    session.commit()
+    session.flush()
     caller = caller_for_token(session, token)
     assert caller is not None
     return token, caller
@@ -203,7 +203,7 @@ def sign_in_start(session: Session, email: str, password: str) -> SignInStep | N
         )
     )
     session.add(AuditLog(organisation_id=user.organisation_id, user_id=user.id, action=f"auth.password_ok.{purpose}"))
-    session.commit()
+    session.flush()
     return SignInStep(purpose, challenge=challenge, tries_left=MAX_CODE_TRIES)
 
 
@@ -229,7 +229,7 @@ def _wrong_code(session: Session, row: SignInChallenge, user: User) -> SignInSte
     row.failed_tries += 1
     session.add(row)
     session.add(AuditLog(organisation_id=user.organisation_id, user_id=user.id, action="auth.code_failed"))
-    session.commit()
+    session.flush()
     left = MAX_CODE_TRIES - row.failed_tries
     if left <= 0 or recent_code_failures(session, user) >= MAX_CODE_FAILURES_PER_WINDOW:
         return SignInStep("restart")
@@ -348,7 +348,7 @@ def sign_out(session: Session, token: str | None) -> None:
     if auth is not None and auth.revoked_at is None:
         auth.revoked_at = utcnow()
         session.add(auth)
-        session.commit()
+        session.flush()
 
 
 def create_user(
@@ -394,5 +394,5 @@ def ensure_demo(session: Session) -> tuple[Organisation, User] | None:
     user = create_user(
         session, org, settings.demo_email, settings.demo_password, role="admin", display_name="デモ管理者"
     )
-    session.commit()
+    session.flush()
     return org, user

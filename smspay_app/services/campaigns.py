@@ -156,7 +156,7 @@ def create_campaign(session: Session, caller: Caller, data: CampaignInput) -> Ca
     session.flush()
     _replace_children(session, campaign, data, keep_questions=False)
     _audit(session, caller, "campaign.create", campaign)
-    session.commit()
+    session.flush()
     return campaign
 
 
@@ -187,7 +187,7 @@ def update_campaign(session: Session, caller: Caller, campaign_id: int, data: Ca
     session.add(campaign)
     _replace_children(session, campaign, data, keep_questions=has_recipients, existing=existing)
     _audit(session, caller, "campaign.update", campaign)
-    session.commit()
+    session.flush()
     return campaign
 
 
@@ -419,7 +419,7 @@ def send_check(session: Session, caller: Caller, campaign: Campaign) -> SendChec
 def send_campaign(session: Session, caller: Caller, campaign_id: int, *, scheduled_at: datetime | None = None) -> int:
     """Check, then queue the campaign (now, or at ``scheduled_at``, naive UTC).
     Returns the number of SMS queued; raises ``SendBlocked`` with the reasons."""
-    from smspay_app.services import dispatch
+    from smspay_app.services import actions
 
     caller.require("campaign.send")
     campaign = get_campaign(session, caller, campaign_id)
@@ -434,30 +434,26 @@ def send_campaign(session: Session, caller: Caller, campaign_id: int, *, schedul
         campaign.scheduled_at = scheduled_at
     elif campaign.scheduled_at is not None and campaign.scheduled_at <= utcnow():
         campaign.scheduled_at = None
-    queued = dispatch.start_sending(session, campaign, caller.user_id)
-    _audit(session, caller, "campaign.send", campaign, queued=queued, scheduled_at=campaign.scheduled_at)
-    session.commit()
-    return queued
+    return actions.queue_send(session, caller, campaign, None, actions.CONSOLE_REASON)
 
 
 def change_sending(session: Session, caller: Caller, campaign_id: int, action: str) -> int:
     """``pause`` / ``resume`` / ``cancel`` the caller's campaign (audited).
     Returns the number of queued SMS cancelled (0 for pause/resume); raises
     ``SendBlocked`` with the reason when the state does not allow it."""
-    from smspay_app.services import dispatch
+    from smspay_app.services import sending
 
     caller.require("campaign.send")
     campaign = get_campaign(session, caller, campaign_id)
     if campaign is None:
         raise SendBlocked([Problem("admin.error.not_found")])
-    operations = {"pause": dispatch.pause, "resume": dispatch.resume, "cancel": dispatch.cancel}
+    operations = {"pause": sending.pause, "resume": sending.resume, "cancel": sending.cancel}
     if action not in operations:
         raise SendBlocked([Problem("admin.error.not_allowed")])
     try:
         result = operations[action](session, campaign)
-    except dispatch.SendingError as exc:
-        session.rollback()
+    except sending.SendingError as exc:
         raise SendBlocked([Problem(exc.key, dict(exc.fields))]) from exc
     _audit(session, caller, f"campaign.{action}", campaign)
-    session.commit()
+    session.flush()
     return int(result or 0)

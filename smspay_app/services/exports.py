@@ -86,7 +86,7 @@ def prepare(session: Session, caller: Caller, campaign_id: int, encoding: str) -
             at=utcnow(),
         )
     )
-    session.commit()
+    session.flush()
     return campaign, organisation
 
 

@@ -11,6 +11,12 @@ their "imported" timeline events are written together with the report row, or
 not at all (then only the report row, status ``failed``, is written). Rows are
 processed in chunks with bulk inserts, so 100,000 rows take seconds and never
 sit in UI state; ``progress(done, total)`` is called after each chunk.
+
+The import is its own unit of work, the one exception to "services flush,
+entry points commit" (with ``services/totp``'s failed-code counter): it
+commits the recipients with their report, or rolls back and commits the
+``failed`` report, because that report must survive the exception the entry
+point re-raises. Call it on a session holding no other pending work.
 """
 
 from __future__ import annotations

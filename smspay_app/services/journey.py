@@ -169,7 +169,7 @@ def record_visit(
 ) -> str | None:
     """Record a GET/HEAD on the timeline as ``preview`` or ``visit``. Never a
     click, never consumes anything. Works with an ORM session or a Core
-    connection (the light GET path; committed here). Returns the kind recorded
+    connection (the light GET path; the caller commits). Returns the kind recorded
     (None when deduplicated)."""
     kind = "preview" if method == "HEAD" or ua_class == "preview" else "visit"
     if dedup and _seen_recently((ctx.link.id, kind, ua_class, method, state)):
@@ -192,7 +192,6 @@ def record_visit(
             detail=json.dumps(detail),
         )
     )
-    session_or_connection.commit()
     return kind
 
 
@@ -246,6 +245,13 @@ def _answers_module():
     return answers
 
 
+def wrong_answer_limit(campaign: Campaign) -> int:
+    """Wrong answers that lock the link: the campaign's own limit (a new
+    campaign takes ``settings.max_wrong_answers``, the README's "5 wrong
+    answers (configurable)")."""
+    return max(1, campaign.max_wrong_answers)
+
+
 def _register_failure(session: Session, ctx: LinkContext, kind: str) -> VerifyResult:
     link, recipient, campaign = ctx.link, ctx.recipient, ctx.campaign
     session.execute(update(Link).where(Link.id == link.id).values(failed_attempts=Link.failed_attempts + 1))
@@ -256,7 +262,7 @@ def _register_failure(session: Session, ctx: LinkContext, kind: str) -> VerifyRe
     )
     session.refresh(link)
     session.refresh(recipient)
-    limit = max(1, campaign.max_wrong_answers or get_settings().max_wrong_answers)
+    limit = wrong_answer_limit(campaign)
     timeline.record(
         session, recipient, "verify_failed", detail={"link_id": link.id, "attempt": link.failed_attempts, "mode": kind}
     )

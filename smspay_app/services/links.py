@@ -1,9 +1,14 @@
-"""Short links: issue (token shown once, hash stored), find, revoke."""
+"""Short links: issue (token shown once, hash stored), find, revoke.
+
+``revoke_live_links`` is the one way a link dies (issue, reissue, cancel, the
+dispatcher's batch). Functions flush; the caller commits."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from smspay_app.domain.clock import utcnow
@@ -29,10 +34,7 @@ def issue_link(
     """A new link for ``recipient``; any live link it had is revoked. Returns the
     link row and the raw token (which exists only in the SMS from here on)."""
     now = now or utcnow()
-    for old in session.exec(select(Link).where(Link.recipient_id == recipient.id, Link.revoked_at.is_(None))):
-        old.revoked_at = now
-        old.revoked_reason = revoke_reason
-        session.add(old)
+    revoke_live_links(session, [recipient.id], revoke_reason, now)
     token = new_token()
     link = Link(
         recipient_id=recipient.id,
@@ -74,16 +76,20 @@ def find_link_context(session: Session, token: str):
     return link, recipient, campaign, organisation, questions
 
 
-def revoke_link(session: Session, link: Link, reason: str = "revoked", *, now: datetime | None = None) -> bool:
-    """Revoke ``link`` (idempotent). Returns True when it was live."""
-    if link.revoked_at is not None:
-        return False
-    link.revoked_at = now or utcnow()
-    link.revoked_reason = reason
-    link.session_hash = None
-    link.session_expires_at = None
-    session.add(link)
-    return True
+def revoke_live_links(session: Session, recipient_ids: Iterable[int], reason: str, now: datetime | None = None) -> int:
+    """Revoke every live link of these recipients in one UPDATE: the link
+    stops working and any verified session on it ends. Returns how many links
+    were live. Objects already loaded in ``session`` see the change (the
+    UPDATE synchronises them)."""
+    ids = list(recipient_ids)
+    if not ids:
+        return 0
+    result = session.exec(
+        update(Link)
+        .where(Link.recipient_id.in_(ids), Link.revoked_at.is_(None))
+        .values(revoked_at=now or utcnow(), revoked_reason=reason, session_hash=None, session_expires_at=None)
+    )
+    return int(result.rowcount or 0)
 
 
 def unlock_link(session: Session, link: Link) -> None:
@@ -203,7 +209,8 @@ def expire_due(session: Session, now: datetime | None = None, *, limit: int = 50
     """Record the ``expired`` step (timeline ``link_expired``; the
     ``recipient.expired`` webhook) for recipients whose live link has passed its
     expiry. Idempotent: an expired recipient is not matched again, and a
-    reissue revokes the old link. Returns how many were marked; commits."""
+    reissue revokes the old link. Returns how many were marked; flushes (the
+    worker step commits)."""
     from smspay_app.services import timeline
 
     now = now or utcnow()
@@ -222,5 +229,5 @@ def expire_due(session: Session, now: datetime | None = None, *, limit: int = 50
         timeline.record(
             session, recipient, "link_expired", step="expired", at=link.expires_at, detail={"link_id": link.id}
         )
-    session.commit()
+    session.flush()
     return len(rows)

@@ -109,7 +109,7 @@ def add_optout(session: Session, caller: Caller, raw_phone: str, reason: str = "
         select(OptOut).where(OptOut.organisation_id == caller.organisation_id, OptOut.phone_e164 == phone)
     ).one()
     _audit(session, caller, "add", row.id, phone, reason)
-    session.commit()
+    session.flush()
     return True
 
 
@@ -123,7 +123,7 @@ def remove_optout(session: Session, caller: Caller, optout_id: int, reason: str)
         raise SupportError("ops.error.not_found")
     _audit(session, caller, "remove", row.id, row.phone_e164, reason, source=row.source)
     session.delete(row)
-    session.commit()
+    session.flush()
 
 
 def import_csv(session: Session, caller: Caller, data: bytes, reason: str = "") -> ImportReport:
@@ -177,7 +177,7 @@ def import_csv(session: Session, caller: Caller, data: bytes, reason: str = "") 
             at=utcnow(),
         )
     )
-    session.commit()
+    session.flush()
     return report
 
 

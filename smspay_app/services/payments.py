@@ -40,11 +40,10 @@ class PaymentNotAllowed(Refused):
         return self.key
 
 
-def start_checkout(session: Session, ctx: LinkContext, token: str, gateway: PaymentGateway) -> Payment:
-    """Create the gateway's checkout session for the recipient's amount (always
-    from the server) and return the Payment row (``checkout_url`` to redirect
-    to). The Payment row is committed before the gateway call, so a webhook
-    can always find it."""
+def open_checkout(session: Session, ctx: LinkContext, gateway: PaymentGateway) -> Payment:
+    """Step 1 of a checkout: the ``open`` Payment row for the recipient's amount
+    (always from the server). The caller commits it before step 2
+    (``start_checkout``) calls the gateway, so a webhook can always find it."""
     campaign, recipient = ctx.campaign, ctx.recipient
     if not campaign.payment_enabled:
         raise PaymentNotAllowed("notice_only")
@@ -67,7 +66,18 @@ def start_checkout(session: Session, ctx: LinkContext, token: str, gateway: Paym
         updated_at=now,
     )
     session.add(payment)
-    session.commit()
+    session.flush()
+    return payment
+
+
+def start_checkout(
+    session: Session, ctx: LinkContext, token: str, gateway: PaymentGateway, payment: Payment
+) -> Payment:
+    """Step 2: create the gateway's checkout session for the committed
+    ``payment`` (from ``open_checkout``) and return it with ``checkout_url``
+    to redirect to. Flushes; the caller commits."""
+    campaign, recipient = ctx.campaign, ctx.recipient
+    amount = payment.amount_yen
     base = link_url(token)
     checkout = gateway.create_checkout(
         CheckoutRequest(
@@ -85,7 +95,7 @@ def start_checkout(session: Session, ctx: LinkContext, token: str, gateway: Paym
     payment.updated_at = utcnow()
     session.add(payment)
     timeline.record(session, recipient, "checkout_started", detail={"payment_id": payment.id, "amount_yen": amount})
-    session.commit()
+    session.flush()
     return payment
 
 
@@ -107,7 +117,8 @@ def _method_of(obj: dict) -> str:
 
 def handle_event(session: Session, event: GatewayEvent, *, source: str = "stripe") -> WebhookOutcome:
     """Apply one verified gateway event. Idempotent: a repeated event id changes
-    nothing; a second success for the same payment records nothing new."""
+    nothing; a second success for the same payment records nothing new.
+    Flushes; the webhook route commits."""
     handled_types = (
         "checkout.session.completed",
         "checkout.session.async_payment_succeeded",
@@ -121,7 +132,7 @@ def handle_event(session: Session, event: GatewayEvent, *, source: str = "stripe
         session.rollback()
         return WebhookOutcome("duplicate")
     if event.type not in handled_types:
-        session.commit()
+        session.flush()
         return WebhookOutcome("ignored")
 
     obj = event.object
@@ -136,7 +147,7 @@ def handle_event(session: Session, event: GatewayEvent, *, source: str = "stripe
                 payment = candidate
     if payment is None:
         log.warning("webhook %s for an unknown checkout session", event.id)
-        session.commit()
+        session.flush()
         return WebhookOutcome("unknown_payment")
 
     amount = obj.get("amount_total")
@@ -144,7 +155,7 @@ def handle_event(session: Session, event: GatewayEvent, *, source: str = "stripe
     if amount is not None and (int(amount) != payment.amount_yen or currency != payment.currency):
         recipient = session.get(Recipient, payment.recipient_id)
         timeline.record(session, recipient, "payment_mismatch", detail={"payment_id": payment.id, "event": event.type})
-        session.commit()
+        session.flush()
         return WebhookOutcome("mismatch", payment.id)
 
     now = utcnow()
@@ -154,7 +165,7 @@ def handle_event(session: Session, event: GatewayEvent, *, source: str = "stripe
         "checkout.session.async_payment_succeeded",
     )
     if payment.status in FINAL:
-        session.commit()
+        session.flush()
         return WebhookOutcome("applied", payment.id)
     if paid_now:
         _mark_paid(session, payment, method, now)
@@ -169,7 +180,7 @@ def handle_event(session: Session, event: GatewayEvent, *, source: str = "stripe
     elif event.type == "checkout.session.expired" and payment.status in ("open", "processing"):
         payment.status = "expired"
         _touch(session, payment, now, "payment_expired")
-    session.commit()
+    session.flush()
     return WebhookOutcome("applied", payment.id)
 
 

@@ -10,7 +10,7 @@ list of rules is read too, with ``max`` = the number of rules) and the text in
   (negative = before), at ``at`` local time in the organisation's time zone.
 - ``first_send``: the recipient's first ``sent`` time plus ``days`` (>= 1).
 
-``queue_due(now)`` queues one ``SendAttempt(kind="reminder")`` per
+``queue_due(now)`` queues one ``reminder`` send attempt per
 (recipient, rule) whose moment has come (and is less than ``GRACE`` old: a
 worker that was down does not send stale "3 days before" texts after the due
 date), only to recipients who were sent the first SMS and have not paid, have
@@ -193,7 +193,7 @@ def save_rules(
     campaign.reminder_template = (template or "").strip()
     campaign.updated_at = utcnow()
     session.add(campaign)
-    session.commit()
+    session.flush()
     return campaign
 
 
@@ -275,24 +275,26 @@ def _insert_attempt(
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
+    from smspay_app.services.sending import attempt_row
+
+    row = attempt_row(
+        campaign.organisation_id,
+        campaign.id,
+        recipient.id,
+        "reminder",
+        now,
+        idempotency_key=key,
+        try_number=1,
+        not_before=not_before,
+        provider="",
+        error_code="",
+        error_message="",
+        segments=0,
+        held_for_quiet_hours=not_before > now,
+    )
     stmt = (
         insert(table)
-        .values(
-            organisation_id=campaign.organisation_id,
-            campaign_id=campaign.id,
-            recipient_id=recipient.id,
-            kind="reminder",
-            status="queued",
-            idempotency_key=key,
-            try_number=1,
-            not_before=not_before,
-            provider="",
-            error_code="",
-            error_message="",
-            segments=0,
-            held_for_quiet_hours=not_before > now,
-            created_at=now,
-        )
+        .values(**row)
         .on_conflict_do_nothing(index_elements=[table.c.idempotency_key])
         # The inserted id, none on conflict. Not ``rowcount``: on PostgreSQL
         # SQLAlchemy adds RETURNING for the key itself and rowcount reads -1.
@@ -335,7 +337,7 @@ def queue_due(session: Session, now: datetime | None = None) -> int:
                         )
                         queued += 1
                 after = batch[-1].id
-                session.commit()
+                session.flush()
     return queued
 
 

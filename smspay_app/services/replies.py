@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from smspay_app.domain.clock import utcnow
-from smspay_app.models import InboundMessage, OptOut, Organisation, Recipient, SendAttempt
+from smspay_app.models import InboundMessage, OptOut, Organisation, Recipient
 from smspay_app.services import timeline
 from smspay_app.settings import get_settings
 
@@ -87,15 +87,10 @@ def opt_out(
     recipients = session.exec(
         select(Recipient).where(Recipient.organisation_id == organisation_id, Recipient.phone_e164 == phone)
     ).all()
-    cancelled = 0
+    from smspay_app.services.sending import cancel_queued
+
+    cancelled = len(cancel_queued(session, [r.id for r in recipients], now))
     for recipient in recipients:
-        for attempt in session.exec(
-            select(SendAttempt).where(SendAttempt.recipient_id == recipient.id, SendAttempt.status == "queued")
-        ):
-            attempt.status = "cancelled"
-            attempt.final_at = now
-            session.add(attempt)
-            cancelled += 1
         if recipient.status != "paid":
             timeline.record(session, recipient, "opted_out", step="opted_out", at=now, detail={"source": source})
     session.flush()

@@ -88,7 +88,7 @@ def erase_campaign(session: Session, campaign: Campaign, now: datetime) -> int:
                 at=now,
             )
         )
-    session.commit()
+    session.flush()
     return erased
 
 

@@ -200,5 +200,5 @@ def update_settings(
             detail=json.dumps(changes, ensure_ascii=False),
         )
     )
-    session.commit()
+    session.flush()
     return changes

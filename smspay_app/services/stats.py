@@ -6,7 +6,7 @@ slow for a dashboard polled every second, so each campaign keeps a counter row
 updated **in the same transaction** as the recipient change:
 
 - every ORM write of a ``Recipient`` (``funnel.apply_step`` through
-  ``timeline.record``, ``dispatch.apply_provider_status``, payments, opt-outs,
+  ``timeline.record``, ``sending.apply_provider_status``, payments, opt-outs,
   support actions: whatever path) is seen by one ``before_flush`` hook, which
   compares the row as stored (read under the write lock: SQLite's write
   transaction is opened first, PostgreSQL reads ``FOR UPDATE``) with the row

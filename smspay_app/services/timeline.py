@@ -14,6 +14,63 @@ from smspay_app.domain.clock import utcnow
 from smspay_app.models import Recipient, TimelineEvent
 from smspay_app.services import webhooks
 
+# Every kind of timeline event the code writes (``record`` refuses any other);
+# each has a label ``ops.event.<kind>`` in ja and en (tests/test_timeline_kinds.py).
+TIMELINE_KINDS: tuple[str, ...] = (
+    # import and sending
+    "imported",
+    "queued",
+    "opted_out_skipped",
+    "send_cancelled",
+    "sms_held_quiet_hours",
+    "sms_retry",
+    "sms_outcome_pending",
+    "sms_accepted",
+    "sms_sent",
+    "sms_delivered",
+    "sms_undelivered",
+    "sms_failed",
+    "sms_cancelled",
+    "sms_reconciled",
+    "sms_unknown",
+    "carrier",
+    "reminder_queued",
+    "reminder_sent",
+    # the recipient's journey
+    "preview",
+    "visit",
+    "click",
+    "verify_failed",
+    "verified",
+    "locked",
+    "otp_sent",
+    "otp_failed",
+    "read",
+    "link_expired",
+    # payments
+    "checkout_started",
+    "payment_processing",
+    "payment_failed",
+    "payment_expired",
+    "payment_mismatch",
+    "paid",
+    # replies and opt-outs
+    "sms_reply",
+    "opted_out",
+    # recipient actions (services.actions), whoever the actor: staff or an API key
+    "staff_reissue",
+    "staff_resend",
+    "staff_extend",
+    "staff_unlock",
+    "staff_cancel",
+    "staff_mark_paid",
+)
+# Kinds older rows may hold but nothing writes any more (still labelled):
+# ``reminder`` (early reminders), ``link_reissued`` and ``cancelled_by_api``
+# (the REST API's reissue and cancel before they became ``staff_reissue`` and
+# ``staff_cancel``).
+LEGACY_KINDS: tuple[str, ...] = ("reminder", "link_reissued", "cancelled_by_api")
+
 
 def record(
     session: Session,
@@ -26,7 +83,9 @@ def record(
     actor_user_id: int | None = None,
 ) -> TimelineEvent:
     """Add a timeline event for ``recipient``; when ``step`` is given, also apply
-    that funnel step. ``detail`` must hold no personal data."""
+    that funnel step. ``detail`` must hold no personal data; ``kind`` is one of
+    ``TIMELINE_KINDS``."""
+    assert kind in TIMELINE_KINDS, f"unregistered timeline kind: {kind}"
     at = at or utcnow()
     changed = False
     if step is not None:

@@ -123,7 +123,7 @@ def begin_enrolment(session: Session, user: User) -> Enrolment:
         raise TotpError("account.totp.error.already_on")
     user.totp_pending_secret = _seal(pyotp.random_base32())
     session.add(user)
-    session.commit()
+    session.flush()
     return enrolment_of(user)
 
 
@@ -152,7 +152,7 @@ def confirm_enrolment(session: Session, user: User, code: str) -> list[str]:
     session.add(user)
     codes = _replace_recovery_codes(session, user)
     _audit(session, user, "totp.enabled")
-    session.commit()
+    session.flush()
     return codes
 
 
@@ -167,7 +167,7 @@ def disable(session: Session, user: User, code: str) -> None:
     _verify_or_count_failure(session, user, code)
     clear(session, user)
     _audit(session, user, "totp.disabled")
-    session.commit()
+    session.flush()
 
 
 def clear(session: Session, user: User) -> None:
@@ -210,7 +210,7 @@ def regenerate_recovery_codes(session: Session, user: User, code: str) -> list[s
     _verify_or_count_failure(session, user, code)
     codes = _replace_recovery_codes(session, user)
     _audit(session, user, "totp.recovery_codes_regenerated")
-    session.commit()
+    session.flush()
     return codes
 
 
@@ -236,6 +236,8 @@ def _verify_or_count_failure(session: Session, user: User, code: str) -> str:
     used = verify(session, user, code)
     if used is None:
         session.add(AuditLog(organisation_id=user.organisation_id, user_id=user.id, action="auth.code_failed"))
+        # Committed here, not at the edge: the TotpError raised next rolls the
+        # caller's unit of work back, and this failure must count (the throttle).
         session.commit()
         raise TotpError("account.totp.error.code")
     return used

@@ -126,7 +126,7 @@ def invite_user(session: Session, caller: Caller, email: str, display_name: str,
     )
     user.must_change_password = True
     _audit(session, caller, "user.invite", user, role=role)
-    session.commit()
+    session.flush()
     return _view(user), password
 
 
@@ -143,7 +143,7 @@ def change_role(session: Session, caller: Caller, user_id: int, role: str) -> Us
     user.role = role
     session.add(user)
     _audit(session, caller, "user.role", user, old=old, new=role)
-    session.commit()
+    session.flush()
     return _view(user)
 
 
@@ -160,7 +160,7 @@ def set_active(session: Session, caller: Caller, user_id: int, active: bool) -> 
     if not active:
         auth.revoke_user_sessions(session, user.id)
     _audit(session, caller, "user.activate" if active else "user.deactivate", user)
-    session.commit()
+    session.flush()
     return _view(user)
 
 
@@ -177,7 +177,7 @@ def reset_password(session: Session, caller: Caller, user_id: int, *, reset_totp
         totp.clear(session, user)
     auth.revoke_user_sessions(session, user.id)
     _audit(session, caller, "user.reset_password", user, reset_totp=reset_totp)
-    session.commit()
+    session.flush()
     return password
 
 
@@ -200,7 +200,7 @@ def update_profile(session: Session, caller: Caller, display_name: str, language
     user.language = normalise_language(language)
     session.add(user)
     _audit(session, caller, "user.profile", user)
-    session.commit()
+    session.flush()
     return _view(user)
 
 
@@ -211,7 +211,7 @@ def set_language(session: Session, caller: Caller, language: str) -> str:
     if user.language != language:
         user.language = language
         session.add(user)
-        session.commit()
+        session.flush()
     return language
 
 
@@ -231,4 +231,4 @@ def change_password(
     session.add(user)
     auth.revoke_user_sessions(session, user.id, keep_token=caller_token)
     _audit(session, caller, "user.change_password", user)
-    session.commit()
+    session.flush()

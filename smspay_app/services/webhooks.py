@@ -235,7 +235,7 @@ def create_endpoint(
     session.add(endpoint)
     session.flush()
     _audit(session, caller, "webhook.create", endpoint.id, url=url, events=chosen)
-    session.commit()
+    session.flush()
     return endpoint, secret
 
 
@@ -255,7 +255,7 @@ def set_active(session: Session, caller: Caller, endpoint_id: int, active: bool)
     endpoint.disabled_at = None if active else utcnow()
     session.add(endpoint)
     _audit(session, caller, "webhook.enable" if active else "webhook.disable", endpoint.id)
-    session.commit()
+    session.flush()
     return True
 
 
@@ -308,7 +308,7 @@ def resend(session: Session, caller: Caller, delivery_id: int) -> WebhookDeliver
             target_id=original.id,
         )
     )
-    session.commit()
+    session.flush()
     return copy
 
 

@@ -42,8 +42,9 @@ from smspay_app.i18n import language_from_accept, t
 from smspay_app.models import Campaign, IdempotencyRecord, Recipient
 from smspay_app.services import api as api_service
 from smspay_app.services import api_keys, campaigns
+from smspay_app.services.actions import ActionRefused
 from smspay_app.services.api_keys import ApiCaller
-from smspay_app.services.dispatch import SendingError
+from smspay_app.services.sending import SendingError
 from smspay_app.settings import get_settings
 
 log = logging.getLogger("smspay.api")
@@ -302,6 +303,7 @@ def _authenticate(request: Request, credentials: HTTPAuthorizationCredentials | 
     address = api_keys.client_address(peer, request.headers.get("x-forwarded-for"), settings.api_trusted_proxies)
     with Session(get_engine(), expire_on_commit=False) as session:
         result = api_keys.authenticate(session, credentials.credentials if credentials else None, address)
+        session.commit()  # the key's last_used_at
     if result.caller is None:
         status = 401 if result.error == "unauthenticated" else 403
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
@@ -383,6 +385,7 @@ def idempotent(
         try:
             status, payload = run(session)
         except ApiError as exc:
+            session.rollback()  # nothing of a refused request is kept, only its stored response
             status, payload = exc.status, _error_payload(request, exc)
         except BaseException:
             session.rollback()
@@ -406,8 +409,8 @@ def _dump(model: BaseModel) -> dict:
     return model.model_dump(mode="json")
 
 
-def _sending_conflict(request: Request, exc: SendingError) -> ApiError:
-    return ApiError(409, "conflict", reason=t(exc.key, _lang(request), **exc.fields))
+def _sending_conflict(request: Request, exc: SendingError | ActionRefused) -> ApiError:
+    return ApiError(409, "conflict", reason=exc.text(_lang(request)))
 
 
 # ------------------------------------------------------------------ app
@@ -601,8 +604,14 @@ def create_api() -> FastAPI:
                 recipient = action(session, caller, recipient_id)
             except api_service.NotFound:
                 raise ApiError(404, "not_found") from None
+            except ActionRefused as exc:
+                if exc.key == "ops.error.not_found":
+                    raise ApiError(404, "not_found") from None
+                raise _sending_conflict(request, exc) from None
             except SendingError as exc:
                 raise _sending_conflict(request, exc) from None
+            session.flush()
+            session.refresh(recipient)
             return 200, _dump(recipient_out(recipient))
 
         return idempotent(request, caller, key, None, run)

@@ -412,6 +412,7 @@ def _landing_get(request: Request, token: str, method: str) -> Response:
 def _record_visit(ctx: LinkContext, ua_class: str, method: str, state: str) -> None:
     with get_engine().connect() as connection:
         journey.record_visit(connection, ctx, ua_class=ua_class, method=method, state=state, dedup=False)
+        connection.commit()
 
 
 def _message_get(request: Request, token: str, method: str) -> Response:
@@ -567,7 +568,9 @@ def _pay(request: Request, token: str, lang: str) -> Response:
             return problem
         gateway = get_payment_gateway(get_settings())
         try:
-            payment = payments.start_checkout(session, ctx, token, gateway)
+            payment = payments.open_checkout(session, ctx, gateway)
+            session.commit()  # the Payment row exists before the gateway is called
+            payment = payments.start_checkout(session, ctx, token, gateway, payment)
         except payments.PaymentNotAllowed:
             return RedirectResponse(_base(token), status_code=303)
         except GatewayError:

@@ -22,7 +22,7 @@ from smspay_app.db import get_engine
 from smspay_app.domain.clock import utcnow
 from smspay_app.models import SendAttempt, WebhookEvent
 from smspay_app.providers.sms.signature import verify_signature
-from smspay_app.services import dispatch, replies
+from smspay_app.services import replies, sending
 from smspay_app.settings import get_settings
 
 log = logging.getLogger("smspay.webhooks.twilio")
@@ -83,7 +83,7 @@ def process_status(event_id: str, params: dict[str, str], ref: str | None) -> st
         if attempt is None:
             session.commit()
             return "unknown"
-        dispatch.apply_provider_status(
+        sending.apply_provider_status(
             session,
             attempt,
             status,

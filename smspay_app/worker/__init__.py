@@ -11,12 +11,12 @@ from datetime import datetime
 log = logging.getLogger("smspay.worker")
 
 
-async def run_once(now: datetime | None = None, **kwargs) -> int:
-    """One pass (reconcile, claim and send a batch, poll); returns how many
-    messages went to the provider."""
-    from smspay_app.worker.dispatcher import run_once as _run_once
+async def run_dispatcher_once(now: datetime | None = None, **kwargs) -> int:
+    """One pass of the SMS dispatcher only (reconcile, claim and send a batch,
+    poll); returns how many messages went to the provider."""
+    from smspay_app.worker.dispatcher import run_dispatcher_once as _run
 
-    return await _run_once(now, **kwargs)
+    return await _run(now, **kwargs)
 
 
 async def run_all(stop: asyncio.Event, *, dispatcher=None) -> None:

@@ -52,15 +52,18 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, insert, update
 from sqlmodel import Session, select
 
-from smspay_app.db import get_engine
+from smspay_app.db import get_engine, session_scope
+from smspay_app.domain import attempts as attempt_machine
 from smspay_app.domain import funnel, quiet_hours
+from smspay_app.domain.attempts import AttemptStatus
+from smspay_app.domain.campaigns import CampaignStatus
 from smspay_app.domain.clock import utcnow
 from smspay_app.domain.security import hash_token, new_token
 from smspay_app.domain.sms_text import TemplateError
 from smspay_app.models import Campaign, Link, OptOut, Organisation, Recipient, SendAttempt
 from smspay_app.providers.sms.base import ProviderMessage, SendRequest, SmsError, SmsProvider, get_sms_provider
-from smspay_app.services import dispatch, reminders, sms_message, timeline
-from smspay_app.services.links import LINK_PATH, link_url
+from smspay_app.services import reminders, sending, sms_message, timeline
+from smspay_app.services.links import LINK_PATH, link_url, revoke_live_links
 from smspay_app.settings import Settings, get_settings
 
 log = logging.getLogger("smspay.worker")
@@ -192,18 +195,16 @@ class Dispatcher:
 
     # ------------------------------------------------------------ DB helpers
 
-    def _session(self) -> Session:
-        return Session(self.engine, expire_on_commit=False)
+    # Every step opens its session with ``db.session_scope()`` (the one way
+    # workers open sessions): it commits once when the step's block ends.
 
     def _promote(self, now: datetime | None) -> None:
-        with self._session() as s:
-            if dispatch.promote_scheduled_campaigns(s, now or utcnow()):
-                s.commit()
+        with session_scope() as s:
+            sending.promote_scheduled_campaigns(s, now or utcnow())
 
     def _complete(self, now: datetime | None) -> None:
-        with self._session() as s:
-            if dispatch.complete_finished_campaigns(s, now or utcnow()):
-                s.commit()
+        with session_scope() as s:
+            sending.complete_finished_campaigns(s, now or utcnow())
 
     def _rate_allowance(self, s: Session, now: datetime) -> int:
         rate = self.settings.sms_rate_per_second
@@ -220,7 +221,7 @@ class Dispatcher:
 
     def _claim(self, now: datetime | None) -> list[Job]:
         now = now or utcnow()
-        with self._session() as s:
+        with session_scope() as s:
             limit = self._rate_allowance(s, now)
             if limit <= 0:
                 return []
@@ -228,10 +229,10 @@ class Dispatcher:
                 select(SendAttempt.id)
                 .join(Campaign, Campaign.id == SendAttempt.campaign_id)
                 .where(
-                    SendAttempt.status == "queued",
+                    SendAttempt.status == AttemptStatus.QUEUED,
                     SendAttempt.not_before <= now,
-                    (Campaign.status == "sending")
-                    | ((SendAttempt.kind != "initial") & Campaign.status.in_(("completed",))),
+                    (Campaign.status == CampaignStatus.SENDING)
+                    | ((SendAttempt.kind != "initial") & (Campaign.status == CampaignStatus.COMPLETED)),
                 )
                 .order_by(SendAttempt.not_before, SendAttempt.id)
                 .limit(limit)
@@ -242,15 +243,12 @@ class Dispatcher:
             if not ids:
                 return []
             started = time.monotonic()
+            # The claim transition (queued -> sending) as one conditional UPDATE:
+            # only rows still queued switch, so two workers never own one attempt.
             s.exec(
                 update(SendAttempt)
-                .where(SendAttempt.id.in_(ids), SendAttempt.status == "queued")
-                .values(
-                    status="sending",
-                    lease_owner=self.worker_id,
-                    lease_expires_at=now + self.lease,
-                    sending_at=now,
-                )
+                .where(SendAttempt.id.in_(ids), SendAttempt.status == AttemptStatus.QUEUED)
+                .values(**attempt_machine.claim_values(self.worker_id, now + self.lease, now))
             )
             waited = time.monotonic() - started
             if waited > 0.05:
@@ -260,20 +258,18 @@ class Dispatcher:
                     .where(
                         SendAttempt.id.in_(ids),
                         SendAttempt.lease_owner == self.worker_id,
-                        SendAttempt.status == "sending",
+                        SendAttempt.status == AttemptStatus.SENDING,
                     )
                     .values(lease_expires_at=now + timedelta(seconds=waited) + self.lease)
                 )
             attempts = s.exec(
                 select(SendAttempt).where(
                     SendAttempt.id.in_(ids),
-                    SendAttempt.status == "sending",
+                    SendAttempt.status == AttemptStatus.SENDING,
                     SendAttempt.lease_owner == self.worker_id,
                 )
             ).all()
-            jobs = self._prepare(s, attempts, now)
-            s.commit()
-            return jobs
+            return self._prepare(s, attempts, now)
 
     def _prepare(self, s: Session, attempts: list[SendAttempt], now: datetime) -> list[Job]:
         """Within the claiming transaction: hold quiet hours, drop opted-out or
@@ -296,7 +292,7 @@ class Dispatcher:
         }
         jobs: list[Job] = []
         base = self.settings.public_base_url
-        self._revoke_live_links(s, [a.recipient_id for a in attempts], now)
+        revoke_live_links(s, [a.recipient_id for a in attempts], "replaced", now)
         self._new_links: list[dict] = []
         for attempt in attempts:
             recipient = recipients[attempt.recipient_id]
@@ -305,8 +301,7 @@ class Dispatcher:
             start, end = quiet_hours.effective_window(org, campaign)
             opens = quiet_hours.quiet_until(now, org.timezone, start, end)
             if opens is not None and not attempt.ignore_quiet_hours:
-                self._release(attempt, status="queued", not_before=opens)
-                attempt.held_for_quiet_hours = True
+                attempt_machine.hold(attempt, until=opens)
                 s.add(attempt)
                 timeline.record(
                     s, recipient, "sms_held_quiet_hours", at=now, detail={"attempt_id": attempt.id, "until": opens}
@@ -322,8 +317,7 @@ class Dispatcher:
                 )
                 or (attempt.kind == "reminder" and not reminders.still_wanted(s, recipient))
             ):
-                self._release(attempt, status="cancelled")
-                attempt.final_at = now
+                attempt_machine.cancel(attempt, now=now)
                 s.add(attempt)
                 step = "opted_out" if (attempt.organisation_id, recipient.phone_e164) in opted else None
                 timeline.record(s, recipient, "sms_cancelled", step=step, at=now, detail={"attempt_id": attempt.id})
@@ -358,19 +352,9 @@ class Dispatcher:
             s.exec(insert(Link), params=self._new_links)
         return jobs
 
-    @staticmethod
-    def _revoke_live_links(s: Session, recipient_ids: list[int], now: datetime) -> None:
-        """What ``services.links.issue_link`` does first (revoke the live links),
-        for the whole batch in one statement."""
-        s.exec(
-            update(Link)
-            .where(Link.recipient_id.in_(recipient_ids), Link.revoked_at.is_(None))
-            .values(revoked_at=now, revoked_reason="replaced")
-        )
-
     def _issue_link(self, recipient: Recipient, lifetime_hours: int, now: datetime) -> str:
         """Batched equivalent of ``services.links.issue_link`` (same row, same
-        token format; live links were revoked by ``_revoke_live_links``): the
+        token format; live links were revoked by ``links.revoke_live_links``): the
         rows are inserted in one statement at the end of ``_prepare``. A
         recipient whose old link had expired has a live link again: the funnel
         returns to the step it had reached."""
@@ -392,22 +376,8 @@ class Dispatcher:
         token = self._issue_link(recipient, campaign.link_lifetime_hours, now)
         return sms_message.render_for_recipient(campaign, org, recipient, link_url(token), kind=attempt.kind)
 
-    @staticmethod
-    def _release(attempt: SendAttempt, *, status: str, not_before: datetime | None = None) -> None:
-        attempt.status = status
-        attempt.lease_owner = None
-        attempt.lease_expires_at = None
-        attempt.sending_at = None
-        if not_before is not None:
-            attempt.not_before = not_before
-
     def _fail(self, s, attempt, recipient, now, code: str, message: str) -> None:
-        attempt.status = "failed"
-        attempt.lease_owner = None
-        attempt.lease_expires_at = None
-        attempt.final_at = now
-        attempt.error_code = code[:64]
-        attempt.error_message = message[:500]
+        attempt_machine.fail(attempt, now=now, code=code, message=message)
         s.add(attempt)
         timeline.record(
             s, recipient, "sms_failed", step="failed", at=now, detail={"attempt_id": attempt.id, "error_code": code}
@@ -440,22 +410,21 @@ class Dispatcher:
             await asyncio.to_thread(self._extend, ids)
 
     def _extend(self, ids: list[int]) -> None:
-        with self._session() as s:
+        with session_scope() as s:
             s.exec(
                 update(SendAttempt)
                 .where(
                     SendAttempt.id.in_(ids),
-                    SendAttempt.status == "sending",
+                    SendAttempt.status == AttemptStatus.SENDING,
                     SendAttempt.lease_owner == self.worker_id,
                 )
                 .values(lease_expires_at=utcnow() + self.lease)
             )
-            s.commit()
 
     def _record(self, outcomes: list[Outcome], now: datetime | None) -> None:
         now = now or utcnow()
         max_retries = self.settings.sms_max_retries
-        with self._session() as s:
+        with session_scope() as s:
             attempts = {
                 a.id: a
                 for a in s.exec(select(SendAttempt).where(SendAttempt.id.in_([o.job.attempt_id for o in outcomes])))
@@ -472,15 +441,14 @@ class Dispatcher:
                     continue
                 error = outcome.error
                 assert error is not None
-                if attempt.status != "sending" or attempt.lease_owner != self.worker_id:
+                if attempt.status != AttemptStatus.SENDING or attempt.lease_owner != self.worker_id:
                     continue  # someone else (a callback, a reconciliation) already moved it
                 attempt.error_code = (error.code or "")[:64]
                 attempt.error_message = str(error)[:500]
                 if error.kind == "transient" and attempt.try_number <= max_retries:
                     delay = error.retry_after or min(300.0, 2.0**attempt.try_number)
                     delay *= random.uniform(1.0, 1.25)
-                    self._release(attempt, status="queued", not_before=now + timedelta(seconds=delay))
-                    attempt.try_number += 1
+                    attempt_machine.retry(attempt, not_before=now + timedelta(seconds=delay))
                     s.add(attempt)
                     timeline.record(
                         s,
@@ -501,7 +469,6 @@ class Dispatcher:
                     timeline.record(s, recipient, "sms_outcome_pending", at=now, detail={"attempt_id": attempt.id})
                 else:
                     self._fail(s, attempt, recipient, now, attempt.error_code, attempt.error_message)
-            s.commit()
 
     def _accepted(self, s, attempt: SendAttempt, recipient: Recipient, message: ProviderMessage, now) -> None:
         if attempt.provider_message_id is None:
@@ -509,21 +476,13 @@ class Dispatcher:
         if message.num_segments:
             attempt.segments = message.num_segments
         attempt.provider = self.provider.name
-        if attempt.status in ("sending", "unknown", "queued"):
-            # ("queued": a reconciler found nothing yet and queued it again; the
-            # provider's answer now proves it was taken, so it must not go out again.)
-            attempt.status = "accepted"
-            attempt.accepted_at = attempt.accepted_at or now
-            attempt.lease_owner = None
-            attempt.lease_expires_at = None
-            attempt.error_code = ""
-            attempt.error_message = ""
+        if attempt_machine.accept(attempt, now=now):
             timeline.record(s, recipient, "sms_accepted", at=now, detail={"attempt_id": attempt.id, "sid": message.sid})
             if attempt.kind == "reminder":
                 timeline.record(s, recipient, "reminder_sent", at=now, detail={"attempt_id": attempt.id})
         s.add(attempt)
-        if message.status and dispatch.PROVIDER_STATUS.get(message.status, "accepted") != "accepted":
-            dispatch.apply_provider_status(
+        if message.status and attempt_machine.PROVIDER_STATUS.get(message.status, "accepted") != "accepted":
+            sending.apply_provider_status(
                 s, attempt, message.status, error_code=message.error_code, at=now, source="send"
             )
 
@@ -551,10 +510,10 @@ class Dispatcher:
 
     def _take_expired(self, now: datetime | None, limit: int):
         now = now or utcnow()
-        with self._session() as s:
+        with session_scope() as s:
             rows = s.exec(
                 select(SendAttempt.id)
-                .where(SendAttempt.status == "sending", SendAttempt.lease_expires_at < now)
+                .where(SendAttempt.status == AttemptStatus.SENDING, SendAttempt.lease_expires_at < now)
                 .limit(limit)
             ).all()
             if not rows:
@@ -563,7 +522,7 @@ class Dispatcher:
                 update(SendAttempt)
                 .where(
                     SendAttempt.id.in_(rows),
-                    SendAttempt.status == "sending",
+                    SendAttempt.status == AttemptStatus.SENDING,
                     SendAttempt.lease_expires_at < now,
                 )
                 .values(lease_owner=self.worker_id, lease_expires_at=now + self.lease)
@@ -573,19 +532,18 @@ class Dispatcher:
                 .join(Recipient, Recipient.id == SendAttempt.recipient_id)
                 .where(
                     SendAttempt.id.in_(rows),
-                    SendAttempt.status == "sending",
+                    SendAttempt.status == AttemptStatus.SENDING,
                     SendAttempt.lease_owner == self.worker_id,
                 )
             ).all()
-            s.commit()
             return [(a.id, phone, a.sending_at) for a, phone in taken]
 
     def _apply_reconciliation(self, results, now: datetime | None) -> None:
         now = now or utcnow()
-        with self._session() as s:
+        with session_scope() as s:
             for attempt_id, messages, error in results:
                 attempt = s.get(SendAttempt, attempt_id)
-                if attempt is None or attempt.status != "sending" or attempt.lease_owner != self.worker_id:
+                if attempt is None or attempt.status != AttemptStatus.SENDING or attempt.lease_owner != self.worker_id:
                     continue
                 recipient = s.get(Recipient, attempt.recipient_id)
                 if messages is None:
@@ -604,14 +562,13 @@ class Dispatcher:
                 elif attempt.kind in LINK_KINDS:
                     # The provider has no message carrying this attempt's link:
                     # it never took it. Queue it again (same key).
-                    self._release(attempt, status="queued", not_before=now)
+                    attempt_machine.release(attempt, not_before=now)
                     s.add(attempt)
                     timeline.record(
                         s, recipient, "sms_reconciled", at=now, detail={"attempt_id": attempt.id, "found": False}
                     )
                 else:
                     self._flag_unknown(s, attempt, recipient, now, "no way to match the message")
-            s.commit()
 
     def _match(self, s: Session, attempt: SendAttempt, messages: list[ProviderMessage]) -> ProviderMessage | None:
         by_hash: dict[str, ProviderMessage] = {}
@@ -631,17 +588,13 @@ class Dispatcher:
         return by_hash[link.token_hash] if link else None
 
     def _flag_unknown(self, s, attempt, recipient, now, reason: str) -> None:
-        attempt.status = "unknown"
-        attempt.lease_owner = None
-        attempt.lease_expires_at = None
-        attempt.error_code = "unknown_outcome"
-        attempt.error_message = reason[:500]
+        attempt_machine.flag_unknown(attempt, reason=reason)
         s.add(attempt)
         timeline.record(s, recipient, "sms_unknown", at=now, detail={"attempt_id": attempt.id})
         log.warning("attempt %s outcome unknown; flagged for the operator", attempt.id)
 
 
-async def run_once(now: datetime | None = None, **kwargs) -> int:
+async def run_dispatcher_once(now: datetime | None = None, **kwargs) -> int:
     """One dispatcher pass with the current settings (tests drive the worker
     with this)."""
     dispatcher = Dispatcher(**kwargs)

@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import and_, or_, update
-from sqlmodel import Session, select
+from sqlmodel import select
 
-from smspay_app.db import get_engine
+from smspay_app.db import session_scope
 from smspay_app.domain.clock import utcnow
 from smspay_app.models import WebhookDelivery, WebhookEndpoint
 from smspay_app.services import webhooks
@@ -54,7 +54,7 @@ def _claim(now: datetime, limit: int) -> list[Job]:
         and_(WebhookDelivery.status == "sending", WebhookDelivery.lease_expires_at <= now),  # a dead worker's
     )
     jobs: list[Job] = []
-    with Session(get_engine(), expire_on_commit=False) as s:
+    with session_scope() as s:
         rows = s.exec(
             select(WebhookDelivery, WebhookEndpoint)
             .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
@@ -74,7 +74,6 @@ def _claim(now: datetime, limit: int) -> list[Job]:
                 jobs.append(
                     Job(delivery.id, endpoint.url, endpoint.secret, delivery.event_id, delivery.payload.encode())
                 )
-        s.commit()
     return jobs
 
 
@@ -115,7 +114,7 @@ async def _deliver(client: httpx.AsyncClient, job: Job) -> Result:
 
 
 def _record(results: list[Result], now: datetime) -> None:
-    with Session(get_engine(), expire_on_commit=False) as s:
+    with session_scope() as s:
         for r in results:
             delivery = s.get(WebhookDelivery, r.job.delivery_id)
             if delivery is None or delivery.status != "sending":
@@ -137,7 +136,6 @@ def _record(results: list[Result], now: datetime) -> None:
                     delivery.status = "pending"
                     delivery.next_attempt_at = retry_at
             s.add(delivery)
-        s.commit()
 
 
 async def run_once(now: datetime | None = None, *, client: httpx.AsyncClient | None = None, limit: int = BATCH) -> int:

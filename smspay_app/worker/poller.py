@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import select
 
+from smspay_app.db import session_scope
 from smspay_app.domain.clock import utcnow
 from smspay_app.models import Recipient, SendAttempt
 from smspay_app.providers.sms.base import SmsError
-from smspay_app.services import dispatch, timeline
+from smspay_app.services import sending, timeline
 
 if TYPE_CHECKING:
     from smspay_app.worker.dispatcher import Dispatcher
@@ -23,7 +24,7 @@ GIVE_UP_AFTER = timedelta(days=3)
 
 def _due(dispatcher: Dispatcher, now: datetime, limit: int) -> list[tuple[int, str]]:
     after = timedelta(seconds=dispatcher.settings.sms_status_poll_after_seconds)
-    with dispatcher._session() as s:
+    with session_scope() as s:
         rows = s.exec(
             select(SendAttempt.id, SendAttempt.provider_message_id)
             .where(
@@ -41,7 +42,6 @@ def _due(dispatcher: Dispatcher, now: datetime, limit: int) -> list[tuple[int, s
             for attempt in s.exec(select(SendAttempt).where(SendAttempt.id.in_([r[0] for r in rows]))):
                 attempt.last_polled_at = now
                 s.add(attempt)
-            s.commit()
         return [(r[0], r[1]) for r in rows]
 
 
@@ -62,23 +62,22 @@ async def poll_statuses(dispatcher: Dispatcher, now: datetime | None = None, lim
     results = await asyncio.gather(*(fetch(a, sid) for a, sid in due))
 
     def apply() -> None:
-        with dispatcher._session() as s:
+        with session_scope() as s:
             for attempt_id, message in results:
                 if message is None:
                     continue
                 attempt = s.get(SendAttempt, attempt_id)
                 if attempt is not None:
-                    dispatch.apply_provider_status(
+                    sending.apply_provider_status(
                         s, attempt, message.status, error_code=message.error_code, at=now, source="poll"
                     )
-            s.commit()
 
     await asyncio.to_thread(apply)
     return len(due)
 
 
 def _needs_carrier(dispatcher: Dispatcher, limit: int) -> list[tuple[int, str]]:
-    with dispatcher._session() as s:
+    with session_scope() as s:
         rows = s.exec(
             select(Recipient.id, Recipient.phone_e164)
             .join(SendAttempt, SendAttempt.recipient_id == Recipient.id)
@@ -109,7 +108,7 @@ async def refresh_carriers(dispatcher: Dispatcher, now: datetime | None = None, 
 
 def record_carriers(dispatcher: Dispatcher, found: dict[int, str], now: datetime | None = None) -> None:
     now = now or utcnow()
-    with dispatcher._session() as s:
+    with session_scope() as s:
         for recipient_id, carrier in found.items():
             recipient = s.get(Recipient, recipient_id)
             if recipient is None or recipient.carrier == carrier:
@@ -118,4 +117,3 @@ def record_carriers(dispatcher: Dispatcher, found: dict[int, str], now: datetime
             recipient.carrier = carrier
             s.add(recipient)
             timeline.record(s, recipient, "carrier", at=now, detail={"carrier": carrier, "previous": previous})
-        s.commit()

@@ -15,15 +15,11 @@ INTERVAL_SECONDS = 30.0
 
 
 def _queue(now: datetime | None) -> int:
-    from sqlmodel import Session
-
-    from smspay_app.db import get_engine
+    from smspay_app.db import session_scope
     from smspay_app.services import reminders
 
-    with Session(get_engine(), expire_on_commit=False) as session:
-        queued = reminders.queue_due(session, now)
-        session.commit()
-        return queued
+    with session_scope() as session:
+        return reminders.queue_due(session, now)
 
 
 async def run_once(now: datetime | None = None) -> int:

@@ -64,7 +64,7 @@ class CampaignDetailState(AppState):
         return events
 
     def _refresh(self, caller: auth.Caller) -> None:
-        from smspay_app.services import dispatch
+        from smspay_app.services import sending
 
         with session_scope() as session:
             campaign = campaigns.get_campaign(session, caller, self._campaign_id())
@@ -107,7 +107,7 @@ class CampaignDetailState(AppState):
             counts = campaigns.funnel_counts(session, campaign.id)
             self.recipient_total = counts["recipients"]
             self.counts = {k: (yen(v) if k.endswith("_yen") else str(v)) for k, v in counts.items()}
-            self.progress = {k: f"{v:,}" for k, v in dispatch.sending_progress(session, campaign.id).items()}
+            self.progress = {k: f"{v:,}" for k, v in sending.sending_progress(session, campaign.id).items()}
 
     # -- sending
 

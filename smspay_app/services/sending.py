@@ -1,65 +1,126 @@
 """Sending use cases: queue a campaign's SMS, pause / resume / cancel it, report
 progress, and apply provider delivery statuses to attempts and recipients.
 
-Attempt statuses move forward only (``queued -> sending -> accepted -> sent ->
-delivered | undelivered | failed``, ``unknown`` for a lost outcome); recipient
-steps go through ``services.timeline.record`` so the one-way funnel keeps each
-step's first timestamp whatever order the reports arrive in."""
+The attempt and campaign lifecycles are the pure state machines in
+``domain.attempts`` and ``domain.campaigns``; this module applies them to rows.
+Every ``SendAttempt`` is built here (``new_attempt`` / ``queue_initial``).
+Recipient steps go through ``services.timeline.record`` so the one-way funnel
+keeps each step's first timestamp whatever order the reports arrive in.
+Functions flush; the caller (page handler, API route, worker step) commits."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import case, func
 from sqlmodel import Session, select
 
+from smspay_app.domain import attempts as attempt_machine
+from smspay_app.domain import campaigns as campaign_machine
 from smspay_app.domain import funnel
+from smspay_app.domain.attempts import FINAL, PROVIDER_STATUS, RANK, AttemptStatus
+from smspay_app.domain.campaigns import CampaignRefused, CampaignStatus
 from smspay_app.domain.clock import utcnow
-from smspay_app.domain.errors import Refused
 from smspay_app.domain.security import new_token
 from smspay_app.models import Campaign, OptOut, Recipient, SendAttempt
 from smspay_app.services import timeline
 
+# The sending refusals are the campaign machine's (``sending.error.*`` keys).
+SendingError = CampaignRefused
 
-class SendingError(Refused, ValueError):
-    """Refusal with an i18n key (``sending.error.*``) and its format fields."""
+# Kept under their old names for callers: the machine owns them.
+ATTEMPT_RANK = RANK
+FINAL_ATTEMPT = FINAL
+__all__ = ["ATTEMPT_RANK", "FINAL_ATTEMPT", "PROVIDER_STATUS", "SendingError"]
 
-
-# Attempt status order; final statuses never move except ``delivered`` winning.
-ATTEMPT_RANK = {
-    "queued": 0,
-    "sending": 1,
-    "unknown": 1.5,
-    "accepted": 2,
-    "sent": 3,
-    "undelivered": 4,
-    "failed": 4,
-    "delivered": 5,
-}
-FINAL_ATTEMPT = ("delivered", "undelivered", "failed", "cancelled")
-
-# Twilio message status -> our attempt status.
-PROVIDER_STATUS = {
-    "accepted": "accepted",
-    "scheduled": "accepted",
-    "queued": "accepted",
-    "sending": "accepted",
-    "sent": "sent",
-    "delivered": "delivered",
-    "undelivered": "undelivered",
-    "failed": "failed",
-    "read": "delivered",
-}
 # Attempt status -> recipient funnel steps it proves (implied ones first).
 FUNNEL_STEPS = {
-    "sent": ("sent",),
-    "delivered": ("sent", "delivered"),
-    "undelivered": ("failed",),
-    "failed": ("failed",),
+    AttemptStatus.SENT: ("sent",),
+    AttemptStatus.DELIVERED: ("sent", "delivered"),
+    AttemptStatus.UNDELIVERED: ("failed",),
+    AttemptStatus.FAILED: ("failed",),
 }
 
 
-def _queue_initial(session: Session, campaign: Campaign, recipients_query, now: datetime, user_id: int | None):
+def new_attempt(
+    session: Session,
+    recipient: Recipient,
+    kind: str,
+    *,
+    now: datetime | None = None,
+    not_before: datetime | None = None,
+    ignore_quiet_hours: bool = False,
+    flush: bool = True,
+) -> SendAttempt:
+    """The one place a ``SendAttempt`` is built: a ``queued`` attempt of
+    ``kind`` (initial, reissue, resend; reminders use ``attempt_row`` for their
+    bulk insert) for ``recipient``, with a fresh idempotency key. Added, and
+    flushed unless ``flush=False`` (a batch flushes once at its end)."""
+    now = now or utcnow()
+    attempt = SendAttempt(
+        **attempt_row(
+            recipient.organisation_id,
+            recipient.campaign_id,
+            recipient.id,
+            kind,
+            now,
+            not_before=not_before or now,
+            ignore_quiet_hours=ignore_quiet_hours,
+        )
+    )
+    session.add(attempt)
+    if flush:
+        session.flush()
+    return attempt
+
+
+def attempt_row(
+    organisation_id: int, campaign_id: int, recipient_id: int, kind: str, now: datetime, **values: object
+) -> dict:
+    """The column values of a new queued attempt (for ``new_attempt`` and for
+    bulk inserts such as the reminder scheduler's)."""
+    return {
+        "organisation_id": organisation_id,
+        "campaign_id": campaign_id,
+        "recipient_id": recipient_id,
+        "kind": kind,
+        "status": AttemptStatus.QUEUED.value,
+        "idempotency_key": new_token(),
+        "not_before": now,
+        "created_at": now,
+        **values,
+    }
+
+
+def pending_attempt(session: Session, recipient_id: int) -> int | None:
+    """The id of an attempt of this recipient still queued or sending, if any."""
+    return session.exec(
+        select(SendAttempt.id).where(
+            SendAttempt.recipient_id == recipient_id, SendAttempt.status.in_(attempt_machine.PENDING)
+        )
+    ).first()
+
+
+def cancel_queued(session: Session, recipient_ids: Iterable[int], now: datetime | None = None) -> list[SendAttempt]:
+    """Cancel the queued attempts of these recipients (nothing more will be
+    sent to them); returns the attempts cancelled."""
+    now = now or utcnow()
+    ids = list(recipient_ids)
+    if not ids:
+        return []
+    cancelled = list(
+        session.exec(
+            select(SendAttempt).where(SendAttempt.recipient_id.in_(ids), SendAttempt.status == AttemptStatus.QUEUED)
+        )
+    )
+    for attempt in cancelled:
+        attempt_machine.cancel(attempt, now=now)
+        session.add(attempt)
+    return cancelled
+
+
+def queue_initial(session: Session, campaign: Campaign, recipients_query, now: datetime, user_id: int | None):
     """Queue one ``initial`` attempt for each recipient the query selects,
     skipping opted-out numbers (recipient ``opted_out``). Returns the time the
     attempts may go (the schedule, or now) and how many were queued."""
@@ -70,18 +131,7 @@ def _queue_initial(session: Session, campaign: Campaign, recipients_query, now: 
         if recipient.phone_e164 in opted:
             timeline.record(session, recipient, "opted_out_skipped", step="opted_out", at=now, actor_user_id=user_id)
             continue
-        session.add(
-            SendAttempt(
-                organisation_id=campaign.organisation_id,
-                campaign_id=campaign.id,
-                recipient_id=recipient.id,
-                kind="initial",
-                status="queued",
-                idempotency_key=new_token(),
-                not_before=not_before,
-                created_at=now,
-            )
-        )
+        new_attempt(session, recipient, "initial", now=now, not_before=not_before, flush=False)
         timeline.record(session, recipient, "queued", step="queued", at=now, actor_user_id=user_id)
         queued += 1
     return not_before, queued
@@ -93,22 +143,18 @@ def start_sending(session: Session, campaign: Campaign, user_id: int | None = No
     ``sending``, or ``scheduled`` when ``scheduled_at`` is in the future.
     Returns the number of attempts queued. Raises ``SendingError`` (a
     ``ValueError``) when the campaign is not draft/paused or has no recipients."""
-    if campaign.status not in ("draft", "paused"):
-        raise SendingError("sending.error.bad_status", status=campaign.status)
     total = session.exec(select(func.count()).select_from(Recipient).where(Recipient.campaign_id == campaign.id)).one()
-    if not total:
+    if not total and campaign.status in (CampaignStatus.DRAFT, CampaignStatus.PAUSED):
         raise SendingError("sending.error.no_recipients")
     now = utcnow()
-    not_before, queued = _queue_initial(
+    campaign_machine.start(campaign, now=now)  # refuses unless draft or paused
+    _not_before, queued = queue_initial(
         session,
         campaign,
         select(Recipient).where(Recipient.campaign_id == campaign.id, Recipient.status == "created"),
         now,
         user_id,
     )
-    campaign.status = "scheduled" if not_before > now else "sending"
-    campaign.send_started_at = campaign.send_started_at or now
-    campaign.updated_at = now
     session.add(campaign)
     session.flush()
     return queued
@@ -116,42 +162,30 @@ def start_sending(session: Session, campaign: Campaign, user_id: int | None = No
 
 def pause(session: Session, campaign: Campaign) -> None:
     """Stop claiming this campaign's attempts (those in flight finish)."""
-    if campaign.status not in ("sending", "scheduled"):
-        raise SendingError("sending.error.cannot_pause")
-    campaign.status = "paused"
-    campaign.updated_at = utcnow()
+    campaign_machine.pause(campaign, now=utcnow())
     session.add(campaign)
     session.flush()
 
 
 def resume(session: Session, campaign: Campaign) -> None:
-    if campaign.status != "paused":
-        raise SendingError("sending.error.not_paused")
-    now = utcnow()
-    campaign.status = "scheduled" if campaign.scheduled_at and campaign.scheduled_at > now else "sending"
-    campaign.updated_at = now
+    campaign_machine.resume(campaign, now=utcnow())
     session.add(campaign)
     session.flush()
 
 
 def cancel(session: Session, campaign: Campaign) -> int:
     """Cancel the campaign and its queued attempts; returns how many were cancelled."""
-    if campaign.status in ("completed", "cancelled"):
-        raise SendingError("sending.error.cannot_cancel")
     now = utcnow()
+    campaign_machine.cancel(campaign, now=now)
     attempts = session.exec(
-        select(SendAttempt).where(SendAttempt.campaign_id == campaign.id, SendAttempt.status == "queued")
+        select(SendAttempt).where(SendAttempt.campaign_id == campaign.id, SendAttempt.status == AttemptStatus.QUEUED)
     ).all()
     for attempt in attempts:
-        attempt.status = "cancelled"
-        attempt.final_at = now
+        attempt_machine.cancel(attempt, now=now)
         session.add(attempt)
         recipient = session.get(Recipient, attempt.recipient_id)
         if recipient is not None and recipient.status in ("created", "queued"):
             timeline.record(session, recipient, "send_cancelled", step="cancelled", at=now)
-    campaign.status = "cancelled"
-    campaign.completed_at = now
-    campaign.updated_at = now
     session.add(campaign)
     session.flush()
     return len(attempts)
@@ -184,24 +218,23 @@ def complete_finished_campaigns(session: Session, now: datetime | None = None) -
     now = now or utcnow()
     busy = (
         select(SendAttempt.id)
-        .where(SendAttempt.campaign_id == Campaign.id, SendAttempt.status.in_(("queued", "sending")))
+        .where(SendAttempt.campaign_id == Campaign.id, SendAttempt.status.in_(attempt_machine.PENDING))
         .exists()
     )
-    campaigns = session.exec(select(Campaign).where(Campaign.status == "sending", ~busy)).all()
+    campaigns = session.exec(select(Campaign).where(Campaign.status == CampaignStatus.SENDING, ~busy)).all()
     for campaign in campaigns:
-        campaign.status = "completed"
-        campaign.completed_at = now
-        campaign.updated_at = now
+        campaign_machine.complete(campaign, now=now)
         session.add(campaign)
     return len(campaigns)
 
 
 def promote_scheduled_campaigns(session: Session, now: datetime | None = None) -> int:
     now = now or utcnow()
-    campaigns = session.exec(select(Campaign).where(Campaign.status == "scheduled", Campaign.scheduled_at <= now)).all()
+    campaigns = session.exec(
+        select(Campaign).where(Campaign.status == CampaignStatus.SCHEDULED, Campaign.scheduled_at <= now)
+    ).all()
     for campaign in campaigns:
-        campaign.status = "sending"
-        campaign.updated_at = now
+        campaign_machine.promote(campaign, now=now)
         session.add(campaign)
     return len(campaigns)
 
@@ -217,36 +250,24 @@ def apply_provider_status(
     source: str = "callback",
 ) -> bool:
     """Apply a provider status report (callback, poll or reconciliation) to an
-    attempt and its recipient. Late, duplicate and out-of-order reports never
-    move either backwards. Returns True when anything changed."""
+    attempt (``domain.attempts.apply_provider_status``) and its recipient. Late,
+    duplicate and out-of-order reports never move either backwards. Returns
+    True when anything changed."""
     at = at or utcnow()
-    new = PROVIDER_STATUS.get(provider_status)
-    if new is None or attempt.status == "cancelled":
+    if PROVIDER_STATUS.get(provider_status) is None or attempt.status == AttemptStatus.CANCELLED:
         return False
     changed = False
     if provider_message_id and not attempt.provider_message_id:
         attempt.provider_message_id = provider_message_id
         changed = True
-    current = attempt.status
-    if ATTEMPT_RANK[new] > ATTEMPT_RANK.get(current, 0):
-        attempt.status = new
-        if current in ("sending", "unknown"):
-            attempt.lease_owner = None
-            attempt.lease_expires_at = None
-        if attempt.accepted_at is None:
-            attempt.accepted_at = at
-        if new in FINAL_ATTEMPT:
-            attempt.final_at = at
-        if error_code and new in ("failed", "undelivered"):
-            attempt.error_code = error_code
-        changed = True
-    elif new == current and new in FINAL_ATTEMPT and attempt.final_at is not None and at < attempt.final_at:
-        attempt.final_at = at  # an earlier report of the same final status arrived late
+    before = (attempt.status, attempt.final_at)
+    new = attempt_machine.apply_provider_status(attempt, provider_status, at=at, error_code=error_code)
+    if (attempt.status, attempt.final_at) != before:
         changed = True
     if changed:
         session.add(attempt)
     recipient = session.get(Recipient, attempt.recipient_id)
-    steps = FUNNEL_STEPS.get(new, ())
+    steps = FUNNEL_STEPS.get(new, ()) if new is not None else ()
     if recipient is None or not steps:
         return changed
     *implied, main = steps
@@ -273,10 +294,9 @@ def queue_recipients(session: Session, campaign: Campaign, recipient_ids: list[i
     seconds). A draft or completed campaign becomes ``sending`` again; a paused
     one keeps the attempts until resumed; a cancelled one refuses. Opted-out
     numbers are skipped as in ``start_sending``. Returns the number queued."""
-    if campaign.status == "cancelled":
-        raise SendingError("sending.error.bad_status", status=campaign.status)
+    campaign_machine.check_open(campaign)
     now = utcnow()
-    not_before, queued = _queue_initial(
+    _not_before, queued = queue_initial(
         session,
         campaign,
         select(Recipient).where(
@@ -285,50 +305,9 @@ def queue_recipients(session: Session, campaign: Campaign, recipient_ids: list[i
         now,
         user_id,
     )
-    if queued and campaign.status in ("draft", "completed"):
-        campaign.status = "scheduled" if not_before > now else "sending"
-        campaign.send_started_at = campaign.send_started_at or now
-        campaign.completed_at = None
+    if queued:
+        campaign_machine.reopen(campaign, now=now)
     campaign.updated_at = now
     session.add(campaign)
     session.flush()
     return queued
-
-
-REISSUE_REFUSED = ("paid", "opted_out", "cancelled")
-
-
-def queue_reissue(session: Session, recipient: Recipient, user_id: int | None = None) -> SendAttempt:
-    """A fresh link by SMS: the live link dies now, a ``reissue`` attempt is
-    queued (the dispatcher issues the new link when it sends), and an expired,
-    locked or failed recipient returns to the step it had reached. Refused for
-    paid, opted-out and cancelled recipients (``sending.error.cannot_reissue``)."""
-    from smspay_app.models import Link
-
-    if recipient.status in REISSUE_REFUSED:
-        raise SendingError("sending.error.cannot_reissue", status=recipient.status)
-    now = utcnow()
-    for link in session.exec(select(Link).where(Link.recipient_id == recipient.id, Link.revoked_at.is_(None))):
-        link.revoked_at = now
-        link.revoked_reason = "reissued"
-        link.session_hash = None
-        link.session_expires_at = None
-        session.add(link)
-    if recipient.status in funnel.SIDE_EXITS:
-        funnel.reopen(recipient, recipient.status)
-    attempt = SendAttempt(
-        organisation_id=recipient.organisation_id,
-        campaign_id=recipient.campaign_id,
-        recipient_id=recipient.id,
-        kind="reissue",
-        status="queued",
-        idempotency_key=new_token(),
-        not_before=now,
-        created_at=now,
-    )
-    session.add(attempt)
-    session.flush()
-    timeline.record(
-        session, recipient, "link_reissued", at=now, detail={"attempt_id": attempt.id}, actor_user_id=user_id
-    )
-    return attempt
