@@ -233,7 +233,7 @@ def test_foreign_numbers_only_when_the_organisation_allows(session, campaign):
 
 def test_estimate_over_imported_recipients_uses_real_link_length(session, campaign, settings):
     from smspay_app.domain.sms_text import analyze_sms, render_sms
-    from smspay_app.services.imports import estimate_campaign_sms
+    from smspay_app.services.sms_message import estimate_campaign_sms
     from smspay_app.services.links import link_url
 
     data = "電話番号,氏名,生年月日\n09011112222,A,1980/1/2\n09011113333,山田山田山田山田山田山田山田山田,1980/1/2\n".encode()

@@ -155,6 +155,7 @@ def test_the_editor_page_shows_the_sms_the_dispatcher_sends(live_server, session
     auth.create_user(session, org, "admin@example.com", "correct horse battery", role="admin")
     session.commit()
     token, _ = auth.sign_in(session, "admin@example.com", "correct horse battery")
+    session.commit()  # the page reads the session through its own connection
     root = rx.State(_reflex_internal_init=True)
     root.router_data = root._update_router_vars(
         {"query": {"campaign_id": str(campaign.id)}, "pathname": f"/campaigns/{campaign.id}/edit"}, {}
