@@ -18,8 +18,8 @@ from smspay_app.services import dispatch
 from smspay_app.services.dispatch import SendingError
 from smspay_app.worker import run_once
 from smspay_app.worker.dispatcher import Dispatcher
-from tests.conftest import free_port
 from tests.factories import make_campaign, make_org
+from tests.helpers import free_port
 
 
 def _control(live_server, **cfg):

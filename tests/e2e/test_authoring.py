@@ -184,9 +184,7 @@ def test_schedule_pause_resume_cancel_and_english(app_server, browser):
     page = ctx.new_page()
     sign_in(page, app_server.base_url, "admin@example.com", "smspay-demo")
     _new_campaign(page, "E2E schedule", shots="en")
-    upload(
-        page, "r.csv", b"phone,name,date of birth\n090-7777-0001,Yamada,1980/1/2\n090-7777-0002,Sato,1990/3/4\n"
-    )
+    upload(page, "r.csv", b"phone,name,date of birth\n090-7777-0001,Yamada,1980/1/2\n090-7777-0002,Sato,1990/3/4\n")
     expect(page.locator("#import-result")).to_contain_text("Imported 2 rows", timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "campaign-imported-en.png"), full_page=True)
 
