@@ -66,11 +66,15 @@ def settings(request, tmp_path, monkeypatch) -> Iterator[Settings]:
     """Fresh settings and a database at the newest revision: a copy of the
     migrated template under ``tmp_path`` (or, for the ``[postgresql]`` run of a
     test marked ``also_on_postgresql``, a fresh PostgreSQL database migrated
-    through Alembic)."""
+    through Alembic). Tests of the migrations themselves, marked
+    ``migrates``, get an empty file migrated through Alembic for them."""
     if getattr(request, "param", "sqlite") == "postgresql":
         yield from settings_for(monkeypatch, request.getfixturevalue("postgres_url"))
         return
     database = tmp_path / "test.db"
+    if request.node.get_closest_marker("migrates"):
+        yield from settings_for(monkeypatch, f"sqlite:///{database}")
+        return
     shutil.copyfile(request.getfixturevalue("sqlite_template"), database)
     yield from settings_for(monkeypatch, f"sqlite:///{database}", migrate=False)
 

@@ -1,7 +1,7 @@
 """Helpers shared by test modules (test data lives in tests/factories.py):
-settings on a test database, a free loopback port, reading rows back, the recipient pages' HTML forms,
-REST API clients, and the SMS simulator and worker processes. Test modules
-import from here, never from one another."""
+settings on a test database, a free loopback port, reading rows back, the
+recipient pages' HTML forms, REST API clients, and the SMS simulator and
+worker processes. Test modules import from here, never from one another."""
 
 from __future__ import annotations
 
@@ -43,9 +43,11 @@ def _reset_caches() -> None:
 
 def settings_for(monkeypatch, database_url: str, *, migrate: bool = True) -> Iterator[Settings]:
     """Fresh settings on ``database_url``, migrated to the newest revision
-    through Alembic unless ``migrate=False`` (the database is already there;
-    a generator for a fixture: ``yield from settings_for(...)``). Test modules
-    on another database override ``settings`` with it (tests/test_postgres_mode.py); tests/conftest.py builds ``settings`` with it."""
+    through Alembic unless ``migrate=False`` (the database is already there);
+    a generator for a fixture: ``yield from settings_for(...)``. The
+    ``settings`` fixture of tests/conftest.py is built with it, and test
+    modules on another database override ``settings`` with it
+    (tests/test_postgres_mode.py)."""
     from smspay_app.migrate import upgrade_database
 
     port = free_port()

@@ -27,6 +27,7 @@ def _input(**overrides) -> campaigns.CampaignInput:
     return campaigns.CampaignInput(**data)
 
 
+@pytest.mark.migrates
 def test_alembic_creates_every_table(settings):
     tables = set(inspect(get_engine()).get_table_names())
     from sqlmodel import SQLModel
