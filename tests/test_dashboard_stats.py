@@ -41,7 +41,7 @@ def test_counters_equal_count_query_after_random_event_sequences(session):
         session.add(r)
     session.commit()
     ids = list(session.exec(select(Recipient.id)))
-    for round_ in range(400):
+    for _ in range(400):
         recipient = session.get(Recipient, rnd.choice(ids))
         step = rnd.choice(STEPS)
         at = T0 + timedelta(minutes=rnd.randint(0, 600))  # out of order on purpose

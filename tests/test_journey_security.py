@@ -254,7 +254,7 @@ def test_notice_only_with_read_confirmation(live_server, session):
 
 
 def test_post_rate_limit_per_address(live_server, session):
-    j = make_journey(session)
+    make_journey(session)
     with live_server.client(headers={"User-Agent": BROWSER_UA}) as c:
         codes = [c.post("/l/AAAAAAAAAAAAAAAAAAAAAA/verify", data={}).status_code for _ in range(31)]
     assert codes[:30] == [404] * 30 and codes[30] == 429

@@ -98,7 +98,6 @@ def test_support_user_can_reissue_through_the_handler(session):
     from smspay_app.models import Organisation
 
     j = make_journey(session)
-    c = session.get(Campaign, j.campaign_id)
     support_user = make_caller(session, session.get(Organisation, j.organisation_id), "support")
     detail = _state(RecipientDetailState, sign_in_token(session, support_user.email), recipient_id=str(j.recipient_id))
     RecipientDetailState.open_action.fn(detail, "reissue")

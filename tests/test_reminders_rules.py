@@ -105,7 +105,7 @@ def test_due_date_rules_with_a_frozen_clock(session):
 
 def test_first_send_rule_waits_for_the_end_of_quiet_hours(session):
     org = make_org(session, quiet_hours_start="21:00", quiet_hours_end="08:00")
-    campaign = make_campaign(
+    make_campaign(
         session,
         org,
         1,

@@ -22,7 +22,7 @@ from tests.factories import make_campaign, make_org
 async def test_reminders_are_sent_once_and_not_after_payment(live_server, session):
     now = utcnow().replace(microsecond=0)
     org = make_org(session)  # quiet hours off
-    campaign = make_campaign(
+    make_campaign(
         session,
         org,
         2,

@@ -45,7 +45,7 @@ def test_operator_to_payment_walkthrough(app_server, browser):
     admin = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
     page = admin.new_page()
     sign_in(page, base, "admin@example.com", "smspay-demo")
-    campaign_id = create_campaign(page, base, "E2E 11月分ご請求")
+    create_campaign(page, base, "E2E 11月分ご請求")
 
     # Bad input first: a file that is not a CSV imports nothing and says why.
     upload(
