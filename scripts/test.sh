@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Run the whole test suite: unit, integration (real SQLite, real HTTP servers,
 # simulators, a real PostgreSQL server for the PostgreSQL mode) and end-to-end
-# (Playwright in Chromium against the production build). Installs what is
-# missing, including a Chromium for Playwright and PostgreSQL.
+# (Playwright in Chromium against the production build); then the clock check
+# (the non-e2e tests again at 03:00 and 15:00 Japan time, see below). Installs
+# what is missing, including a Chromium for Playwright, PostgreSQL and faketime.
 source "$(dirname "$0")/_env.sh"
 ensure_python "test"
 ensure_bun
@@ -47,9 +48,56 @@ PG_BIN="$(find_postgres || true)"
 export SMSPAY_PG_BIN="$PG_BIN"
 
 # pytest exits 5 when it collected no tests: that is a failure here too.
-set +e
-"$PY" -m pytest "$@"
-status=$?
-set -e
-if [ "$status" = 5 ]; then log "no tests were collected"; exit 1; fi
-exit "$status"
+run_pytest() {
+  local status=0
+  "$@" || status=$?
+  if [ "$status" = 5 ]; then log "no tests were collected"; status=1; fi
+  return "$status"
+}
+
+# The clock check: the suite must pass at any hour, so after the normal run the
+# non-e2e tests run twice more with the machine clock shifted (libfaketime, a
+# relative offset: time keeps moving) so that Japan time reads 03:00 and then
+# 15:00 today. SMSPAY_CLOCK_RUNS=0 skips them for a quick local run; .ci/run
+# always runs them. (libfaketime shifts the monotonic clocks too: with
+# FAKETIME_DONT_FAKE_MONOTONIC=1 Python's time.sleep fails with EINVAL.)
+ensure_faketime() {
+  command -v faketime >/dev/null && return
+  log "installing faketime (libfaketime) for the clock check"
+  command -v apt-get >/dev/null || { log "no faketime found; install libfaketime or set SMSPAY_CLOCK_RUNS=0"; exit 1; }
+  as_root apt-get update -qq >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null
+  command -v faketime >/dev/null || { log "faketime could not be installed"; exit 1; }
+}
+
+# "+<seconds>s" / "-<seconds>s": the offset from now to HH:00 Japan time today.
+offset_to_japan_hour() {
+  "$PY" -c 'import sys; from datetime import datetime; from zoneinfo import ZoneInfo
+now = datetime.now(ZoneInfo("Asia/Tokyo"))
+target = now.replace(hour=int(sys.argv[1]), minute=0, second=0, microsecond=0)
+print(f"{round((target - now).total_seconds()):+d}s")' "$1"
+}
+
+failed=()
+run_pytest "$PY" -m pytest "$@" || failed+=("normal run (exit $?)")
+
+if [ "${SMSPAY_CLOCK_RUNS:-1}" != 0 ]; then
+  ensure_faketime
+  # The same selection as the normal run (the whole suite by default), without
+  # the end-to-end tests (a production build each time would add minutes).
+  clock_args=("$@")
+  [ "${#clock_args[@]}" -gt 0 ] || clock_args=(tests)
+  for hour in 03 15; do
+    offset="$(offset_to_japan_hour "$hour")"
+    log "clock check: Japan time ${hour}:00 (faketime ${offset})"
+    run_pytest faketime -f "$offset" \
+      "$PY" -m pytest -p no:cacheprovider "${clock_args[@]}" --ignore=tests/e2e \
+      || failed+=("clock check at Japan time ${hour}:00 (exit $?)")
+  done
+fi
+
+if [ "${#failed[@]}" -gt 0 ]; then
+  log "FAILED: ${failed[*]}"
+  exit 1
+fi
+log "all test runs passed"

@@ -1,21 +1,28 @@
-"""Shared fixtures. Every test gets its own migrated SQLite database (through
-Alembic, as in production); ``live_server`` runs the real Starlette web app
-(recipient pages, webhooks, simulators) with uvicorn on a free loopback port."""
+"""Shared fixtures. Every test gets its own SQLite database, a copy of a
+template migrated once per session (per worker process) through Alembic, as in
+production; tests marked ``also_on_postgresql`` run a second time on a real
+PostgreSQL server (tests/postgres.py); ``live_server`` runs the real Starlette
+web app (recipient pages, webhooks, simulators) with uvicorn on a free
+loopback port."""
 
 from __future__ import annotations
 
-import socket
+import shutil
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
 import uvicorn
 
 from smspay_app import db
-from smspay_app.settings import Settings, get_settings
+from smspay_app.settings import Settings
+from tests.helpers import settings_for
+from tests.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -24,41 +31,52 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: "/e2e/" in str(item.path).replace("\\", "/"))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def pytest_generate_tests(metafunc):
+    """``@pytest.mark.also_on_postgresql``: the test runs on SQLite and again
+    on PostgreSQL (ids ``[sqlite]`` and ``[postgresql]``)."""
+    if metafunc.definition.get_closest_marker("also_on_postgresql") and "settings" in metafunc.fixturenames:
+        metafunc.parametrize("settings", ["sqlite", "postgresql"], indirect=True)
 
 
-def _reset_caches() -> None:
-    get_settings.cache_clear()
-    db.engine_for.cache_clear()
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A SQLite database migrated to the newest revision through Alembic, once
+    per session (per worker process: each has its own base temp directory).
+    Checkpointed and switched out of WAL mode, so the file alone is the
+    database: tests copy it and nothing else."""
+    path = tmp_path_factory.getbasetemp() / "template.db"
+    if not path.exists():
+        from smspay_app.migrate import upgrade_database
+
+        url = f"sqlite:///{path}"
+        upgrade_database(url)
+        db.engine_for(url).dispose()
+        db.engine_for.cache_clear()
+        conn = sqlite3.connect(path)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("PRAGMA journal_mode=DELETE")
+        conn.close()
+        leftovers = [p.name for p in path.parent.glob("template.db-*")]
+        assert not leftovers, f"the template database left {leftovers} beside it"
+    return path
 
 
 @pytest.fixture
-def settings(tmp_path, monkeypatch) -> Iterator[Settings]:
-    """Fresh settings and a migrated database under ``tmp_path``."""
-    yield from settings_for(monkeypatch, f"sqlite:///{tmp_path / 'test.db'}")
-
-
-def settings_for(monkeypatch, database_url: str) -> Iterator[Settings]:
-    """Fresh settings on ``database_url``, migrated to the newest revision
-    (a generator for a fixture: ``yield from settings_for(...)``). Test modules
-    on another database override ``settings`` with it (tests/test_postgres_mode.py)."""
-    from smspay_app.migrate import upgrade_database
-
-    port = free_port()
-    monkeypatch.setenv("SMSPAY_DATABASE_URL", database_url)
-    monkeypatch.setenv("SMSPAY_PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
-    monkeypatch.setenv("SMSPAY_SECRET_KEY", "test-secret-key")
-    monkeypatch.setenv("SMSPAY_RUN_WORKER_IN_APP", "false")
-    _reset_caches()
-    upgrade_database()
-    s = get_settings()
-    s.__dict__["_test_port"] = port
-    yield s
-    db.get_engine().dispose()
-    _reset_caches()
+def settings(request, tmp_path, monkeypatch) -> Iterator[Settings]:
+    """Fresh settings and a database at the newest revision: a copy of the
+    migrated template under ``tmp_path`` (or, for the ``[postgresql]`` run of a
+    test marked ``also_on_postgresql``, a fresh PostgreSQL database migrated
+    through Alembic). Tests of the migrations themselves, marked
+    ``migrates``, get an empty file migrated through Alembic for them."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        yield from settings_for(monkeypatch, request.getfixturevalue("postgres_url"))
+        return
+    database = tmp_path / "test.db"
+    if request.node.get_closest_marker("migrates"):
+        yield from settings_for(monkeypatch, f"sqlite:///{database}")
+        return
+    shutil.copyfile(request.getfixturevalue("sqlite_template"), database)
+    yield from settings_for(monkeypatch, f"sqlite:///{database}", migrate=False)
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from smspay_app.services import journey, support
 from smspay_app.web import api as api_web
 from smspay_app.web import recipient as recipient_web
 from smspay_app.worker import run_dispatcher_once
-from tests.api_helpers import CAMPAIGN, api_client, idem, make_admin, make_key
-from tests.ops_factories import make_user
+from tests.factories import make_admin, make_caller, make_key
+from tests.helpers import CAMPAIGN, api_client, idem
 
 
 @pytest.fixture(autouse=True)
@@ -80,7 +80,7 @@ async def test_api_and_support_reissue_and_cancel_are_the_same_action(live_serve
         ]
         assert await run_dispatcher_once() == 2
         by_api, by_staff = ids
-        staff = make_user(session, session.get(Organisation, admin.organisation_id), "support", "s@example.com")
+        staff = make_caller(session, session.get(Organisation, admin.organisation_id), "support", "s@example.com")
         assert _state(session, by_api) == _state(session, by_staff)
 
         # Reissue: a new SMS queued, the live link revoked, one audit row, one timeline kind.

@@ -13,8 +13,9 @@ import reflex as rx
 from sqlmodel import func, select
 
 from smspay_app.db import session_scope
-from smspay_app.models import Campaign, Organisation, Recipient, SendAttempt
+from smspay_app.models import Campaign, Recipient, SendAttempt
 from smspay_app.services import auth, campaigns
+from tests.factories import make_org, signed_in
 
 
 @pytest.fixture
@@ -35,23 +36,12 @@ def _state(state_cls, token: str, campaign_id: int | None = None):
     return state
 
 
-def _user(session, org, role):
-    email = f"{role}-{org.id}@example.com"
-    auth.create_user(session, org, email, "correct horse battery", role=role)
-    session.commit()
-    token, caller = auth.sign_in(session, email, "correct horse battery")
-    session.commit()
-    return token, caller
-
-
 @pytest.fixture
 def two_orgs(session):
-    a, b = Organisation(name="A社"), Organisation(name="B社")
-    session.add_all([a, b])
-    session.commit()
-    token_a, caller_a = _user(session, a, "admin")
-    token_b, _ = _user(session, b, "admin")
-    token_support_a, _ = _user(session, a, "support")
+    a, b = make_org(session, "A社"), make_org(session, "B社")
+    token_a, caller_a = signed_in(session, a, "admin")
+    token_b, _ = signed_in(session, b, "admin")
+    token_support_a, _ = signed_in(session, a, "support")
     campaign = campaigns.create_campaign(
         session,
         caller_a,

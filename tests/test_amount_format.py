@@ -17,7 +17,8 @@ from smspay_app.i18n import CATALOG, LANGUAGES, t
 from smspay_app.models import Recipient
 from smspay_app.services import journey
 from smspay_app.web import recipient as recipient_web
-from tests.journey_factories import BROWSER_UA, make_journey, reload
+from tests.factories import make_journey
+from tests.helpers import BROWSER_UA, reload
 
 ROOT = Path(__file__).resolve().parents[1] / "smspay_app"
 FORM_ACTION_RE = re.compile(r'<form method="?post"? action="([^"]+)"')

@@ -14,9 +14,8 @@ from smspay_app.services import journey
 from smspay_app.web import api as api_web
 from smspay_app.web import recipient as recipient_web
 from smspay_app.worker import run_dispatcher_once
-from tests.api_helpers import CAMPAIGN, api_client, idem, make_admin, make_key
-from tests.journey_factories import BROWSER_UA
-from tests.test_journey_flow import form_to, forms_of
+from tests.factories import make_admin, make_key
+from tests.helpers import BROWSER_UA, CAMPAIGN, api_client, form_to, forms_of, idem
 
 LINK_RE = re.compile(r"http://\S+/l/([0-9A-Za-z]{22})")
 

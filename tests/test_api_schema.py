@@ -16,7 +16,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from smspay_app.web import api as api_web
-from tests.api_helpers import CAMPAIGN, api_client, idem, make_admin, make_key
+from tests.factories import make_admin, make_key
+from tests.helpers import CAMPAIGN, api_client, idem
 
 MAX_EXAMPLES = 40  # per operation: about 30 s for the whole run on a busy 2-core machine
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]

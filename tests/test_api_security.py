@@ -11,8 +11,8 @@ from smspay_app.models import ApiKey
 from smspay_app.services import api_keys
 from smspay_app.web import api as api_web
 from smspay_app.worker import run_dispatcher_once
-from tests.api_helpers import CAMPAIGN, api_client, idem, make_admin, make_key
-from tests.factories import make_org
+from tests.factories import make_admin, make_key, make_org
+from tests.helpers import CAMPAIGN, api_client, idem
 
 
 @pytest.fixture(autouse=True)

@@ -21,8 +21,7 @@ from smspay_app.domain.clock import utcnow
 from smspay_app.models import Recipient, WebhookDelivery
 from smspay_app.services import timeline, webhooks
 from smspay_app.worker import outbound
-from tests.api_helpers import make_admin
-from tests.factories import make_campaign, make_org
+from tests.factories import make_admin, make_campaign, make_org
 
 
 class Receiver:

@@ -11,23 +11,9 @@ from sqlalchemy import inspect
 from smspay_app.db import get_engine
 from smspay_app.domain import clock
 from smspay_app.domain.clock import utcnow
-from smspay_app.models import AuthSession, Organisation, Recipient
+from smspay_app.models import AuthSession, Recipient
 from smspay_app.services import auth, campaigns
-
-
-def _org(session, name="A社") -> Organisation:
-    org = Organisation(name=name, sender_name=name)
-    session.add(org)
-    session.commit()
-    return org
-
-
-def _caller(session, org, role="operator", email=None) -> auth.Caller:
-    email = email or f"{role}@{org.id}.example.com"
-    auth.create_user(session, org, email, "correct horse battery", role=role)
-    session.commit()
-    token, caller = auth.sign_in(session, email, "correct horse battery")
-    return caller
+from tests.factories import make_caller, make_org
 
 
 def _input(**overrides) -> campaigns.CampaignInput:
@@ -41,6 +27,7 @@ def _input(**overrides) -> campaigns.CampaignInput:
     return campaigns.CampaignInput(**data)
 
 
+@pytest.mark.migrates
 def test_alembic_creates_every_table(settings):
     tables = set(inspect(get_engine()).get_table_names())
     from sqlmodel import SQLModel
@@ -52,7 +39,7 @@ def test_alembic_creates_every_table(settings):
 
 
 def test_sign_in_checks_password_and_stores_only_a_hash(session):
-    org = _org(session)
+    org = make_org(session, "A社")
     auth.create_user(session, org, "Ops@Example.com", "correct horse battery", role="admin")
     session.commit()
     assert auth.sign_in(session, "ops@example.com", "wrong password") is None
@@ -66,13 +53,13 @@ def test_sign_in_checks_password_and_stores_only_a_hash(session):
 
 
 def test_password_is_hashed_with_argon2id(session):
-    org = _org(session)
+    org = make_org(session, "A社")
     user = auth.create_user(session, org, "a@example.com", "correct horse battery")
     assert user.password_hash.startswith("$argon2id$")
 
 
 def test_session_expires_and_sign_out_revokes(session):
-    org = _org(session)
+    org = make_org(session, "A社")
     auth.create_user(session, org, "a@example.com", "correct horse battery")
     session.commit()
     start = utcnow()
@@ -88,19 +75,19 @@ def test_session_expires_and_sign_out_revokes(session):
 
 
 def test_roles_limit_actions(session):
-    org = _org(session)
-    support = _caller(session, org, "support")
+    org = make_org(session, "A社")
+    support = make_caller(session, org, "support")
     with pytest.raises(auth.NotAllowed):
         campaigns.create_campaign(session, support, _input())
-    operator = _caller(session, org, "operator")
+    operator = make_caller(session, org, "operator")
     campaign = campaigns.create_campaign(session, operator, _input())
     assert campaigns.get_campaign(session, support, campaign.id) is not None  # support may look
 
 
 def test_other_organisation_sees_nothing(session):
-    org_a, org_b = _org(session, "A社"), _org(session, "B社")
-    a = _caller(session, org_a, "admin")
-    b = _caller(session, org_b, "admin")
+    org_a, org_b = make_org(session, "A社"), make_org(session, "B社")
+    a = make_caller(session, org_a, "admin")
+    b = make_caller(session, org_b, "admin")
     campaign = campaigns.create_campaign(session, a, _input())
     assert campaigns.get_campaign(session, b, campaign.id) is None
     assert campaigns.list_campaigns(session, b) == []
@@ -109,8 +96,8 @@ def test_other_organisation_sees_nothing(session):
 
 
 def test_campaign_validation_reports_each_problem(session):
-    org = _org(session)
-    op = _caller(session, org)
+    org = make_org(session, "A社")
+    op = make_caller(session, org)
     with pytest.raises(campaigns.CampaignInvalid) as exc:
         campaigns.create_campaign(
             session,
@@ -137,8 +124,8 @@ def test_campaign_validation_reports_each_problem(session):
 
 
 def test_funnel_counts_use_sql_and_later_steps_imply_earlier(session):
-    org = _org(session)
-    op = _caller(session, org)
+    org = make_org(session, "A社")
+    op = make_caller(session, org)
     campaign = campaigns.create_campaign(session, op, _input())
     now = utcnow()
     rows = [
@@ -184,7 +171,7 @@ def test_demo_seed_once(session):
 
 def test_wrong_passwords_pause_sign_in_for_that_address(session):
     auth.password_failures.reset()
-    org = _org(session)
+    org = make_org(session, "A社")
     auth.create_user(session, org, "target@example.com", "correct horse battery")
     session.commit()
     start = utcnow()

@@ -13,14 +13,7 @@ from smspay_app.domain.clock import utcnow
 from smspay_app.models import AuditLog, Campaign, InvoiceLine, SendAttempt
 from smspay_app.services import auth, campaigns, uploads
 from smspay_app.services.imports import import_recipients_csv
-from tests.factories import make_org
-
-
-def _caller(session, org, role="operator"):
-    email = f"{role}@{org.id}.example.com"
-    auth.create_user(session, org, email, "correct horse battery", role=role)
-    session.commit()
-    return auth.sign_in(session, email, "correct horse battery")[1]
+from tests.factories import make_caller, make_org
 
 
 def _input(**overrides) -> campaigns.CampaignInput:
@@ -43,7 +36,7 @@ def org(session):
 
 
 def test_create_with_new_fields_and_read_back(session, org):
-    op = _caller(session, org)
+    op = make_caller(session, org)
     at = utcnow().replace(microsecond=0) + timedelta(days=1)
     data = _input(
         amount_yen=0,
@@ -66,7 +59,7 @@ def test_create_with_new_fields_and_read_back(session, org):
 
 
 def test_notice_only_with_read_confirmation_and_otp(session, org):
-    op = _caller(session, org)
+    op = make_caller(session, org)
     campaign = campaigns.create_campaign(
         session,
         op,
@@ -89,7 +82,7 @@ def test_notice_only_with_read_confirmation_and_otp(session, org):
 
 
 def test_validation_of_new_fields(session, org):
-    op = _caller(session, org)
+    op = make_caller(session, org)
     with pytest.raises(campaigns.CampaignInvalid) as exc:
         campaigns.create_campaign(
             session,
@@ -113,8 +106,8 @@ def test_validation_of_new_fields(session, org):
 
 
 def test_update_draft_only_own_org_and_questions_fixed_after_import(session, org):
-    op = _caller(session, org)
-    other = _caller(session, make_org(session, "他社"), "admin")
+    op = make_caller(session, org)
+    other = make_caller(session, make_org(session, "他社"), "admin")
     campaign = campaigns.create_campaign(session, op, _input())
     with pytest.raises(campaigns.CampaignInvalid):
         campaigns.update_campaign(session, other, campaign.id, _input(name="乗っ取り"))
@@ -144,7 +137,7 @@ def test_update_draft_only_own_org_and_questions_fixed_after_import(session, org
 
 
 def test_send_check_worst_case_over_rows_blocks_over_cap(session, org):
-    op = _caller(session, org)
+    op = make_caller(session, org)
     campaign = campaigns.create_campaign(session, op, _input(sms_template="{{name}}様 {{メモ}} {{link}}"))
     rows = [
         "電話番号,氏名,生年月日,メモ",
@@ -165,7 +158,7 @@ def test_send_check_worst_case_over_rows_blocks_over_cap(session, org):
 
 
 def test_send_check_reports_rows_missing_fields_and_no_recipients(session, org):
-    op = _caller(session, org)
+    op = make_caller(session, org)
     campaign = campaigns.create_campaign(session, op, _input(sms_template="{{name}}様 {{会員番号}} {{link}}"))
     assert {p.key for p in campaigns.send_check(session, op, campaign).problems} == {"sending.error.no_recipients"}
     import_recipients_csv(session, campaign, CSV)  # no 会員番号 column
@@ -176,8 +169,8 @@ def test_send_check_reports_rows_missing_fields_and_no_recipients(session, org):
 
 
 def test_send_cost_and_controls(session, org):
-    op = _caller(session, org)
-    support = _caller(session, org, "support")
+    op = make_caller(session, org)
+    support = make_caller(session, org, "support")
     campaign = campaigns.create_campaign(session, op, _input())
     import_recipients_csv(session, campaign, CSV)
     check = campaigns.send_check(session, op, campaign)
@@ -201,7 +194,7 @@ def test_send_cost_and_controls(session, org):
 
 
 def test_schedule_in_future(session, org):
-    op = _caller(session, org)
+    op = make_caller(session, org)
     campaign = campaigns.create_campaign(session, op, _input())
     import_recipients_csv(session, campaign, CSV)
     with pytest.raises(campaigns.SendBlocked):
@@ -224,7 +217,8 @@ def test_uploads_bound_to_organisation_and_purged(settings, tmp_path, monkeypatc
     assert preview.suggestion["phone"] == "電話番号" and preview.suggestion["name"] == "氏名"
     with pytest.raises(uploads.UploadTooLarge):
         uploads.store_upload(1, b"x" * 101, max_bytes=100)
-    import time
-
-    assert uploads.purge_stale_uploads(now=time.time() + 25 * 3600) == 1
+    # 25 hours after the file system stamped the upload (its clock, not the
+    # process's: the clock check shifts only the process's).
+    stored = max(p.stat().st_mtime for p in uploads.upload_dir().glob("*.csv"))
+    assert uploads.purge_stale_uploads(now=stored + 25 * 3600) == 1
     assert uploads.load_upload(1, token) is None

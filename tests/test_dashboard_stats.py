@@ -9,6 +9,7 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlmodel import Session, select
 
 from smspay_app import db
@@ -39,6 +40,7 @@ def _counters(session: Session, campaign_id: int) -> dict[str, int]:
     return stats.counts_for(session, [campaign_id])[campaign_id]
 
 
+@pytest.mark.also_on_postgresql
 def test_counters_equal_count_query_after_random_event_sequences(session):
     rnd = random.Random(20300501)
     org = make_org(session)
@@ -82,6 +84,7 @@ def test_counters_equal_count_query_after_random_event_sequences(session):
         assert campaigns.funnel_counts(session, campaign.id) == truth
 
 
+@pytest.mark.also_on_postgresql
 def test_each_step_counts_once_even_when_repeated(session):
     org = make_org(session)
     campaign = make_campaign(session, org, 1)
@@ -107,6 +110,7 @@ def test_each_step_counts_once_even_when_repeated(session):
     assert counts["paid"] == 1 and counts["paid_yen"] == 5000 and counts["total_yen"] == 5000
 
 
+@pytest.mark.also_on_postgresql
 def test_interleaved_writers_with_stale_objects_count_exactly(settings):
     """Two sessions hold the same recipient; each records a different step
     from its own (stale) copy. The counters read the stored row under the
@@ -131,6 +135,7 @@ def test_interleaved_writers_with_stale_objects_count_exactly(settings):
         assert _counters(check, campaign.id) == truth
 
 
+@pytest.mark.also_on_postgresql
 def test_rebuild_repairs_a_row(session):
     org = make_org(session)
     campaign = make_campaign(session, org, 4)
@@ -146,6 +151,7 @@ def test_rebuild_repairs_a_row(session):
     assert _counters(session, campaign.id)["sent"] == 2 == stats.counts_sql(session, campaign.id)["sent"]
 
 
+@pytest.mark.also_on_postgresql
 def test_hourly_series_equal_the_recipients_after_random_events(session):
     rnd = random.Random(7)
     org = make_org(session)

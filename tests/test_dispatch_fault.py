@@ -24,56 +24,12 @@ from smspay_app.db import get_engine
 from smspay_app.models import Recipient, SendAttempt
 from smspay_app.services import sending
 from smspay_app.settings import PROJECT_ROOT
-from tests.conftest import free_port
 from tests.factories import make_campaign, make_org
+from tests.helpers import start_simulator, worker_env
 
 MESSAGES = int(os.environ.get("SMSPAY_FAULT_MESSAGES", "2000"))
 KILLS = int(os.environ.get("SMSPAY_FAULT_KILLS", "50"))
 RATE_PER_SECOND = os.environ.get("SMSPAY_FAULT_RATE", "60")
-
-
-def start_simulator(settings) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "smspay_app.providers.sms.simulator",
-            "--port",
-            str(port),
-            "--account-sid",
-            settings.twilio_account_sid,
-            "--auth-token",
-            settings.twilio_auth_token,
-            "--inbound-url",
-            "",
-        ],
-        cwd=PROJECT_ROOT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(base + "/_stats", timeout=1)
-            return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("simulator did not start")
-
-
-def worker_env(settings, sim_base: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        SMSPAY_DATABASE_URL=settings.database_url,
-        SMSPAY_PUBLIC_BASE_URL=settings.public_base_url,
-        SMSPAY_SECRET_KEY=settings.secret_key,
-        SMSPAY_TWILIO_API_BASE=sim_base,
-        SMSPAY_SMS_RATE_PER_SECOND=RATE_PER_SECOND,
-        SMSPAY_WORKER_POLL_SECONDS="0.05",
-        SMSPAY_RUN_WORKER_IN_APP="false",
-    )
-    return env
 
 
 def start_worker(env) -> subprocess.Popen:
@@ -106,7 +62,7 @@ def test_sigkilled_workers_never_send_twice_or_lose_a_message(settings, session)
     session.commit()
     sim, sim_base = start_simulator(settings)
     rng = random.Random(int(os.environ.get("SMSPAY_FAULT_SEED", "4")))
-    env = worker_env(settings, sim_base)
+    env = worker_env(settings, sim_base, rate_per_second=RATE_PER_SECOND)
     httpx.post(sim_base + "/_control", json={"callbacks": False, "latency_ms": 2})
     kills = 0
     try:

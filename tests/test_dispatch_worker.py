@@ -18,8 +18,8 @@ from smspay_app.services import sending
 from smspay_app.services.sending import SendingError
 from smspay_app.worker import run_dispatcher_once
 from smspay_app.worker.dispatcher import Dispatcher
-from tests.conftest import free_port
 from tests.factories import make_campaign, make_org
+from tests.helpers import free_port
 
 
 def _control(live_server, **cfg):

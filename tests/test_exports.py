@@ -10,8 +10,7 @@ from datetime import datetime
 
 from smspay_app.models import Recipient
 from smspay_app.services import exports
-from tests.factories import make_campaign, make_org
-from tests.ops_factories import make_user, sign_in_token
+from tests.factories import make_caller, make_campaign, make_org, sign_in_token
 
 
 def test_neutralise_every_dangerous_start():
@@ -65,9 +64,9 @@ def test_utf8_with_bom_and_cp932_are_readable_and_neutralised(session):
 
 def test_http_export_requires_session_role_and_organisation(live_server, session):
     org, campaign = _data(session)
-    operator = make_user(session, org, "operator")
-    support = make_user(session, org, "support")
-    other = make_user(session, make_org(session, "他社"), "admin", "o@example.com")
+    operator = make_caller(session, org, "operator")
+    support = make_caller(session, org, "support")
+    other = make_caller(session, make_org(session, "他社"), "admin", "o@example.com")
     url = f"/admin/exports/campaigns/{campaign.id}.csv"
     with live_server.client() as c:
         assert c.get(url).status_code == 401

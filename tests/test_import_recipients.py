@@ -23,13 +23,12 @@ from smspay_app.models import (
     TimelineEvent,
 )
 from smspay_app.services.imports import errors_csv, import_recipients_csv
+from tests.factories import make_org
 
 
 @pytest.fixture
 def campaign(session):
-    org = Organisation(name="ABC商事", sender_name="ABC商事")
-    session.add(org)
-    session.flush()
+    org = make_org(session, "ABC商事")
     camp = Campaign(
         organisation_id=org.id,
         name="4月請求",
@@ -59,6 +58,7 @@ def _cp932_file() -> bytes:
     return out.getvalue().encode("cp932")
 
 
+@pytest.mark.also_on_postgresql
 def test_cp932_japanese_headers_report_exactly_the_bad_rows(session, campaign, settings):
     session.add(OptOut(organisation_id=campaign.organisation_id, phone_e164="+817044445555"))
     session.commit()
@@ -165,6 +165,7 @@ def test_size_limit_imports_nothing_with_clear_message(session, campaign):
     assert session.exec(select(Recipient)).all() == []
 
 
+@pytest.mark.also_on_postgresql
 def test_failure_mid_import_leaves_campaign_unchanged(session, campaign):
     data = "電話番号,氏名,生年月日\n09012345678,A,1980/1/2\n09012345679,B,1980/1/2\n".encode()
 
@@ -233,8 +234,8 @@ def test_foreign_numbers_only_when_the_organisation_allows(session, campaign):
 
 def test_estimate_over_imported_recipients_uses_real_link_length(session, campaign, settings):
     from smspay_app.domain.sms_text import analyze_sms, render_sms
-    from smspay_app.services.sms_message import estimate_campaign_sms
     from smspay_app.services.links import link_url
+    from smspay_app.services.sms_message import estimate_campaign_sms
 
     data = "電話番号,氏名,生年月日\n09011112222,A,1980/1/2\n09011113333,山田山田山田山田山田山田山田山田,1980/1/2\n".encode()
     import_recipients_csv(session, campaign, data)
@@ -247,6 +248,7 @@ def test_estimate_over_imported_recipients_uses_real_link_length(session, campai
     assert [e["code"] for e in broken.errors] == ["template.unknown_field"] * 2
 
 
+@pytest.mark.also_on_postgresql
 def test_progress_in_chunks_and_ids_continue_across_campaigns(session, campaign):
     other = Campaign(organisation_id=campaign.organisation_id, name="other", amount_yen=100)
     session.add(other)

@@ -11,7 +11,8 @@ import pytest
 from smspay_app.models import Recipient
 from smspay_app.services import journey
 from smspay_app.web import recipient as recipient_web
-from tests.journey_factories import make_journey, reload
+from tests.factories import make_journey
+from tests.helpers import reload
 
 
 def _chromium() -> str | None:

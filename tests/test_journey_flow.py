@@ -5,58 +5,14 @@ without JavaScript would."""
 from __future__ import annotations
 
 import json
-from html.parser import HTMLParser
 
 import httpx
 import pytest
 
 from smspay_app.models import Link, Payment, Recipient
 from smspay_app.web import recipient as recipient_web
-from tests.journey_factories import BROWSER_UA, kinds, make_journey, reload
-
-
-class Forms(HTMLParser):
-    """Collects forms: action, method, and input/button name -> value."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.forms: list[dict] = []
-        self._current: dict | None = None
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "form":
-            self._current = {
-                "action": a.get("action", ""),
-                "method": a.get("method", "get"),
-                "fields": {},
-                "radios": {},
-            }
-            self.forms.append(self._current)
-        elif tag in ("input", "button") and self._current is not None and a.get("name"):
-            if a.get("type") == "radio":
-                self._current["radios"].setdefault(a["name"], []).append(a.get("value"))
-                if "checked" in a:
-                    self._current["fields"][a["name"]] = a.get("value")
-            else:
-                self._current["fields"].setdefault(a["name"], a.get("value", ""))
-
-    def handle_endtag(self, tag):
-        if tag == "form":
-            self._current = None
-
-
-def forms_of(html: str) -> list[dict]:
-    parser = Forms()
-    parser.feed(html)
-    return parser.forms
-
-
-def form_to(html: str, suffix: str) -> dict:
-    for form in forms_of(html):
-        if form["action"].endswith(suffix):
-            return form
-    raise AssertionError(f"no form posting to *{suffix} in page")
+from tests.factories import make_journey
+from tests.helpers import BROWSER_UA, form_to, forms_of, kinds, reload
 
 
 @pytest.fixture(autouse=True)

@@ -14,8 +14,8 @@ from smspay_app.models import Link, Recipient, TimelineEvent
 from smspay_app.services import journey
 from smspay_app.services.links import issue_link
 from smspay_app.web import recipient as recipient_web
-from tests.journey_factories import BROWSER_UA, kinds, make_journey, reload
-from tests.test_journey_flow import form_to
+from tests.factories import make_journey
+from tests.helpers import BROWSER_UA, form_to, kinds, reload
 
 PREVIEW_AGENTS = [
     # iMessage link previews

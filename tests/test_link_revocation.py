@@ -9,8 +9,8 @@ from sqlmodel import select
 from smspay_app.models import Link, Organisation
 from smspay_app.services import journey, links, support
 from smspay_app.worker import run_dispatcher_once
-from tests.journey_factories import make_journey, reload
-from tests.ops_factories import make_user
+from tests.factories import make_caller, make_journey
+from tests.helpers import reload
 
 
 def _verified(session, j):
@@ -33,7 +33,7 @@ def test_revoke_live_links_ends_the_session_in_one_statement(session):
 async def test_the_dispatcher_replacing_a_link_ends_its_session(live_server, session):
     j = make_journey(session)
     cookie = _verified(session, j)
-    caller = make_user(session, session.get(Organisation, j.organisation_id), "support")
+    caller = make_caller(session, session.get(Organisation, j.organisation_id), "support")
     support.resend(session, caller, j.recipient_id, "再送依頼")
     session.commit()
     assert await run_dispatcher_once() == 1

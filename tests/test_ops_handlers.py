@@ -12,9 +12,7 @@ from smspay_app.models import AuditLog, Campaign, Link, OptOut, SendAttempt
 from smspay_app.pages.campaigns import CampaignDetailState, CampaignEditorState
 from smspay_app.pages.optouts import OptOutsState
 from smspay_app.pages.recipients import RecipientDetailState, RecipientsState
-from tests.factories import make_org
-from tests.journey_factories import make_journey
-from tests.ops_factories import make_user, sign_in_token
+from tests.factories import make_caller, make_journey, make_org, sign_in_token
 
 
 def _state(cls, token: str, **router_args):
@@ -45,7 +43,7 @@ def test_support_user_is_refused_campaign_creation_and_sending(session):
     draft = Campaign(organisation_id=org.id, name="下書き", sms_template="{{link}}")
     session.add(draft)
     session.commit()
-    support_user = make_user(session, org, "support")
+    support_user = make_caller(session, org, "support")
     token = sign_in_token(session, support_user.email)
     before = _counts(session)
 
@@ -63,7 +61,7 @@ def test_support_user_is_refused_campaign_creation_and_sending(session):
 
 def test_other_organisation_gets_nothing_and_changes_nothing(session):
     j = make_journey(session)
-    outsider = make_user(session, make_org(session, "他社"), "admin", "outsider@example.com")
+    outsider = make_caller(session, make_org(session, "他社"), "admin", "outsider@example.com")
     token = sign_in_token(session, outsider.email)
     before = _counts(session)
 
@@ -100,7 +98,7 @@ def test_support_user_can_reissue_through_the_handler(session):
     from smspay_app.models import Organisation
 
     j = make_journey(session)
-    support_user = make_user(session, session.get(Organisation, j.organisation_id), "support")
+    support_user = make_caller(session, session.get(Organisation, j.organisation_id), "support")
     detail = _state(RecipientDetailState, sign_in_token(session, support_user.email), recipient_id=str(j.recipient_id))
     RecipientDetailState.open_action.fn(detail, "reissue")
     assert detail.dialog_open

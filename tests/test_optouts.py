@@ -10,8 +10,7 @@ from sqlmodel import select
 from smspay_app.models import AuditLog, OptOut, Recipient, SendAttempt
 from smspay_app.services import optouts, sending
 from smspay_app.services.support import SupportError
-from tests.factories import make_campaign, make_org
-from tests.ops_factories import make_user
+from tests.factories import make_caller, make_campaign, make_org
 
 
 def test_add_cancels_queued_sms_and_remove_needs_a_reason(session):
@@ -19,7 +18,7 @@ def test_add_cancels_queued_sms_and_remove_needs_a_reason(session):
     campaign = make_campaign(session, org, recipients=2)
     sending.start_sending(session, campaign)
     session.commit()
-    caller = make_user(session, org, "support")
+    caller = make_caller(session, org, "support")
     assert optouts.add_optout(session, caller, "０９０−１０００−００００", "電話で依頼") is True
     assert optouts.add_optout(session, caller, "+819010000000") is False
     session.expire_all()
@@ -34,7 +33,7 @@ def test_add_cancels_queued_sms_and_remove_needs_a_reason(session):
     assert optouts.list_optouts(session, caller, q="090-1000")[1] == 1
     with pytest.raises(SupportError):
         optouts.remove_optout(session, caller, rows[0].id, "")
-    other = make_user(session, make_org(session, "他社"), "admin", "o@example.com")
+    other = make_caller(session, make_org(session, "他社"), "admin", "o@example.com")
     with pytest.raises(SupportError):
         optouts.remove_optout(session, other, rows[0].id, "他社から")
     assert optouts.list_optouts(session, other) == ([], 0)
@@ -50,7 +49,7 @@ def test_add_cancels_queued_sms_and_remove_needs_a_reason(session):
 
 def test_csv_import_reports_bad_rows_and_skips_known(session):
     org = make_org(session)
-    caller = make_user(session, org, "operator")
+    caller = make_caller(session, org, "operator")
     optouts.add_optout(session, caller, "090-1111-2222")
     data = "氏名,携帯電話番号\n山田,090-1111-2222\n佐藤,080-3333-4444\n固定,03-1234-5678\n空,\n".encode("cp932")
     report = optouts.import_csv(session, caller, data, "旧システムから移行")

@@ -15,8 +15,8 @@ from smspay_app.models import Payment, Recipient, WebhookEvent
 from smspay_app.providers.payments import signature
 from smspay_app.services import journey
 from smspay_app.web import recipient as recipient_web
-from tests.journey_factories import BROWSER_UA, kinds, make_journey, reload
-from tests.test_journey_flow import form_to, forms_of
+from tests.factories import make_journey
+from tests.helpers import BROWSER_UA, form_to, forms_of, kinds, reload
 
 SECRET = "whsec_sandbox_secret"  # settings default, also used by the sandbox
 

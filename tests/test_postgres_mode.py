@@ -6,8 +6,9 @@ reminders' claim path (``INSERT ... ON CONFLICT DO NOTHING``) and the CSV
 import's bulk insert with RETURNING.
 
 ``settings`` is overridden here, so every fixture of tests/conftest.py that
-builds on it (``session``, ``live_server``) runs on PostgreSQL; a few tests of
-the SQLite suite are imported and run again on PostgreSQL as they are."""
+builds on it (``session``, ``live_server``) runs on PostgreSQL. Tests of the
+SQLite suite marked ``@pytest.mark.also_on_postgresql`` run again on
+PostgreSQL in their own modules (tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -32,31 +33,8 @@ from smspay_app.models import Recipient, SendAttempt
 from smspay_app.services import auth, dashboard, sending, stats, timeline
 from smspay_app.services.imports import import_recipients_csv
 from smspay_app.settings import PROJECT_ROOT
-from tests.conftest import settings_for
 from tests.factories import make_campaign, make_org
-from tests.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
-
-# The same tests as on SQLite, run again on PostgreSQL (pytest collects them here
-# with this module's ``settings``).
-from tests.test_dashboard_stats import (  # noqa: F401
-    test_counters_equal_count_query_after_random_event_sequences,
-    test_each_step_counts_once_even_when_repeated,
-    test_hourly_series_equal_the_recipients_after_random_events,
-    test_interleaved_writers_with_stale_objects_count_exactly,
-    test_rebuild_repairs_a_row,
-)
-from tests.test_dispatch_fault import start_simulator, worker_env
-from tests.test_import_recipients import (  # noqa: F401
-    campaign,
-    test_cp932_japanese_headers_report_exactly_the_bad_rows,
-    test_failure_mid_import_leaves_campaign_unchanged,
-    test_progress_in_chunks_and_ids_continue_across_campaigns,
-)
-from tests.test_reminders_rules import (  # noqa: F401
-    test_dashboard_counts_reminders,
-    test_due_date_rules_with_a_frozen_clock,
-)
-from tests.test_reminders_send import test_reminders_are_sent_once_and_not_after_payment  # noqa: F401
+from tests.helpers import settings_for, start_simulator, worker_env
 
 
 @pytest.fixture

@@ -11,8 +11,7 @@ from smspay_app.domain.clock import utcnow
 from smspay_app.models import InboundMessage, Recipient, SendAttempt
 from smspay_app.services import recipients, support, timeline
 from smspay_app.services.recipients import RecipientQuery
-from tests.factories import make_campaign, make_org
-from tests.ops_factories import make_user
+from tests.factories import make_caller, make_campaign, make_org
 
 
 def _setup(session):
@@ -21,7 +20,7 @@ def _setup(session):
     b = make_campaign(session, org, recipients=30, name="B", first_phone=500)
     other = make_org(session, "他社")
     make_campaign(session, other, recipients=10, name="X")  # same phone numbers, other org
-    return org, a, b, make_user(session, org, "support"), make_user(session, other, "admin", "x@example.com")
+    return org, a, b, make_caller(session, org, "support"), make_caller(session, other, "admin", "x@example.com")
 
 
 def test_paging_sorting_filtering_and_scoping(session):

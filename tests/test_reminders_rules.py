@@ -56,6 +56,7 @@ def _setup(session):
     return org, campaign, rs
 
 
+@pytest.mark.also_on_postgresql
 def test_due_date_rules_with_a_frozen_clock(session):
     org, campaign, (normal, payer, opted, pending, never_sent) = _setup(session)
     session.add(
@@ -174,6 +175,7 @@ def test_rules_are_validated_and_saved_by_operators_only(session):
     assert [r.key for r in plan.rules] == ["due-3@10:00", "send+7"] and plan.max_count == 2
 
 
+@pytest.mark.also_on_postgresql
 def test_dashboard_counts_reminders(session):
     org, campaign, rs = _setup(session)
     with clock.frozen(datetime(2030, 5, 7, 1, 0)):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 
+import pytest
 from sqlmodel import select
 
 from smspay_app.domain.clock import utcnow
@@ -17,6 +18,7 @@ from smspay_app.worker.reminders import run_once as reminders_once
 from tests.factories import make_campaign, make_org
 
 
+@pytest.mark.also_on_postgresql
 async def test_reminders_are_sent_once_and_not_after_payment(live_server, session):
     now = utcnow().replace(microsecond=0)
     org = make_org(session)  # quiet hours off

@@ -14,8 +14,7 @@ from sqlmodel import select
 from smspay_app.domain import clock
 from smspay_app.models import AuditLog, Organisation, User
 from smspay_app.services import auth, totp
-from tests.account_factories import PASSWORD, make_user, signed_in
-from tests.factories import make_org
+from tests.factories import PASSWORD, make_org, make_user, signed_in
 
 FORM = dict(
     name="乗っ取り",

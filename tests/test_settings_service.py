@@ -14,8 +14,7 @@ from smspay_app.domain import clock
 from smspay_app.models import AuditLog, Organisation
 from smspay_app.services import auth, totp
 from smspay_app.services import settings as org_settings
-from tests.account_factories import PASSWORD, signed_in
-from tests.factories import make_org
+from tests.factories import PASSWORD, make_org, signed_in
 
 GOOD = dict(
     name="テスト商事",

@@ -16,8 +16,7 @@ from smspay_app.domain.sms_text import fields_from_merge_data
 from smspay_app.models import Campaign, Organisation, Recipient
 from smspay_app.services import journey, sending, sms_message
 from smspay_app.worker import run_dispatcher_once
-from tests.factories import make_org
-from tests.journey_factories import make_journey
+from tests.factories import make_journey, make_org
 
 ROOT = Path(__file__).resolve().parents[1] / "smspay_app"
 LINK_RE = re.compile(r"http://\S+/l/[0-9A-Za-z]{22}")

@@ -16,15 +16,14 @@ from smspay_app.models import AuditLog, Campaign, Link, Payment, Recipient, Send
 from smspay_app.services import auth, journey, support
 from smspay_app.services.support import SupportError
 from smspay_app.worker import run_dispatcher_once
-from tests.factories import make_org
-from tests.journey_factories import make_journey, reload
-from tests.ops_factories import make_user
+from tests.factories import make_caller, make_journey, make_org
+from tests.helpers import reload
 
 
 def _caller(session, j, role="support"):
     from smspay_app.models import Organisation
 
-    return make_user(session, session.get(Organisation, j.organisation_id), role)
+    return make_caller(session, session.get(Organisation, j.organisation_id), role)
 
 
 def _audits(session, recipient_id):
@@ -48,7 +47,7 @@ def test_reason_is_required_and_nothing_changes_without_it(session):
 
 def test_other_organisation_cannot_touch_the_recipient(session):
     j = make_journey(session)
-    other = make_user(session, make_org(session, "他社"), "admin", "other@example.com")
+    other = make_caller(session, make_org(session, "他社"), "admin", "other@example.com")
     for action in support.ACTIONS:
         with pytest.raises(SupportError) as err:
             support.run_action(session, other, action, j.recipient_id, "電話で依頼", hours=24)
@@ -122,7 +121,7 @@ async def test_reissue_waits_for_quiet_hours_unless_overridden(live_server, sess
         org2.quiet_hours_start, org2.quiet_hours_end = "21:00", "08:00"
         session.add(org2)
         session.commit()
-        caller2 = make_user(session, org2, "support")
+        caller2 = make_caller(session, org2, "support")
         now_ = support.reissue_link(session, caller2, j2.recipient_id, "同意あり", override_quiet_hours=True)
         session.commit()
         assert await run_dispatcher_once(night) == 1

@@ -13,8 +13,7 @@ from sqlmodel import select
 from smspay_app.domain import clock
 from smspay_app.models import AuthSession, RecoveryCode, User
 from smspay_app.services import auth, totp
-from tests.account_factories import PASSWORD, make_user
-from tests.factories import make_org
+from tests.factories import PASSWORD, make_org, make_user
 
 T0 = datetime(2026, 11, 21, 3, 0, 0)
 

@@ -9,8 +9,7 @@ from sqlmodel import select
 
 from smspay_app.models import AuditLog, User
 from smspay_app.services import auth, users
-from tests.account_factories import PASSWORD, signed_in
-from tests.factories import make_org
+from tests.factories import PASSWORD, make_org, signed_in
 
 
 def test_invite_gives_a_working_temporary_password(session):

@@ -11,7 +11,8 @@ import re
 from smspay_app.models import Campaign
 from smspay_app.services import journey
 from smspay_app.settings import Settings, get_settings
-from tests.journey_factories import make_journey, reload
+from tests.factories import make_journey
+from tests.helpers import reload
 
 README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
 

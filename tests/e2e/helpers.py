@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from playwright.sync_api import Page, expect
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+"""Screenshots and the app server's log."""
 
 
 def sign_in(page: Page, base_url: str, email: str, password: str, *, lang: str | None = "ja") -> None:
@@ -20,3 +24,12 @@ def sign_in(page: Page, base_url: str, email: str, password: str, *, lang: str |
     page.locator("#password").fill(password)
     page.locator("#login-submit").click()
     expect(page).to_have_url(re.compile(r"/campaigns$"), timeout=20_000)
+
+
+def upload(page: Page, name: str, data: bytes, *, confirm: bool = True) -> None:
+    """Choose the file, read it, and (when it can be read) confirm the
+    suggested column mapping."""
+    page.locator("#csv input[type=file]").set_input_files({"name": name, "mimeType": "text/csv", "buffer": data})
+    page.locator("#import-button").click()
+    if confirm:
+        page.locator("#import-confirm").click()

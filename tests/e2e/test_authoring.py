@@ -17,9 +17,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlmodel import select
 
-from tests.e2e.conftest import ARTIFACTS
-from tests.e2e.helpers import sign_in
-from tests.e2e.test_walkthrough import upload
+from tests.e2e.helpers import ARTIFACTS, sign_in, upload
 
 pytestmark = pytest.mark.e2e
 

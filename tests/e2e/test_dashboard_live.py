@@ -16,8 +16,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlmodel import select
 
-from tests.e2e.conftest import ARTIFACTS
-from tests.e2e.helpers import sign_in
+from tests.e2e.helpers import ARTIFACTS, sign_in
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,7 @@ import pyotp
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.helpers import ARTIFACTS
 
 pytestmark = pytest.mark.e2e
 

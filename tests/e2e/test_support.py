@@ -14,8 +14,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ARTIFACTS
-from tests.e2e.helpers import sign_in
+from tests.e2e.helpers import ARTIFACTS, sign_in
 
 pytestmark = pytest.mark.e2e
 

@@ -11,8 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ARTIFACTS
-from tests.e2e.helpers import sign_in
+from tests.e2e.helpers import ARTIFACTS, sign_in, upload
 
 pytestmark = pytest.mark.e2e
 
@@ -39,15 +38,6 @@ def create_campaign(page: Page, base_url: str, name: str) -> str:
     expect(page).to_have_url(re.compile(r"/campaigns/\d+$"), timeout=20_000)
     expect(page.locator("#campaign-title")).to_have_text(name)
     return page.url.rsplit("/", 1)[1]
-
-
-def upload(page: Page, name: str, data: bytes, *, confirm: bool = True) -> None:
-    """Choose the file, read it, and (when it can be read) confirm the
-    suggested column mapping."""
-    page.locator("#csv input[type=file]").set_input_files({"name": name, "mimeType": "text/csv", "buffer": data})
-    page.locator("#import-button").click()
-    if confirm:
-        page.locator("#import-confirm").click()
 
 
 def test_operator_to_payment_walkthrough(app_server, browser):
