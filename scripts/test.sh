@@ -78,7 +78,23 @@ target = now.replace(hour=int(sys.argv[1]), minute=0, second=0, microsecond=0)
 print(f"{round((target - now).total_seconds()):+d}s")' "$1"
 }
 
+# Japanese glyphs for the browser tests' screenshots (tests/e2e write them to
+# test-artifacts/); without a CJK font Chromium draws boxes.
+if ! fc-list :lang=ja 2>/dev/null | grep -q .; then
+  log "installing a Japanese font for the browser screenshots"
+  if command -v apt-get >/dev/null; then
+    as_root apt-get update -qq >/dev/null
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-ipafont-gothic >/dev/null || log "no Japanese font installed (screenshots show boxes)"
+  fi
+fi
+
 failed=()
+# Lint first (seconds): ruff format and lint over the whole tree, mypy strict on
+# domain/ and providers/ (the files and strictness are set in pyproject.toml).
+"$PY" -m ruff format --check -q . || failed+=("ruff format (run: .venv/bin/python -m ruff format .)")
+"$PY" -m ruff check -q . || failed+=("ruff check")
+"$PY" -m mypy || failed+=("mypy")
+
 run_pytest "$PY" -m pytest "$@" || failed+=("normal run (exit $?)")
 
 if [ "${SMSPAY_CLOCK_RUNS:-1}" != 0 ]; then
