@@ -102,7 +102,8 @@ def _run_as() -> tuple[list[str], int | None, int | None]:
             "running as root and there is no 'postgres' system user to run PostgreSQL as "
             "(install Debian's postgresql package: ./scripts/test.sh does)"
         )
-    runuser = shutil.which("runuser")
+    # (runuser lives in /usr/sbin, which a minimal PATH may leave out.)
+    runuser = shutil.which("runuser", path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"]))
     if not runuser:
         pytest.fail("runuser (util-linux) not found: cannot start PostgreSQL as the postgres user")
     return [runuser, "-u", "postgres", "--"], user.pw_uid, user.pw_gid
