@@ -38,6 +38,21 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("settings", ["sqlite", "postgresql"], indirect=True)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """argon2id at argon2's cheapest costs for the passwords tests create (the
+    suite hashes hundreds; the default costs take about 0.1 s each here). The
+    app's own default is checked in tests/test_auth_and_campaigns.py; the e2e
+    tests' app server runs with it."""
+    from argon2 import PasswordHasher, profiles
+
+    from smspay_app.domain import security
+
+    previous = security.use_password_hasher(PasswordHasher.from_parameters(profiles.CHEAPEST))
+    yield
+    security.use_password_hasher(previous)
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory) -> Path:
     """A SQLite database migrated to the newest revision through Alembic, once

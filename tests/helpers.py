@@ -205,3 +205,14 @@ def worker_env(settings, sim_base: str, *, rate_per_second: str = "60") -> dict[
         SMSPAY_RUN_WORKER_IN_APP="false",
     )
     return env
+
+
+def wait_until(predicate, timeout: float = 10.0):
+    """Poll ``predicate`` until it returns something true or ``timeout`` seconds
+    pass; returns its last value (callbacks and webhooks arrive on their own)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)

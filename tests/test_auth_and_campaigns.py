@@ -58,6 +58,30 @@ def test_password_is_hashed_with_argon2id(session):
     assert user.password_hash.startswith("$argon2id$")
 
 
+def test_the_app_hashes_passwords_at_argon2s_recommended_costs():
+    """The suite hashes at the cheapest costs (tests/conftest.py); the app, in
+    a fresh process, uses argon2id at the RFC 9106 low-memory profile, and a
+    hash made at any costs still verifies."""
+    import subprocess
+    import sys
+
+    from argon2 import profiles
+
+    code = (
+        "from smspay_app.domain.security import hash_password, verify_password\n"
+        "h = hash_password('correct horse battery')\n"
+        "assert verify_password(h, 'correct horse battery')\n"
+        "print(h)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.strip()
+    p = profiles.RFC_9106_LOW_MEMORY
+    assert out.startswith(f"$argon2id$v=19$m={p.memory_cost},t={p.time_cost},p={p.parallelism}$")
+    from smspay_app.domain.security import verify_password
+
+    assert verify_password(out, "correct horse battery")  # here the cheap hasher is configured
+    assert not verify_password(out, "wrong horse battery")
+
+
 def test_session_expires_and_sign_out_revokes(session):
     org = make_org(session, "A社")
     auth.create_user(session, org, "a@example.com", "correct horse battery")

@@ -281,3 +281,49 @@ async def test_run_in_app_respects_setting_and_sends_until_cancelled(live_server
     with pytest.raises(asyncio.CancelledError):
         await task
     assert _stats(live_server)["messages"] == 3
+
+
+def test_a_callback_between_the_providers_answer_and_its_record_is_never_overwritten(settings, session):
+    """The provider answers, and its ``delivered`` callback commits while the
+    worker records the answer: the worker reads the attempt under the write
+    lock (``sending.lock_attempts``), so the attempt ends ``delivered``, not
+    ``accepted`` again. The other writer is started right after the worker's
+    read; without the lock it commits first and the worker's older row wins."""
+    import threading
+
+    from sqlalchemy import event
+
+    from smspay_app.db import get_engine, session_scope
+    from smspay_app.providers.sms.base import ProviderMessage
+    from smspay_app.worker.dispatcher import Outcome
+
+    _start(session, 1)
+    d = Dispatcher()  # no request is made: the provider's answer is given below
+    (job,) = d._claim(None)
+
+    def deliver() -> None:
+        with session_scope() as s:
+            attempt = s.get(SendAttempt, job.attempt_id)
+            sending.apply_provider_status(s, attempt, "delivered", provider_message_id="SM1", source="callback")
+
+    other = threading.Thread(target=deliver)
+    started: list[bool] = []
+    engine = get_engine()
+
+    def after_execute(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT") and "FROM sendattempt" in statement and not started:
+            started.append(True)
+            other.start()
+            other.join(timeout=1.5)  # with the lock it waits for the worker's commit
+
+    event.listen(engine, "after_cursor_execute", after_execute)
+    try:
+        d._record([Outcome(job, message=ProviderMessage(sid="SM1", status="queued"))], None)
+    finally:
+        if event.contains(engine, "after_cursor_execute", after_execute):
+            event.remove(engine, "after_cursor_execute", after_execute)
+    other.join(timeout=30)
+    assert not other.is_alive()
+    (attempt,) = _attempts(session)
+    assert attempt.status == "delivered"
+    assert attempt.provider_message_id == "SM1"

@@ -6,7 +6,6 @@ to sent / delivered."""
 from __future__ import annotations
 
 import re
-import time
 
 import httpx
 from sqlmodel import Session, select
@@ -17,17 +16,9 @@ from smspay_app.services import sending
 from smspay_app.services.links import find_link
 from smspay_app.worker import run_dispatcher_once
 from tests.factories import make_campaign, make_org
+from tests.helpers import wait_until
 
 LINK_RE = re.compile(r"(http://\S+/l/([0-9A-Za-z]{22}))")
-
-
-def wait_until(predicate, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.05)
 
 
 def _statuses(campaign_id: int) -> list[str]:

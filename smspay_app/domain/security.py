@@ -10,13 +10,25 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-_hasher = PasswordHasher()  # argon2id with the library's current recommended costs
+# argon2id with the library's recommended costs (RFC 9106, low-memory profile).
+DEFAULT_PASSWORD_HASHER = PasswordHasher()
+_hasher = DEFAULT_PASSWORD_HASHER
 
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
+
+
+def use_password_hasher(hasher: PasswordHasher) -> PasswordHasher:
+    """Hash new passwords with ``hasher`` from now on; returns the previous one.
+    The test suite uses argon2's cheapest profile (the same algorithm, tiny
+    costs: it hashes hundreds of passwords); the app never calls this.
+    Verification reads the costs from each stored hash, so both verify."""
+    global _hasher
+    previous, _hasher = _hasher, hasher
+    return previous
 
 
 def verify_password(password_hash: str, password: str) -> bool:

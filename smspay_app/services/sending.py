@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import case, func
+from sqlalchemy import case, func, update
 from sqlmodel import Session, select
 
 from smspay_app.domain import attempts as attempt_machine
@@ -91,6 +91,18 @@ def attempt_row(
         "created_at": now,
         **values,
     }
+
+
+def lock_attempts(session: Session, attempt_ids: Iterable[int]) -> None:
+    """Take the write lock on these attempts before reading them to change
+    them, so that a status callback committed meanwhile is seen and never
+    overwritten by the older row (a late ``accepted`` over ``delivered``).
+    A no-op UPDATE, because SQLite has no ``SELECT ... FOR UPDATE``: there it
+    takes the database's write lock, on PostgreSQL it locks the rows. Hold it
+    briefly: commit soon after."""
+    ids = list(attempt_ids)
+    if ids:
+        session.exec(update(SendAttempt).where(SendAttempt.id.in_(ids)).values(id=SendAttempt.id))
 
 
 def pending_attempt(session: Session, recipient_id: int) -> int | None:

@@ -425,10 +425,9 @@ class Dispatcher:
         now = now or utcnow()
         max_retries = self.settings.sms_max_retries
         with session_scope() as s:
-            attempts = {
-                a.id: a
-                for a in s.exec(select(SendAttempt).where(SendAttempt.id.in_([o.job.attempt_id for o in outcomes])))
-            }
+            ids = [o.job.attempt_id for o in outcomes]
+            sending.lock_attempts(s, ids)  # a callback may have moved them while the provider answered
+            attempts = {a.id: a for a in s.exec(select(SendAttempt).where(SendAttempt.id.in_(ids)))}
             recipients = {
                 r.id: r
                 for r in s.exec(select(Recipient).where(Recipient.id.in_([o.job.recipient_id for o in outcomes])))
@@ -541,6 +540,7 @@ class Dispatcher:
     def _apply_reconciliation(self, results, now: datetime | None) -> None:
         now = now or utcnow()
         with session_scope() as s:
+            sending.lock_attempts(s, [attempt_id for attempt_id, _, _ in results])
             for attempt_id, messages, error in results:
                 attempt = s.get(SendAttempt, attempt_id)
                 if attempt is None or attempt.status != AttemptStatus.SENDING or attempt.lease_owner != self.worker_id:
