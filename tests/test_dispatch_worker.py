@@ -290,6 +290,7 @@ def test_a_callback_between_the_providers_answer_and_its_record_is_never_overwri
     ``accepted`` again. The other writer is started right after the worker's
     read; without the lock it commits first and the worker's older row wins."""
     import threading
+    import time
 
     from sqlalchemy import event
 
@@ -314,7 +315,12 @@ def test_a_callback_between_the_providers_answer_and_its_record_is_never_overwri
         if statement.lstrip().upper().startswith("SELECT") and "FROM sendattempt" in statement and not started:
             started.append(True)
             other.start()
-            other.join(timeout=1.5)  # with the lock it waits for the worker's commit
+            # Give it 1.5 s to commit: with the lock it waits for the worker's commit.
+            # (Sleeps, not a timed join: timed waits misbehave under the clock check's faketime.)
+            for _ in range(75):
+                if not other.is_alive():
+                    break
+                time.sleep(0.02)
 
     event.listen(engine, "after_cursor_execute", after_execute)
     try:
