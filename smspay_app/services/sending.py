@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 from smspay_app.domain import attempts as attempt_machine
 from smspay_app.domain import campaigns as campaign_machine
 from smspay_app.domain import funnel
-from smspay_app.domain.attempts import FINAL, PROVIDER_STATUS, RANK, AttemptStatus
+from smspay_app.domain.attempts import PROVIDER_STATUS, AttemptStatus
 from smspay_app.domain.campaigns import CampaignRefused, CampaignStatus
 from smspay_app.domain.clock import utcnow
 from smspay_app.domain.security import new_token
@@ -28,11 +28,7 @@ from smspay_app.services import timeline
 
 # The sending refusals are the campaign machine's (``sending.error.*`` keys).
 SendingError = CampaignRefused
-
-# Kept under their old names for callers: the machine owns them.
-ATTEMPT_RANK = RANK
-FINAL_ATTEMPT = FINAL
-__all__ = ["ATTEMPT_RANK", "FINAL_ATTEMPT", "PROVIDER_STATUS", "SendingError"]
+__all__ = ["PROVIDER_STATUS", "SendingError"]
 
 # Attempt status -> recipient funnel steps it proves (implied ones first).
 FUNNEL_STEPS = {
