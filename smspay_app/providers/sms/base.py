@@ -50,6 +50,31 @@ class CarrierInfo:
     raw: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class SmsCapabilities:
+    """What a provider's route carries for one destination country.
+
+    ``two_way``: replies (and so opt-out by reply) reach us; ``delivery_receipts``:
+    status callbacks / final statuses; ``carrier``: the carrier is known from the
+    provider; ``lookup``: a carrier lookup API exists."""
+
+    two_way: bool
+    delivery_receipts: bool = True
+    carrier: bool = False
+    lookup: bool = False
+
+
+def capabilities_for(provider_name: str, country: str = "JP") -> SmsCapabilities:
+    """The one place that says what each SMS provider supports (issue 11 refines it).
+
+    Twilio's guidance for Japan: two-way SMS is not supported there, so replies and
+    opt-out by reply never arrive for Japanese numbers. The built-in simulator stands
+    in for a provider that carries replies (the demo shows them)."""
+    if provider_name == "twilio":
+        return SmsCapabilities(two_way=country != "JP", delivery_receipts=True, carrier=False, lookup=True)
+    return SmsCapabilities(two_way=True, delivery_receipts=True, carrier=True, lookup=True)
+
+
 class SmsError(Exception):
     """A provider failure. ``kind``:
 
