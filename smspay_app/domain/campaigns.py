@@ -49,6 +49,7 @@ class HasCampaign(Protocol):
     send_started_at: datetime | None
     completed_at: datetime | None
     updated_at: datetime
+    paused_reason: str
 
 
 def _running(campaign: HasCampaign, now: datetime) -> CampaignStatus:
@@ -93,10 +94,13 @@ def promote(campaign: HasCampaign, *, now: datetime) -> bool:
     return True
 
 
-def pause(campaign: HasCampaign, *, now: datetime) -> None:
+def pause(campaign: HasCampaign, *, now: datetime, reason: str = "") -> None:
+    """``reason`` is an i18n key saying why the system paused it ("" when an
+    operator did); shown on the campaign page and dashboard, cleared by resume."""
     if campaign.status not in (C.SENDING, C.SCHEDULED):
         raise CampaignRefused("sending.error.cannot_pause")
     campaign.status = C.PAUSED
+    campaign.paused_reason = reason
     campaign.updated_at = now
 
 
@@ -104,6 +108,7 @@ def resume(campaign: HasCampaign, *, now: datetime) -> None:
     if campaign.status != C.PAUSED:
         raise CampaignRefused("sending.error.not_paused")
     campaign.status = _running(campaign, now)
+    campaign.paused_reason = ""
     campaign.updated_at = now
 
 

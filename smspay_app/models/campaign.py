@@ -43,6 +43,8 @@ class Campaign(SQLModel, table=True):
     updated_at: NaiveDatetime = Field(default_factory=utcnow)
     send_started_at: NaiveDatetime | None = None
     completed_at: NaiveDatetime | None = None
+    # Why the system paused it: an i18n key ("" when an operator paused it).
+    paused_reason: str = ""
 
 
 class CampaignQuestion(SQLModel, table=True):

@@ -168,9 +168,10 @@ def start_sending(session: Session, campaign: Campaign, user_id: int | None = No
     return queued
 
 
-def pause(session: Session, campaign: Campaign) -> None:
-    """Stop claiming this campaign's attempts (those in flight finish)."""
-    campaign_machine.pause(campaign, now=utcnow())
+def pause(session: Session, campaign: Campaign, reason: str = "") -> None:
+    """Stop claiming this campaign's attempts (those in flight finish). ``reason``:
+    an i18n key when the system pauses it (an account error, a usage cap)."""
+    campaign_machine.pause(campaign, now=utcnow(), reason=reason)
     session.add(campaign)
     session.flush()
 
