@@ -129,7 +129,9 @@ class Campaign:
     scheduled_at: datetime | None = None
     send_started_at: datetime | None = None
     completed_at: datetime | None = None
+    closes_at: datetime | None = None
     updated_at: datetime = T0
+    paused_reason: str = ""
 
 
 def test_campaign_transitions_and_refusals():
@@ -144,7 +146,7 @@ def test_campaign_transitions_and_refusals():
     assert err.value.key == "sending.error.cannot_pause"
     campaign_machine.resume(c, now=T0 + timedelta(hours=2))
     assert c.status == CampaignStatus.SENDING
-    assert campaign_machine.complete(c, now=T0) and c.status == CampaignStatus.COMPLETED
+    assert campaign_machine.complete(c, now=T0) and c.status == CampaignStatus.ACTIVE
     campaign_machine.reopen(c, now=T0 + timedelta(hours=3))
     assert c.status == CampaignStatus.SENDING and c.completed_at is None
     campaign_machine.cancel(c, now=T0)
@@ -152,3 +154,26 @@ def test_campaign_transitions_and_refusals():
         with pytest.raises(CampaignRefused):
             move(c, now=T0)
     assert c.status == CampaignStatus.CANCELLED
+
+
+def test_an_active_campaign_can_be_paused_resumed_closed_or_cancelled():
+    """Issue 20: a campaign whose first send finished stays ``active`` (follow-ups
+    still go out) and can still be paused, resumed, cancelled, and closed."""
+    c = Campaign(status=CampaignStatus.SENDING)
+    assert campaign_machine.complete(c, now=T0) and c.status == CampaignStatus.ACTIVE
+    campaign_machine.pause(c, now=T0)
+    assert c.status == CampaignStatus.PAUSED
+    campaign_machine.resume(c, now=T0)
+    assert campaign_machine.complete(c, now=T0) and c.status == CampaignStatus.ACTIVE
+    campaign_machine.cancel(c, now=T0)
+    assert c.status == CampaignStatus.CANCELLED
+    c = Campaign(status=CampaignStatus.ACTIVE, closes_at=T0 + timedelta(days=1))
+    assert not campaign_machine.due_to_close(c, now=T0)
+    assert campaign_machine.due_to_close(c, now=T0 + timedelta(days=1))
+    campaign_machine.close(c, now=T0)
+    assert c.status == CampaignStatus.CLOSED
+    for move in (campaign_machine.cancel, campaign_machine.reopen, campaign_machine.pause, campaign_machine.close):
+        with pytest.raises(CampaignRefused):
+            move(c, now=T0)
+    with pytest.raises(CampaignRefused):
+        campaign_machine.close(Campaign(status=CampaignStatus.SENDING), now=T0)

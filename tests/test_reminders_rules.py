@@ -109,7 +109,7 @@ def test_first_send_rule_waits_for_the_end_of_quiet_hours(session):
         session,
         org,
         1,
-        status="completed",
+        status="active",
         reminder_rules=json.dumps({"rules": [{"anchor": "first_send", "days": 1}], "max": 3}),
     )
     r = session.exec(select(Recipient)).one()

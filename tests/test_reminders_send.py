@@ -26,7 +26,7 @@ async def test_reminders_are_sent_once_and_not_after_payment(live_server, sessio
         session,
         org,
         2,
-        status="completed",
+        status="active",
         due_date=date.today(),
         reminder_rules=json.dumps({"rules": [{"anchor": "first_send", "days": 1}], "max": 1}),
         reminder_template="{{name}}様 お支払はお済みですか {{link}}",

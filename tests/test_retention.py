@@ -19,7 +19,7 @@ from tests.factories import make_campaign, make_org
 ENDED = datetime(2026, 1, 10, 12, 0)
 
 
-def _ended_campaign(session, org, n=3, status="completed", ended=ENDED, first_phone=0):
+def _ended_campaign(session, org, n=3, status="active", ended=ENDED, first_phone=0):
     campaign = make_campaign(session, org, recipients=n, status=status, completed_at=ended, first_phone=first_phone)
     question = CampaignQuestion(campaign_id=campaign.id, label="生年月日", column="生年月日", kind="date")
     session.add(question)

@@ -1,8 +1,16 @@
-"""The campaign's sending lifecycle: a pure state machine (no I/O).
+"""The campaign's lifecycle: a pure state machine (no I/O).
 
-``draft -> (scheduled ->) sending -> completed``, ``paused`` in between, and
-``cancelled`` from anywhere but the end. A campaign that is ``completed`` opens
-again when new recipients are queued into it (the REST API's add-and-send).
+``draft -> (scheduled ->) sending -> active -> closed``, ``paused`` in between,
+and ``cancelled`` from every state where something can still go out.
+
+- ``sending``: the first SMS are being sent.
+- ``active``: every first SMS is done, but the campaign still works: reminders,
+  reissues, resends and late additions (the REST API's add-and-send) go out.
+- ``closed``: the operator closed it, or its configured end (``closes_at``)
+  came: nothing more is sent or added. Final.
+- ``paused`` (from scheduled, sending or active): nothing is claimed and no
+  reminder is queued; held messages wait. ``resume`` continues.
+- ``cancelled``: final; queued attempts were cancelled, nothing more is sent.
 
 Each function changes the campaign object it is given and raises
 ``CampaignRefused`` (an i18n key under ``sending.error.*``) when its status
@@ -24,10 +32,12 @@ class CampaignStatus(StrEnum):
     SCHEDULED = "scheduled"
     # The dispatcher claims its attempts.
     SENDING = "sending"
-    # Nothing new is claimed (attempts in flight finish); ``resume`` continues.
+    # Nothing is claimed or queued (attempts in flight finish); ``resume`` continues.
     PAUSED = "paused"
-    # Every attempt is done; follow-ups (reminders, reissues) still go out.
-    COMPLETED = "completed"
+    # Every first SMS is done; follow-ups (reminders, reissues, late additions) still go out.
+    ACTIVE = "active"
+    # Final: closed by the operator or at its configured end; nothing more is sent.
+    CLOSED = "closed"
     # Final: queued attempts were cancelled, nothing more is sent.
     CANCELLED = "cancelled"
 
@@ -35,8 +45,15 @@ class CampaignStatus(StrEnum):
 C = CampaignStatus
 
 # Campaign statuses whose follow-up attempts (reissue, resend, reminder) the
-# dispatcher claims.
-FOLLOW_UPS_SENT: tuple[CampaignStatus, ...] = (C.SENDING, C.COMPLETED)
+# dispatcher claims and the reminder scheduler queues.
+FOLLOW_UPS_SENT: tuple[CampaignStatus, ...] = (C.SENDING, C.ACTIVE)
+# Statuses in which something can still go out: pause (where running) and
+# cancel are offered in all of them.
+CAN_PAUSE: tuple[CampaignStatus, ...] = (C.SCHEDULED, C.SENDING, C.ACTIVE)
+CAN_CANCEL: tuple[CampaignStatus, ...] = (C.DRAFT, C.SCHEDULED, C.SENDING, C.PAUSED, C.ACTIVE)
+CAN_CLOSE: tuple[CampaignStatus, ...] = (C.ACTIVE, C.PAUSED)
+# Final: nothing is sent or added any more.
+ENDED: tuple[CampaignStatus, ...] = (C.CLOSED, C.CANCELLED)
 
 
 class CampaignRefused(Refused, ValueError):
@@ -48,6 +65,7 @@ class HasCampaign(Protocol):
     scheduled_at: datetime | None
     send_started_at: datetime | None
     completed_at: datetime | None
+    closes_at: datetime | None
     updated_at: datetime
     paused_reason: str
 
@@ -67,12 +85,10 @@ def start(campaign: HasCampaign, *, now: datetime) -> None:
 
 
 def reopen(campaign: HasCampaign, *, now: datetime) -> None:
-    """New recipients were queued into it: a ``draft`` or ``completed``
-    campaign sends again (a paused one keeps them until resumed). Refused once
-    cancelled."""
-    if campaign.status == C.CANCELLED:
-        raise CampaignRefused("sending.error.bad_status", status=campaign.status)
-    if campaign.status in (C.DRAFT, C.COMPLETED):
+    """New recipients were queued into it: a ``draft`` or ``active`` campaign
+    sends again (a paused one keeps them until resumed). Refused once ended."""
+    check_open(campaign)
+    if campaign.status in (C.DRAFT, C.ACTIVE):
         campaign.status = _running(campaign, now)
         campaign.send_started_at = campaign.send_started_at or now
         campaign.completed_at = None
@@ -80,8 +96,8 @@ def reopen(campaign: HasCampaign, *, now: datetime) -> None:
 
 
 def check_open(campaign: HasCampaign) -> None:
-    """Refuse new recipients or sends into a cancelled campaign."""
-    if campaign.status == C.CANCELLED:
+    """Refuse new recipients or sends into a closed or cancelled campaign."""
+    if campaign.status in ENDED:
         raise CampaignRefused("sending.error.bad_status", status=campaign.status)
 
 
@@ -95,9 +111,11 @@ def promote(campaign: HasCampaign, *, now: datetime) -> bool:
 
 
 def pause(campaign: HasCampaign, *, now: datetime, reason: str = "") -> None:
-    """``reason`` is an i18n key saying why the system paused it ("" when an
-    operator did); shown on the campaign page and dashboard, cleared by resume."""
-    if campaign.status not in (C.SENDING, C.SCHEDULED):
+    """Stop sending (scheduled, sending or active): nothing is claimed, no
+    reminder is queued. ``reason`` is an i18n key saying why the system paused
+    it ("" when an operator did); shown on the campaign page and dashboard,
+    cleared by resume."""
+    if campaign.status not in CAN_PAUSE:
         raise CampaignRefused("sending.error.cannot_pause")
     campaign.status = C.PAUSED
     campaign.paused_reason = reason
@@ -105,6 +123,8 @@ def pause(campaign: HasCampaign, *, now: datetime, reason: str = "") -> None:
 
 
 def resume(campaign: HasCampaign, *, now: datetime) -> None:
+    """Back to sending (or scheduled); a campaign with nothing left of its
+    first send becomes ``active`` again at the next ``complete``."""
     if campaign.status != C.PAUSED:
         raise CampaignRefused("sending.error.not_paused")
     campaign.status = _running(campaign, now)
@@ -113,17 +133,35 @@ def resume(campaign: HasCampaign, *, now: datetime) -> None:
 
 
 def complete(campaign: HasCampaign, *, now: datetime) -> bool:
-    """A ``sending`` campaign with nothing left to send is ``completed``."""
+    """A ``sending`` campaign with nothing left to send becomes ``active``
+    (follow-ups continue until it is closed)."""
     if campaign.status != C.SENDING:
         return False
-    campaign.status = C.COMPLETED
-    campaign.completed_at = now
+    campaign.status = C.ACTIVE
+    campaign.completed_at = campaign.completed_at or now
     campaign.updated_at = now
     return True
 
 
+def due_to_close(campaign: HasCampaign, *, now: datetime) -> bool:
+    """Its configured end (``closes_at``) has come and it can be closed."""
+    return campaign.status in CAN_CLOSE and campaign.closes_at is not None and campaign.closes_at <= now
+
+
+def close(campaign: HasCampaign, *, now: datetime) -> None:
+    """The desk's work is over (by the operator, or at ``closes_at``): an
+    ``active`` or ``paused`` campaign is ``closed``; nothing more goes out."""
+    if campaign.status not in CAN_CLOSE:
+        raise CampaignRefused("sending.error.cannot_close", status=campaign.status)
+    campaign.status = C.CLOSED
+    campaign.paused_reason = ""
+    campaign.completed_at = campaign.completed_at or now
+    campaign.updated_at = now
+
+
 def cancel(campaign: HasCampaign, *, now: datetime) -> None:
-    if campaign.status in (C.COMPLETED, C.CANCELLED):
+    """Stop everything still to go out; refused once closed or cancelled."""
+    if campaign.status not in CAN_CANCEL:
         raise CampaignRefused("sending.error.cannot_cancel")
     campaign.status = C.CANCELLED
     campaign.completed_at = now

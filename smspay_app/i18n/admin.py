@@ -62,7 +62,8 @@ MESSAGES = {
     "status.scheduled": {"ja": "予約済み", "en": "Scheduled"},
     "status.sending": {"ja": "送信中", "en": "Sending"},
     "status.paused": {"ja": "一時停止", "en": "Paused"},
-    "status.completed": {"ja": "送信完了", "en": "Completed"},
+    "status.active": {"ja": "送信済み・対応中", "en": "Active"},
+    "status.closed": {"ja": "終了", "en": "Closed"},
     "status.cancelled": {"ja": "中止", "en": "Cancelled"},
     # recipient states
     "rstatus.created": {"ja": "未送信", "en": "Not sent"},

@@ -185,13 +185,18 @@ MESSAGES = {
     "detail.resume": {"ja": "再開", "en": "Resume"},
     "detail.cancel": {"ja": "送信を中止", "en": "Cancel sending"},
     "detail.cancel_confirm": {
-        "ja": "未送信のSMSをすべて取り消します。元に戻せません。",
-        "en": "All SMS not yet sent will be cancelled. This cannot be undone.",
+        "ja": "未送信のSMS（リマインダー、配信時間帯待ちを含む）をすべて取り消します。元に戻せません。",
+        "en": "All SMS not yet sent (reminders and messages held for quiet hours included) will be cancelled. This cannot be undone.",
     },
     "detail.cancel_yes": {"ja": "中止する", "en": "Cancel sending"},
     "detail.cancel_no": {"ja": "やめる", "en": "Keep"},
     "detail.paused": {"ja": "一時停止しました。", "en": "Paused."},
     "detail.resumed": {"ja": "再開しました。", "en": "Resumed."},
+    "detail.close": {"ja": "終了する", "en": "Close"},
+    "detail.closed": {
+        "ja": "キャンペーンを終了しました（{count}件の未送信を取り消し）。",
+        "en": "Campaign closed ({count} queued messages withdrawn).",
+    },
     "detail.cancelled": {
         "ja": "送信を中止しました（{count}件を取り消し）。",
         "en": "Sending cancelled ({count} messages withdrawn).",

@@ -17,8 +17,8 @@ MESSAGES = {
         "en": "This number is on the opt-out list: nothing can be sent to it.",
     },
     "ops.error.campaign_not_sending": {
-        "ja": "キャンペーンが送信中または送信完了でないため送信できません（現在: {status}）。",
-        "en": "Nothing can be sent: the campaign is not sending or completed (current status: {status}).",
+        "ja": "キャンペーンが送信中または対応中でないため送信できません（現在: {status}）。",
+        "en": "Nothing can be sent: the campaign is not sending or active (current status: {status}).",
     },
     "ops.error.already_queued": {
         "ja": "この宛先へのSMSはすでに送信待ちです。",

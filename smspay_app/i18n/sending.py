@@ -12,12 +12,16 @@ MESSAGES = {
         "en": "Only a paused campaign can be resumed.",
     },
     "sending.error.cannot_pause": {
-        "ja": "送信中または予約中のキャンペーンだけ一時停止できます。",
-        "en": "Only a sending or scheduled campaign can be paused.",
+        "ja": "予約中・送信中・対応中のキャンペーンだけ一時停止できます。",
+        "en": "Only a scheduled, sending or active campaign can be paused.",
     },
     "sending.error.cannot_cancel": {
-        "ja": "完了または取消済みのキャンペーンは取り消せません。",
-        "en": "A completed or cancelled campaign cannot be cancelled.",
+        "ja": "終了または中止済みのキャンペーンは中止できません。",
+        "en": "A closed or cancelled campaign cannot be cancelled.",
+    },
+    "sending.error.cannot_close": {
+        "ja": "対応中または一時停止中のキャンペーンだけ終了できます（現在: {status}）。",
+        "en": "Only an active or paused campaign can be closed (current status: {status}).",
     },
     "sending.error.cannot_reissue": {
         "ja": "この状態（{status}）の宛先にはリンクを再発行できません。",

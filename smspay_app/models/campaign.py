@@ -43,6 +43,9 @@ class Campaign(SQLModel, table=True):
     updated_at: NaiveDatetime = Field(default_factory=utcnow)
     send_started_at: NaiveDatetime | None = None
     completed_at: NaiveDatetime | None = None
+    # The configured end: an active (or paused) campaign is closed then
+    # (``domain.campaigns.close``); None: only the operator closes it.
+    closes_at: NaiveDatetime | None = None
     # Why the system paused it: an i18n key ("" when an operator paused it).
     paused_reason: str = ""
 

@@ -216,8 +216,18 @@ def cancel_recipient(session: Session, caller: Caller, recipient_id: int) -> Rec
     return recipient
 
 
-def cancel_campaign(session: Session, caller: Caller, campaign_id: int) -> Campaign:
-    caller.require("campaign.send")
+def change_campaign(session: Session, caller: Caller, campaign_id: int, action: str) -> Campaign:
+    """``pause`` / ``resume`` / ``cancel`` / ``close`` the caller's campaign: the
+    console's ``campaigns.change_sending`` (same rules, same audit row).
+    Raises ``NotFound`` or ``SendingError``."""
     campaign = own_campaign(session, caller, campaign_id)
-    sending.cancel(session, campaign)
+    try:
+        campaigns.change_sending(session, caller, campaign.id, action)
+    except campaigns.SendBlocked as exc:
+        problem = exc.problems[0]
+        raise sending.SendingError(problem.key, **dict(problem.params)) from None
     return campaign
+
+
+def cancel_campaign(session: Session, caller: Caller, campaign_id: int) -> Campaign:
+    return change_campaign(session, caller, campaign_id, "cancel")

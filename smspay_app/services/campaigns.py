@@ -63,6 +63,8 @@ class CampaignInput:
     scheduled_at: datetime | None = None
     quiet_hours_start: str | None = None
     quiet_hours_end: str | None = None
+    # The campaign's configured end (naive UTC): closed then; None: by the operator.
+    closes_at: datetime | None = None
 
     def effective_amount(self) -> int:
         if self.amount_yen or not self.invoice_lines:
@@ -203,6 +205,7 @@ def _apply(campaign: Campaign, data: CampaignInput) -> None:
     campaign.verification_mode = data.verification_mode
     campaign.link_lifetime_hours = data.link_lifetime_hours
     campaign.scheduled_at = data.scheduled_at
+    campaign.closes_at = data.closes_at
     override = bool(data.quiet_hours_start and data.quiet_hours_end)
     campaign.quiet_hours_start = data.quiet_hours_start.strip() if override else None
     campaign.quiet_hours_end = data.quiet_hours_end.strip() if override else None
@@ -279,6 +282,7 @@ def campaign_input(session: Session, campaign: Campaign) -> CampaignInput:
         scheduled_at=campaign.scheduled_at,
         quiet_hours_start=campaign.quiet_hours_start,
         quiet_hours_end=campaign.quiet_hours_end,
+        closes_at=campaign.closes_at,
     )
 
 
@@ -438,8 +442,8 @@ def send_campaign(session: Session, caller: Caller, campaign_id: int, *, schedul
 
 
 def change_sending(session: Session, caller: Caller, campaign_id: int, action: str) -> int:
-    """``pause`` / ``resume`` / ``cancel`` the caller's campaign (audited).
-    Returns the number of queued SMS cancelled (0 for pause/resume); raises
+    """``pause`` / ``resume`` / ``cancel`` / ``close`` the caller's campaign
+    (audited). Returns the number of queued SMS cancelled (0 for pause/resume); raises
     ``SendBlocked`` with the reason when the state does not allow it."""
     from smspay_app.services import sending
 
@@ -447,7 +451,7 @@ def change_sending(session: Session, caller: Caller, campaign_id: int, action: s
     campaign = get_campaign(session, caller, campaign_id)
     if campaign is None:
         raise SendBlocked([Problem("admin.error.not_found")])
-    operations = {"pause": sending.pause, "resume": sending.resume, "cancel": sending.cancel}
+    operations = {"pause": sending.pause, "resume": sending.resume, "cancel": sending.cancel, "close": sending.close}
     if action not in operations:
         raise SendBlocked([Problem("admin.error.not_allowed")])
     try:

@@ -36,6 +36,7 @@ from sqlmodel import Session
 from sqlmodel import select as select_models
 
 from smspay_app.domain import quiet_hours
+from smspay_app.domain.campaigns import FOLLOW_UPS_SENT
 from smspay_app.domain.clock import utcnow
 from smspay_app.domain.errors import FieldError, Invalid
 from smspay_app.models import Campaign, OptOut, Organisation, Payment, Recipient, SendAttempt
@@ -50,7 +51,8 @@ MAX_COUNT = 10
 DAYS_RANGE = (-60, 120)
 DEFAULT_AT = "10:00"
 GRACE = timedelta(hours=24)
-ACTIVE_CAMPAIGNS = ("sending", "completed")
+# Campaigns whose reminders are queued (not paused, closed or cancelled).
+ACTIVE_CAMPAIGNS = tuple(str(s) for s in FOLLOW_UPS_SENT)
 EXCLUDED_STATUS = ("paid", "opted_out", "cancelled", "locked", "failed")
 BATCH = 500
 

@@ -1,4 +1,4 @@
-"""Personal-data retention: after a campaign ends (completed or cancelled) and
+"""Personal-data retention: after a campaign's first send ends (active, closed or cancelled) and
 the organisation's ``data_retention_days`` have passed, its recipients'
 personal data is erased: phone number (replaced by a non-reversible
 placeholder), name, merge data, external reference, identity answers, and the
@@ -42,7 +42,7 @@ def due_campaigns(session: Session, now: datetime) -> list[tuple[Campaign, Organ
             select(Campaign)
             .where(
                 Campaign.organisation_id == org.id,
-                Campaign.status.in_(("completed", "cancelled")),
+                Campaign.status.in_(("active", "closed", "cancelled")),
                 Campaign.completed_at.is_not(None),
                 Campaign.completed_at <= cutoff,
                 exists().where(Recipient.campaign_id == Campaign.id, Recipient.erased_at.is_(None)),

@@ -169,7 +169,8 @@ def start_sending(session: Session, campaign: Campaign, user_id: int | None = No
 
 
 def pause(session: Session, campaign: Campaign, reason: str = "") -> None:
-    """Stop claiming this campaign's attempts (those in flight finish). ``reason``:
+    """Stop claiming this campaign's attempts (those in flight finish; held ones
+    and reminders wait) and queueing its reminders. ``reason``:
     an i18n key when the system pauses it (an account error, a usage cap)."""
     campaign_machine.pause(campaign, now=utcnow(), reason=reason)
     session.add(campaign)
@@ -183,9 +184,29 @@ def resume(session: Session, campaign: Campaign) -> None:
 
 
 def cancel(session: Session, campaign: Campaign) -> int:
-    """Cancel the campaign and its queued attempts; returns how many were cancelled."""
+    """Cancel the campaign and its queued attempts (held ones and reminders
+    included): nothing more leaves. Returns how many were cancelled."""
     now = utcnow()
     campaign_machine.cancel(campaign, now=now)
+    cancelled = _cancel_queued_of(session, campaign, now)
+    session.add(campaign)
+    session.flush()
+    return cancelled
+
+
+def close(session: Session, campaign: Campaign, now: datetime | None = None) -> int:
+    """Close an active (or paused) campaign: its work is over, nothing more is
+    sent (queued reminders and held messages are cancelled) or added. Returns
+    how many queued attempts were cancelled."""
+    now = now or utcnow()
+    campaign_machine.close(campaign, now=now)
+    cancelled = _cancel_queued_of(session, campaign, now)
+    session.add(campaign)
+    session.flush()
+    return cancelled
+
+
+def _cancel_queued_of(session: Session, campaign: Campaign, now: datetime) -> int:
     attempts = session.exec(
         select(SendAttempt).where(SendAttempt.campaign_id == campaign.id, SendAttempt.status == AttemptStatus.QUEUED)
     ).all()
@@ -195,9 +216,22 @@ def cancel(session: Session, campaign: Campaign) -> int:
         recipient = session.get(Recipient, attempt.recipient_id)
         if recipient is not None and recipient.status in ("created", "queued"):
             timeline.record(session, recipient, "send_cancelled", step="cancelled", at=now)
-    session.add(campaign)
-    session.flush()
     return len(attempts)
+
+
+def close_ended_campaigns(session: Session, now: datetime | None = None) -> int:
+    """Close the campaigns whose configured end (``closes_at``) has come."""
+    now = now or utcnow()
+    campaigns = session.exec(
+        select(Campaign).where(
+            Campaign.status.in_(campaign_machine.CAN_CLOSE),
+            Campaign.closes_at.is_not(None),
+            Campaign.closes_at <= now,
+        )
+    ).all()
+    for campaign in campaigns:
+        close(session, campaign, now)
+    return len(campaigns)
 
 
 def sending_progress(session: Session, campaign_id: int) -> dict[str, int]:
@@ -223,7 +257,7 @@ def sending_progress(session: Session, campaign_id: int) -> dict[str, int]:
 
 
 def complete_finished_campaigns(session: Session, now: datetime | None = None) -> int:
-    """Campaigns ``sending`` with nothing queued or sending become ``completed``."""
+    """Campaigns ``sending`` with nothing queued or sending become ``active``."""
     now = now or utcnow()
     busy = (
         select(SendAttempt.id)
@@ -300,8 +334,8 @@ def _step_changes(recipient: Recipient, step: str, at: datetime) -> bool:
 def queue_recipients(session: Session, campaign: Campaign, recipient_ids: list[int], user_id: int | None = None) -> int:
     """Queue one ``initial`` attempt for each of these recipients still
     ``created`` (the REST API's add-and-send: a phone order gets its SMS within
-    seconds). A draft or completed campaign becomes ``sending`` again; a paused
-    one keeps the attempts until resumed; a cancelled one refuses. Opted-out
+    seconds). A draft or active campaign becomes ``sending`` again; a paused
+    one keeps the attempts until resumed; a closed or cancelled one refuses. Opted-out
     numbers are skipped as in ``start_sending``. Returns the number queued."""
     campaign_machine.check_open(campaign)
     now = utcnow()

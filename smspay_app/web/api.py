@@ -132,6 +132,11 @@ class CampaignCreate(BaseModel):
     due_date: date | None = None
     link_lifetime_hours: int | None = Field(default=None, ge=MIN_LIFETIME_HOURS, le=MAX_LIFETIME_HOURS)
     questions: list[QuestionIn] | None = Field(default=None, max_length=4)
+    closes_at: datetime | None = Field(
+        default=None,
+        description="When the campaign's work ends (RFC 3339): it is closed then, nothing more is sent. "
+        "Omitted: it stays active until closed (POST /campaigns/{id}/close).",
+    )
 
 
 class QuestionOut(BaseModel):
@@ -161,6 +166,7 @@ class CampaignOut(BaseModel):
     due_date: date | None
     link_lifetime_hours: int
     created_at: datetime
+    closes_at: datetime | None
     questions: list[QuestionOut]
     counts: Counts
 
@@ -248,6 +254,13 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value is not None else None
 
 
+def _naive_utc(value: datetime | None) -> datetime | None:
+    """An API time (with an offset, or UTC when it has none) as the database's naive UTC."""
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
 def campaign_out(session: Session, campaign: Campaign) -> CampaignOut:
     n = campaigns.funnel_counts(session, campaign.id)
     return CampaignOut(
@@ -261,6 +274,7 @@ def campaign_out(session: Session, campaign: Campaign) -> CampaignOut:
         due_date=campaign.due_date,
         link_lifetime_hours=campaign.link_lifetime_hours,
         created_at=_aware(campaign.created_at),
+        closes_at=_aware(campaign.closes_at),
         questions=[
             QuestionOut(label=q.label, column=q.column, kind=q.kind)
             for q in campaigns.questions_of(session, campaign.id)
@@ -476,6 +490,7 @@ def create_api() -> FastAPI:
                 due_date=body.due_date,
                 link_lifetime_hours=body.link_lifetime_hours or get_settings().default_link_lifetime_hours,
                 questions=[campaigns.QuestionInput(q.label, q.column, q.kind) for q in body.questions or []],
+                closes_at=_naive_utc(body.closes_at),
             )
             try:
                 campaign = api_service.create_campaign(
@@ -508,20 +523,40 @@ def create_api() -> FastAPI:
                 raise ApiError(404, "not_found")
             return campaign_out(session, campaign)
 
-    @app.post("/v1/campaigns/{campaign_id}/cancel", response_model=CampaignOut, tags=["campaigns"])
-    def cancel_campaign(campaign_id: Id, request: Request, caller: Sender, idempotency_key: IdemKey):
-        """Cancel the campaign: SMS not yet sent are not sent."""
-
+    def _campaign_change(action: str, campaign_id: int, request: Request, caller: ApiCaller, key: str):
         def run(session: Session):
             try:
-                campaign = api_service.cancel_campaign(session, caller, campaign_id)
+                campaign = api_service.change_campaign(session, caller, campaign_id, action)
             except api_service.NotFound:
                 raise ApiError(404, "not_found") from None
             except SendingError as exc:
                 raise _sending_conflict(request, exc) from None
             return 200, _dump(campaign_out(session, campaign))
 
-        return idempotent(request, caller, idempotency_key, None, run)
+        return idempotent(request, caller, key, None, run)
+
+    @app.post("/v1/campaigns/{campaign_id}/cancel", response_model=CampaignOut, tags=["campaigns"])
+    def cancel_campaign(campaign_id: Id, request: Request, caller: Sender, idempotency_key: IdemKey):
+        """Cancel the campaign (in any status but closed or cancelled): SMS not
+        yet sent, reminders and messages held for quiet hours included, are not sent."""
+        return _campaign_change("cancel", campaign_id, request, caller, idempotency_key)
+
+    @app.post("/v1/campaigns/{campaign_id}/pause", response_model=CampaignOut, tags=["campaigns"])
+    def pause_campaign(campaign_id: Id, request: Request, caller: Sender, idempotency_key: IdemKey):
+        """Pause a scheduled, sending or active campaign: nothing leaves and no
+        reminder is queued until it is resumed."""
+        return _campaign_change("pause", campaign_id, request, caller, idempotency_key)
+
+    @app.post("/v1/campaigns/{campaign_id}/resume", response_model=CampaignOut, tags=["campaigns"])
+    def resume_campaign(campaign_id: Id, request: Request, caller: Sender, idempotency_key: IdemKey):
+        """Resume a paused campaign: held and queued SMS and reminders go out again."""
+        return _campaign_change("resume", campaign_id, request, caller, idempotency_key)
+
+    @app.post("/v1/campaigns/{campaign_id}/close", response_model=CampaignOut, tags=["campaigns"])
+    def close_campaign(campaign_id: Id, request: Request, caller: Sender, idempotency_key: IdemKey):
+        """Close an active or paused campaign: its work is over; nothing more is
+        sent (queued reminders are cancelled) or added."""
+        return _campaign_change("close", campaign_id, request, caller, idempotency_key)
 
     # ---------------------------------------------------------- recipients
 

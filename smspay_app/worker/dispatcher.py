@@ -205,6 +205,7 @@ class Dispatcher:
     def _complete(self, now: datetime | None) -> None:
         with session_scope() as s:
             sending.complete_finished_campaigns(s, now or utcnow())
+            sending.close_ended_campaigns(s, now or utcnow())
 
     def _rate_allowance(self, s: Session, now: datetime) -> int:
         rate = self.settings.sms_rate_per_second
@@ -232,7 +233,7 @@ class Dispatcher:
                     SendAttempt.status == AttemptStatus.QUEUED,
                     SendAttempt.not_before <= now,
                     (Campaign.status == CampaignStatus.SENDING)
-                    | ((SendAttempt.kind != "initial") & (Campaign.status == CampaignStatus.COMPLETED)),
+                    | ((SendAttempt.kind != "initial") & (Campaign.status == CampaignStatus.ACTIVE)),
                 )
                 .order_by(SendAttempt.not_before, SendAttempt.id)
                 .limit(limit)

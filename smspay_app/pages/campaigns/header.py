@@ -1,6 +1,6 @@
 """The campaign page's header and actions: name, status, funnel counts, sending
 progress, the SMS text and summary, and send / schedule / pause / resume /
-cancel. ``CampaignDetailState`` is the only part of the page the 2-second tick
+close / cancel. ``CampaignDetailState`` is the only part of the page the 2-second tick
 reloads (a few counters); it asks the recipients table to reload when the
 counts moved and the send check to run again when the status changed."""
 
@@ -157,6 +157,10 @@ class CampaignDetailState(AppState):
         return self._change("resume", "detail.resumed")
 
     @rx.event
+    def close(self):
+        return self._change("close", "detail.closed")
+
+    @rx.event
     def ask_cancel(self, open_: bool = True):
         self.confirm_cancel = bool(open_)
 
@@ -253,7 +257,7 @@ def actions() -> rx.Component:
             ),
         ),
         rx.cond(
-            ((s.status == "sending") | (s.status == "scheduled")) & can_send,
+            ((s.status == "sending") | (s.status == "scheduled") | (s.status == "active")) & can_send,
             rx.button(
                 rx.icon("pause", size=16),
                 AppState.tr["detail.pause"],
@@ -276,7 +280,20 @@ def actions() -> rx.Component:
             ),
         ),
         rx.cond(
-            ((s.status == "sending") | (s.status == "scheduled") | (s.status == "paused")) & can_send,
+            ((s.status == "active") | (s.status == "paused")) & can_send,
+            rx.button(
+                rx.icon("archive", size=16),
+                AppState.tr["detail.close"],
+                on_click=CampaignDetailState.close,
+                variant="soft",
+                color_scheme="gray",
+                size="3",
+                id="close-button",
+            ),
+        ),
+        rx.cond(
+            ((s.status == "sending") | (s.status == "scheduled") | (s.status == "paused") | (s.status == "active"))
+            & can_send,
             rx.alert_dialog.root(
                 rx.alert_dialog.trigger(
                     rx.button(
