@@ -160,3 +160,17 @@ def stat(label, value, accent: str = "gray", test_id: str = "") -> rx.Component:
         flex="1",
         min_width="120px",
     )
+
+
+def recipient_status(status, deadline, **props) -> rx.Component:
+    """A recipient's shown state (``services.recipients.shown_states``) and, for
+    a pending payment, its deadline ('' when none or unknown)."""
+    return rx.hstack(
+        rx.badge(AppState.tr["rstatus." + status], variant="soft", **props),
+        rx.cond(
+            deadline != "",
+            rx.text(AppState.tr["rstatus.deadline"] + " " + deadline, size="1", color="gray"),
+        ),
+        spacing="2",
+        align="center",
+    )

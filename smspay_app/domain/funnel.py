@@ -35,6 +35,14 @@ TIMESTAMPED = ("queued", "sent", "delivered", "clicked", "verified", "read", "pa
 # Funnel shown on dashboards.
 DASHBOARD_FUNNEL = ("sent", "delivered", "clicked", "verified", "paid")
 
+# Not a funnel step but what the desk is shown (``shown_state``): a payment is
+# under way (konbini or bank transfer started, money not yet in).
+PAYMENT_PENDING = "payment_pending"
+# Every state a recipient can be shown in (table, export, API): one vocabulary.
+SHOWN_STATES: tuple[str, ...] = FORWARD_STEPS + SIDE_EXITS + (PAYMENT_PENDING,)
+# Recipients whose state a pending payment does not change.
+SETTLED = ("paid", "read", "cancelled", "opted_out")
+
 
 class HasFunnel(Protocol):
     status: str
@@ -53,6 +61,8 @@ def next_status(current: str, step: str) -> str:
     if step in SIDE_EXITS:
         if step == "failed" and RANK.get(current, -1) >= RANK["delivered"]:
             return current  # a late failure report cannot undo a delivery or a click
+        if step == "expired" and current in ("failed", "locked"):
+            return current  # a link that could not be used does not expire: failed stays failed
         return step
     if current in SIDE_EXITS:
         # failed / expired / locked: later proof of progress wins only for "failed",
@@ -89,3 +99,13 @@ def reopen(recipient: HasFunnel, status: str) -> None:
         if getattr(recipient, f"{step}_at", None) is not None:
             reached = step
     recipient.status = status if RANK.get(status, -1) > RANK[reached] else reached
+
+
+def shown_state(status: str, *, payment_pending: bool) -> str:
+    """The state the desk is shown for a recipient (the one derivation used by
+    the recipient tables, the export and the API): its funnel status, except
+    ``payment_pending`` while a konbini / bank-transfer payment is under way
+    (never over paid, read, cancelled or opted out)."""
+    if payment_pending and status not in SETTLED:
+        return PAYMENT_PENDING
+    return status

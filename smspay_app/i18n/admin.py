@@ -79,6 +79,8 @@ MESSAGES = {
     "rstatus.locked": {"ja": "ロック中", "en": "Locked"},
     "rstatus.opted_out": {"ja": "配信停止", "en": "Opted out"},
     "rstatus.cancelled": {"ja": "取消", "en": "Cancelled"},
+    "rstatus.payment_pending": {"ja": "支払い手続き中", "en": "Payment pending"},
+    "rstatus.deadline": {"ja": "支払期限", "en": "Pay by"},
     # campaign editor
     "editor.title": {"ja": "新規キャンペーン", "en": "New campaign"},
     "editor.section.basics": {"ja": "基本情報", "en": "Basics"},

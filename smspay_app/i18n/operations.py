@@ -63,6 +63,7 @@ MESSAGES = {
     "ops.export.col.amount": {"ja": "金額", "en": "Amount (JPY)"},
     "ops.export.col.due": {"ja": "支払期限", "en": "Due date"},
     "ops.export.col.status": {"ja": "状態", "en": "Status"},
+    "ops.export.col.payment_deadline": {"ja": "お支払い期限（手続き中）", "en": "Pending payment deadline"},
     "ops.export.button": {"ja": "CSV出力", "en": "Export CSV"},
     "ops.export.utf8": {"ja": "CSV（UTF-8 BOM付き・Excel向け）", "en": "CSV (UTF-8 with BOM, for Excel)"},
     "ops.export.cp932": {"ja": "CSV（Shift_JIS / CP932）", "en": "CSV (Shift_JIS / CP932)"},

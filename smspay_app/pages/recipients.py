@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import reflex as rx
 
-from smspay_app.components.layout import admin_page, card
+from smspay_app.components.layout import admin_page, card, recipient_status
 from smspay_app.db import session_scope
 from smspay_app.domain.clock import utcnow
 from smspay_app.domain.formatting import local_time, phone, yen
 from smspay_app.i18n import CATALOG
+from smspay_app.models import Organisation
 from smspay_app.services import auth, recipients, support
 from smspay_app.services.recipients import RecipientQuery
 from smspay_app.state import AppState, quietly, require
@@ -60,6 +61,7 @@ class RecipientsState(AppState):
                     page=self.page,
                 ),
             )
+            tz = session.get(Organisation, caller.organisation_id).timezone
         self.total = result.total
         self.pages = result.pages
         start = result.page * result.page_size
@@ -78,6 +80,7 @@ class RecipientsState(AppState):
                 "ref": r.external_ref,
                 "amount": yen(r.amount_yen),
                 "status": r.status,
+                "deadline": local_time(r.payment_deadline, tz),
             }
             for r in result.rows
         ]
@@ -235,7 +238,7 @@ def recipients_page() -> rx.Component:
                                 rx.table.cell(r["ref"]),
                                 rx.table.cell(r["campaign"]),
                                 rx.table.cell(r["amount"]),
-                                rx.table.cell(rx.badge(AppState.tr["rstatus." + r["status"]], variant="soft")),
+                                rx.table.cell(recipient_status(r["status"], r["deadline"])),
                             ),
                         )
                     ),
@@ -296,6 +299,7 @@ class RecipientDetailState(AppState):
                 self.info, self.links, self.steps, self.events, self.audits = {}, [], [], [], []
                 return
             tz = detail.organisation.timezone
+            shown = recipients.shown_state(session, detail.recipient)
             entries = recipients.timeline(session, caller, rid)
             audits = recipients.audit_entries(session, caller, rid)
         r = detail.recipient
@@ -307,7 +311,8 @@ class RecipientDetailState(AppState):
             "phone": phone(r.phone_e164),
             "ref": r.external_ref,
             "amount": yen(r.amount_yen),
-            "status": r.status,
+            "status": shown.status,
+            "deadline": local_time(shown.payment_deadline, tz),
             "campaign": detail.campaign.name,
             "campaign_href": f"/campaigns/{detail.campaign.id}",
         }
@@ -511,7 +516,7 @@ def recipient_page() -> rx.Component:
             rx.vstack(
                 rx.hstack(
                     rx.heading(i["name"], size="7", id="recipient-name"),
-                    rx.badge(AppState.tr["rstatus." + i["status"]], size="2", variant="soft", id="recipient-status"),
+                    recipient_status(i["status"], i["deadline"], size="2", id="recipient-status"),
                     align="center",
                     spacing="3",
                 ),

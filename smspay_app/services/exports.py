@@ -1,5 +1,6 @@
-"""CSV export of a campaign's recipients with their status and every step's
-first timestamp (in the organisation's time zone).
+"""CSV export of a campaign's recipients with their shown state (the table's
+and the API's: ``services.recipients.shown_states``), every step's first
+timestamp and a pending payment's deadline (in the organisation's time zone).
 
 - Encodings: UTF-8 with BOM (default: Excel opens it correctly) or CP932
   (Shift_JIS for older Excel / Japanese tools; characters CP932 lacks become
@@ -28,6 +29,7 @@ from smspay_app.i18n import CATALOG as _CATALOG
 from smspay_app.i18n import t
 from smspay_app.models import AuditLog, Campaign, Organisation, Recipient
 from smspay_app.services.auth import Caller
+from smspay_app.services.recipients import shown_states
 
 ENCODINGS = ("utf-8-sig", "cp932")
 DANGEROUS_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -57,6 +59,7 @@ def header(lang: str) -> list[str]:
         t("ops.export.col.due", lang),
         t("ops.export.col.status", lang),
         *[t(f"ops.step.{step}", lang) for step in STEP_COLUMNS],
+        t("ops.export.col.payment_deadline", lang),
     ]
 
 
@@ -111,8 +114,10 @@ def iter_rows(session: Session, campaign_id: int, timezone: str, lang: str) -> I
         ).all()
         if not batch:
             return
+        shown = shown_states(session, [(r.id, r.status) for r in batch])
         for r in batch:
             erased = r.erased_at is not None
+            state = shown[r.id]
             yield [
                 neutralise(r.row_number if r.row_number is not None else ""),
                 neutralise("" if erased else _phone(r.phone_e164)),
@@ -120,8 +125,11 @@ def iter_rows(session: Session, campaign_id: int, timezone: str, lang: str) -> I
                 neutralise("" if erased else r.external_ref),
                 neutralise(r.amount_yen),
                 neutralise(r.due_date.isoformat() if r.due_date else ""),
-                neutralise(t(f"rstatus.{r.status}", lang) if f"rstatus.{r.status}" in _CATALOG else r.status),
+                neutralise(
+                    t(f"rstatus.{state.status}", lang) if f"rstatus.{state.status}" in _CATALOG else state.status
+                ),
                 *[local(getattr(r, f"{step}_at")) for step in STEP_COLUMNS],
+                local(state.payment_deadline),
             ]
         last_id = batch[-1].id
         session.expunge_all()

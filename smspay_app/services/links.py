@@ -8,12 +8,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import exists, update
 from sqlmodel import Session, select
 
 from smspay_app.domain.clock import utcnow
 from smspay_app.domain.security import hash_token, new_token
-from smspay_app.models import Campaign, CampaignQuestion, Link, Organisation, Recipient
+from smspay_app.models import Campaign, CampaignQuestion, Link, Organisation, Payment, Recipient
 from smspay_app.settings import get_settings
 
 LINK_PATH = "/l/"
@@ -202,7 +202,10 @@ def find_link_view(connection, token: str):
 
 # Statuses at which a link's expiry changes nothing: the journey has ended, or
 # the recipient is already at a side exit that staff must act on.
-_EXPIRY_IGNORED = ("paid", "read", "cancelled", "opted_out", "expired", "locked")
+# Expiry applies only to links that could still have been used: not after the
+# SMS failed, the link locked or the journey ended (paid, read, cancelled,
+# opted out), nor while a payment is under way (a konbini slip being paid).
+_EXPIRY_IGNORED = ("paid", "read", "cancelled", "opted_out", "expired", "locked", "failed")
 
 
 def expire_due(session: Session, now: datetime | None = None, *, limit: int = 500) -> int:
@@ -221,6 +224,7 @@ def expire_due(session: Session, now: datetime | None = None, *, limit: int = 50
             Link.revoked_at.is_(None),
             Link.expires_at <= now,
             Recipient.status.not_in(_EXPIRY_IGNORED),
+            ~exists().where(Payment.recipient_id == Recipient.id, Payment.status == "processing"),
         )
         .order_by(Link.expires_at)
         .limit(limit)

@@ -34,7 +34,7 @@ from smspay_app.services.auth import Caller
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
-STATUSES = funnel.FORWARD_STEPS + funnel.SIDE_EXITS
+STATUSES = funnel.SHOWN_STATES
 SORTS = {
     "id": Recipient.id,
     "name": Recipient.name,
@@ -64,7 +64,56 @@ class RecipientRow:
     name: str
     external_ref: str
     amount_yen: int
+    status: str  # the shown state (``shown_states``)
+    payment_deadline: datetime | None = None
+
+
+# ------------------------------------------------------------------ shown state
+
+
+@dataclass(frozen=True)
+class ShownState:
+    """What the desk sees of a recipient: the one vocabulary of the tables, the
+    export and the API (``domain.funnel.shown_state``), and the deadline of a
+    pending konbini / bank-transfer payment (None when unknown)."""
+
     status: str
+    payment_deadline: datetime | None = None
+
+
+def payment_deadline(payment: Payment) -> datetime | None:
+    """When a pending payment lapses (the payment gateway's deadline), if known."""
+    return getattr(payment, "expires_at", None)
+
+
+def pending_payment_condition():
+    """SQL: the recipient has a payment under way (``processing``)."""
+    from sqlalchemy import exists
+
+    return exists().where(Payment.recipient_id == Recipient.id, Payment.status == "processing")
+
+
+def shown_states(session: Session, recipients: list[tuple[int, str]]) -> dict[int, ShownState]:
+    """The shown state of each ``(recipient id, funnel status)``: one query for
+    their pending payments (the latest one's deadline)."""
+    ids = [rid for rid, _ in recipients]
+    pending: dict[int, Payment] = {}
+    if ids:
+        for payment in session.exec(
+            select(Payment).where(Payment.recipient_id.in_(ids), Payment.status == "processing").order_by(Payment.id)
+        ):
+            pending[payment.recipient_id] = payment
+    out: dict[int, ShownState] = {}
+    for rid, status in recipients:
+        payment = pending.get(rid)
+        shown = funnel.shown_state(status, payment_pending=payment is not None)
+        deadline = payment_deadline(payment) if payment is not None and shown == funnel.PAYMENT_PENDING else None
+        out[rid] = ShownState(shown, deadline)
+    return out
+
+
+def shown_state(session: Session, recipient: Recipient) -> ShownState:
+    return shown_states(session, [(recipient.id, recipient.status)])[recipient.id]
 
 
 @dataclass
@@ -141,7 +190,13 @@ def search(session: Session, caller: Caller, query: RecipientQuery) -> Recipient
     if query.status:
         if query.status not in STATUSES:
             return RecipientPage([], 0, 0, page_size)
-        conditions.append(Recipient.status == query.status)
+        if query.status == funnel.PAYMENT_PENDING:
+            conditions.append(pending_payment_condition())
+            conditions.append(Recipient.status.not_in(funnel.SETTLED))
+        else:
+            conditions.append(Recipient.status == query.status)
+            if query.status not in funnel.SETTLED:
+                conditions.append(~pending_payment_condition())  # shown as payment pending
     cond = search_condition(query.q)
     if cond is not None:
         conditions.append(cond)
@@ -167,7 +222,13 @@ def search(session: Session, caller: Caller, query: RecipientQuery) -> Recipient
         .offset(page * page_size)
         .limit(page_size)
     ).all()
-    return RecipientPage([RecipientRow(*row) for row in rows], total, page, page_size)
+    shown = shown_states(session, [(row[0], row[7]) for row in rows])
+    return RecipientPage(
+        [RecipientRow(*row[:7], shown[row[0]].status, shown[row[0]].payment_deadline) for row in rows],
+        total,
+        page,
+        page_size,
+    )
 
 
 def campaign_choices(session: Session, caller: Caller) -> list[tuple[int, str]]:

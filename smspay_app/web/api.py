@@ -41,7 +41,7 @@ from smspay_app.domain.links import MAX_LIFETIME_HOURS, MIN_LIFETIME_HOURS
 from smspay_app.i18n import language_from_accept, t
 from smspay_app.models import Campaign, IdempotencyRecord, Recipient
 from smspay_app.services import api as api_service
-from smspay_app.services import api_keys, campaigns
+from smspay_app.services import api_keys, campaigns, recipients
 from smspay_app.services.actions import ActionRefused
 from smspay_app.services.api_keys import ApiCaller
 from smspay_app.services.sending import SendingError
@@ -214,7 +214,14 @@ class Steps(BaseModel):
 class RecipientOut(BaseModel):
     id: int
     campaign_id: int
-    status: str
+    status: str = Field(
+        description="The funnel status (created, queued, sent, delivered, clicked, verified, read, paid, failed, "
+        "expired, locked, opted_out, cancelled), or payment_pending while a konbini / bank-transfer payment is "
+        "under way (see payment_deadline)"
+    )
+    payment_deadline: datetime | None = Field(
+        default=None, description="When the pending payment lapses (payment_pending only; null when unknown)"
+    )
     phone: str
     name: str
     amount_yen: int
@@ -283,11 +290,13 @@ def campaign_out(session: Session, campaign: Campaign) -> CampaignOut:
     )
 
 
-def recipient_out(r: Recipient) -> RecipientOut:
+def recipient_out(session: Session, r: Recipient) -> RecipientOut:
+    shown = recipients.shown_state(session, r)
     return RecipientOut(
         id=r.id,
         campaign_id=r.campaign_id,
-        status=r.status,
+        status=shown.status,
+        payment_deadline=_aware(shown.payment_deadline),
         phone=r.phone_e164,
         name=r.name,
         amount_yen=r.amount_yen,
@@ -607,7 +616,7 @@ def create_api() -> FastAPI:
             except api_service.NotFound:
                 raise ApiError(404, "not_found") from None
             return RecipientPage(
-                items=[recipient_out(r) for r in rows], next_after=rows[-1].id if len(rows) == limit else None
+                items=[recipient_out(session, r) for r in rows], next_after=rows[-1].id if len(rows) == limit else None
             )
 
     @app.post("/v1/payment-requests", status_code=201, response_model=RecipientOut, tags=["recipients"])
@@ -620,7 +629,7 @@ def create_api() -> FastAPI:
             result = results[0]
             if result.recipient_id is None:
                 raise ApiError(422, "recipients_rejected", details=result.errors)
-            return 201, _dump(recipient_out(api_service.get_recipient(session, caller, result.recipient_id)))
+            return 201, _dump(recipient_out(session, api_service.get_recipient(session, caller, result.recipient_id)))
 
         return idempotent(request, caller, idempotency_key, body, run)
 
@@ -629,7 +638,7 @@ def create_api() -> FastAPI:
         """Status and the first time of every step."""
         with Session(get_engine()) as session:
             try:
-                return recipient_out(api_service.get_recipient(session, caller, recipient_id))
+                return recipient_out(session, api_service.get_recipient(session, caller, recipient_id))
             except api_service.NotFound:
                 raise ApiError(404, "not_found") from None
 
@@ -647,7 +656,7 @@ def create_api() -> FastAPI:
                 raise _sending_conflict(request, exc) from None
             session.flush()
             session.refresh(recipient)
-            return 200, _dump(recipient_out(recipient))
+            return 200, _dump(recipient_out(session, recipient))
 
         return idempotent(request, caller, key, None, run)
 

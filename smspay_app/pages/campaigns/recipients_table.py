@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import reflex as rx
 
-from smspay_app.components.layout import card
+from smspay_app.components.layout import card, recipient_status
 from smspay_app.db import session_scope
-from smspay_app.domain.formatting import yen
+from smspay_app.domain.formatting import local_time, yen
+from smspay_app.models import Organisation
 from smspay_app.pages.campaigns.shared import PAGE_SIZE, route_campaign_id
-from smspay_app.services import auth, campaigns
+from smspay_app.services import auth, campaigns, recipients
 from smspay_app.state import AppState, quietly, require
 
 
@@ -43,8 +44,17 @@ class RecipientTableState(AppState):
             rows = campaigns.recipients_page(
                 session, caller, campaign.id, offset=self.page * PAGE_SIZE, limit=PAGE_SIZE
             )
+            shown = recipients.shown_states(session, [(r.id, r.status) for r in rows])
+            tz = session.get(Organisation, campaign.organisation_id).timezone
         self.recipients = [
-            {"phone": r.phone_e164, "name": r.name, "amount": yen(r.amount_yen), "status": r.status} for r in rows
+            {
+                "phone": r.phone_e164,
+                "name": r.name,
+                "amount": yen(r.amount_yen),
+                "status": shown[r.id].status,
+                "deadline": local_time(shown[r.id].payment_deadline, tz),
+            }
+            for r in rows
         ]
 
     @rx.event
@@ -93,7 +103,7 @@ def recipients_card() -> rx.Component:
                             rx.table.cell(r["phone"]),
                             rx.table.cell(r["name"]),
                             rx.table.cell(r["amount"]),
-                            rx.table.cell(rx.badge(AppState.tr["rstatus." + r["status"]], variant="soft")),
+                            rx.table.cell(recipient_status(r["status"], r["deadline"])),
                         ),
                     )
                 ),
