@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from smspay_app.domain import campaigns as campaign_machine
 from smspay_app.domain.sms_text import LINK_FIELD, template_fields
 from smspay_app.models import Campaign, InvoiceLine, Recipient
 from smspay_app.services import actions, campaigns, imports, sending
@@ -26,6 +27,11 @@ CANONICAL = {
     "reference": "customer_number",
 }
 COLUMN_TO_FIELD = {v: k for k, v in CANONICAL.items()}
+
+
+# Per-item refusals caused by state that can change (an opt-out lifted, a
+# duplicate removed): a request refused for them is not replayed.
+STATE_DEPENDENT_ERRORS = frozenset({"import.opted_out", "import.duplicate_in_campaign"})
 
 
 class NotFound(LookupError):
@@ -129,8 +135,7 @@ def add_recipients(
     ``send`` queues the new recipients at once."""
     caller.require("campaign.send")
     campaign = own_campaign(session, caller, campaign_id)
-    if campaign.status == "cancelled":
-        raise sending.SendingError("sending.error.bad_status", status=campaign.status)
+    campaign_machine.check_open(campaign)  # closed or cancelled: refused
     # Columns every row has: the canonical ones, each question's column and each
     # merge field of the SMS (absent values become per-item errors, not a
     # refusal of the whole batch), then any other field given.

@@ -5,9 +5,10 @@ the OpenAPI document at ``/api/v1/openapi.json``, a docs page at ``/api/v1/docs`
   ``manage``; the key's IP allowlist against the client address (the
   connection's, or through ``settings.api_trusted_proxies`` proxies).
 - **Idempotency**: every POST carries ``Idempotency-Key``; the same key and
-  body within 24 hours returns the first response (``Idempotent-Replayed:
-  true``) and does nothing again; the same key with another body is ``422
-  idempotency_key_reused``.
+  body within 24 hours returns the first completed response (2xx, or a 400/422
+  about the body: ``Idempotent-Replayed: true``) and does nothing again; a
+  refusal caused by state that can change (404, 409, ...) is not stored; the
+  same key with another body is ``422 idempotency_key_reused``.
 - **Rate limit** per key (``429`` with ``Retry-After``).
 - **Errors**: always ``{"error": {"code", "message", "details"}}``, the message in
   Japanese or English by ``Accept-Language``.
@@ -29,7 +30,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -49,6 +50,13 @@ from smspay_app.settings import get_settings
 
 log = logging.getLogger("smspay.api")
 IDEMPOTENCY_TTL = timedelta(hours=24)
+# How long a request may hold its Idempotency-Key "in progress": a record still
+# in progress after this belongs to a request that can no longer be running.
+# Every API request ends well within it (at most MAX_ITEMS recipients).
+IN_PROGRESS_LEASE = timedelta(seconds=45)
+# Refusals that depend only on the request body (invalid fields): replayed.
+# Everything else a 4xx says (not found, conflict, scope, rate) can change.
+REPLAYED_REFUSALS = (400, 422)
 INT32 = 2**31 - 1
 
 
@@ -56,11 +64,23 @@ INT32 = 2**31 - 1
 
 
 class ApiError(Exception):
+    """An API refusal. ``replayable=False``: a refusal that can change for the
+    same body (e.g. items refused as duplicates or opted out), never stored
+    under its Idempotency-Key even when its status usually is."""
+
     def __init__(
-        self, status: int, code: str, *, details: list[dict] | None = None, headers: dict | None = None, **fields
+        self,
+        status: int,
+        code: str,
+        *,
+        details: list[dict] | None = None,
+        headers: dict | None = None,
+        replayable: bool = True,
+        **fields,
     ):
         super().__init__(code)
         self.status, self.code, self.details, self.headers, self.fields = status, code, details or [], headers, fields
+        self.replayable = replayable
 
 
 class ErrorDetail(BaseModel):
@@ -371,7 +391,18 @@ Id = Annotated[int, Path(ge=1, le=INT32)]
 def idempotent(
     request: Request, caller: ApiCaller, key: str, body: BaseModel | None, run: Callable[[Session], tuple[int, Any]]
 ) -> JSONResponse:
-    """Run ``run`` once per (key, request); replay its stored response after."""
+    """Run ``run`` once per (key, request); replay its stored result after.
+
+    Only a *completed* result is stored and replayed (``_replayable``): a 2xx,
+    or a refusal the same body always gets (400, 422). A 404, 403, 409 or 429
+    depends on state that can change (a campaign created a moment later, a
+    status that moves): it is answered, not stored, and the same key may be
+    retried. While the first request runs its record is *in progress*, with a
+    lease of ``IN_PROGRESS_LEASE`` from its start: a request still in progress
+    after that can no longer be running (a crashed process, a killed worker), so
+    the next request with the key takes the record over; should the first one
+    still finish, its conditional write finds the record gone and its work is
+    rolled back (one outcome per key)."""
     canonical = json.dumps(
         {"method": request.method, "path": request.url.path, "body": body.model_dump(mode="json") if body else None},
         sort_keys=True,
@@ -380,11 +411,14 @@ def idempotent(
     request_hash = hashlib.sha256(canonical.encode()).hexdigest()
     now = utcnow()
     with Session(get_engine(), expire_on_commit=False) as session:
+        mine = IdempotencyRecord.api_key_id == caller.api_key_id, IdempotencyRecord.key == key
+        session.execute(delete(IdempotencyRecord).where(*mine, IdempotencyRecord.created_at < now - IDEMPOTENCY_TTL))
+        # An in-progress record past its lease: its request died; the key is free again.
         session.execute(
             delete(IdempotencyRecord).where(
-                IdempotencyRecord.api_key_id == caller.api_key_id,
-                IdempotencyRecord.key == key,
-                IdempotencyRecord.created_at < now - IDEMPOTENCY_TTL,
+                *mine,
+                IdempotencyRecord.status_code.is_(None),
+                IdempotencyRecord.created_at < now - IN_PROGRESS_LEASE,
             )
         )
         record = IdempotencyRecord(api_key_id=caller.api_key_id, key=key, request_hash=request_hash, created_at=now)
@@ -393,11 +427,7 @@ def idempotent(
             session.commit()
         except IntegrityError:
             session.rollback()
-            first = session.exec(
-                select(IdempotencyRecord).where(
-                    IdempotencyRecord.api_key_id == caller.api_key_id, IdempotencyRecord.key == key
-                )
-            ).one()
+            first = session.exec(select(IdempotencyRecord).where(*mine)).one()
             if first.request_hash != request_hash:
                 raise ApiError(422, "idempotency_key_reused") from None
             if first.status_code is None:
@@ -405,21 +435,38 @@ def idempotent(
             return JSONResponse(
                 json.loads(first.response_body), status_code=first.status_code, headers={"Idempotent-Replayed": "true"}
             )
+        replayable = True
         try:
             status, payload = run(session)
         except ApiError as exc:
-            session.rollback()  # nothing of a refused request is kept, only its stored response
+            session.rollback()  # nothing of a refused request is kept
             status, payload = exc.status, _error_payload(request, exc)
+            replayable = exc.replayable
         except BaseException:
             session.rollback()
             session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record.id))
             session.commit()
             raise
-        record.status_code = status
-        record.response_body = json.dumps(payload, ensure_ascii=False, default=str)
-        session.add(record)
+        ours = (IdempotencyRecord.id == record.id, IdempotencyRecord.status_code.is_(None))
+        if replayable and _replayable(status):
+            written = session.execute(
+                update(IdempotencyRecord)
+                .where(*ours)
+                .values(status_code=status, response_body=json.dumps(payload, ensure_ascii=False, default=str))
+            )
+        else:
+            written = session.execute(delete(IdempotencyRecord).where(*ours))
+        if written.rowcount != 1:
+            # Past its lease, another request with this key took over: ours never happened.
+            session.rollback()
+            raise ApiError(409, "idempotency_in_progress", headers={"Retry-After": "1"})
         session.commit()
     return JSONResponse(payload, status_code=status)
+
+
+def _replayable(status: int) -> bool:
+    """A result the same request always gets: stored and replayed under its key."""
+    return 200 <= status < 300 or status in REPLAYED_REFUSALS
 
 
 def _error_payload(request: Request, exc: ApiError) -> dict:
@@ -628,7 +675,8 @@ def create_api() -> FastAPI:
             results = _add(session, request, caller, body.campaign_id, [body.recipient], True)
             result = results[0]
             if result.recipient_id is None:
-                raise ApiError(422, "recipients_rejected", details=result.errors)
+                lasting = not any(e.get("code") in api_service.STATE_DEPENDENT_ERRORS for e in result.errors)
+                raise ApiError(422, "recipients_rejected", details=result.errors, replayable=lasting)
             return 201, _dump(recipient_out(session, api_service.get_recipient(session, caller, result.recipient_id)))
 
         return idempotent(request, caller, idempotency_key, body, run)
