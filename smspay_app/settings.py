@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     # claim batch size, and the reply words that opt a number out (comma separated).
     sms_lease_seconds: int = 60
     sms_batch_size: int = 50
-    sms_opt_out_words: str = "STOP,STOPALL,UNSUBSCRIBE,CANCEL,END,QUIT,停止,配信停止,解除"
+    sms_opt_out_words: str = "STOP,STOPALL,UNSUBSCRIBE,CANCEL,END,QUIT,停止,配信停止,配信解除,解除"
 
     # Payment gateway: the built-in Stripe-compatible sandbox, or Stripe.
     payment_provider: Literal["sandbox", "stripe"] = "sandbox"

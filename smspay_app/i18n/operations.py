@@ -214,6 +214,11 @@ MESSAGES = {
     "ops.replies.col.body": {"ja": "内容", "en": "Message"},
     "ops.replies.col.recipient": {"ja": "宛先", "en": "Recipient"},
     "ops.replies.opt_out": {"ja": "配信停止", "en": "Opt-out"},
+    "ops.replies.opt_out_unsure": {"ja": "配信停止？要確認", "en": "Opt-out? Check"},
+    "ops.replies.opt_out_unsure_hint": {
+        "ja": "配信停止の希望かどうか判断できないため、自動では停止していません。必要なら配信停止リストに追加してください。",
+        "en": "This may be an opt-out request, so nothing was changed automatically. Add the number to the opt-out list if it is one.",
+    },
     "ops.replies.unmatched": {"ja": "（該当なし）", "en": "(no match)"},
     # opt-outs
     "ops.optouts.title": {"ja": "配信停止リスト", "en": "Opt-out list"},

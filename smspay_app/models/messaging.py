@@ -66,4 +66,6 @@ class InboundMessage(SQLModel, table=True):
     body: str = ""
     provider_message_id: str | None = Field(default=None, unique=True)
     is_opt_out: bool = False
+    # It may be an opt-out but is not certain (``domain.opt_out``): for the desk.
+    opt_out_unsure: bool = False
     received_at: NaiveDatetime = Field(default_factory=utcnow)

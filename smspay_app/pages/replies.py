@@ -47,6 +47,7 @@ class RepliesState(AppState):
                 "from": r.from_phone,
                 "body": r.body,
                 "opt_out": "1" if r.is_opt_out else "",
+                "unsure": "1" if r.opt_out_unsure else "",
                 "recipient": r.recipient_name,
                 "href": f"/recipients/{r.recipient_id}" if r.recipient_id else "",
                 "campaign": r.campaign_name,
@@ -130,6 +131,14 @@ def replies_page() -> rx.Component:
                                         rx.cond(
                                             r["opt_out"] != "",
                                             rx.badge(AppState.tr["ops.replies.opt_out"], color_scheme="red"),
+                                        ),
+                                        rx.cond(
+                                            r["unsure"] != "",
+                                            rx.badge(
+                                                AppState.tr["ops.replies.opt_out_unsure"],
+                                                color_scheme="amber",
+                                                title=AppState.tr["ops.replies.opt_out_unsure_hint"],
+                                            ),
                                         ),
                                         spacing="2",
                                     )

@@ -412,6 +412,7 @@ class ReplyRow:
     recipient_name: str
     campaign_id: int | None
     campaign_name: str
+    opt_out_unsure: bool = False  # may be an opt-out: for the desk to decide
 
 
 def replies(
@@ -443,6 +444,17 @@ def replies(
         .limit(page_size)
     ).all()
     return [
-        ReplyRow(m.id, m.received_at, m.from_phone, m.body, m.is_opt_out, m.recipient_id, rname or "", cid, cname or "")
+        ReplyRow(
+            m.id,
+            m.received_at,
+            m.from_phone,
+            m.body,
+            m.is_opt_out,
+            m.recipient_id,
+            rname or "",
+            cid,
+            cname or "",
+            m.opt_out_unsure,
+        )
         for m, rname, cid, cname in rows
     ], total

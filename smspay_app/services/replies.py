@@ -1,46 +1,36 @@
 """Two-way SMS: store replies against the recipient they answer, and honour
 opt-out words (the number goes on the organisation's opt-out list and its
-queued messages are cancelled)."""
+queued messages are cancelled). Matching is ``domain.opt_out``: a reply that
+may be an opt-out but is not certain is flagged for the desk
+(``InboundMessage.opt_out_unsure``), never applied."""
 
 from __future__ import annotations
-
-import re
-import unicodedata
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from smspay_app.domain.clock import utcnow
+from smspay_app.domain.opt_out import OptOutVerdict, classify
 from smspay_app.models import InboundMessage, OptOut, Organisation, Recipient
 from smspay_app.services import timeline
 from smspay_app.settings import get_settings
-
-_STRIP = re.compile(r"[\s\u3000.,!?。、！？「」『』()（）\-ー]+")
 
 
 def opt_out_words() -> list[str]:
     return [w.strip() for w in get_settings().sms_opt_out_words.split(",") if w.strip()]
 
 
-def _norm(text: str) -> str:
-    return _STRIP.sub("", unicodedata.normalize("NFKC", text or "")).upper()
+def opt_out_verdict(body: str, words: list[str] | None = None) -> OptOutVerdict:
+    """``domain.opt_out.classify`` with the configured words: a keyword must be
+    the whole reply (after trimming punctuation and polite endings) or clearly
+    standalone; a reply that only mentions one is ``UNSURE`` (for the desk)."""
+    return classify(body, words if words is not None else opt_out_words())
 
 
 def is_opt_out(body: str, words: list[str] | None = None) -> bool:
-    """The whole reply is an opt-out word (``stop``, ``ＳＴＯＰ``, ``停止。``), or
-    contains a Japanese one (``配信停止してください``)."""
-    text = _norm(body)
-    if not text:
-        return False
-    for word in words if words is not None else opt_out_words():
-        w = _norm(word)
-        if not w:
-            continue
-        if text == w:
-            return True
-        if not w.isascii() and w in text:
-            return True
-    return False
+    """The reply certainly opts out (``stop``, ``ＳＴＯＰ``, ``停止。``,
+    ``配信停止してください``); ``ロックを解除してください`` does not."""
+    return opt_out_verdict(body, words) == OptOutVerdict.OPT_OUT
 
 
 def find_recipient(session: Session, from_phone: str, to_phone: str) -> Recipient | None:
@@ -110,6 +100,7 @@ def handle_inbound(
     ):
         return None
     recipient = find_recipient(session, from_phone, to_phone)
+    verdict = opt_out_verdict(body)
     message = InboundMessage(
         organisation_id=recipient.organisation_id if recipient else None,
         recipient_id=recipient.id if recipient else None,
@@ -117,7 +108,8 @@ def handle_inbound(
         to_phone=to_phone,
         body=body[:2000],
         provider_message_id=provider_message_id,
-        is_opt_out=is_opt_out(body),
+        is_opt_out=verdict == OptOutVerdict.OPT_OUT,
+        opt_out_unsure=verdict == OptOutVerdict.UNSURE,
         received_at=utcnow(),
     )
     session.add(message)
@@ -128,7 +120,10 @@ def handle_inbound(
         return None
     if recipient is not None:
         timeline.record(
-            session, recipient, "sms_reply", detail={"inbound_id": message.id, "opt_out": message.is_opt_out}
+            session,
+            recipient,
+            "sms_reply",
+            detail={"inbound_id": message.id, "opt_out": message.is_opt_out, "opt_out_unsure": message.opt_out_unsure},
         )
         if message.is_opt_out:
             opt_out(session, recipient.organisation_id, from_phone, source="reply")
