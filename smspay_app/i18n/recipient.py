@@ -2,6 +2,19 @@
 
 MESSAGES = {
     "recipient.lang_switch": {"ja": "English", "en": "日本語"},
+    # The opt-out link (every page; works without JavaScript)
+    "recipient.optout_link": {"ja": "今後のSMSの配信停止", "en": "Stop these SMS"},
+    "recipient.optout_title": {"ja": "SMSの配信停止", "en": "Stop SMS"},
+    "recipient.optout_confirm": {
+        "ja": "{org} からのSMS（お支払いのご案内・リマインダー）をこの電話番号に今後送らないようにします。よろしいですか。",
+        "en": "{org} will no longer send SMS (payment requests, reminders) to this phone number. Continue?",
+    },
+    "recipient.optout_button": {"ja": "配信を停止する", "en": "Stop the SMS"},
+    "recipient.optout_done": {
+        "ja": "配信を停止しました。{org} からこの電話番号へのSMSは今後送られません。",
+        "en": "Done. {org} will send no more SMS to this phone number.",
+    },
+    "recipient.optout_sms_note": {"ja": "配信停止はリンク先から", "en": "To stop these SMS, open the link"},
     "recipient.secure_note": {
         "ja": "このページは {org} からのご案内です。",
         "en": "This page is sent to you by {org}.",

@@ -113,6 +113,36 @@ def add_optout(session: Session, caller: Caller, raw_phone: str, reason: str = "
     return True
 
 
+def opt_out_by_link(session: Session, organisation_id: int, recipient_id: int, phone: str) -> bool:
+    """The recipient asked to stop from its own page (the opt-out link: works
+    where replies are not carried). The number leaves every campaign of the
+    organisation (``replies.opt_out``: queued messages and reminders cancelled,
+    its recipients ``opted_out``); audited as ``optout.link`` with no staff
+    member. Returns False when the number was already on the list."""
+    exists = session.exec(
+        select(OptOut.id).where(OptOut.organisation_id == organisation_id, OptOut.phone_e164 == phone)
+    ).first()
+    if exists is not None:
+        return False
+    replies.opt_out(session, organisation_id, phone, source="link")
+    row = session.exec(
+        select(OptOut).where(OptOut.organisation_id == organisation_id, OptOut.phone_e164 == phone)
+    ).one()
+    session.add(
+        AuditLog(
+            organisation_id=organisation_id,
+            user_id=None,
+            action="optout.link",
+            target_type="optout",
+            target_id=row.id,
+            detail=json.dumps({"phone": mask_phone(phone), "recipient_id": recipient_id}, ensure_ascii=False),
+            at=utcnow(),
+        )
+    )
+    session.flush()
+    return True
+
+
 def remove_optout(session: Session, caller: Caller, optout_id: int, reason: str) -> None:
     """Take a number off the list (future sends may reach it again). Recipients
     already marked ``opted_out`` stay so."""

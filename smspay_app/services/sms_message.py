@@ -63,9 +63,27 @@ def template_for(campaign: Campaign, kind: str = "initial") -> str:
     return campaign.sms_template
 
 
+def opt_out_note(organisation: Organisation | None) -> str:
+    """The line every SMS ends with when the provider carries no replies
+    (``capabilities_for(provider, country).two_way`` false, e.g. Twilio in
+    Japan): STOP by reply cannot work there, so the SMS says the linked page
+    has the opt-out link. '' when replies are carried."""
+    from smspay_app.i18n import t
+    from smspay_app.providers.sms.base import capabilities_for
+    from smspay_app.settings import get_settings
+
+    country = (organisation.default_region if organisation else "") or "JP"
+    if capabilities_for(get_settings().sms_provider, country).two_way:
+        return ""
+    return "\n" + t("recipient.optout_sms_note", "ja")
+
+
 def render(organisation: Organisation | None, template: str, fields: Mapping[str, str], link_url: str) -> str:
-    """The SMS text for ``fields``: every other function here ends in this one."""
-    return render_sms(template, fields, link_url, sender_prefix=sender_prefix(organisation))
+    """The SMS text for ``fields``: every other function here ends in this one
+    (so previews and estimates count the opt-out note too)."""
+    return render_sms(template, fields, link_url, sender_prefix=sender_prefix(organisation)) + opt_out_note(
+        organisation
+    )
 
 
 def render_for_recipient(

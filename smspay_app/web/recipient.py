@@ -111,6 +111,7 @@ def _footer(lang: str, ctx: LinkContext | None, token: str | None) -> str:
         parts.append(
             f'<p><a href="{_base(token)}?lang={other}" lang="{other}">{t("recipient.lang_switch", lang)}</a></p>'
         )
+        parts.append(f'<p><a href="{_base(token)}/optout">{t("recipient.optout_link", lang)}</a></p>')
     return "".join(parts)
 
 
@@ -663,6 +664,45 @@ def _read(request: Request, token: str, lang: str) -> Response:
         return message_page(request, lang, ctx, token, session)
 
 
+# ---------------------------------------------------------------- opt-out link
+
+
+def _optout_page(request: Request, token: str, lang: str, *, confirm: bool) -> Response:
+    """The opt-out link of every page (plain HTML, no JavaScript): GET asks to
+    confirm, POST does it. Any link of the recipient works, even an expired or
+    withdrawn one: stopping messages must always be possible."""
+    from smspay_app.services import optouts
+
+    with session_scope() as session:
+        ctx = journey.load_context(session, token)
+        if ctx is None or ctx.recipient.erased_at is not None:
+            return unknown_page(request, lang)
+        title = t("recipient.optout_title", lang)
+        if confirm:
+            optouts.opt_out_by_link(session, ctx.organisation.id, ctx.recipient.id, ctx.recipient.phone_e164)
+            session.commit()
+            body = _card(
+                f"<h1>{title}</h1>" + _notice("ok", t("recipient.optout_done", lang, org=escape(ctx.organisation.name)))
+            )
+        else:
+            body = _card(
+                f"<h1>{title}</h1><p>{t('recipient.optout_confirm', lang, org=escape(ctx.organisation.name))}</p>"
+                + _form(f"{_base(token)}/optout", lang, "", t("recipient.optout_button", lang))
+                + f'<a class="btn alt" href="{_base(token)}">{t("recipient.back", lang)}</a>'
+            )
+        return _respond(request, lang, title=title, body=body, ctx=ctx, token=None)
+
+
+async def optout(request: Request) -> Response:
+    token = request.path_params["token"]
+    if request.method == "POST":
+        form, lang, limited = await _post_prelude(request)
+        if limited:
+            return limited
+        return await run_in_threadpool(_optout_page, request, token, lang, confirm=True)
+    return await run_in_threadpool(_optout_page, request, token, pick_language(request), confirm=False)
+
+
 routes = [
     Route("/l/{token}", landing, methods=["GET", "HEAD", "POST"]),
     Route("/l/{token}/verify", verify, methods=["POST"]),
@@ -671,4 +711,5 @@ routes = [
     Route("/l/{token}/done", done, methods=["GET", "HEAD"]),
     Route("/l/{token}/cancelled", cancelled, methods=["GET", "HEAD"]),
     Route("/l/{token}/read", read, methods=["POST"]),
+    Route("/l/{token}/optout", optout, methods=["GET", "HEAD", "POST"]),
 ]
