@@ -338,7 +338,7 @@ def queue_send(
 ) -> int:
     """Queue initial SMS: for the whole campaign (``recipient_ids=None``:
     ``sending.start_sending``, from draft or paused) or for these recipients
-    (those still ``created``; a draft or completed campaign reopens:
+    (those still ``created``; a draft or active campaign reopens:
     ``sending.queue_recipients``). Opted-out numbers are skipped. One audit
     row for the batch. Returns how many were queued."""
     reason = clean_reason(reason)

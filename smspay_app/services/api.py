@@ -234,5 +234,25 @@ def change_campaign(session: Session, caller: Caller, campaign_id: int, action: 
     return campaign
 
 
+def send_unsent(session: Session, caller: Caller, campaign_id: int) -> tuple[Campaign, int]:
+    """Queue the SMS of every recipient of the campaign still ``created`` (added
+    with ``"send": false``): a draft campaign starts sending, an active one
+    sends again, a paused one keeps them until resumed; closed or cancelled
+    refuse (``SendingError``). ``actions.queue_send``: the console's path, one
+    audit row. Returns the campaign and how many were queued."""
+    campaign = own_campaign(session, caller, campaign_id)
+    if campaign.status == "draft":
+        queued = actions.queue_send(session, caller, campaign, None, actions.API_REASON)
+    else:
+        ids = list(
+            session.exec(
+                select(Recipient.id).where(Recipient.campaign_id == campaign.id, Recipient.status == "created")
+            )
+        )
+        campaign_machine.check_open(campaign)
+        queued = actions.queue_send(session, caller, campaign, ids, actions.API_REASON) if ids else 0
+    return campaign, queued
+
+
 def cancel_campaign(session: Session, caller: Caller, campaign_id: int) -> Campaign:
     return change_campaign(session, caller, campaign_id, "cancel")

@@ -191,6 +191,11 @@ class CampaignOut(BaseModel):
     counts: Counts
 
 
+class SendOut(BaseModel):
+    queued: int = Field(description="How many SMS were queued (recipients still created)")
+    campaign: CampaignOut
+
+
 class CampaignList(BaseModel):
     items: list[CampaignOut]
 
@@ -590,6 +595,25 @@ def create_api() -> FastAPI:
             return 200, _dump(campaign_out(session, campaign))
 
         return idempotent(request, caller, key, None, run)
+
+    @app.post("/v1/campaigns/{campaign_id}/send", response_model=SendOut, tags=["campaigns"])
+    def send_campaign(campaign_id: Id, request: Request, caller: Sender, idempotency_key: IdemKey):
+        """Send every recipient not sent yet (added with `"send": false`): a draft
+        campaign starts sending, an active one sends again, a paused one keeps
+        them until resumed. Quiet hours hold the SMS until they end."""
+
+        def run(session: Session):
+            try:
+                campaign, queued = api_service.send_unsent(session, caller, campaign_id)
+            except api_service.NotFound:
+                raise ApiError(404, "not_found") from None
+            except SendingError as exc:
+                raise _sending_conflict(request, exc) from None
+            except ActionRefused as exc:
+                raise _sending_conflict(request, exc) from None
+            return 200, _dump(SendOut(queued=queued, campaign=campaign_out(session, campaign)))
+
+        return idempotent(request, caller, idempotency_key, None, run)
 
     @app.post("/v1/campaigns/{campaign_id}/cancel", response_model=CampaignOut, tags=["campaigns"])
     def cancel_campaign(campaign_id: Id, request: Request, caller: Sender, idempotency_key: IdemKey):
