@@ -127,3 +127,7 @@ async def test_a_pending_konbini_payment_shows_as_payment_pending_with_its_deadl
             assert body["payment_deadline"] == ("2030-04-06T01:00:00Z" if HAS_DEADLINE else None)
             listed = api.get(f"/api/v1/campaigns/{campaign.id}/recipients").json()["items"]
             assert [r["status"] for r in listed] == ["payment_pending", "expired"]
+            filtered = api.get(f"/api/v1/campaigns/{campaign.id}/recipients", params={"status": "payment_pending"})
+            assert [r["id"] for r in filtered.json()["items"]] == [payer.id]
+            verified = api.get(f"/api/v1/campaigns/{campaign.id}/recipients", params={"status": "verified"})
+            assert verified.json()["items"] == []

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from smspay_app.domain import campaigns as campaign_machine
 from smspay_app.domain.sms_text import LINK_FIELD, template_fields
 from smspay_app.models import Campaign, InvoiceLine, Recipient
-from smspay_app.services import actions, campaigns, imports, sending
+from smspay_app.services import actions, campaigns, imports, recipients, sending
 from smspay_app.services.auth import Caller
 
 MAX_ITEMS = 1000
@@ -198,7 +198,7 @@ def list_recipients(
     campaign = own_campaign(session, caller, campaign_id)
     stmt = select(Recipient).where(Recipient.campaign_id == campaign.id, Recipient.id > after)
     if status:
-        stmt = stmt.where(Recipient.status == status)
+        stmt = stmt.where(*recipients.shown_state_conditions(status))  # the shown state, as in the console
     return list(session.exec(stmt.order_by(Recipient.id).limit(max(1, min(limit, 200)))))
 
 

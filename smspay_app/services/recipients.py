@@ -93,6 +93,17 @@ def pending_payment_condition():
     return exists().where(Payment.recipient_id == Recipient.id, Payment.status == "processing")
 
 
+def shown_state_conditions(status: str) -> list:
+    """SQL conditions selecting the recipients *shown* in ``status`` (a status
+    filter: ``payment_pending``, or a funnel status without those shown as
+    payment pending)."""
+    if status == funnel.PAYMENT_PENDING:
+        return [pending_payment_condition(), Recipient.status.not_in(funnel.SETTLED)]
+    if status in funnel.SETTLED:
+        return [Recipient.status == status]
+    return [Recipient.status == status, ~pending_payment_condition()]
+
+
 def shown_states(session: Session, recipients: list[tuple[int, str]]) -> dict[int, ShownState]:
     """The shown state of each ``(recipient id, funnel status)``: one query for
     their pending payments (the latest one's deadline)."""
@@ -190,13 +201,7 @@ def search(session: Session, caller: Caller, query: RecipientQuery) -> Recipient
     if query.status:
         if query.status not in STATUSES:
             return RecipientPage([], 0, 0, page_size)
-        if query.status == funnel.PAYMENT_PENDING:
-            conditions.append(pending_payment_condition())
-            conditions.append(Recipient.status.not_in(funnel.SETTLED))
-        else:
-            conditions.append(Recipient.status == query.status)
-            if query.status not in funnel.SETTLED:
-                conditions.append(~pending_payment_condition())  # shown as payment pending
+        conditions += shown_state_conditions(query.status)
     cond = search_condition(query.q)
     if cond is not None:
         conditions.append(cond)

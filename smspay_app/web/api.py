@@ -432,7 +432,9 @@ def idempotent(
             session.commit()
         except IntegrityError:
             session.rollback()
-            first = session.exec(select(IdempotencyRecord).where(*mine)).one()
+            first = session.exec(select(IdempotencyRecord).where(*mine)).first()
+            if first is None:  # the other request ended unstored a moment ago: retry
+                raise ApiError(409, "idempotency_in_progress", headers={"Retry-After": "1"}) from None
             if first.request_hash != request_hash:
                 raise ApiError(422, "idempotency_key_reused") from None
             if first.status_code is None:
