@@ -9,14 +9,15 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
+import pytest
 from sqlmodel import select
 
 from smspay_app.domain.clock import frozen
-from smspay_app.models import Campaign, Recipient, SendAttempt
-from smspay_app.services import sending, timeline
+from smspay_app.models import AuditLog, Campaign, Recipient, SendAttempt
+from smspay_app.services import campaigns, sending, timeline
 from smspay_app.worker import run_dispatcher_once as dispatch_once
 from smspay_app.worker.reminders import run_once as reminders_once
-from tests.factories import make_admin, make_campaign, make_key, make_org
+from tests.factories import make_admin, make_caller, make_campaign, make_key, make_org
 from tests.helpers import api_client, idem
 
 # 2030-04-01 10:00 JST
@@ -138,3 +139,20 @@ async def test_an_active_campaign_closes_at_its_configured_end_and_sends_nothing
             assert await reminders_once() == 0
             assert await dispatch_once() == 0
             assert _sent(client) == 4
+
+
+def test_the_console_configures_the_end_audited_and_refuses_a_past_one(session):
+    with frozen(T0):
+        org = make_org(session)
+        caller = make_caller(session, org)
+        campaign = make_campaign(session, org, 1)
+        with pytest.raises(campaigns.SendBlocked) as refused:
+            campaigns.set_end(session, caller, campaign.id, T0 - timedelta(minutes=1))
+        assert refused.value.problems[0].key == "sending.error.end_past"
+        campaigns.set_end(session, caller, campaign.id, T0 + timedelta(days=30))
+        session.commit()
+        assert session.get(Campaign, campaign.id).closes_at == T0 + timedelta(days=30)
+        audit = session.exec(select(AuditLog).where(AuditLog.action == "campaign.closes_at")).one()
+        assert audit.target_id == campaign.id and audit.user_id == caller.user_id
+        campaigns.set_end(session, caller, campaign.id, None)
+        assert session.get(Campaign, campaign.id).closes_at is None

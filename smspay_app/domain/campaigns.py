@@ -148,6 +148,17 @@ def due_to_close(campaign: HasCampaign, *, now: datetime) -> bool:
     return campaign.status in CAN_CLOSE and campaign.closes_at is not None and campaign.closes_at <= now
 
 
+def set_end(campaign: HasCampaign, closes_at: datetime | None, *, now: datetime) -> None:
+    """Configure when the campaign closes (None: only the operator closes it).
+    Refused once it has ended, or for a moment already past."""
+    if campaign.status in ENDED:
+        raise CampaignRefused("sending.error.bad_status", status=campaign.status)
+    if closes_at is not None and closes_at <= now:
+        raise CampaignRefused("sending.error.end_past")
+    campaign.closes_at = closes_at
+    campaign.updated_at = now
+
+
 def close(campaign: HasCampaign, *, now: datetime) -> None:
     """The desk's work is over (by the operator, or at ``closes_at``): an
     ``active`` or ``paused`` campaign is ``closed``; nothing more goes out."""

@@ -193,6 +193,14 @@ MESSAGES = {
     "detail.paused": {"ja": "一時停止しました。", "en": "Paused."},
     "detail.resumed": {"ja": "再開しました。", "en": "Resumed."},
     "detail.close": {"ja": "終了する", "en": "Close"},
+    "detail.closes_label": {"ja": "終了日時", "en": "Closes at"},
+    "detail.closes_save": {"ja": "終了日時を保存", "en": "Save closing time"},
+    "detail.closes_at": {"ja": "{at} に自動で終了します", "en": "Closes automatically at {at}"},
+    "detail.closes_saved": {"ja": "終了日時を保存しました。", "en": "Closing time saved."},
+    "detail.closes_cleared": {
+        "ja": "終了日時を解除しました（手動で終了します）。",
+        "en": "Closing time removed (close it yourself).",
+    },
     "detail.closed": {
         "ja": "キャンペーンを終了しました（{count}件の未送信を取り消し）。",
         "en": "Campaign closed ({count} queued messages withdrawn).",

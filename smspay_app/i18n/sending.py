@@ -19,6 +19,10 @@ MESSAGES = {
         "ja": "終了または中止済みのキャンペーンは中止できません。",
         "en": "A closed or cancelled campaign cannot be cancelled.",
     },
+    "sending.error.end_past": {
+        "ja": "終了日時は未来の日時を指定してください。",
+        "en": "The closing time must be in the future.",
+    },
     "sending.error.cannot_close": {
         "ja": "対応中または一時停止中のキャンペーンだけ終了できます（現在: {status}）。",
         "en": "Only an active or paused campaign can be closed (current status: {status}).",

@@ -441,6 +441,26 @@ def send_campaign(session: Session, caller: Caller, campaign_id: int, *, schedul
     return actions.queue_send(session, caller, campaign, None, actions.CONSOLE_REASON)
 
 
+def set_end(session: Session, caller: Caller, campaign_id: int, closes_at: datetime | None) -> Campaign:
+    """Configure when the caller's campaign closes (naive UTC; None: only by
+    the operator), audited; the dispatcher's housekeeping closes it then.
+    Raises ``SendBlocked`` with the reason."""
+    from smspay_app.domain import campaigns as campaign_machine
+
+    caller.require("campaign.send")
+    campaign = get_campaign(session, caller, campaign_id)
+    if campaign is None:
+        raise SendBlocked([Problem("admin.error.not_found")])
+    try:
+        campaign_machine.set_end(campaign, closes_at, now=utcnow())
+    except campaign_machine.CampaignRefused as exc:
+        raise SendBlocked([Problem(exc.key, dict(exc.fields))]) from exc
+    session.add(campaign)
+    _audit(session, caller, "campaign.closes_at", campaign, closes_at=closes_at)
+    session.flush()
+    return campaign
+
+
 def change_sending(session: Session, caller: Caller, campaign_id: int, action: str) -> int:
     """``pause`` / ``resume`` / ``cancel`` / ``close`` the caller's campaign
     (audited). Returns the number of queued SMS cancelled (0 for pause/resume); raises

@@ -17,6 +17,7 @@ from smspay_app.components.ops import campaign_ops_links
 from smspay_app.pages.campaigns.header import (
     CampaignDetailState,
     actions,
+    end_controls,
     funnel_cards,
     progress_card,
     schedule_controls,
@@ -75,6 +76,7 @@ def campaign_detail_page() -> rx.Component:
                     ),
                 ),
                 funnel_cards(),
+                end_controls(),
                 rx.cond(s.status != "draft", progress_card()),
                 # --- slot: panels of other areas (funnel chart ...), one line each ---
                 rx.cond(s.status != "draft", campaign_funnel_panel(follow_route=True)),

@@ -32,6 +32,8 @@ class CampaignDetailState(AppState):
     recipient_total: int = 0
     scheduled_text: str = ""
     schedule_local: str = ""
+    closes_local: str = ""
+    closes_text: str = ""
     timezone: str = ""
     action_message: str = ""
     action_ok: bool = True
@@ -86,6 +88,11 @@ class CampaignDetailState(AppState):
                 if campaign.scheduled_at
                 else ""
             )
+            self.closes_text = (
+                self._t("detail.closes_at", at=local_time(campaign.closes_at, org.timezone))
+                if campaign.closes_at
+                else ""
+            )
             questions = campaigns.questions_of(session, campaign.id)
             quiet = (
                 (campaign.quiet_hours_start, campaign.quiet_hours_end)
@@ -127,6 +134,32 @@ class CampaignDetailState(AppState):
     @rx.event
     def set_schedule_local(self, value: str):
         self.schedule_local = str(value or "")[:32]
+
+    @rx.event
+    def set_closes_local(self, value: str):
+        self.closes_local = str(value or "")[:32]
+
+    @rx.event
+    def save_end(self):
+        return self._save_end()
+
+    @require("campaign.send", refused=lambda state, exc: state._action_refused(exc))
+    def _save_end(self, *, caller: auth.Caller):
+        at = local_to_utc(self.closes_local, self.timezone) if self.closes_local.strip() else None
+        if self.closes_local.strip() and at is None:
+            self.action_ok = False
+            self.action_message = self._t("campaign.error.schedule_invalid")
+            return
+        try:
+            with session_scope() as session:
+                campaigns.set_end(session, caller, self._campaign_id(), at)
+        except campaigns.SendBlocked as exc:
+            self.action_ok = False
+            self.action_message = " ".join(self._refusal(p) for p in exc.problems)
+            return
+        self.action_ok = True
+        self.action_message = self._t("detail.closes_saved") if at else self._t("detail.closes_cleared")
+        self._refresh(caller)
 
     def _action_refused(self, exc: Refused) -> None:
         self.action_ok = False
@@ -342,6 +375,33 @@ def sms_card() -> rx.Component:
             rx.foreach(CampaignDetailState.summary_lines, lambda s: rx.text(s, size="2", color="gray")),
             spacing="1",
             margin_top="8px",
+        ),
+    )
+
+
+def end_controls() -> rx.Component:
+    """The campaign's configured end: it closes then (nothing more is sent)."""
+    s = CampaignDetailState
+    return rx.cond(
+        (s.status != "closed") & (s.status != "cancelled") & (AppState.user_role != "support"),
+        rx.hstack(
+            rx.text(AppState.tr["detail.closes_label"], size="2"),
+            text_input(
+                type="datetime-local",
+                value=s.closes_local,
+                on_change=CampaignDetailState.set_closes_local,
+                id="closes-at",
+                width="220px",
+            ),
+            rx.button(
+                AppState.tr["detail.closes_save"],
+                on_click=CampaignDetailState.save_end,
+                variant="soft",
+                id="closes-button",
+            ),
+            rx.text(s.closes_text, size="1", color="gray", id="closes-text"),
+            align="center",
+            wrap="wrap",
         ),
     )
 
