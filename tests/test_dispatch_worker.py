@@ -61,18 +61,42 @@ async def test_throttled_429_is_retried_with_backoff_then_sent(live_server, sess
     assert {a.status for a in _attempts(session)} == {"accepted"}
 
 
-async def test_5xx_retries_stop_at_max_retries_and_fail(live_server, session, settings):
+async def test_5xx_is_reconciled_never_resent_blindly_and_tries_stay_bounded(live_server, session, settings):
+    """A 500 to a create may come after Twilio accepted it: the attempt stays
+    ``sending`` until reconciled (it used to be retried at once). Reconciliation
+    finding nothing counts as one more try; the tries stay bounded."""
     _start(session, 1)
-    _control(live_server, error_rate=1.0, callbacks=False)
+    _control(live_server, error_rate=1.0, callbacks=False)  # 500 without accepting
     now = utcnow()
-    for _ in range(settings.sms_max_retries + 1):
-        assert await run_dispatcher_once(now) == 1
+    assert await run_dispatcher_once(now) == 1
+    (attempt,) = _attempts(session)
+    assert (attempt.status, attempt.error_code, attempt.try_number) == ("sending", "20500", 1)
+    assert await run_dispatcher_once(now + timedelta(seconds=1)) == 0  # lease running: nothing resent
+    for _ in range(settings.sms_max_retries):
         now += timedelta(minutes=10)
+        assert await run_dispatcher_once(now) == 1  # reconciled: not at Twilio, one more try
+    now += timedelta(minutes=10)
+    assert await run_dispatcher_once(now) == 0  # reconciled, tries used up
     (attempt,) = _attempts(session)
     assert attempt.status == "failed" and attempt.error_code == "20500"
     assert attempt.try_number == settings.sms_max_retries + 1
     assert session.get(Recipient, attempt.recipient_id).status == "failed"
-    assert await run_dispatcher_once(now) == 0
+    assert _stats(live_server)["messages"] == 0
+    assert await run_dispatcher_once(now + timedelta(minutes=10)) == 0
+
+
+async def test_500_after_twilio_accepted_is_found_by_reconciliation_and_sent_once(live_server, session):
+    _start(session, 3)
+    _control(live_server, accept_error_rate=1.0, callbacks=False, progress_delay_ms=600_000)  # stays queued
+    now = utcnow()
+    assert await run_dispatcher_once(now) == 3
+    assert {a.status for a in _attempts(session)} == {"sending"}
+    assert await run_dispatcher_once(now + timedelta(minutes=10)) == 0  # reconciled, nothing resent
+    attempts = _attempts(session)
+    assert {a.status for a in attempts} == {"accepted"} and all(a.provider_message_id for a in attempts)
+    stats = _stats(live_server)
+    assert stats["messages"] == 3 and stats["max_asked"] == 1
+    assert set(stats["statuses"]) == {"queued"}  # found although not sent yet (no date_sent)
 
 
 async def test_permanent_error_keeps_twilio_code(live_server, session):

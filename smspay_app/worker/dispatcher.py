@@ -28,9 +28,12 @@ as ``python -m smspay_app.worker`` processes):
   ...?ref=<key>``), so a callback that beats the worker's own bookkeeping
   still finds its attempt.
 - **Retries** (backoff, at most ``settings.sms_max_retries``) only when the
-  provider certainly did not take the message: 429/5xx with a response, or a
-  connection that could not be opened. A timeout after sending is an unknown
-  outcome: the attempt stays ``sending`` and is reconciled once its lease ends.
+  provider certainly did not take the message: 429, or a connection that could
+  not be opened. A 5xx answer to the create, or a timeout after sending, is an
+  unknown outcome (Twilio has no idempotency key: it may have accepted the
+  message before failing): the attempt stays ``sending`` and is reconciled once
+  its lease ends; when reconciliation finds nothing after a 5xx, that counts as
+  one more try (at most ``sms_max_retries``, then ``failed``).
 - **Quiet hours** hold attempts (``held_for_quiet_hours``, ``not_before`` moved
   to the window's end); a **rate limit** (``settings.sms_rate_per_second``)
   counts attempts started in the last second across all workers.
@@ -561,8 +564,15 @@ class Dispatcher:
                     )
                 elif attempt.kind in LINK_KINDS:
                     # The provider has no message carrying this attempt's link:
-                    # it never took it. Queue it again (same key).
-                    attempt_machine.release(attempt, not_before=now)
+                    # it never took it. Queue it again (same key); after a 5xx
+                    # answer that is one more try of a bounded number.
+                    if _answered_5xx(attempt.error_code):
+                        if attempt.try_number > self.settings.sms_max_retries:
+                            self._fail(s, attempt, recipient, now, attempt.error_code, attempt.error_message)
+                            continue
+                        attempt_machine.retry(attempt, not_before=now)
+                    else:
+                        attempt_machine.release(attempt, not_before=now)
                     s.add(attempt)
                     timeline.record(
                         s, recipient, "sms_reconciled", at=now, detail={"attempt_id": attempt.id, "found": False}
@@ -592,6 +602,12 @@ class Dispatcher:
         s.add(attempt)
         timeline.record(s, recipient, "sms_unknown", at=now, detail={"attempt_id": attempt.id})
         log.warning("attempt %s outcome unknown; flagged for the operator", attempt.id)
+
+
+def _answered_5xx(code: str) -> bool:
+    """The attempt's last error was a 5xx answer (Twilio's 20500/20503, or a bare
+    HTTP status from a proxy)."""
+    return code in ("20500", "20503") or (len(code) == 3 and code.startswith("5") and code.isdigit())
 
 
 async def run_dispatcher_once(now: datetime | None = None, **kwargs) -> int:

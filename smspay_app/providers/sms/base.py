@@ -78,11 +78,15 @@ def capabilities_for(provider_name: str, country: str = "JP") -> SmsCapabilities
 class SmsError(Exception):
     """A provider failure. ``kind``:
 
-    - ``transient``: the provider certainly did not take the message (HTTP 429 or
-      5xx *with a response*, connection refused before anything was sent): retry;
+    - ``transient``: the provider certainly did not take the message (HTTP 429,
+      a 5xx to a read, connection refused before anything was sent): retry;
     - ``permanent``: it refused the message for good (bad number, blocked...);
-    - ``unknown``: the request may have reached it (timeout after sending, broken
-      connection): never retry blindly, reconcile.
+    - ``unknown``: the request may have reached it (a 5xx to a create, timeout
+      after sending, broken connection): never retry blindly, reconcile.
+
+    ``account_level``: the error is about the account or the sender (bad
+    credentials, suspended account, invalid sender), not this message: every
+    message would fail alike until an operator fixes the setting.
     """
 
     def __init__(
@@ -93,8 +97,10 @@ class SmsError(Exception):
         code: str = "",
         http_status: int | None = None,
         retry_after: float | None = None,
+        account_level: bool = False,
     ):
         super().__init__(message)
+        self.account_level = account_level
         self.kind = kind
         self.code = code
         self.http_status = http_status
@@ -109,7 +115,7 @@ class SmsProvider(Protocol):
     async def fetch(self, sid: str) -> ProviderMessage: ...
 
     async def list_messages(
-        self, to: str, sent_after: datetime | None = None, limit: int = 200
+        self, to: str, sent_after: datetime | None = None, limit: int | None = None
     ) -> list[ProviderMessage]: ...
 
     async def lookup_carrier(self, phone: str) -> CarrierInfo | None: ...
@@ -120,13 +126,14 @@ class SmsProvider(Protocol):
 def get_sms_provider(settings: Settings | None = None, **kwargs: Any) -> SmsProvider:
     """The provider chosen by ``settings.sms_provider``. Extra keyword arguments go
     to the adapter (``timeout``, ``max_connections``)."""
-    from smspay_app.providers.sms.twilio import TwilioProvider
+    from smspay_app.providers.sms.twilio import TwilioProvider, lookup_base_for
 
     settings = settings or get_settings()
     if settings.sms_provider == "twilio":
+        api_base = settings.twilio_api_base or "https://api.twilio.com"
         return TwilioProvider(
-            api_base=settings.twilio_api_base or "https://api.twilio.com",
-            lookup_base=settings.twilio_api_base or "https://lookups.twilio.com",
+            api_base=api_base,
+            lookup_base=lookup_base_for(api_base),
             account_sid=settings.twilio_account_sid,
             auth_token=settings.twilio_auth_token,
             name="twilio",
