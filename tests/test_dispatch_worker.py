@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from smspay_app.domain import clock
 from smspay_app.domain.clock import utcnow
-from smspay_app.models import Campaign, Recipient, SendAttempt, TimelineEvent
+from smspay_app.models import Campaign, Organisation, Recipient, SendAttempt, TimelineEvent
 from smspay_app.providers.sms.twilio import TwilioProvider
 from smspay_app.services import sending
 from smspay_app.services.sending import SendingError
@@ -357,3 +357,51 @@ def test_a_callback_between_the_providers_answer_and_its_record_is_never_overwri
     (attempt,) = _attempts(session)
     assert attempt.status == "delivered"
     assert attempt.provider_message_id == "SM1"
+
+
+async def test_rotated_token_mid_send_pauses_the_campaign_and_resume_sends_the_rest_once(
+    live_server, session, settings, monkeypatch
+):
+    """A wrong or rotated auth token (401, 20003) used to fail every recipient
+    with ``sms_failed``. Now the attempts go back to the queue untouched, the
+    organisation's sending stops, its campaigns are paused with the reason; after
+    the operator fixes the token and resumes, everyone is sent exactly once."""
+    from smspay_app.settings import get_settings
+
+    campaign = _start(session, 30)
+    other = make_campaign(session, session.get(Organisation, campaign.organisation_id), recipients=2, name="別件")
+    sending.start_sending(session, other)
+    session.commit()
+    _control(live_server, callbacks=False)
+    now = utcnow()
+    d = Dispatcher(batch_size=10)
+    assert await d.run_once(now, housekeeping=False) == 10
+    _control(live_server, auth_token="rotated-in-console")  # someone rotates the token in Twilio's console
+    assert await d.run_once(now, housekeeping=False) == 10  # refused: 401 20003
+    await d.aclose()
+    attempts = _attempts(session)
+    assert {a.status for a in attempts} == {"accepted", "queued"}
+    assert sum(a.status == "accepted" for a in attempts) == 10
+    assert all(a.error_code == "" and a.try_number == 1 for a in attempts if a.status == "queued")
+    assert {r.status for r in session.exec(select(Recipient))} <= {"queued", "sent"}
+    assert not session.exec(select(TimelineEvent).where(TimelineEvent.kind == "sms_failed")).all()
+    for c in (campaign, other):
+        c = session.get(Campaign, c.id)
+        assert (c.status, c.paused_reason) == ("paused", "sending.paused.account_error")
+    assert await run_dispatcher_once(now + timedelta(seconds=5)) == 0  # the organisation's sending stopped
+    assert _stats(live_server)["messages"] == 10
+
+    # The operator puts the new token in the settings and presses resume.
+    monkeypatch.setenv("SMSPAY_TWILIO_AUTH_TOKEN", "rotated-in-console")
+    get_settings.cache_clear()
+    for c in (campaign, other):
+        sending.resume(session, session.get(Campaign, c.id))
+    session.commit()
+    assert session.get(Campaign, campaign.id).paused_reason == ""
+    for _ in range(10):
+        if not await run_dispatcher_once(now + timedelta(seconds=10)):
+            break
+    stats = _stats(live_server)
+    assert stats["messages"] == 32 and stats["max_asked"] == 1
+    assert {a.status for a in _attempts(session)} == {"accepted"}
+    assert {r.status for r in session.exec(select(Recipient))} == {"queued"}  # callbacks off: accepted only

@@ -34,6 +34,11 @@ as ``python -m smspay_app.worker`` processes):
   message before failing): the attempt stays ``sending`` and is reconciled once
   its lease ends; when reconciliation finds nothing after a 5xx, that counts as
   one more try (at most ``sms_max_retries``, then ``failed``).
+- **Account-level errors** (``SmsError.account_level``: bad credentials,
+  suspended account, invalid sender) are nobody's message's fault: the
+  attempts go back to the queue untouched (same try, no error, no timeline
+  event), the organisation's sending stops and its campaigns are paused
+  (``sending.pause_for_account_error``) until an operator resumes one.
 - **Quiet hours** hold attempts (``held_for_quiet_hours``, ``not_before`` moved
   to the window's end); a **rate limit** (``settings.sms_rate_per_second``)
   counts attempts started in the last second across all workers.
@@ -231,7 +236,9 @@ class Dispatcher:
             candidates = (
                 select(SendAttempt.id)
                 .join(Campaign, Campaign.id == SendAttempt.campaign_id)
+                .join(Organisation, Organisation.id == SendAttempt.organisation_id)
                 .where(
+                    Organisation.sending_paused_reason == "",
                     SendAttempt.status == AttemptStatus.QUEUED,
                     SendAttempt.not_before <= now,
                     (Campaign.status == CampaignStatus.SENDING)
@@ -427,6 +434,7 @@ class Dispatcher:
     def _record(self, outcomes: list[Outcome], now: datetime | None) -> None:
         now = now or utcnow()
         max_retries = self.settings.sms_max_retries
+        blocked: set[int] = set()  # organisations whose account or sender the provider refused
         with session_scope() as s:
             ids = [o.job.attempt_id for o in outcomes]
             sending.lock_attempts(s, ids)  # a callback may have moved them while the provider answered
@@ -445,6 +453,11 @@ class Dispatcher:
                 assert error is not None
                 if attempt.status != AttemptStatus.SENDING or attempt.lease_owner != self.worker_id:
                     continue  # someone else (a callback, a reconciliation) already moved it
+                if error.account_level:
+                    attempt_machine.release(attempt)  # untouched: same try, nothing recorded
+                    s.add(attempt)
+                    blocked.add(attempt.organisation_id)
+                    continue
                 attempt.error_code = (error.code or "")[:64]
                 attempt.error_message = str(error)[:500]
                 if error.kind == "transient" and attempt.try_number <= max_retries:
@@ -471,6 +484,13 @@ class Dispatcher:
                     timeline.record(s, recipient, "sms_outcome_pending", at=now, detail={"attempt_id": attempt.id})
                 else:
                     self._fail(s, attempt, recipient, now, attempt.error_code, attempt.error_message)
+            for organisation_id in sorted(blocked):
+                paused = sending.pause_for_account_error(s, organisation_id)
+                log.warning(
+                    "SMS provider refused organisation %s's account or sender; sending stopped, %d campaign(s) paused",
+                    organisation_id,
+                    len(paused),
+                )
 
     def _accepted(self, s, attempt: SendAttempt, recipient: Recipient, message: ProviderMessage, now) -> None:
         if attempt.provider_message_id is None:
@@ -550,7 +570,11 @@ class Dispatcher:
                     continue
                 recipient = s.get(Recipient, attempt.recipient_id)
                 if messages is None:
-                    if attempt.sending_at and now - attempt.sending_at > self.give_up:
+                    if error is not None and error.account_level:
+                        # The provider cannot be asked until the account is fixed: wait, never guess.
+                        attempt.lease_expires_at = now + min(self.lease, timedelta(seconds=30))
+                        s.add(attempt)
+                    elif attempt.sending_at and now - attempt.sending_at > self.give_up:
                         self._flag_unknown(s, attempt, recipient, now, f"provider unreachable: {error}")
                     else:
                         attempt.lease_expires_at = now + min(self.lease, timedelta(seconds=30))
