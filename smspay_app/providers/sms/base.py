@@ -56,12 +56,14 @@ class SmsCapabilities:
 
     ``two_way``: replies (and so opt-out by reply) reach us; ``delivery_receipts``:
     status callbacks / final statuses; ``carrier``: the carrier is known from the
-    provider; ``lookup``: a carrier lookup API exists."""
+    provider; ``lookup``: a carrier lookup API exists. ``two_way_note``: an i18n
+    key saying why replies do not arrive ("" when they do), for the UI and API."""
 
     two_way: bool
     delivery_receipts: bool = True
     carrier: bool = False
     lookup: bool = False
+    two_way_note: str = ""
 
 
 def capabilities_for(provider_name: str, country: str = "JP") -> SmsCapabilities:
@@ -71,7 +73,16 @@ def capabilities_for(provider_name: str, country: str = "JP") -> SmsCapabilities
     opt-out by reply never arrive for Japanese numbers. The built-in simulator stands
     in for a provider that carries replies (the demo shows them)."""
     if provider_name == "twilio":
-        return SmsCapabilities(two_way=country != "JP", delivery_receipts=True, carrier=False, lookup=True)
+        # Status callbacks everywhere; the carrier only through Lookup v2
+        # (line_type_intelligence, paid), never on the message itself.
+        japan = country.upper() == "JP"
+        return SmsCapabilities(
+            two_way=not japan,
+            delivery_receipts=True,
+            carrier=False,
+            lookup=True,
+            two_way_note="sms.capability.no_replies.twilio_jp" if japan else "",
+        )
     return SmsCapabilities(two_way=True, delivery_receipts=True, carrier=True, lookup=True)
 
 
