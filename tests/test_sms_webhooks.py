@@ -174,3 +174,20 @@ def test_unsigned_inbound_is_refused(live_server, session):
         assert r.status_code == 403
     assert session.exec(select(InboundMessage)).all() == []
     assert session.exec(select(OptOut)).all() == []
+
+
+def test_a_retried_inbound_reply_is_acknowledged_and_stored_once(live_server, session, settings):
+    params = {"From": "+819011112222", "To": "SMSPAY", "Body": "ありがとう", "MessageSid": "SM" + uuid.uuid4().hex}
+    token = uuid.uuid4().hex
+    with live_server.client() as client:
+        for _ in range(2):  # Twilio retrying the same delivery
+            r = _post(
+                client,
+                settings,
+                "/webhooks/twilio/inbound",
+                params,
+                token=settings.twilio_auth_token,
+                headers={"I-Twilio-Idempotency-Token": token},
+            )
+            assert r.status_code == 200 and "<Response/>" in r.text
+    assert len(session.exec(select(InboundMessage)).all()) == 1

@@ -66,10 +66,10 @@ def _remember(session: Session, event_id: str) -> bool:
     return True
 
 
-def _replayed(request: Request) -> Response:
+def _replayed(request: Request, content: str = "", media_type: str | None = None) -> Response:
     """A retried delivery of an event already applied: acknowledged, nothing changes."""
     log.info("twilio webhook: repeated delivery on %s acknowledged, ignored", request.url.path)
-    return Response(status_code=200)
+    return Response(content, status_code=200, media_type=media_type)
 
 
 def process_status(event_id: str, params: dict[str, str], ref: str | None) -> str:
@@ -133,7 +133,7 @@ async def inbound(request: Request) -> Response:
     params, event_id = checked
     result = await run_in_threadpool(process_inbound, event_id, params)
     if result == "replay":
-        return _replayed(request)
+        return _replayed(request, "<Response/>", "text/xml")
     return Response("<Response/>", media_type="text/xml")
 
 
