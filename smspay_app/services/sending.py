@@ -177,17 +177,16 @@ def pause(session: Session, campaign: Campaign, reason: str = "") -> None:
 
 
 def resume(session: Session, campaign: Campaign) -> None:
-    """Resume a paused campaign. Resuming one the system paused for an account
-    error also lets the organisation's sending go again (the operator fixed the
-    setting; if not, the next send pauses it again)."""
-    reason = campaign.paused_reason
+    """Resume a paused campaign. When the organisation's sending was stopped by
+    an account error, an operator resuming any of its campaigns says the setting
+    is fixed: sending goes again (if it is not fixed, the next send stops it
+    again and pauses the campaigns once more)."""
     campaign_machine.resume(campaign, now=utcnow())
     session.add(campaign)
-    if reason:
-        org = session.get(Organisation, campaign.organisation_id)
-        if org is not None and org.sending_paused_reason == reason:
-            org.sending_paused_reason = ""
-            session.add(org)
+    org = session.get(Organisation, campaign.organisation_id)
+    if org is not None and org.sending_paused_reason:
+        org.sending_paused_reason = ""
+        session.add(org)
     session.flush()
 
 
