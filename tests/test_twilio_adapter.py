@@ -102,6 +102,9 @@ def test_lookups_go_to_the_lookup_apis_own_host():
     assert (twilio.api_base, twilio.lookup_base) == ("https://api.twilio.com", "https://lookups.twilio.com")
     default = get_sms_provider(Settings(sms_provider="twilio", twilio_api_base=""))
     assert default.lookup_base == "https://lookups.twilio.com"
+    # Whatever the provider name, Twilio's API host never serves lookups.
+    named = get_sms_provider(Settings(sms_provider="simulator", twilio_api_base="https://api.twilio.com"))
+    assert named.lookup_base == "https://lookups.twilio.com"
     assert lookup_base_for("https://api.dublin.ie1.twilio.com") == "https://lookups.dublin.ie1.twilio.com"
     # The simulator (or a proxy) serves both APIs on one base.
     assert lookup_base_for("http://127.0.0.1:8901/sim/twilio/") == "http://127.0.0.1:8901/sim/twilio"

@@ -152,7 +152,7 @@ def get_sms_provider(settings: Settings | None = None, **kwargs: Any) -> SmsProv
         )
     return TwilioProvider(
         api_base=settings.sms_api_base,
-        lookup_base=settings.sms_api_base,
+        lookup_base=lookup_base_for(settings.sms_api_base),
         account_sid=settings.twilio_account_sid,
         auth_token=settings.twilio_auth_token,
         name="simulator",
