@@ -319,3 +319,75 @@ def test_every_status_callback_validates_with_the_sdks_request_validator(target)
     assert sorted(set(statuses)) == ["delivered", "queued", "sent"]
     # A duplicate delivery is Twilio retrying the same event: the same idempotency token.
     assert len(set(tokens)) == 3 and all(tokens)
+
+
+# ------------------------------------------------------------------ the adapter speaks as the SDK does
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """Records each request and answers with one canned Twilio message."""
+
+    seen: list = []
+    answer: dict = {}
+
+    def _record(self, body: str) -> None:
+        self.seen.append((self.command, self.path, dict(self.headers), parse_qsl(body, keep_blank_values=True)))
+        payload = json.dumps(self.answer).encode()
+        self.send_response(201 if self.command == "POST" else 200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def do_POST(self):  # noqa: N802
+        self._record(self.rfile.read(int(self.headers.get("Content-Length", 0))).decode())
+
+    def do_GET(self):  # noqa: N802
+        self._record("")
+
+    def log_message(self, *args):
+        pass
+
+
+async def test_the_adapter_sends_what_the_sdk_sends(target):
+    """The production adapter and the official SDK, pointed at one recording
+    server, make the same create request (method, path, auth, form fields) and
+    read the same answer the same way."""
+    _needs_sim(target)
+    from smspay_app.providers.sms.base import SendRequest
+    from smspay_app.providers.sms.twilio import TwilioProvider
+
+    sid_of_account = target.client.account_sid
+    created = target.client.messages.create(to=target.to, from_=target.sender, body="お支払い A-1")
+    _Recorder.answer = target.last_json()
+    _Recorder.seen = []
+    port = free_port()
+    server = ThreadingHTTPServer(("127.0.0.1", port), _Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{port}"
+    callback = "https://example.test/webhooks/twilio/status?ref=k1"
+    try:
+        sdk = Client(sid_of_account, target.auth_token, http_client=RewritingHttpClient(base))
+        sdk.messages.create(to=target.to, from_=target.sender, body="お支払い A-1", status_callback=callback)
+        adapter = TwilioProvider(api_base=base, account_sid=sid_of_account, auth_token=target.auth_token)
+        try:
+            message = await adapter.send(
+                SendRequest(to=target.to, sender=target.sender, body="お支払い A-1", status_callback=callback)
+            )
+            await adapter.fetch(created.sid)
+        finally:
+            await adapter.aclose()
+    finally:
+        server.shutdown()
+    (sdk_method, sdk_path, sdk_headers, sdk_form), (method, path, headers, form), fetch = _Recorder.seen
+    assert (method, path) == (sdk_method, sdk_path) == ("POST", f"/2010-04-01/Accounts/{sid_of_account}/Messages.json")
+    assert sorted(form) == sorted(sdk_form)
+    assert headers["Authorization"] == sdk_headers["Authorization"]
+    assert headers["Content-Type"].startswith("application/x-www-form-urlencoded")
+    assert fetch[:2] == ("GET", f"/2010-04-01/Accounts/{sid_of_account}/Messages/{created.sid}.json")
+    assert (message.sid, message.to, message.body, message.num_segments) == (
+        created.sid,
+        created.to,
+        created.body,
+        int(created.num_segments),
+    )
