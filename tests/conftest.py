@@ -38,6 +38,17 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("settings", ["sqlite", "postgresql"], indirect=True)
 
 
+@pytest.fixture(autouse=True)
+def empty_rate_limits() -> None:
+    """Every in-memory limiter of the process starts empty: the REST API's
+    per-key limit, the recipient pages' per-address limit and the sign-in
+    throttle are process state, and key/user ids restart at 1 in each test's
+    database (test_docs_curl met a schemathesis run's 429 before this)."""
+    from smspay_app.domain.limits import clear_all_limiters
+
+    clear_all_limiters()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def cheap_password_hashing() -> Iterator[None]:
     """argon2id at argon2's cheapest costs for the passwords tests create (the

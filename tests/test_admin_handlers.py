@@ -213,3 +213,34 @@ def test_the_editor_saves_a_campaign_with_an_amount_and_invoice_lines(app_module
     session.expire_all()
     saved = session.exec(select(Campaign).where(Campaign.name == "会費の請求")).one()
     assert saved.amount_yen == 3000
+
+
+def test_account_error_pause_is_explained_on_the_campaign_page_and_dashboard(app_module, session, two_orgs):
+    from smspay_app.i18n import t
+    from smspay_app.pages.campaigns import CampaignDetailState
+    from smspay_app.pages.dashboard import DashboardState
+    from smspay_app.services import sending
+
+    campaign = session.get(Campaign, two_orgs["campaign_id"])
+    sending.start_sending(session, campaign)
+    paused = sending.pause_for_account_error(session, campaign.organisation_id)
+    session.commit()
+    assert [c.id for c in paused] == [campaign.id]
+    explanation = t("sending.paused.account_error", "ja")
+    assert "再開" in explanation and "再開" not in t("sending.paused.account_error", "en")
+    page = _state(CampaignDetailState, two_orgs["a"], two_orgs["campaign_id"])
+    CampaignDetailState.load.fn(page)
+    assert (page.status, page.paused_reason_text) == ("paused", explanation)
+    dash = _state(DashboardState, two_orgs["a"])
+    DashboardState.load.fn(dash)
+    assert dash.sending_alert == explanation
+    other = _state(DashboardState, two_orgs["b"])
+    DashboardState.load.fn(other)
+    assert other.sending_alert == ""  # another organisation sees nothing of it
+
+    # Resumed by the operator: the explanation goes, the organisation sends again.
+    sending.resume(session, session.get(Campaign, campaign.id))
+    session.commit()
+    CampaignDetailState.load.fn(page)
+    DashboardState.load.fn(dash)
+    assert (page.status, page.paused_reason_text, dash.sending_alert) == ("sending", "", "")

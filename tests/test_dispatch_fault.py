@@ -6,7 +6,11 @@ for exactly once, or its attempt is flagged ``unknown``: none twice, none missin
 The default is the issue's size: 50 kills during a 2,000-message send. The
 provider rate limit (60/s, enforced through the database across restarts)
 keeps the send going long enough for every kill to land mid-send, on a fast
-machine too; ``SMSPAY_FAULT_MESSAGES`` / ``_KILLS`` / ``_SEED`` change it."""
+machine too; ``SMSPAY_FAULT_MESSAGES`` / ``_KILLS`` / ``_SEED`` change it.
+
+The simulator also answers 500 *after accepting* a share of the messages
+(``SMSPAY_FAULT_ACCEPT_ERROR_RATE``, default 10 %): Twilio has no idempotency
+key, so such an answer must lead to reconciliation, never to a second send."""
 
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ import httpx
 from sqlmodel import Session, select
 
 from smspay_app.db import get_engine
-from smspay_app.models import Recipient, SendAttempt
+from smspay_app.models import Recipient, SendAttempt, TimelineEvent
 from smspay_app.services import sending
 from smspay_app.settings import PROJECT_ROOT
 from tests.factories import make_campaign, make_org
@@ -30,6 +34,7 @@ from tests.helpers import start_simulator, worker_env
 MESSAGES = int(os.environ.get("SMSPAY_FAULT_MESSAGES", "2000"))
 KILLS = int(os.environ.get("SMSPAY_FAULT_KILLS", "50"))
 RATE_PER_SECOND = os.environ.get("SMSPAY_FAULT_RATE", "60")
+ACCEPT_ERROR_RATE = float(os.environ.get("SMSPAY_FAULT_ACCEPT_ERROR_RATE", "0.1"))
 
 
 def start_worker(env) -> subprocess.Popen:
@@ -55,7 +60,7 @@ def _open_count() -> int:
         return len(s.exec(select(SendAttempt.id).where(SendAttempt.status.in_(("queued", "sending")))).all())
 
 
-def test_sigkilled_workers_never_send_twice_or_lose_a_message(settings, session):
+def test_sigkilled_workers_and_500_after_accept_never_send_twice_or_lose_a_message(settings, session):
     org = make_org(session)
     campaign = make_campaign(session, org, recipients=MESSAGES)
     sending.start_sending(session, campaign)
@@ -63,7 +68,10 @@ def test_sigkilled_workers_never_send_twice_or_lose_a_message(settings, session)
     sim, sim_base = start_simulator(settings)
     rng = random.Random(int(os.environ.get("SMSPAY_FAULT_SEED", "4")))
     env = worker_env(settings, sim_base, rate_per_second=RATE_PER_SECOND)
-    httpx.post(sim_base + "/_control", json={"callbacks": False, "latency_ms": 2})
+    httpx.post(
+        sim_base + "/_control",
+        json={"callbacks": False, "latency_ms": 2, "accept_error_rate": ACCEPT_ERROR_RATE, "seed": 11},
+    )
     kills = 0
     try:
         while kills < KILLS and _open_count() > 0:
@@ -101,4 +109,9 @@ def test_sigkilled_workers_never_send_twice_or_lose_a_message(settings, session)
             assert a.status in ("accepted", "sent", "delivered"), a.status
             assert asked == 1 and a.provider_message_id
     unknown = sum(a.status == "unknown" for a in attempts)
-    print(f"\n{MESSAGES} messages, {kills} SIGKILLs, sent {stats['messages']}, unknown {unknown}")
+    reconciled = session.exec(select(TimelineEvent).where(TimelineEvent.kind == "sms_outcome_pending")).all()
+    print(
+        f"\n{MESSAGES} messages, {kills} SIGKILLs, 500-after-accept rate {ACCEPT_ERROR_RATE}: "
+        f"sent {stats['messages']}, 5xx/timeouts reconciled {len(reconciled)}, unknown {unknown}, "
+        f"max asked per recipient {max(stats['by_to'].values())}"
+    )

@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from smspay_app.domain import clock
 from smspay_app.domain.clock import utcnow
-from smspay_app.models import Campaign, Recipient, SendAttempt, TimelineEvent
+from smspay_app.models import Campaign, Organisation, Recipient, SendAttempt, TimelineEvent
 from smspay_app.providers.sms.twilio import TwilioProvider
 from smspay_app.services import sending
 from smspay_app.services.sending import SendingError
@@ -61,18 +61,42 @@ async def test_throttled_429_is_retried_with_backoff_then_sent(live_server, sess
     assert {a.status for a in _attempts(session)} == {"accepted"}
 
 
-async def test_5xx_retries_stop_at_max_retries_and_fail(live_server, session, settings):
+async def test_5xx_is_reconciled_never_resent_blindly_and_tries_stay_bounded(live_server, session, settings):
+    """A 500 to a create may come after Twilio accepted it: the attempt stays
+    ``sending`` until reconciled (it used to be retried at once). Reconciliation
+    finding nothing counts as one more try; the tries stay bounded."""
     _start(session, 1)
-    _control(live_server, error_rate=1.0, callbacks=False)
+    _control(live_server, error_rate=1.0, callbacks=False)  # 500 without accepting
     now = utcnow()
-    for _ in range(settings.sms_max_retries + 1):
-        assert await run_dispatcher_once(now) == 1
+    assert await run_dispatcher_once(now) == 1
+    (attempt,) = _attempts(session)
+    assert (attempt.status, attempt.error_code, attempt.try_number) == ("sending", "20500", 1)
+    assert await run_dispatcher_once(now + timedelta(seconds=1)) == 0  # lease running: nothing resent
+    for _ in range(settings.sms_max_retries):
         now += timedelta(minutes=10)
+        assert await run_dispatcher_once(now) == 1  # reconciled: not at Twilio, one more try
+    now += timedelta(minutes=10)
+    assert await run_dispatcher_once(now) == 0  # reconciled, tries used up
     (attempt,) = _attempts(session)
     assert attempt.status == "failed" and attempt.error_code == "20500"
     assert attempt.try_number == settings.sms_max_retries + 1
     assert session.get(Recipient, attempt.recipient_id).status == "failed"
-    assert await run_dispatcher_once(now) == 0
+    assert _stats(live_server)["messages"] == 0
+    assert await run_dispatcher_once(now + timedelta(minutes=10)) == 0
+
+
+async def test_500_after_twilio_accepted_is_found_by_reconciliation_and_sent_once(live_server, session):
+    _start(session, 3)
+    _control(live_server, accept_error_rate=1.0, callbacks=False, progress_delay_ms=600_000)  # stays queued
+    now = utcnow()
+    assert await run_dispatcher_once(now) == 3
+    assert {a.status for a in _attempts(session)} == {"sending"}
+    assert await run_dispatcher_once(now + timedelta(minutes=10)) == 0  # reconciled, nothing resent
+    attempts = _attempts(session)
+    assert {a.status for a in attempts} == {"accepted"} and all(a.provider_message_id for a in attempts)
+    stats = _stats(live_server)
+    assert stats["messages"] == 3 and stats["max_asked"] == 1
+    assert set(stats["statuses"]) == {"queued"}  # found although not sent yet (no date_sent)
 
 
 async def test_permanent_error_keeps_twilio_code(live_server, session):
@@ -333,3 +357,51 @@ def test_a_callback_between_the_providers_answer_and_its_record_is_never_overwri
     (attempt,) = _attempts(session)
     assert attempt.status == "delivered"
     assert attempt.provider_message_id == "SM1"
+
+
+async def test_rotated_token_mid_send_pauses_the_campaign_and_resume_sends_the_rest_once(
+    live_server, session, settings, monkeypatch
+):
+    """A wrong or rotated auth token (401, 20003) used to fail every recipient
+    with ``sms_failed``. Now the attempts go back to the queue untouched, the
+    organisation's sending stops, its campaigns are paused with the reason; after
+    the operator fixes the token and resumes, everyone is sent exactly once."""
+    from smspay_app.settings import get_settings
+
+    campaign = _start(session, 30)
+    other = make_campaign(session, session.get(Organisation, campaign.organisation_id), recipients=2, name="別件")
+    sending.start_sending(session, other)
+    session.commit()
+    _control(live_server, callbacks=False)
+    now = utcnow()
+    d = Dispatcher(batch_size=10)
+    assert await d.run_once(now, housekeeping=False) == 10
+    _control(live_server, auth_token="rotated-in-console")  # someone rotates the token in Twilio's console
+    assert await d.run_once(now, housekeeping=False) == 10  # refused: 401 20003
+    await d.aclose()
+    attempts = _attempts(session)
+    assert {a.status for a in attempts} == {"accepted", "queued"}
+    assert sum(a.status == "accepted" for a in attempts) == 10
+    assert all(a.error_code == "" and a.try_number == 1 for a in attempts if a.status == "queued")
+    assert {r.status for r in session.exec(select(Recipient))} <= {"queued", "sent"}
+    assert not session.exec(select(TimelineEvent).where(TimelineEvent.kind == "sms_failed")).all()
+    for c in (campaign, other):
+        c = session.get(Campaign, c.id)
+        assert (c.status, c.paused_reason) == ("paused", "sending.paused.account_error")
+    assert await run_dispatcher_once(now + timedelta(seconds=5)) == 0  # the organisation's sending stopped
+    assert _stats(live_server)["messages"] == 10
+
+    # The operator puts the new token in the settings and presses resume.
+    monkeypatch.setenv("SMSPAY_TWILIO_AUTH_TOKEN", "rotated-in-console")
+    get_settings.cache_clear()
+    for c in (campaign, other):
+        sending.resume(session, session.get(Campaign, c.id))
+    session.commit()
+    assert session.get(Campaign, campaign.id).paused_reason == ""
+    for _ in range(10):
+        if not await run_dispatcher_once(now + timedelta(seconds=10)):
+            break
+    stats = _stats(live_server)
+    assert stats["messages"] == 32 and stats["max_asked"] == 1
+    assert {a.status for a in _attempts(session)} == {"accepted"}
+    assert {r.status for r in session.exec(select(Recipient))} == {"queued"}  # callbacks off: accepted only

@@ -1,5 +1,6 @@
 """Status and inbound webhooks over real HTTP: signatures checked on the public
-URL, forged / unsigned / replayed callbacks refused with 403 and changing
+URL, forged / unsigned callbacks refused with 403 and changing nothing, a
+retried delivery (same idempotency token) acknowledged with 2xx and changing
 nothing; replies stored, opt-out words honoured."""
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def _post(client, settings, path, params, *, token=None, headers=None, sign_url=
     return client.post(path, data=params, headers=h)
 
 
-def test_forged_unsigned_and_replayed_callbacks_are_refused(live_server, session, settings, caplog):
+def test_forged_and_unsigned_callbacks_are_refused_and_retries_change_nothing(live_server, session, settings, caplog):
     attempt = _accepted_attempt(session)
     path = f"/webhooks/twilio/status?ref={attempt.idempotency_key}"
     params = {"MessageSid": attempt.provider_message_id, "MessageStatus": "delivered", "AccountSid": "AC1"}
@@ -77,7 +78,8 @@ def test_forged_unsigned_and_replayed_callbacks_are_refused(live_server, session
         assert session.get(Recipient, attempt.recipient_id).status == "queued"
         assert len(session.exec(select(TimelineEvent)).all()) == events_before
 
-        # The genuine callback is applied; its exact replay is refused.
+        # The genuine callback is applied; Twilio retrying it (same idempotency
+        # token) gets a 2xx (so it stops retrying) and changes nothing.
         token = "replay-" + uuid.uuid4().hex
         good = _post(
             client,
@@ -102,7 +104,7 @@ def test_forged_unsigned_and_replayed_callbacks_are_refused(live_server, session
             token=settings.twilio_auth_token,
             headers={"I-Twilio-Idempotency-Token": token},
         )
-        assert again.status_code == 403
+        assert again.status_code == 200  # was 403: Twilio would have kept retrying
         session.expire_all()
         assert session.get(Recipient, attempt.recipient_id).delivered_at == delivered_at
         assert len(session.exec(select(TimelineEvent)).all()) == events
@@ -172,3 +174,20 @@ def test_unsigned_inbound_is_refused(live_server, session):
         assert r.status_code == 403
     assert session.exec(select(InboundMessage)).all() == []
     assert session.exec(select(OptOut)).all() == []
+
+
+def test_a_retried_inbound_reply_is_acknowledged_and_stored_once(live_server, session, settings):
+    params = {"From": "+819011112222", "To": "SMSPAY", "Body": "ありがとう", "MessageSid": "SM" + uuid.uuid4().hex}
+    token = uuid.uuid4().hex
+    with live_server.client() as client:
+        for _ in range(2):  # Twilio retrying the same delivery
+            r = _post(
+                client,
+                settings,
+                "/webhooks/twilio/inbound",
+                params,
+                token=settings.twilio_auth_token,
+                headers={"I-Twilio-Idempotency-Token": token},
+            )
+            assert r.status_code == 200 and "<Response/>" in r.text
+    assert len(session.exec(select(InboundMessage)).all()) == 1

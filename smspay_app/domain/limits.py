@@ -18,11 +18,22 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
+
+
+_LIMITERS: weakref.WeakSet[SlidingWindowLimiter[Any]] = weakref.WeakSet()
+
+
+def clear_all_limiters() -> None:
+    """Empty every limiter of this process (the test suite does it before each test:
+    a limiter is process state, and one test's hits must not count against the next)."""
+    for limiter in list(_LIMITERS):
+        limiter.clear()
 
 
 class SlidingWindowLimiter(Generic[K]):
@@ -42,6 +53,12 @@ class SlidingWindowLimiter(Generic[K]):
         self._clock = clock
         self._hits: dict[K, deque[float]] = {}
         self._lock = threading.Lock()
+        _LIMITERS.add(self)
+
+    def clear(self) -> None:
+        """Forget every key's events (a test starts from an empty window)."""
+        with self._lock:
+            self._hits.clear()
 
     def _recent(self, key: K, now: float) -> deque[float]:
         """The key's events still in the window (older ones dropped). Caller holds the lock."""

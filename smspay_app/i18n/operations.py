@@ -208,6 +208,18 @@ MESSAGES = {
     "ops.event.staff_mark_paid": {"ja": "担当者が支払済みに変更", "en": "Staff marked as paid"},
     # replies
     "ops.replies.title": {"ja": "返信", "en": "Replies"},
+    "sms.capability.no_replies.twilio_jp": {
+        "ja": (
+            "この組織のSMS事業者（Twilio）は日本の電話番号との双方向SMSに対応していません。"
+            "受信者の返信や、返信による配信停止（「停止」など）は届かないため、ここには表示されません。"
+            "配信停止は受信者ページ（SMSのリンク先）から受け付けます。"
+        ),
+        "en": (
+            "This organisation's SMS provider (Twilio) does not support two-way SMS with Japanese numbers:"
+            " replies, and opt-outs by reply (STOP...), never arrive, so none are shown here."
+            " Recipients opt out on their recipient page (the link in the SMS) instead."
+        ),
+    },
     "ops.replies.none": {"ja": "返信はまだありません。", "en": "No replies yet."},
     "ops.replies.col.at": {"ja": "受信日時", "en": "Received"},
     "ops.replies.col.from": {"ja": "送信元", "en": "From"},

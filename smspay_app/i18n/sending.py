@@ -35,6 +35,20 @@ MESSAGES = {
         "ja": "この送信（{status}）はすでに事業者に渡っているため取り消せません。",
         "en": "This send ({status}) may already be with the provider and cannot be cancelled.",
     },
+    "sending.paused.account_error": {
+        "ja": (
+            "SMS事業者がアカウントまたは送信元を拒否したため、送信を自動で一時停止しました"
+            "（認証情報の誤り・変更、アカウント停止、無効な送信元番号など）。"
+            "未送信の宛先は失敗にせず、送信待ちのまま残しています。"
+            "設定を直してから「再開」を押すと、残りを一度ずつ送信します。"
+        ),
+        "en": (
+            "Sending was paused automatically: the SMS provider refused the account or the sender"
+            " (wrong or rotated credentials, suspended account, invalid sender number)."
+            " No recipient was marked failed; the unsent ones are still queued."
+            " Fix the setting, then press Resume: the rest are sent once each."
+        ),
+    },
     "sending.status.unknown": {
         "ja": "送信結果が不明です（自動再送はしません）。確認して必要なら再送してください。",
         "en": "Outcome unknown (never resent automatically). Check and resend if needed.",

@@ -25,6 +25,10 @@ class Organisation(SQLModel, table=True):
     data_retention_days: int = 365
     # REST API: refuse every key that has no IP allowlist.
     require_api_allowlist: bool = False
+    # Set (an i18n key) when the SMS provider refused the account or the sender
+    # (bad credentials, suspended account, invalid sender): the dispatcher sends
+    # nothing for this organisation until an operator resumes a campaign.
+    sending_paused_reason: str = ""
     created_at: NaiveDatetime = Field(default_factory=utcnow)
 
 

@@ -17,10 +17,13 @@ from smspay_app.state import AppState, quietly, require
 class DashboardState(AppState):
     rows: list[dict[str, str]] = []
     totals: dict[str, str] = {}
+    sending_alert: str = ""  # the organisation's sending is stopped, and why (translated)
 
     def _refresh(self, caller: auth.Caller) -> str:
         with session_scope() as session:
             ov = dashboard.overview(session, caller)
+        reasons = [ov.sending_paused_reason, *(f.paused_reason for f in ov.campaigns)]
+        self.sending_alert = next((self._t(r) for r in reasons if r), "")
         self.rows = [
             {
                 "id": str(f.id),
@@ -120,6 +123,16 @@ def dashboard_page() -> rx.Component:
                 rx.badge(rx.icon("radio", size=12), AppState.tr["dash.live"], color_scheme="green", variant="outline"),
                 align="center",
                 spacing="3",
+            ),
+            rx.cond(
+                DashboardState.sending_alert != "",
+                rx.callout(
+                    DashboardState.sending_alert,
+                    icon="triangle_alert",
+                    color_scheme="orange",
+                    width="100%",
+                    id="sending-paused-alert",
+                ),
             ),
             rx.flex(
                 *funnel_stats(t, "total"),

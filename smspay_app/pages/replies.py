@@ -10,6 +10,7 @@ from smspay_app.db import session_scope
 from smspay_app.domain.formatting import local_time
 from smspay_app.models import Organisation
 from smspay_app.services import auth, recipients
+from smspay_app.services import replies as replies_service
 from smspay_app.state import AppState, require
 
 ALL = "all"
@@ -22,6 +23,7 @@ class RepliesState(AppState):
     total: int = 0
     rows: list[dict[str, str]] = []
     campaign_options: list[dict[str, str]] = []
+    no_replies_note: str = ""  # why replies cannot arrive through this provider ("" when they can)
 
     @rx.event
     @require("campaign.view")
@@ -35,6 +37,8 @@ class RepliesState(AppState):
         campaign_id = int(self.campaign_filter) if self.campaign_filter.isdigit() else None
         with session_scope() as session:
             tz = session.get(Organisation, caller.organisation_id).timezone
+            _provider, _country, caps = replies_service.capabilities_of(session, caller.organisation_id)
+            self.no_replies_note = self._t(caps.two_way_note) if not caps.two_way and caps.two_way_note else ""
             self.campaign_options = [
                 {"id": str(cid), "name": name} for cid, name in recipients.campaign_choices(session, caller)
             ]
@@ -80,6 +84,16 @@ class RepliesState(AppState):
 def replies_page() -> rx.Component:
     return admin_page(
         rx.heading(AppState.tr["ops.replies.title"], size="7", margin_bottom="16px"),
+        rx.cond(
+            RepliesState.no_replies_note != "",
+            rx.callout(
+                RepliesState.no_replies_note,
+                icon="info",
+                color_scheme="blue",
+                margin_bottom="12px",
+                id="replies-unsupported",
+            ),
+        ),
         card(
             rx.hstack(
                 rx.select.root(

@@ -34,6 +34,7 @@ class CampaignFigures:
     counts: dict[str, int]
     reminders_sent: int = 0
     reminders_queued: int = 0
+    paused_reason: str = ""  # i18n key: why the system paused it ("" otherwise)
 
     @property
     def collected_yen(self) -> int:
@@ -50,6 +51,7 @@ class CampaignFigures:
 class Overview:
     campaigns: list[CampaignFigures]
     totals: dict[str, int] = field(default_factory=dict)
+    sending_paused_reason: str = ""  # i18n key: the organisation's sending is stopped (an account error)
 
 
 def reminder_counts(session: Session, campaign_ids: list[int]) -> dict[int, tuple[int, int]]:
@@ -87,7 +89,10 @@ def overview(session: Session, caller: Caller) -> Overview:
     counts = stats.counts_for(session, ids)
     reminders = reminder_counts(session, ids)
     figures = [
-        CampaignFigures(c.id, c.name, c.status, c.payment_enabled, counts[c.id], *reminders[c.id]) for c in campaigns
+        CampaignFigures(
+            c.id, c.name, c.status, c.payment_enabled, counts[c.id], *reminders[c.id], paused_reason=c.paused_reason
+        )
+        for c in campaigns
     ]
     totals = dict.fromkeys((*stats.COUNTERS, "collected_yen", "outstanding_yen", "reminders_sent"), 0)
     for f in figures:
@@ -96,7 +101,8 @@ def overview(session: Session, caller: Caller) -> Overview:
         totals["collected_yen"] += f.collected_yen
         totals["outstanding_yen"] += f.outstanding_yen
         totals["reminders_sent"] += f.reminders_sent
-    return Overview(figures, totals)
+    org = session.get(Organisation, caller.organisation_id)
+    return Overview(figures, totals, sending_paused_reason=org.sending_paused_reason if org else "")
 
 
 def campaign_figures(session: Session, caller: Caller, campaign_id: int) -> CampaignFigures | None:

@@ -12,8 +12,20 @@ from sqlmodel import Session, select
 from smspay_app.domain.clock import utcnow
 from smspay_app.domain.opt_out import OptOutVerdict, classify
 from smspay_app.models import InboundMessage, OptOut, Organisation, Recipient
+from smspay_app.providers.sms.base import SmsCapabilities, capabilities_for
 from smspay_app.services import timeline
 from smspay_app.settings import get_settings
+
+
+def capabilities_of(session: Session, organisation_id: int) -> tuple[str, str, SmsCapabilities]:
+    """(provider name, country, capabilities) of the organisation's SMS route:
+    the configured provider (``settings.sms_provider``) to the organisation's
+    default country. The Replies page and the API say from this whether replies
+    can arrive at all, and why not."""
+    org = session.get(Organisation, organisation_id)
+    country = (org.default_region if org else "") or "JP"
+    provider = get_settings().sms_provider
+    return provider, country, capabilities_for(provider, country)
 
 
 def opt_out_words() -> list[str]:

@@ -23,7 +23,7 @@ from smspay_app.domain.attempts import PROVIDER_STATUS, AttemptStatus
 from smspay_app.domain.campaigns import CampaignRefused, CampaignStatus
 from smspay_app.domain.clock import utcnow
 from smspay_app.domain.security import new_token
-from smspay_app.models import Campaign, OptOut, Recipient, SendAttempt
+from smspay_app.models import Campaign, OptOut, Organisation, Recipient, SendAttempt
 from smspay_app.services import timeline
 
 # The sending refusals are the campaign machine's (``sending.error.*`` keys).
@@ -178,9 +178,45 @@ def pause(session: Session, campaign: Campaign, reason: str = "") -> None:
 
 
 def resume(session: Session, campaign: Campaign) -> None:
+    """Resume a paused campaign. When the organisation's sending was stopped by
+    an account error, an operator resuming any of its campaigns says the setting
+    is fixed: sending goes again (if it is not fixed, the next send stops it
+    again and pauses the campaigns once more)."""
     campaign_machine.resume(campaign, now=utcnow())
     session.add(campaign)
+    org = session.get(Organisation, campaign.organisation_id)
+    if org is not None and org.sending_paused_reason:
+        org.sending_paused_reason = ""
+        session.add(org)
     session.flush()
+
+
+ACCOUNT_ERROR_REASON = "sending.paused.account_error"
+
+
+def pause_for_account_error(
+    session: Session, organisation_id: int, reason: str = ACCOUNT_ERROR_REASON
+) -> list[Campaign]:
+    """The SMS provider refused the organisation's account or sender (not one
+    message): stop its sending (the dispatcher claims nothing while
+    ``Organisation.sending_paused_reason`` is set) and pause its sending and
+    scheduled campaigns, and its active ones (reminders, reissues), with
+    ``reason``, shown on their pages and the dashboard. Returns the campaigns paused; a second call pauses nothing more."""
+    org = session.get(Organisation, organisation_id)
+    if org is None:
+        return []
+    org.sending_paused_reason = reason
+    session.add(org)
+    running = session.exec(
+        select(Campaign).where(
+            Campaign.organisation_id == organisation_id,
+            Campaign.status.in_(campaign_machine.CAN_PAUSE),
+        )
+    ).all()
+    for campaign in running:
+        pause(session, campaign, reason=reason)
+    session.flush()
+    return list(running)
 
 
 def cancel(session: Session, campaign: Campaign) -> int:

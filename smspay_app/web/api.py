@@ -200,6 +200,22 @@ class CampaignList(BaseModel):
     items: list[CampaignOut]
 
 
+class CapabilityNote(BaseModel):
+    capability: Literal["two_way", "delivery_receipts", "carrier", "lookup"]
+    code: str = Field(description="stable i18n key")
+    message: str = Field(description="why, in the request's language (Accept-Language ja/en)")
+
+
+class SmsCapabilitiesOut(BaseModel):
+    provider: str = Field(description="the organisation's SMS provider: simulator | twilio")
+    country: str = Field(description="the destination country the capabilities are for (ISO 3166 alpha-2)")
+    two_way: bool = Field(description="replies, and opt-out by reply, reach smspay")
+    delivery_receipts: bool
+    carrier: bool = Field(description="the provider tells the carrier of each message")
+    lookup: bool = Field(description="a carrier lookup is available")
+    notes: list[CapabilityNote] = Field(description="for each missing capability with a known reason, why")
+
+
 class RecipientIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     phone: str = Field(min_length=1, max_length=40, description="Japanese or E.164 number; full-width digits accepted")
@@ -571,6 +587,32 @@ def create_api() -> FastAPI:
             return 201, _dump(campaign_out(session, campaign))
 
         return idempotent(request, caller, idempotency_key, body, run)
+
+    @app.get("/v1/sms/capabilities", response_model=SmsCapabilitiesOut, tags=["sms"])
+    def sms_capabilities(request: Request, caller: Reader):
+        """What the organisation's SMS provider carries (replies, delivery receipts,
+        carrier, lookup) and why not where it does not (Twilio and Japanese
+        numbers: no replies; recipients opt out on their page)."""
+        from smspay_app.services import replies
+
+        with Session(get_engine()) as session:
+            provider, country, caps = replies.capabilities_of(session, caller.organisation_id)
+        notes = []
+        if not caps.two_way and caps.two_way_note:
+            notes.append(
+                CapabilityNote(
+                    capability="two_way", code=caps.two_way_note, message=t(caps.two_way_note, _lang(request))
+                )
+            )
+        return SmsCapabilitiesOut(
+            provider=provider,
+            country=country,
+            two_way=caps.two_way,
+            delivery_receipts=caps.delivery_receipts,
+            carrier=caps.carrier,
+            lookup=caps.lookup,
+            notes=notes,
+        )
 
     @app.get("/v1/campaigns", response_model=CampaignList, tags=["campaigns"])
     def list_campaigns(caller: Reader):

@@ -2,9 +2,12 @@
 
 Both are verified with ``X-Twilio-Signature`` over the public URL (rebuilt from
 ``settings.public_base_url``, so a proxy in front does not break it) and the
-POST parameters. Unsigned, forged and replayed requests (same
-``I-Twilio-Idempotency-Token``, or the very same signed request again) get 403,
-are logged (without personal data) and change nothing."""
+POST parameters: HMAC-SHA1 keyed with the auth token, the scheme Twilio uses for
+form-encoded webhooks (the only kind these endpoints receive). Unsigned and
+forged requests get 403, are logged (without personal data) and change nothing.
+A delivery seen before (same ``I-Twilio-Idempotency-Token``, or the very same
+signed request again) is Twilio retrying: it gets 200 and changes nothing, so
+Twilio stops retrying."""
 
 from __future__ import annotations
 
@@ -63,9 +66,10 @@ def _remember(session: Session, event_id: str) -> bool:
     return True
 
 
-def _replayed(request: Request) -> Response:
-    log.warning("twilio webhook refused: replayed event on %s", request.url.path)
-    return PlainTextResponse("forbidden", status_code=403)
+def _replayed(request: Request, content: str = "", media_type: str | None = None) -> Response:
+    """A retried delivery of an event already applied: acknowledged, nothing changes."""
+    log.info("twilio webhook: repeated delivery on %s acknowledged, ignored", request.url.path)
+    return Response(content, status_code=200, media_type=media_type)
 
 
 def process_status(event_id: str, params: dict[str, str], ref: str | None) -> str:
@@ -129,7 +133,7 @@ async def inbound(request: Request) -> Response:
     params, event_id = checked
     result = await run_in_threadpool(process_inbound, event_id, params)
     if result == "replay":
-        return _replayed(request)
+        return _replayed(request, "<Response/>", "text/xml")
     return Response("<Response/>", media_type="text/xml")
 
 

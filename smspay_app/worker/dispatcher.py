@@ -28,9 +28,17 @@ as ``python -m smspay_app.worker`` processes):
   ...?ref=<key>``), so a callback that beats the worker's own bookkeeping
   still finds its attempt.
 - **Retries** (backoff, at most ``settings.sms_max_retries``) only when the
-  provider certainly did not take the message: 429/5xx with a response, or a
-  connection that could not be opened. A timeout after sending is an unknown
-  outcome: the attempt stays ``sending`` and is reconciled once its lease ends.
+  provider certainly did not take the message: 429, or a connection that could
+  not be opened. A 5xx answer to the create, or a timeout after sending, is an
+  unknown outcome (Twilio has no idempotency key: it may have accepted the
+  message before failing): the attempt stays ``sending`` and is reconciled once
+  its lease ends; when reconciliation finds nothing after a 5xx, that counts as
+  one more try (at most ``sms_max_retries``, then ``failed``).
+- **Account-level errors** (``SmsError.account_level``: bad credentials,
+  suspended account, invalid sender) are nobody's message's fault: the
+  attempts go back to the queue untouched (same try, no error, no timeline
+  event), the organisation's sending stops and its campaigns are paused
+  (``sending.pause_for_account_error``) until an operator resumes one.
 - **Quiet hours** hold attempts (``held_for_quiet_hours``, ``not_before`` moved
   to the window's end); a **rate limit** (``settings.sms_rate_per_second``)
   counts attempts started in the last second across all workers.
@@ -229,7 +237,9 @@ class Dispatcher:
             candidates = (
                 select(SendAttempt.id)
                 .join(Campaign, Campaign.id == SendAttempt.campaign_id)
+                .join(Organisation, Organisation.id == SendAttempt.organisation_id)
                 .where(
+                    Organisation.sending_paused_reason == "",
                     SendAttempt.status == AttemptStatus.QUEUED,
                     SendAttempt.not_before <= now,
                     (Campaign.status == CampaignStatus.SENDING)
@@ -425,6 +435,7 @@ class Dispatcher:
     def _record(self, outcomes: list[Outcome], now: datetime | None) -> None:
         now = now or utcnow()
         max_retries = self.settings.sms_max_retries
+        blocked: set[int] = set()  # organisations whose account or sender the provider refused
         with session_scope() as s:
             ids = [o.job.attempt_id for o in outcomes]
             sending.lock_attempts(s, ids)  # a callback may have moved them while the provider answered
@@ -443,6 +454,11 @@ class Dispatcher:
                 assert error is not None
                 if attempt.status != AttemptStatus.SENDING or attempt.lease_owner != self.worker_id:
                     continue  # someone else (a callback, a reconciliation) already moved it
+                if error.account_level:
+                    attempt_machine.release(attempt)  # untouched: same try, nothing recorded
+                    s.add(attempt)
+                    blocked.add(attempt.organisation_id)
+                    continue
                 attempt.error_code = (error.code or "")[:64]
                 attempt.error_message = str(error)[:500]
                 if error.kind == "transient" and attempt.try_number <= max_retries:
@@ -469,6 +485,13 @@ class Dispatcher:
                     timeline.record(s, recipient, "sms_outcome_pending", at=now, detail={"attempt_id": attempt.id})
                 else:
                     self._fail(s, attempt, recipient, now, attempt.error_code, attempt.error_message)
+            for organisation_id in sorted(blocked):
+                paused = sending.pause_for_account_error(s, organisation_id)
+                log.warning(
+                    "SMS provider refused organisation %s's account or sender; sending stopped, %d campaign(s) paused",
+                    organisation_id,
+                    len(paused),
+                )
 
     def _accepted(self, s, attempt: SendAttempt, recipient: Recipient, message: ProviderMessage, now) -> None:
         if attempt.provider_message_id is None:
@@ -548,7 +571,11 @@ class Dispatcher:
                     continue
                 recipient = s.get(Recipient, attempt.recipient_id)
                 if messages is None:
-                    if attempt.sending_at and now - attempt.sending_at > self.give_up:
+                    if error is not None and error.account_level:
+                        # The provider cannot be asked until the account is fixed: wait, never guess.
+                        attempt.lease_expires_at = now + min(self.lease, timedelta(seconds=30))
+                        s.add(attempt)
+                    elif attempt.sending_at and now - attempt.sending_at > self.give_up:
                         self._flag_unknown(s, attempt, recipient, now, f"provider unreachable: {error}")
                     else:
                         attempt.lease_expires_at = now + min(self.lease, timedelta(seconds=30))
@@ -562,8 +589,15 @@ class Dispatcher:
                     )
                 elif attempt.kind in LINK_KINDS:
                     # The provider has no message carrying this attempt's link:
-                    # it never took it. Queue it again (same key).
-                    attempt_machine.release(attempt, not_before=now)
+                    # it never took it. Queue it again (same key); after a 5xx
+                    # answer that is one more try of a bounded number.
+                    if _answered_5xx(attempt.error_code):
+                        if attempt.try_number > self.settings.sms_max_retries:
+                            self._fail(s, attempt, recipient, now, attempt.error_code, attempt.error_message)
+                            continue
+                        attempt_machine.retry(attempt, not_before=now)
+                    else:
+                        attempt_machine.release(attempt, not_before=now)
                     s.add(attempt)
                     timeline.record(
                         s, recipient, "sms_reconciled", at=now, detail={"attempt_id": attempt.id, "found": False}
@@ -593,6 +627,12 @@ class Dispatcher:
         s.add(attempt)
         timeline.record(s, recipient, "sms_unknown", at=now, detail={"attempt_id": attempt.id})
         log.warning("attempt %s outcome unknown; flagged for the operator", attempt.id)
+
+
+def _answered_5xx(code: str) -> bool:
+    """The attempt's last error was a 5xx answer (Twilio's 20500/20503, or a bare
+    HTTP status from a proxy)."""
+    return code in ("20500", "20503") or (len(code) == 3 and code.startswith("5") and code.isdigit())
 
 
 async def run_dispatcher_once(now: datetime | None = None, **kwargs) -> int:

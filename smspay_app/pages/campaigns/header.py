@@ -24,6 +24,7 @@ class CampaignDetailState(AppState):
     found: bool = True
     name: str = ""
     status: str = ""
+    paused_reason_text: str = ""  # why the system paused it (an account error...), translated
     edit_href: str = ""
     sms_template: str = ""
     summary_lines: list[str] = []
@@ -81,6 +82,7 @@ class CampaignDetailState(AppState):
             self.found = True
             self.name = campaign.name
             self.status = campaign.status
+            self.paused_reason_text = self._t(campaign.paused_reason) if campaign.paused_reason else ""
             self.edit_href = f"/campaigns/{campaign.id}/edit"
             self.sms_template = campaign.sms_template
             self.scheduled_text = (
@@ -245,6 +247,16 @@ def progress_card() -> rx.Component:
             rx.text(CampaignDetailState.scheduled_text, size="2", color="gray"),
             spacing="3",
             align="center",
+        ),
+        rx.cond(
+            CampaignDetailState.paused_reason_text != "",
+            rx.callout(
+                CampaignDetailState.paused_reason_text,
+                icon="triangle_alert",
+                color_scheme="orange",
+                margin_top="8px",
+                id="paused-reason",
+            ),
         ),
         rx.flex(
             *[

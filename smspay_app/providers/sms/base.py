@@ -56,12 +56,14 @@ class SmsCapabilities:
 
     ``two_way``: replies (and so opt-out by reply) reach us; ``delivery_receipts``:
     status callbacks / final statuses; ``carrier``: the carrier is known from the
-    provider; ``lookup``: a carrier lookup API exists."""
+    provider; ``lookup``: a carrier lookup API exists. ``two_way_note``: an i18n
+    key saying why replies do not arrive ("" when they do), for the UI and API."""
 
     two_way: bool
     delivery_receipts: bool = True
     carrier: bool = False
     lookup: bool = False
+    two_way_note: str = ""
 
 
 def capabilities_for(provider_name: str, country: str = "JP") -> SmsCapabilities:
@@ -71,18 +73,31 @@ def capabilities_for(provider_name: str, country: str = "JP") -> SmsCapabilities
     opt-out by reply never arrive for Japanese numbers. The built-in simulator stands
     in for a provider that carries replies (the demo shows them)."""
     if provider_name == "twilio":
-        return SmsCapabilities(two_way=country != "JP", delivery_receipts=True, carrier=False, lookup=True)
+        # Status callbacks everywhere; the carrier only through Lookup v2
+        # (line_type_intelligence, paid), never on the message itself.
+        japan = country.upper() == "JP"
+        return SmsCapabilities(
+            two_way=not japan,
+            delivery_receipts=True,
+            carrier=False,
+            lookup=True,
+            two_way_note="sms.capability.no_replies.twilio_jp" if japan else "",
+        )
     return SmsCapabilities(two_way=True, delivery_receipts=True, carrier=True, lookup=True)
 
 
 class SmsError(Exception):
     """A provider failure. ``kind``:
 
-    - ``transient``: the provider certainly did not take the message (HTTP 429 or
-      5xx *with a response*, connection refused before anything was sent): retry;
+    - ``transient``: the provider certainly did not take the message (HTTP 429,
+      a 5xx to a read, connection refused before anything was sent): retry;
     - ``permanent``: it refused the message for good (bad number, blocked...);
-    - ``unknown``: the request may have reached it (timeout after sending, broken
-      connection): never retry blindly, reconcile.
+    - ``unknown``: the request may have reached it (a 5xx to a create, timeout
+      after sending, broken connection): never retry blindly, reconcile.
+
+    ``account_level``: the error is about the account or the sender (bad
+    credentials, suspended account, invalid sender), not this message: every
+    message would fail alike until an operator fixes the setting.
     """
 
     def __init__(
@@ -93,8 +108,10 @@ class SmsError(Exception):
         code: str = "",
         http_status: int | None = None,
         retry_after: float | None = None,
+        account_level: bool = False,
     ):
         super().__init__(message)
+        self.account_level = account_level
         self.kind = kind
         self.code = code
         self.http_status = http_status
@@ -109,7 +126,7 @@ class SmsProvider(Protocol):
     async def fetch(self, sid: str) -> ProviderMessage: ...
 
     async def list_messages(
-        self, to: str, sent_after: datetime | None = None, limit: int = 200
+        self, to: str, sent_after: datetime | None = None, limit: int | None = None
     ) -> list[ProviderMessage]: ...
 
     async def lookup_carrier(self, phone: str) -> CarrierInfo | None: ...
@@ -120,13 +137,14 @@ class SmsProvider(Protocol):
 def get_sms_provider(settings: Settings | None = None, **kwargs: Any) -> SmsProvider:
     """The provider chosen by ``settings.sms_provider``. Extra keyword arguments go
     to the adapter (``timeout``, ``max_connections``)."""
-    from smspay_app.providers.sms.twilio import TwilioProvider
+    from smspay_app.providers.sms.twilio import TwilioProvider, lookup_base_for
 
     settings = settings or get_settings()
     if settings.sms_provider == "twilio":
+        api_base = settings.twilio_api_base or "https://api.twilio.com"
         return TwilioProvider(
-            api_base=settings.twilio_api_base or "https://api.twilio.com",
-            lookup_base=settings.twilio_api_base or "https://lookups.twilio.com",
+            api_base=api_base,
+            lookup_base=lookup_base_for(api_base),
             account_sid=settings.twilio_account_sid,
             auth_token=settings.twilio_auth_token,
             name="twilio",
@@ -134,7 +152,7 @@ def get_sms_provider(settings: Settings | None = None, **kwargs: Any) -> SmsProv
         )
     return TwilioProvider(
         api_base=settings.sms_api_base,
-        lookup_base=settings.sms_api_base,
+        lookup_base=lookup_base_for(settings.sms_api_base),
         account_sid=settings.twilio_account_sid,
         auth_token=settings.twilio_auth_token,
         name="simulator",

@@ -14,7 +14,9 @@ undelivered). Extra endpoints for people and tests:
 - ``POST /_reply`` JSON ``{"from": phone, "body": text}``: a phone replies
   (posted, signed, to the inbound webhook);
 - ``GET|POST /_control``: behaviour (latency, failure share, 429 throttling,
-  late / duplicate / reordered callbacks...); ``POST /_reset``;
+  500 after accepting, late / duplicate / reordered callbacks...; ``auth_token``
+  rotates the account's token, as an operator would in Twilio's console);
+  ``POST /_reset``;
 - ``GET /_stats``: how many times each message was asked to be sent.
 
 State lives in memory, per process."""
@@ -42,6 +44,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from smspay_app.domain.sms_text import analyze_sms
 from smspay_app.providers.sms.signature import compute_signature
 
 CARRIERS = ("docomo", "au", "SoftBank", "Rakuten")
@@ -80,6 +83,7 @@ def carrier_for(phone: str) -> tuple[str, str, bool]:
 class SimConfig:
     latency_ms: float = 0.0  # answer a create this much later (after accepting it)
     error_rate: float = 0.0  # share of creates answered 500 (not accepted)
+    accept_error_rate: float = 0.0  # share of creates accepted, then answered 500 anyway
     throttle_rate: float = 0.0  # share of creates answered 429 (not accepted)
     max_per_second: float = 0.0  # creates above this rate answered 429 (0: no cap)
     fail_rate: float = 0.0  # share of accepted messages that end failed/undelivered
@@ -100,6 +104,7 @@ class SimMessage:
     body: str
     status: str
     date_created: datetime
+    date_sent: datetime | None = None  # when it left for the carrier (Twilio lists filter on it)
     status_callback: str = ""
     error_code: str = ""
     final: str = "delivered"
@@ -158,26 +163,49 @@ def _twilio_error(status: int, code: int, message: str, headers: dict[str, str] 
 
 def _message_json(state: SimState, m: SimMessage) -> dict[str, Any]:
     base = f"/2010-04-01/Accounts/{state.account_sid}/Messages/{m.sid}"
-    segments = 1 if len(m.body) <= 70 else (len(m.body) + 66) // 67
     return {
         "sid": m.sid,
         "account_sid": state.account_sid,
+        "messaging_service_sid": None,
         "to": m.to,
         "from": m.sender,
         "body": m.body,
         "status": m.status,
         "direction": m.direction,
-        "num_segments": str(segments),
+        "num_segments": str(analyze_sms(m.body).segments),  # GSM-7 or UCS-2, as Twilio counts
+        "num_media": "0",
         "error_code": int(m.error_code) if m.error_code else None,
         "error_message": "Unknown error" if m.error_code else None,
         "date_created": _rfc2822(m.date_created),
         "date_updated": _rfc2822(_now()),
-        "date_sent": _rfc2822(m.date_created) if m.status in ("sent", "delivered", "undelivered") else None,
+        "date_sent": _rfc2822(m.date_sent) if m.date_sent else None,
         "api_version": "2010-04-01",
         "price": None,
         "price_unit": "JPY",
         "uri": base + ".json",
+        "subresource_uris": {"media": base + "/Media.json", "feedback": base + "/Feedback.json"},
     }
+
+
+def _sent_key(m: SimMessage, day_only: bool) -> datetime | None:
+    if m.date_sent is None:
+        return None
+    return datetime.combine(m.date_sent.date(), datetime.min.time()) if day_only else m.date_sent
+
+
+def _date_filter(value: str) -> datetime | None:
+    """A ``DateSent`` filter value: ``YYYY-MM-DD`` (a day) or the ISO 8601 form
+    the official SDK sends (``2026-11-30T09:15:00Z``). None when malformed."""
+    for fmt in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return dt.astimezone(UTC).replace(tzinfo=None) if dt.tzinfo else dt
 
 
 def create_app(
@@ -216,11 +244,13 @@ def create_app(
         state._tasks.add(task)
         task.add_done_callback(state._tasks.discard)
 
-    async def post_signed(url: str, params: dict[str, str]) -> int:
+    async def post_signed(url: str, params: dict[str, str], event_token: str = "") -> int:
+        """Post ``params`` signed; a retried delivery of one event (a duplicate)
+        carries the same ``I-Twilio-Idempotency-Token``, as Twilio's retries do."""
         signature = compute_signature(state.auth_token, url, params)
         headers = {
             "X-Twilio-Signature": signature,
-            "I-Twilio-Idempotency-Token": uuid.uuid4().hex,
+            "I-Twilio-Idempotency-Token": event_token or uuid.uuid4().hex,
             "User-Agent": "TwilioProxy/1.1",
         }
         try:
@@ -240,17 +270,20 @@ def create_app(
             if cfg.progress_delay_ms and status != "queued":
                 await asyncio.sleep(cfg.progress_delay_ms / 1000)
             m.status = status
+            if status == "sent":
+                m.date_sent = _now()
             events.append(status)
         if not (cfg.callbacks and m.status_callback):
             return
-        posts = []
+        posts: list[tuple[str, str]] = []
         for status in events:
-            posts.append(status)
+            token = uuid.uuid4().hex
+            posts.append((status, token))
             if cfg.callback_duplicate_rate and state._rng.random() < cfg.callback_duplicate_rate:
-                posts.append(status)
+                posts.append((status, token))
         if cfg.callback_reorder:
             state._rng.shuffle(posts)
-        for status in posts:
+        for status, token in posts:
             if cfg.callback_delay_ms:
                 await asyncio.sleep(cfg.callback_delay_ms / 1000)
             params = {
@@ -265,7 +298,7 @@ def create_app(
             }
             if status in ("failed", "undelivered"):
                 params["ErrorCode"] = m.error_code or "30003"
-            await post_signed(m.status_callback, params)
+            await post_signed(m.status_callback, params, token)
 
     async def create_message(request: Request) -> Response:
         if not authorised(request) or request.path_params["account"] != state.account_sid:
@@ -277,7 +310,7 @@ def create_app(
         except ClientDisconnect:
             return Response(status_code=499)  # the client went away mid-request: nothing accepted
         to = str(form.get("To", ""))
-        sender = str(form.get("From", ""))
+        sender = str(form.get("From", "") or form.get("MessagingServiceSid", ""))
         body = str(form.get("Body", ""))
         callback = str(form.get("StatusCallback", ""))
         if cfg.max_per_second:
@@ -296,6 +329,9 @@ def create_app(
         if not re.fullmatch(r"\+[1-9]\d{6,14}", to):
             state.rejected += 1
             return _twilio_error(400, 21211, f"The 'To' number {to} is not a valid phone number.")
+        if not sender:
+            state.rejected += 1
+            return _twilio_error(400, 21603, "A 'From' phone number is required.")
         if not body:
             state.rejected += 1
             return _twilio_error(400, 21602, "Message body is required.")
@@ -323,42 +359,72 @@ def create_app(
         spawn(progress(m))
         if cfg.latency_ms:
             await asyncio.sleep(cfg.latency_ms / 1000)
+        if cfg.accept_error_rate and state._rng.random() < cfg.accept_error_rate:
+            return _twilio_error(500, 20500, "Internal Server Error")  # taken, but the answer is lost
         return JSONResponse(payload, status_code=201)
 
     async def list_messages(request: Request) -> Response:
+        """Newest first, like Twilio: ``To`` / ``From`` / ``DateSent`` (``>``,
+        ``<``: on ``date_sent``, so a message not yet sent is not matched) filters,
+        ``PageSize`` (1..1000), ``Page`` and ``PageToken`` (``PASM<sid>``: the page
+        starts after that message, stable while new messages arrive)."""
         if not authorised(request):
             return _twilio_error(401, 20003, "Authenticate")
         q = request.query_params
         to, sender = q.get("To"), q.get("From")
-        page_size = min(int(q.get("PageSize", "50")), 1000)
-        page = int(q.get("Page", "0"))
+        try:
+            page_size = int(q.get("PageSize", "50"))
+            page = int(q.get("Page", "0"))
+        except ValueError:
+            return _twilio_error(400, 20001, "Invalid PageSize or Page")
+        if not 1 <= page_size <= 1000 or page < 0:
+            return _twilio_error(400, 20001, "PageSize must be between 1 and 1000")
         items = [state.messages[s] for s in reversed(state.order)]
         if to:
             items = [m for m in items if m.to == to]
         if sender:
             items = [m for m in items if m.sender == sender]
-        for key, op in (("DateSent>", ">="), ("DateSent<", "<="), ("DateSent", "==")):
-            if q.get(key):
-                day = datetime.strptime(q[key], "%Y-%m-%d").date()
-                if op == ">=":
-                    items = [m for m in items if m.date_created.date() >= day]
-                elif op == "<=":
-                    items = [m for m in items if m.date_created.date() <= day]
-                else:
-                    items = [m for m in items if m.date_created.date() == day]
-        chunk = items[page * page_size : (page + 1) * page_size]
+        for key in ("DateSent>", "DateSent<", "DateSent"):
+            if not q.get(key):
+                continue
+            bound = _date_filter(q[key])
+            if bound is None:
+                return _twilio_error(400, 20001, f"Invalid {key}")
+            day_only = len(q[key]) == 10
+            pairs = [(m, _sent_key(m, day_only)) for m in items]
+            if key == "DateSent>":
+                items = [m for m, v in pairs if v is not None and v >= bound]
+            elif key == "DateSent<":
+                items = [m for m, v in pairs if v is not None and v <= bound]
+            else:
+                items = [m for m, v in pairs if v is not None and v.date() == bound.date()]
+        token = q.get("PageToken", "")
+        offset = page * page_size
+        if token.startswith("PA"):
+            sids = [m.sid for m in items]
+            if token[2:] in sids:
+                offset = sids.index(token[2:]) + 1
+        chunk = items[offset : offset + page_size]
         base = f"/2010-04-01/Accounts/{state.account_sid}/Messages.json"
-        extra = "".join(f"&{k}={quote(v)}" for k, v in q.items() if k not in ("Page", "PageSize", "PageToken"))
-        next_uri = None
-        if (page + 1) * page_size < len(items):
-            next_uri = f"{base}?PageSize={page_size}&Page={page + 1}{extra}"
+        extra = "".join(f"&{quote(k)}={quote(v)}" for k, v in q.items() if k not in ("Page", "PageSize", "PageToken"))
+        next_uri = previous_uri = None
+        if chunk and offset + len(chunk) < len(items):
+            next_uri = f"{base}?PageSize={page_size}&Page={page + 1}&PageToken=PA{chunk[-1].sid}{extra}"
+        if page > 0 and chunk:
+            previous_uri = f"{base}?PageSize={page_size}&Page={page - 1}&PageToken=PB{chunk[0].sid}{extra}"
+        start_index = page * page_size
+        current = f"{base}?PageSize={page_size}&Page={page}" + (f"&PageToken={quote(token)}" if token else "")
         return JSONResponse(
             {
+                "first_page_uri": f"{base}?PageSize={page_size}&Page=0{extra}",
+                "end": start_index + max(len(chunk), 1) - 1,
+                "previous_page_uri": previous_uri,
                 "messages": [_message_json(state, m) for m in chunk],
-                "page": page,
+                "uri": current + extra,
                 "page_size": page_size,
+                "start": start_index,
                 "next_page_uri": next_uri,
-                "uri": f"{base}?PageSize={page_size}&Page={page}{extra}",
+                "page": page,
             }
         )
 
@@ -389,6 +455,8 @@ def create_app(
     async def control(request: Request) -> Response:
         if request.method == "POST":
             data = await request.json()
+            if "auth_token" in data:  # rotate the account's token (as in Twilio's console)
+                state.auth_token = str(data.pop("auth_token"))
             for key, value in data.items():
                 if not hasattr(state.config, key):
                     return JSONResponse({"error": f"unknown setting {key}"}, status_code=400)

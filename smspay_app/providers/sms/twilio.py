@@ -2,19 +2,26 @@
 ``line_type_intelligence`` for the carrier. Used for real Twilio and for the
 built-in simulator, which speaks the same protocol.
 
-Error mapping (``SmsError.kind``): HTTP 429 and 5xx with a response, and a
-connection that could not be opened, are ``transient`` (Twilio did not take the
-message); other 4xx are ``permanent`` (Twilio's error code is kept, e.g. 21211
-invalid number, 21610 unsubscribed); a timeout or broken connection after the
-request went out is ``unknown`` (it may have been accepted: reconcile, never
-resend blindly)."""
+Error mapping (``SmsError.kind``): HTTP 429, and a connection that could not be
+opened, are ``transient`` (Twilio did not take the message); other 4xx are
+``permanent`` (Twilio's error code is kept, e.g. 21211 invalid number, 21610
+unsubscribed); a 5xx answer to a *create*, a timeout or a broken connection
+after the request went out are ``unknown``: Twilio's Messages API has no
+idempotency key, so it may have accepted the message before failing to answer
+(reconcile, never resend blindly). A 5xx to a read (fetch, list, lookup) is
+``transient``. ``SmsError.account_level`` marks the errors that concern the
+account or the sender rather than the message (``ACCOUNT_ERROR_CODES``).
+
+Lists page through ``next_page_uri`` exactly as given (its query carries ``To``
+and ``PageToken``); reconciliation lists by ``To`` without a ``DateSent``
+filter (a message still queued has no ``date_sent`` and would be left out)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
@@ -40,6 +47,30 @@ CARRIER_NAMES = {
     "rakuten": "Rakuten",
     "rakuten mobile": "Rakuten",
 }
+
+
+# Twilio error codes that concern the account or the sender, not one message:
+# every other message would fail the same way until an operator fixes the
+# setting. 20003 authentication failed (wrong or rotated auth token / SID),
+# 20005 account not active (suspended or closed), 21212 invalid From number,
+# 21606 From is not a message-capable Twilio number for this account,
+# 21659 From is not a Twilio number (or a short code in the wrong country),
+# 21660 From number belongs to another account.
+ACCOUNT_ERROR_CODES = frozenset({"20003", "20005", "21212", "21606", "21659", "21660"})
+
+TWILIO_API_HOST = "api.twilio.com"
+
+
+def lookup_base_for(api_base: str) -> str:
+    """Where Lookup v2 lives for a Messages API base: Twilio's own hosts
+    (``https://api.twilio.com``, edge/region forms ``api.<edge>.<region>.twilio.com``)
+    map to the Lookup API's host (``lookups...``); anything else (the simulator,
+    a proxy) serves both."""
+    parts = urlsplit(api_base.rstrip("/"))
+    host = parts.hostname or ""
+    if host == TWILIO_API_HOST or (host.startswith("api.") and host.endswith(".twilio.com")):
+        return urlunsplit((parts.scheme, "lookups." + parts.netloc[len("api.") :], "", "", ""))
+    return api_base.rstrip("/")
 
 
 def normalise_carrier(name: str) -> str:
@@ -124,7 +155,7 @@ class TwilioProvider:
         except httpx.HTTPError as exc:
             raise SmsError("unknown", f"http error: {type(exc).__name__}") from exc
         if response.status_code >= 400:
-            raise _error_from_response(response)
+            raise _error_from_response(response, create=method == "POST")
         return response
 
     async def send(self, request: SendRequest) -> ProviderMessage:
@@ -132,7 +163,10 @@ class TwilioProvider:
         if request.status_callback:
             form["StatusCallback"] = request.status_callback
         response = await self._request("POST", self.messages_url, data=form)
-        return message_from_json(response.json())
+        try:
+            return message_from_json(response.json())
+        except ValueError as exc:  # accepted (2xx) but unreadable: it may well be sent
+            raise SmsError("unknown", "unreadable answer to a create") from exc
 
     async def fetch(self, sid: str) -> ProviderMessage:
         url = f"{self.api_base}/2010-04-01/Accounts/{self.account_sid}/Messages/{quote(sid)}.json"
@@ -140,32 +174,37 @@ class TwilioProvider:
         return message_from_json(response.json())
 
     async def list_messages(
-        self, to: str, sent_after: datetime | None = None, limit: int = 200
+        self, to: str, sent_after: datetime | None = None, limit: int | None = None, *, page_size: int = 100
     ) -> list[ProviderMessage]:
         """Messages to ``to``, newest first, created at or after ``sent_after``
-        (minus a minute of clock slack). Pages through ``next_page_uri``."""
+        (minus a minute of clock slack), with every page followed (``limit``: at
+        most that many). No ``DateSent`` filter: Twilio matches it on
+        ``date_sent``, which a message still queued does not have. Each
+        ``next_page_uri`` is requested as given: its query carries ``To`` and
+        ``PageToken``. Paging stops at the first page wholly older than the floor
+        (the order is by date; a page holding any newer message is kept)."""
         floor = sent_after - timedelta(minutes=1) if sent_after else None
-        params: dict[str, str] = {"To": to, "PageSize": "100"}
-        if floor is not None:
-            params["DateSent>"] = floor.strftime("%Y-%m-%d")  # day granularity; also filtered below
         url: str | None = self.messages_url
+        params: dict[str, str] | None = {"To": to, "PageSize": str(page_size)}
         out: list[ProviderMessage] = []
-        while url and len(out) < limit:
+        while url and (limit is None or len(out) < limit):
             response = await self._request("GET", url, params=params)
             data = response.json()
-            stop = False
+            fresh = 0
             for item in data.get("messages", []):
                 message = message_from_json(item)
+                if message.to and message.to != to:
+                    continue  # never trust a page to be filtered
                 if floor is not None and message.date_created and message.date_created < floor:
-                    stop = True
-                    break
+                    continue
+                fresh += 1
                 out.append(message)
             next_uri = data.get("next_page_uri")
-            if stop or not next_uri:
+            if not next_uri or (floor is not None and fresh == 0):
                 break
             url = self.api_base + next_uri if next_uri.startswith("/") else next_uri
-            params = {}
-        return out[:limit]
+            params = None  # the next page's URI is complete
+        return out if limit is None else out[:limit]
 
     async def lookup_carrier(self, phone: str) -> CarrierInfo | None:
         url = f"{self.lookup_base}/v2/PhoneNumbers/{quote(phone)}"
@@ -181,7 +220,9 @@ class TwilioProvider:
         )
 
 
-def _error_from_response(response: httpx.Response) -> SmsError:
+def _error_from_response(response: httpx.Response, *, create: bool = False) -> SmsError:
+    """``create``: the answer to a message create, where a 5xx may come after
+    Twilio accepted the message (``unknown``)."""
     code, message = "", response.reason_phrase
     try:
         data = response.json()
@@ -196,5 +237,19 @@ def _error_from_response(response: httpx.Response) -> SmsError:
             retry_after = float(response.headers["Retry-After"])
         except ValueError:
             retry_after = None
-    kind: ErrorKind = "transient" if status == 429 or status >= 500 else "permanent"
-    return SmsError(kind, message, code=code or str(status), http_status=status, retry_after=retry_after)
+    kind: ErrorKind
+    if status >= 500:
+        kind = "unknown" if create else "transient"
+    elif status == 429:
+        kind = "transient"
+    else:
+        kind = "permanent"
+    code = code or str(status)
+    return SmsError(
+        kind,
+        message,
+        code=code,
+        http_status=status,
+        retry_after=retry_after,
+        account_level=status == 401 or code in ACCOUNT_ERROR_CODES,
+    )
