@@ -188,6 +188,11 @@ MESSAGES = {
     "ops.event.payment_failed": {"ja": "決済失敗", "en": "Payment failed"},
     "ops.event.payment_expired": {"ja": "決済期限切れ", "en": "Checkout expired"},
     "ops.event.payment_mismatch": {"ja": "決済金額の不一致", "en": "Payment amount mismatch"},
+    "ops.event.payment_duplicate": {
+        "ja": "二重のお支払い（要返金）",
+        "en": "Duplicate payment (refund needed)",
+    },
+    "ops.event.payment_refunded": {"ja": "二重のお支払いを自動返金", "en": "Duplicate payment refunded automatically"},
     "ops.event.paid": {"ja": "支払完了", "en": "Paid"},
     "ops.event.link_expired": {"ja": "リンクの有効期限切れ", "en": "Link expired"},
     "ops.event.sms_reply": {"ja": "返信を受信", "en": "Reply received"},
@@ -205,6 +210,7 @@ MESSAGES = {
     "ops.event.staff_unlock": {"ja": "担当者がロック解除", "en": "Staff unlocked the link"},
     "ops.event.staff_cancel": {"ja": "担当者が取消", "en": "Staff cancelled the recipient"},
     "ops.event.staff_mark_paid": {"ja": "担当者が支払済みに変更", "en": "Staff marked as paid"},
+    "ops.event.staff_refund": {"ja": "担当者が返金", "en": "Staff refunded"},
     # replies
     "ops.replies.title": {"ja": "返信", "en": "Replies"},
     "ops.replies.none": {"ja": "返信はまだありません。", "en": "No replies yet."},

@@ -54,6 +54,8 @@ TIMELINE_KINDS: tuple[str, ...] = (
     "payment_expired",
     "payment_mismatch",
     "paid",
+    "payment_duplicate",
+    "payment_refunded",
     # replies and opt-outs
     "sms_reply",
     "opted_out",
@@ -64,6 +66,7 @@ TIMELINE_KINDS: tuple[str, ...] = (
     "staff_unlock",
     "staff_cancel",
     "staff_mark_paid",
+    "staff_refund",
 )
 # Kinds older rows may hold but nothing writes any more (still labelled):
 # ``reminder`` (early reminders), ``link_reissued`` and ``cancelled_by_api``

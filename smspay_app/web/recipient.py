@@ -569,8 +569,11 @@ def _pay(request: Request, token: str, lang: str) -> Response:
         gateway = get_payment_gateway(get_settings())
         try:
             payment = payments.open_checkout(session, ctx, gateway)
-            session.commit()  # the Payment row exists before the gateway is called
-            payment = payments.start_checkout(session, ctx, token, gateway, payment)
+            if not payment.checkout_url:  # else: the live checkout, handed out again
+                session.commit()  # the Payment row exists before the gateway is called
+                payment = payments.start_checkout(session, ctx, token, gateway, payment)
+                session.commit()
+                payment = payments.close_other_checkouts(session, gateway, payment)
         except payments.PaymentNotAllowed:
             return RedirectResponse(_base(token), status_code=303)
         except GatewayError:
