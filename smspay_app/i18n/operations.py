@@ -32,6 +32,18 @@ MESSAGES = {
     "ops.error.not_locked": {"ja": "このリンクはロックされていません。", "en": "This link is not locked."},
     "ops.error.already_paid": {"ja": "この宛先はすでに支払済みです。", "en": "This recipient has already paid."},
     "ops.error.amount": {"ja": "金額が正しくありません。", "en": "The amount is not valid."},
+    "ops.error.nothing_to_refund": {
+        "ja": "決済サービスで支払われたお支払いがありません。",
+        "en": "Nothing was paid through the payment gateway.",
+    },
+    "ops.error.refund_amount": {
+        "ja": "返金額は¥1〜{max}で指定してください。",
+        "en": "Refund between ¥1 and {max}.",
+    },
+    "ops.error.refund_gateway": {
+        "ja": "決済サービスが返金を受け付けませんでした: {detail}",
+        "en": "The payment gateway refused the refund: {detail}",
+    },
     "ops.error.unknown_action": {"ja": "不明な操作です。", "en": "Unknown action."},
     "ops.error.encoding": {
         "ja": "文字コードは UTF-8（BOM付き）または Shift_JIS（CP932）を選んでください。",

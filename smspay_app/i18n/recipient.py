@@ -133,6 +133,11 @@ MESSAGES = {
         "ja": "お支払い完了: {amount}（{date}）",
         "en": "Paid: {amount} ({date})",
     },
+    "recipient.duplicate_refunded": {
+        "ja": "二重にお支払いいただいた{amount}は自動で返金しました。",
+        "en": "You paid twice: {amount} was refunded automatically.",
+    },
+    "recipient.refunded": {"ja": "{amount}を返金しました。", "en": "{amount} was refunded."},
     "recipient.processing_title": {"ja": "お支払い手続き中です", "en": "Payment in progress"},
     "recipient.processing_body": {
         "ja": "お支払いの完了を確認中です。コンビニ払いの場合は、案内に従って店頭でお支払いください。完了するとこのページに表示されます。",

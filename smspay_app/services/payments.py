@@ -327,6 +327,16 @@ def _keep_details(payment: Payment, details: PaymentDetails) -> None:
             payment.expires_at = _from_unix(details.expires_at)
 
 
+def refunds_for(session: Session, recipient_id: int) -> list[Payment]:
+    """The recipient's payments with money given back (duplicates refunded
+    automatically, support refunds), oldest first: for their page."""
+    return list(
+        session.exec(
+            select(Payment).where(Payment.recipient_id == recipient_id, Payment.refunded_yen > 0).order_by(Payment.id)
+        )
+    )
+
+
 def voucher(payment: Payment | None) -> dict | None:
     """The stored ``next_action`` of a konbini / bank-transfer payment."""
     if payment is None or not payment.voucher_json:

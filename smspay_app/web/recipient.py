@@ -309,6 +309,9 @@ def message_page(
         top.append(
             _card(f"<h1>{t('recipient.processing_title', lang)}</h1><p>{t('recipient.processing_body', lang)}</p>")
         )
+    for refunded in payments.refunds_for(session, recipient.id):
+        key = "recipient.duplicate_refunded" if refunded.status == "refunded" else "recipient.refunded"
+        top.append(_card(_notice("ok", t(key, lang, amount=yen(refunded.refunded_yen)))))
 
     try:
         message = render_text(campaign.page_message or "", journey.merge_fields(recipient))
