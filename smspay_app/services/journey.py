@@ -508,12 +508,14 @@ def payment_state(session: Session, ctx: LinkContext) -> tuple[str, Payment | No
             return "paid", p
     if ctx.recipient.paid_at is not None:
         return "paid", None
+    now = utcnow()
     for p in payments:
-        if p.status == "processing":
+        # a voucher past its deadline counts as expired (the person may start again)
+        if p.status == "processing" and not (p.expires_at is not None and p.expires_at <= now):
             return "processing", p
     if payments:
         latest = payments[0]
-        if latest.status in ("failed", "expired", "cancelled"):
+        if latest.status in ("failed", "expired", "cancelled", "processing"):
             return "failed", latest
         return "open", latest
     return "none", None

@@ -97,6 +97,7 @@ def open_checkout(session: Session, ctx: LinkContext, gateway: PaymentGateway) -
     amount = int(recipient.amount_yen or 0)
     if amount <= 0:
         raise PaymentNotAllowed("no_amount")
+    _expire_lapsed_vouchers(session, recipient.id)
     reusable = live_checkout(session, recipient.id, amount)
     if reusable is not None:
         return reusable  # pressing "pay" again (or on another device) opens the same checkout
@@ -115,6 +116,19 @@ def open_checkout(session: Session, ctx: LinkContext, gateway: PaymentGateway) -
     session.add(payment)
     session.flush()
     return payment
+
+
+def _expire_lapsed_vouchers(session: Session, recipient_id: int) -> None:
+    """Vouchers past their deadline with no word from the gateway: expired
+    (``journey.payment_state`` already treats them so)."""
+    now = utcnow()
+    for p in session.exec(
+        select(Payment).where(
+            Payment.recipient_id == recipient_id, Payment.status == "processing", Payment.expires_at <= now
+        )
+    ):
+        p.status = "expired"
+        _touch(session, p, now, "payment_expired")
 
 
 def start_checkout(
@@ -299,7 +313,13 @@ def handle_event(
     elif event.type == "checkout.session.completed":
         payment.status = "processing"  # async method: waiting for the store / bank
         payment.method = method
+        if not payment.voucher_json:
+            payment.expires_at = None  # the checkout's expiry no longer applies
         _touch(session, payment, now, "payment_processing")
+    elif event.type == "checkout.session.async_payment_failed" and (method or payment.method) == "konbini":
+        payment.status = "expired"  # a konbini payment fails when its voucher expires unpaid
+        payment.method = method
+        _touch(session, payment, now, "payment_expired")
     elif event.type == "checkout.session.async_payment_failed":
         payment.status = "failed"
         payment.method = method
@@ -323,8 +343,8 @@ def _keep_details(payment: Payment, details: PaymentDetails) -> None:
         payment.provider_payment_intent = details.payment_intent
     if details.next_action is not None:
         payment.voucher_json = json.dumps(details.next_action, ensure_ascii=False)
-        if details.expires_at:
-            payment.expires_at = _from_unix(details.expires_at)
+        # the voucher's deadline (konbini); a bank transfer's instructions have none
+        payment.expires_at = _from_unix(details.expires_at)
 
 
 def refunds_for(session: Session, recipient_id: int) -> list[Payment]:

@@ -37,7 +37,7 @@ from starlette.routing import Route
 
 from smspay_app.db import get_engine, session_scope
 from smspay_app.domain import user_agents
-from smspay_app.domain.formatting import yen
+from smspay_app.domain.formatting import people_date, people_datetime, yen
 from smspay_app.domain.limits import SlidingWindowLimiter
 from smspay_app.i18n import language_from_accept, normalise_language, t
 from smspay_app.models import InvoiceLine
@@ -46,6 +46,7 @@ from smspay_app.services import journey, payments
 from smspay_app.services.journey import LinkContext
 from smspay_app.settings import get_settings
 from smspay_app.web.html import html_response, page
+from smspay_app.web.vouchers import voucher_card
 
 SESSION_COOKIE = "smspay_s"
 LANG_COOKIE = "smspay_lang"
@@ -273,9 +274,9 @@ def _identity_page(
     return _respond(request, lang, title=title, body=_card("".join(parts)), ctx=ctx, token=token, status=status)
 
 
-def _due_text(ctx: LinkContext) -> str:
+def _due_text(ctx: LinkContext, lang: str) -> str:
     due = ctx.recipient.due_date or ctx.campaign.due_date
-    return due.strftime("%Y/%m/%d") if due else ""
+    return people_date(due, lang) if due else ""
 
 
 def message_page(
@@ -300,15 +301,19 @@ def message_page(
                         "recipient.receipt",
                         lang,
                         amount=yen(amount),
-                        date=when.strftime("%Y/%m/%d %H:%M UTC") if when else "",
+                        date=people_datetime(when, lang, ctx.organisation.timezone),
                     ),
                 )
             )
         )
     elif state == "processing":
-        top.append(
-            _card(f"<h1>{t('recipient.processing_title', lang)}</h1><p>{t('recipient.processing_body', lang)}</p>")
+        # konbini / bank transfer: what to pay where and by when (web/vouchers.py)
+        shown = (
+            voucher_card(payment, ctx.organisation.timezone, lang) or f"<p>{t('recipient.processing_body', lang)}</p>"
         )
+        top.append(_card(f"<h1>{t('recipient.processing_title', lang)}</h1>{shown}"))
+    elif state == "failed" and payment is not None and payment.status == "expired" and payment.voucher_json:
+        top.append(_card(_notice("err", t("recipient.voucher_expired", lang))))
     for refunded in payments.refunds_for(session, recipient.id):
         key = "recipient.duplicate_refunded" if refunded.status == "refunded" else "recipient.refunded"
         top.append(_card(_notice("ok", t(key, lang, amount=yen(refunded.refunded_yen)))))
@@ -341,7 +346,7 @@ def message_page(
                 f"<th class=n>{t('recipient.col_unit', lang)}</th><th class=n>{t('recipient.col_total', lang)}</th></tr>{rows}</table>"
             )
         main.append(f"<p>{t('recipient.total', lang)}</p><p class=total>{yen(recipient.amount_yen)}</p>")
-        due = _due_text(ctx)
+        due = _due_text(ctx, lang)
         if due:
             main.append(f"<p>{t('recipient.due', lang, date=due)}</p>")
         if state not in ("paid", "processing"):

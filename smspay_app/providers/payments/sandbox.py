@@ -823,7 +823,7 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:  # noqa: C901 
                         "type": "zengin",
                         "supported_networks": ["zengin"],
                         "zengin": {
-                            "account_holder_name": "ストライプジャパン（カ",
+                            "account_holder_name": "ストライプジャパン（カ）",
                             "account_number": _digits(7),
                             "account_type": "futsu",
                             "bank_code": "0009",
