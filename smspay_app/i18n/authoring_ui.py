@@ -53,6 +53,12 @@ MESSAGES = {
         "ja": "最長のSMSが{chars}文字で、携帯会社の上限{cap}文字を超えるため送信できません。本文を短くしてください。",
         "en": "The longest SMS has {chars} characters, over the carriers' limit of {cap}: it cannot be sent. Shorten the text.",
     },
+    "campaign.send.lines_mismatch": {
+        "ja": "請求明細の合計は{total}ですが、金額が異なる宛先が{count}件あります: {recipients}。"
+        "明細を削除するか、金額を明細の合計に揃えてください。",
+        "en": "The invoice lines total {total}, but {count} recipients have another amount: {recipients}. "
+        "Remove the lines or make the amounts match their total.",
+    },
     "campaign.send.no_identity_check": {
         "ja": "本人確認の質問がありません。質問を追加するかSMS確認コード方式を選んでください。",
         "en": "No identity question. Add a question or choose the SMS one-time code.",

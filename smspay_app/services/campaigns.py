@@ -413,7 +413,45 @@ def send_check(session: Session, caller: Caller, campaign: Campaign) -> SendChec
         problems.append(Problem("campaign.send.over_cap", {"chars": estimate.worst.chars, "cap": org.carrier_char_cap}))
     if campaign.verification_mode == "questions" and not questions_of(session, campaign.id):
         problems.append(Problem("campaign.send.no_identity_check"))
+    if campaign.payment_enabled:
+        problems.extend(amount_problems(session, campaign))
     return SendCheck(recipients=count, estimate=estimate, problems=problems)
+
+
+def amount_problems(session: Session, campaign: Campaign, *, shown: int = 5) -> list[Problem]:
+    """One amount everywhere: campaign invoice lines are shown to every
+    recipient, so each recipient's amount (from the CSV or the API) must be
+    their total; the problem names the first ``shown`` recipients that differ
+    and how many there are."""
+    from smspay_app.domain.formatting import yen
+
+    lines = list(session.exec(select(InvoiceLine).where(InvoiceLine.campaign_id == campaign.id)))
+    if not lines:
+        return []
+    total = invoice_total(lines)
+    off = list(
+        session.exec(
+            select(Recipient)
+            .where(
+                Recipient.campaign_id == campaign.id,
+                Recipient.amount_yen != total,
+                Recipient.status.not_in(("cancelled", "opted_out")),
+            )
+            .order_by(Recipient.row_number, Recipient.id)
+        )
+    )
+    if not off:
+        return []
+    names = ", ".join(
+        f"{r.external_ref or r.name or '#' + str(r.row_number or r.id)} ({yen(r.amount_yen)})" for r in off[:shown]
+    )
+    more = len(off) - shown
+    return [
+        Problem(
+            "campaign.send.lines_mismatch",
+            {"count": len(off), "total": yen(total), "recipients": names + (f" +{more}" if more > 0 else "")},
+        )
+    ]
 
 
 def send_campaign(session: Session, caller: Caller, campaign_id: int, *, scheduled_at: datetime | None = None) -> int:

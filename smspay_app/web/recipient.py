@@ -334,6 +334,8 @@ def message_page(
                 .order_by(InvoiceLine.position, InvoiceLine.id)
             )
         )
+        if lines and sum(line.quantity * line.unit_price_yen for line in lines) != recipient.amount_yen:
+            lines = []  # one amount everywhere: campaign lines that are not this recipient's total are not shown
         if lines:
             rows = "".join(
                 f"<tr><td>{escape(line.item)}</td><td class=n>{line.quantity}</td>"
