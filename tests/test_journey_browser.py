@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -14,6 +15,8 @@ from smspay_app.services import journey
 from smspay_app.web import recipient as recipient_web
 from tests.factories import make_journey
 from tests.helpers import reload
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
 def _chromium() -> str | None:
@@ -65,10 +68,10 @@ def test_journey_without_javascript(live_server, session):
 @pytest.mark.parametrize(
     ("method", "outcome", "shows"), [("konbini", "success", "ローソン"), ("bank", "pending", "口座番号")]
 )
-def test_voucher_journey_without_javascript(live_server, session, tmp_path, method, outcome, shows):
+def test_voucher_journey_without_javascript(live_server, session, method, outcome, shows):
     """Convenience store and bank transfer end on our own page with the
-    numbers and the deadline (screenshot kept), then complete when the
-    sandbox marks them paid."""
+    numbers and the deadline (screenshot in test-artifacts/voucher-*.png),
+    then complete when the sandbox marks them paid."""
     from playwright.sync_api import sync_playwright
 
     from smspay_app.domain.formatting import people_datetime
@@ -86,7 +89,8 @@ def test_voucher_journey_without_javascript(live_server, session, tmp_path, meth
         "--disable-sync",
         "--no-first-run",
     ]
-    shot = os.environ.get("SMSPAY_SCREENSHOT_DIR") or str(tmp_path)
+    shot = ARTIFACTS
+    shot.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=_chromium(), args=args)
         try:

@@ -1,5 +1,6 @@
 """Payments a real gateway accepts: the gateway's customer and payment intent,
-the voucher (konbini / bank transfer) with its deadline, and refunds.
+the voucher (konbini / bank transfer) with its deadline, and refunds; a
+recipient's own invoice lines.
 
 Revision ID: 0010_payment_vouchers
 Revises: 0008_pause_reason
@@ -23,9 +24,13 @@ def upgrade() -> None:
         batch.add_column(sa.Column("expires_at", sa.DateTime(), nullable=True))
         batch.add_column(sa.Column("voucher_json", sa.String(), nullable=False, server_default=""))
         batch.add_column(sa.Column("refunded_yen", sa.Integer(), nullable=False, server_default="0"))
+    with op.batch_alter_table("recipient") as batch:
+        batch.add_column(sa.Column("invoice_lines_json", sa.String(), nullable=False, server_default=""))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("recipient") as batch:
+        batch.drop_column("invoice_lines_json")
     with op.batch_alter_table("payment") as batch:
         batch.drop_column("refunded_yen")
         batch.drop_column("voucher_json")

@@ -246,6 +246,7 @@ MESSAGES = {
     "detail.field.phone": {"ja": "電話番号（必須）", "en": "Phone (required)"},
     "detail.field.name": {"ja": "氏名", "en": "Name"},
     "detail.field.amount": {"ja": "金額", "en": "Amount"},
+    "detail.field.lines": {"ja": "明細（宛先ごと）", "en": "Invoice lines (per recipient)"},
     "detail.field.due_date": {"ja": "支払期限", "en": "Due date"},
     "detail.field.customer_number": {"ja": "顧客番号", "en": "Customer number"},
     "detail.field.birth_date": {"ja": "生年月日", "en": "Date of birth"},

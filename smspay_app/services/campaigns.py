@@ -436,6 +436,7 @@ def amount_problems(session: Session, campaign: Campaign, *, shown: int = 5) -> 
                 Recipient.campaign_id == campaign.id,
                 Recipient.amount_yen != total,
                 Recipient.status.not_in(("cancelled", "opted_out")),
+                Recipient.invoice_lines_json == "",  # own lines add up to their amount (import)
             )
             .order_by(Recipient.row_number, Recipient.id)
         )

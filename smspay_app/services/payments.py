@@ -152,7 +152,7 @@ def start_checkout(
             payment_id=payment.id,
             payment_method_types=methods,
             idempotency_key=f"smspay-payment-{payment.id}",
-            lines=_gateway_lines(session, campaign.id, amount),
+            lines=tuple(invoice_lines_for(session, recipient)) if amount == recipient.amount_yen else (),
             customer=customer,
         )
     )
@@ -184,15 +184,29 @@ def _customer_for(session: Session, recipient: Recipient, gateway: PaymentGatewa
     )
 
 
-def _gateway_lines(session: Session, campaign_id: int, amount: int) -> tuple[tuple[str, int, int], ...]:
-    """The campaign's invoice lines for the gateway's page when they add up to
-    the charged amount; otherwise none (one line of the amount)."""
-    lines = list(
-        session.exec(select(InvoiceLine).where(InvoiceLine.campaign_id == campaign_id).order_by(InvoiceLine.position))
-    )
-    if lines and sum(line.quantity * line.unit_price_yen for line in lines) == amount:
-        return tuple((line.item, line.quantity, line.unit_price_yen) for line in lines)
-    return ()
+def invoice_lines_for(session: Session, recipient: Recipient) -> list[tuple[str, int, int]]:
+    """The invoice lines shown to ``recipient`` (item, quantity, unit price),
+    which always add up to the amount charged: the recipient's own lines (CSV
+    or API), else the campaign's lines when they add up to the recipient's
+    amount, else none (the total alone)."""
+    if recipient.invoice_lines_json:
+        try:
+            own = [(str(i), int(q), int(u)) for i, q, u in json.loads(recipient.invoice_lines_json)]
+        except (ValueError, TypeError):
+            own = []
+        if own and sum(q * u for _, q, u in own) == recipient.amount_yen:
+            return own
+    lines = [
+        (line.item, line.quantity, line.unit_price_yen)
+        for line in session.exec(
+            select(InvoiceLine)
+            .where(InvoiceLine.campaign_id == recipient.campaign_id)
+            .order_by(InvoiceLine.position, InvoiceLine.id)
+        )
+    ]
+    if lines and sum(q * u for _, q, u in lines) == recipient.amount_yen:
+        return lines
+    return []
 
 
 def close_other_checkouts(session: Session, gateway: PaymentGateway, payment: Payment) -> Payment:

@@ -29,7 +29,7 @@ import threading
 from html import escape
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -40,7 +40,6 @@ from smspay_app.domain import user_agents
 from smspay_app.domain.formatting import people_date, people_datetime, yen
 from smspay_app.domain.limits import SlidingWindowLimiter
 from smspay_app.i18n import language_from_accept, normalise_language, t
-from smspay_app.models import InvoiceLine
 from smspay_app.providers.payments.base import GatewayError, get_payment_gateway
 from smspay_app.services import journey, payments
 from smspay_app.services.journey import LinkContext
@@ -327,20 +326,13 @@ def message_page(
         main.append(f'<div class="msg">{escape(message)}</div>')
     form_targets: tuple[str, ...] = ()
     if campaign.payment_enabled and recipient.amount_yen > 0:
-        lines = list(
-            session.exec(
-                select(InvoiceLine)
-                .where(InvoiceLine.campaign_id == campaign.id)
-                .order_by(InvoiceLine.position, InvoiceLine.id)
-            )
-        )
-        if lines and sum(line.quantity * line.unit_price_yen for line in lines) != recipient.amount_yen:
-            lines = []  # one amount everywhere: campaign lines that are not this recipient's total are not shown
+        # lines that add up to the amount charged: the recipient's own, or the campaign's
+        lines = payments.invoice_lines_for(session, recipient)
         if lines:
             rows = "".join(
-                f"<tr><td>{escape(line.item)}</td><td class=n>{line.quantity}</td>"
-                f"<td class=n>{yen(line.unit_price_yen)}</td><td class=n>{yen(line.quantity * line.unit_price_yen)}</td></tr>"
-                for line in lines
+                f"<tr><td>{escape(item)}</td><td class=n>{qty}</td>"
+                f"<td class=n>{yen(unit)}</td><td class=n>{yen(qty * unit)}</td></tr>"
+                for item, qty, unit in lines
             )
             main.append(
                 f"<h2 style='font-size:1rem'>{t('recipient.invoice', lang)}</h2><table><tr>"
