@@ -206,3 +206,19 @@ def test_refunds_announce_payment_refunded_to_subscribed_endpoints(live_server, 
     session.expire_all()
     assert [d.event_type for d in session.exec(select(WebhookDelivery))] == ["payment.refunded"]
     client.close()
+
+
+def test_the_support_page_refunds_all_that_is_left_by_default(live_server, session):
+    from smspay_app.services import support
+
+    j = make_journey(session)
+    client = _device(live_server, j)
+    _pay_card(client, client.post(f"/l/{j.token}/pay", data={}).headers["location"])
+    caller = make_caller(session, session.get(Organisation, j.organisation_id))
+    assert "refund" in support.ACTIONS
+    support.run_action(session, caller, "refund", j.recipient_id, "一部返金", amount_yen=340)
+    support.run_action(session, caller, "refund", j.recipient_id, "残額を返金")  # no amount: the rest
+    session.commit()
+    payment = session.exec(select(Payment).where(Payment.recipient_id == j.recipient_id)).one()
+    assert payment.refunded_yen == payment.amount_yen == 12_340
+    client.close()

@@ -130,6 +130,13 @@ MESSAGES = {
     "ops.action.unlock": {"ja": "ロック解除", "en": "Unlock link"},
     "ops.action.cancel": {"ja": "この宛先を取消", "en": "Cancel recipient"},
     "ops.action.mark_paid": {"ja": "支払済みにする（システム外入金）", "en": "Mark paid (outside the system)"},
+    "ops.action.refund": {"ja": "返金", "en": "Refund"},
+    "ops.action.help.refund": {
+        "ja": "決済サービスを通じて返金します（金額が空欄なら残額すべて）。支払済みの状態は変わりません。",
+        "en": "Refunds through the payment gateway (empty amount: all that is left). The recipient stays paid.",
+    },
+    "ops.action.refund_amount": {"ja": "返金額（円）", "en": "Amount to refund (yen)"},
+    "ops.action.done.refund": {"ja": "返金しました。", "en": "Refunded."},
     "ops.action.help.reissue": {
         "ja": "今のリンクはすぐに無効になり、新しいリンクをSMSで送ります。",
         "en": "Disables the current link immediately and sends a new link by SMS.",

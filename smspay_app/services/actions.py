@@ -343,13 +343,13 @@ def refund_payment(
     session: Session,
     actor: Caller,
     recipient_id: int,
-    amount_yen: int,
+    amount_yen: int | None,
     reason: str,
     *,
     payment_id: int | None = None,
     gateway: PaymentGateway | None = None,
 ) -> ActionResult:
-    """Refund ``amount_yen`` (all that is left, or part of it) of the
+    """Refund ``amount_yen`` (None: all that is left; or part of it) of the
     recipient's gateway payment (``payment_id``, or the newest succeeded one)
     through the gateway's refund API. Refused when nothing was paid through
     the gateway, or the amount is not between ¥1 and what is left. The funnel
@@ -363,6 +363,8 @@ def refund_payment(
     if payment is None or not payment.provider_payment_intent:
         raise ActionRefused("ops.error.nothing_to_refund")
     left = payment.amount_yen - payment.refunded_yen
+    if amount_yen is None:
+        amount_yen = left
     if not isinstance(amount_yen, int) or not 1 <= amount_yen <= left:
         raise ActionRefused("ops.error.refund_amount", max=yen(left))
     if gateway is None:
