@@ -174,3 +174,26 @@ def test_per_recipient_lines_through_the_api(live_server, session):
     r = session.exec(select(Recipient).where(Recipient.phone_e164 == "+819010000001")).one()
     assert r.amount_yen == 3_800
     assert payments.invoice_lines_for(session, r) == [("商品A", 2, 1_500), ("送料", 1, 800)]
+
+
+def test_no_campaign_amount_when_the_csv_gives_each_recipients(session):
+    """The editor no longer demands a campaign amount or lines: the CSV's
+    amount column prices each recipient; one left without is refused at the
+    send check by name."""
+    org = make_org(session, "デモ商事")
+    op = make_caller(session, org)
+    campaign = campaigns.create_campaign(session, op, _input(invoice_lines=[]))
+    assert campaign.amount_yen == 0 and campaign.payment_enabled
+    csv = (
+        "電話番号,氏名,生年月日,金額\n090-1234-5678,山田 太郎,1980/1/2,12800\n080-2345-6789,佐藤 花子,1990/3/4,\n"
+    ).encode()
+    import_recipients_csv(session, campaign, csv)
+    session.commit()
+    (problem,) = campaigns.send_check(session, op, campaign).problems
+    assert problem.key == "campaign.send.no_amount"
+    assert problem.params == {"count": 1, "recipients": "佐藤 花子 (¥0)"}
+    sato = session.exec(select(Recipient).where(Recipient.name == "佐藤 花子")).one()
+    sato.amount_yen = 3_000
+    session.add(sato)
+    session.commit()
+    assert campaigns.send_check(session, op, campaign).problems == []

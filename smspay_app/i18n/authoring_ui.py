@@ -53,6 +53,10 @@ MESSAGES = {
         "ja": "最長のSMSが{chars}文字で、携帯会社の上限{cap}文字を超えるため送信できません。本文を短くしてください。",
         "en": "The longest SMS has {chars} characters, over the carriers' limit of {cap}: it cannot be sent. Shorten the text.",
     },
+    "campaign.send.no_amount": {
+        "ja": "金額のない宛先が{count}件あります: {recipients}。キャンペーンの金額を入れるか、CSVの金額列で指定してください。",
+        "en": "{count} recipients have no amount: {recipients}. Set the campaign's amount or give it in the CSV's amount column.",
+    },
     "campaign.send.lines_mismatch": {
         "ja": "請求明細の合計は{total}ですが、金額が異なる宛先が{count}件あります: {recipients}。"
         "明細を削除するか、金額を明細の合計に揃えてください。",
