@@ -478,11 +478,12 @@ def end_session(session: Session, ctx: LinkContext) -> None:
 # ---------------------------------------------------------------- message / read
 
 
-def merge_fields(recipient: Recipient) -> dict[str, str]:
-    """Merge fields of the recipient page message: the SMS's, plus ``amount``."""
+def merge_fields(recipient: Recipient, lang: str = "ja") -> dict[str, str]:
+    """Merge fields of the recipient page message: the SMS's, plus ``amount``
+    (dates in the page's language)."""
     from smspay_app.domain.sms_text import fields_from_merge_data
 
-    return fields_from_merge_data(recipient.merge_data, recipient.name, amount_yen=recipient.amount_yen)
+    return fields_from_merge_data(recipient.merge_data, recipient.name, amount_yen=recipient.amount_yen, lang=lang)
 
 
 def mark_read(session: Session, ctx: LinkContext) -> bool:

@@ -318,7 +318,7 @@ def message_page(
         top.append(_card(_notice("ok", t(key, lang, amount=yen(refunded.refunded_yen)))))
 
     try:
-        message = render_text(campaign.page_message or "", journey.merge_fields(recipient))
+        message = render_text(campaign.page_message or "", journey.merge_fields(recipient, lang))
     except Exception:  # a broken template must not break the page
         message = campaign.page_message or ""
     main = [f"<h1>{escape(campaign.page_title or campaign.name)}</h1>"]
