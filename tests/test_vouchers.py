@@ -176,3 +176,29 @@ def test_people_dates_in_both_languages():
     assert people_date(at, "en", "UTC") == "9 Dec 2026"
     assert people_datetime(at, "ja", "Asia/Tokyo") == "2026年12月10日 00:30"
     assert people_date(None, "ja") == ""
+
+
+def _sms_to(live_server, settings, to: str) -> list[str]:
+    path = f"/sim/twilio/2010-04-01/Accounts/{settings.twilio_account_sid}/Messages.json"
+    with live_server.client(auth=(settings.twilio_account_sid, settings.twilio_auth_token)) as client:
+        return [m["body"] for m in client.get(path, params={"To": to}).json()["messages"]]
+
+
+def test_the_voucher_by_sms_on_request(live_server, session, settings):
+    j, client, page, payment = _choose(live_server, session, "konbini")
+    sms = form_to(page.text, "/voucher-sms")
+    sent = client.post(sms["action"], data=sms["fields"])
+    assert "お支払い方法をSMSでお送りしました" in sent.text
+    phone = session.get(Recipient, j.recipient_id).phone_e164
+    (text,) = _sms_to(live_server, settings, phone)
+    details = _intent(live_server, payment)["next_action"]["konbini_display_details"]
+    assert text.startswith("【テスト電力】コンビニ払い ¥12,340")
+    assert f"お支払い期限: {people_datetime(payment.expires_at, 'ja', 'Asia/Tokyo')}" in text
+    assert details["stores"]["lawson"]["confirmation_number"] in text and details["hosted_voucher_url"] in text
+    for _ in range(2):
+        client.post(sms["action"], data=sms["fields"])
+    capped = client.post(sms["action"], data=sms["fields"])
+    assert "上限" in capped.text
+    assert len(_sms_to(live_server, settings, phone)) == 3
+    assert kinds(session, j.recipient_id).count("voucher_sms_sent") == 3
+    client.close()

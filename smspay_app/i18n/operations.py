@@ -212,6 +212,7 @@ MESSAGES = {
         "en": "Duplicate payment (refund needed)",
     },
     "ops.event.payment_refunded": {"ja": "二重のお支払いを自動返金", "en": "Duplicate payment refunded automatically"},
+    "ops.event.voucher_sms_sent": {"ja": "払込票をSMSで送信", "en": "Voucher sent by SMS"},
     "ops.event.paid": {"ja": "支払完了", "en": "Paid"},
     "ops.event.link_expired": {"ja": "リンクの有効期限切れ", "en": "Link expired"},
     "ops.event.sms_reply": {"ja": "返信を受信", "en": "Reply received"},

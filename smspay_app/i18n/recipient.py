@@ -166,6 +166,25 @@ MESSAGES = {
     "recipient.voucher_deadline": {"ja": "お支払い期限: {date}", "en": "Pay by: {date}"},
     "recipient.voucher_amount": {"ja": "お支払い金額: {amount}", "en": "Amount to pay: {amount}"},
     "recipient.voucher_link": {"ja": "払込票を表示", "en": "Show the voucher"},
+    "recipient.voucher_sms_button": {"ja": "この内容をSMSで受け取る", "en": "Send me this by SMS"},
+    "recipient.voucher_sms_sent": {"ja": "お支払い方法をSMSでお送りしました。", "en": "We sent these details by SMS."},
+    "recipient.voucher_sms_cap": {
+        "ja": "SMSの送信回数の上限に達しました。",
+        "en": "The SMS has already been sent as many times as allowed.",
+    },
+    "recipient.voucher_sms_failed": {
+        "ja": "SMSを送れませんでした。しばらくしてからお試しください。",
+        "en": "The SMS could not be sent. Please try again later.",
+    },
+    "recipient.voucher_sms_konbini": {
+        "ja": "{prefix}コンビニ払い {amount}",
+        "en": "{prefix}Convenience store payment {amount}",
+    },
+    "recipient.voucher_sms_store": {
+        "ja": "{store} 確認番号{confirmation} お支払い番号{code}",
+        "en": "{store}: confirmation {confirmation}, code {code}",
+    },
+    "recipient.voucher_sms_bank": {"ja": "{prefix}銀行振込 {amount}", "en": "{prefix}Bank transfer {amount}"},
     "recipient.voucher_expired": {
         "ja": "お支払い期限が過ぎました。もう一度お支払い方法をお選びください。",
         "en": "The payment deadline has passed. Please choose a payment method again.",

@@ -465,3 +465,84 @@ def _refund_duplicate(
         )
     )
     timeline.record(session, recipient, kind, at=now, detail=detail)
+
+
+VOUCHER_SMS_MAX = 3  # voucher SMS per payment, on the recipient's request
+
+
+def voucher_sms_text(organisation, payment: Payment, lang: str) -> str | None:
+    """The voucher as an SMS (sender prefix, amount, deadline in the
+    organisation's zone, store numbers or bank account, the voucher link)."""
+    from smspay_app.domain.formatting import people_datetime, yen
+    from smspay_app.i18n import t
+    from smspay_app.services.sms_message import sender_prefix
+
+    action = voucher(payment)
+    if action is None:
+        return None
+    prefix = sender_prefix(organisation)
+    deadline = people_datetime(payment.expires_at, lang, organisation.timezone if organisation else None)
+    lines: list[str] = []
+    if action.get("type") == "konbini_display_details":
+        details = action.get("konbini_display_details") or {}
+        lines.append(t("recipient.voucher_sms_konbini", lang, prefix=prefix, amount=yen(payment.amount_yen)))
+        if deadline:
+            lines.append(t("recipient.voucher_deadline", lang, date=deadline))
+        for store, numbers in (details.get("stores") or {}).items():
+            if isinstance(numbers, dict):
+                lines.append(
+                    t(
+                        "recipient.voucher_sms_store",
+                        lang,
+                        store=t(f"recipient.store_{store}", lang),
+                        confirmation=numbers.get("confirmation_number", ""),
+                        code=numbers.get("payment_code", ""),
+                    )
+                )
+        url = str(details.get("hosted_voucher_url") or "")
+    elif action.get("type") == "display_bank_transfer_instructions":
+        instr = action.get("display_bank_transfer_instructions") or {}
+        z = ((instr.get("financial_addresses") or [{}])[0] or {}).get("zengin") or {}
+        lines.append(t("recipient.voucher_sms_bank", lang, prefix=prefix, amount=yen(payment.amount_yen)))
+        lines.append(
+            f"{z.get('bank_name', '')}({z.get('bank_code', '')}) {z.get('branch_name', '')}({z.get('branch_code', '')}) "
+            f"{t('recipient.account_' + str(z.get('account_type', 'futsu')), lang)} {z.get('account_number', '')} "
+            f"{z.get('account_holder_name', '')}"
+        )
+        url = str(instr.get("hosted_instructions_url") or "")
+    else:
+        return None
+    if url:
+        lines.append(url)
+    return "\n".join(lines)
+
+
+def send_voucher_sms(session: Session, ctx: LinkContext, payment: Payment, lang: str, *, send=None) -> str:
+    """Send the voucher by SMS to the recipient, at most ``VOUCHER_SMS_MAX``
+    times per payment: ``sent``, ``cap``, ``none`` (no voucher) or
+    ``failed``. Timeline ``voucher_sms_sent``. Flushes; the caller commits."""
+    from smspay_app.models import TimelineEvent
+    from smspay_app.services import journey
+
+    text = voucher_sms_text(ctx.organisation, payment, lang)
+    if text is None or payment.status != "processing":
+        return "none"
+    sent_before = [
+        e
+        for e in session.exec(
+            select(TimelineEvent).where(
+                TimelineEvent.recipient_id == ctx.recipient.id, TimelineEvent.kind == "voucher_sms_sent"
+            )
+        )
+        if json.loads(e.detail or "{}").get("payment_id") == payment.id
+    ]
+    if len(sent_before) >= VOUCHER_SMS_MAX:
+        return "cap"
+    try:
+        (send or journey.send_otp_sms)(ctx.recipient, text)
+    except Exception as exc:  # the provider failed
+        log.warning("voucher SMS for payment %s failed: %s", payment.id, type(exc).__name__)
+        return "failed"
+    timeline.record(session, ctx.recipient, "voucher_sms_sent", detail={"payment_id": payment.id})
+    session.flush()
+    return "sent"

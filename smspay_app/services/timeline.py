@@ -56,6 +56,7 @@ TIMELINE_KINDS: tuple[str, ...] = (
     "paid",
     "payment_duplicate",
     "payment_refunded",
+    "voucher_sms_sent",
     # replies and opt-outs
     "sms_reply",
     "opted_out",

@@ -307,9 +307,11 @@ def message_page(
         )
     elif state == "processing":
         # konbini / bank transfer: what to pay where and by when (web/vouchers.py)
-        shown = (
-            voucher_card(payment, ctx.organisation.timezone, lang) or f"<p>{t('recipient.processing_body', lang)}</p>"
-        )
+        shown = voucher_card(payment, ctx.organisation.timezone, lang)
+        if shown:
+            shown += _form(f"{base}/voucher-sms", lang, "", t("recipient.voucher_sms_button", lang), alt=True)
+        else:
+            shown = f"<p>{t('recipient.processing_body', lang)}</p>"
         top.append(_card(f"<h1>{t('recipient.processing_title', lang)}</h1>{shown}"))
     elif state == "failed" and payment is not None and payment.status == "expired" and payment.voucher_json:
         top.append(_card(_notice("err", t("recipient.voucher_expired", lang))))
@@ -650,6 +652,28 @@ async def cancelled(request: Request) -> Response:
     return await run_in_threadpool(_cancelled, request, request.path_params["token"])
 
 
+async def voucher_sms(request: Request) -> Response:
+    form, lang, limited = await _post_prelude(request)
+    if limited:
+        return limited
+    return await run_in_threadpool(_voucher_sms, request, request.path_params["token"], lang)
+
+
+def _voucher_sms(request: Request, token: str, lang: str) -> Response:
+    """The voucher by SMS, on the recipient's request (verified session)."""
+    with session_scope() as session:
+        ctx, problem = _verified(request, session, token, lang, via=None)
+        if problem:
+            return problem
+        state, payment = journey.payment_state(session, ctx)
+        result = payments.send_voucher_sms(session, ctx, payment, lang) if state == "processing" and payment else "none"
+        session.commit()
+        if result == "none":
+            return RedirectResponse(_base(token), status_code=303)
+        notice = _notice("ok" if result == "sent" else "err", t(f"recipient.voucher_sms_{result}", lang))
+        return message_page(request, lang, ctx, token, session, notice=notice)
+
+
 async def read(request: Request) -> Response:
     form, lang, limited = await _post_prelude(request)
     if limited:
@@ -676,4 +700,5 @@ routes = [
     Route("/l/{token}/done", done, methods=["GET", "HEAD"]),
     Route("/l/{token}/cancelled", cancelled, methods=["GET", "HEAD"]),
     Route("/l/{token}/read", read, methods=["POST"]),
+    Route("/l/{token}/voucher-sms", voucher_sms, methods=["POST"]),
 ]
