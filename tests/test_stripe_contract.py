@@ -266,15 +266,22 @@ def test_bank_transfer_needs_customer_and_jp_bank_transfer(target: Target) -> No
 # ------------------------------------------------------------------ idempotency
 
 
-def test_idempotency_replay_and_mismatch(target: Target) -> None:
+def test_idempotency_replay(target: Target) -> None:
     sessions = target.client.v1.checkout.sessions
     key = f"contract-{uuid.uuid4()}"
     params = _params(target)
     first = sessions.create(params, {"idempotency_key": key})
     assert first.last_response.headers.get("idempotent-replayed") in (None, "false")
     again = sessions.create(params, {"idempotency_key": key})
-    assert again.id == first.id
+    assert again.id == first.id and again.to_dict() == first.to_dict()
     assert again.last_response.headers.get("idempotent-replayed") == "true"
+
+
+def test_idempotency_mismatch_is_refused(target: Target) -> None:
+    sessions = target.client.v1.checkout.sessions
+    key = f"contract-{uuid.uuid4()}"
+    params = _params(target)
+    sessions.create(params, {"idempotency_key": key})
     different = _error(lambda: sessions.create({**params, "client_reference_id": "r8"}, {"idempotency_key": key}))
     assert isinstance(different, stripe.IdempotencyError) and different.http_status == 400
     assert different.error.type == "idempotency_error"
