@@ -187,13 +187,16 @@ def test_no_campaign_amount_when_the_csv_gives_each_recipients(session):
     csv = (
         "電話番号,氏名,生年月日,金額\n090-1234-5678,山田 太郎,1980/1/2,12800\n080-2345-6789,佐藤 花子,1990/3/4,\n"
     ).encode()
-    import_recipients_csv(session, campaign, csv)
+    report = import_recipients_csv(session, campaign, csv)
+    session.commit()
+    # a row with nothing to charge is refused at import (the API's immediate send too)
+    assert [(e["row"], e["reason_key"]) for e in json.loads(report.errors)] == [(3, "import.amount_missing")]
+    assert campaigns.send_check(session, op, campaign).problems == []
+    # and the send check names any recipient left without an amount
+    yamada = session.exec(select(Recipient).where(Recipient.name == "山田 太郎")).one()
+    yamada.amount_yen = 0
+    session.add(yamada)
     session.commit()
     (problem,) = campaigns.send_check(session, op, campaign).problems
     assert problem.key == "campaign.send.no_amount"
-    assert problem.params == {"count": 1, "recipients": "佐藤 花子 (¥0)"}
-    sato = session.exec(select(Recipient).where(Recipient.name == "佐藤 花子")).one()
-    sato.amount_yen = 3_000
-    session.add(sato)
-    session.commit()
-    assert campaigns.send_check(session, op, campaign).problems == []
+    assert problem.params == {"count": 1, "recipients": "山田 太郎 (¥0)"}

@@ -292,6 +292,7 @@ def _ingest(
     secret_key = get_settings().secret_key
     now = utcnow()
     default_amount = campaign.amount_yen or 0
+    campaign_pays = bool(campaign.payment_enabled)
     default_due = campaign.due_date
 
     errors: list[dict[str, Any]] = []
@@ -380,6 +381,10 @@ def _ingest(
                 else:
                     amount = lines_total
                     own_lines = dumps([list(line) for line in parsed_lines])
+
+        if campaign_pays and amount <= 0 and not row_errors:
+            # nothing to charge: the campaign has no amount and the row gives none
+            row_errors.append(_error(row_number, amount_h or phone_h, "import.amount_missing", lang))
 
         due = default_due
         if due_i is not None:
