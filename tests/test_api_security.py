@@ -170,11 +170,13 @@ def test_validation_errors_have_the_one_shape_in_both_languages(live_server, ses
             assert err["details"][0]["field"] == "name"
         bad = api.post(
             "/api/v1/campaigns",
-            json={"name": "x", "sms_template": "", "amount_yen": 0},
+            # amount_yen 0 is no longer refused (issue 12: each recipient's amount may
+            # come with the recipients); a blank name is the second refused field
+            json={"name": " ", "sms_template": "", "amount_yen": 0},
             headers={**idem(), "Accept-Language": "en"},
         )
         assert bad.status_code == 422 and bad.json()["error"]["code"] == "campaign_invalid"
-        assert {d["field"] for d in bad.json()["error"]["details"]} >= {"sms_template", "amount_yen"}
+        assert {d["field"] for d in bad.json()["error"]["details"]} >= {"sms_template", "name"}
         missing = api.post("/api/v1/campaigns", json=CAMPAIGN)
         assert missing.status_code == 400 and missing.json()["error"]["code"] == "idempotency_key_required"
 

@@ -50,7 +50,7 @@ def test_full_journey_card_success(live_server, session):
         assert message.status_code == 200
         assert "山田太郎様" in message.text and "¥12,340" in message.text
         assert "基本料金" in message.text and "¥2,340" in message.text  # line total 2 x 1,170
-        assert "2030/04/30" in message.text
+        assert "2030年4月30日" in message.text  # dates as people read them (issue 12), was 2030/04/30
 
         pay_form = form_to(message.text, "/pay")
         to_gateway = client.post(pay_form["action"], data=pay_form["fields"])

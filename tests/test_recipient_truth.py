@@ -22,7 +22,6 @@ from tests.factories import make_admin, make_caller, make_campaign, make_key, ma
 from tests.helpers import api_client
 
 T0 = datetime(2030, 4, 1, 1, 0)  # 10:00 JST
-HAS_DEADLINE = hasattr(Payment, "expires_at")  # added by the payments branch
 
 
 async def test_a_failed_sms_stays_failed_through_link_expiry_and_gets_no_reminder(live_server, session):
@@ -94,8 +93,7 @@ async def test_a_pending_konbini_payment_shows_as_payment_pending_with_its_deadl
             status="processing",
             method="konbini",
         )
-        if HAS_DEADLINE:
-            payment.expires_at = deadline  # type: ignore[attr-defined]
+        payment.expires_at = deadline
         session.add(payment)
         session.commit()
 
@@ -106,7 +104,7 @@ async def test_a_pending_konbini_payment_shows_as_payment_pending_with_its_deadl
         session.refresh(payer)
         assert payer.status == "verified" and payer.expired_at is None
 
-        expected_deadline = deadline if HAS_DEADLINE else None
+        expected_deadline = deadline
         assert recipients.shown_state(session, payer) == recipients.ShownState("payment_pending", expected_deadline)
         table = recipients.search(session, admin, RecipientQuery(campaign_id=campaign.id))
         shown = {r.id: (r.status, r.payment_deadline) for r in table.rows}
@@ -119,12 +117,12 @@ async def test_a_pending_konbini_payment_shows_as_payment_pending_with_its_deadl
         cells = list(exports.iter_rows(session, campaign.id, org.timezone, "ja"))
         assert cells[1][6] == "支払い手続き中" and cells[2][6] == "期限切れ"
         assert cells[0][-1] == "お支払い期限（手続き中）"
-        assert cells[1][-1] == ("2030-04-06 10:00:00" if HAS_DEADLINE else "")
+        assert cells[1][-1] == "2030-04-06 10:00:00"
 
         with api_client(live_server, key) as api:
             body = api.get(f"/api/v1/recipients/{payer.id}").json()
             assert body["status"] == "payment_pending"
-            assert body["payment_deadline"] == ("2030-04-06T01:00:00Z" if HAS_DEADLINE else None)
+            assert body["payment_deadline"] == "2030-04-06T01:00:00Z"
             listed = api.get(f"/api/v1/campaigns/{campaign.id}/recipients").json()["items"]
             assert [r["status"] for r in listed] == ["payment_pending", "expired"]
             filtered = api.get(f"/api/v1/campaigns/{campaign.id}/recipients", params={"status": "payment_pending"})

@@ -114,7 +114,11 @@ def test_one_time_code_sms_has_the_sender_prefix(live_server, session, settings)
 
 def test_merge_fields_have_one_definition():
     fields = fields_from_merge_data('{"a": 1, "b": null, "name": "x"}', "ignored", amount_yen=4980)
-    assert fields == {"a": "1", "b": "", "name": "x", "amount": "4,980"}
+    # amounts as ¥4,980 and dates as people read them, merge fields included (issue 12; was "4,980")
+    assert fields == {"a": "1", "b": "", "name": "x", "amount": "¥4,980"}
+    imported = fields_from_merge_data('{"amount": "12800", "due_date": "2026-12-10"}')
+    assert imported == {"amount": "¥12,800", "due_date": "2026年12月10日"}
+    assert fields_from_merge_data('{"due_date": "2026-12-10"}', lang="en") == {"due_date": "10 Dec 2026"}
     assert fields_from_merge_data("not json", "山田") == {"name": "山田"}
     assert fields_from_merge_data('["a list"]') == {}
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011_campaign_lifecycle"
-down_revision: str | None = "0009_sending_paused"
+down_revision: str | None = "0010_payment_vouchers"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -27,6 +27,7 @@ __all__ = [
     "DEFAULT_MAX_ROWS",
     "ParsedCsv",
     "parse_amount_yen",
+    "parse_invoice_lines",
     "parse_date",
     "read_csv",
     "suggest_mapping",
@@ -43,6 +44,7 @@ CANONICAL_FIELDS = (
     "customer_number",
     "birth_date",
     "postcode",
+    "lines",
 )
 
 
@@ -217,6 +219,14 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "totalamount",
         "billingamount",
     ),
+    "lines": (
+        "明細",
+        "請求明細",
+        "内訳",
+        "lines",
+        "invoicelines",
+        "lineitems",
+    ),
     "due_date": (
         "支払期限",
         "支払期日",
@@ -329,3 +339,52 @@ def parse_amount_yen(raw: str | None) -> int | None:
         return None
     value = int(m.group(1))
     return value if value <= 10**12 else None
+
+
+MAX_RECIPIENT_LINES = 20
+_LINE_RE = re.compile(r"^(?P<item>.+?)\s*[:：=]\s*(?P<amount>[^x×*]+?)(?:\s*[x×*]\s*(?P<qty>\d+))?$")
+
+
+def parse_invoice_lines(raw: str | None) -> list[tuple[str, int, int]] | None:
+    """A recipient's own invoice lines, (item, quantity, unit price in yen),
+    from one cell: ``基本料金:10000; 従量料金:1170x2`` (``;`` or a newline
+    between lines, ``:`` / ``=`` before the unit price, ``x`` / ``×`` before
+    the quantity) or a JSON list of ``{"item", "quantity", "unit_price_yen"}``
+    (the REST API). ``[]`` when empty; None when unreadable."""
+    import json
+
+    text = unicodedata.normalize("NFKC", str(raw or "")).strip()
+    if not text:
+        return []
+    lines: list[tuple[str, int, int]] = []
+    if text.startswith("["):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return None
+        if not isinstance(data, list):
+            return None
+        for entry in data:
+            if not isinstance(entry, dict):
+                return None
+            item = str(entry.get("item") or "").strip()
+            qty, unit = entry.get("quantity", 1), entry.get("unit_price_yen")
+            if not item or not isinstance(qty, int) or not isinstance(unit, int) or qty < 1 or unit < 0:
+                return None
+            lines.append((item[:200], qty, unit))
+    else:
+        for part in re.split(r"[;\n]", text):
+            part = part.strip()
+            if not part:
+                continue
+            m = _LINE_RE.match(part)
+            if not m:
+                return None
+            unit_yen = parse_amount_yen(m.group("amount"))
+            qty = int(m.group("qty") or 1)
+            if unit_yen is None or qty < 1:
+                return None
+            lines.append((m.group("item").strip()[:200], qty, unit_yen))
+    if len(lines) > MAX_RECIPIENT_LINES:
+        return None
+    return lines

@@ -221,15 +221,24 @@ class TemplateEstimate:
 
 
 def fields_from_merge_data(
-    merge_data: str | Mapping[str, object] | None, name: str | None = None, *, amount_yen: int | None = None
+    merge_data: str | Mapping[str, object] | None,
+    name: str | None = None,
+    *,
+    amount_yen: int | None = None,
+    lang: str = "ja",
 ) -> dict[str, str]:
     """A recipient's merge fields: the one definition, used by the SMS, its
     preview and estimates, and the recipient page. ``merge_data`` is the
     ``Recipient.merge_data`` JSON (unreadable JSON or a non-object counts as
     empty); values become strings, ``None`` -> ''. ``name`` (the recipient's
     name) fills ``{{name}}`` when the row has no such column; ``amount_yen``
-    likewise fills ``{{amount}}`` (digits with thousands separators)."""
+    likewise fills ``{{amount}}``. Amounts and dates read as people read them
+    everywhere (SMS, page): ``{{amount}}`` as ``¥12,800`` and ``{{due_date}}``
+    (stored ISO) as ``2026年12月10日`` (``lang="en"``: ``10 Dec 2026``)."""
     import json
+    from datetime import date
+
+    from smspay_app.domain.formatting import people_date, yen
 
     data: object = merge_data
     if isinstance(merge_data, str):
@@ -241,7 +250,16 @@ def fields_from_merge_data(
     if name is not None:
         fields.setdefault("name", name)
     if amount_yen is not None:
-        fields.setdefault("amount", f"{amount_yen:,}")
+        fields.setdefault("amount", str(amount_yen))
+    raw_amount = fields.get("amount", "").replace(",", "")
+    if raw_amount.isdigit():
+        fields["amount"] = yen(int(raw_amount))
+    raw_due = fields.get("due_date", "")
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw_due):
+        try:
+            fields["due_date"] = people_date(date.fromisoformat(raw_due), lang)
+        except ValueError:
+            pass
     return fields
 
 

@@ -127,6 +127,18 @@ MESSAGES = {
         "ja": "配信停止の申し出がある番号です（送信しません）。",
         "en": "This number has opted out (not sent).",
     },
+    "import.amount_missing": {
+        "ja": "金額がありません（キャンペーンの金額がないため、金額の列で指定してください）。",
+        "en": "No amount (the campaign has none: give it in the amount column).",
+    },
+    "import.invalid_lines": {
+        "ja": "明細を読み取れません（例: 基本料金:10000; 従量料金:1170x2）。",
+        "en": "The invoice lines cannot be read (e.g. Base fee:10000; Usage:1170x2).",
+    },
+    "import.lines_total": {
+        "ja": "明細の合計{total}が金額{amount}と一致しません。",
+        "en": "The invoice lines total {total}, not the amount {amount}.",
+    },
     "import.invalid_amount": {
         "ja": "金額を読み取れません（0以上の整数の円で入力してください）。",
         "en": "The amount cannot be read (whole yen, 0 or more).",

@@ -53,6 +53,16 @@ MESSAGES = {
         "ja": "最長のSMSが{chars}文字で、携帯会社の上限{cap}文字を超えるため送信できません。本文を短くしてください。",
         "en": "The longest SMS has {chars} characters, over the carriers' limit of {cap}: it cannot be sent. Shorten the text.",
     },
+    "campaign.send.no_amount": {
+        "ja": "金額のない宛先が{count}件あります: {recipients}。キャンペーンの金額を入れるか、CSVの金額列で指定してください。",
+        "en": "{count} recipients have no amount: {recipients}. Set the campaign's amount or give it in the CSV's amount column.",
+    },
+    "campaign.send.lines_mismatch": {
+        "ja": "請求明細の合計は{total}ですが、金額が異なる宛先が{count}件あります: {recipients}。"
+        "明細を削除するか、金額を明細の合計に揃えてください。",
+        "en": "The invoice lines total {total}, but {count} recipients have another amount: {recipients}. "
+        "Remove the lines or make the amounts match their total.",
+    },
     "campaign.send.no_identity_check": {
         "ja": "本人確認の質問がありません。質問を追加するかSMS確認コード方式を選んでください。",
         "en": "No identity question. Add a question or choose the SMS one-time code.",
@@ -253,6 +263,7 @@ MESSAGES = {
     "detail.field.phone": {"ja": "電話番号（必須）", "en": "Phone (required)"},
     "detail.field.name": {"ja": "氏名", "en": "Name"},
     "detail.field.amount": {"ja": "金額", "en": "Amount"},
+    "detail.field.lines": {"ja": "明細（宛先ごと）", "en": "Invoice lines (per recipient)"},
     "detail.field.due_date": {"ja": "支払期限", "en": "Due date"},
     "detail.field.customer_number": {"ja": "顧客番号", "en": "Customer number"},
     "detail.field.birth_date": {"ja": "生年月日", "en": "Date of birth"},

@@ -73,6 +73,7 @@ MESSAGES = {
     "dev.event.recipient.clicked": {"ja": "リンクを開いた", "en": "clicked"},
     "dev.event.recipient.verified": {"ja": "本人確認済み", "en": "verified"},
     "dev.event.recipient.paid": {"ja": "支払い完了", "en": "paid"},
+    "dev.event.payment.refunded": {"ja": "返金", "en": "refunded"},
     "dev.event.recipient.expired": {"ja": "期限切れ", "en": "expired"},
     "dev.event.recipient.replied": {"ja": "返信あり", "en": "replied"},
     "dev.event.recipient.opted_out": {"ja": "配信停止", "en": "opted out"},

@@ -32,6 +32,18 @@ MESSAGES = {
     "ops.error.not_locked": {"ja": "このリンクはロックされていません。", "en": "This link is not locked."},
     "ops.error.already_paid": {"ja": "この宛先はすでに支払済みです。", "en": "This recipient has already paid."},
     "ops.error.amount": {"ja": "金額が正しくありません。", "en": "The amount is not valid."},
+    "ops.error.nothing_to_refund": {
+        "ja": "決済サービスで支払われたお支払いがありません。",
+        "en": "Nothing was paid through the payment gateway.",
+    },
+    "ops.error.refund_amount": {
+        "ja": "返金額は¥1〜{max}で指定してください。",
+        "en": "Refund between ¥1 and {max}.",
+    },
+    "ops.error.refund_gateway": {
+        "ja": "決済サービスが返金を受け付けませんでした: {detail}",
+        "en": "The payment gateway refused the refund: {detail}",
+    },
     "ops.error.unknown_action": {"ja": "不明な操作です。", "en": "Unknown action."},
     "ops.error.encoding": {
         "ja": "文字コードは UTF-8（BOM付き）または Shift_JIS（CP932）を選んでください。",
@@ -119,6 +131,13 @@ MESSAGES = {
     "ops.action.unlock": {"ja": "ロック解除", "en": "Unlock link"},
     "ops.action.cancel": {"ja": "この宛先を取消", "en": "Cancel recipient"},
     "ops.action.mark_paid": {"ja": "支払済みにする（システム外入金）", "en": "Mark paid (outside the system)"},
+    "ops.action.refund": {"ja": "返金", "en": "Refund"},
+    "ops.action.help.refund": {
+        "ja": "決済サービスを通じて返金します（金額が空欄なら残額すべて）。支払済みの状態は変わりません。",
+        "en": "Refunds through the payment gateway (empty amount: all that is left). The recipient stays paid.",
+    },
+    "ops.action.refund_amount": {"ja": "返金額（円）", "en": "Amount to refund (yen)"},
+    "ops.action.done.refund": {"ja": "返金しました。", "en": "Refunded."},
     "ops.action.help.reissue": {
         "ja": "今のリンクはすぐに無効になり、新しいリンクをSMSで送ります。",
         "en": "Disables the current link immediately and sends a new link by SMS.",
@@ -189,6 +208,12 @@ MESSAGES = {
     "ops.event.payment_failed": {"ja": "決済失敗", "en": "Payment failed"},
     "ops.event.payment_expired": {"ja": "決済期限切れ", "en": "Checkout expired"},
     "ops.event.payment_mismatch": {"ja": "決済金額の不一致", "en": "Payment amount mismatch"},
+    "ops.event.payment_duplicate": {
+        "ja": "二重のお支払い（要返金）",
+        "en": "Duplicate payment (refund needed)",
+    },
+    "ops.event.payment_refunded": {"ja": "二重のお支払いを自動返金", "en": "Duplicate payment refunded automatically"},
+    "ops.event.voucher_sms_sent": {"ja": "払込票をSMSで送信", "en": "Voucher sent by SMS"},
     "ops.event.paid": {"ja": "支払完了", "en": "Paid"},
     "ops.event.link_expired": {"ja": "リンクの有効期限切れ", "en": "Link expired"},
     "ops.event.sms_reply": {"ja": "返信を受信", "en": "Reply received"},
@@ -206,6 +231,7 @@ MESSAGES = {
     "ops.event.staff_unlock": {"ja": "担当者がロック解除", "en": "Staff unlocked the link"},
     "ops.event.staff_cancel": {"ja": "担当者が取消", "en": "Staff cancelled the recipient"},
     "ops.event.staff_mark_paid": {"ja": "担当者が支払済みに変更", "en": "Staff marked as paid"},
+    "ops.event.staff_refund": {"ja": "担当者が返金", "en": "Staff refunded"},
     # replies
     "ops.replies.title": {"ja": "返信", "en": "Replies"},
     "sms.capability.no_replies.twilio_jp": {

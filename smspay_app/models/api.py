@@ -21,6 +21,7 @@ WEBHOOK_EVENT_TYPES = (
     "recipient.expired",
     "recipient.replied",
     "recipient.opted_out",
+    "payment.refunded",
 )
 
 

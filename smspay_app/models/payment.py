@@ -21,6 +21,13 @@ class Payment(SQLModel, table=True):
     checkout_url: str = ""
     status: str = "open"  # open | processing | succeeded | failed | expired | cancelled | manual
     method: str = ""  # card | bank | konbini | manual
+    provider_customer_id: str = ""  # the gateway's customer (bank transfer needs one)
+    provider_payment_intent: str = ""  # set by the gateway once the person completes checkout
+    # konbini / bank transfer: the voucher's deadline (naive UTC) and the
+    # gateway's ``next_action`` as JSON (store numbers, bank account, voucher URL)
+    expires_at: NaiveDatetime | None = None
+    voucher_json: str = ""
+    refunded_yen: int = 0  # refunded through the gateway (automatic duplicate refunds and support refunds)
     created_at: NaiveDatetime = Field(default_factory=utcnow)
     paid_at: NaiveDatetime | None = None
     updated_at: NaiveDatetime = Field(default_factory=utcnow)

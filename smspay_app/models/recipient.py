@@ -26,6 +26,9 @@ class Recipient(SQLModel, table=True):
     name: str = ""
     merge_data: str = "{}"  # JSON object of the row's other columns
     amount_yen: int = 0
+    # the recipient's own invoice lines (CSV "明細" column or the API), JSON
+    # [[item, quantity, unit price], ...]; '' = the campaign's lines, if they add up
+    invoice_lines_json: str = ""
     due_date: date | None = None
     external_ref: str = ""  # customer number / order id from the business
     row_number: int | None = None

@@ -261,6 +261,7 @@ _ACTION_COLORS = {
     "unlock": "amber",
     "cancel": "red",
     "mark_paid": "green",
+    "refund": "orange",
 }
 
 
@@ -449,6 +450,13 @@ def _action_dialog() -> rx.Component:
                         rx.vstack(
                             rx.text(AppState.tr["ops.action.hours"], size="2", weight="medium"),
                             rx.input(name="hours", id="action-hours", default_value="72", type="number", width="140px"),
+                        ),
+                    ),
+                    rx.cond(
+                        a == "refund",
+                        rx.vstack(
+                            rx.text(AppState.tr["ops.action.refund_amount"], size="2", weight="medium"),
+                            rx.input(name="amount", id="action-amount", type="number", min="1", width="160px"),
                         ),
                     ),
                     rx.cond(

@@ -11,6 +11,10 @@ support pages (through ``support.run_action``), the REST API and the worker.
 - ``cancel_recipient``: nothing more is sent, the link stops working;
 - ``mark_paid_outside``: paid by bank transfer, at the counter...: a manual
   payment row and the ``paid`` step;
+- ``refund_payment``: give money back (full or partial) through the payment
+  gateway's refund API; the recipient stays ``paid`` (the funnel never moves
+  back), the payment keeps ``refunded_yen``; outbound webhook
+  ``payment.refunded``;
 - ``queue_send``: queue the initial SMS of given recipients of a campaign.
 
 Each takes ``(session, actor, ..., reason)``: the actor is a staff ``Caller``
@@ -38,8 +42,10 @@ from smspay_app.domain import funnel
 from smspay_app.domain.campaigns import FOLLOW_UPS_SENT
 from smspay_app.domain.clock import utcnow
 from smspay_app.domain.errors import Refused
+from smspay_app.domain.formatting import yen
 from smspay_app.domain.security import new_token
 from smspay_app.models import AuditLog, Campaign, Link, OptOut, Payment, Recipient
+from smspay_app.providers.payments.base import GatewayError, PaymentGateway
 from smspay_app.services import links, sending, timeline
 from smspay_app.services.auth import Caller
 
@@ -331,6 +337,66 @@ def mark_paid_outside(
     )
     session.flush()
     return ActionResult("mark_paid", audit.id)
+
+
+def refund_payment(
+    session: Session,
+    actor: Caller,
+    recipient_id: int,
+    amount_yen: int | None,
+    reason: str,
+    *,
+    payment_id: int | None = None,
+    gateway: PaymentGateway | None = None,
+) -> ActionResult:
+    """Refund ``amount_yen`` (None: all that is left; or part of it) of the
+    recipient's gateway payment (``payment_id``, or the newest succeeded one)
+    through the gateway's refund API. Refused when nothing was paid through
+    the gateway, or the amount is not between ¥1 and what is left. The funnel
+    keeps ``paid``; the timeline shows ``staff_refund``."""
+    reason = clean_reason(reason)
+    recipient, _campaign = load_recipient(session, actor, recipient_id)
+    query = select(Payment).where(Payment.recipient_id == recipient.id, Payment.status == "succeeded")
+    if payment_id is not None:
+        query = query.where(Payment.id == payment_id)
+    payment = session.exec(query.order_by(Payment.id.desc())).first()
+    if payment is None or not payment.provider_payment_intent:
+        raise ActionRefused("ops.error.nothing_to_refund")
+    left = payment.amount_yen - payment.refunded_yen
+    if amount_yen is None:
+        amount_yen = left
+    if not isinstance(amount_yen, int) or not 1 <= amount_yen <= left:
+        raise ActionRefused("ops.error.refund_amount", max=yen(left))
+    if gateway is None:
+        from smspay_app.providers.payments.base import get_payment_gateway
+        from smspay_app.settings import get_settings
+
+        gateway = get_payment_gateway(get_settings())
+    try:
+        refund = gateway.create_refund(
+            payment_intent=payment.provider_payment_intent,
+            amount_yen=amount_yen,
+            reason="requested_by_customer",
+            metadata={"payment_id": str(payment.id), "recipient_id": str(recipient.id)},
+            # the same refund asked twice (a double click) is one refund
+            idempotency_key=f"smspay-refund-{payment.id}-{payment.refunded_yen}-{amount_yen}",
+        )
+    except GatewayError as exc:
+        raise ActionRefused("ops.error.refund_gateway", detail=exc.message) from exc
+    payment.refunded_yen += amount_yen
+    payment.updated_at = utcnow()
+    session.add(payment)
+    detail = {
+        "payment_id": payment.id,
+        "amount_yen": amount_yen,
+        "refunded_yen": payment.refunded_yen,
+        "full": payment.refunded_yen == payment.amount_yen,
+        "refund_id": str(refund.get("id", "")),
+    }
+    audit = _audit(session, actor, recipient, "refund", reason, detail)
+    _record(session, actor, recipient, "refund", audit, **detail)
+    session.flush()
+    return ActionResult("refund", audit.id)
 
 
 def queue_send(

@@ -6,6 +6,7 @@ read and page recipients, reissue, cancel. Every function takes a ``Caller``
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -25,6 +26,7 @@ CANONICAL = {
     "amount_yen": "amount",
     "due_date": "due_date",
     "reference": "customer_number",
+    "lines": "lines",
 }
 COLUMN_TO_FIELD = {v: k for k, v in CANONICAL.items()}
 
@@ -158,6 +160,7 @@ def add_recipients(
             "amount": "" if item.get("amount_yen") is None else str(item["amount_yen"]),
             "due_date": str(item.get("due_date") or ""),
             "customer_number": str(item.get("reference") or ""),
+            "lines": json.dumps(item["lines"], ensure_ascii=False) if item.get("lines") else "",
         }
         rows.append([values[h] if h in values else fields.get(h, "") for h in headers])
     report, created = imports.import_recipient_rows(

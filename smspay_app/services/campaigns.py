@@ -108,8 +108,8 @@ def validate(data: CampaignInput, organisation: Organisation) -> list[FieldError
             if sms_message.sample_over_cap(organisation, data.sms_template):
                 errors.append(FieldError("sms_template", "campaign.error.template_too_long"))
     amount = data.effective_amount()
-    if data.payment_enabled and amount <= 0:
-        errors.append(FieldError("amount_yen", "campaign.error.amount_required"))
+    # no campaign amount is fine: the CSV or the API may give each recipient's
+    # (the send check refuses recipients left without one: amount_problems)
     if amount < 0 or amount > MAX_AMOUNT_YEN:
         errors.append(FieldError("amount_yen", "campaign.error.amount_range"))
     if len(data.invoice_lines) > MAX_INVOICE_LINES:
@@ -417,7 +417,74 @@ def send_check(session: Session, caller: Caller, campaign: Campaign) -> SendChec
         problems.append(Problem("campaign.send.over_cap", {"chars": estimate.worst.chars, "cap": org.carrier_char_cap}))
     if campaign.verification_mode == "questions" and not questions_of(session, campaign.id):
         problems.append(Problem("campaign.send.no_identity_check"))
+    if campaign.payment_enabled:
+        problems.extend(amount_problems(session, campaign))
     return SendCheck(recipients=count, estimate=estimate, problems=problems)
+
+
+def amount_problems(session: Session, campaign: Campaign, *, shown: int = 5) -> list[Problem]:
+    """One amount everywhere: every recipient of a payment campaign needs an
+    amount (the campaign's, or their own from the CSV or the API), and
+    campaign invoice lines are shown to every recipient without lines of
+    their own, so their amount must be the lines' total. Each problem names
+    the first ``shown`` recipients and how many there are."""
+    from smspay_app.domain.formatting import yen
+
+    problems: list[Problem] = []
+    open_states = ("cancelled", "opted_out")
+    unpriced = list(
+        session.exec(
+            select(Recipient)
+            .where(
+                Recipient.campaign_id == campaign.id,
+                Recipient.amount_yen <= 0,
+                Recipient.status.not_in(open_states),
+            )
+            .order_by(Recipient.row_number, Recipient.id)
+        )
+    )
+    if unpriced:
+        problems.append(
+            Problem("campaign.send.no_amount", {"count": len(unpriced), "recipients": _names(unpriced, shown)})
+        )
+    lines = list(session.exec(select(InvoiceLine).where(InvoiceLine.campaign_id == campaign.id)))
+    if not lines:
+        return problems
+    total = invoice_total(lines)
+    off = list(
+        session.exec(
+            select(Recipient)
+            .where(
+                Recipient.campaign_id == campaign.id,
+                Recipient.amount_yen != total,
+                Recipient.status.not_in(("cancelled", "opted_out")),
+                Recipient.invoice_lines_json == "",  # own lines add up to their amount (import)
+            )
+            .order_by(Recipient.row_number, Recipient.id)
+        )
+    )
+    off = [r for r in off if r.amount_yen > 0]  # those without an amount are named above
+    if off:
+        problems.append(
+            Problem(
+                "campaign.send.lines_mismatch",
+                {"count": len(off), "total": yen(total), "recipients": _names(off, shown)},
+            )
+        )
+    return problems
+
+
+def _names(recipients: list[Recipient], shown: int) -> str:
+    """The first ``shown`` recipients as the operator knows them (their
+    reference, name or row) with their amount; ``+N`` for the rest."""
+    from smspay_app.domain.formatting import yen
+
+    names = ", ".join(
+        f"{r.external_ref or r.name or '#' + str(r.row_number or r.id)} ({yen(r.amount_yen)})"
+        for r in recipients[:shown]
+    )
+    more = len(recipients) - shown
+    return names + (f" +{more}" if more > 0 else "")
 
 
 def send_campaign(session: Session, caller: Caller, campaign_id: int, *, scheduled_at: datetime | None = None) -> int:

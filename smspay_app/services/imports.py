@@ -38,9 +38,11 @@ from smspay_app.domain.csv_import import (
     ParsedCsv,
     parse_amount_yen,
     parse_date,
+    parse_invoice_lines,
     read_csv,
     suggest_mapping,
 )
+from smspay_app.domain.formatting import yen
 from smspay_app.domain.phone import normalize_phone
 from smspay_app.domain.sms_text import LINK_FIELD, template_fields
 from smspay_app.i18n import t
@@ -81,6 +83,7 @@ _RECIPIENT_COLUMNS = (
     "status",
     "failed_answer_count",
     "created_at",
+    "invoice_lines_json",
 )
 _ROW_NUMBER_POS = _RECIPIENT_COLUMNS.index("row_number")
 _AMOUNT_POS = _RECIPIENT_COLUMNS.index("amount_yen")
@@ -283,10 +286,13 @@ def _ingest(
     due_i = index.get(mapping.get("due_date", ""), None)
     due_h = mapping.get("due_date", "")
     cust_i = index.get(mapping.get("customer_number", ""), None)
+    lines_i = index.get(mapping.get("lines", ""), None)
+    lines_h = mapping.get("lines", "")
     width = len(headers)
     secret_key = get_settings().secret_key
     now = utcnow()
     default_amount = campaign.amount_yen or 0
+    campaign_pays = bool(campaign.payment_enabled)
     default_due = campaign.due_date
 
     errors: list[dict[str, Any]] = []
@@ -347,6 +353,7 @@ def _ingest(
             row_errors.append(_error(row_number, phone_h, phone.error, lang))
 
         amount = default_amount
+        amount_given = False
         if amount_i is not None:
             raw_amount = row[amount_i].strip()
             if raw_amount:
@@ -355,6 +362,29 @@ def _ingest(
                     row_errors.append(_error(row_number, amount_h, "import.invalid_amount", lang))
                 else:
                     amount = parsed_amount
+                    amount_given = True
+
+        # the recipient's own invoice lines: their total is the amount (one amount everywhere)
+        own_lines = ""
+        if lines_i is not None and row[lines_i].strip():
+            parsed_lines = parse_invoice_lines(row[lines_i])
+            if parsed_lines is None:
+                row_errors.append(_error(row_number, lines_h, "import.invalid_lines", lang))
+            elif parsed_lines:
+                lines_total = sum(q * u for _, q, u in parsed_lines)
+                if amount_given and amount != lines_total:
+                    row_errors.append(
+                        _error(
+                            row_number, lines_h, "import.lines_total", lang, total=yen(lines_total), amount=yen(amount)
+                        )
+                    )
+                else:
+                    amount = lines_total
+                    own_lines = dumps([list(line) for line in parsed_lines])
+
+        if campaign_pays and amount <= 0 and not row_errors:
+            # nothing to charge: the campaign has no amount and the row gives none
+            row_errors.append(_error(row_number, amount_h or phone_h, "import.amount_missing", lang))
 
         due = default_due
         if due_i is not None:
@@ -418,6 +448,7 @@ def _ingest(
                     "created",
                     0,
                     now,
+                    own_lines,
                 )
             )
             pending_answers.append(answers)

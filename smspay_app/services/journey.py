@@ -478,11 +478,12 @@ def end_session(session: Session, ctx: LinkContext) -> None:
 # ---------------------------------------------------------------- message / read
 
 
-def merge_fields(recipient: Recipient) -> dict[str, str]:
-    """Merge fields of the recipient page message: the SMS's, plus ``amount``."""
+def merge_fields(recipient: Recipient, lang: str = "ja") -> dict[str, str]:
+    """Merge fields of the recipient page message: the SMS's, plus ``amount``
+    (dates in the page's language)."""
     from smspay_app.domain.sms_text import fields_from_merge_data
 
-    return fields_from_merge_data(recipient.merge_data, recipient.name, amount_yen=recipient.amount_yen)
+    return fields_from_merge_data(recipient.merge_data, recipient.name, amount_yen=recipient.amount_yen, lang=lang)
 
 
 def mark_read(session: Session, ctx: LinkContext) -> bool:
@@ -508,12 +509,14 @@ def payment_state(session: Session, ctx: LinkContext) -> tuple[str, Payment | No
             return "paid", p
     if ctx.recipient.paid_at is not None:
         return "paid", None
+    now = utcnow()
     for p in payments:
-        if p.status == "processing":
+        # a voucher past its deadline counts as expired (the person may start again)
+        if p.status == "processing" and not (p.expires_at is not None and p.expires_at <= now):
             return "processing", p
     if payments:
         latest = payments[0]
-        if latest.status in ("failed", "expired", "cancelled"):
+        if latest.status in ("failed", "expired", "cancelled", "processing"):
             return "failed", latest
         return "open", latest
     return "none", None

@@ -5,12 +5,22 @@ Payment statuses: ``open`` (handed to the gateway) -> ``processing`` (an
 asynchronous method such as convenience store is pending) -> ``succeeded``;
 or ``failed`` / ``expired``. ``succeeded`` is final: late or repeated events
 never move it. Event ids are deduplicated (``WebhookEvent``), and the
-recipient's ``paid`` step (with its timeline event) is recorded exactly once."""
+recipient's ``paid`` step (with its timeline event) is recorded exactly once.
+
+Never twice: a recipient has at most one live checkout (``open_checkout``
+reuses the open one; ``close_other_checkouts`` expires any other through the
+gateway); if two payments still succeed (two devices racing), the second is
+refunded automatically through the gateway (status ``refunded``, timeline
+``payment_refunded``, audit ``payment.duplicate_refund``), and the recipient's
+page says so. ``refunded`` payments and ``Payment.refunded_yen`` never move the
+funnel back: the recipient stays ``paid``."""
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -18,8 +28,8 @@ from sqlmodel import Session, select
 
 from smspay_app.domain.clock import utcnow
 from smspay_app.domain.errors import Refused
-from smspay_app.models import Payment, Recipient, WebhookEvent
-from smspay_app.providers.payments.base import CheckoutRequest, PaymentGateway
+from smspay_app.models import AuditLog, InvoiceLine, Payment, Recipient, WebhookEvent
+from smspay_app.providers.payments.base import CheckoutRequest, GatewayError, PaymentDetails, PaymentGateway
 from smspay_app.providers.payments.base import WebhookEvent as GatewayEvent
 from smspay_app.services import timeline
 from smspay_app.services.journey import LinkContext, payment_state
@@ -27,8 +37,40 @@ from smspay_app.services.links import link_url
 
 log = logging.getLogger(__name__)
 
-FINAL = ("succeeded", "manual")
+FINAL = ("succeeded", "manual", "refunded")
 _METHOD_NAMES = {"card": "card", "customer_balance": "bank", "bank": "bank", "konbini": "konbini"}
+KONBINI_MIN_YEN, KONBINI_MAX_YEN = 120, 300_000  # Stripe's konbini limits
+REUSE_MARGIN = timedelta(minutes=5)  # an open checkout this close to its expiry is not handed out again
+
+
+def payment_methods_for(amount_yen: int) -> tuple[str, ...]:
+    """The methods offered for ``amount_yen`` (Stripe names): card and bank
+    transfer always, konbini within ¥120 to ¥300,000."""
+    methods = ["card", "customer_balance"]
+    if KONBINI_MIN_YEN <= amount_yen <= KONBINI_MAX_YEN:
+        methods.append("konbini")
+    return tuple(methods)
+
+
+def _from_unix(ts: int | None) -> datetime | None:
+    return datetime.fromtimestamp(int(ts), UTC).replace(tzinfo=None) if ts else None
+
+
+def live_checkout(session: Session, recipient_id: int, amount_yen: int) -> Payment | None:
+    """The recipient's open checkout that can be handed out again: created at
+    the gateway, same amount, not about to expire."""
+    now = utcnow()
+    for p in session.exec(
+        select(Payment)
+        .where(Payment.recipient_id == recipient_id, Payment.status == "open", Payment.checkout_url != "")
+        .order_by(Payment.id.desc())
+    ):
+        if p.provider_session_id.startswith("pending-") or p.amount_yen != amount_yen:
+            continue
+        if p.expires_at is not None and p.expires_at <= now + REUSE_MARGIN:
+            continue
+        return p
+    return None
 
 
 class PaymentNotAllowed(Refused):
@@ -43,7 +85,9 @@ class PaymentNotAllowed(Refused):
 def open_checkout(session: Session, ctx: LinkContext, gateway: PaymentGateway) -> Payment:
     """Step 1 of a checkout: the ``open`` Payment row for the recipient's amount
     (always from the server). The caller commits it before step 2
-    (``start_checkout``) calls the gateway, so a webhook can always find it."""
+    (``start_checkout``) calls the gateway, so a webhook can always find it.
+    When the recipient already has a live checkout for that amount, that
+    payment is returned as it is (``checkout_url`` set: no step 2)."""
     campaign, recipient = ctx.campaign, ctx.recipient
     if not campaign.payment_enabled:
         raise PaymentNotAllowed("notice_only")
@@ -53,6 +97,10 @@ def open_checkout(session: Session, ctx: LinkContext, gateway: PaymentGateway) -
     amount = int(recipient.amount_yen or 0)
     if amount <= 0:
         raise PaymentNotAllowed("no_amount")
+    _expire_lapsed_vouchers(session, recipient.id)
+    reusable = live_checkout(session, recipient.id, amount)
+    if reusable is not None:
+        return reusable  # pressing "pay" again (or on another device) opens the same checkout
     now = utcnow()
     payment = Payment(
         organisation_id=recipient.organisation_id,
@@ -70,6 +118,19 @@ def open_checkout(session: Session, ctx: LinkContext, gateway: PaymentGateway) -
     return payment
 
 
+def _expire_lapsed_vouchers(session: Session, recipient_id: int) -> None:
+    """Vouchers past their deadline with no word from the gateway: expired
+    (``journey.payment_state`` already treats them so)."""
+    now = utcnow()
+    for p in session.exec(
+        select(Payment).where(
+            Payment.recipient_id == recipient_id, Payment.status == "processing", Payment.expires_at <= now
+        )
+    ):
+        p.status = "expired"
+        _touch(session, p, now, "payment_expired")
+
+
 def start_checkout(
     session: Session, ctx: LinkContext, token: str, gateway: PaymentGateway, payment: Payment
 ) -> Payment:
@@ -79,6 +140,8 @@ def start_checkout(
     campaign, recipient = ctx.campaign, ctx.recipient
     amount = payment.amount_yen
     base = link_url(token)
+    methods = payment_methods_for(amount)
+    customer = _customer_for(session, recipient, gateway) if "customer_balance" in methods else None
     checkout = gateway.create_checkout(
         CheckoutRequest(
             amount_yen=amount,
@@ -87,16 +150,97 @@ def start_checkout(
             cancel_url=f"{base}/cancelled",
             client_reference_id=f"r{recipient.id}",
             payment_id=payment.id,
+            payment_method_types=methods,
             idempotency_key=f"smspay-payment-{payment.id}",
+            lines=tuple(invoice_lines_for(session, recipient)) if amount == recipient.amount_yen else (),
+            customer=customer,
         )
     )
     payment.provider_session_id = checkout.id
     payment.checkout_url = checkout.url
+    payment.provider_customer_id = customer or ""
+    payment.expires_at = _from_unix(checkout.expires_at)
     payment.updated_at = utcnow()
     session.add(payment)
     timeline.record(session, recipient, "checkout_started", detail={"payment_id": payment.id, "amount_yen": amount})
     session.flush()
     return payment
+
+
+def _customer_for(session: Session, recipient: Recipient, gateway: PaymentGateway) -> str:
+    """The gateway's customer for ``recipient`` (bank transfer needs one):
+    the one an earlier payment used, or a new one (no personal data)."""
+    known = session.exec(
+        select(Payment.provider_customer_id)
+        .where(Payment.recipient_id == recipient.id, Payment.provider_customer_id != "")
+        .order_by(Payment.id.desc())
+    ).first()
+    if known:
+        return known
+    return gateway.create_customer(
+        name=recipient.external_ref or f"recipient {recipient.id}",
+        metadata={"recipient_id": str(recipient.id), "organisation_id": str(recipient.organisation_id)},
+        idempotency_key=f"smspay-customer-r{recipient.id}",
+    )
+
+
+def invoice_lines_for(session: Session, recipient: Recipient) -> list[tuple[str, int, int]]:
+    """The invoice lines shown to ``recipient`` (item, quantity, unit price),
+    which always add up to the amount charged: the recipient's own lines (CSV
+    or API), else the campaign's lines when they add up to the recipient's
+    amount, else none (the total alone)."""
+    if recipient.invoice_lines_json:
+        try:
+            own = [(str(i), int(q), int(u)) for i, q, u in json.loads(recipient.invoice_lines_json)]
+        except (ValueError, TypeError):
+            own = []
+        if own and sum(q * u for _, q, u in own) == recipient.amount_yen:
+            return own
+    lines = [
+        (line.item, line.quantity, line.unit_price_yen)
+        for line in session.exec(
+            select(InvoiceLine)
+            .where(InvoiceLine.campaign_id == recipient.campaign_id)
+            .order_by(InvoiceLine.position, InvoiceLine.id)
+        )
+    ]
+    if lines and sum(q * u for _, q, u in lines) == recipient.amount_yen:
+        return lines
+    return []
+
+
+def close_other_checkouts(session: Session, gateway: PaymentGateway, payment: Payment) -> Payment:
+    """At most one live checkout per recipient: expire (through the gateway)
+    every other open checkout of ``payment``'s recipient created before it.
+    If a newer one exists (two presses racing), ``payment`` itself is expired
+    and the newer one returned. A checkout the gateway will not expire (it
+    was just completed) is left to its webhook. Flushes; the caller commits."""
+    others = list(
+        session.exec(
+            select(Payment).where(
+                Payment.recipient_id == payment.recipient_id, Payment.status == "open", Payment.id != payment.id
+            )
+        )
+    )
+    newer = [p for p in others if p.id > payment.id and p.checkout_url]
+    if newer:
+        _expire(session, gateway, payment)
+        return max(newer, key=lambda p: p.id)
+    for other in others:
+        if not other.provider_session_id.startswith("pending-"):
+            _expire(session, gateway, other)
+    session.flush()
+    return payment
+
+
+def _expire(session: Session, gateway: PaymentGateway, payment: Payment) -> None:
+    try:
+        gateway.expire_checkout(payment.provider_session_id)
+    except GatewayError as exc:
+        log.info("checkout %s not expired: %s", payment.id, exc)
+        return
+    payment.status = "expired"
+    _touch(session, payment, utcnow(), "payment_expired")
 
 
 @dataclass
@@ -105,19 +249,28 @@ class WebhookOutcome:
     payment_id: int | None = None
 
 
-def _method_of(obj: dict) -> str:
-    chosen = obj.get("sandbox_payment_method")
-    if chosen:
-        return _METHOD_NAMES.get(str(chosen), str(chosen))
+def _method_of(obj: dict, details: PaymentDetails | None) -> str:
+    if details is not None and details.method:
+        return details.method
     types = obj.get("payment_method_types") or []
     if len(types) == 1:
         return _METHOD_NAMES.get(str(types[0]), str(types[0]))
     return ""
 
 
-def handle_event(session: Session, event: GatewayEvent, *, source: str = "stripe") -> WebhookOutcome:
+def handle_event(
+    session: Session,
+    event: GatewayEvent,
+    *,
+    source: str = "stripe",
+    gateway: PaymentGateway | None = None,
+    details: PaymentDetails | None = None,
+) -> WebhookOutcome:
     """Apply one verified gateway event. Idempotent: a repeated event id changes
-    nothing; a second success for the same payment records nothing new.
+    nothing; a second success for the same payment records nothing new; a
+    success for a recipient already paid by another payment is refunded
+    through ``gateway``. ``details`` (``gateway.payment_details``) carry the
+    method, payment intent and voucher as live Stripe gives them.
     Flushes; the webhook route commits."""
     handled_types = (
         "checkout.session.completed",
@@ -159,7 +312,9 @@ def handle_event(session: Session, event: GatewayEvent, *, source: str = "stripe
         return WebhookOutcome("mismatch", payment.id)
 
     now = utcnow()
-    method = _method_of(obj) or payment.method
+    method = _method_of(obj, details) or payment.method
+    if details is not None:
+        _keep_details(payment, details)
     paid_now = obj.get("payment_status") == "paid" and event.type in (
         "checkout.session.completed",
         "checkout.session.async_payment_succeeded",
@@ -168,11 +323,17 @@ def handle_event(session: Session, event: GatewayEvent, *, source: str = "stripe
         session.flush()
         return WebhookOutcome("applied", payment.id)
     if paid_now:
-        _mark_paid(session, payment, method, now)
+        _mark_paid(session, payment, method, now, gateway)
     elif event.type == "checkout.session.completed":
         payment.status = "processing"  # async method: waiting for the store / bank
         payment.method = method
+        if not payment.voucher_json:
+            payment.expires_at = None  # the checkout's expiry no longer applies
         _touch(session, payment, now, "payment_processing")
+    elif event.type == "checkout.session.async_payment_failed" and (method or payment.method) == "konbini":
+        payment.status = "expired"  # a konbini payment fails when its voucher expires unpaid
+        payment.method = method
+        _touch(session, payment, now, "payment_expired")
     elif event.type == "checkout.session.async_payment_failed":
         payment.status = "failed"
         payment.method = method
@@ -191,7 +352,37 @@ def _touch(session: Session, payment: Payment, now, kind: str) -> None:
     timeline.record(session, recipient, kind, at=now, detail={"payment_id": payment.id, "method": payment.method})
 
 
-def _mark_paid(session: Session, payment: Payment, method: str, now) -> None:
+def _keep_details(payment: Payment, details: PaymentDetails) -> None:
+    if details.payment_intent:
+        payment.provider_payment_intent = details.payment_intent
+    if details.next_action is not None:
+        payment.voucher_json = json.dumps(details.next_action, ensure_ascii=False)
+        # the voucher's deadline (konbini); a bank transfer's instructions have none
+        payment.expires_at = _from_unix(details.expires_at)
+
+
+def refunds_for(session: Session, recipient_id: int) -> list[Payment]:
+    """The recipient's payments with money given back (duplicates refunded
+    automatically, support refunds), oldest first: for their page."""
+    return list(
+        session.exec(
+            select(Payment).where(Payment.recipient_id == recipient_id, Payment.refunded_yen > 0).order_by(Payment.id)
+        )
+    )
+
+
+def voucher(payment: Payment | None) -> dict | None:
+    """The stored ``next_action`` of a konbini / bank-transfer payment."""
+    if payment is None or not payment.voucher_json:
+        return None
+    try:
+        data = json.loads(payment.voucher_json)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _mark_paid(session: Session, payment: Payment, method: str, now, gateway: PaymentGateway | None) -> None:
     # Conditional update: two racing success events record one payment.
     claimed = session.execute(
         update(Payment)
@@ -202,6 +393,16 @@ def _mark_paid(session: Session, payment: Payment, method: str, now) -> None:
     if claimed.rowcount != 1:
         return
     recipient = session.get(Recipient, payment.recipient_id)
+    earlier = session.exec(
+        select(Payment).where(
+            Payment.recipient_id == payment.recipient_id,
+            Payment.id != payment.id,
+            Payment.status.in_(("succeeded", "manual")),
+        )
+    ).first()
+    if earlier is not None:
+        _refund_duplicate(session, recipient, payment, earlier, gateway, now)
+        return
     already = recipient.paid_at is not None
     timeline.record(
         session,
@@ -211,3 +412,137 @@ def _mark_paid(session: Session, payment: Payment, method: str, now) -> None:
         at=now,
         detail={"payment_id": payment.id, "amount_yen": payment.amount_yen, "method": method, "repeat": already},
     )
+
+
+def _refund_duplicate(
+    session: Session,
+    recipient: Recipient,
+    payment: Payment,
+    earlier: Payment,
+    gateway: PaymentGateway | None,
+    now: datetime,
+) -> None:
+    """A second success for one recipient: refund it in full through the
+    gateway, and tell the operator (timeline + audit). If the gateway refuses,
+    the payment stays ``succeeded`` with a ``payment_duplicate`` event for a
+    person to refund (``actions.refund_payment``)."""
+    detail: dict = {"payment_id": payment.id, "amount_yen": payment.amount_yen, "first_payment_id": earlier.id}
+    refund_id, error = "", ""
+    if gateway is not None and payment.provider_payment_intent:
+        try:
+            refund = gateway.create_refund(
+                payment_intent=payment.provider_payment_intent,
+                amount_yen=payment.amount_yen,
+                reason="duplicate",
+                metadata={"payment_id": str(payment.id), "duplicate_of": str(earlier.id)},
+                idempotency_key=f"smspay-duplicate-refund-{payment.id}",
+            )
+            refund_id = str(refund.get("id", ""))
+        except GatewayError as exc:
+            error = exc.code or exc.message
+    else:
+        error = "no_payment_intent"
+    if refund_id:
+        payment.status = "refunded"
+        payment.refunded_yen = payment.amount_yen
+        payment.updated_at = now
+        session.add(payment)
+        detail.update(refund_id=refund_id, automatic=True)
+        kind = "payment_refunded"
+    else:
+        detail.update(error=error)
+        kind = "payment_duplicate"
+    session.add(
+        AuditLog(
+            organisation_id=recipient.organisation_id,
+            user_id=None,
+            action="payment.duplicate_refund" if refund_id else "payment.duplicate",
+            target_type="recipient",
+            target_id=recipient.id,
+            reason="duplicate payment",
+            detail=json.dumps({"actor": "system", **detail}, ensure_ascii=False),
+            at=now,
+        )
+    )
+    timeline.record(session, recipient, kind, at=now, detail=detail)
+
+
+VOUCHER_SMS_MAX = 3  # voucher SMS per payment, on the recipient's request
+
+
+def voucher_sms_text(organisation, payment: Payment, lang: str) -> str | None:
+    """The voucher as an SMS (sender prefix, amount, deadline in the
+    organisation's zone, store numbers or bank account, the voucher link)."""
+    from smspay_app.domain.formatting import people_datetime, yen
+    from smspay_app.i18n import t
+    from smspay_app.services.sms_message import sender_prefix
+
+    action = voucher(payment)
+    if action is None:
+        return None
+    prefix = sender_prefix(organisation)
+    deadline = people_datetime(payment.expires_at, lang, organisation.timezone if organisation else None)
+    lines: list[str] = []
+    if action.get("type") == "konbini_display_details":
+        details = action.get("konbini_display_details") or {}
+        lines.append(t("recipient.voucher_sms_konbini", lang, prefix=prefix, amount=yen(payment.amount_yen)))
+        if deadline:
+            lines.append(t("recipient.voucher_deadline", lang, date=deadline))
+        for store, numbers in (details.get("stores") or {}).items():
+            if isinstance(numbers, dict):
+                lines.append(
+                    t(
+                        "recipient.voucher_sms_store",
+                        lang,
+                        store=t(f"recipient.store_{store}", lang),
+                        confirmation=numbers.get("confirmation_number", ""),
+                        code=numbers.get("payment_code", ""),
+                    )
+                )
+        url = str(details.get("hosted_voucher_url") or "")
+    elif action.get("type") == "display_bank_transfer_instructions":
+        instr = action.get("display_bank_transfer_instructions") or {}
+        z = ((instr.get("financial_addresses") or [{}])[0] or {}).get("zengin") or {}
+        lines.append(t("recipient.voucher_sms_bank", lang, prefix=prefix, amount=yen(payment.amount_yen)))
+        lines.append(
+            f"{z.get('bank_name', '')}({z.get('bank_code', '')}) {z.get('branch_name', '')}({z.get('branch_code', '')}) "
+            f"{t('recipient.account_' + str(z.get('account_type', 'futsu')), lang)} {z.get('account_number', '')} "
+            f"{z.get('account_holder_name', '')}"
+        )
+        url = str(instr.get("hosted_instructions_url") or "")
+    else:
+        return None
+    if url:
+        lines.append(url)
+    return "\n".join(lines)
+
+
+def send_voucher_sms(session: Session, ctx: LinkContext, payment: Payment, lang: str, *, send=None) -> str:
+    """Send the voucher by SMS to the recipient, at most ``VOUCHER_SMS_MAX``
+    times per payment: ``sent``, ``cap``, ``none`` (no voucher) or
+    ``failed``. Timeline ``voucher_sms_sent``. Flushes; the caller commits."""
+    from smspay_app.models import TimelineEvent
+    from smspay_app.services import journey
+
+    text = voucher_sms_text(ctx.organisation, payment, lang)
+    if text is None or payment.status != "processing":
+        return "none"
+    sent_before = [
+        e
+        for e in session.exec(
+            select(TimelineEvent).where(
+                TimelineEvent.recipient_id == ctx.recipient.id, TimelineEvent.kind == "voucher_sms_sent"
+            )
+        )
+        if json.loads(e.detail or "{}").get("payment_id") == payment.id
+    ]
+    if len(sent_before) >= VOUCHER_SMS_MAX:
+        return "cap"
+    try:
+        (send or journey.send_otp_sms)(ctx.recipient, text)
+    except Exception as exc:  # the provider failed
+        log.warning("voucher SMS for payment %s failed: %s", payment.id, type(exc).__name__)
+        return "failed"
+    timeline.record(session, ctx.recipient, "voucher_sms_sent", detail={"payment_id": payment.id})
+    session.flush()
+    return "sent"

@@ -83,7 +83,7 @@ class ShownState:
 
 def payment_deadline(payment: Payment) -> datetime | None:
     """When a pending payment lapses (the payment gateway's deadline), if known."""
-    return getattr(payment, "expires_at", None)
+    return payment.expires_at
 
 
 def pending_payment_condition():

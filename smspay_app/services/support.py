@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
+from smspay_app.services import actions
 from smspay_app.services.actions import (
     CLOSED_RECIPIENT_STATES,
     MAX_EXTEND_HOURS,
@@ -31,7 +32,7 @@ from smspay_app.services.auth import Caller
 # The support pages' refusal: the actions' (same class, old name).
 SupportError = ActionRefused
 
-ACTIONS = ("reissue", "resend", "extend", "unlock", "cancel", "mark_paid")
+ACTIONS = ("reissue", "resend", "extend", "unlock", "cancel", "mark_paid", "refund")
 
 __all__ = [
     "ACTIONS",
@@ -81,4 +82,6 @@ def run_action(
         return cancel_recipient(session, caller, recipient_id, reason)
     if action == "mark_paid":
         return mark_paid_outside(session, caller, recipient_id, reason, amount_yen)
+    if action == "refund":
+        return actions.refund_payment(session, caller, recipient_id, amount_yen, reason)
     raise SupportError("ops.error.unknown_action")

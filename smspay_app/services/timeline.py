@@ -54,6 +54,9 @@ TIMELINE_KINDS: tuple[str, ...] = (
     "payment_expired",
     "payment_mismatch",
     "paid",
+    "payment_duplicate",
+    "payment_refunded",
+    "voucher_sms_sent",
     # replies and opt-outs
     "sms_reply",
     "opted_out",
@@ -64,6 +67,7 @@ TIMELINE_KINDS: tuple[str, ...] = (
     "staff_unlock",
     "staff_cancel",
     "staff_mark_paid",
+    "staff_refund",
 )
 # Kinds older rows may hold but nothing writes any more (still labelled):
 # ``reminder`` (early reminders), ``link_reissued`` and ``cancelled_by_api``

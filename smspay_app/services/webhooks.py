@@ -55,7 +55,11 @@ STEP_EVENTS = {
     "expired": "recipient.expired",
     "opted_out": "recipient.opted_out",
 }
-KIND_EVENTS = {"sms_reply": "recipient.replied"}
+KIND_EVENTS = {
+    "sms_reply": "recipient.replied",
+    "staff_refund": "payment.refunded",
+    "payment_refunded": "payment.refunded",
+}
 
 
 class WebhookInvalid(Refused, ValueError):

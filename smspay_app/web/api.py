@@ -216,6 +216,13 @@ class SmsCapabilitiesOut(BaseModel):
     notes: list[CapabilityNote] = Field(description="for each missing capability with a known reason, why")
 
 
+class RecipientLineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    item: str = Field(min_length=1, max_length=200)
+    quantity: int = Field(default=1, ge=1, le=100_000)
+    unit_price_yen: int = Field(ge=0, le=10_000_000)
+
+
 class RecipientIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     phone: str = Field(min_length=1, max_length=40, description="Japanese or E.164 number; full-width digits accepted")
@@ -223,6 +230,11 @@ class RecipientIn(BaseModel):
     amount_yen: int | None = Field(default=None, ge=0, le=10_000_000, description="Default: the campaign's amount")
     due_date: str | None = Field(default=None, max_length=40, description="2030-04-30, 2030/4/30, 令和12年4月30日 ...")
     reference: str | None = Field(default=None, max_length=100, description="Your order / customer number")
+    lines: list[RecipientLineIn] | None = Field(
+        default=None,
+        max_length=20,
+        description="This recipient's own invoice lines; their total is the amount (amount_yen, if given, must equal it)",
+    )
     fields: dict[str, str] | None = Field(
         default=None,
         max_length=50,

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from smspay_app.db import session_scope
-from smspay_app.providers.payments.base import SignatureError, get_payment_gateway
+from smspay_app.providers.payments.base import PaymentGateway, SignatureError, WebhookEvent, get_payment_gateway
 from smspay_app.services import payments
 from smspay_app.settings import get_settings
 
@@ -31,13 +31,16 @@ async def stripe_webhook(request: Request) -> Response:
     except SignatureError as exc:
         log.warning("payment webhook refused: %s", exc)
         return JSONResponse({"error": "invalid signature"}, status_code=400)
-    outcome = await run_in_threadpool(_apply, event)
+    outcome = await run_in_threadpool(_apply, event, gateway)
     return JSONResponse({"received": True, "result": outcome.result})
 
 
-def _apply(event):
+def _apply(event: WebhookEvent, gateway: PaymentGateway) -> payments.WebhookOutcome:
+    # the method used and the voucher, from the payment intent as live Stripe
+    # gives them (asked before the transaction: no gateway call holds a lock)
+    details = gateway.payment_details(event.object) if event.type.startswith("checkout.session.") else None
     with session_scope() as session:
-        return payments.handle_event(session, event, source="stripe")
+        return payments.handle_event(session, event, source="stripe", gateway=gateway, details=details)
 
 
 routes = [Route("/webhooks/stripe", stripe_webhook, methods=["POST"])]

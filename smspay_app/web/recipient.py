@@ -29,7 +29,7 @@ import threading
 from html import escape
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -37,15 +37,15 @@ from starlette.routing import Route
 
 from smspay_app.db import get_engine, session_scope
 from smspay_app.domain import user_agents
-from smspay_app.domain.formatting import yen
+from smspay_app.domain.formatting import people_date, people_datetime, yen
 from smspay_app.domain.limits import SlidingWindowLimiter
 from smspay_app.i18n import language_from_accept, normalise_language, t
-from smspay_app.models import InvoiceLine
 from smspay_app.providers.payments.base import GatewayError, get_payment_gateway
 from smspay_app.services import journey, payments
 from smspay_app.services.journey import LinkContext
 from smspay_app.settings import get_settings
 from smspay_app.web.html import html_response, page
+from smspay_app.web.vouchers import voucher_card
 
 SESSION_COOKIE = "smspay_s"
 LANG_COOKIE = "smspay_lang"
@@ -274,9 +274,9 @@ def _identity_page(
     return _respond(request, lang, title=title, body=_card("".join(parts)), ctx=ctx, token=token, status=status)
 
 
-def _due_text(ctx: LinkContext) -> str:
+def _due_text(ctx: LinkContext, lang: str) -> str:
     due = ctx.recipient.due_date or ctx.campaign.due_date
-    return due.strftime("%Y/%m/%d") if due else ""
+    return people_date(due, lang) if due else ""
 
 
 def message_page(
@@ -301,18 +301,27 @@ def message_page(
                         "recipient.receipt",
                         lang,
                         amount=yen(amount),
-                        date=when.strftime("%Y/%m/%d %H:%M UTC") if when else "",
+                        date=people_datetime(when, lang, ctx.organisation.timezone),
                     ),
                 )
             )
         )
     elif state == "processing":
-        top.append(
-            _card(f"<h1>{t('recipient.processing_title', lang)}</h1><p>{t('recipient.processing_body', lang)}</p>")
-        )
+        # konbini / bank transfer: what to pay where and by when (web/vouchers.py)
+        shown = voucher_card(payment, ctx.organisation.timezone, lang)
+        if shown:
+            shown += _form(f"{base}/voucher-sms", lang, "", t("recipient.voucher_sms_button", lang), alt=True)
+        else:
+            shown = f"<p>{t('recipient.processing_body', lang)}</p>"
+        top.append(_card(f"<h1>{t('recipient.processing_title', lang)}</h1>{shown}"))
+    elif state == "failed" and payment is not None and payment.status == "expired" and payment.voucher_json:
+        top.append(_card(_notice("err", t("recipient.voucher_expired", lang))))
+    for refunded in payments.refunds_for(session, recipient.id):
+        key = "recipient.duplicate_refunded" if refunded.status == "refunded" else "recipient.refunded"
+        top.append(_card(_notice("ok", t(key, lang, amount=yen(refunded.refunded_yen)))))
 
     try:
-        message = render_text(campaign.page_message or "", journey.merge_fields(recipient))
+        message = render_text(campaign.page_message or "", journey.merge_fields(recipient, lang))
     except Exception:  # a broken template must not break the page
         message = campaign.page_message or ""
     main = [f"<h1>{escape(campaign.page_title or campaign.name)}</h1>"]
@@ -320,18 +329,13 @@ def message_page(
         main.append(f'<div class="msg">{escape(message)}</div>')
     form_targets: tuple[str, ...] = ()
     if campaign.payment_enabled and recipient.amount_yen > 0:
-        lines = list(
-            session.exec(
-                select(InvoiceLine)
-                .where(InvoiceLine.campaign_id == campaign.id)
-                .order_by(InvoiceLine.position, InvoiceLine.id)
-            )
-        )
+        # lines that add up to the amount charged: the recipient's own, or the campaign's
+        lines = payments.invoice_lines_for(session, recipient)
         if lines:
             rows = "".join(
-                f"<tr><td>{escape(line.item)}</td><td class=n>{line.quantity}</td>"
-                f"<td class=n>{yen(line.unit_price_yen)}</td><td class=n>{yen(line.quantity * line.unit_price_yen)}</td></tr>"
-                for line in lines
+                f"<tr><td>{escape(item)}</td><td class=n>{qty}</td>"
+                f"<td class=n>{yen(unit)}</td><td class=n>{yen(qty * unit)}</td></tr>"
+                for item, qty, unit in lines
             )
             main.append(
                 f"<h2 style='font-size:1rem'>{t('recipient.invoice', lang)}</h2><table><tr>"
@@ -339,7 +343,7 @@ def message_page(
                 f"<th class=n>{t('recipient.col_unit', lang)}</th><th class=n>{t('recipient.col_total', lang)}</th></tr>{rows}</table>"
             )
         main.append(f"<p>{t('recipient.total', lang)}</p><p class=total>{yen(recipient.amount_yen)}</p>")
-        due = _due_text(ctx)
+        due = _due_text(ctx, lang)
         if due:
             main.append(f"<p>{t('recipient.due', lang, date=due)}</p>")
         if state not in ("paid", "processing"):
@@ -570,8 +574,11 @@ def _pay(request: Request, token: str, lang: str) -> Response:
         gateway = get_payment_gateway(get_settings())
         try:
             payment = payments.open_checkout(session, ctx, gateway)
-            session.commit()  # the Payment row exists before the gateway is called
-            payment = payments.start_checkout(session, ctx, token, gateway, payment)
+            if not payment.checkout_url:  # else: the live checkout, handed out again
+                session.commit()  # the Payment row exists before the gateway is called
+                payment = payments.start_checkout(session, ctx, token, gateway, payment)
+                session.commit()
+                payment = payments.close_other_checkouts(session, gateway, payment)
         except payments.PaymentNotAllowed:
             return RedirectResponse(_base(token), status_code=303)
         except GatewayError:
@@ -646,6 +653,28 @@ async def cancelled(request: Request) -> Response:
     return await run_in_threadpool(_cancelled, request, request.path_params["token"])
 
 
+async def voucher_sms(request: Request) -> Response:
+    form, lang, limited = await _post_prelude(request)
+    if limited:
+        return limited
+    return await run_in_threadpool(_voucher_sms, request, request.path_params["token"], lang)
+
+
+def _voucher_sms(request: Request, token: str, lang: str) -> Response:
+    """The voucher by SMS, on the recipient's request (verified session)."""
+    with session_scope() as session:
+        ctx, problem = _verified(request, session, token, lang, via=None)
+        if problem:
+            return problem
+        state, payment = journey.payment_state(session, ctx)
+        result = payments.send_voucher_sms(session, ctx, payment, lang) if state == "processing" and payment else "none"
+        session.commit()
+        if result == "none":
+            return RedirectResponse(_base(token), status_code=303)
+        notice = _notice("ok" if result == "sent" else "err", t(f"recipient.voucher_sms_{result}", lang))
+        return message_page(request, lang, ctx, token, session, notice=notice)
+
+
 async def read(request: Request) -> Response:
     form, lang, limited = await _post_prelude(request)
     if limited:
@@ -712,4 +741,5 @@ routes = [
     Route("/l/{token}/cancelled", cancelled, methods=["GET", "HEAD"]),
     Route("/l/{token}/read", read, methods=["POST"]),
     Route("/l/{token}/optout", optout, methods=["GET", "HEAD", "POST"]),
+    Route("/l/{token}/voucher-sms", voucher_sms, methods=["POST"]),
 ]

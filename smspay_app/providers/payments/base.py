@@ -17,6 +17,7 @@ __all__ = [
     "CheckoutRequest",
     "CheckoutSession",
     "GatewayError",
+    "PaymentDetails",
     "PaymentGateway",
     "SignatureError",
     "WebhookEvent",
@@ -25,7 +26,26 @@ __all__ = [
 
 
 class GatewayError(RuntimeError):
-    """The gateway refused or could not be reached."""
+    """The gateway refused or could not be reached, with the gateway's own
+    explanation (Stripe's error object: ``type``, ``code``, ``param``,
+    ``message``) and its ``request_id``; ``status`` 0 when unreachable."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 0,
+        type: str = "",
+        code: str = "",
+        param: str = "",
+        request_id: str = "",
+        retryable: bool = False,
+    ) -> None:
+        self.message, self.status, self.type, self.code, self.param = message, status, type, code, param
+        self.request_id, self.retryable = request_id, retryable
+        parts = [f"HTTP {status}" if status else "", type, code, f"param={param}" if param else ""]
+        prefix = " ".join(p for p in parts if p)
+        super().__init__(f"gateway refused ({prefix}): {message}" if status else message)
 
 
 @dataclass(frozen=True)
@@ -39,6 +59,10 @@ class CheckoutRequest:
     # Stripe names: card, customer_balance (bank transfer), konbini.
     payment_method_types: tuple[str, ...] = ("card", "customer_balance", "konbini")
     idempotency_key: str | None = None
+    # (name, quantity, unit price in yen); empty: one line of amount_yen
+    lines: tuple[tuple[str, int, int], ...] = ()
+    customer: str | None = None  # the gateway's customer (bank transfer needs one)
+    konbini_expires_after_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +70,19 @@ class CheckoutSession:
     id: str
     url: str
     raw: dict[str, Any] = field(default_factory=dict)
+    expires_at: int = 0  # unix time; 0 when the gateway did not say
+
+
+@dataclass(frozen=True)
+class PaymentDetails:
+    """What a checkout object says about the payment: the method used (card,
+    bank, konbini, or '' when not known yet), the gateway's payment intent,
+    and the voucher (Stripe's ``next_action``) with its deadline."""
+
+    method: str = ""
+    payment_intent: str = ""
+    next_action: dict[str, Any] | None = None
+    expires_at: int | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +97,18 @@ class PaymentGateway(Protocol):
     name: str
 
     def create_checkout(self, request: CheckoutRequest) -> CheckoutSession: ...
+
+    def create_customer(self, *, name: str, metadata: dict[str, str], idempotency_key: str | None = None) -> str: ...
+
+    def retrieve_checkout(self, session_id: str) -> dict[str, Any]: ...
+
+    def expire_checkout(self, session_id: str) -> dict[str, Any]: ...
+
+    def create_refund(
+        self, *, payment_intent: str, amount_yen: int, reason: str, metadata: dict[str, str], idempotency_key: str
+    ) -> dict[str, Any]: ...
+
+    def payment_details(self, obj: dict[str, Any]) -> PaymentDetails: ...
 
     def parse_webhook(self, payload: bytes, signature_header: str | None) -> WebhookEvent:
         """Verify the signature on the raw body, then parse. Raises SignatureError."""

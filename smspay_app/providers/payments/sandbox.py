@@ -1,21 +1,41 @@
-"""The payment sandbox: a real HTTP service speaking the Stripe Checkout
-protocol, so the production adapter is the code under test.
+"""The payment sandbox: a real HTTP service speaking the Stripe API for the
+parts we use, so the production adapter is the code under test. The official
+``stripe`` package is its oracle (tests/test_stripe_contract.py).
 
 - ``POST /v1/checkout/sessions`` (form-encoded, ``Authorization: Bearer <key>``,
   optional ``Idempotency-Key``) creates a session and answers its JSON with a
-  ``url`` to the hosted page; ``GET /v1/checkout/sessions/{id}`` retrieves it;
-  ``POST /v1/checkout/sessions/{id}/expire`` expires an open one.
+  ``url`` to the hosted page; ``GET /v1/checkout/sessions`` lists (newest
+  first, ``limit``/``starting_after``/``ending_before``, ``status``,
+  ``payment_intent`` and ``customer`` filters); ``GET .../{id}`` retrieves
+  (``expand[]=payment_intent``); ``GET .../{id}/line_items``;
+  ``POST .../{id}/expire`` expires an open one.
+- ``POST /v1/customers``, ``GET /v1/customers/{id}``;
+  ``GET /v1/payment_intents/{id}`` (``expand[]=payment_method``,
+  ``latest_charge``) with Stripe's ``next_action`` for vouchers
+  (``konbini_display_details``, ``display_bank_transfer_instructions``);
+  ``POST /v1/refunds`` (full or partial, ``charge.refunded`` event).
+- As Stripe: errors are ``{"error": {type, code, param, message, doc_url}}``;
+  every answer carries ``Request-Id``; an idempotency key replays the first
+  answer with ``Idempotent-Replayed: true`` and refuses different parameters
+  (400 ``idempotency_error``); konbini takes ¥120 to ¥300,000; bank transfer
+  (``customer_balance``) needs a ``customer``, ``funding_type=bank_transfer``
+  and ``bank_transfer[type]=jp_bank_transfer``; ``payment_intent`` is set when
+  the customer completes the session, not at creation.
 - ``GET /pay/{id}`` is the hosted page (plain HTML, no JavaScript): the tester
-  picks card, bank account or convenience store, and success, failure or
-  cancel. Card + failure shows a decline and lets them try again (as Stripe
+  picks card, bank account or convenience store, and success, pending,
+  failure or cancel. Card + failure shows a decline and lets them try again (as Stripe
   does); bank + failure and konbini + failure complete the session unpaid
   then send ``checkout.session.async_payment_failed``; bank + success sends
-  ``completed`` (unpaid) then ``async_payment_succeeded``; konbini + success
-  stays pending (``completed`` with ``payment_status=unpaid``) until the
-  tester marks it paid on ``GET /pending``; cancel returns to ``cancel_url``.
-- Webhooks are signed ``Stripe-Signature: t=...,v1=hex(HMAC-SHA256(secret,
-  f"{t}.{body}"))`` and POSTed to the webhook URL (by default
-  ``{public_base_url}/webhooks/stripe``) before the browser is redirected.
+  ``completed`` (unpaid) then ``async_payment_succeeded``; bank + pending and
+  konbini + success (or pending) stay pending (``completed`` with ``payment_status=unpaid`` and a voucher on
+  the payment intent) until the tester marks it paid or expired on
+  ``GET /pending``; cancel returns to ``cancel_url``. ``GET /voucher/{pi}`` is
+  the hosted voucher.
+- Webhooks are Stripe events (``pending_webhooks``, ``request``) signed
+  ``Stripe-Signature: t=...,v1=hex(HMAC-SHA256(secret, f"{t}.{body}"))`` and
+  POSTed to the webhook URL (by default ``{public_base_url}/webhooks/stripe``)
+  before the browser is redirected; ``GET /_deliveries`` lists each delivery
+  with its body and signature header.
 
 Mounted at ``/sim/stripe`` in ``web.app``; alone:
 ``python -m smspay_app.providers.payments.sandbox --port 8787``.
@@ -24,8 +44,10 @@ Mounted at ``/sim/stripe`` in ``web.app``; alone:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import html
 import json
+import re
 import secrets
 import threading
 import time
@@ -41,13 +63,122 @@ from starlette.routing import Route
 from smspay_app.domain.formatting import yen
 from smspay_app.providers.payments.signature import sign_header
 
+API_VERSION = "2026-10-28.endive"  # the version the adapter pins (Stripe-Version)
 METHODS = {"card": "card", "bank": "customer_balance", "konbini": "konbini"}
 METHOD_LABELS = {
     "card": "クレジットカード / Card",
     "bank": "銀行口座 / Bank account",
     "konbini": "コンビニ払い / Convenience store",
 }
-OUTCOME_LABELS = {"success": "成功 / Success", "failure": "失敗 / Failure", "cancel": "キャンセル / Cancel"}
+OUTCOME_LABELS = {
+    "success": "成功 / Success",
+    "pending": "後で支払う / Pay later (pending)",
+    "failure": "失敗 / Failure",
+    "cancel": "キャンセル / Cancel",
+}
+KONBINI_MIN, KONBINI_MAX = 120, 300_000
+JPY_MIN = 50
+KONBINI_STORES = ("familymart", "lawson", "ministop", "seicomart")
+CREATE_PARAMS = {
+    "mode",
+    "line_items",
+    "success_url",
+    "cancel_url",
+    "client_reference_id",
+    "metadata",
+    "payment_method_types",
+    "payment_method_options",
+    "customer",
+    "customer_email",
+    "customer_creation",
+    "expires_at",
+    "locale",
+    "payment_intent_data",
+    "expand",
+    "ui_mode",
+}
+DOCS = "https://stripe.com/docs/error-codes/"
+
+
+class StripeError(Exception):
+    """An API error answered in Stripe's shape."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        kind: str = "invalid_request_error",
+    ) -> None:
+        super().__init__(message)
+        self.status, self.message, self.code, self.param, self.kind = status, message, code, param, kind
+
+    def body(self, request_id: str) -> dict[str, Any]:
+        err: dict[str, Any] = {"type": self.kind, "message": self.message}
+        if self.code:
+            err["code"] = self.code
+            err["doc_url"] = DOCS + self.code
+        if self.param:
+            err["param"] = self.param
+        err["request_log_url"] = f"https://dashboard.stripe.com/test/logs/{request_id}"
+        return {"error": err}
+
+
+def parse_form(items: list[tuple[str, str]]) -> dict[str, Any]:
+    """Stripe's form encoding (``a[b][0][c]=v``) as nested dicts and lists."""
+    root: dict[str, Any] = {}
+    for raw_key, value in items:
+        parts = re.findall(r"[^\[\]]+|\[\]", raw_key)
+        if not parts:
+            continue
+        node: Any = root
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            nxt = None if last else parts[i + 1]
+            child_default: Any = [] if nxt == "[]" else {}
+            if isinstance(node, list):  # only from "[]"
+                if last:
+                    node.append(value)
+                    break
+                node.append(child_default)
+                node = node[-1]
+                continue
+            if last:
+                node[part] = value
+            else:
+                if part not in node or not isinstance(node[part], dict | list):
+                    node[part] = child_default
+                node = node[part]
+    return root
+
+
+def _as_list(value: Any) -> list[Any]:
+    """Indexed maps ``{"0": x, "1": y}`` (or ``[]`` lists) as a list, by index."""
+    if isinstance(value, list):
+        return value
+    if isinstance(value, dict):
+        try:
+            return [value[k] for k in sorted(value, key=int)]
+        except ValueError:
+            return []
+    return []
+
+
+def _int(value: Any, param: str) -> int:
+    try:
+        return int(str(value))
+    except ValueError as exc:
+        raise StripeError(400, f"Invalid integer: {value}", code="parameter_invalid_integer", param=param) from exc
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_urlsafe(18).replace('-', 'a').replace('_', 'b')}"
+
+
+def _digits(n: int) -> str:
+    return "".join(secrets.choice("0123456789") for _ in range(n))
 
 
 @dataclass
@@ -61,9 +192,16 @@ class SandboxConfig:
 class SandboxState:
     config: SandboxConfig
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
-    idempotency: dict[str, str] = field(default_factory=dict)
+    line_items: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    intents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    methods: dict[str, dict[str, Any]] = field(default_factory=dict)
+    charges: dict[str, dict[str, Any]] = field(default_factory=dict)
+    customers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # idempotency key -> (fingerprint of the request, status, body)
+    idempotency: dict[str, tuple[str, int, bytes]] = field(default_factory=dict)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.RLock = field(default_factory=threading.RLock)
 
     def secret_key(self) -> str:
         if self.config.secret_key is not None:
@@ -86,20 +224,36 @@ class SandboxState:
 
         return f"{get_settings().public_base_url.rstrip('/')}/webhooks/stripe"
 
-    def send_event(self, event_type: str, obj: dict[str, Any]) -> dict[str, Any]:
-        """Sign and POST one event to the webhook URL; keeps a delivery record."""
+    def send_event(
+        self,
+        event_type: str,
+        obj: dict[str, Any],
+        *,
+        request_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Sign and POST one event (Stripe's shape) to the webhook URL; keeps
+        a delivery record with the body and the signature header."""
         event = {
-            "id": f"evt_sbx_{secrets.token_hex(12)}",
+            "id": _new_id("evt"),
             "object": "event",
-            "api_version": "2024-06-20",
+            "api_version": API_VERSION,
             "created": int(time.time()),
+            "data": {"object": json.loads(json.dumps(obj))},
             "livemode": False,
+            "pending_webhooks": 1,
+            "request": {"id": request_id, "idempotency_key": idempotency_key},
             "type": event_type,
-            "data": {"object": dict(obj)},
         }
         body = json.dumps(event, ensure_ascii=False).encode()
         header = sign_header(self.webhook_secret(), body)
-        record: dict[str, Any] = {"event_id": event["id"], "type": event_type, "status": None}
+        record: dict[str, Any] = {
+            "event_id": event["id"],
+            "type": event_type,
+            "status": None,
+            "body": body.decode(),
+            "signature": header,
+        }
         try:
             response = httpx.post(
                 self.webhook_url(),
@@ -135,108 +289,461 @@ def _page(title: str, body: str) -> HTMLResponse:
     return HTMLResponse(doc, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
 
 
-def _form_list(form: Any, prefix: str) -> list[str]:
-    items = sorted(
-        ((k, v) for k, v in form.multi_items() if k.startswith(prefix + "[")),
-        key=lambda kv: int(kv[0][len(prefix) + 1 : -1]) if kv[0][len(prefix) + 1 : -1].isdigit() else 0,
-    )
-    return [str(v) for _, v in items]
-
-
-def create_app(config: SandboxConfig | None = None) -> Starlette:
+def create_app(config: SandboxConfig | None = None) -> Starlette:  # noqa: C901  (one route table)
     state = SandboxState(config=config or SandboxConfig())
-
-    def error(status: int, message: str, kind: str = "invalid_request_error") -> JSONResponse:
-        return JSONResponse({"error": {"type": kind, "message": message}}, status_code=status)
-
-    def authorised(request: Request) -> bool:
-        header = request.headers.get("authorization", "")
-        expected = f"Bearer {state.secret_key()}"
-        return secrets.compare_digest(header.encode(), expected.encode())
 
     def base_of(request: Request) -> str:
         return str(request.base_url).rstrip("/") + str(request.scope.get("root_path", "")).rstrip("/")
 
-    async def create_session(request: Request) -> Response:
-        if not authorised(request):
-            return error(401, "Invalid API Key provided", "authentication_error")
-        key = request.headers.get("idempotency-key")
-        if key and key in state.idempotency:
-            return JSONResponse(state.sessions[state.idempotency[key]])
-        form = await request.form()
+    def check_auth(request: Request) -> None:
+        header = request.headers.get("authorization", "")
+        if not header:
+            raise StripeError(
+                401,
+                "You did not provide an API key. You need to provide your API key in the Authorization header, "
+                "using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
+            )
+        expected = f"Bearer {state.secret_key()}"
+        if not secrets.compare_digest(header.encode(), expected.encode()):
+            shown = header.removeprefix("Bearer ")
+            raise StripeError(401, f"Invalid API Key provided: {shown[:8]}{'*' * max(0, len(shown) - 12)}{shown[-4:]}")
+
+    def answer(
+        data: dict[str, Any], request_id: str, status: int = 200, headers: dict[str, str] | None = None
+    ) -> Response:
+        return JSONResponse(
+            data,
+            status_code=status,
+            headers={"Request-Id": request_id, "Stripe-Version": API_VERSION, **(headers or {})},
+        )
+
+    async def api(request: Request, handler: Any, *, idempotent: bool = False) -> Response:
+        """Authentication, Stripe's error shape, ``Request-Id`` and (for POSTs)
+        idempotency keys around one API handler ``handler(request, params, rid)``."""
+        rid = _new_id("req")
         try:
-            amount = int(str(form.get("line_items[0][price_data][unit_amount]", "")))
-            quantity = int(str(form.get("line_items[0][quantity]", "1")))
-        except ValueError:
-            return error(400, "Invalid integer: unit_amount / quantity")
-        currency = str(form.get("line_items[0][price_data][currency]", "")).lower()
-        if form.get("mode") != "payment":
-            return error(400, "mode must be payment")
-        if currency != "jpy" or amount < 50 or quantity < 1:
-            return error(400, "Invalid amount or currency (jpy, at least 50)")
-        success_url, cancel_url = form.get("success_url"), form.get("cancel_url")
-        if not success_url or not cancel_url:
-            return error(400, "Missing required param: success_url / cancel_url")
-        methods = _form_list(form, "payment_method_types") or ["card"]
-        metadata = {
-            k[len("metadata[") : -1]: str(v)
-            for k, v in form.multi_items()
-            if k.startswith("metadata[") and k.endswith("]")
-        }
-        sid = f"cs_test_{secrets.token_urlsafe(24).replace('-', 'a').replace('_', 'b')}"
+            check_auth(request)
+            if request.method == "POST":
+                form = await request.form()
+                items = [(k, str(v)) for k, v in form.multi_items()]
+            else:
+                items = [(k, str(v)) for k, v in request.query_params.multi_items()]
+            params = parse_form(items)
+            key = request.headers.get("idempotency-key") if idempotent else None
+            fingerprint = hashlib.sha256(
+                (request.url.path + "\n" + json.dumps(sorted(items), ensure_ascii=False)).encode()
+            ).hexdigest()
+            from starlette.concurrency import run_in_threadpool
+
+            replayed, data = await run_in_threadpool(run, handler, request, params, rid, key, fingerprint)
+            headers = {"Idempotency-Key": key} if key else {}
+            if replayed:
+                headers["Idempotent-Replayed"] = "true"
+            return answer(data, rid, 200, headers)
+        except StripeError as exc:
+            return answer(exc.body(rid), rid, exc.status)
+
+    def run(
+        handler: Any, request: Request, params: dict[str, Any], rid: str, key: str | None, fingerprint: str
+    ) -> tuple[bool, dict[str, Any]]:
+        """One API call under the lock; its events are sent afterwards, from a
+        thread (the receiver may call the API back)."""
+        outbox: list[tuple[str, dict[str, Any]]] = []
+        with state.lock:
+            seen = state.idempotency.get(key) if key else None
+            if seen is not None:
+                if seen[0] != fingerprint:
+                    raise StripeError(
+                        400,
+                        "Keys for idempotent requests can only be used with the same parameters they were first "
+                        f"used with. Try using a key other than '{key}' if you meant to execute a different "
+                        "request.",
+                        kind="idempotency_error",
+                    )
+                return True, json.loads(seen[2])
+            data = handler(request, params, rid, outbox)
+            if key:
+                state.idempotency[key] = (fingerprint, 200, json.dumps(data).encode())
+        if outbox:  # sent after the answer, as Stripe does (the caller may hold a database lock)
+
+            def deliver() -> None:
+                for event_type, obj in outbox:
+                    state.send_event(event_type, obj, request_id=rid, idempotency_key=key)
+
+            threading.Thread(target=deliver, daemon=True).start()
+        return False, data
+
+    def unknown_params(params: dict[str, Any], allowed: set[str]) -> None:
+        for name in params:
+            if name not in allowed:
+                raise StripeError(400, f"Received unknown parameter: {name}", code="parameter_unknown", param=name)
+
+    def get_or_404(table: dict[str, dict[str, Any]], ident: str, kind: str, param: str = "id") -> dict[str, Any]:
+        obj = table.get(ident)
+        if obj is None:
+            raise StripeError(404, f"No such {kind}: '{ident}'", code="resource_missing", param=param)
+        return obj
+
+    # ------------------------------------------------------------------ checkout sessions
+
+    def create_session(request: Request, p: dict[str, Any], rid: str, outbox: list[Any]) -> dict[str, Any]:
+        unknown_params(p, CREATE_PARAMS)
+        if "mode" not in p:
+            raise StripeError(400, "Missing required param: mode.", code="parameter_missing", param="mode")
+        if p["mode"] != "payment":
+            raise StripeError(400, "Invalid mode: this sandbox supports only payment", param="mode")
+        lines = _as_list(p.get("line_items"))
+        if not lines:
+            raise StripeError(
+                400,
+                "You must provide at least one line item in payment mode.",
+                code="parameter_missing",
+                param="line_items",
+            )
+        stored: list[dict[str, Any]] = []
+        for i, line in enumerate(lines):
+            pd = line.get("price_data") if isinstance(line, dict) else None
+            if not isinstance(pd, dict):
+                raise StripeError(
+                    400,
+                    "You must specify either `price` or `price_data` for each line item.",
+                    code="parameter_missing",
+                    param=f"line_items[{i}][price_data]",
+                )
+            currency = str(pd.get("currency", "")).lower()
+            if not currency:
+                raise StripeError(
+                    400,
+                    "Missing required param: line_items[{i}][price_data][currency].".replace("{i}", str(i)),
+                    code="parameter_missing",
+                    param=f"line_items[{i}][price_data][currency]",
+                )
+            if currency != "jpy":
+                raise StripeError(400, f"Invalid currency: {currency}.", code="invalid_currency", param="currency")
+            if "unit_amount" not in pd:
+                raise StripeError(
+                    400,
+                    f"Missing required param: line_items[{i}][price_data][unit_amount].",
+                    code="parameter_missing",
+                    param=f"line_items[{i}][price_data][unit_amount]",
+                )
+            unit = _int(pd["unit_amount"], f"line_items[{i}][price_data][unit_amount]")
+            qty = _int(line.get("quantity", "1"), f"line_items[{i}][quantity]")
+            name = str((pd.get("product_data") or {}).get("name", ""))
+            if not name:
+                raise StripeError(
+                    400,
+                    f"Missing required param: line_items[{i}][price_data][product_data][name].",
+                    code="parameter_missing",
+                    param=f"line_items[{i}][price_data][product_data][name]",
+                )
+            if unit < 0 or qty < 1:
+                raise StripeError(
+                    400, "This value must be greater than or equal to 1.", param=f"line_items[{i}][quantity]"
+                )
+            stored.append(
+                {
+                    "id": _new_id("li"),
+                    "object": "item",
+                    "amount_discount": 0,
+                    "amount_subtotal": unit * qty,
+                    "amount_tax": 0,
+                    "amount_total": unit * qty,
+                    "currency": "jpy",
+                    "description": name,
+                    "price": {
+                        "id": _new_id("price"),
+                        "object": "price",
+                        "currency": "jpy",
+                        "unit_amount": unit,
+                        "type": "one_time",
+                        "product": _new_id("prod"),
+                    },
+                    "quantity": qty,
+                }
+            )
+        total = sum(item["amount_total"] for item in stored)
+        if total < JPY_MIN:
+            raise StripeError(
+                400,
+                f"The Checkout Session's total amount due must add up to at least {yen(JPY_MIN)} jpy",
+                code="amount_too_small",
+            )
+        methods = [str(m) for m in _as_list(p.get("payment_method_types"))] or ["card"]
+        for m in methods:
+            if m not in METHODS.values():
+                raise StripeError(
+                    400,
+                    f"Invalid payment_method_types[]: {m}",
+                    code="payment_method_invalid_parameter",
+                    param="payment_method_types",
+                )
+        options = p.get("payment_method_options") or {}
+        if "konbini" in methods and not KONBINI_MIN <= total <= KONBINI_MAX:
+            raise StripeError(
+                400,
+                f"The konbini payment method requires an amount between {yen(KONBINI_MIN)} and {yen(KONBINI_MAX)} "
+                f"(got {yen(total)}).",
+                code="amount_too_small" if total < KONBINI_MIN else "amount_too_large",
+                param="payment_method_types",
+            )
+        customer = p.get("customer")
+        if customer is not None:
+            get_or_404(state.customers, str(customer), "customer", "customer")
+        if "customer_balance" in methods:
+            cb = options.get("customer_balance") if isinstance(options, dict) else None
+            cb = cb if isinstance(cb, dict) else {}
+            if cb.get("funding_type") != "bank_transfer":
+                raise StripeError(
+                    400,
+                    "payment_method_options[customer_balance][funding_type] must be bank_transfer to accept "
+                    "customer_balance payments.",
+                    code="parameter_missing",
+                    param="payment_method_options[customer_balance][funding_type]",
+                )
+            bt: dict[str, Any] = cb["bank_transfer"] if isinstance(cb.get("bank_transfer"), dict) else {}
+            if bt.get("type") != "jp_bank_transfer":
+                raise StripeError(
+                    400,
+                    "A jpy bank transfer needs payment_method_options[customer_balance][bank_transfer][type]="
+                    "jp_bank_transfer.",
+                    code="parameter_missing",
+                    param="payment_method_options[customer_balance][bank_transfer][type]",
+                )
+            if not customer:
+                raise StripeError(
+                    400,
+                    "customer_balance payments require a customer: pass `customer`.",
+                    code="parameter_missing",
+                    param="customer",
+                )
+        success_url, cancel_url = p.get("success_url"), p.get("cancel_url")
+        for name, url in (("success_url", success_url), ("cancel_url", cancel_url)):
+            if not url:
+                raise StripeError(400, f"Missing required param: {name}.", code="parameter_missing", param=name)
+            if not str(url).startswith(("http://", "https://")):
+                raise StripeError(400, "Not a valid URL", code="url_invalid", param=name)
+        metadata = p.get("metadata") or {}
+        if not isinstance(metadata, dict):
+            raise StripeError(400, "Invalid object", param="metadata")
+        konbini_opts = options.get("konbini") if isinstance(options, dict) else None
+        konbini_days = _int((konbini_opts or {}).get("expires_after_days", "3"), "expires_after_days")
+        sid = _new_id("cs_test")
         now = int(time.time())
-        obj = {
+        pmo: dict[str, Any] = {}
+        if "card" in methods:
+            pmo["card"] = {"request_three_d_secure": "automatic"}
+        if "konbini" in methods:
+            pmo["konbini"] = {"expires_after_days": konbini_days}
+        if "customer_balance" in methods:
+            pmo["customer_balance"] = {
+                "bank_transfer": {"type": "jp_bank_transfer"},
+                "funding_type": "bank_transfer",
+            }
+        obj: dict[str, Any] = {
             "id": sid,
             "object": "checkout.session",
-            "mode": "payment",
-            "status": "open",
-            "payment_status": "unpaid",
-            "amount_subtotal": amount * quantity,
-            "amount_total": amount * quantity,
-            "currency": "jpy",
-            "client_reference_id": form.get("client_reference_id"),
-            "metadata": metadata,
-            "payment_method_types": methods,
-            "line_items_preview": [
-                {
-                    "name": str(form.get("line_items[0][price_data][product_data][name]", "")),
-                    "quantity": quantity,
-                    "unit_amount": amount,
-                }
-            ],
-            "success_url": str(success_url),
+            "after_expiration": None,
+            "allow_promotion_codes": None,
+            "amount_subtotal": total,
+            "amount_total": total,
+            "automatic_tax": {"enabled": False, "liability": None, "status": None},
+            "billing_address_collection": None,
             "cancel_url": str(cancel_url),
-            "url": f"{base_of(request)}/pay/{sid}",
-            "payment_intent": f"pi_sbx_{secrets.token_hex(8)}",
+            "client_reference_id": p.get("client_reference_id"),
+            "client_secret": None,
+            "consent": None,
+            "consent_collection": None,
             "created": now,
-            "expires_at": now + 24 * 3600,
+            "currency": "jpy",
+            "custom_fields": [],
+            "custom_text": {
+                "after_submit": None,
+                "shipping_address": None,
+                "submit": None,
+                "terms_of_service_acceptance": None,
+            },
+            "customer": customer,
+            "customer_creation": None if customer else "if_required",
+            "customer_details": None,
+            "customer_email": p.get("customer_email"),
+            "expires_at": _int(p["expires_at"], "expires_at") if "expires_at" in p else now + 24 * 3600,
+            "invoice": None,
+            "invoice_creation": {"enabled": False, "invoice_data": {}},
             "livemode": False,
+            "locale": p.get("locale"),
+            "metadata": {str(k): str(v) for k, v in metadata.items()},
+            "mode": "payment",
+            "payment_intent": None,
+            "payment_link": None,
+            "payment_method_collection": "if_required",
+            "payment_method_options": pmo,
+            "payment_method_types": methods,
+            "payment_status": "unpaid",
+            "phone_number_collection": {"enabled": False},
+            "recovered_from": None,
+            "setup_intent": None,
+            "shipping_address_collection": None,
+            "shipping_cost": None,
+            "shipping_options": [],
+            "status": "open",
+            "submit_type": None,
+            "subscription": None,
+            "success_url": str(success_url),
+            "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+            "ui_mode": "hosted",
+            "url": f"{base_of(request)}/pay/{sid}",
         }
-        with state.lock:
-            state.sessions[sid] = obj
-            if key:
-                state.idempotency[key] = sid
-        return JSONResponse(obj)
+        state.sessions[sid] = obj
+        state.line_items[sid] = stored
+        return obj
 
-    async def retrieve_session(request: Request) -> Response:
-        if not authorised(request):
-            return error(401, "Invalid API Key provided", "authentication_error")
-        obj = state.sessions.get(request.path_params["sid"])
-        if obj is None:
-            return error(404, "No such checkout.session")
-        return JSONResponse(obj)
+    def expanded(obj: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
+        wanted = {str(x) for x in _as_list(p.get("expand"))}
+        out = dict(obj)
+        if obj.get("object") == "checkout.session" and "payment_intent" in wanted and obj.get("payment_intent"):
+            out["payment_intent"] = expanded(state.intents[obj["payment_intent"]], {})
+        if obj.get("object") == "payment_intent":
+            if "payment_method" in wanted and obj.get("payment_method"):
+                out["payment_method"] = state.methods[obj["payment_method"]]
+            if "latest_charge" in wanted and obj.get("latest_charge"):
+                out["latest_charge"] = state.charges[obj["latest_charge"]]
+        return out
 
-    def expire_session(request: Request) -> Response:
-        if not authorised(request):
-            return error(401, "Invalid API Key provided", "authentication_error")
-        obj = state.sessions.get(request.path_params["sid"])
-        if obj is None:
-            return error(404, "No such checkout.session")
+    def retrieve_session(request: Request, p: dict[str, Any], rid: str, outbox: list[Any]) -> dict[str, Any]:
+        obj = get_or_404(state.sessions, request.path_params["sid"], "checkout.session")
+        return expanded(obj, p)
+
+    def page_of(rows: list[dict[str, Any]], p: dict[str, Any], url: str) -> dict[str, Any]:
+        limit = _int(p.get("limit", "10"), "limit")
+        if not 1 <= limit <= 100:
+            raise StripeError(400, "This value must be between 1 and 100.", param="limit")
+        ids = [r["id"] for r in rows]
+        if p.get("starting_after"):
+            if p["starting_after"] not in ids:
+                raise StripeError(
+                    404, f"No such object: '{p['starting_after']}'", code="resource_missing", param="starting_after"
+                )
+            rows = rows[ids.index(p["starting_after"]) + 1 :]
+        elif p.get("ending_before"):
+            if p["ending_before"] not in ids:
+                raise StripeError(
+                    404, f"No such object: '{p['ending_before']}'", code="resource_missing", param="ending_before"
+                )
+            before = rows[: ids.index(p["ending_before"])]
+            rows = before[-limit:]
+            return {"object": "list", "data": rows, "has_more": len(before) > limit, "url": url}
+        return {"object": "list", "data": rows[:limit], "has_more": len(rows) > limit, "url": url}
+
+    def list_sessions(request: Request, p: dict[str, Any], rid: str, outbox: list[Any]) -> dict[str, Any]:
+        rows = list(reversed(state.sessions.values()))  # newest first
+        for name in ("status", "payment_intent", "customer", "client_reference_id"):
+            if p.get(name):
+                rows = [s for s in rows if s.get(name) == p[name]]
+        return page_of(rows, p, "/v1/checkout/sessions")
+
+    def list_line_items(request: Request, p: dict[str, Any], rid: str, outbox: list[Any]) -> dict[str, Any]:
+        sid = request.path_params["sid"]
+        get_or_404(state.sessions, sid, "checkout.session")
+        return page_of(state.line_items[sid], p, f"/v1/checkout/sessions/{sid}/line_items")
+
+    def expire_session(request: Request, p: dict[str, Any], rid: str, outbox: list[Any]) -> dict[str, Any]:
+        obj = get_or_404(state.sessions, request.path_params["sid"], "checkout.session")
         if obj["status"] != "open":
-            return error(400, "Only open sessions can be expired")
+            raise StripeError(
+                400,
+                f'Only Checkout Sessions with a status in ["open"] can be expired. This Checkout Session has a '
+                f"status of {obj['status']}.",
+            )
         obj["status"] = "expired"
-        state.send_event("checkout.session.expired", obj)
-        return JSONResponse(obj)
+        obj["url"] = None
+        outbox.append(("checkout.session.expired", dict(obj)))
+        return obj
+
+    # ------------------------------------------------------------------ customers, intents, refunds
+
+    def create_customer(request: Request, p: dict[str, Any], rid: str, outbox: list[Any]) -> dict[str, Any]:
+        unknown_params(p, {"name", "email", "phone", "metadata", "description"})
+        cid = _new_id("cus")
+        obj = {
+            "id": cid,
+            "object": "customer",
+            "balance": 0,
+            "created": int(time.time()),
+            "currency": None,
+            "description": p.get("description"),
+            "email": p.get("email"),
+            "livemode": False,
+            "metadata": dict(p.get("metadata") or {}),
+            "name": p.get("name"),
+            "phone": p.get("phone"),
+        }
+        state.customers[cid] = obj
+        return obj
+
+    def retrieve_customer(request: Request, p: dict[str, Any], rid: str, outbox: list[Any]) -> dict[str, Any]:
+        return get_or_404(state.customers, request.path_params["cid"], "customer")
+
+    def retrieve_intent(request: Request, p: dict[str, Any], rid: str, outbox: list[Any]) -> dict[str, Any]:
+        return expanded(get_or_404(state.intents, request.path_params["pi"], "payment_intent"), p)
+
+    def create_refund(request: Request, p: dict[str, Any], rid: str, outbox: list[Any]) -> dict[str, Any]:
+        unknown_params(p, {"payment_intent", "charge", "amount", "reason", "metadata"})
+        pi_id = p.get("payment_intent")
+        if not pi_id and p.get("charge"):
+            charge = get_or_404(state.charges, str(p["charge"]), "charge", "charge")
+            pi_id = charge["payment_intent"]
+        if not pi_id:
+            raise StripeError(
+                400,
+                "One of the following params should be provided for this request: payment_intent or charge.",
+                code="parameter_missing",
+                param="payment_intent",
+            )
+        pi = get_or_404(state.intents, str(pi_id), "payment_intent", "payment_intent")
+        if pi["status"] != "succeeded" or not pi.get("latest_charge"):
+            raise StripeError(
+                400,
+                f"This PaymentIntent ({pi['id']}) does not have a successful charge to refund.",
+                code="charge_not_refundable",
+                param="payment_intent",
+            )
+        charge = state.charges[pi["latest_charge"]]
+        remaining = charge["amount"] - charge["amount_refunded"]
+        amount = _int(p.get("amount", str(remaining)), "amount")
+        if remaining <= 0:
+            raise StripeError(400, f"Charge {charge['id']} has already been refunded.", code="charge_already_refunded")
+        if amount < 1:
+            raise StripeError(400, "This value must be greater than or equal to 1.", param="amount")
+        if amount > remaining:
+            raise StripeError(
+                400,
+                f"Refund amount ({yen(amount)}) is greater than unrefunded amount on charge ({yen(remaining)})",
+                param="amount",
+            )
+        reason = p.get("reason")
+        if reason is not None and reason not in ("duplicate", "fraudulent", "requested_by_customer"):
+            raise StripeError(400, f"Invalid reason: {reason}", param="reason")
+        rfid = _new_id("re")
+        refund = {
+            "id": rfid,
+            "object": "refund",
+            "amount": amount,
+            "charge": charge["id"],
+            "created": int(time.time()),
+            "currency": "jpy",
+            "metadata": dict(p.get("metadata") or {}),
+            "payment_intent": pi["id"],
+            "reason": reason,
+            "status": "succeeded",
+        }
+        state.refunds[rfid] = refund
+        charge["amount_refunded"] += amount
+        charge["refunded"] = charge["amount_refunded"] == charge["amount"]
+        outbox.append(("charge.refunded", dict(charge)))
+        return refund
+
+    # ------------------------------------------------------------------ the customer's side
 
     def _redirect_url(obj: dict[str, Any], key: str) -> str:
         return str(obj[key]).replace("{CHECKOUT_SESSION_ID}", str(obj["id"]))
@@ -247,7 +754,7 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
             return _page("Not found", "<p>This checkout session does not exist.</p>")
         if obj["status"] != "open":
             return _page("Closed", "<p>This checkout session is closed. / 終了しています。</p>")
-        item = obj["line_items_preview"][0]
+        items = state.line_items.get(obj["id"], [])
         allowed = [m for m, stripe_name in METHODS.items() if stripe_name in obj["payment_method_types"]]
         radios = "".join(
             f"<label><input type=radio name=method value={m}{' checked' if i == 0 else ''}> "
@@ -260,8 +767,11 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
             for o, label in OUTCOME_LABELS.items()
         )
         err = f"<p class=err role=alert>{html.escape(message)}</p>" if message else ""
+        names = "".join(
+            f"<p>{html.escape(i['description'])} × {i['quantity']}: {yen(i['amount_total'])}</p>" for i in items
+        )
         body = (
-            f"<h1>お支払い / Checkout</h1>{err}<p>{html.escape(item['name'])}</p>"
+            f"<h1>お支払い / Checkout</h1>{err}{names}"
             f"<p class=amt>{yen(obj['amount_total'])}</p>"
             f'<form method=post action="{html.escape(str(request.url.path))}">'
             f"<fieldset><legend>支払方法 / Method</legend>{radios}</fieldset>"
@@ -282,6 +792,111 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
 
         return await run_in_threadpool(_complete, request, method, outcome)
 
+    def _voucher(pi: dict[str, Any], obj: dict[str, Any], base: str) -> dict[str, Any]:
+        """Stripe's ``next_action`` for a konbini or bank-transfer payment."""
+        if pi["payment_method_types"] == ["konbini"]:
+            days = int((obj["payment_method_options"].get("konbini") or {}).get("expires_after_days", 3))
+            # Stripe: 23:59:59 Japan time, ``days`` days after creation
+            jst_day = (int(time.time()) + 9 * 3600) // 86400 + days
+            expires = jst_day * 86400 + 86399 - 9 * 3600
+            return {
+                "type": "konbini_display_details",
+                "konbini_display_details": {
+                    "expires_at": expires,
+                    "hosted_voucher_url": f"{base}/voucher/{pi['id']}",
+                    "stores": {
+                        store: {
+                            "confirmation_number": _digits(11 if store != "seicomart" else 6),
+                            "payment_code": _digits(6 if store != "familymart" else 12),
+                        }
+                        for store in KONBINI_STORES
+                    },
+                },
+            }
+        return {
+            "type": "display_bank_transfer_instructions",
+            "display_bank_transfer_instructions": {
+                "amount_remaining": pi["amount"],
+                "currency": "jpy",
+                "financial_addresses": [
+                    {
+                        "type": "zengin",
+                        "supported_networks": ["zengin"],
+                        "zengin": {
+                            "account_holder_name": "ストライプジャパン（カ）",
+                            "account_number": _digits(7),
+                            "account_type": "futsu",
+                            "bank_code": "0009",
+                            "bank_name": "三井住友銀行",
+                            "branch_code": "950",
+                            "branch_name": "カエデ支店",
+                        },
+                    }
+                ],
+                "hosted_instructions_url": f"{base}/voucher/{pi['id']}",
+                "reference": None,
+                "type": "jp_bank_transfer",
+            },
+        }
+
+    def _new_intent(obj: dict[str, Any], method: str, base: str) -> dict[str, Any]:
+        stripe_method = METHODS[method]
+        pm_id = _new_id("pm")
+        state.methods[pm_id] = {
+            "id": pm_id,
+            "object": "payment_method",
+            "type": stripe_method,
+            stripe_method: {"brand": "visa", "last4": "4242"} if method == "card" else {},
+            "customer": obj.get("customer"),
+            "created": int(time.time()),
+            "livemode": False,
+        }
+        pi_id = _new_id("pi")
+        pi: dict[str, Any] = {
+            "id": pi_id,
+            "object": "payment_intent",
+            "amount": obj["amount_total"],
+            "amount_received": 0,
+            "created": int(time.time()),
+            "currency": "jpy",
+            "customer": obj.get("customer"),
+            "latest_charge": None,
+            "livemode": False,
+            "metadata": {},
+            "next_action": None,
+            "payment_method": pm_id,
+            "payment_method_types": [stripe_method],
+            "status": "processing",
+        }
+        state.intents[pi_id] = pi
+        obj["payment_intent"] = pi_id
+        if method == "card":
+            _succeed(pi)
+        else:
+            pi["status"] = "requires_action"
+            pi["next_action"] = _voucher(pi, obj, base)
+        return pi
+
+    def _succeed(pi: dict[str, Any]) -> None:
+        ch_id = _new_id("ch")
+        state.charges[ch_id] = {
+            "id": ch_id,
+            "object": "charge",
+            "amount": pi["amount"],
+            "amount_captured": pi["amount"],
+            "amount_refunded": 0,
+            "currency": "jpy",
+            "paid": True,
+            "payment_intent": pi["id"],
+            "payment_method": pi["payment_method"],
+            "payment_method_details": {"type": pi["payment_method_types"][0]},
+            "refunded": False,
+            "status": "succeeded",
+            "created": int(time.time()),
+            "livemode": False,
+        }
+        pi.update(status="succeeded", amount_received=pi["amount"], latest_charge=ch_id, next_action=None)
+
     def _complete(request: Request, method: str, outcome: str) -> Response:
         sid = request.path_params["sid"]
         with state.lock:
@@ -292,20 +907,38 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
                 return RedirectResponse(_redirect_url(obj, "cancel_url"), status_code=303)
             if method == "card" and outcome == "failure":
                 return hosted_page(request, "カードが拒否されました / Your card was declined.")
+            pi = _new_intent(obj, method, base_of(request))
             obj["status"] = "complete"
-            obj["sandbox_payment_method"] = method
-            obj["payment_status"] = "paid" if method == "card" else "unpaid"
+            obj["url"] = None
+            obj["payment_status"] = "paid" if pi["status"] == "succeeded" else "unpaid"
+            obj["customer_details"] = {
+                "address": None,
+                "email": None,
+                "name": "SANDBOX TESTER",
+                "phone": None,
+                "tax_exempt": "none",
+                "tax_ids": [],
+            }
         state.send_event("checkout.session.completed", obj)
-        if method == "bank":
-            obj["payment_status"] = "paid" if outcome == "success" else "unpaid"
+        if method == "bank" and outcome != "pending":
+            if outcome == "success":
+                _succeed(pi)
+                obj["payment_status"] = "paid"
+            else:
+                pi.update(status="canceled", next_action=None)
             kind = "succeeded" if outcome == "success" else "failed"
             state.send_event(f"checkout.session.async_payment_{kind}", obj)
-        elif method == "konbini":
-            if outcome == "failure":
-                state.send_event("checkout.session.async_payment_failed", obj)
-            else:
-                obj["sandbox_pending"] = True
+        elif method == "konbini" and outcome == "failure":
+            pi.update(status="canceled", next_action=None)
+            state.send_event("checkout.session.async_payment_failed", obj)
         return RedirectResponse(_redirect_url(obj, "success_url"), status_code=303)
+
+    def _pending_sessions() -> list[dict[str, Any]]:
+        return [
+            s
+            for s in state.sessions.values()
+            if s.get("payment_intent") and state.intents[s["payment_intent"]]["status"] == "requires_action"
+        ]
 
     async def pending_list(request: Request) -> Response:
         rows = "".join(
@@ -313,39 +946,78 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
             f'<form method=post action="{html.escape(base_of(request))}/pending/{s["id"]}">'
             "<button name=result value=paid>入金済み / Mark paid</button>"
             "<button name=result value=failed>期限切れ / Mark failed</button></form></td></tr>"
-            for s in state.sessions.values()
-            if s.get("sandbox_pending")
+            for s in _pending_sessions()
         )
-        body = "<h1>コンビニ払い待ち / Pending</h1>" + (f"<table>{rows}</table>" if rows else "<p>なし / None</p>")
+        body = "<h1>入金待ち / Pending</h1>" + (f"<table>{rows}</table>" if rows else "<p>なし / None</p>")
         return _page("Sandbox pending", body)
 
     async def pending_mark(request: Request) -> Response:
         form = await request.form()
         result = str(form.get("result", ""))
         obj = state.sessions.get(request.path_params["sid"])
-        if obj is None or not obj.get("sandbox_pending") or result not in ("paid", "failed"):
+        if obj is None or obj not in _pending_sessions() or result not in ("paid", "failed"):
             return _page("Not pending", "<p>Nothing to do.</p>")
-        obj["sandbox_pending"] = False
+        pi = state.intents[obj["payment_intent"]]
         if result == "paid":
+            _succeed(pi)
             obj["payment_status"] = "paid"
+        else:
+            pi.update(status="canceled", next_action=None)
         from starlette.concurrency import run_in_threadpool
 
         kind = "succeeded" if result == "paid" else "failed"
         await run_in_threadpool(state.send_event, f"checkout.session.async_payment_{kind}", obj)
         return RedirectResponse(f"{base_of(request)}/pending", status_code=303)
 
+    async def voucher_page(request: Request) -> Response:
+        pi = state.intents.get(request.path_params["pi"])
+        if pi is None or not pi.get("next_action"):
+            return _page("Voucher", "<p>この払込票は無効です。 / This voucher is no longer valid.</p>")
+        action = pi["next_action"]
+        rows = ""
+        if action["type"] == "konbini_display_details":
+            for store, numbers in action["konbini_display_details"]["stores"].items():
+                rows += (
+                    f"<tr><td>{html.escape(store)}</td><td>{numbers['confirmation_number']}</td>"
+                    f"<td>{numbers['payment_code']}</td></tr>"
+                )
+        else:
+            z = action["display_bank_transfer_instructions"]["financial_addresses"][0]["zengin"]
+            rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>" for k, v in z.items())
+        return _page("Voucher", f"<h1>払込票 / Voucher</h1><p class=amt>{yen(pi['amount'])}</p><table>{rows}</table>")
+
     async def deliveries(request: Request) -> Response:
         return JSONResponse({"deliveries": state.deliveries})
 
+    def route(path: str, handler: Any, method: str, *, idempotent: bool = False) -> Route:
+        async def endpoint(request: Request) -> Response:
+            return await api(request, handler, idempotent=idempotent)
+
+        return Route(path, endpoint, methods=[method])
+
+    async def not_allowed(request: Request) -> Response:
+        rid = _new_id("req")
+        return answer(
+            StripeError(404, f"Unrecognized request URL ({request.method}: {request.url.path}).").body(rid), rid, 404
+        )
+
     app = Starlette(
         routes=[
-            Route("/v1/checkout/sessions", create_session, methods=["POST"]),
-            Route("/v1/checkout/sessions/{sid}", retrieve_session, methods=["GET"]),
-            Route("/v1/checkout/sessions/{sid}/expire", expire_session, methods=["POST"]),
+            route("/v1/checkout/sessions", create_session, "POST", idempotent=True),
+            route("/v1/checkout/sessions", list_sessions, "GET"),
+            route("/v1/checkout/sessions/{sid}", retrieve_session, "GET"),
+            route("/v1/checkout/sessions/{sid}/line_items", list_line_items, "GET"),
+            route("/v1/checkout/sessions/{sid}/expire", expire_session, "POST", idempotent=True),
+            route("/v1/customers", create_customer, "POST", idempotent=True),
+            route("/v1/customers/{cid}", retrieve_customer, "GET"),
+            route("/v1/payment_intents/{pi}", retrieve_intent, "GET"),
+            route("/v1/refunds", create_refund, "POST", idempotent=True),
+            Route("/v1/{rest:path}", not_allowed, methods=["GET", "POST", "DELETE", "PUT", "PATCH"]),
             Route("/pay/{sid}", hosted_page_get, methods=["GET"]),
             Route("/pay/{sid}", hosted_page_post, methods=["POST"]),
             Route("/pending", pending_list, methods=["GET"]),
             Route("/pending/{sid}", pending_mark, methods=["POST"]),
+            Route("/voucher/{pi}", voucher_page, methods=["GET"]),
             Route("/_deliveries", deliveries, methods=["GET"]),
         ]
     )

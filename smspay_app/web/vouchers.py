@@ -1,0 +1,87 @@
+"""The voucher on the recipient's own page (plain HTML, no JavaScript): what
+to pay where and by when, from the gateway's ``next_action`` stored on the
+payment (``Payment.voucher_json``, ``Payment.expires_at``).
+
+- konbini (``konbini_display_details``): each store with its confirmation
+  number and payment code, the deadline in the organisation's time zone, and
+  a link to the gateway's hosted voucher;
+- bank transfer (``display_bank_transfer_instructions``, ``jp_bank_transfer``):
+  bank name, branch, account type and number, account holder, amount, and a
+  link to the gateway's instructions."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from smspay_app.domain.formatting import people_datetime, yen
+from smspay_app.i18n import t
+from smspay_app.models import Payment
+from smspay_app.services.payments import voucher
+
+STORE_KEYS = ("familymart", "lawson", "ministop", "seicomart")
+
+
+def _row(label: str, value: str) -> str:
+    return f"<tr><th>{label}</th><td class=n>{escape(value)}</td></tr>"
+
+
+def voucher_card(payment: Payment | None, timezone: str, lang: str) -> str:
+    """The voucher's HTML (inside a card), or '' when the payment has none."""
+    action = voucher(payment)
+    if payment is None or action is None:
+        return ""
+    deadline = people_datetime(payment.expires_at, lang, timezone)
+    parts: list[str] = []
+    link_url = ""
+    if action.get("type") == "konbini_display_details":
+        details: dict[str, Any] = action.get("konbini_display_details") or {}
+        stores: dict[str, Any] = details.get("stores") or {}
+        parts.append(f"<h2 style='font-size:1.1rem'>{t('recipient.voucher_konbini_title', lang)}</h2>")
+        parts.append(f"<p>{t('recipient.voucher_konbini_intro', lang)}</p>")
+        rows = "".join(
+            f"<tr><th>{t(f'recipient.store_{key}', lang)}</th>"
+            f"<td class=n>{escape(str(stores[key].get('confirmation_number', '')))}</td>"
+            f"<td class=n>{escape(str(stores[key].get('payment_code', '')))}</td></tr>"
+            for key in STORE_KEYS
+            if isinstance(stores.get(key), dict)
+        )
+        parts.append(
+            f"<table class=voucher><tr><th>{t('recipient.col_store', lang)}</th>"
+            f"<th class=n>{t('recipient.col_confirmation', lang)}</th>"
+            f"<th class=n>{t('recipient.col_payment_code', lang)}</th></tr>{rows}</table>"
+        )
+        link_url = str(details.get("hosted_voucher_url") or "")
+    elif action.get("type") == "display_bank_transfer_instructions":
+        instr: dict[str, Any] = action.get("display_bank_transfer_instructions") or {}
+        addresses = instr.get("financial_addresses") or [{}]
+        zengin: dict[str, Any] = (addresses[0] or {}).get("zengin") or {}
+        account_type = str(zengin.get("account_type", ""))
+        parts.append(f"<h2 style='font-size:1.1rem'>{t('recipient.voucher_bank_title', lang)}</h2>")
+        parts.append(f"<p>{t('recipient.voucher_bank_intro', lang)}</p>")
+        parts.append(
+            "<table class=voucher>"
+            + _row(t("recipient.bank_name", lang), f"{zengin.get('bank_name', '')} ({zengin.get('bank_code', '')})")
+            + _row(
+                t("recipient.bank_branch", lang), f"{zengin.get('branch_name', '')} ({zengin.get('branch_code', '')})"
+            )
+            + _row(
+                t("recipient.bank_account", lang),
+                f"{t('recipient.account_' + account_type, lang) if account_type in ('futsu', 'toza') else account_type}"
+                f" {zengin.get('account_number', '')}",
+            )
+            + _row(t("recipient.bank_holder", lang), str(zengin.get("account_holder_name", "")))
+            + _row(t("recipient.bank_amount", lang), yen(int(instr.get("amount_remaining") or payment.amount_yen)))
+            + "</table>"
+        )
+        link_url = str(instr.get("hosted_instructions_url") or "")
+    else:
+        return ""
+    if deadline:
+        parts.append(f"<p class=deadline>{t('recipient.voucher_deadline', lang, date=deadline)}</p>")
+    parts.append(f"<p>{t('recipient.voucher_amount', lang, amount=yen(payment.amount_yen))}</p>")
+    if link_url.startswith(("https://", "http://")):
+        parts.append(
+            f'<p><a class="btn alt" href="{escape(link_url)}" rel="noreferrer">{t("recipient.voucher_link", lang)}</a></p>'
+        )
+    return "".join(parts)
