@@ -31,6 +31,11 @@ from smspay_app.settings import get_settings
 SESSION_COOKIE = "smspay_session"
 
 
+def home_for(role: str) -> str:
+    """Where a signed-in user lands: the installation owner's page, or the campaigns."""
+    return "/installation" if role == auth.OWNER_ROLE else "/campaigns"
+
+
 def to_login(_state: Any, _exc: Refused) -> Any:
     """Refused: send the browser to the login page (``require``'s default)."""
     return rx.redirect("/login")
@@ -150,6 +155,9 @@ _ADMIN_PREFIXES = (
     "account.",
     "dev.",
     "dash.",
+    "setup.",
+    "owner.",
+    "usage.",
 )
 
 
@@ -290,7 +298,7 @@ class LoginState(AppState):
             self.step = "codes"
             return
         self.step = "password"
-        return rx.redirect("/campaigns")
+        return rx.redirect(home_for(caller.role))
 
     def _not_done(self, result: auth.SignInStep):
         if result.kind == "wrong_code":
@@ -351,7 +359,7 @@ class LoginState(AppState):
     def codes_saved(self):
         self.recovery_codes = []
         self.step = "password"
-        return rx.redirect("/campaigns")
+        return rx.redirect(home_for(self.user_role))
 
     @rx.event
     def redirect_if_signed_in(self):
@@ -360,5 +368,5 @@ class LoginState(AppState):
         return self._to_campaigns()
 
     @require(refused=lambda state, _exc: state._reset_steps())
-    def _to_campaigns(self):
-        return rx.redirect("/campaigns")
+    def _to_campaigns(self, *, caller: auth.Caller):
+        return rx.redirect(home_for(caller.role))

@@ -32,3 +32,14 @@ class SignInChallenge(SQLModel, table=True):
     created_at: NaiveDatetime = Field(default_factory=utcnow)
     expires_at: NaiveDatetime
     used_at: NaiveDatetime | None = None
+
+
+class SetupToken(SQLModel, table=True):
+    """The one-time link that lets the installation owner create their account
+    on a fresh install (stored only as a hash; single use, expires)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, index=True)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    expires_at: NaiveDatetime
+    used_at: NaiveDatetime | None = None

@@ -62,7 +62,7 @@ from smspay_app.domain.security import hash_token, new_token
 from smspay_app.domain.sms_text import TemplateError
 from smspay_app.models import Campaign, Link, OptOut, Organisation, Recipient, SendAttempt
 from smspay_app.providers.sms.base import ProviderMessage, SendRequest, SmsError, SmsProvider, get_sms_provider
-from smspay_app.services import reminders, sending, sms_message, timeline
+from smspay_app.services import reminders, sending, sms_message, timeline, usage
 from smspay_app.services.links import LINK_PATH, link_url, revoke_live_links
 from smspay_app.settings import Settings, get_settings
 
@@ -225,21 +225,24 @@ class Dispatcher:
             limit = self._rate_allowance(s, now)
             if limit <= 0:
                 return []
+            # Suspended/deleted organisations and monthly caps (issue 19): one check per cycle.
+            gate = usage.claim_gate(s, now)
             candidates = (
-                select(SendAttempt.id)
+                select(SendAttempt.id, SendAttempt.organisation_id)
                 .join(Campaign, Campaign.id == SendAttempt.campaign_id)
                 .where(
                     SendAttempt.status == AttemptStatus.QUEUED,
                     SendAttempt.not_before <= now,
                     (Campaign.status == CampaignStatus.SENDING)
                     | ((SendAttempt.kind != "initial") & (Campaign.status == CampaignStatus.COMPLETED)),
+                    *gate.conditions(),
                 )
                 .order_by(SendAttempt.not_before, SendAttempt.id)
                 .limit(limit)
             )
             if self._is_pg:
                 candidates = candidates.with_for_update(skip_locked=True, of=SendAttempt)
-            ids = list(s.exec(candidates))
+            ids = gate.trim(s.exec(candidates).all())
             if not ids:
                 return []
             started = time.monotonic()
