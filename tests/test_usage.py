@@ -140,3 +140,29 @@ def test_months_follow_the_organisation_time_zone_and_csv_is_neutralised(session
     text = usage.to_csv([november], "en")
     assert text.startswith("\ufefforganisation,month,provider,campaign_id,campaign,messages,segments\r\n")
     assert "'=SUM(A1),2026-11,twilio" in text and "'+danger" in text
+
+
+def test_the_campaign_page_says_why_the_cap_paused_it(settings, session):
+    import reflex as rx
+
+    import smspay_app.smspay_app  # noqa: F401  (registers the pages and their route args)
+    from smspay_app.pages.campaigns import CampaignDetailState
+    from tests.factories import signed_in
+
+    org = make_org(session, "上限表示", monthly_sms_cap=1)
+    token, _ = signed_in(session, org, "admin")
+    campaign = make_campaign(session, org, recipients=2)
+    sending.start_sending(session, campaign)
+    first = session.exec(select(SendAttempt).where(SendAttempt.campaign_id == campaign.id)).first()
+    first.status, first.accepted_at = "accepted", clock.utcnow()
+    session.add(first)
+    session.commit()
+    usage.claim_gate(session)  # the dispatcher's per-cycle check
+    session.commit()
+    root = rx.State(_reflex_internal_init=True)
+    path = f"/campaigns/{campaign.id}"
+    root.router_data = root._update_router_vars({"query": {"campaign_id": str(campaign.id)}, "pathname": path}, {})
+    state = root.get_substate(CampaignDetailState.get_full_name().split("."))
+    state.session_token = token
+    CampaignDetailState.load.fn(state)
+    assert state.status == "paused" and state.paused_reason == t(usage.CAP_REASON, "ja")

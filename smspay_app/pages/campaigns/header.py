@@ -31,6 +31,7 @@ class CampaignDetailState(AppState):
     progress: dict[str, str] = {}
     recipient_total: int = 0
     scheduled_text: str = ""
+    paused_reason: str = ""  # why the system paused it (Campaign.paused_reason, translated)
     schedule_local: str = ""
     timezone: str = ""
     action_message: str = ""
@@ -86,6 +87,7 @@ class CampaignDetailState(AppState):
                 if campaign.scheduled_at
                 else ""
             )
+            self.paused_reason = self._t(campaign.paused_reason) if campaign.paused_reason else ""
             questions = campaigns.questions_of(session, campaign.id)
             quiet = (
                 (campaign.quiet_hours_start, campaign.quiet_hours_end)
@@ -208,6 +210,17 @@ def progress_card() -> rx.Component:
             rx.text(CampaignDetailState.scheduled_text, size="2", color="gray"),
             spacing="3",
             align="center",
+        ),
+        rx.cond(
+            CampaignDetailState.paused_reason != "",
+            rx.callout(
+                CampaignDetailState.paused_reason,
+                icon="circle-pause",
+                color_scheme="amber",
+                size="1",
+                margin_top="8px",
+                id="paused-reason",
+            ),
         ),
         rx.flex(
             *[
