@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     # first start prints a one-time link for the installation owner's account,
     # valid this many hours.
     setup_link_hours: int = 24
+    # Self-service sign-up at /signup: a business applies, the owner approves
+    # or rejects it on the Organisations page.
+    self_signup: bool = False
 
     @property
     def sms_api_base(self) -> str:

@@ -23,7 +23,7 @@ from smspay_app.pages.recipients import RecipientDetailState, RecipientsState, r
 from smspay_app.pages.reminders import RemindersState, reminders_page
 from smspay_app.pages.replies import RepliesState, replies_page
 from smspay_app.pages.settings import OrgSettingsState, UsersState, settings_page, users_page
-from smspay_app.pages.setup import SetupState, setup_page
+from smspay_app.pages.setup import SetupState, SignupState, setup_page, signup_page
 from smspay_app.pages.usage import UsageState, usage_page
 from smspay_app.state import AppState, LoginState
 from smspay_app.web.app import build_web_app
@@ -125,6 +125,7 @@ app.add_page(
     title="smspay | 組織の管理 / Organisations",
     on_load=[AppState.guard, OwnerState.load],
 )
+app.add_page(signup_page, route="/signup", title="smspay | 利用申し込み / Apply", on_load=SignupState.load)
 app.add_page(usage_page, route="/usage", title="smspay | 利用量 / Usage", on_load=[AppState.guard, UsageState.load])
 
 

@@ -156,6 +156,7 @@ _ADMIN_PREFIXES = (
     "dev.",
     "dash.",
     "setup.",
+    "signup.",
     "owner.",
     "usage.",
 )

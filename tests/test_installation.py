@@ -416,3 +416,63 @@ def test_command_line_admin_creates_invites_suspends_and_exports(settings, sessi
     assert code == 0 and out.startswith("\ufefforganisation,month,provider")
     assert run("create-org", "")[0] == 2  # refused, per field
     assert run("setup")[0] == 1  # users exist already
+
+
+# ----------------------------------------------------------------- self-service sign-up
+
+
+def test_self_service_signup_is_off_by_default_then_owner_approves_or_rejects(
+    app_module, settings, session, monkeypatch
+):
+    from smspay_app.models import SignupApplication
+    from smspay_app.pages.installation import OwnerState
+    from smspay_app.pages.setup import SignupState
+
+    owner_token, owner = _fresh_owner(session)
+    assert settings.self_signup is False
+    with pytest.raises(installation.InstallationError) as closed:
+        installation.apply(session, business_name="申込商事", contact_name="申込", email="a@apply.example")
+    assert closed.value.key == "signup.error.closed"
+
+    monkeypatch.setattr(settings, "self_signup", True)
+    page = _state(SignupState, "")
+    SignupState.load.fn(page)
+    assert page.open_
+    SignupState.submit.fn(page, {"business_name": "", "email": "nope"})
+    assert set(page.error_keys) == {"business_name", "email"} and not page.done
+    SignupState.submit.fn(
+        page,
+        {"business_name": "申込商事", "contact_name": "申込 太郎", "email": "A@apply.example", "phone": "03-1111-2222"},
+    )
+    assert page.done
+    with pytest.raises(installation.InstallationError) as twice:
+        installation.apply(session, business_name="申込商事", email="a@apply.example", contact_name="")
+    assert twice.value.key == "signup.error.pending"
+    installation.apply(session, business_name="却下商事", email="b@apply.example", contact_name="")
+    session.commit()
+
+    owner_page = _state(OwnerState, owner_token)
+    OwnerState.load.fn(owner_page)
+    assert [a["business_name"] for a in owner_page.applications] == ["申込商事", "却下商事"]
+    first, second = (int(a["id"]) for a in owner_page.applications)
+    OwnerState.approve.fn(owner_page, str(first))
+    assert owner_page.msg_key == "owner.applications.approved"
+    temporary = owner_page.msg_fields["password"]
+    assert owner_page.msg_fields["link"].endswith("/login") and owner_page.msg_fields["email"] == "a@apply.example"
+    session.expire_all()
+    assert auth.sign_in(session, "a@apply.example", temporary) is not None  # the invite the owner forwards
+    session.commit()
+    OwnerState.reject.fn(owner_page, {"application_id": str(second), "reason": ""})
+    assert owner_page.msg_key == "owner.error.reason_required"
+    OwnerState.reject.fn(owner_page, {"application_id": str(second), "reason": "審査基準外"})
+    assert owner_page.msg_key == "owner.applications.rejected" and owner_page.applications == []
+    session.expire_all()
+    rejected = session.get(SignupApplication, second)
+    assert (rejected.status, rejected.reason) == ("rejected", "審査基準外")
+    assert [o.name for o in installation.list_organisations(session, owner)] == ["申込商事"]
+    # only the owner decides
+    _, org_admin = signed_in(session, make_org(session, "X"), "admin")
+    with pytest.raises(auth.NotAllowed):
+        installation.list_applications(session, org_admin)
+    with pytest.raises(auth.NotAllowed):
+        installation.approve_application(session, org_admin, first)

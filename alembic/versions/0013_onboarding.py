@@ -1,5 +1,6 @@
 """Onboarding: organisation kind/status/monthly SMS cap, the one-time setup
-link, and an index for usage per organisation and month.
+link, self-service sign-up applications, and an index for usage per
+organisation and month.
 
 Revision ID: 0013_onboarding
 Revises: 0008_pause_reason
@@ -34,9 +35,30 @@ def upgrade() -> None:
     )
     op.create_index("ix_setuptoken_token_hash", "setuptoken", ["token_hash"], unique=True)
     op.create_index("ix_attempt_org_accepted", "sendattempt", ["organisation_id", "accepted_at"])
+    op.create_table(
+        "signupapplication",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("business_name", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("contact_name", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("email", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("phone", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("note", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("organisation_id", sa.Integer(), nullable=True),
+        sa.Column("decided_by_user_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("decided_at", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(["organisation_id"], ["organisation.id"]),
+        sa.ForeignKeyConstraint(["decided_by_user_id"], ["user.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_signupapplication_email", "signupapplication", ["email"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_signupapplication_email", table_name="signupapplication")
+    op.drop_table("signupapplication")
     op.drop_index("ix_attempt_org_accepted", table_name="sendattempt")
     op.drop_index("ix_setuptoken_token_hash", table_name="setuptoken")
     op.drop_table("setuptoken")

@@ -76,6 +76,43 @@ MESSAGES = {
     "owner.error.confirm_name": {"ja": "組織名が一致しません。", "en": "The name does not match the organisation's."},
     "owner.error.reason_required": {"ja": "理由を入力してください。", "en": "Please give a reason."},
     "owner.error.cap": {"ja": "0以上の整数を入力してください。", "en": "Enter a whole number, 0 or more."},
+    # self-service sign-up
+    "signup.title": {"ja": "利用申し込み", "en": "Apply for an account"},
+    "signup.help": {
+        "ja": "審査のうえ、運営者からログイン方法をお知らせします。",
+        "en": "After a review, the operator tells you how to sign in.",
+    },
+    "signup.business_name": {"ja": "事業者名", "en": "Business name"},
+    "signup.contact_name": {"ja": "ご担当者名", "en": "Contact name"},
+    "signup.phone": {"ja": "電話番号", "en": "Phone"},
+    "signup.note": {"ja": "ご利用目的など", "en": "What you will use it for"},
+    "signup.submit": {"ja": "申し込む", "en": "Apply"},
+    "signup.received": {
+        "ja": "お申し込みを受け付けました。審査の結果は運営者からご連絡します。",
+        "en": "Application received. The operator will tell you the outcome.",
+    },
+    "signup.error.closed": {"ja": "現在、利用申し込みは受け付けていません。", "en": "Sign-up is not open."},
+    "signup.error.pending": {
+        "ja": "このメールアドレスのお申し込みは審査中です。",
+        "en": "An application for this e-mail address is already under review.",
+    },
+    "signup.error.busy": {
+        "ja": "ただいま申し込みが混み合っています。後ほどお試しください。",
+        "en": "Too many applications right now; please try later.",
+    },
+    "signup.error.note_long": {"ja": "1000文字以内で入力してください。", "en": "At most 1000 characters."},
+    "signup.error.not_pending": {
+        "ja": "この申し込みはすでに処理済みです。",
+        "en": "This application was already decided.",
+    },
+    "owner.applications.title": {"ja": "利用申し込み（審査待ち）", "en": "Applications awaiting review"},
+    "owner.applications.approve": {"ja": "承認", "en": "Approve"},
+    "owner.applications.reject": {"ja": "却下", "en": "Reject"},
+    "owner.applications.approved": {
+        "ja": "承認して「{name}」を作成しました。申込者に伝えてください — ログイン: {link} メール: {email} 仮パスワード: {password}（この画面でのみ表示）",
+        "en": "Approved: “{name}” created. Forward to the applicant — sign in at {link}, e-mail {email}, temporary password {password} (shown only now).",
+    },
+    "owner.applications.rejected": {"ja": "申し込みを却下しました。", "en": "Application rejected."},
     # usage
     "usage.title": {"ja": "利用量", "en": "Usage"},
     "usage.messages": {"ja": "SMS通数", "en": "SMS sent"},

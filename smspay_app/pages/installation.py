@@ -20,6 +20,7 @@ PERMISSION = "installation.manage"
 
 class OwnerState(MessageMixin, AppState):
     rows: list[dict[str, str]] = []
+    applications: list[dict[str, str]] = []
     error_keys: dict[str, str] = {}
     loaded: bool = False
 
@@ -45,6 +46,19 @@ class OwnerState(MessageMixin, AppState):
                 "segments": str(months[o.id].segments),
             }
             for o in orgs
+        ]
+        with session_scope() as session:
+            pending = installation.list_applications(session, caller)
+        self.applications = [
+            {
+                "id": str(a.id),
+                "business_name": a.business_name,
+                "contact_name": a.contact_name,
+                "email": a.email,
+                "phone": a.phone,
+                "note": a.note,
+            }
+            for a in pending
         ]
 
     def _away(self):
@@ -139,6 +153,29 @@ class OwnerState(MessageMixin, AppState):
                 reason=str(form.get("reason", "")),
             ),
             "owner.deleted",
+        )
+
+    @rx.event
+    @require(PERMISSION, refused=lambda state, exc: state._refused(exc))
+    def approve(self, application_id: str, *, caller: auth.Caller):
+        made: dict[str, str] = {}
+
+        def work(s):
+            org, view, password = installation.approve_application(s, caller, int(application_id))
+            made.update(name=org.name, email=view.email, password=password)
+
+        if self._run(caller, work, "owner.applications.approved"):
+            self._say("owner.applications.approved", link=installation.sign_in_url(), **made)
+
+    @rx.event
+    @require(PERMISSION, refused=lambda state, exc: state._refused(exc))
+    def reject(self, form: dict, *, caller: auth.Caller):
+        self._run(
+            caller,
+            lambda s: installation.reject_application(
+                s, caller, int(str(form.get("application_id", "0")) or 0), str(form.get("reason", ""))
+            ),
+            "owner.applications.rejected",
         )
 
     @rx.event
@@ -287,6 +324,44 @@ def _manage_forms() -> rx.Component:
     )
 
 
+def _application(row: dict) -> rx.Component:
+    return rx.hstack(
+        rx.vstack(
+            rx.text(row["business_name"], weight="medium"),
+            rx.text(row["contact_name"], " · ", row["email"], " · ", row["phone"], size="1", color="gray"),
+            rx.text(row["note"], size="1"),
+            spacing="0",
+        ),
+        rx.spacer(),
+        rx.button(
+            AppState.tr["owner.applications.approve"],
+            on_click=OwnerState.approve(row["id"]),
+            size="1",
+            id="owner-approve-" + row["id"],
+        ),
+        rx.form(
+            rx.hstack(
+                rx.el.input(type="hidden", name="application_id", value=row["id"]),
+                rx.input(name="reason", placeholder=AppState.tr["owner.delete.reason"], size="1", required=True),
+                rx.button(AppState.tr["owner.applications.reject"], type="submit", size="1", color_scheme="red"),
+                spacing="1",
+            ),
+            on_submit=OwnerState.reject,
+            reset_on_submit=True,
+        ),
+        width="100%",
+        align="center",
+        id="owner-application-" + row["id"],
+    )
+
+
+def _applications() -> rx.Component:
+    return card(
+        rx.heading(AppState.tr["owner.applications.title"], size="4", margin_bottom="12px"),
+        rx.vstack(rx.foreach(OwnerState.applications, _application), spacing="3", width="100%"),
+    )
+
+
 def installation_page() -> rx.Component:
     table = rx.table.root(
         rx.table.header(
@@ -313,6 +388,7 @@ def installation_page() -> rx.Component:
         ),
         message_callout(OwnerState.message, OwnerState.message_ok, "owner-message"),
         rx.vstack(
+            rx.cond(OwnerState.applications.length() > 0, _applications()),
             card(table),
             _create_form(),
             rx.cond(OwnerState.rows.length() > 0, _invite_form()),

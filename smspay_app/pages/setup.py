@@ -208,3 +208,104 @@ def setup_page() -> rx.Component:
         min_height="100vh",
         background="linear-gradient(160deg, #f0fdfa 0%, #f8fafc 60%)",
     )
+
+
+# ----------------------------------------------------------------- /signup (self-service, off by default)
+
+
+class SignupState(AppState):
+    open_: bool = False
+    done: bool = False
+    error_keys: dict[str, str] = {}
+    error_key: str = ""
+
+    @rx.var
+    def errors(self) -> dict[str, str]:
+        return {f: self._t(k) for f, k in self.error_keys.items()}
+
+    @rx.var
+    def error(self) -> str:
+        return self._t(self.error_key) if self.error_key else ""
+
+    @rx.event
+    def load(self):
+        self.open_ = installation.signup_open()
+        self.done = False
+        self.error_keys, self.error_key = {}, ""
+
+    @rx.event
+    def submit(self, form: dict):
+        try:
+            with session_scope() as session:
+                installation.apply(
+                    session,
+                    business_name=str(form.get("business_name", "")),
+                    contact_name=str(form.get("contact_name", "")),
+                    email=str(form.get("email", "")),
+                    phone=str(form.get("phone", "")),
+                    note=str(form.get("note", "")),
+                )
+        except SettingsInvalid as exc:
+            self.error_keys, self.error_key = {e.field: e.key for e in exc.errors}, ""
+            return
+        except Refused as exc:
+            self.error_keys, self.error_key = {}, exc.key
+            return
+        self.error_keys, self.error_key = {}, ""
+        self.done = True
+
+
+def _signup_field(label_key: str, name: str, **props) -> rx.Component:
+    return rx.vstack(
+        rx.text(AppState.tr[label_key], size="2", weight="medium", as_="label", html_for=f"signup-{name}"),
+        rx.input(name=name, id=f"signup-{name}", width="100%", size="3", **props),
+        rx.cond(
+            SignupState.errors.contains(name),
+            rx.text(SignupState.errors[name], size="1", color="var(--red-11)", id=f"signup-err-{name}"),
+        ),
+        spacing="1",
+        width="100%",
+    )
+
+
+def signup_page() -> rx.Component:
+    form = rx.form(
+        rx.vstack(
+            rx.heading(AppState.tr["signup.title"], size="4"),
+            rx.text(AppState.tr["signup.help"], size="2", color="gray"),
+            _signup_field("signup.business_name", "business_name", required=True, max_length=100),
+            _signup_field("signup.contact_name", "contact_name", max_length=100),
+            _signup_field("login.email", "email", type="email", required=True),
+            _signup_field("signup.phone", "phone", type="tel", max_length=30),
+            _signup_field("signup.note", "note", max_length=1000),
+            rx.cond(SignupState.error != "", rx.text(SignupState.error, size="2", color="var(--red-11)")),
+            rx.button(AppState.tr["signup.submit"], type="submit", width="100%", size="3", id="signup-submit"),
+            spacing="2",
+            width="100%",
+        ),
+        on_submit=SignupState.submit,
+        reset_on_submit=False,
+        width="100%",
+    )
+    return rx.center(
+        rx.card(
+            rx.vstack(
+                rx.hstack(rx.heading("smspay", size="6"), rx.spacer(), language_switch(), width="100%"),
+                rx.cond(
+                    SignupState.open_,
+                    rx.cond(
+                        SignupState.done,
+                        rx.callout(AppState.tr["signup.received"], icon="circle-check", color_scheme="green"),
+                        form,
+                    ),
+                    rx.callout(AppState.tr["signup.error.closed"], icon="info", id="signup-closed"),
+                ),
+                spacing="4",
+                width="100%",
+            ),
+            size="4",
+            width="440px",
+        ),
+        min_height="100vh",
+        background="linear-gradient(160deg, #f0fdfa 0%, #f8fafc 60%)",
+    )

@@ -19,6 +19,11 @@
   (the organisation can never send again), users deactivated and anonymised,
   API keys revoked; audit rows, campaigns, attempts (the usage) stay.
 
+- **Self-service sign-up** (``settings.self_signup``, off by default): a
+  business applies (``apply``); the owner approves (the organisation and its
+  first admin are made; the invite is shown to the owner to forward, the
+  product sends no e-mail) or rejects with a reason.
+
 Every change writes an audit row in the organisation it concerns. Services
 flush; the entry point (page, CLI) commits."""
 
@@ -44,6 +49,7 @@ from smspay_app.models import (
     Organisation,
     SendAttempt,
     SetupToken,
+    SignupApplication,
     User,
 )
 from smspay_app.services import auth, retention, users
@@ -361,3 +367,111 @@ def command_line_caller(session: Session) -> Caller:
         language="ja",
         organisation_name=org.name,
     )
+
+
+# ----------------------------------------------------------------- self-service sign-up
+
+MAX_PENDING_APPLICATIONS = 200
+
+
+def signup_open() -> bool:
+    return bool(get_settings().self_signup)
+
+
+def apply(
+    session: Session, *, business_name: str, contact_name: str, email: str, phone: str = "", note: str = ""
+) -> SignupApplication:
+    """A business asks for an account (no sign-in). Refused when sign-up is
+    off; one pending application per e-mail; a bounded queue."""
+    if not signup_open():
+        raise InstallationError("signup.error.closed")
+    clean = {
+        "business_name": unicodedata.normalize("NFKC", business_name or "").strip(),
+        "contact_name": unicodedata.normalize("NFKC", contact_name or "").strip(),
+        "email": unicodedata.normalize("NFKC", email or "").strip().lower(),
+        "phone": unicodedata.normalize("NFKC", phone or "").strip(),
+        "note": unicodedata.normalize("NFKC", note or "").strip(),
+    }
+    errors: list[FieldError] = []
+    if not clean["business_name"] or len(clean["business_name"]) > 100:
+        errors.append(FieldError("business_name", "settings.error.name_required"))
+    if len(clean["contact_name"]) > 100:
+        errors.append(FieldError("contact_name", "users.error.name_long"))
+    if not users._EMAIL.match(clean["email"]) or len(clean["email"]) > 254:
+        errors.append(FieldError("email", "users.error.email"))
+    if len(clean["phone"]) > 30:
+        errors.append(FieldError("phone", "settings.error.support_phone"))
+    if len(clean["note"]) > 1000:
+        errors.append(FieldError("note", "signup.error.note_long"))
+    if errors:
+        raise SettingsInvalid(errors)
+    pending = select(SignupApplication.id).where(SignupApplication.status == "pending")
+    if session.exec(pending.where(SignupApplication.email == clean["email"])).first() is not None:
+        raise InstallationError("signup.error.pending")
+    if session.exec(select(func.count()).select_from(pending.subquery())).one() >= MAX_PENDING_APPLICATIONS:
+        raise InstallationError("signup.error.busy")
+    row = SignupApplication(**clean)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def list_applications(session: Session, caller: Caller, status: str = "pending") -> list[SignupApplication]:
+    caller.require("installation.manage")
+    return list(
+        session.exec(
+            select(SignupApplication).where(SignupApplication.status == status).order_by(SignupApplication.id)
+        ).all()
+    )
+
+
+def _pending(session: Session, caller: Caller, application_id: int) -> SignupApplication:
+    caller.require("installation.manage")
+    row = session.get(SignupApplication, application_id)
+    if row is None or row.status != "pending":
+        raise InstallationError("signup.error.not_pending")
+    return row
+
+
+def approve_application(session: Session, caller: Caller, application_id: int, *, timezone: str = "Asia/Tokyo"):
+    """Approve: the organisation and its first admin (the applicant's e-mail)
+    are created; returns ``(organisation, user view, temporary password)`` for
+    the owner to forward with ``sign_in_url()``."""
+    row = _pending(session, caller, application_id)
+    org = create_organisation(
+        session,
+        caller,
+        name=row.business_name,
+        sender_name=row.business_name[:20],
+        timezone=timezone,
+        support_phone=row.phone,
+    )
+    view, password = invite_admin(session, caller, org.id, row.email, row.contact_name)
+    row.status, row.organisation_id = "approved", org.id
+    row.decided_at, row.decided_by_user_id = utcnow(), caller.user_id
+    session.add(row)
+    _audit(session, caller, org, "installation.signup_approve", application_id=row.id)
+    session.flush()
+    return org, view, password
+
+
+def reject_application(session: Session, caller: Caller, application_id: int, reason: str) -> SignupApplication:
+    row = _pending(session, caller, application_id)
+    reason = unicodedata.normalize("NFKC", reason or "").strip()
+    if not reason:
+        raise InstallationError("owner.error.reason_required")
+    row.status, row.reason = "rejected", reason[:500]
+    row.decided_at, row.decided_by_user_id = utcnow(), caller.user_id
+    session.add(row)
+    session.add(
+        AuditLog(
+            organisation_id=installation_organisation(session).id,
+            user_id=caller.user_id,
+            action="installation.signup_reject",
+            target_type="signup_application",
+            target_id=row.id,
+            reason=row.reason,
+        )
+    )
+    session.flush()
+    return row
