@@ -31,8 +31,11 @@ from smspay_app.settings import get_settings
 SESSION_COOKIE = "smspay_session"
 
 
-def home_for(role: str) -> str:
-    """Where a signed-in user lands: the installation owner's page, or the campaigns."""
+def home_for(role: str, must_change_password: bool = False) -> str:
+    """Where a signed-in user lands: the account page while a temporary
+    password must be changed, the installation owner's page, or the campaigns."""
+    if must_change_password:
+        return "/account"
     return "/installation" if role == auth.OWNER_ROLE else "/campaigns"
 
 
@@ -299,7 +302,7 @@ class LoginState(AppState):
             self.step = "codes"
             return
         self.step = "password"
-        return rx.redirect(home_for(caller.role))
+        return rx.redirect(home_for(caller.role, caller.must_change_password))
 
     def _not_done(self, result: auth.SignInStep):
         if result.kind == "wrong_code":
@@ -370,4 +373,4 @@ class LoginState(AppState):
 
     @require(refused=lambda state, _exc: state._reset_steps())
     def _to_campaigns(self, *, caller: auth.Caller):
-        return rx.redirect(home_for(caller.role))
+        return rx.redirect(home_for(caller.role, caller.must_change_password))

@@ -476,3 +476,19 @@ def test_self_service_signup_is_off_by_default_then_owner_approves_or_rejects(
         installation.list_applications(session, org_admin)
     with pytest.raises(auth.NotAllowed):
         installation.approve_application(session, org_admin, first)
+
+
+def test_sign_in_lands_owner_on_installation_and_temporary_password_on_account(app_module, settings, session):
+    from smspay_app.state import LoginState
+
+    _fresh_owner(session)
+    page = _state(LoginState, "")
+    result = LoginState.submit.fn(page, {"email": OWNER_EMAIL, "password": PASSWORD})
+    assert "/installation" in str(result)
+    _, owner = auth.sign_in(session, OWNER_EMAIL, PASSWORD)
+    org = installation.create_organisation(session, owner, name="着地")
+    _, temporary = installation.invite_admin(session, owner, org.id, "land@example.org")
+    session.commit()
+    invited = _state(LoginState, "")
+    result = LoginState.submit.fn(invited, {"email": "land@example.org", "password": temporary})
+    assert "/account" in str(result) and "/campaigns" not in str(result)  # no redirect loop through /campaigns

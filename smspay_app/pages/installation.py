@@ -230,7 +230,7 @@ def _org_row(row: dict) -> rx.Component:
             rx.badge(AppState.tr["owner.status." + row["status"]], color_scheme=rx.cond(suspended, "red", "green"))
         ),
         rx.table.cell(row["admins"]),
-        rx.table.cell(row["sms"], " / ", row["segments"]),
+        rx.table.cell(row["sms"], " / ", row["segments"], id="owner-month-" + row["id"]),
         rx.table.cell(rx.cond(row["cap"] != "", row["cap"], "—")),
         rx.table.cell(
             rx.hstack(
