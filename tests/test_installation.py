@@ -363,7 +363,8 @@ def test_delete_erases_personal_data_keeps_audit_and_usage(settings, session):
     session.add(done)
     session.add(OptOut(organisation_id=org.id, phone_e164="+819099999999"))
     session.commit()
-    before = usage.month_usage(session, owner, org.id)
+    month = usage.month_of(org.timezone, done.accepted_at)  # the month it was accepted in, whatever the hour
+    before = usage.month_usage(session, owner, org.id, *month)
     assert (before.messages, before.segments) == (1, 2)
 
     with pytest.raises(installation.InstallationError):
@@ -385,7 +386,7 @@ def test_delete_erases_personal_data_keeps_audit_and_usage(settings, session):
         "accepted",
         "cancelled",
     }
-    after = usage.month_usage(session, owner, org.id)
+    after = usage.month_usage(session, owner, org.id, *month)
     assert (after.messages, after.segments) == (1, 2)  # usage kept
     actions = set(session.exec(select(AuditLog.action).where(AuditLog.organisation_id == org.id)).all())
     assert {"installation.org_create", "installation.org_delete", "retention.erase"} <= actions

@@ -6,6 +6,7 @@ time zone; the CSV is neutralised."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta
 
 from hypothesis import HealthCheck, given
@@ -27,9 +28,17 @@ def _sent(live_server) -> int:
         return c.get("/sim/twilio/_stats").json()["messages"]
 
 
-async def _drain(**kwargs) -> None:
+# Mid-month, whatever the wall clock says; each dispatcher pass moves the
+# frozen clock on, so the per-second rate limit never stalls a pass.
+MID_MONTH = datetime(2026, 11, 10, 3, 0)
+_examples = itertools.count()
+
+
+async def _drain(frozen, **kwargs) -> None:
     for _ in range(50):
-        if not await run_dispatcher_once(**kwargs):
+        sent = await run_dispatcher_once(**kwargs)
+        frozen.tick(timedelta(seconds=2))
+        if not sent:
             return
 
 
@@ -47,77 +56,79 @@ campaign_specs = st.lists(
 @hsettings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(specs=campaign_specs)
 async def test_usage_equals_accepted_attempts_and_their_segments(live_server, session, specs):
-    org = make_org(session, "利用量")
-    admin = make_admin(session, org)
-    before = _sent(live_server)
-    phone = 0
-    for n, extra, bad in specs:
-        campaign = make_campaign(
-            session, org, recipients=n + bad, template="お知らせ" + "あ" * extra + " {{link}}", first_phone=phone
-        )
-        phone += n + bad
-        broken = session.exec(select(Recipient).where(Recipient.campaign_id == campaign.id)).all()[:bad]
-        for r in broken:
-            r.phone_e164 = "090-bad"
-            session.add(r)
-        session.commit()
-        if n + bad:
-            sending.start_sending(session, campaign)
+    with clock.frozen(MID_MONTH + timedelta(hours=next(_examples))) as frozen:
+        org = make_org(session, "利用量")
+        admin = make_admin(session, org)
+        before = _sent(live_server)
+        phone = 0
+        for n, extra, bad in specs:
+            campaign = make_campaign(
+                session, org, recipients=n + bad, template="お知らせ" + "あ" * extra + " {{link}}", first_phone=phone
+            )
+            phone += n + bad
+            broken = session.exec(select(Recipient).where(Recipient.campaign_id == campaign.id)).all()[:bad]
+            for r in broken:
+                r.phone_e164 = "090-bad"
+                session.add(r)
             session.commit()
-    await _drain()
-    session.expire_all()
-    accepted = session.exec(
-        select(SendAttempt).where(SendAttempt.organisation_id == org.id, SendAttempt.accepted_at.is_not(None))
-    ).all()
-    got = usage.month_usage(session, admin, org.id)
-    assert got.messages == len(accepted) == sum(n for n, _, _ in specs) == _sent(live_server) - before
-    assert got.segments == sum(a.segments for a in accepted)
-    assert all(a.segments >= 1 for a in accepted)
-    per_campaign: dict[int, tuple[int, int]] = {}
-    for a in accepted:
-        m, s = per_campaign.get(a.campaign_id, (0, 0))
-        per_campaign[a.campaign_id] = (m + 1, s + a.segments)
-    assert {r.campaign_id: (r.messages, r.segments) for r in got.rows} == per_campaign
-    assert got.by_provider() == ({"simulator": (got.messages, got.segments)} if accepted else {})
+            if n + bad:
+                sending.start_sending(session, campaign)
+                session.commit()
+        await _drain(frozen)
+        session.expire_all()
+        accepted = session.exec(
+            select(SendAttempt).where(SendAttempt.organisation_id == org.id, SendAttempt.accepted_at.is_not(None))
+        ).all()
+        got = usage.month_usage(session, admin, org.id)
+        assert got.messages == len(accepted) == sum(n for n, _, _ in specs) == _sent(live_server) - before
+        assert got.segments == sum(a.segments for a in accepted)
+        assert all(a.segments >= 1 for a in accepted)
+        per_campaign: dict[int, tuple[int, int]] = {}
+        for a in accepted:
+            m, s = per_campaign.get(a.campaign_id, (0, 0))
+            per_campaign[a.campaign_id] = (m + 1, s + a.segments)
+        assert {r.campaign_id: (r.messages, r.segments) for r in got.rows} == per_campaign
+        assert got.by_provider() == ({"simulator": (got.messages, got.segments)} if accepted else {})
 
 
 async def test_cap_pauses_at_the_cap_not_one_message_later(live_server, session):
-    org = make_org(session, "上限", monthly_sms_cap=3)
-    other = make_org(session, "上限なし")
-    capped = make_campaign(session, org, recipients=5)
-    free = make_campaign(session, other, recipients=4, first_phone=50)
-    sending.start_sending(session, capped)
-    sending.start_sending(session, free)
-    session.commit()
-    before = _sent(live_server)
-    await _drain(batch_size=2)
-    session.expire_all()
-    mine = session.exec(
-        select(func.count())
-        .select_from(SendAttempt)
-        .where(SendAttempt.organisation_id == org.id, SendAttempt.accepted_at.is_not(None))
-    ).one()
-    assert mine == 3 and _sent(live_server) - before == 3 + 4
-    campaign = reload(session, Campaign, capped.id)
-    assert (campaign.status, campaign.paused_reason) == ("paused", usage.CAP_REASON)
-    assert "上限" in t(campaign.paused_reason, "ja") and "cap" in t(campaign.paused_reason, "en")
-    assert reload(session, Campaign, free.id).status == "completed"
+    with clock.frozen(MID_MONTH) as frozen:
+        org = make_org(session, "上限", monthly_sms_cap=3)
+        other = make_org(session, "上限なし")
+        capped = make_campaign(session, org, recipients=5)
+        free = make_campaign(session, other, recipients=4, first_phone=50)
+        sending.start_sending(session, capped)
+        sending.start_sending(session, free)
+        session.commit()
+        before = _sent(live_server)
+        await _drain(frozen, batch_size=2)
+        session.expire_all()
+        mine = session.exec(
+            select(func.count())
+            .select_from(SendAttempt)
+            .where(SendAttempt.organisation_id == org.id, SendAttempt.accepted_at.is_not(None))
+        ).one()
+        assert mine == 3 and _sent(live_server) - before == 3 + 4
+        campaign = reload(session, Campaign, capped.id)
+        assert (campaign.status, campaign.paused_reason) == ("paused", usage.CAP_REASON)
+        assert "上限" in t(campaign.paused_reason, "ja") and "cap" in t(campaign.paused_reason, "en")
+        assert reload(session, Campaign, free.id).status == "completed"
 
-    # resuming while still at the cap pauses again at once, without sending
-    sending.resume(session, campaign)
-    session.commit()
-    await _drain()
-    session.expire_all()
-    assert reload(session, Campaign, capped.id).status == "paused" and _sent(live_server) - before == 7
-    # a higher cap lets the rest go
-    org = reload(session, Organisation, org.id)
-    org.monthly_sms_cap = 10
-    session.add(org)
-    sending.resume(session, reload(session, Campaign, capped.id))
-    session.commit()
-    await _drain()
-    session.expire_all()
-    assert reload(session, Campaign, capped.id).status == "completed" and _sent(live_server) - before == 9
+        # resuming while still at the cap pauses again at once, without sending
+        sending.resume(session, campaign)
+        session.commit()
+        await _drain(frozen)
+        session.expire_all()
+        assert reload(session, Campaign, capped.id).status == "paused" and _sent(live_server) - before == 7
+        # a higher cap lets the rest go
+        org = reload(session, Organisation, org.id)
+        org.monthly_sms_cap = 10
+        session.add(org)
+        sending.resume(session, reload(session, Campaign, capped.id))
+        session.commit()
+        await _drain(frozen)
+        session.expire_all()
+        assert reload(session, Campaign, capped.id).status == "completed" and _sent(live_server) - before == 9
 
 
 def test_months_follow_the_organisation_time_zone_and_csv_is_neutralised(session):
