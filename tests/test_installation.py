@@ -289,6 +289,7 @@ def test_suspended_organisation_api_keys_get_403_and_recipient_pages_a_notice(se
         assert c.get(f"/l/{j.token}").status_code == 200
 
 
+@pytest.mark.also_on_postgresql
 async def test_suspending_mid_send_stops_within_one_cycle_and_reactivating_resumes(settings, session, live_server):
     from smspay_app.worker import run_dispatcher_once
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 from datetime import datetime, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -91,6 +92,7 @@ async def test_usage_equals_accepted_attempts_and_their_segments(live_server, se
         assert got.by_provider() == ({"simulator": (got.messages, got.segments)} if accepted else {})
 
 
+@pytest.mark.also_on_postgresql
 async def test_cap_pauses_at_the_cap_not_one_message_later(live_server, session):
     with clock.frozen(MID_MONTH) as frozen:
         org = make_org(session, "上限", monthly_sms_cap=3)
