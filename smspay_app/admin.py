@@ -3,7 +3,7 @@ for scripted installs. Every command goes through services.installation /
 services.usage (the same checks and audit rows as the owner's page) and
 commits once.
 
-    setup                                  print a one-time set-up link (no user yet)
+    setup                                  print a one-time set-up link (while there is no owner)
     create-org NAME [--sender-name S] [--timezone TZ] [--support-phone P] [--cap N]
     invite-admin ORG_ID EMAIL [--name NAME]  prints the sign-in link and a temporary password
     suspend ORG_ID [--reason R] / reactivate ORG_ID

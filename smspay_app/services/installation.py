@@ -1,7 +1,8 @@
 """The installation: its owner and the organisations (tenants) they run.
 
-- **First start without the demo.** While no user exists, ``new_setup_link``
-  makes a one-time link (hash stored, ``settings.setup_link_hours`` valid; a
+- **First start without the demo.** While no user exists the first start
+  prints a set-up link (and while no owner exists ``new_setup_link``, e.g. from
+  ``python -m smspay_app.admin setup``, makes one): a one-time link (hash stored, ``settings.setup_link_hours`` valid; a
   new link replaces the unused ones). ``complete_setup`` spends it: the owner
   picks their e-mail, name and password, and is signed in (the set-up page
   then offers TOTP at once, through ``services.totp``).
@@ -71,13 +72,20 @@ class InstallationError(Refused, ValueError):
 
 
 def needs_setup(session: Session) -> bool:
-    """No user at all: nobody could ever sign in without a set-up link."""
+    """No user at all: nobody could ever sign in without a set-up link (the
+    first start prints one)."""
     return session.exec(select(User.id)).first() is None
 
 
+def has_owner(session: Session) -> bool:
+    return session.exec(select(User.id).where(User.role == OWNER_ROLE, User.is_active.is_(True))).first() is not None
+
+
 def new_setup_link(session: Session, now: datetime | None = None) -> str:
-    """A fresh one-time set-up URL (older unused links stop working)."""
-    if not needs_setup(session):
+    """A fresh one-time set-up URL (older unused links stop working). Made
+    while the installation has no owner: a fresh install, or one that started
+    with the demo (``python -m smspay_app.admin setup``)."""
+    if has_owner(session):
         raise InstallationError("setup.error.done")
     now = now or utcnow()
     session.execute(delete(SetupToken).where(SetupToken.used_at.is_(None)))
@@ -98,7 +106,7 @@ def _live_setup_token(session: Session, token: str) -> SetupToken | None:
 
 
 def setup_link_valid(session: Session, token: str) -> bool:
-    return _live_setup_token(session, token) is not None and needs_setup(session)
+    return _live_setup_token(session, token) is not None and not has_owner(session)
 
 
 def installation_organisation(session: Session) -> Organisation:
@@ -118,7 +126,7 @@ def complete_setup(
     session token and caller. Raises ``InstallationError`` (link used up or
     expired) or ``SettingsInvalid`` (per-field problems)."""
     row = _live_setup_token(session, token)
-    if row is None or not needs_setup(session):
+    if row is None or has_owner(session):
         raise InstallationError("setup.error.link")
     email = unicodedata.normalize("NFKC", email or "").strip().lower()
     display_name = unicodedata.normalize("NFKC", display_name or "").strip()
