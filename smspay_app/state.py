@@ -186,6 +186,7 @@ class AppState(rx.State):
     user_name: str = ""
     user_role: str = ""
     org_name: str = ""
+    org_suspended: bool = False
     notice: str = ""
 
     @rx.var
@@ -234,6 +235,7 @@ class AppState(rx.State):
         self.user_name = caller.display_name
         self.user_role = caller.role
         self.org_name = caller.organisation_name
+        self.org_suspended = caller.organisation_status == "suspended"
         if caller.must_change_password and self.router.url.path.rstrip("/") != "/account":
             return rx.redirect("/account")
 

@@ -500,3 +500,19 @@ def test_sign_in_lands_owner_on_installation_and_temporary_password_on_account(a
     invited = _state(LoginState, "")
     result = LoginState.submit.fn(invited, {"email": "land@example.org", "password": temporary})
     assert "/account" in str(result) and "/campaigns" not in str(result)  # no redirect loop through /campaigns
+
+
+def test_a_suspended_organisations_users_are_told(app_module, settings, session):
+    from smspay_app.state import AppState
+
+    _, owner = _fresh_owner(session)
+    org = installation.create_organisation(session, owner, name="告知")
+    session.commit()
+    token, _ = signed_in(session, org, "admin")
+    state = _state(AppState, token, {}, "/campaigns")
+    AppState.guard.fn(state)
+    assert state.org_suspended is False
+    installation.set_suspended(session, owner, org.id, True)
+    session.commit()
+    AppState.guard.fn(state)
+    assert state.org_suspended is True

@@ -98,6 +98,10 @@ def top_bar() -> rx.Component:
             text_overflow="ellipsis",
             max_width="180px",
         ),
+        rx.cond(
+            AppState.org_suspended,
+            rx.badge(AppState.tr["owner.suspended_banner"], color_scheme="red", id="org-suspended"),
+        ),
         nav_links(),
         rx.spacer(),
         *simulator_link(),

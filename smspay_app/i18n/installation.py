@@ -62,6 +62,10 @@ MESSAGES = {
         "ja": "組織を停止しました。送信は止まります。",
         "en": "Organisation suspended: nothing is sent.",
     },
+    "owner.suspended_banner": {
+        "ja": "停止中: SMSは送信されません",
+        "en": "Suspended: no SMS is sent",
+    },
     "owner.reactivated": {"ja": "組織を再開しました。", "en": "Organisation reactivated."},
     "owner.manage.title": {"ja": "上限と削除", "en": "Cap and deletion"},
     "owner.delete.help": {

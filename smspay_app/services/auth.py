@@ -68,6 +68,9 @@ class Caller:
     language: str
     organisation_name: str
     must_change_password: bool = False
+    # The organisation's lifecycle status (services.installation): its users
+    # are told when it is suspended (nothing is sent).
+    organisation_status: str = "active"
 
     def can(self, permission: str) -> bool:
         if self.must_change_password:
@@ -331,6 +334,7 @@ def caller_for_token(session: Session, token: str | None) -> Caller | None:
         language=user.language,
         organisation_name=org.name,
         must_change_password=user.must_change_password,
+        organisation_status=org.status,
     )
 
 
