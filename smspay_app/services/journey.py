@@ -106,7 +106,8 @@ def load_context(session: Session, token: str) -> LinkContext | None:
 
 def link_state(ctx: LinkContext, now: datetime | None = None) -> str:
     """``ok``, ``suspended`` (the organisation is suspended or deleted),
-    ``revoked`` (replaced, cancelled, opted out, erased), ``expired`` or ``locked``. A paid recipient's link stays usable (receipt) until expiry."""
+    ``revoked`` (replaced, cancelled, opted out, erased), ``expired`` or
+    ``locked``. A paid recipient's link stays usable (receipt) until expiry."""
     now = now or utcnow()
     link, recipient = ctx.link, ctx.recipient
     if ctx.organisation.status != "active":

@@ -13,6 +13,11 @@ as ``python -m smspay_app.worker`` processes):
   transaction the recipient's link is issued and the SMS text rendered: the
   attempt is committed as ``sending`` with its idempotency key *before* the
   provider is called, and the raw link token lives only in memory and the SMS.
+- **Gate.** Each claim first asks ``services.usage.claim_gate``: attempts of
+  suspended or deleted organisations are not claimed (they wait, queued, for
+  a reactivation), and an organisation with a monthly SMS cap gets at most
+  what is left of it (its waiting campaigns are paused with
+  ``sending.paused.usage_cap`` once nothing is left).
 - **Lease and heartbeat.** While a batch is in flight the worker extends its
   leases; a ``sending`` attempt whose lease expired belongs to a dead worker.
 - **Reconciliation.** Such an attempt is looked up at the provider: messages
