@@ -179,3 +179,29 @@ def test_the_campaign_page_says_why_the_cap_paused_it(settings, session):
     state.session_token = token
     CampaignDetailState.load.fn(state)
     assert state.status == "paused" and state.paused_reason == t(usage.CAP_REASON, "ja")
+
+
+@pytest.mark.also_on_postgresql
+async def test_concurrent_workers_never_pass_the_cap(live_server, session):
+    import asyncio
+
+    with clock.frozen(MID_MONTH) as frozen:
+        org = make_org(session, "並行上限", monthly_sms_cap=7)
+        campaign = make_campaign(session, org, recipients=20)
+        sending.start_sending(session, campaign)
+        session.commit()
+        before = _sent(live_server)
+        for _ in range(8):
+            await asyncio.gather(
+                *(run_dispatcher_once(batch_size=3, worker_id=f"worker-{i}") for i in range(3)),
+                return_exceptions=True,  # a worker that lost a write race tries again next pass
+            )
+            frozen.tick(timedelta(seconds=2))
+        session.expire_all()
+        accepted = session.exec(
+            select(func.count())
+            .select_from(SendAttempt)
+            .where(SendAttempt.organisation_id == org.id, SendAttempt.accepted_at.is_not(None))
+        ).one()
+        assert accepted == 7 and _sent(live_server) - before == 7
+        assert reload(session, Campaign, campaign.id).paused_reason == usage.CAP_REASON

@@ -215,9 +215,13 @@ def claim_gate(session: Session, now: datetime | None = None) -> ClaimGate:
             select(Organisation.id).where(Organisation.status != "active", Organisation.kind != "installation")
         )
     )
-    capped = session.exec(
-        select(Organisation).where(Organisation.status == "active", Organisation.monthly_sms_cap > 0)
-    ).all()
+    capped_query = select(Organisation).where(Organisation.status == "active", Organisation.monthly_sms_cap > 0)
+    if session.get_bind().dialect.name == "postgresql":
+        # Claims of a capped organisation take turns (the row lock lasts until
+        # the claim commits), so two workers never both spend the last SMS.
+        # SQLite serialises writers already.
+        capped_query = capped_query.order_by(Organisation.id).with_for_update()
+    capped = session.exec(capped_query).all()
     for org in capped:
         left = org.monthly_sms_cap - used_this_month(session, org, now)
         if left > 0:
