@@ -185,6 +185,8 @@ def test_the_campaign_page_says_why_the_cap_paused_it(settings, session):
 async def test_concurrent_workers_never_pass_the_cap(live_server, session):
     import asyncio
 
+    from smspay_app.settings import get_settings
+
     with clock.frozen(MID_MONTH) as frozen:
         org = make_org(session, "並行上限", monthly_sms_cap=7)
         campaign = make_campaign(session, org, recipients=20)
@@ -197,6 +199,10 @@ async def test_concurrent_workers_never_pass_the_cap(live_server, session):
                 return_exceptions=True,  # a worker that lost a write race tries again next pass
             )
             frozen.tick(timedelta(seconds=2))
+        # A worker that lost a write race after sending left its attempts in
+        # flight: once their leases end, reconciliation settles them.
+        frozen.tick(timedelta(seconds=get_settings().sms_lease_seconds * 2 + 1))
+        await _drain(frozen)
         session.expire_all()
         accepted = session.exec(
             select(func.count())
@@ -204,4 +210,6 @@ async def test_concurrent_workers_never_pass_the_cap(live_server, session):
             .where(SendAttempt.organisation_id == org.id, SendAttempt.accepted_at.is_not(None))
         ).one()
         assert accepted == 7 and _sent(live_server) - before == 7
+        with live_server.client() as c:
+            assert c.get("/sim/twilio/_stats").json()["max_asked"] == 1  # nothing sent twice
         assert reload(session, Campaign, campaign.id).paused_reason == usage.CAP_REASON
