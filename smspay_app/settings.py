@@ -92,6 +92,14 @@ class Settings(BaseSettings):
     demo_email: str = "admin@example.com"
     demo_password: str = "smspay-demo"
 
+    # Onboarding (issue 19, services/installation.py): without the demo, the
+    # first start prints a one-time link for the installation owner's account,
+    # valid this many hours.
+    setup_link_hours: int = 24
+    # Self-service sign-up at /signup: a business applies, the owner approves
+    # or rejects it on the Organisations page.
+    self_signup: bool = False
+
     @property
     def sms_api_base(self) -> str:
         return (self.twilio_api_base or f"{self.public_base_url}/sim/twilio").rstrip("/")

@@ -16,12 +16,15 @@ from smspay_app.pages.campaigns import (
 )
 from smspay_app.pages.dashboard import DashboardState, dashboard_page
 from smspay_app.pages.developers import DevelopersState, developers_page
+from smspay_app.pages.installation import OwnerState, installation_page
 from smspay_app.pages.login import login_page
 from smspay_app.pages.optouts import OptOutsState, optouts_page
 from smspay_app.pages.recipients import RecipientDetailState, RecipientsState, recipient_page, recipients_page
 from smspay_app.pages.reminders import RemindersState, reminders_page
 from smspay_app.pages.replies import RepliesState, replies_page
 from smspay_app.pages.settings import OrgSettingsState, UsersState, settings_page, users_page
+from smspay_app.pages.setup import SetupState, SignupState, setup_page, signup_page
+from smspay_app.pages.usage import UsageState, usage_page
 from smspay_app.state import AppState, LoginState
 from smspay_app.web.app import build_web_app
 
@@ -113,6 +116,17 @@ app.add_page(
     title="smspay | リマインド設定 / Reminders",
     on_load=[AppState.guard, RemindersState.load],
 )
+
+# Onboarding (issue 19): first set-up, the installation owner, usage.
+app.add_page(setup_page, route="/setup/[token]", title="smspay | セットアップ / Set-up", on_load=SetupState.load)
+app.add_page(
+    installation_page,
+    route="/installation",
+    title="smspay | 組織の管理 / Organisations",
+    on_load=[AppState.guard, OwnerState.load],
+)
+app.add_page(signup_page, route="/signup", title="smspay | 利用申し込み / Apply", on_load=SignupState.load)
+app.add_page(usage_page, route="/usage", title="smspay | 利用量 / Usage", on_load=[AppState.guard, UsageState.load])
 
 
 def _register_background_work() -> None:

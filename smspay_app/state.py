@@ -31,6 +31,14 @@ from smspay_app.settings import get_settings
 SESSION_COOKIE = "smspay_session"
 
 
+def home_for(role: str, must_change_password: bool = False) -> str:
+    """Where a signed-in user lands: the account page while a temporary
+    password must be changed, the installation owner's page, or the campaigns."""
+    if must_change_password:
+        return "/account"
+    return "/installation" if role == auth.OWNER_ROLE else "/campaigns"
+
+
 def to_login(_state: Any, _exc: Refused) -> Any:
     """Refused: send the browser to the login page (``require``'s default)."""
     return rx.redirect("/login")
@@ -150,6 +158,10 @@ _ADMIN_PREFIXES = (
     "account.",
     "dev.",
     "dash.",
+    "setup.",
+    "signup.",
+    "owner.",
+    "usage.",
 )
 
 
@@ -174,6 +186,7 @@ class AppState(rx.State):
     user_name: str = ""
     user_role: str = ""
     org_name: str = ""
+    org_suspended: bool = False
     notice: str = ""
 
     @rx.var
@@ -222,6 +235,7 @@ class AppState(rx.State):
         self.user_name = caller.display_name
         self.user_role = caller.role
         self.org_name = caller.organisation_name
+        self.org_suspended = caller.organisation_status == "suspended"
         if caller.must_change_password and self.router.url.path.rstrip("/") != "/account":
             return rx.redirect("/account")
 
@@ -290,7 +304,7 @@ class LoginState(AppState):
             self.step = "codes"
             return
         self.step = "password"
-        return rx.redirect("/campaigns")
+        return rx.redirect(home_for(caller.role, caller.must_change_password))
 
     def _not_done(self, result: auth.SignInStep):
         if result.kind == "wrong_code":
@@ -351,7 +365,7 @@ class LoginState(AppState):
     def codes_saved(self):
         self.recovery_codes = []
         self.step = "password"
-        return rx.redirect("/campaigns")
+        return rx.redirect(home_for(self.user_role))
 
     @rx.event
     def redirect_if_signed_in(self):
@@ -360,5 +374,5 @@ class LoginState(AppState):
         return self._to_campaigns()
 
     @require(refused=lambda state, _exc: state._reset_steps())
-    def _to_campaigns(self):
-        return rx.redirect("/campaigns")
+    def _to_campaigns(self, *, caller: auth.Caller):
+        return rx.redirect(home_for(caller.role, caller.must_change_password))

@@ -32,6 +32,8 @@ NAV_ITEMS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("admin.nav.opt_outs", "/opt-outs", ("admin", "operator", "support")),
     ("admin.nav.settings", "/settings", ("admin",)),
     ("admin.nav.developers", "/developers", ("admin",)),
+    ("admin.nav.usage", "/usage", ("admin",)),
+    ("admin.nav.installation", "/installation", ("owner",)),
 )
 
 
@@ -41,7 +43,9 @@ def nav_links() -> rx.Component:
         link = rx.link(
             AppState.tr[key], href=href, size="2", color="var(--gray-12)", weight="medium", white_space="nowrap"
         )
-        if roles != ("admin", "operator", "support"):
+        if roles == ("admin", "operator", "support"):
+            link = rx.cond(AppState.user_role != "owner", link)  # the installation owner has no org pages
+        else:
             allowed = AppState.user_role == roles[0]
             for role in roles[1:]:
                 allowed = allowed | (AppState.user_role == role)
@@ -93,6 +97,10 @@ def top_bar() -> rx.Component:
             overflow="hidden",
             text_overflow="ellipsis",
             max_width="180px",
+        ),
+        rx.cond(
+            AppState.org_suspended,
+            rx.badge(AppState.tr["owner.suspended_banner"], color_scheme="red", id="org-suspended"),
         ),
         nav_links(),
         rx.spacer(),

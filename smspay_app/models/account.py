@@ -32,3 +32,33 @@ class SignInChallenge(SQLModel, table=True):
     created_at: NaiveDatetime = Field(default_factory=utcnow)
     expires_at: NaiveDatetime
     used_at: NaiveDatetime | None = None
+
+
+class SetupToken(SQLModel, table=True):
+    """The one-time link that lets the installation owner create their account
+    on a fresh install (stored only as a hash; single use, expires)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, index=True)
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    expires_at: NaiveDatetime
+    used_at: NaiveDatetime | None = None
+
+
+class SignupApplication(SQLModel, table=True):
+    """A business asking for an account (self-service sign-up, off by
+    default). The owner approves (an organisation and its first admin are
+    made; the invite is shown to the owner to forward) or rejects with a reason."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    business_name: str
+    contact_name: str = ""
+    email: str = Field(index=True)
+    phone: str = ""
+    note: str = ""
+    status: str = "pending"  # pending | approved | rejected
+    reason: str = ""
+    organisation_id: int | None = Field(default=None, foreign_key="organisation.id")
+    decided_by_user_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: NaiveDatetime = Field(default_factory=utcnow)
+    decided_at: NaiveDatetime | None = None

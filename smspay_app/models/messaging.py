@@ -14,6 +14,7 @@ class SendAttempt(SQLModel, table=True):
     __table_args__ = (
         Index("ix_attempt_status_not_before", "status", "not_before"),
         Index("ix_attempt_provider_id", "provider_message_id"),
+        Index("ix_attempt_org_accepted", "organisation_id", "accepted_at"),  # usage per month
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -29,6 +29,16 @@ class Organisation(SQLModel, table=True):
     # (bad credentials, suspended account, invalid sender): the dispatcher sends
     # nothing for this organisation until an operator resumes a campaign.
     sending_paused_reason: str = ""
+    # Installation lifecycle (services/installation.py): ``business`` tenants,
+    # and the one ``installation`` row that holds the installation owner (it
+    # never has campaigns). ``status``: active | suspended (nothing is sent,
+    # recipient pages show a notice, API keys get 403) | deleted (personal
+    # data erased; audit and usage kept).
+    kind: str = "business"
+    status: str = "active"
+    status_changed_at: NaiveDatetime | None = None
+    # SMS per calendar month (organisation's time zone) before sending pauses; 0: no cap.
+    monthly_sms_cap: int = 0
     created_at: NaiveDatetime = Field(default_factory=utcnow)
 
 

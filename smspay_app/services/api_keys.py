@@ -218,7 +218,7 @@ def set_require_allowlist(session: Session, caller: Caller, required: bool) -> N
 @dataclass
 class AuthResult:
     caller: ApiCaller | None
-    error: str = ""  # i18n key suffix: unauthenticated | ip_not_allowed | allowlist_required
+    error: str = ""  # i18n key suffix: unauthenticated | ip_not_allowed | allowlist_required | organisation_suspended
 
 
 def authenticate(session: Session, presented: str | None, address: str) -> AuthResult:
@@ -240,6 +240,8 @@ def authenticate(session: Session, presented: str | None, address: str) -> AuthR
     key, org = row
     if not hmac.compare_digest(key.secret_hash, hash_token(presented)) or key.revoked_at is not None:
         return AuthResult(None, "unauthenticated")
+    if org.status != "active":  # services.installation: suspended (a deleted one's keys are revoked)
+        return AuthResult(None, "organisation_suspended")
     allowlist = key.allowlist.split()
     if not allowlist and org.require_api_allowlist:
         return AuthResult(None, "allowlist_required")

@@ -28,6 +28,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             "optout.manage",
             "settings.manage",
             "users.manage",
+            "usage.view",
         }
     ),
     "operator": frozenset(
@@ -41,7 +42,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         }
     ),
     "support": frozenset({"campaign.view", "recipient.support", "optout.manage"}),
+    # The installation owner (services/installation.py), apart from every
+    # organisation role: manages the organisations, never reads their data.
+    "owner": frozenset({"installation.manage"}),
 }
+OWNER_ROLE = "owner"
 
 
 class NotAllowed(Refused, PermissionError):
@@ -63,6 +68,9 @@ class Caller:
     language: str
     organisation_name: str
     must_change_password: bool = False
+    # The organisation's lifecycle status (services.installation): its users
+    # are told when it is suspended (nothing is sent).
+    organisation_status: str = "active"
 
     def can(self, permission: str) -> bool:
         if self.must_change_password:
@@ -106,6 +114,12 @@ class SignInStep:
     challenge: str = ""
     tries_left: int = 0
     recovery_codes: tuple[str, ...] = ()
+
+
+def open_session(session: Session, user: User) -> tuple[str, Caller]:
+    """Sign ``user`` in now (a right password, a finished set-up): the raw
+    token for the browser's cookie and the caller."""
+    return _open_session(session, user)
 
 
 def _open_session(session: Session, user: User) -> tuple[str, Caller]:
@@ -320,6 +334,7 @@ def caller_for_token(session: Session, token: str | None) -> Caller | None:
         language=user.language,
         organisation_name=org.name,
         must_change_password=user.must_change_password,
+        organisation_status=org.status,
     )
 
 
@@ -360,7 +375,7 @@ def create_user(
     display_name: str = "",
     language: str = "ja",
 ) -> User:
-    if role not in ROLES:
+    if role not in ROLES and role != OWNER_ROLE:
         raise ValueError(f"unknown role: {role}")
     if len(password) < 10:
         raise ValueError("password too short")

@@ -105,10 +105,13 @@ def load_context(session: Session, token: str) -> LinkContext | None:
 
 
 def link_state(ctx: LinkContext, now: datetime | None = None) -> str:
-    """``ok``, ``revoked`` (replaced, cancelled, opted out, erased), ``expired``
-    or ``locked``. A paid recipient's link stays usable (receipt) until expiry."""
+    """``ok``, ``suspended`` (the organisation is suspended or deleted),
+    ``revoked`` (replaced, cancelled, opted out, erased), ``expired`` or
+    ``locked``. A paid recipient's link stays usable (receipt) until expiry."""
     now = now or utcnow()
     link, recipient = ctx.link, ctx.recipient
+    if ctx.organisation.status != "active":
+        return "suspended"  # services.installation: a neutral notice with the support phone
     if link.revoked_at is not None and link.revoked_at >= link.expires_at:
         return "expired"  # it had expired before it was withdrawn (e.g. reissued)
     if (

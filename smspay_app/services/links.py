@@ -128,7 +128,7 @@ _VIEW_COLUMNS = {
     ),
     "recipient": ("id", "organisation_id", "campaign_id", "status", "erased_at"),
     "campaign": ("id", "name", "status", "verification_mode", "payment_enabled"),
-    "organisation": ("id", "name", "support_phone"),
+    "organisation": ("id", "name", "support_phone", "status"),
     "question": ("id", "campaign_id", "position", "label", "kind"),
 }
 

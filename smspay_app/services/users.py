@@ -107,6 +107,20 @@ def list_users(session: Session, caller: Caller) -> list[UserView]:
 def invite_user(session: Session, caller: Caller, email: str, display_name: str, role: str) -> tuple[UserView, str]:
     """Create a user with a temporary password (returned once, to hand over)."""
     caller.require("users.manage")
+    from smspay_app.models import Organisation
+
+    org = session.get(Organisation, caller.organisation_id)
+    user, password = new_invited_user(session, org, email, display_name, role, caller.language)
+    _audit(session, caller, "user.invite", user, role=role)
+    session.flush()
+    return _view(user), password
+
+
+def new_invited_user(session: Session, org, email: str, display_name: str, role: str, language: str):
+    """The invite itself (checked e-mail, name and role; a temporary password
+    that must be changed at the first sign-in): ``(user, password)``. The
+    caller's permission and audit row belong to the entry point (an
+    organisation admin here, the installation owner in ``installation``)."""
     email = unicodedata.normalize("NFKC", email or "").strip().lower()
     display_name = unicodedata.normalize("NFKC", display_name or "").strip()
     if not _EMAIL.match(email) or len(email) > 254:
@@ -118,16 +132,10 @@ def invite_user(session: Session, caller: Caller, email: str, display_name: str,
     if session.exec(select(User.id).where(User.email == email)).first() is not None:
         raise UserError("users.error.email_taken")
     password = temporary_password()
-    from smspay_app.models import Organisation
-
-    org = session.get(Organisation, caller.organisation_id)
-    user = auth.create_user(
-        session, org, email, password, role=role, display_name=display_name, language=caller.language
-    )
+    user = auth.create_user(session, org, email, password, role=role, display_name=display_name, language=language)
     user.must_change_password = True
-    _audit(session, caller, "user.invite", user, role=role)
-    session.flush()
-    return _view(user), password
+    session.add(user)
+    return user, password
 
 
 def change_role(session: Session, caller: Caller, user_id: int, role: str) -> UserView:

@@ -183,7 +183,7 @@ def unknown_page(request: Request, lang: str) -> Response:
 
 
 def problem_page(request: Request, lang: str, ctx: LinkContext, token: str, state: str) -> Response:
-    status = {"expired": 410, "revoked": 410, "locked": 403}[state]
+    status = {"expired": 410, "revoked": 410, "locked": 403, "suspended": 503}[state]
     title = t(f"recipient.{state}_title", lang)
     body = _card(f"<h1>{title}</h1><p>{t(f'recipient.{state}_body', lang)}</p>")
     return _respond(request, lang, title=title, body=body, ctx=ctx, token=token, status=status)
@@ -464,7 +464,7 @@ def _open_for_post(request: Request, session: Session, token: str, lang: str, vi
     if ctx is None:
         return None, unknown_page(request, lang)
     state = journey.link_state(ctx)
-    if state != "revoked":
+    if state not in ("revoked", "suspended"):
         journey.record_click(session, ctx, via=via, ua_class=user_agents.classify(request.headers.get("user-agent")))
     if state != "ok":
         return ctx, problem_page(request, lang, ctx, token, state)

@@ -13,6 +13,11 @@ as ``python -m smspay_app.worker`` processes):
   transaction the recipient's link is issued and the SMS text rendered: the
   attempt is committed as ``sending`` with its idempotency key *before* the
   provider is called, and the raw link token lives only in memory and the SMS.
+- **Gate.** Each claim first asks ``services.usage.claim_gate``: attempts of
+  suspended or deleted organisations are not claimed (they wait, queued, for
+  a reactivation), and an organisation with a monthly SMS cap gets at most
+  what is left of it (its waiting campaigns are paused with
+  ``sending.paused.usage_cap`` once nothing is left).
 - **Lease and heartbeat.** While a batch is in flight the worker extends its
   leases; a ``sending`` attempt whose lease expired belongs to a dead worker.
 - **Reconciliation.** Such an attempt is looked up at the provider: messages
@@ -70,7 +75,7 @@ from smspay_app.domain.security import hash_token, new_token
 from smspay_app.domain.sms_text import TemplateError
 from smspay_app.models import Campaign, Link, OptOut, Organisation, Recipient, SendAttempt
 from smspay_app.providers.sms.base import ProviderMessage, SendRequest, SmsError, SmsProvider, get_sms_provider
-from smspay_app.services import reminders, sending, sms_message, timeline
+from smspay_app.services import reminders, sending, sms_message, timeline, usage
 from smspay_app.services.links import LINK_PATH, link_url, revoke_live_links
 from smspay_app.settings import Settings, get_settings
 
@@ -234,8 +239,10 @@ class Dispatcher:
             limit = self._rate_allowance(s, now)
             if limit <= 0:
                 return []
+            # Suspended/deleted organisations and monthly caps (issue 19): one check per cycle.
+            gate = usage.claim_gate(s, now)
             candidates = (
-                select(SendAttempt.id)
+                select(SendAttempt.id, SendAttempt.organisation_id)
                 .join(Campaign, Campaign.id == SendAttempt.campaign_id)
                 .join(Organisation, Organisation.id == SendAttempt.organisation_id)
                 .where(
@@ -244,13 +251,14 @@ class Dispatcher:
                     SendAttempt.not_before <= now,
                     (Campaign.status == CampaignStatus.SENDING)
                     | ((SendAttempt.kind != "initial") & (Campaign.status == CampaignStatus.ACTIVE)),
+                    *gate.conditions(),
                 )
                 .order_by(SendAttempt.not_before, SendAttempt.id)
                 .limit(limit)
             )
             if self._is_pg:
                 candidates = candidates.with_for_update(skip_locked=True, of=SendAttempt)
-            ids = list(s.exec(candidates))
+            ids = gate.trim(s.exec(candidates).all())
             if not ids:
                 return []
             started = time.monotonic()

@@ -4,6 +4,7 @@ and Chromium driven by Playwright."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -36,6 +37,7 @@ class AppServer:
         self.base_url = base_url
         self.db_url = db_url
         self.log_path = log_path
+        self.startup_output = ""
 
     def session(self):
         """A database session on the running app's database (to arrange data
@@ -61,7 +63,23 @@ def _browser_executable() -> str | None:
 
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory) -> Iterator[AppServer]:
-    tmp = tmp_path_factory.mktemp("e2e")
+    with running_app(tmp_path_factory.mktemp("e2e"), "e2e-server.log") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def fresh_app_server(tmp_path_factory) -> Iterator[AppServer]:
+    """A fresh installation without the demo (its own database and server)."""
+    with running_app(tmp_path_factory.mktemp("e2e-fresh"), "e2e-fresh-server.log", SMSPAY_SEED_DEMO="false") as server:
+        yield server
+
+
+@contextlib.contextmanager
+def running_app(tmp: Path, log_name: str, **env_overrides: str) -> Iterator[AppServer]:
+    """Prepare a fresh database (``smspay_app.startup``, whose output is kept
+    in ``AppServer.startup_output``) and serve the production build on a free
+    port until the block ends. ``env_overrides``: extra ``SMSPAY_...`` settings
+    (``SMSPAY_SEED_DEMO="false"`` for a fresh install without the demo)."""
     port = free_port()
     base_url = f"http://localhost:{port}"
     db_url = f"sqlite:///{tmp / 'e2e.db'}"
@@ -75,8 +93,11 @@ def app_server(tmp_path_factory) -> Iterator[AppServer]:
         "REFLEX_USE_SYSTEM_BUN": "1",
         "REFLEX_TELEMETRY_ENABLED": "false",
         "REFLEX_CHECK_LATEST_VERSION": "false",
+        **env_overrides,
     }
-    subprocess.run([sys.executable, "-m", "smspay_app.startup"], cwd=ROOT, env=env, check=True)
+    started = subprocess.run(
+        [sys.executable, "-m", "smspay_app.startup"], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
     # The walkthrough must not depend on the hour it runs at: the demo
     # organisation sends around the clock here (quiet hours have tests of their own).
     from sqlalchemy import create_engine, text
@@ -86,7 +107,7 @@ def app_server(tmp_path_factory) -> Iterator[AppServer]:
         conn.execute(text("UPDATE organisation SET quiet_hours_start = '00:00', quiet_hours_end = '00:00'"))
     engine.dispose()
     ARTIFACTS.mkdir(exist_ok=True)
-    log_path = ARTIFACTS / "e2e-server.log"
+    log_path = ARTIFACTS / log_name
     log = open(log_path, "w")
     reflex = str(Path(sys.executable).parent / "reflex")
     proc = subprocess.Popen(
@@ -113,13 +134,17 @@ def app_server(tmp_path_factory) -> Iterator[AppServer]:
     if not ready:
         os.killpg(proc.pid, signal.SIGKILL)
         raise RuntimeError(f"app did not start; see {log_path}:\n" + log_path.read_text()[-4000:])
-    yield AppServer(base_url, db_url, log_path)
-    os.killpg(proc.pid, signal.SIGTERM)
+    server = AppServer(base_url, db_url, log_path)
+    server.startup_output = started.stdout
     try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-    log.close()
+        yield server
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
 
 
 @pytest.fixture(scope="module")
