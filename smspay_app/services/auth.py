@@ -236,14 +236,46 @@ def _wrong_code(session: Session, row: SignInChallenge, user: User) -> SignInSte
     return SignInStep("wrong_code", challenge="", tries_left=left)
 
 
+def hold_user(session: Session, user: User) -> None:
+    """Take the user's write lock and read the user again under it, so that
+    concurrent second-factor checks of one user are counted one after the
+    other (a no-op UPDATE: SQLite has no ``SELECT ... FOR UPDATE``; on
+    PostgreSQL it locks the row). The caller commits soon after."""
+    from sqlalchemy import update
+
+    session.execute(update(User).where(User.id == user.id).values(id=User.id))
+    session.refresh(user)
+
+
+def _guess_allowed(session: Session, row: SignInChallenge, user: User) -> SignInStep | None:
+    """Under the user's lock: None when a code may be checked, else the step
+    to answer. The limit is per user across challenges: the 2026 attack run
+    prepared 41 password steps first, then had 48 wrong TOTP codes evaluated,
+    and the last prepared challenge still took the right code although a new
+    password step answered ``throttled``."""
+    hold_user(session, user)
+    session.refresh(row)
+    if row.used_at is not None or row.failed_tries >= MAX_CODE_TRIES:
+        return SignInStep("restart")
+    if recent_code_failures(session, user) >= MAX_CODE_FAILURES_PER_WINDOW:
+        return SignInStep("throttled")
+    return None
+
+
 def sign_in_code(session: Session, challenge: str, code: str) -> SignInStep:
-    """The second step: a 6-digit code from the app or a recovery code."""
+    """The second step: a 6-digit code from the app or a recovery code.
+    Checked under the user's lock, and refused (``throttled``) once the user
+    has had ``MAX_CODE_FAILURES_PER_WINDOW`` wrong codes, whichever challenge
+    they came through."""
     from smspay_app.services import totp
 
     found = _live_challenge(session, challenge, "totp")
     if found is None:
         return SignInStep("restart")
     row, user = found
+    refused = _guess_allowed(session, row, user)
+    if refused is not None:
+        return refused
     if totp.verify(session, user, code) is None:
         return _wrong_code(session, row, user)
     row.used_at = utcnow()
@@ -275,6 +307,9 @@ def sign_in_enrol_finish(session: Session, challenge: str, code: str) -> SignInS
     if found is None:
         return SignInStep("restart")
     row, user = found
+    refused = _guess_allowed(session, row, user)
+    if refused is not None:
+        return refused
     try:
         codes = totp.confirm_enrolment(session, user, code)
     except totp.TotpError:

@@ -491,9 +491,9 @@ def _verify(request: Request, token: str, form: Any, lang: str) -> Response:
             response = RedirectResponse(_base(token), status_code=303)
             response.headers.update({"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
             return _with_session_cookie(response, result.session_token)
-        if result.reason == "locked":
+        if result.reason in ("locked", "revoked", "expired"):  # as found under the link's lock
             session.commit()
-            return problem_page(request, lang, ctx, token, "locked")
+            return problem_page(request, lang, ctx, token, result.reason)
         messages = {
             "wrong": ("recipient.otp_wrong" if ctx.campaign.verification_mode == "otp" else "recipient.wrong_answer"),
             "expired_code": "recipient.otp_expired",
