@@ -50,7 +50,7 @@ from smspay_app.models import (
     Recipient,
 )
 from smspay_app.services import timeline
-from smspay_app.services.links import find_link_context
+from smspay_app.services.links import end_sessions, find_link_context
 from smspay_app.settings import get_settings
 
 SESSION_MINUTES = 30
@@ -300,7 +300,7 @@ def _lock(session: Session, ctx: LinkContext, *, reason: str) -> None:
     now = utcnow()
     if ctx.link.locked_at is None:
         ctx.link.locked_at = now
-        session.add(ctx.link)
+        end_sessions(session, ctx.link)  # a lock ends the link's session (issue 18, item 2)
         timeline.record(
             session, ctx.recipient, "locked", step="locked", at=now, detail={"link_id": ctx.link.id, "reason": reason}
         )
@@ -505,9 +505,7 @@ def session_valid(ctx: LinkContext, cookie_value: str | None, now: datetime | No
 
 
 def end_session(session: Session, ctx: LinkContext) -> None:
-    ctx.link.session_hash = None
-    ctx.link.session_expires_at = None
-    session.add(ctx.link)
+    end_sessions(session, ctx.link)
 
 
 # ---------------------------------------------------------------- message / read
