@@ -83,14 +83,33 @@ class Settings(BaseSettings):
     api_trusted_proxies: int = 0
     api_rate_per_minute: int = 120
     # Outbound webhooks: request timeout, and whether private/loopback target
-    # addresses are allowed (true for laptops and tests; false in production).
+    # addresses are allowed (see ``webhook_private_targets_allowed``).
     webhook_timeout_seconds: float = 10.0
-    webhook_allow_private_targets: bool = True
+    # --- issue 18 (security defaults) -------------------------------------
+    # None (the default): allowed only in the embedded demo (built-in SMS
+    # simulator and payment sandbox); refused with any real provider.
+    webhook_allow_private_targets: bool | None = None
+    # --- end issue 18 -----------------------------------------------------
 
     # First start creates a demo organisation and admin.
     seed_demo: bool = True
     demo_email: str = "admin@example.com"
     demo_password: str = "smspay-demo"
+
+    @property
+    def embedded_demo(self) -> bool:
+        """The laptop demo: the built-in SMS simulator and payment sandbox."""
+        return self.sms_provider == "simulator" and self.payment_provider == "sandbox"
+
+    @property
+    def webhook_private_targets_allowed(self) -> bool:
+        """Outbound webhooks may reach http, loopback and private addresses:
+        as set, else only in the embedded demo (issue 18, item 6: with the old
+        default ``true`` an endpoint on 127.0.0.1 answered an internal secret
+        into the delivery's excerpt and 169.254.169.254 was requested)."""
+        if self.webhook_allow_private_targets is None:
+            return self.embedded_demo
+        return self.webhook_allow_private_targets
 
     @property
     def sms_api_base(self) -> str:
