@@ -120,6 +120,52 @@ class Settings(BaseSettings):
         return (self.stripe_api_base or f"{self.public_base_url}/sim/stripe").rstrip("/")
 
 
+# --- issue 18 (security defaults): real providers need their own secrets ---
+# The built-in simulator and sandbox sign with these public defaults; with a
+# real provider they would let anyone forge a signed STOP or a payment (the
+# 2026 attack run: a payment webhook signed with ``whsec_sandbox_secret``
+# marked a payment ``succeeded``, a STOP signed with ``simulator-auth-token``
+# opted a recipient out).
+PUBLIC_DEFAULT_SECRETS = {
+    "twilio_auth_token": "simulator-auth-token",
+    "stripe_webhook_secret": "whsec_sandbox_secret",
+}
+
+
+class ProviderSecretMissing(RuntimeError):
+    """A real provider is configured without its own secret: the app refuses
+    to start. The message names the setting."""
+
+
+def missing_provider_secrets(settings: Settings) -> list[str]:
+    """The environment variables a real provider still needs (empty: none)."""
+    missing = []
+    checks = (
+        (settings.sms_provider == "twilio", "twilio_auth_token", "SMSPAY_SMS_PROVIDER=twilio"),
+        (settings.payment_provider == "stripe", "stripe_webhook_secret", "SMSPAY_PAYMENT_PROVIDER=stripe"),
+    )
+    for in_use, name, why in checks:
+        value = getattr(settings, name)
+        if in_use and (not value.strip() or value == PUBLIC_DEFAULT_SECRETS[name]):
+            missing.append(f"SMSPAY_{name.upper()} (needed by {why})")
+    return missing
+
+
+def require_provider_secrets(settings: Settings | None = None) -> None:
+    """Refuse to start (``ProviderSecretMissing``) when a real provider has no
+    secret of its own. Called by every entry point (web app, worker, start-up)."""
+    missing = missing_provider_secrets(settings or get_settings())
+    if missing:
+        raise ProviderSecretMissing(
+            "smspay will not start: set "
+            + ", ".join(missing)
+            + " to the provider's own secret (the built-in default is public and would let anyone forge webhooks)."
+        )
+
+
+# --- end issue 18 -------------------------------------------------------------
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
