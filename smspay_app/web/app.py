@@ -36,4 +36,10 @@ def web_routes() -> list[BaseRoute]:
 
 
 def build_web_app() -> Starlette:
-    return Starlette(routes=web_routes())
+    from starlette.middleware import Middleware
+
+    from smspay_app.web.upload_guard import UploadGuard
+
+    # UploadGuard: Reflex's /_upload (mounted behind this app) refuses no
+    # session or an oversized body before reading it (issue 18, item 9).
+    return Starlette(routes=web_routes(), middleware=[Middleware(UploadGuard)])
