@@ -89,6 +89,10 @@ class Settings(BaseSettings):
     # None (the default): allowed only in the embedded demo (built-in SMS
     # simulator and payment sandbox); refused with any real provider.
     webhook_allow_private_targets: bool | None = None
+    # The address scripts/run.sh listens on (loopback unless asked otherwise).
+    # When the app is reachable from elsewhere (this, or public_base_url, not
+    # loopback) the demo password must be changed at its first sign-in.
+    host: str = "127.0.0.1"
     # --- end issue 18 -----------------------------------------------------
 
     # First start creates a demo organisation and admin.
@@ -100,6 +104,23 @@ class Settings(BaseSettings):
     def embedded_demo(self) -> bool:
         """The laptop demo: the built-in SMS simulator and payment sandbox."""
         return self.sms_provider == "simulator" and self.payment_provider == "sandbox"
+
+    @property
+    def reachable_from_elsewhere(self) -> bool:
+        """The app listens on, or is published at, a non-loopback address."""
+        import ipaddress
+        from urllib.parse import urlsplit
+
+        def loopback(host: str) -> bool:
+            host = (host or "").strip("[]").lower()
+            if host in ("localhost", "localhost."):
+                return True
+            try:
+                return ipaddress.ip_address(host).is_loopback
+            except ValueError:
+                return False
+
+        return not loopback(self.host) or not loopback(urlsplit(self.public_base_url).hostname or "")
 
     @property
     def webhook_private_targets_allowed(self) -> bool:

@@ -167,6 +167,23 @@ def recent_code_failures(session: Session, user: User) -> int:
     )
 
 
+def _demo_password_must_change(session: Session, user: User, password: str) -> None:
+    """The demo admin signing in with the published demo password while the
+    app is reachable from elsewhere must change it first (issue 18, item 10:
+    ``admin@example.com`` / ``smspay-demo`` signed in as a full admin with no
+    forced change). On loopback the one-command demo stays as it is."""
+    settings = get_settings()
+    if (
+        settings.reachable_from_elsewhere
+        and user.email == settings.demo_email.strip().lower()
+        and password == settings.demo_password
+        and not user.must_change_password
+    ):
+        user.must_change_password = True
+        session.add(user)
+        session.flush()
+
+
 def sign_in_start(session: Session, email: str, password: str) -> SignInStep | None:
     """The password step. None when the credentials are wrong. Users without
     TOTP (in organisations that do not require it) are signed in at once;
@@ -180,6 +197,7 @@ def sign_in_start(session: Session, email: str, password: str) -> SignInStep | N
     if user is None:
         password_failures.record(key)
         return None
+    _demo_password_must_change(session, user, password)
     org = session.get(Organisation, user.organisation_id)
     if totp.is_enabled(user):
         purpose = "totp"

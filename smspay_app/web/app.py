@@ -14,6 +14,7 @@ def web_routes() -> list[BaseRoute]:
     from smspay_app.providers.sms import simulator
     from smspay_app.settings import get_settings, require_provider_secrets
     from smspay_app.web import api, exports, payment_webhooks, recipient, sms_webhooks
+    from smspay_app.web.sim_guard import SimulatorGuard
 
     settings = get_settings()
     require_provider_secrets(settings)  # a real provider with a public default secret: refuse to start
@@ -28,10 +29,13 @@ def web_routes() -> list[BaseRoute]:
     # auth token / Stripe webhook secret and have unauthenticated control and
     # reply endpoints: with a real provider they would let anyone forge signed
     # webhooks (opt-outs, replies, payments). Mounted only when in use.
+    # Both reachable only from this machine or by a signed-in admin
+    # (web.sim_guard; the sandbox's hosted checkout page stays public).
     if settings.sms_provider == "simulator":
-        settings_routes.append(Mount("/sim/twilio", app=simulator.create_app()))
+        settings_routes.append(Mount("/sim/twilio", app=SimulatorGuard(simulator.create_app())))
     if settings.payment_provider == "sandbox":
-        settings_routes.append(Mount("/sim/stripe", app=sandbox.create_app()))
+        guarded = SimulatorGuard(sandbox.create_app(), open_prefixes=("/sim/stripe/pay/",))
+        settings_routes.append(Mount("/sim/stripe", app=guarded))
     return settings_routes
 
 
