@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     # When the app is reachable from elsewhere (this, or public_base_url, not
     # loopback) the demo password must be changed at its first sign-in.
     host: str = "127.0.0.1"
+    # Sign-in password checks (argon2) run off the event loop: this many at
+    # once, this many more waiting; beyond, sign-in answers "busy" at once.
+    sign_in_hash_concurrency: int = 1
+    sign_in_waiting_max: int = 4
+    sign_in_checks_per_second: int = 3
     # --- end issue 18 -----------------------------------------------------
 
     # First start creates a demo organisation and admin.

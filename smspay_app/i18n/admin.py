@@ -29,6 +29,10 @@ MESSAGES = {
         "ja": "メールアドレスまたはパスワードが正しくありません。",
         "en": "The e-mail address or password is not correct.",
     },
+    "login.busy": {
+        "ja": "ただいまログインが混み合っています。少し待ってからもう一度お試しください。",
+        "en": "Many sign-ins are being checked right now. Please try again in a moment.",
+    },
     "login.password_throttled": {
         "ja": "ログインの失敗が続いたため、しばらく（15分ほど）待ってからお試しください。",
         "en": "Too many failed sign-ins for this address. Please wait about 15 minutes and try again.",
