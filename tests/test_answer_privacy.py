@@ -33,7 +33,7 @@ def _text_cells(session) -> list[tuple[str, str, str]]:
     """(table, column, value) for every text column of every table."""
     cells = []
     for table in SQLModel.metadata.sorted_tables:
-        columns = [c for c in table.columns if isinstance(c.type, String | Text)]
+        columns = [c for c in table.columns if isinstance(getattr(c.type, "impl", c.type), String | Text)]
         if not columns:
             continue
         for row in session.execute(select(*columns)).all():

@@ -209,7 +209,7 @@ class RecipientOut(BaseModel):
     id: int
     campaign_id: int
     status: str
-    phone: str
+    phone: str | None  # null once erased by retention
     name: str
     amount_yen: int
     due_date: date | None
@@ -274,7 +274,7 @@ def recipient_out(r: Recipient) -> RecipientOut:
         id=r.id,
         campaign_id=r.campaign_id,
         status=r.status,
-        phone=r.phone_e164,
+        phone=None if r.erased_at is not None else r.phone_e164,  # never the "erased-<id>" placeholder
         name=r.name,
         amount_yen=r.amount_yen,
         due_date=r.due_date,
