@@ -128,6 +128,7 @@ async def flood_run(base: str, tokens: list[str], tabs: int, per_tab: int) -> di
 
     outcomes: dict[str, int] = {}
     async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        await client.get(f"/l/{tokens[0]}", headers={"User-Agent": BROWSER_UA})  # warm-up
         quiet: list[float] = []
         stop = asyncio.Event()
         task = asyncio.create_task(probe(client, tokens, stop, quiet))

@@ -152,6 +152,18 @@ class SignInBusy(Refused):
         super().__init__("login.busy")
 
 
+def _lower_priority() -> None:
+    """The gate's threads (and argon2's own lane threads, which inherit it)
+    run at the lowest CPU priority: the pages' event loop goes first."""
+    import os
+    import threading
+
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):  # not Linux, or not allowed: run as is
+        pass
+
+
 class PasswordGate:
     """Runs the password step (argon2, ~0.1 s of CPU and memory) off the event
     loop, in its own small thread pool, with a global budget: at most
@@ -188,7 +200,9 @@ class PasswordGate:
             # (random addresses included), so hashing never takes more than
             # a share of the CPU the other pages need.
             self._rate = SlidingWindowLimiter(per_second, 1.0)
-            self._executor = ThreadPoolExecutor(self._concurrency, thread_name_prefix="sign-in")
+            self._executor = ThreadPoolExecutor(
+                self._concurrency, thread_name_prefix="sign-in", initializer=_lower_priority
+            )
         return self._executor
 
     @property
