@@ -1,0 +1,102 @@
+"""Issue 18, item 11 (Low): security headers on the admin console's
+responses, cross-site POSTs to the recipient pages refused, and precise
+limits on a CSV's columns and cells."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from starlette.responses import PlainTextResponse
+
+from smspay_app.domain.csv_import import MAX_CELL_CHARS, MAX_COLUMNS, CsvError, read_csv
+from smspay_app.i18n import t
+from smspay_app.models import Link
+from smspay_app.settings import get_settings
+from smspay_app.web import recipient as recipient_web
+from tests.factories import make_journey
+from tests.helpers import BROWSER_UA, reload
+
+
+async def _admin_page_headers() -> httpx.Headers:
+    from smspay_app.web.app import build_web_app
+
+    app = build_web_app()
+
+    async def reflex_stand_in(scope, receive, send):  # what Reflex serves behind the app
+        await PlainTextResponse("<html>admin</html>")(scope, receive, send)
+
+    app.mount("", reflex_stand_in)  # as Reflex mounts itself (api_transformer)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        return (await client.get("/campaigns")).headers
+
+
+async def test_admin_pages_send_frame_ancestors_and_no_sniff(settings):
+    """Finding 11: admin pages sent no CSP, frame-ancestors or HSTS (the
+    recipient pages did)."""
+    headers = await _admin_page_headers()
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["x-frame-options"] == "DENY" and headers["x-content-type-options"] == "nosniff"
+    assert "strict-transport-security" not in headers  # http: no HSTS
+
+
+async def test_admin_pages_send_hsts_over_https(settings, monkeypatch):
+    monkeypatch.setenv("SMSPAY_PUBLIC_BASE_URL", "https://pay.example.jp")
+    get_settings.cache_clear()
+    headers = await _admin_page_headers()
+    assert headers["strict-transport-security"].startswith("max-age=")
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://evil.example"}],
+)
+def test_a_cross_site_post_counts_no_wrong_answer(live_server, session, headers):
+    """Finding 11: a page elsewhere submitted a wrong answer (so any page that
+    knows a token could lock it). Refused with 403 before anything counts."""
+    recipient_web.post_limiter.reset()
+    j = make_journey(session)
+    q1, q2 = j.question_ids
+    with live_server.client(headers={"User-Agent": BROWSER_UA, **headers}) as c:
+        r = c.post(f"/l/{j.token}/verify", data={f"q_{q1}": "1970/1/1", f"q_{q2}": "0"})
+    assert r.status_code == 403 and t("recipient.cross_site", "ja") in r.text
+    link = reload(session, Link, j.link_id)
+    assert link.failed_attempts == 0 and link.clicked_at is None
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Origin": "null", "Sec-Fetch-Site": "same-origin"}],  # a feature phone; our own no-referrer page
+)
+def test_our_own_forms_and_feature_phones_still_post(live_server, session, settings, headers):
+    recipient_web.post_limiter.reset()
+    j = make_journey(session)
+    q1, q2 = j.question_ids
+    with live_server.client(headers={"User-Agent": BROWSER_UA, **headers}) as c:
+        r = c.post(f"/l/{j.token}/verify", data={f"q_{q1}": "1980/1/2", f"q_{q2}": "123456"})
+        assert r.status_code == 303
+        own = {"Origin": settings.public_base_url, "Sec-Fetch-Site": "same-origin"}
+        assert c.post(f"/l/{j.token}/verify", data={}, headers=own).status_code in (200, 303)
+
+
+def test_a_csv_with_too_many_columns_is_refused_with_a_precise_message():
+    """Finding 11: a 100,000-column CSV reached the mapping step (a 1.49 MB
+    state update)."""
+    header = ",".join(f"c{i}" for i in range(100_000))
+    with pytest.raises(CsvError) as err:
+        read_csv(f"電話番号,{header}\n09012345678\n".encode())
+    assert err.value.key == "csv.too_many_columns"
+    assert str(MAX_COLUMNS) in t("csv.too_many_columns", "ja", **err.value.fields)
+
+
+def test_a_csv_with_a_huge_cell_says_so():
+    """Finding 11: a 10 MB cell got the misleading "cannot be read as CSV"."""
+    with pytest.raises(CsvError) as err:
+        read_csv(b"phone,memo\n09012345678," + b"x" * (10 * 1024 * 1024) + b"\n")
+    assert err.value.key == "csv.cell_too_long" and err.value.fields["row"] == 2
+    with pytest.raises(CsvError) as err:
+        read_csv(b"phone,memo\n09012345678," + b"x" * (MAX_CELL_CHARS + 1) + b"\n")
+    assert err.value.key == "csv.cell_too_long"
+    assert "10000" in t("csv.cell_too_long", "ja", **err.value.fields)
+    read_csv(b"phone,memo\n09012345678," + b"x" * MAX_CELL_CHARS + b"\n")  # at the limit: fine
