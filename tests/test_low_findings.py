@@ -100,3 +100,25 @@ def test_a_csv_with_a_huge_cell_says_so():
     assert err.value.key == "csv.cell_too_long"
     assert "10000" in t("csv.cell_too_long", "ja", **err.value.fields)
     read_csv(b"phone,memo\n09012345678," + b"x" * MAX_CELL_CHARS + b"\n")  # at the limit: fine
+
+
+@pytest.mark.parametrize("amount", [1, 0, 999])
+def test_marking_paid_for_another_amount_than_the_one_due_is_refused(session, amount):
+    """Finding 11: support marked a ¥1,000 invoice paid for ¥1 or ¥0 while the
+    dashboard counted ¥1,000. The amount must be the amount due."""
+    from smspay_app.models import Organisation, Payment, Recipient
+    from smspay_app.services import actions
+    from tests.factories import make_caller
+
+    j = make_journey(session, amount_yen=1_000)
+    caller = make_caller(session, session.get(Organisation, j.organisation_id), "support")
+    with pytest.raises(actions.ActionRefused) as err:
+        actions.mark_paid_outside(session, caller, j.recipient_id, "窓口で受領", amount_yen=amount)
+    assert err.value.key == "ops.error.amount_mismatch"
+    assert "1000" in t("ops.error.amount_mismatch", "ja", **err.value.fields)
+    assert session.get(Recipient, j.recipient_id).paid_at is None
+    actions.mark_paid_outside(session, caller, j.recipient_id, "窓口で受領", amount_yen=1_000)
+    session.commit()
+    from sqlmodel import select
+
+    assert [p.amount_yen for p in session.exec(select(Payment)).all()] == [1_000]

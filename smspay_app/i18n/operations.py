@@ -32,6 +32,10 @@ MESSAGES = {
     "ops.error.not_locked": {"ja": "このリンクはロックされていません。", "en": "This link is not locked."},
     "ops.error.already_paid": {"ja": "この宛先はすでに支払済みです。", "en": "This recipient has already paid."},
     "ops.error.amount": {"ja": "金額が正しくありません。", "en": "The amount is not valid."},
+    "ops.error.amount_mismatch": {
+        "ja": "金額が請求額（{expected}円）と違います（{given}円）。一部入金は支払済みにできません。",
+        "en": "The amount ({given} yen) differs from the amount due ({expected} yen). A partial payment cannot mark the invoice paid.",
+    },
     "ops.error.unknown_action": {"ja": "不明な操作です。", "en": "Unknown action."},
     "ops.error.encoding": {
         "ja": "文字コードは UTF-8（BOM付き）または Shift_JIS（CP932）を選んでください。",
