@@ -122,3 +122,23 @@ def test_marking_paid_for_another_amount_than_the_one_due_is_refused(session, am
     from sqlmodel import select
 
     assert [p.amount_yen for p in session.exec(select(Payment)).all()] == [1_000]
+
+
+def test_api_paths_with_a_newline_get_the_json_error_shape(live_server, session):
+    """Finding 11: paths with ``%0A`` got a plain-text 404 instead of the JSON
+    error shape."""
+    with live_server.client() as c:
+        r = c.get("/api/v1/campaigns%0A")
+        r2 = c.get("/api/v1/recipients/1%0A")
+    for response in (r, r2):
+        assert response.status_code in (401, 404)
+        assert response.json()["error"]["code"] in ("not_found", "unauthenticated")
+
+
+def test_options_names_every_method_of_the_path(live_server, session):
+    """Finding 11: OPTIONS answered ``Allow: POST`` where GET exists."""
+    with live_server.client() as c:
+        r = c.options("/api/v1/campaigns/1/recipients")
+    assert r.status_code == 405
+    allowed = {m.strip() for m in r.headers["allow"].split(",")}
+    assert {"GET", "POST"} <= allowed

@@ -49,4 +49,21 @@ def build_web_app() -> Starlette:
     # response, the admin console's included (issue 18, item 11).
     # UploadGuard: Reflex's /_upload (mounted behind this app) refuses no
     # session or an oversized body before reading it (issue 18, item 9).
-    return Starlette(routes=web_routes(), middleware=[Middleware(SecurityHeaders), Middleware(UploadGuard)])
+    return Starlette(
+        routes=web_routes(),
+        middleware=[Middleware(SecurityHeaders), Middleware(UploadGuard)],
+        exception_handlers={404: _not_found},
+    )
+
+
+async def _not_found(request, exc):
+    """A path no route matches (``/api/v1/x%0A`` matches not even the API's
+    mount): the API's JSON error shape under ``/api/``, plain text elsewhere
+    (issue 18, item 11: such API paths got a plain-text 404)."""
+    from starlette.responses import PlainTextResponse
+
+    if request.url.path.startswith("/api/"):
+        from smspay_app.web.api import error_response
+
+        return error_response(request, 404, "not_found")
+    return PlainTextResponse("Not Found", status_code=404)
