@@ -142,3 +142,32 @@ def test_options_names_every_method_of_the_path(live_server, session):
     assert r.status_code == 405
     allowed = {m.strip() for m in r.headers["allow"].split(",")}
     assert {"GET", "POST"} <= allowed
+
+
+def test_wrong_passwords_from_elsewhere_do_not_lock_an_admin_out(session, settings):
+    """Finding 11: the sign-in throttle was in memory per process (a restart
+    reset it) and let anyone lock a known admin out for 15 minutes. Now the
+    back-off is per address and account, kept in the database: the address
+    that failed waits, the admin's own address signs in."""
+    from datetime import datetime
+
+    from sqlmodel import Session, func, select
+
+    from smspay_app import db
+    from smspay_app.domain import clock
+    from smspay_app.models import SignInFailure
+    from smspay_app.services import auth
+    from tests.factories import PASSWORD, make_org, make_user
+
+    with clock.frozen(datetime(2030, 1, 1, 9, 0)):
+        admin = make_user(session, make_org(session), "admin")
+        for _ in range(auth.MAX_PASSWORD_FAILURES):
+            assert auth.sign_in_start(session, admin.email, "guess", "203.0.113.7") is None
+        session.commit()
+        assert auth.sign_in_start(session, admin.email, PASSWORD, "203.0.113.7").kind == "password_throttled"
+        own = auth.sign_in_start(session, admin.email, PASSWORD, "198.51.100.20")
+        assert own is not None and own.kind == "done"
+        session.commit()
+        with Session(db.get_engine()) as other:  # what another process (or a restart) sees
+            assert other.exec(select(func.count()).select_from(SignInFailure)).one() == 2 * auth.MAX_PASSWORD_FAILURES
+            assert auth.sign_in_start(other, admin.email, PASSWORD, "203.0.113.7").kind == "password_throttled"
