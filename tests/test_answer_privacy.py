@@ -147,3 +147,19 @@ def test_the_api_refuses_a_campaign_whose_sms_names_an_answer(live_server, sessi
         r = api.post("/api/v1/campaigns", json=body, headers=idem())
     assert r.status_code == 422, r.text
     assert "campaign.error.template_answer_field" in r.text
+
+
+def test_a_reminder_text_naming_an_answer_column_is_refused(session):
+    """Finding 12, the reminder SMS too: a reminder template naming an
+    identity answer column is refused with the same message."""
+    from smspay_app.services import auth, reminders
+    from smspay_app.services.reminders import RulesInvalid
+
+    org = make_org(session)
+    campaign = _campaign_with_answers(session, org)
+    operator = auth.Caller(1, org.id, "operator", "", "", "ja", "")
+    good = [{"anchor": "first_send", "days": "7"}]
+    with pytest.raises(RulesInvalid) as bad:
+        reminders.save_rules(session, operator, campaign.id, good, 1, "{{name}}様 生年月日{{生年月日}} {{link}}")
+    assert ("template", "campaign.error.template_answer_field") in {(e.field, e.key) for e in bad.value.errors}
+    reminders.save_rules(session, operator, campaign.id, good, 1, "{{name}}様 お支払いをお願いします {{link}}")
