@@ -71,7 +71,7 @@ _STEPS = (
     "opted_out_at",
     "cancelled_at",
 )
-BATCH = 500
+BATCH = 2000
 
 
 def last_activity(row) -> datetime:
