@@ -13,7 +13,7 @@ from smspay_app.i18n import t
 from smspay_app.models import Link
 from smspay_app.settings import get_settings
 from smspay_app.web import recipient as recipient_web
-from tests.factories import make_journey
+from tests.factories import make_admin, make_journey, make_key
 from tests.helpers import BROWSER_UA, reload
 
 
@@ -171,3 +171,16 @@ def test_wrong_passwords_from_elsewhere_do_not_lock_an_admin_out(session, settin
         with Session(db.get_engine()) as other:  # what another process (or a restart) sees
             assert other.exec(select(func.count()).select_from(SignInFailure)).one() == 2 * auth.MAX_PASSWORD_FAILURES
             assert auth.sign_in_start(other, admin.email, PASSWORD, "203.0.113.7").kind == "password_throttled"
+
+
+def test_a_too_long_idempotency_key_is_called_too_long_not_missing(live_server, session):
+    """Finding 11: a 256-character Idempotency-Key was refused as "required"."""
+    from tests.helpers import CAMPAIGN, api_client
+
+    key = make_key(session, make_admin(session))
+    with api_client(live_server, key) as api:
+        long = api.post("/api/v1/campaigns", json=CAMPAIGN, headers={"Idempotency-Key": "k" * 256})
+        missing = api.post("/api/v1/campaigns", json=CAMPAIGN)
+    assert (long.status_code, long.json()["error"]["code"]) == (400, "idempotency_key_invalid")
+    assert "255" in long.json()["error"]["message"]
+    assert missing.json()["error"]["code"] == "idempotency_key_required"

@@ -435,17 +435,24 @@ def create_api() -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
         details = []
-        missing_idem = False
+        missing_idem = bad_idem = False
         for err in exc.errors():
             loc = [str(p) for p in err.get("loc", ())]
             if loc[:1] == ["header"] and len(loc) > 1 and loc[1].lower() == "idempotency-key":
-                missing_idem = True
+                # Absent, or present but not 1-255 characters (issue 18, item
+                # 11: a 256-character key was refused as "required").
+                if err.get("type") == "missing":
+                    missing_idem = True
+                else:
+                    bad_idem = True
             where = ".".join(loc[1:]) if loc and loc[0] in ("body", "query", "path", "header") else ".".join(loc)
             details.append(
                 {"field": where, "code": str(err.get("type", "invalid")), "message": str(err.get("msg", ""))}
             )
         if missing_idem:
             return error_response(request, 400, "idempotency_key_required")
+        if bad_idem:
+            return error_response(request, 400, "idempotency_key_invalid")
         return error_response(request, 422, "invalid_request", details=details)
 
     @app.exception_handler(StarletteHTTPException)
