@@ -83,9 +83,22 @@ class Settings(BaseSettings):
     api_trusted_proxies: int = 0
     api_rate_per_minute: int = 120
     # Outbound webhooks: request timeout, and whether private/loopback target
-    # addresses are allowed (true for laptops and tests; false in production).
+    # addresses are allowed (see ``webhook_private_targets_allowed``).
     webhook_timeout_seconds: float = 10.0
-    webhook_allow_private_targets: bool = True
+    # --- issue 18 (security defaults) -------------------------------------
+    # None (the default): allowed only in the embedded demo (built-in SMS
+    # simulator and payment sandbox); refused with any real provider.
+    webhook_allow_private_targets: bool | None = None
+    # The address scripts/run.sh listens on (loopback unless asked otherwise).
+    # When the app is reachable from elsewhere (this, or public_base_url, not
+    # loopback) the demo password must be changed at its first sign-in.
+    host: str = "127.0.0.1"
+    # Sign-in password checks (argon2) run off the event loop: this many at
+    # once, this many more waiting; beyond, sign-in answers "busy" at once.
+    sign_in_hash_concurrency: int = 1
+    sign_in_waiting_max: int = 4
+    sign_in_checks_per_second: int = 3
+    # --- end issue 18 -----------------------------------------------------
 
     # First start creates a demo organisation and admin.
     seed_demo: bool = True
@@ -101,12 +114,90 @@ class Settings(BaseSettings):
     self_signup: bool = False
 
     @property
+    def embedded_demo(self) -> bool:
+        """The laptop demo: the built-in SMS simulator and payment sandbox."""
+        return self.sms_provider == "simulator" and self.payment_provider == "sandbox"
+
+    @property
+    def reachable_from_elsewhere(self) -> bool:
+        """The app listens on, or is published at, a non-loopback address."""
+        import ipaddress
+        from urllib.parse import urlsplit
+
+        def loopback(host: str) -> bool:
+            host = (host or "").strip("[]").lower()
+            if host in ("localhost", "localhost."):
+                return True
+            try:
+                return ipaddress.ip_address(host).is_loopback
+            except ValueError:
+                return False
+
+        return not loopback(self.host) or not loopback(urlsplit(self.public_base_url).hostname or "")
+
+    @property
+    def webhook_private_targets_allowed(self) -> bool:
+        """Outbound webhooks may reach http, loopback and private addresses:
+        as set, else only in the embedded demo (issue 18, item 6: with the old
+        default ``true`` an endpoint on 127.0.0.1 answered an internal secret
+        into the delivery's excerpt and 169.254.169.254 was requested)."""
+        if self.webhook_allow_private_targets is None:
+            return self.embedded_demo
+        return self.webhook_allow_private_targets
+
+    @property
     def sms_api_base(self) -> str:
         return (self.twilio_api_base or f"{self.public_base_url}/sim/twilio").rstrip("/")
 
     @property
     def payment_api_base(self) -> str:
         return (self.stripe_api_base or f"{self.public_base_url}/sim/stripe").rstrip("/")
+
+
+# --- issue 18 (security defaults): real providers need their own secrets ---
+# The built-in simulator and sandbox sign with these public defaults; with a
+# real provider they would let anyone forge a signed STOP or a payment (the
+# 2026 attack run: a payment webhook signed with ``whsec_sandbox_secret``
+# marked a payment ``succeeded``, a STOP signed with ``simulator-auth-token``
+# opted a recipient out).
+PUBLIC_DEFAULT_SECRETS = {
+    "twilio_auth_token": "simulator-auth-token",
+    "stripe_webhook_secret": "whsec_sandbox_secret",
+}
+
+
+class ProviderSecretMissing(RuntimeError):
+    """A real provider is configured without its own secret: the app refuses
+    to start. The message names the setting."""
+
+
+def missing_provider_secrets(settings: Settings) -> list[str]:
+    """The environment variables a real provider still needs (empty: none)."""
+    missing = []
+    checks = (
+        (settings.sms_provider == "twilio", "twilio_auth_token", "SMSPAY_SMS_PROVIDER=twilio"),
+        (settings.payment_provider == "stripe", "stripe_webhook_secret", "SMSPAY_PAYMENT_PROVIDER=stripe"),
+    )
+    for in_use, name, why in checks:
+        value = getattr(settings, name)
+        if in_use and (not value.strip() or value == PUBLIC_DEFAULT_SECRETS[name]):
+            missing.append(f"SMSPAY_{name.upper()} (needed by {why})")
+    return missing
+
+
+def require_provider_secrets(settings: Settings | None = None) -> None:
+    """Refuse to start (``ProviderSecretMissing``) when a real provider has no
+    secret of its own. Called by every entry point (web app, worker, start-up)."""
+    missing = missing_provider_secrets(settings or get_settings())
+    if missing:
+        raise ProviderSecretMissing(
+            "smspay will not start: set "
+            + ", ".join(missing)
+            + " to the provider's own secret (the built-in default is public and would let anyone forge webhooks)."
+        )
+
+
+# --- end issue 18 -------------------------------------------------------------
 
 
 @lru_cache(maxsize=1)

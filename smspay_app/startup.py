@@ -8,11 +8,15 @@ from smspay_app.db import session_scope
 from smspay_app.migrate import upgrade_database
 from smspay_app.services import installation
 from smspay_app.services.auth import ensure_demo
-from smspay_app.settings import get_settings
+from smspay_app.settings import ProviderSecretMissing, get_settings, require_provider_secrets
 
 
 def main() -> None:
     settings = get_settings()
+    try:
+        require_provider_secrets(settings)
+    except ProviderSecretMissing as exc:
+        raise SystemExit(str(exc)) from None
     upgrade_database()
     created = None
     setup_link = ""

@@ -266,6 +266,17 @@ class AppState(rx.State):
         return rx.redirect("/login")
 
 
+def _password_step(email: str, password: str, address: str = ""):
+    """The password step in its own unit of work (runs in the gate's thread):
+    the step, and the TOTP set-up when the organisation requires it."""
+    enrolment = None
+    with session_scope() as session:
+        result = auth.sign_in_start(session, email, password, address)
+        if result is not None and result.kind == "enrol":
+            enrolment = auth.sign_in_enrol_begin(session, result.challenge)
+    return result, enrolment
+
+
 class LoginState(AppState):
     """Sign-in: the password, then (when due) a TOTP code or, when the
     organisation requires TOTP, setting it up. The pending challenge lives in
@@ -314,11 +325,17 @@ class LoginState(AppState):
             self.error = self._t("login.totp.throttled" if result.kind == "throttled" else "login.totp.restart")
 
     @rx.event
-    def submit(self, form: dict):
-        with session_scope() as session:
-            result = auth.sign_in_start(session, str(form.get("email", "")), str(form.get("password", "")))
-            if result is not None and result.kind == "enrol":
-                enrolment = auth.sign_in_enrol_begin(session, result.challenge)
+    async def submit(self, form: dict):
+        # The password check runs off the event loop, within a global budget
+        # (auth.password_gate): a sign-in flood never stalls other pages.
+        try:
+            address = getattr(getattr(self.router, "session", None), "client_ip", "") or ""
+            result, enrolment = await auth.password_gate.run(
+                _password_step, str(form.get("email", "")), str(form.get("password", "")), address
+            )
+        except auth.SignInBusy:
+            self.error = self._t("login.busy")
+            return
         if result is None:
             self.error = self._t("login.failed")
             return

@@ -5,6 +5,7 @@ suspend, reactivate, delete), and the owner's blindness to recipient data
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 
@@ -491,14 +492,14 @@ def test_sign_in_lands_owner_on_installation_and_temporary_password_on_account(a
 
     _fresh_owner(session)
     page = _state(LoginState, "")
-    result = LoginState.submit.fn(page, {"email": OWNER_EMAIL, "password": PASSWORD})
+    result = asyncio.run(LoginState.submit.fn(page, {"email": OWNER_EMAIL, "password": PASSWORD}))
     assert "/installation" in str(result)
     _, owner = auth.sign_in(session, OWNER_EMAIL, PASSWORD)
     org = installation.create_organisation(session, owner, name="着地")
     _, temporary = installation.invite_admin(session, owner, org.id, "land@example.org")
     session.commit()
     invited = _state(LoginState, "")
-    result = LoginState.submit.fn(invited, {"email": "land@example.org", "password": temporary})
+    result = asyncio.run(LoginState.submit.fn(invited, {"email": "land@example.org", "password": temporary}))
     assert "/account" in str(result) and "/campaigns" not in str(result)  # no redirect loop through /campaigns
 
 

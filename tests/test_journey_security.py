@@ -133,7 +133,8 @@ def test_custom_lockout_threshold(session, settings):
 
 
 def test_otp_rules_with_frozen_clock(session, settings):
-    j = make_journey(session, verification_mode="otp", answers={})
+    with clock.frozen(datetime(2030, 1, 1, 9, 0, 0)):  # the link is live at the frozen time
+        j = make_journey(session, verification_mode="otp", answers={})
     sent: list[str] = []
     codes = iter(["111111", "222222", "333333", "444444", "555555", "666666"])
 
@@ -182,7 +183,8 @@ def test_otp_rules_with_frozen_clock(session, settings):
 
 
 def test_otp_uses_the_injected_sender_and_code_and_a_failed_send_leaves_no_usable_code(session, settings):
-    j = make_journey(session, verification_mode="otp", answers={})
+    with clock.frozen(datetime(2030, 1, 1, 9, 0, 0)):  # the link is live at the frozen time
+        j = make_journey(session, verification_mode="otp", answers={})
     sent: list[tuple[str, str]] = []
 
     def failing(recipient, text):

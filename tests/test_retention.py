@@ -1,5 +1,6 @@
 """Personal-data retention with a frozen clock: nothing is erased before the
-organisation's retention period after the campaign ended; then phone, name,
+organisation's retention period after each recipient's last activity (here
+the campaign's end); then phone, name,
 merge data, external ref, identity answers and reply bodies are gone while the
 funnel counts and amounts stay; running again changes nothing; other
 campaigns and organisations are untouched. Also the job entry point."""
@@ -20,7 +21,10 @@ ENDED = datetime(2026, 1, 10, 12, 0)
 
 
 def _ended_campaign(session, org, n=3, status="active", ended=ENDED, first_phone=0):
-    campaign = make_campaign(session, org, recipients=n, status=status, completed_at=ended, first_phone=first_phone)
+    # Imported two days before the end and last active the day before it (the
+    # retention clock runs per recipient from its last activity).
+    with clock.frozen(ended - timedelta(days=2)):
+        campaign = make_campaign(session, org, recipients=n, status=status, completed_at=ended, first_phone=first_phone)
     question = CampaignQuestion(campaign_id=campaign.id, label="生年月日", column="生年月日", kind="date")
     session.add(question)
     session.commit()
@@ -29,9 +33,16 @@ def _ended_campaign(session, org, n=3, status="active", ended=ENDED, first_phone
         r.external_ref = f"C-{i}"
         r.amount_yen = 1000 * (i + 1)
         r.status = "paid" if i == 0 else "delivered"
-        r.sent_at = r.delivered_at = ENDED - timedelta(days=1)
+        r.sent_at = r.delivered_at = ended - timedelta(days=1)
         if i == 0:
-            r.clicked_at = r.verified_at = r.paid_at = ENDED - timedelta(hours=5)
+            r.clicked_at = r.verified_at = r.paid_at = ended - timedelta(hours=5)
+        # Each recipient's last activity is the campaign's end (its link
+        # expired then, or it opened its receipt then): the retention clock
+        # runs per recipient from its last activity (issue 18, item 13).
+        if i == 0:
+            r.read_at = ended
+        else:
+            r.expired_at = ended
         session.add(r)
         session.add(IdentityAnswer(recipient_id=r.id, question_id=question.id, answer_hash="h" * 64))
         session.add(

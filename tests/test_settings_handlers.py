@@ -5,6 +5,7 @@ the real LoginState."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 import pytest
@@ -130,7 +131,9 @@ def test_login_state_walks_the_totp_step_and_applies_the_users_language(session,
         c.tick(timedelta(seconds=30))
         st = _state(state.LoginState, "")
         st.lang = ""  # this browser never chose a language: the user's applies
-        state.LoginState.submit.fn(st, {"email": user.email, "password": PASSWORD})
+        asyncio.run(
+            state.LoginState.submit.fn(st, {"email": user.email, "password": PASSWORD})
+        )  # async: off the event loop
         assert st.step == "totp" and st.session_token == ""
         assert "_challenge" not in st.dict()[st.get_full_name()]  # backend-only
         state.LoginState.submit_code.fn(st, {"code": "12345x"})
@@ -147,7 +150,9 @@ def test_language_picked_in_the_browser_before_sign_in_is_kept_on_the_user(sessi
     assert user.language == "ja"
     st = _state(state.LoginState, "")
     st.lang = "en"  # picked on the sign-in page (the smspay_lang cookie)
-    state.LoginState.submit.fn(st, {"email": user.email, "password": PASSWORD})
+    asyncio.run(
+        state.LoginState.submit.fn(st, {"email": user.email, "password": PASSWORD})
+    )  # async: off the event loop
     assert st.session_token and st.lang == "en"
     session.expire_all()
     assert session.get(type(user), user.id).language == "en"

@@ -25,6 +25,8 @@ __all__ = [
     "CsvError",
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_ROWS",
+    "MAX_COLUMNS",
+    "MAX_CELL_CHARS",
     "ParsedCsv",
     "parse_amount_yen",
     "parse_invoice_lines",
@@ -35,6 +37,10 @@ __all__ = [
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_ROWS = 200_000
+# Issue 18, item 11: a 100,000-column file reached the mapping step (a 1.49 MB
+# state update) and a 10 MB cell was reported as "cannot be read as CSV".
+MAX_COLUMNS = 200
+MAX_CELL_CHARS = 10_000
 
 CANONICAL_FIELDS = (
     "phone",
@@ -125,6 +131,10 @@ def read_csv(data: bytes, max_bytes: int = DEFAULT_MAX_BYTES, max_rows: int = DE
     headers: list[str] | None = None
     try:
         for number, row in enumerate(reader, start=1):
+            if len(row) > MAX_COLUMNS:
+                raise CsvError("csv.too_many_columns", max_columns=MAX_COLUMNS, row=number)
+            if any(len(cell) > MAX_CELL_CHARS for cell in row):
+                raise CsvError("csv.cell_too_long", max_chars=MAX_CELL_CHARS, row=number)
             if not "".join(row).strip():
                 continue  # blank line
             if headers is None:
@@ -135,6 +145,8 @@ def read_csv(data: bytes, max_bytes: int = DEFAULT_MAX_BYTES, max_rows: int = DE
             if len(rows) > max_rows:
                 raise CsvError("csv.too_many_rows", max_rows=max_rows)
     except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise CsvError("csv.cell_too_long", max_chars=MAX_CELL_CHARS, row=reader.line_num) from exc
         raise CsvError("csv.not_csv") from exc
     if headers is None:
         raise CsvError("csv.empty")

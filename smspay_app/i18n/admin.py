@@ -29,6 +29,10 @@ MESSAGES = {
         "ja": "メールアドレスまたはパスワードが正しくありません。",
         "en": "The e-mail address or password is not correct.",
     },
+    "login.busy": {
+        "ja": "ただいまログインが混み合っています。少し待ってからもう一度お試しください。",
+        "en": "Many sign-ins are being checked right now. Please try again in a moment.",
+    },
     "login.password_throttled": {
         "ja": "ログインの失敗が続いたため、しばらく（15分ほど）待ってからお試しください。",
         "en": "Too many failed sign-ins for this address. Please wait about 15 minutes and try again.",
@@ -136,6 +140,10 @@ MESSAGES = {
     "editor.cancel": {"ja": "キャンセル", "en": "Cancel"},
     "campaign.error.name_required": {"ja": "キャンペーン名を入力してください。", "en": "Enter a campaign name."},
     "campaign.error.template_required": {"ja": "SMS本文を入力してください。", "en": "Enter the SMS text."},
+    "campaign.error.template_answer_field": {
+        "ja": "本人確認の回答（生年月日・暗証番号など）は差し込み項目に使えません。SMS本文とページから外してください。",
+        "en": "Identity check answers (birth date, PIN...) cannot be merge fields. Remove them from the SMS and the page.",
+    },
     "campaign.error.template_too_long": {
         "ja": "SMS本文が長すぎます（携帯会社の上限を超えます）。",
         "en": "The SMS text is too long (over the carriers' limit).",

@@ -37,6 +37,10 @@ MESSAGES = {
         "ja": "POST には Idempotency-Key ヘッダー（1〜255文字）が必要です。",
         "en": "Every POST needs an Idempotency-Key header (1 to 255 characters).",
     },
+    "api.error.idempotency_key_invalid": {
+        "ja": "Idempotency-Key は1〜255文字にしてください。",
+        "en": "The Idempotency-Key must be 1 to 255 characters long.",
+    },
     "api.error.idempotency_key_reused": {
         "ja": "この Idempotency-Key は別の内容のリクエストで使用済みです。",
         "en": "This Idempotency-Key was already used with a different request.",

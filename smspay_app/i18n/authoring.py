@@ -89,6 +89,14 @@ MESSAGES = {
         "en": "The identity answer ({column}) cannot be read.",
     },
     # --- CSV files ---
+    "csv.too_many_columns": {
+        "ja": "列が多すぎます（{row}行目）。1つのファイルは{max_columns}列までです。不要な列を削除してください。",
+        "en": "Too many columns (line {row}). A file may have at most {max_columns} columns; remove the ones not needed.",
+    },
+    "csv.cell_too_long": {
+        "ja": "{row}行目に長すぎる値があります。1つのセルは{max_chars}文字までです。",
+        "en": "Line {row} has a value that is too long. A cell may hold at most {max_chars} characters.",
+    },
     "csv.not_csv": {
         "ja": "CSV ファイルとして読み取れません（Excel形式の場合は「CSV UTF-8」で保存してください）。",
         "en": "This is not a CSV file (from Excel, save as “CSV UTF-8”).",

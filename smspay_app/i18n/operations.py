@@ -44,6 +44,10 @@ MESSAGES = {
         "ja": "決済サービスが返金を受け付けませんでした: {detail}",
         "en": "The payment gateway refused the refund: {detail}",
     },
+    "ops.error.amount_mismatch": {
+        "ja": "金額が請求額（{expected}円）と違います（{given}円）。一部入金は支払済みにできません。",
+        "en": "The amount ({given} yen) differs from the amount due ({expected} yen). A partial payment cannot mark the invoice paid.",
+    },
     "ops.error.unknown_action": {"ja": "不明な操作です。", "en": "Unknown action."},
     "ops.error.encoding": {
         "ja": "文字コードは UTF-8（BOM付き）または Shift_JIS（CP932）を選んでください。",

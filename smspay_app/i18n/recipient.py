@@ -50,6 +50,10 @@ MESSAGES = {
         "ja": "本人確認の誤りが続いたため、安全のためこのリンクをロックしました。お手数ですがお問い合わせください。",
         "en": "Too many unsuccessful identity checks: for your security this link is locked. Please contact us.",
     },
+    "recipient.cross_site": {
+        "ja": "この操作は受け付けられませんでした。SMSに記載されたリンクを開いて、そのページから操作してください。",
+        "en": "This request was not accepted. Please open the link from your SMS and use that page.",
+    },
     "recipient.rate_limited": {
         "ja": "短時間にたくさんの操作がありました。1分ほど待ってからもう一度お試しください。",
         "en": "Too many attempts in a short time. Please wait a minute and try again.",

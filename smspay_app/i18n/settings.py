@@ -62,6 +62,10 @@ MESSAGES = {
         "ja": "送信元IDは英数字1〜11文字（英字を含む）か、+81から始まる電話番号にしてください。",
         "en": "Use 1-11 letters/digits (with a letter) or a phone number starting with + and the country code.",
     },
+    "settings.error.sender_id_taken": {
+        "ja": "この送信元IDは別の組織が使っています。返信が正しい組織に届くよう、組織ごとに別の送信元IDにしてください。",
+        "en": "Another organisation already sends from this sender ID. Each organisation needs its own, so that replies reach the right one.",
+    },
     "settings.error.timezone": {
         "ja": "タイムゾーンが見つかりません（例: Asia/Tokyo）。",
         "en": "Unknown time zone (e.g. Asia/Tokyo).",

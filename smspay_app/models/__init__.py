@@ -3,7 +3,7 @@ integer yen. Import this package to register every table on ``SQLModel.metadata`
 The campaign counters' session hooks are installed by ``db.engine_for``
 (``services.stats.install_counters``), not by importing this package."""
 
-from smspay_app.models.account import RecoveryCode, SetupToken, SignInChallenge, SignupApplication
+from smspay_app.models.account import RecoveryCode, SetupToken, SignInChallenge, SignInFailure, SignupApplication
 from smspay_app.models.api import ApiKey, IdempotencyRecord, WebhookDelivery, WebhookEndpoint
 from smspay_app.models.campaign import Campaign, CampaignQuestion, InvoiceLine
 from smspay_app.models.link import Link
@@ -38,6 +38,7 @@ __all__ = [
     "SetupToken",
     "SignInChallenge",
     "SignupApplication",
+    "SignInFailure",
     "TimelineEvent",
     "User",
     "WebhookEvent",

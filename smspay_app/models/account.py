@@ -62,3 +62,14 @@ class SignupApplication(SQLModel, table=True):
     decided_by_user_id: int | None = Field(default=None, foreign_key="user.id")
     created_at: NaiveDatetime = Field(default_factory=utcnow)
     decided_at: NaiveDatetime | None = None
+
+
+class SignInFailure(SQLModel, table=True):
+    """One wrong password, counted by a keyed hash of who tried (the address
+    and the account together, or the address alone): kept in the database so
+    a restart does not reset the back-off (issue 18, item 11). Rows older
+    than the window are deleted as new ones come."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_hash: str = Field(index=True)
+    at: NaiveDatetime = Field(default_factory=utcnow, index=True)

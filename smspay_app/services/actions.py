@@ -303,9 +303,15 @@ def mark_paid_outside(
     recipient, campaign = load_recipient(session, actor, recipient_id)
     if recipient.status == "paid" or recipient.paid_at is not None:
         raise ActionRefused("ops.error.already_paid")
-    amount = (recipient.amount_yen or campaign.amount_yen) if amount_yen is None else amount_yen
+    outstanding = recipient.amount_yen or campaign.amount_yen
+    amount = outstanding if amount_yen is None else amount_yen
     if amount is None or amount < 0 or amount > 10_000_000:
         raise ActionRefused("ops.error.amount")
+    if outstanding and amount != outstanding:
+        # Issue 18, item 11: support marked a ¥1,000 invoice paid for ¥1 or
+        # ¥0 while the dashboard counted ¥1,000. The amount recorded is the
+        # amount outstanding (partial payments are not recorded as paid).
+        raise ActionRefused("ops.error.amount_mismatch", expected=outstanding, given=amount)
     now = utcnow()
     payment = Payment(
         organisation_id=recipient.organisation_id,

@@ -107,6 +107,11 @@ def validate(data: CampaignInput, organisation: Organisation) -> list[FieldError
             # characters, a link as long as a real one.
             if sms_message.sample_over_cap(organisation, data.sms_template):
                 errors.append(FieldError("sms_template", "campaign.error.template_too_long"))
+    answer_columns = [q.column for q in data.questions]
+    for field_name, text in (("sms_template", data.sms_template), ("page_message", data.page_message)):
+        named = answer_field_named(text, answer_columns)
+        if named is not None:
+            errors.append(FieldError(field_name, "campaign.error.template_answer_field", {"field": named}))
     amount = data.effective_amount()
     # no campaign amount is fine: the CSV or the API may give each recipient's
     # (the send check refuses recipients left without one: amount_problems)
@@ -134,6 +139,26 @@ def validate(data: CampaignInput, organisation: Organisation) -> list[FieldError
         if q.kind not in QUESTION_KINDS:
             errors.append(FieldError(f"questions.{i}", "campaign.error.question_kind"))
     return errors
+
+
+def answer_field_named(template: str, answer_columns: list[str]) -> str | None:
+    """The first merge field of ``template`` that names an identity answer
+    column (by its name, or as the same canonical field: ``{{birth_date}}``
+    for a ``生年月日`` column), or None. Answers are kept only as keyed
+    hashes and never merged into an SMS or a page (issue 18, item 12: the
+    attack run's SMS read "生年月日1966-06-06" next to the link)."""
+    from smspay_app.domain.csv_import import suggest_mapping
+    from smspay_app.domain.sms_text import template_fields
+
+    def canonical(name: str) -> str | None:
+        return next(iter(suggest_mapping([name])), None)
+
+    columns = {c.strip() for c in answer_columns if c.strip()}
+    canonicals = {canonical(c) for c in columns} - {None}
+    for name in template_fields(template or ""):
+        if name in columns or canonical(name) in canonicals:
+            return name
+    return None
 
 
 def _valid_hhmm(value: str | None) -> bool:

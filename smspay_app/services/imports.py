@@ -280,14 +280,24 @@ def _ingest(
 
     phone_i = index[mapping["phone"]]
     phone_h = mapping["phone"]
-    name_i = index.get(mapping.get("name", ""), None)
-    amount_i = index.get(mapping.get("amount", ""), None)
+    # Identity answers are kept only as their keyed hashes (issue 18, item
+    # 12: the whole row, a birth date or a PIN included, used to be copied
+    # into merge_data for CSV and API imports alike): an answer column is
+    # never a merge field, a name, an amount, a due date or a reference.
+    answer_cols = {col_i for _, col_i, _ in question_cols}
+
+    def _not_answer(i: int | None) -> int | None:
+        return None if i in answer_cols else i
+
+    name_i = _not_answer(index.get(mapping.get("name", ""), None))
+    amount_i = _not_answer(index.get(mapping.get("amount", ""), None))
     amount_h = mapping.get("amount", "")
-    due_i = index.get(mapping.get("due_date", ""), None)
+    due_i = _not_answer(index.get(mapping.get("due_date", ""), None))
     due_h = mapping.get("due_date", "")
-    cust_i = index.get(mapping.get("customer_number", ""), None)
-    lines_i = index.get(mapping.get("lines", ""), None)
+    cust_i = _not_answer(index.get(mapping.get("customer_number", ""), None))
+    lines_i = _not_answer(index.get(mapping.get("lines", ""), None))
     lines_h = mapping.get("lines", "")
+    merge_headers = [(i, h) for i, h in enumerate(headers) if i not in answer_cols]
     width = len(headers)
     secret_key = get_settings().secret_key
     now = utcnow()
@@ -426,7 +436,7 @@ def _ingest(
             errors.append(_error(row_number, phone_h, "import.duplicate_in_campaign", lang))
         else:
             seen[e164] = row_number
-            merge = dict(zip(headers, row))
+            merge = {h: row[i] for i, h in merge_headers}
             name = row[name_i].strip() if name_i is not None else ""
             customer = row[cust_i].strip() if cust_i is not None else ""
             merge["name"] = name

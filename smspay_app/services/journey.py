@@ -50,7 +50,7 @@ from smspay_app.models import (
     Recipient,
 )
 from smspay_app.services import timeline
-from smspay_app.services.links import find_link_context
+from smspay_app.services.links import end_sessions, find_link_context
 from smspay_app.settings import get_settings
 
 SESSION_MINUTES = 30
@@ -71,6 +71,7 @@ __all__ = [
     "record_visit",
     "record_click",
     "verify_answers",
+    "hold_link",
     "request_otp",
     "verify_otp",
     "start_session",
@@ -237,7 +238,7 @@ def record_click(session: Session, ctx: LinkContext, *, via: str, ua_class: str 
 @dataclass
 class VerifyResult:
     ok: bool
-    reason: str  # ok | wrong | locked | expired_code | no_code | too_many_tries
+    reason: str  # ok | wrong | locked | expired_code | no_code | too_many_tries | revoked | expired
     remaining: int | None = None  # tries left before the link (or code) is used up
     session_token: str | None = None
 
@@ -253,6 +254,29 @@ def wrong_answer_limit(campaign: Campaign) -> int:
     campaign takes ``settings.max_wrong_answers``, the README's "5 wrong
     answers (configurable)")."""
     return max(1, campaign.max_wrong_answers)
+
+
+def hold_link(session: Session, ctx: LinkContext) -> str:
+    """Take the link's write lock, then read the link and recipient again under
+    it, and return the link's state (``link_state``) as it is now.
+
+    Every check that decides an answer (locked? tries left? the code's hash)
+    must read a context read under this lock, never the one loaded before it:
+    the 2026 attack run sent 50 concurrent wrong answers to one link and the
+    counter reached 12-19 with a limit of 5, the right answer (11th) verified
+    in 13 of 19 runs, and one-time codes overshot their try counter, because
+    every request compared against a context loaded before any of them had
+    counted. A no-op UPDATE, because SQLite has no ``SELECT ... FOR UPDATE``
+    (there it takes the database's write lock, on PostgreSQL the row's); the
+    caller commits soon after."""
+    session.execute(update(Link).where(Link.id == ctx.link.id).values(id=Link.id))
+    session.refresh(ctx.link)
+    session.refresh(ctx.recipient)
+    return link_state(ctx)
+
+
+def _refused_by_state(state: str) -> VerifyResult:
+    return VerifyResult(False, state, 0)
 
 
 def _register_failure(session: Session, ctx: LinkContext, kind: str) -> VerifyResult:
@@ -279,7 +303,7 @@ def _lock(session: Session, ctx: LinkContext, *, reason: str) -> None:
     now = utcnow()
     if ctx.link.locked_at is None:
         ctx.link.locked_at = now
-        session.add(ctx.link)
+        end_sessions(session, ctx.link)  # a lock ends the link's session (issue 18, item 2)
         timeline.record(
             session, ctx.recipient, "locked", step="locked", at=now, detail={"link_id": ctx.link.id, "reason": reason}
         )
@@ -288,8 +312,16 @@ def _lock(session: Session, ctx: LinkContext, *, reason: str) -> None:
 def verify_answers(session: Session, ctx: LinkContext, answers: Mapping[int, str]) -> VerifyResult:
     """Check the answers to the campaign's questions (``answers`` maps question id
     to the raw text typed). All must match; the message never says which failed.
-    A campaign without questions verifies on "continue"."""
-    if ctx.link.locked_at is not None:
+    A campaign without questions verifies on "continue". Decided under the
+    link's lock (``hold_link``): concurrent answers are counted one after the
+    other, the counter never passes the limit, and once it is reached even the
+    right answer finds the link locked."""
+    state = hold_link(session, ctx)
+    if state != "ok":
+        return _refused_by_state(state)
+    limit = wrong_answer_limit(ctx.campaign)
+    if ctx.link.failed_attempts >= limit:
+        _lock(session, ctx, reason="wrong_answers")
         return VerifyResult(False, "locked", 0)
     questions = ctx.questions
     if questions:
@@ -388,7 +420,7 @@ def request_otp(
     # Claim the send atomically before calling the provider (no double sends).
     claimed = session.execute(
         update(Link)
-        .where(Link.id == link.id, Link.otp_sends == link.otp_sends)
+        .where(Link.id == link.id, Link.otp_sends == link.otp_sends, Link.locked_at.is_(None))
         .values(
             otp_hash=_otp_hash(link.id, code),
             otp_sent_at=now,
@@ -414,10 +446,13 @@ def request_otp(
 
 
 def verify_otp(session: Session, ctx: LinkContext, code: str) -> VerifyResult:
+    """Check a one-time code, under the link's lock (``hold_link``): concurrent
+    tries count one after the other and never pass ``OTP_MAX_TRIES``."""
     link = ctx.link
     now = utcnow()
-    if link.locked_at is not None:
-        return VerifyResult(False, "locked", 0)
+    state = hold_link(session, ctx)
+    if state != "ok":
+        return _refused_by_state(state)
     if link.otp_hash is None or link.otp_sent_at is None:
         return VerifyResult(False, "no_code")
     if (now - link.otp_sent_at).total_seconds() > OTP_VALID_SECONDS:
@@ -473,9 +508,7 @@ def session_valid(ctx: LinkContext, cookie_value: str | None, now: datetime | No
 
 
 def end_session(session: Session, ctx: LinkContext) -> None:
-    ctx.link.session_hash = None
-    ctx.link.session_expires_at = None
-    session.add(ctx.link)
+    end_sessions(session, ctx.link)
 
 
 # ---------------------------------------------------------------- message / read

@@ -92,12 +92,23 @@ def revoke_live_links(session: Session, recipient_ids: Iterable[int], reason: st
     return int(result.rowcount or 0)
 
 
+def end_sessions(session: Session, link: Link) -> None:
+    """End the link's verified session (whoever holds its cookie must pass the
+    identity check again). Revocation (``revoke_live_links``) does the same in
+    its UPDATE; a lock and an unlock do it here."""
+    link.session_hash = None
+    link.session_expires_at = None
+    session.add(link)
+
+
 def unlock_link(session: Session, link: Link) -> None:
-    """Staff unlock: clear the lockout and the wrong-answer count."""
+    """Staff unlock: clear the lockout and the wrong-answer count, and end any
+    session opened before (the 2026 attack run: a cookie refused with 403 while
+    the link was locked opened the invoice again after the unlock)."""
     link.locked_at = None
     link.failed_attempts = 0
     link.otp_tries = 0
-    session.add(link)
+    end_sessions(session, link)
 
 
 # --- the light read path for GET /l/{token} (hot: scanners, reloads) ----------

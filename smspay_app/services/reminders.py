@@ -189,6 +189,12 @@ def save_rules(
         raise LookupError(campaign_id)
     organisation = session.get(Organisation, campaign.organisation_id)
     plan, errors = validate(rules, max_count, template, campaign, organisation)
+    from smspay_app.services import campaigns as campaigns_service
+
+    columns = [q.column for q in campaigns_service.questions_of(session, campaign.id)]
+    named = campaigns_service.answer_field_named(template or "", columns)
+    if named is not None:  # an identity answer is never merged into an SMS (issue 18, item 12)
+        errors.append(FieldError("template", "campaign.error.template_answer_field", {"field": named}))
     if errors:
         raise RulesInvalid(errors)
     campaign.reminder_rules = plan.to_json()

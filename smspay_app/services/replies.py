@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from smspay_app.domain.clock import utcnow
 from smspay_app.domain.opt_out import OptOutVerdict, classify
-from smspay_app.models import InboundMessage, OptOut, Organisation, Recipient
+from smspay_app.models import InboundMessage, OptOut, Organisation, Recipient, SendAttempt
 from smspay_app.providers.sms.base import SmsCapabilities, capabilities_for
 from smspay_app.services import timeline
 from smspay_app.settings import get_settings
@@ -45,19 +45,70 @@ def is_opt_out(body: str, words: list[str] | None = None) -> bool:
     return opt_out_verdict(body, words) == OptOutVerdict.OPT_OUT
 
 
-def find_recipient(session: Session, from_phone: str, to_phone: str) -> Recipient | None:
-    """The latest recipient with that phone in the organisation whose sender id
-    the reply was sent to. Only when the number it was sent to belongs to no
-    organisation does it fall back to the latest recipient anywhere: a reply
-    to one organisation never lands in (or opts out of) another's."""
+def _organisations_sending_from(session: Session, to_phone: str) -> list[int]:
+    """The organisations whose SMS go out from ``to_phone``: their own sender
+    id, or the shared default sender (``settings.twilio_from``) when they have
+    none."""
     settings = get_settings()
     orgs = [o.id for o in session.exec(select(Organisation).where(Organisation.sender_id == to_phone))]
-    if not orgs and to_phone == settings.twilio_from:
-        orgs = [o.id for o in session.exec(select(Organisation).where(Organisation.sender_id == ""))]
-    query = select(Recipient).where(Recipient.phone_e164 == from_phone)
-    if orgs:
-        return session.exec(query.where(Recipient.organisation_id.in_(orgs)).order_by(Recipient.id.desc())).first()
-    return session.exec(query.order_by(Recipient.id.desc())).first()
+    if to_phone == settings.twilio_from:
+        orgs += [o.id for o in session.exec(select(Organisation).where(Organisation.sender_id == ""))]
+    return [o for o in orgs if o is not None]
+
+
+def route_organisation(session: Session, from_phone: str, to_phone: str) -> int | None:
+    """The organisation whose message a reply answers, or None when it cannot
+    be known (the reply is then filed under no organisation: never a guess).
+
+    The 2026 attack run put two organisations on the default shared sender: a
+    free-text reply to organisation A's SMS was stored under B and a STOP
+    opted the number out of B only. So: among the organisations sending from
+    the number the reply was sent to, the ones that sent an SMS to this phone
+    (an attempt handed to the provider) decide; when exactly one did, it is
+    that one. When none did, an organisation holding this phone as a
+    recipient decides, if it is the only one. Several: ambiguous, nobody."""
+    orgs = _organisations_sending_from(session, to_phone)
+    if not orgs:
+        return None
+    sent_by = set(
+        session.exec(
+            select(SendAttempt.organisation_id)
+            .join(Recipient, Recipient.id == SendAttempt.recipient_id)
+            .where(
+                Recipient.phone_e164 == from_phone,
+                SendAttempt.organisation_id.in_(orgs),
+                SendAttempt.sending_at.is_not(None),
+            )
+            .distinct()
+        ).all()
+    )
+    if len(sent_by) == 1:
+        return sent_by.pop()
+    if sent_by:
+        return None  # several organisations wrote to this phone from this sender
+    holders = set(
+        session.exec(
+            select(Recipient.organisation_id)
+            .where(Recipient.phone_e164 == from_phone, Recipient.organisation_id.in_(orgs))
+            .distinct()
+        ).all()
+    )
+    return holders.pop() if len(holders) == 1 else None
+
+
+def find_recipient(session: Session, from_phone: str, to_phone: str) -> Recipient | None:
+    """The latest recipient with that phone in the organisation whose message
+    the reply answers (``route_organisation``); None when that organisation
+    cannot be known. A reply to one organisation never lands in (or opts out
+    of) another's."""
+    organisation_id = route_organisation(session, from_phone, to_phone)
+    if organisation_id is None:
+        return None
+    return session.exec(
+        select(Recipient)
+        .where(Recipient.phone_e164 == from_phone, Recipient.organisation_id == organisation_id)
+        .order_by(Recipient.id.desc())
+    ).first()
 
 
 def opt_out(

@@ -20,6 +20,7 @@ from smspay_app.domain.errors import FieldError, Invalid
 from smspay_app.models import AuditLog, Organisation, User
 from smspay_app.services import auth, totp
 from smspay_app.services.auth import Caller
+from smspay_app.settings import get_settings
 
 RETENTION_MIN_DAYS = 1
 RETENTION_MAX_DAYS = 3650
@@ -161,6 +162,28 @@ def parse_form(form: dict) -> tuple[OrgSettings | None, list[FieldError]]:
     )
 
 
+def sender_id_taken(session: Session, organisation_id: int, sender_id: str) -> bool:
+    """Another organisation already sends from ``sender_id`` (compared without
+    case), or it is the shared default sender that other organisations use.
+    Sender ids are unique across organisations so that a reply reaches the
+    organisation it answers (the 2026 attack run: B's admin could save A's
+    ``DEMOSHOJI`` and ``+815011112222``)."""
+    from sqlalchemy import func
+
+    wanted = sender_id.strip().lower()
+    clash = session.exec(
+        select(Organisation.id).where(Organisation.id != organisation_id, func.lower(Organisation.sender_id) == wanted)
+    ).first()
+    if clash is not None:
+        return True
+    if wanted == get_settings().twilio_from.strip().lower():
+        shared = session.exec(
+            select(Organisation.id).where(Organisation.id != organisation_id, Organisation.sender_id == "")
+        ).first()
+        return shared is not None
+    return False
+
+
 def update_settings(
     session: Session, caller: Caller, form: dict, *, caller_token: str | None = None
 ) -> dict[str, list]:
@@ -179,6 +202,8 @@ def update_settings(
     me = session.get(User, caller.user_id)
     if new.require_totp and not org.require_totp and not totp.is_enabled(me):
         raise SettingsInvalid([FieldError("require_totp", "settings.error.totp_self_first")])
+    if new.sender_id and new.sender_id != org.sender_id and sender_id_taken(session, org.id, new.sender_id):
+        raise SettingsInvalid([FieldError("sender_id", "settings.error.sender_id_taken")])
     old = get_settings_for(session, caller)
     changes = {k: [v, getattr(new, k)] for k, v in asdict(old).items() if v != getattr(new, k)}
     if not changes:

@@ -231,6 +231,7 @@ def _verify_or_count_failure(session: Session, user: User, code: str) -> str:
     so a stolen session cannot guess codes without end."""
     from smspay_app.services import auth
 
+    auth.hold_user(session, user)  # concurrent guesses are counted one after the other
     if auth.recent_code_failures(session, user) >= auth.MAX_CODE_FAILURES_PER_WINDOW:
         raise TotpError("account.totp.error.throttled")
     used = verify(session, user, code)

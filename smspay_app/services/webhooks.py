@@ -191,7 +191,7 @@ def validate_url(url: str) -> str:
         raise WebhookInvalid("dev.error.bad_url")
     from smspay_app.settings import get_settings
 
-    if parts.scheme != "https" and not get_settings().webhook_allow_private_targets:
+    if parts.scheme != "https" and not get_settings().webhook_private_targets_allowed:
         raise WebhookInvalid("dev.error.https_required")
     return url
 

@@ -275,7 +275,7 @@ class RecipientOut(BaseModel):
     payment_deadline: datetime | None = Field(
         default=None, description="When the pending payment lapses (payment_pending only; null when unknown)"
     )
-    phone: str
+    phone: str | None  # null once erased by retention
     name: str
     amount_yen: int
     due_date: date | None
@@ -350,7 +350,7 @@ def recipient_out(session: Session, r: Recipient) -> RecipientOut:
         campaign_id=r.campaign_id,
         status=shown.status,
         payment_deadline=_aware(shown.payment_deadline),
-        phone=r.phone_e164,
+        phone=None if r.erased_at is not None else r.phone_e164,  # never the "erased-<id>" placeholder
         name=r.name,
         amount_yen=r.amount_yen,
         due_date=r.due_date,
@@ -540,23 +540,43 @@ def create_api() -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
         details = []
-        missing_idem = False
+        missing_idem = bad_idem = False
         for err in exc.errors():
             loc = [str(p) for p in err.get("loc", ())]
             if loc[:1] == ["header"] and len(loc) > 1 and loc[1].lower() == "idempotency-key":
-                missing_idem = True
+                # Absent, or present but not 1-255 characters (issue 18, item
+                # 11: a 256-character key was refused as "required").
+                if err.get("type") == "missing":
+                    missing_idem = True
+                else:
+                    bad_idem = True
             where = ".".join(loc[1:]) if loc and loc[0] in ("body", "query", "path", "header") else ".".join(loc)
             details.append(
                 {"field": where, "code": str(err.get("type", "invalid")), "message": str(err.get("msg", ""))}
             )
         if missing_idem:
             return error_response(request, 400, "idempotency_key_required")
+        if bad_idem:
+            return error_response(request, 400, "idempotency_key_invalid")
         return error_response(request, 422, "invalid_request", details=details)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "invalid_request")
-        return error_response(request, exc.status_code, code, headers=getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            # Every method of the path, not only the first route's (issue 18,
+            # item 11: OPTIONS answered "Allow: POST" where GET exists too).
+            from starlette.routing import Match
+
+            methods: set[str] = set()
+            for route in app.router.routes:
+                match, _ = route.matches(request.scope)
+                if match in (Match.FULL, Match.PARTIAL):
+                    methods |= set(getattr(route, "methods", None) or ())
+            if methods:
+                headers["Allow"] = ", ".join(sorted(methods))
+        return error_response(request, exc.status_code, code, headers=headers or None)
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception):

@@ -12,10 +12,12 @@ from starlette.routing import BaseRoute, Mount
 def web_routes() -> list[BaseRoute]:
     from smspay_app.providers.payments import sandbox
     from smspay_app.providers.sms import simulator
-    from smspay_app.settings import get_settings
+    from smspay_app.settings import get_settings, require_provider_secrets
     from smspay_app.web import api, exports, payment_webhooks, recipient, sms_webhooks
+    from smspay_app.web.sim_guard import SimulatorGuard
 
     settings = get_settings()
+    require_provider_secrets(settings)  # a real provider with a public default secret: refuse to start
     settings_routes: list[BaseRoute] = [
         *recipient.routes,
         *sms_webhooks.routes,
@@ -27,12 +29,41 @@ def web_routes() -> list[BaseRoute]:
     # auth token / Stripe webhook secret and have unauthenticated control and
     # reply endpoints: with a real provider they would let anyone forge signed
     # webhooks (opt-outs, replies, payments). Mounted only when in use.
+    # Both reachable only from this machine or by a signed-in admin
+    # (web.sim_guard; the sandbox's hosted checkout page stays public).
     if settings.sms_provider == "simulator":
-        settings_routes.append(Mount("/sim/twilio", app=simulator.create_app()))
+        settings_routes.append(Mount("/sim/twilio", app=SimulatorGuard(simulator.create_app())))
     if settings.payment_provider == "sandbox":
-        settings_routes.append(Mount("/sim/stripe", app=sandbox.create_app()))
+        guarded = SimulatorGuard(sandbox.create_app(), open_prefixes=("/sim/stripe/pay/",))
+        settings_routes.append(Mount("/sim/stripe", app=guarded))
     return settings_routes
 
 
 def build_web_app() -> Starlette:
-    return Starlette(routes=web_routes())
+    from starlette.middleware import Middleware
+
+    from smspay_app.web.headers import SecurityHeaders
+    from smspay_app.web.upload_guard import UploadGuard
+
+    # SecurityHeaders: no framing, no sniffing, HSTS over https on every
+    # response, the admin console's included (issue 18, item 11).
+    # UploadGuard: Reflex's /_upload (mounted behind this app) refuses no
+    # session or an oversized body before reading it (issue 18, item 9).
+    return Starlette(
+        routes=web_routes(),
+        middleware=[Middleware(SecurityHeaders), Middleware(UploadGuard)],
+        exception_handlers={404: _not_found},
+    )
+
+
+async def _not_found(request, exc):
+    """A path no route matches (``/api/v1/x%0A`` matches not even the API's
+    mount): the API's JSON error shape under ``/api/``, plain text elsewhere
+    (issue 18, item 11: such API paths got a plain-text 404)."""
+    from starlette.responses import PlainTextResponse
+
+    if request.url.path.startswith("/api/"):
+        from smspay_app.web.api import error_response
+
+        return error_response(request, 404, "not_found")
+    return PlainTextResponse("Not Found", status_code=404)

@@ -28,6 +28,7 @@ import re
 import threading
 from html import escape
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
@@ -449,10 +450,34 @@ async def landing(request: Request) -> Response:
     return response
 
 
+def cross_site(request: Request) -> bool:
+    """A POST sent by a page of another site (issue 18, item 11: a page
+    elsewhere submitted a wrong answer, so any page that knows a token could
+    lock it). Browsers say so in ``Sec-Fetch-Site``, or name the page's
+    origin in ``Origin``; our own pages send ``Referrer-Policy: no-referrer``,
+    under which their forms carry ``Origin: null``. Feature phones send
+    neither header: allowed."""
+    if request.headers.get("sec-fetch-site", "").lower() == "cross-site":
+        return True
+    origin = request.headers.get("origin", "").strip().lower()
+    if not origin or origin == "null":
+        return False
+    own = urlsplit(get_settings().public_base_url)
+    return origin.rstrip("/") != f"{own.scheme}://{own.netloc}".lower()
+
+
+def cross_site_page(request: Request, lang: str) -> Response:
+    body = _card(_notice("err", t("recipient.cross_site", lang)))
+    return _respond(request, lang, title=t("recipient.cross_site", lang), body=body, ctx=None, token=None, status=403)
+
+
 async def _post_prelude(request: Request):
-    """Common to every POST: read the form, language, rate limit."""
+    """Common to every POST: read the form, language, rate limit; a POST from
+    another site is refused before anything is counted."""
     form = await request.form()
     lang = pick_language(request, form)
+    if cross_site(request):
+        return form, lang, cross_site_page(request, lang)
     if not post_limiter.allow(_client_key(request)):
         return form, lang, rate_limited_page(request, lang)
     return form, lang, None
@@ -496,9 +521,9 @@ def _verify(request: Request, token: str, form: Any, lang: str) -> Response:
             response = RedirectResponse(_base(token), status_code=303)
             response.headers.update({"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
             return _with_session_cookie(response, result.session_token)
-        if result.reason == "locked":
+        if result.reason in ("locked", "revoked", "expired"):  # as found under the link's lock
             session.commit()
-            return problem_page(request, lang, ctx, token, "locked")
+            return problem_page(request, lang, ctx, token, result.reason)
         messages = {
             "wrong": ("recipient.otp_wrong" if ctx.campaign.verification_mode == "otp" else "recipient.wrong_answer"),
             "expired_code": "recipient.otp_expired",

@@ -50,6 +50,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from smspay_app.settings import ProviderSecretMissing, require_provider_secrets
+
+    try:
+        require_provider_secrets()
+    except ProviderSecretMissing as exc:
+        raise SystemExit(str(exc)) from None
     asyncio.run(_main(args))
 
 

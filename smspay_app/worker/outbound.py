@@ -77,26 +77,68 @@ def _claim(now: datetime, limit: int) -> list[Job]:
     return jobs
 
 
-def _target_refused(url: str) -> bool:
-    """Without ``webhook_allow_private_targets``, refuse loopback, private and
-    link-local targets (an endpoint URL must not reach inside our network)."""
-    if get_settings().webhook_allow_private_targets:
-        return False
-    host = urlsplit(url).hostname or ""
+def _address_refused(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return not ip.is_global or ip.is_multicast or ip.is_reserved or ip.is_loopback or ip.is_link_local
+
+
+def _own_origin(url: str) -> bool:
+    """The app itself (its simulators' ``/_reset`` among others): never a
+    webhook target, whatever the settings (issue 18, item 6: an endpoint at
+    the app's own ``/sim/twilio/_reset`` emptied the simulator)."""
+    own = urlsplit(get_settings().public_base_url)
+    target = urlsplit(url)
+    return (target.hostname or "").lower() == (own.hostname or "").lower() and (
+        target.port or (443 if target.scheme == "https" else 80)
+    ) == (own.port or (443 if own.scheme == "https" else 80))
+
+
+@dataclass
+class Target:
+    """Where to send: the URL with its host replaced by the address that was
+    checked, the Host header and TLS name of the original host. Resolving
+    once and connecting to the checked address defeats DNS rebinding (a name
+    that resolves to a public address for the check and to 127.0.0.1 for the
+    connection)."""
+
+    url: str
+    headers: dict[str, str]
+    extensions: dict[str, str]
+
+
+def resolve_target(url: str) -> Target | str:
+    """The pinned target of ``url``, or the reason it is refused."""
+    if _own_origin(url):
+        return "target address not allowed"
+    if get_settings().webhook_private_targets_allowed:
+        return Target(url, {}, {})
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        infos = socket.getaddrinfo(host, None)
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError:
-        return False  # the request itself will fail and be retried
-    for info in infos:
-        ip = ipaddress.ip_address(info[4][0])
-        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast:
-            return True
-    return False
+        return "DNS lookup failed"
+    addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+    if not addresses or any(_address_refused(ip) for ip in addresses):
+        return "target address not allowed"
+    ip = addresses[0]
+    literal = f"[{ip}]" if ip.version == 6 else str(ip)
+    netloc = f"{literal}:{parts.port}" if parts.port else literal
+    pinned = parts._replace(netloc=netloc).geturl()
+    host_header = parts.netloc.rpartition("@")[2]
+    extensions = {"sni_hostname": host} if parts.scheme == "https" else {}
+    return Target(pinned, {"host": host_header}, extensions)
+
+
+def _target_refused(url: str) -> bool:
+    """True when ``url`` may not be requested (see ``resolve_target``)."""
+    return not isinstance(resolve_target(url), Target)
 
 
 async def _deliver(client: httpx.AsyncClient, job: Job) -> Result:
-    if await asyncio.to_thread(_target_refused, job.url):
-        return Result(job, None, "", "target address not allowed")
+    target = await asyncio.to_thread(resolve_target, job.url)
+    if not isinstance(target, Target):
+        return Result(job, None, "", target)
     timestamp = int(time.time())
     headers = {
         "content-type": "application/json",
@@ -104,9 +146,13 @@ async def _deliver(client: httpx.AsyncClient, job: Job) -> Result:
         "webhook-id": job.event_id,
         "webhook-timestamp": str(timestamp),
         "webhook-signature": webhooks.sign(job.secret, job.event_id, timestamp, job.body),
+        **target.headers,
     }
     try:
-        response = await client.post(job.url, content=job.body, headers=headers)
+        request = client.build_request(
+            "POST", target.url, content=job.body, headers=headers, extensions=target.extensions or None
+        )
+        response = await client.send(request)
     except httpx.HTTPError as exc:
         return Result(job, None, "", type(exc).__name__)
     text = response.text[: webhooks.EXCERPT_CHARS]

@@ -17,11 +17,13 @@ INTERVAL_SECONDS = 3600
 
 
 def _erase(now: datetime | None) -> list[ErasedCampaign]:
-    from smspay_app.db import session_scope
-    from smspay_app.services.retention import erase_due
+    from smspay_app.db import get_engine, session_scope
+    from smspay_app.services.retention import checkpoint, erase_due
 
     with session_scope() as session:
-        return erase_due(session, now)
+        done = erase_due(session, now)
+    checkpoint(get_engine())  # committed: no erased value stays in SQLite's WAL
+    return done
 
 
 async def run_once(now: datetime | None = None) -> list[ErasedCampaign]:
