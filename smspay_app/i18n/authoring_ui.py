@@ -271,4 +271,28 @@ MESSAGES = {
         "ja": "取り込み中です。終わるまでお待ちください。",
         "en": "An import is running; please wait for it to finish.",
     },
+    # quiet hours at send time and the send confirmation (issue 15 items 1, 2)
+    "detail.check.wait": {
+        "ja": "配信停止時間帯のため、{count}件のSMSは {until}（{tz}）まで送信を待ちます。",
+        "en": "Quiet hours: {count} SMS will wait until {until} ({tz}).",
+    },
+    "detail.confirm.title": {"ja": "この内容で送信しますか？", "en": "Send this campaign?"},
+    "detail.confirm.recipients": {"ja": "宛先: {count}件", "en": "Recipients: {count}"},
+    "detail.confirm.sms": {"ja": "SMS: {count}通分", "en": "SMS: {count} messages (billed parts)"},
+    "detail.confirm.cost": {"ja": "概算費用: {cost}", "en": "Estimated cost: {cost}"},
+    "detail.confirm.starts": {"ja": "送信開始: {at}（{tz}）", "en": "Sending starts: {at} ({tz})"},
+    "detail.confirm.yes": {"ja": "送信する", "en": "Send"},
+    "detail.confirm.no": {"ja": "やめる", "en": "Back"},
+    "detail.send_now.title": {"ja": "時間帯を無視して今すぐ送信", "en": "Send now anyway"},
+    "detail.send_now.hint": {
+        "ja": "配信停止時間帯でもすぐに送信します。理由を記録します（必須）。",
+        "en": "Sends at once despite the quiet hours. The reason is recorded (required).",
+    },
+    "detail.send_now.reason": {"ja": "理由（例: お客様のご依頼）", "en": "Reason (e.g. the customer asked)"},
+    "detail.send_now.yes": {"ja": "今すぐ送信する", "en": "Send now"},
+    "detail.send_now.held": {
+        "ja": "{count}件のSMSが配信停止時間帯のため {until} まで保留中です。",
+        "en": "{count} SMS are held for quiet hours until {until}.",
+    },
+    "detail.send_now.done": {"ja": "保留中の{count}件を今すぐ送信します。", "en": "Sending the {count} held SMS now."},
 }

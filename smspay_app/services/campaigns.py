@@ -369,9 +369,17 @@ class Problem:
 
 @dataclass
 class SendCheck:
+    """``starts_at``: when sending would start (the schedule, or now; naive
+    UTC); ``waits_until``: the end of the quiet hours it falls in (None: it
+    starts then), ``waiting``: how many SMS would wait for it."""
+
     recipients: int
     estimate: object  # domain.sms_text.TemplateEstimate over the recipients
     problems: list[Problem]
+    starts_at: datetime | None = None
+    waits_until: datetime | None = None
+    waiting: int = 0
+    cost_yen: int = 0
 
     @property
     def ok(self) -> bool:
@@ -417,12 +425,35 @@ def send_check(session: Session, caller: Caller, campaign: Campaign) -> SendChec
         problems.append(Problem("campaign.send.over_cap", {"chars": estimate.worst.chars, "cap": org.carrier_char_cap}))
     if campaign.verification_mode == "questions" and not questions_of(session, campaign.id):
         problems.append(Problem("campaign.send.no_identity_check"))
-    return SendCheck(recipients=count, estimate=estimate, problems=problems)
+    from smspay_app.services import sending
+
+    now = utcnow()
+    starts_at = campaign.scheduled_at if campaign.scheduled_at and campaign.scheduled_at > now else now
+    waits_until = sending.quiet_wait(session, campaign, starts_at)
+    return SendCheck(
+        recipients=count,
+        estimate=estimate,
+        problems=problems,
+        starts_at=starts_at,
+        waits_until=waits_until,
+        waiting=count if waits_until is not None else 0,
+        cost_yen=int(getattr(estimate, "cost_yen", 0) or 0),
+    )
 
 
-def send_campaign(session: Session, caller: Caller, campaign_id: int, *, scheduled_at: datetime | None = None) -> int:
+def send_campaign(
+    session: Session,
+    caller: Caller,
+    campaign_id: int,
+    *,
+    scheduled_at: datetime | None = None,
+    send_now_reason: str | None = None,
+) -> int:
     """Check, then queue the campaign (now, or at ``scheduled_at``, naive UTC).
-    Returns the number of SMS queued; raises ``SendBlocked`` with the reasons."""
+    Inside quiet hours the SMS wait for the window's end, unless
+    ``send_now_reason`` is given (not None): the operator's "send now anyway",
+    audited with that reason (refused when blank). Returns the number of SMS queued; raises
+    ``SendBlocked`` with the reasons."""
     from smspay_app.services import actions
 
     caller.require("campaign.send")
@@ -438,7 +469,48 @@ def send_campaign(session: Session, caller: Caller, campaign_id: int, *, schedul
         campaign.scheduled_at = scheduled_at
     elif campaign.scheduled_at is not None and campaign.scheduled_at <= utcnow():
         campaign.scheduled_at = None
-    return actions.queue_send(session, caller, campaign, None, actions.CONSOLE_REASON)
+    override = send_now_reason is not None
+    try:
+        return actions.queue_send(
+            session,
+            caller,
+            campaign,
+            None,
+            send_now_reason if send_now_reason is not None else actions.CONSOLE_REASON,
+            ignore_quiet_hours=override,
+        )
+    except actions.ActionRefused as exc:
+        raise SendBlocked([Problem(exc.key, dict(exc.fields))]) from exc
+
+
+def send_held_now(session: Session, caller: Caller, campaign_id: int, reason: str) -> int:
+    """ "Send now anyway" for a campaign already sending: its SMS held for
+    quiet hours leave at once. The operator gives a reason; audited
+    ``campaign.send_now``. Returns how many were released."""
+    from smspay_app.services import actions, sending
+
+    caller.require("campaign.send")
+    campaign = get_campaign(session, caller, campaign_id)
+    if campaign is None:
+        raise SendBlocked([Problem("admin.error.not_found")])
+    try:
+        reason = actions.clean_reason(reason)
+    except actions.ActionRefused as exc:
+        raise SendBlocked([Problem(exc.key, dict(exc.fields))]) from exc
+    released = sending.release_held(session, campaign)
+    session.add(
+        AuditLog(
+            organisation_id=caller.organisation_id,
+            user_id=caller.user_id,
+            action="campaign.send_now",
+            target_type="campaign",
+            target_id=campaign.id,
+            reason=reason,
+            detail=json.dumps({"released": released}),
+        )
+    )
+    session.flush()
+    return released
 
 
 def set_end(session: Session, caller: Caller, campaign_id: int, closes_at: datetime | None) -> Campaign:

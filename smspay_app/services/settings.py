@@ -186,6 +186,10 @@ def update_settings(
     for key, (_, value) in changes.items():
         setattr(org, key, value)
     session.add(org)
+    if {"quiet_hours_start", "quiet_hours_end", "timezone"} & changes.keys():
+        from smspay_app.services import sending
+
+        sending.retime_held(session, org.id)  # held messages follow the new window at once
     if "require_totp" in changes and new.require_totp:
         users = session.exec(select(User).where(User.organisation_id == org.id, User.totp_secret.is_(None))).all()
         for user in users:

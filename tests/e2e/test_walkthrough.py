@@ -64,6 +64,11 @@ def test_operator_to_payment_walkthrough(app_server, browser):
     page.screenshot(path=str(ARTIFACTS / "admin-campaign-imported.png"), full_page=True)
 
     page.locator("#send-button").click()
+    # Send asks first (issue 15 item 2): recipients, SMS count, cost, when it starts.
+    summary = page.locator("#send-confirm-summary")
+    for text in ("宛先: 2件", "SMS: 2通分", "概算費用: ¥", "送信開始:"):
+        expect(summary).to_contain_text(text)
+    page.locator("#send-confirm").click()
     expect(page.locator("#action-message")).to_contain_text("送信を開始しました", timeout=20_000)
     expect(page.locator("#count-delivered")).to_have_text("2", timeout=30_000)
 
