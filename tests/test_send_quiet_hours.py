@@ -16,7 +16,7 @@ from smspay_app.models import AuditLog, SendAttempt
 from smspay_app.services import campaigns, sending
 from smspay_app.services import settings as org_settings
 from smspay_app.worker import run_dispatcher_once
-from tests.factories import make_caller, make_campaign, make_org, signed_in
+from tests.factories import add_recipients, make_caller, make_campaign, make_org, signed_in
 from tests.test_settings_service import GOOD
 
 # 03:47 JST on 2026-12-03 is 18:47 UTC on 2026-12-02; quiet hours end at 08:00 JST (23:00 UTC).
@@ -102,3 +102,26 @@ async def test_changing_quiet_hours_retimes_held_messages(live_server, session):
         session.commit()
         assert sending.sending_progress(session, campaign.id)["held"] == 0
         assert await run_dispatcher_once() == 2
+
+
+def test_outstanding_excludes_a_cancelled_campaign(session):
+    """Issue 15 item 5: a campaign cancelled before any SMS owes nothing."""
+    from smspay_app.services import dashboard
+
+    org = make_org(session)
+    caller = make_caller(session, org)
+    kept = make_campaign(session, org, recipients=0, amount_yen=3300, name="継続")
+    dropped = make_campaign(session, org, recipients=0, amount_yen=7700, name="中止")
+    for campaign, n, first in ((kept, 2, 0), (dropped, 3, 10)):
+        for r in add_recipients(session, campaign, n, first_phone=first):
+            r.amount_yen = campaign.amount_yen
+            session.add(r)
+    session.commit()
+    before = dashboard.overview(session, caller)
+    assert before.totals["outstanding_yen"] > 0
+    kept_yen = next(f for f in before.campaigns if f.id == kept.id).outstanding_yen
+    sending.cancel(session, dropped)
+    session.commit()
+    after = dashboard.overview(session, caller)
+    assert next(f for f in after.campaigns if f.id == dropped.id).outstanding_yen == 0
+    assert after.totals["outstanding_yen"] == kept_yen

@@ -66,7 +66,7 @@ def test_operator_to_payment_walkthrough(app_server, browser):
     page.locator("#send-button").click()
     # Send asks first (issue 15 item 2): recipients, SMS count, cost, when it starts.
     summary = page.locator("#send-confirm-summary")
-    for text in ("宛先: 2件", "SMS: 2通分", "概算費用: ¥", "送信開始:"):
+    for text in ("宛先: 2件", "SMS: 4通分", "概算費用: ¥40", "送信開始:"):
         expect(summary).to_contain_text(text)
     page.locator("#send-confirm").click()
     expect(page.locator("#action-message")).to_contain_text("送信を開始しました", timeout=20_000)
