@@ -119,6 +119,20 @@ def test_operator_to_payment_walkthrough(app_server, browser):
     expect(page.locator("#collected")).to_have_text("¥3,300")
     page.screenshot(path=str(ARTIFACTS / "admin-campaign-paid.png"), full_page=True)
 
+    # Opened from the list (client-side navigation), the page keeps its funnel
+    # (issue 15 item 3) and says everything once: one title, one progress
+    # panel, one live badge (item 4).
+    campaign_url = page.url
+    page.locator("a[href='/campaigns']").first.click()
+    expect(page).to_have_url(re.compile(r"/campaigns$"))
+    page.locator(f"a[href='/campaigns/{campaign_url.rsplit('/', 1)[1]}']").first.click()
+    expect(page.locator("#dash-funnel-table")).to_be_visible(timeout=20_000)
+    expect(page.locator("#campaign-funnel-panel")).not_to_contain_text("キャンペーンを選んでください")
+    expect(page.locator("#sending-progress")).to_have_count(1)
+    expect(page.locator("#dash-progress-line")).to_have_count(0)
+    expect(page.locator("#dash-campaign-name")).to_have_count(0)
+    expect(page.locator("#progress-line")).to_contain_text("SMS 2 / 2 通 処理済み")
+
     # An unknown link gets a friendly page, not an error.
     unknown = httpx.get(f"{base}/l/AAAAAAAAAAAAAAAAAAAAAA")
     assert unknown.status_code == 404

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from smspay_app.components.funnel import PROGRESS_KEYS, FunnelPanelState
 from smspay_app.components.layout import card, funnel_stats, stat
 from smspay_app.db import session_scope
 from smspay_app.domain.errors import Refused
@@ -39,6 +40,7 @@ class CampaignDetailState(AppState):
     action_ok: bool = True
     confirm_cancel: bool = False
     send_now_reason: str = ""
+    progress_line: str = ""
     held_text: str = ""
 
     def _campaign_id(self) -> int:
@@ -50,6 +52,10 @@ class CampaignDetailState(AppState):
         self.action_message = ""
         self.confirm_cancel = False
         self._refresh(caller)
+        if self.found:
+            # The live funnel shows this campaign even when the route reached
+            # the panel late (opened from the list; issue 15 item 3).
+            return FunnelPanelState.select(str(self._campaign_id()))
 
     @rx.event
     @require("campaign.view", refused=quietly)
@@ -118,6 +124,9 @@ class CampaignDetailState(AppState):
             self.counts = {k: (yen(v) if k.endswith("_yen") else str(v)) for k, v in counts.items()}
             progress = sending.sending_progress(session, campaign.id)
             self.progress = {k: f"{v:,}" for k, v in progress.items()}
+            total = sum(progress.values())
+            done = total - progress["queued"] - progress["held"] - progress["sending"]
+            self.progress_line = self._t("dash.progress.done", done=f"{done:,}", total=f"{total:,}")
             self.held_text = (
                 self._t(
                     "detail.send_now.held",
@@ -283,11 +292,14 @@ def funnel_cards() -> rx.Component:
 
 
 def progress_card() -> rx.Component:
+    """The campaign page's one sending-progress panel: SMS by attempt status,
+    with the dashboard's labels (``dash.progress.*``: one vocabulary)."""
     p = CampaignDetailState.progress
-    keys = ("queued", "held", "sending", "sent", "delivered", "failed", "cancelled")
+    keys = PROGRESS_KEYS
     return card(
         rx.hstack(
-            rx.heading(AppState.tr["detail.progress.title"], size="4"),
+            rx.heading(AppState.tr["dash.progress.title"], size="4"),
+            rx.text(CampaignDetailState.progress_line, size="2", color="gray", id="progress-line"),
             rx.text(CampaignDetailState.scheduled_text, size="2", color="gray"),
             spacing="3",
             align="center",
@@ -295,7 +307,7 @@ def progress_card() -> rx.Component:
         rx.flex(
             *[
                 rx.vstack(
-                    rx.text(AppState.tr[f"detail.progress.{k}"], size="1", color="gray"),
+                    rx.text(AppState.tr[f"dash.progress.{k}"], size="1", color="gray"),
                     rx.text(p[k], size="5", weight="bold", id=f"progress-{k}"),
                     spacing="0",
                     min_width="90px",
