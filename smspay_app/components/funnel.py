@@ -11,19 +11,13 @@ from __future__ import annotations
 
 import reflex as rx
 
-from smspay_app.components.layout import card
+from smspay_app.components.layout import CAMPAIGN_STATUS_COLORS, CHART_HEX, FUNNEL_ACCENTS, card, status_color
 from smspay_app.db import session_scope
 from smspay_app.domain.formatting import yen
 from smspay_app.services import auth, dashboard, sending
 from smspay_app.state import AppState, quietly, require
 
-STEP_COLORS = {
-    "sent": "#3b82f6",
-    "delivered": "#06b6d4",
-    "clicked": "#8b5cf6",
-    "verified": "#f59e0b",
-    "paid": "#16a34a",
-}
+STEP_COLORS = {step: CHART_HEX[accent] for step, accent in FUNNEL_ACCENTS}  # the cards' colours
 PROGRESS_KEYS = ("queued", "held", "sending", "sent", "delivered", "failed", "unknown", "cancelled")
 
 
@@ -260,7 +254,11 @@ def campaign_funnel_panel(follow_route: bool = False) -> rx.Component:
         if follow_route
         else rx.hstack(
             rx.heading(FunnelPanelState.name, size="5", id="dash-campaign-name"),
-            rx.badge(AppState.tr["status." + FunnelPanelState.status], variant="soft"),
+            rx.badge(
+                AppState.tr["status." + FunnelPanelState.status],
+                color_scheme=status_color(FunnelPanelState.status, CAMPAIGN_STATUS_COLORS),
+                variant="soft",
+            ),
             rx.badge(rx.icon("radio", size=12), AppState.tr["dash.live"], color_scheme="green", variant="outline"),
             rx.spacer(),
             reminders_button,
