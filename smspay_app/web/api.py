@@ -499,13 +499,17 @@ DOCS_ASSETS = "/v1/docs/assets"
 def _mount_docs(app: FastAPI) -> None:
     """``/v1/docs``: Swagger UI from the app itself, never a CDN, so the
     reference renders offline and behind a strict firewall (issue 15 item 6).
-    The files come from the ``swagger-ui-bundle`` package (the Swagger UI
-    release files, packaged by the Connexion maintainers)."""
+    The files are Swagger UI 5's release files as the ``swagger-ui-py``
+    package ships them (``swagger_ui/static``; 5.x reads the OpenAPI 3.1
+    document FastAPI writes, the 4.x of other bundles cannot); only the
+    files are used, none of its framework glue."""
+    from importlib.resources import files
+
     from fastapi.openapi.docs import get_swagger_ui_html
     from fastapi.staticfiles import StaticFiles
-    from swagger_ui_bundle import swagger_ui_path
 
-    app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_path), name="docs-assets")
+    static = str(files("swagger_ui") / "static")
+    app.mount(DOCS_ASSETS, StaticFiles(directory=static), name="docs-assets")
 
     @app.get("/v1/docs", include_in_schema=False)
     async def _docs(request: Request):
