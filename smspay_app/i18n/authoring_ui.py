@@ -287,4 +287,17 @@ MESSAGES = {
         "en": "{count} SMS are held for quiet hours until {until}.",
     },
     "detail.send_now.done": {"ja": "保留中の{count}件を今すぐ送信します。", "en": "Sending the {count} held SMS now."},
+    "campaign.error.recipient_language": {
+        "ja": "宛先の言語は日本語か英語を選んでください。",
+        "en": "Choose Japanese or English as the recipients' language.",
+    },
+    "campaign.error.tax_rate": {
+        "ja": "明細の税率は10%か8%（軽減税率）です。",
+        "en": "A line's tax rate is 10% or 8% (reduced rate).",
+    },
+    "editor.recipient_language": {"ja": "宛先の言語", "en": "Recipients' language"},
+    "editor.recipient_language.help": {
+        "ja": "SMSと支払いページの既定の文面はこの言語になります（画面の言語ではありません）。",
+        "en": "The default SMS and page texts are in this language (not the language of this screen).",
+    },
 }

@@ -25,6 +25,8 @@ class Organisation(SQLModel, table=True):
     data_retention_days: int = 365
     # REST API: refuse every key that has no IP allowlist.
     require_api_allowlist: bool = False
+    # Qualified-invoice (適格請求書) registration number "T" + 13 digits; "" when not registered.
+    invoice_registration_number: str = ""
     created_at: NaiveDatetime = Field(default_factory=utcnow)
 
 

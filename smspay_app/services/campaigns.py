@@ -13,6 +13,7 @@ from sqlmodel import Session, delete, select
 
 from smspay_app.domain.clock import utcnow
 from smspay_app.domain.errors import FieldError, Invalid, Refused
+from smspay_app.domain.invoice import TAX_RATES
 from smspay_app.domain.links import MAX_LIFETIME_HOURS, MIN_LIFETIME_HOURS
 from smspay_app.domain.quiet_hours import parse_hhmm
 from smspay_app.models import AuditLog, Campaign, CampaignQuestion, InvoiceLine, Organisation, Recipient
@@ -25,6 +26,7 @@ VERIFICATION_MODES = ("questions", "otp")
 EDITABLE_STATES = ("draft",)
 MAX_INVOICE_LINES = 20
 MAX_AMOUNT_YEN = 10_000_000
+RECIPIENT_LANGUAGES = ("ja", "en")
 
 
 @dataclass
@@ -38,7 +40,8 @@ class QuestionInput:
 class InvoiceLineInput:
     item: str
     quantity: int = 1
-    unit_price_yen: int = 0
+    unit_price_yen: int = 0  # tax included
+    tax_rate: int = 10  # percent: 10, or 8 (reduced rate: food, newspapers)
 
 
 @dataclass
@@ -63,6 +66,8 @@ class CampaignInput:
     scheduled_at: datetime | None = None
     quiet_hours_start: str | None = None
     quiet_hours_end: str | None = None
+    # The recipients' language (default texts, SMS, pages): not the UI's.
+    recipient_language: str = "ja"
     # The campaign's configured end (naive UTC): closed then; None: by the operator.
     closes_at: datetime | None = None
 
@@ -91,6 +96,10 @@ def validate(data: CampaignInput, organisation: Organisation) -> list[FieldError
         errors.append(FieldError("link_lifetime_hours", "campaign.error.lifetime_range"))
     if data.scheduled_at is not None and data.scheduled_at <= utcnow():
         errors.append(FieldError("scheduled_at", "campaign.error.schedule_past"))
+    if any(line.tax_rate not in TAX_RATES for line in data.invoice_lines):
+        errors.append(FieldError("invoice_lines", "campaign.error.tax_rate"))
+    if data.recipient_language not in RECIPIENT_LANGUAGES:
+        errors.append(FieldError("recipient_language", "campaign.error.recipient_language"))
     if (data.quiet_hours_start or data.quiet_hours_end) and not (
         _valid_hhmm(data.quiet_hours_start) and _valid_hhmm(data.quiet_hours_end)
     ):
@@ -209,6 +218,7 @@ def _apply(campaign: Campaign, data: CampaignInput) -> None:
     override = bool(data.quiet_hours_start and data.quiet_hours_end)
     campaign.quiet_hours_start = data.quiet_hours_start.strip() if override else None
     campaign.quiet_hours_end = data.quiet_hours_end.strip() if override else None
+    campaign.recipient_language = data.recipient_language
 
 
 def _replace_children(
@@ -244,6 +254,7 @@ def _replace_children(
                 item=line.item.strip(),
                 quantity=line.quantity,
                 unit_price_yen=line.unit_price_yen,
+                tax_rate=line.tax_rate,
             )
         )
 
@@ -276,12 +287,13 @@ def campaign_input(session: Session, campaign: Campaign) -> CampaignInput:
         due_date=campaign.due_date,
         link_lifetime_hours=campaign.link_lifetime_hours,
         questions=[QuestionInput(q.label, q.column, q.kind) for q in questions_of(session, campaign.id)],
-        invoice_lines=[InvoiceLineInput(l.item, l.quantity, l.unit_price_yen) for l in lines],
+        invoice_lines=[InvoiceLineInput(l.item, l.quantity, l.unit_price_yen, l.tax_rate) for l in lines],
         ask_read_confirmation=campaign.ask_read_confirmation,
         verification_mode=campaign.verification_mode,
         scheduled_at=campaign.scheduled_at,
         quiet_hours_start=campaign.quiet_hours_start,
         quiet_hours_end=campaign.quiet_hours_end,
+        recipient_language=campaign.recipient_language,
         closes_at=campaign.closes_at,
     )
 
