@@ -1,0 +1,53 @@
+"""The recipient timeline in words (issue 15 item 8): no raw internal codes
+("ua=mobile · method=GET", "reason=wrong_answers", "initial #1 · delivered ·
+SM7b…") in either language."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from smspay_app.services.recipients import TimelineEntry
+
+AT = datetime(2026, 12, 1, 0, 0)
+ENTRIES = [
+    TimelineEntry(AT, "open", {"link_id": 1, "ua": "mobile", "method": "GET", "state": "question"}),
+    TimelineEntry(AT, "link_locked", {"link_id": 1, "reason": "wrong_answers"}),
+    TimelineEntry(
+        AT,
+        "sms_delivered",
+        {"attempt_id": 3, "status": "delivered", "source": "callback"},
+        attempt={
+            "kind": "initial",
+            "status": "delivered",
+            "provider_message_id": "SM7b0123456789abcdef",
+            "error_code": "",
+            "error_message": "",
+            "try_number": 1,
+        },
+    ),
+    TimelineEntry(AT, "payment_succeeded", {"payment_id": 9, "amount_yen": 3300, "method": "card"}),
+]
+
+
+@pytest.mark.parametrize(
+    "lang, expected",
+    [
+        (
+            "ja",
+            ["スマートフォン", "回答の誤りが上限に達したため", "最初のSMS（1回目）: 到達", "クレジットカード · ¥3,300"],
+        ),
+        ("en", ["Smartphone", "Too many wrong answers", "First SMS (try 1): Delivered", "Card · ¥3,300"]),
+    ],
+)
+def test_details_in_words(lang, expected):
+    from smspay_app.pages.recipients import RecipientDetailState
+
+    state = RecipientDetailState(_reflex_internal_init=True)
+    state.lang = lang
+    rows = [state._event_row(e, "Asia/Tokyo")["detail"] for e in ENTRIES]
+    assert rows == expected
+    for text in rows:
+        for raw in ("ua=", "method=", "reason=", "GET", "SM7b", "#1", "wrong_answers", "initial"):
+            assert raw not in text
