@@ -51,3 +51,26 @@ def test_details_in_words(lang, expected):
     for text in rows:
         for raw in ("ua=", "method=", "reason=", "GET", "SM7b", "#1", "wrong_answers", "initial"):
             assert raw not in text
+
+
+def test_unlock_is_offered_only_for_a_locked_link(session):
+    """Issue 15 item 10: no ロック解除 on a link that is not locked."""
+    from datetime import datetime
+
+    from smspay_app.models import Link, Organisation
+    from smspay_app.pages.recipients import RecipientDetailState
+    from tests.factories import make_caller, make_journey, sign_in_token
+    from tests.test_ops_handlers import _state
+
+    j = make_journey(session)
+    staff = make_caller(session, session.get(Organisation, j.organisation_id), "operator")
+    token = sign_in_token(session, staff.email)
+    detail = _state(RecipientDetailState, token, recipient_id=str(j.recipient_id))
+    RecipientDetailState.load.fn(detail)
+    assert detail.found and detail.has_locked is False
+    link = session.get(Link, j.link_id)
+    link.locked_at = datetime(2026, 1, 1)
+    session.add(link)
+    session.commit()
+    RecipientDetailState.load.fn(detail)
+    assert detail.has_locked is True

@@ -274,6 +274,7 @@ MESSAGES = {
     "detail.confirm.cost": {"ja": "概算費用: {cost}", "en": "Estimated cost: {cost}"},
     "detail.confirm.starts": {"ja": "送信開始: {at}（{tz}）", "en": "Sending starts: {at} ({tz})"},
     "detail.confirm.yes": {"ja": "送信する", "en": "Send"},
+    "detail.confirm.yes_wait": {"ja": "時間帯の終了後に送信する", "en": "Send when quiet hours end"},
     "detail.confirm.no": {"ja": "やめる", "en": "Back"},
     "detail.send_now.title": {"ja": "時間帯を無視して今すぐ送信", "en": "Send now anyway"},
     "detail.send_now.hint": {

@@ -265,6 +265,7 @@ _ACTION_COLORS = {
 
 
 class RecipientDetailState(AppState):
+    has_locked: bool = False
     found: bool = True
     info: dict[str, str] = {}
     links: list[dict[str, str]] = []
@@ -316,6 +317,8 @@ class RecipientDetailState(AppState):
             "campaign": detail.campaign.name,
             "campaign_href": f"/campaigns/{detail.campaign.id}",
         }
+        # Unlock is offered only when a link is locked (issue 15 item 10).
+        self.has_locked = any(link.state(now) == "locked" for link in detail.links[:5])
         self.links = [
             {
                 "state": link.state(now),
@@ -613,7 +616,16 @@ def recipient_page() -> rx.Component:
                     RecipientDetailState.can_support,
                     card(
                         rx.heading(AppState.tr["ops.detail.actions"], size="4", margin_bottom="8px"),
-                        rx.flex(*[_action_button(a) for a in support.ACTIONS], spacing="2", wrap="wrap"),
+                        rx.flex(
+                            *[
+                                rx.cond(RecipientDetailState.has_locked, _action_button(a))
+                                if a == "unlock"
+                                else _action_button(a)
+                                for a in support.ACTIONS
+                            ],
+                            spacing="2",
+                            wrap="wrap",
+                        ),
                     ),
                 ),
                 card(

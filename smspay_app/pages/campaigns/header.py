@@ -470,7 +470,9 @@ def send_dialog() -> rx.Component:
                 ),
                 rx.alert_dialog.action(
                     rx.button(
-                        AppState.tr["detail.confirm.yes"],
+                        rx.cond(
+                            c.wait_text != "", AppState.tr["detail.confirm.yes_wait"], AppState.tr["detail.confirm.yes"]
+                        ),
                         color_scheme="teal",
                         on_click=CampaignDetailState.send,
                         id="send-confirm",
