@@ -74,3 +74,14 @@ def test_unlock_is_offered_only_for_a_locked_link(session):
     session.commit()
     RecipientDetailState.load.fn(detail)
     assert detail.has_locked is True
+
+
+def test_preview_samples_are_realistic_and_encoding_is_in_words():
+    """Issue 15 items 7 and 8: before import {{amount}} and {{due_date}} are
+    realistic values (not 20 あ each), and the editor says 日本語（全角）, not UCS-2."""
+    from smspay_app.i18n import t
+    from smspay_app.services import sms_message
+
+    fields = sms_message.sample_fields("{{name}}様 {{amount}}円を{{due_date}}までに {{link}}", "ja")
+    assert fields == {"name": "山田 太郎", "amount": "3,300", "due_date": "12月25日"}
+    assert t("sms.encoding.UCS-2", "ja") == "日本語（全角）" and "UCS" not in t("sms.encoding.UCS-2", "en")

@@ -219,7 +219,7 @@ MESSAGES = {
     "detail.check.bullet": {"ja": "・", "en": "• "},
     "detail.check.worst": {
         "ja": "最長のSMS: {chars}文字・{segments}通分（{encoding}）",
-        "en": "Longest SMS: {chars} characters, {segments} segment(s) ({encoding})",
+        "en": "Longest SMS: {chars} characters, billed as {segments} SMS ({encoding})",
     },
     "detail.check.cost": {
         "ja": "全{rows}件で{total}通分・概算{cost}円（1通{price}円）",
@@ -301,4 +301,10 @@ MESSAGES = {
         "ja": "SMSと支払いページの既定の文面はこの言語になります（画面の言語ではありません）。",
         "en": "The default SMS and page texts are in this language (not the language of this screen).",
     },
+    # what operators read instead of "UCS-2" / "GSM-7" (issue 15 item 8)
+    "sms.encoding.UCS-2": {"ja": "日本語（全角）", "en": "Japanese characters"},
+    "sms.encoding.GSM-7": {"ja": "半角英数字のみ", "en": "Plain Latin characters"},
+    "editor.preview.sample.amount": {"ja": "3,300", "en": "3,300"},
+    "editor.preview.sample.due_date": {"ja": "12月25日", "en": "Dec 25"},
+    "editor.preview.sample.customer_number": {"ja": "100234", "en": "100234"},
 }

@@ -58,7 +58,7 @@ def _new_campaign(page: Page, name: str, *, template: str | None = None, shots: 
     expect(page.locator("#sms-template")).to_be_visible()
     if template is not None:
         page.locator("#sms-template").fill(template)
-    expect(page.locator("#sms-summary")).to_contain_text("UCS-2", timeout=10_000)
+    expect(page.locator("#sms-summary")).to_contain_text("日本語（全角）", timeout=10_000)
     if shots:
         page.screenshot(path=str(ARTIFACTS / f"editor-2-sms-{shots}.png"), full_page=True)
     page.locator("#step-next").click()

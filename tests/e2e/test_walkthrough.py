@@ -29,7 +29,7 @@ def create_campaign(page: Page, base_url: str, name: str) -> str:
     page.locator("#new-campaign").click()
     expect(page).to_have_url(re.compile(r"/campaigns/new$"))
     page.locator("#campaign-name").fill(name)
-    expect(page.locator("#sms-summary")).to_contain_text("UCS-2", timeout=10_000)
+    expect(page.locator("#sms-summary")).to_contain_text("日本語（全角）", timeout=10_000)
     page.locator("#step-3").click()  # the guided editor: basics, SMS, page, identity, review
     page.locator("#page-title").fill("11月分のご請求")
     page.locator("#amount").fill("3300")
@@ -109,6 +109,16 @@ def test_operator_to_payment_walkthrough(app_server, browser):
     recipient.locator("button[type=submit]").click()
     expect(recipient.locator("body")).to_contain_text("ありがとうございました", timeout=20_000)
     recipient.screenshot(path=str(ARTIFACTS / "recipient-thanks-phone.png"), full_page=True)
+
+    # The receipt (領収書, a qualified invoice) after payment, printable and as a PDF.
+    recipient.goto(f"{href}/invoice")
+    expect(recipient.locator("#invoice-heading")).to_have_text("領収書")
+    expect(recipient.locator("#invoice-issuer")).to_contain_text("登録番号")
+    expect(recipient.locator("#invoice-rates")).to_contain_text("10%対象 合計 ¥3,300（うち消費税 ¥300）")
+    expect(recipient.locator("#invoice-pdf")).to_be_visible()
+    recipient.screenshot(path=str(ARTIFACTS / "recipient-receipt-phone.png"), full_page=True)
+    pdf = recipient.request.get(f"{href}/invoice.pdf")
+    assert pdf.ok and pdf.headers["content-type"] == "application/pdf"
 
     # The campaign page shows the funnel without a reload.
     expect(page.locator("#count-sent")).to_have_text("2")

@@ -480,7 +480,7 @@ class CampaignEditorState(AppState):
         self.sms_preview = text
         self.sms_summary = self._t(
             "editor.segments",
-            encoding=worst.encoding,
+            encoding=self._t(f"sms.encoding.{worst.encoding}"),
             chars=worst.chars,
             segments=worst.segments,
             cost=f"{estimate_cost_yen(worst.segments, price):,}",

@@ -68,7 +68,7 @@ class SendCheckState(AppState):
                         "detail.check.worst",
                         chars=est.worst.chars,
                         segments=est.worst.segments,
-                        encoding=est.worst.encoding,
+                        encoding=self._t(f"sms.encoding.{est.worst.encoding}"),
                     )
                 )
                 lines.append(
