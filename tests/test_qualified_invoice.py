@@ -137,6 +137,25 @@ def test_invoice_and_receipt_pages_and_pdf_carry_every_required_item(live_server
         session.add(recipient)
         session.commit()
         text = _pdf_text(client.get(f"/l/{j.token}/invoice.pdf").content)
-        for item in ("領収書", "領収日: 2026-12-01", "領収金額 ¥12,984（税込）", "登録番号: T7010705000725"):
+        for item in (
+            "領収書",
+            "領収日: 2026-12-01",
+            "領収金額 ¥12,984（税込）",
+            "登録番号: T7010705000725",
+            "※は軽減税率",
+        ):
             assert item in text, item
         assert "領収書" in client.get(f"/l/{j.token}/invoice").text
+
+
+def test_the_reduced_rate_note_only_with_a_reduced_item():
+    from smspay_app.services.invoices import InvoiceDoc, render_html
+
+    doc = InvoiceDoc(
+        False, "発行者", "", "1", "2026-12-01", "山田", "請求", invoice.totals([Line("会費", 1, 1100, 10)])
+    )
+    assert "※" not in render_html(doc, "ja")
+    doc8 = InvoiceDoc(
+        False, "発行者", "", "1", "2026-12-01", "山田", "請求", invoice.totals([Line("弁当", 1, 1080, 8)])
+    )
+    assert "※は軽減税率" in render_html(doc8, "ja")

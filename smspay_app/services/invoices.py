@@ -88,6 +88,10 @@ def _texts(doc: InvoiceDoc, lang: str) -> dict[str, str]:
         "date": t(f"invoice.date.{kind}", lang, date=doc.issued_on),
         "total": t(f"invoice.total.{kind}", lang, amount=yen(doc.totals.total_yen)),
         "rounding": t("invoice.rounding", lang),
+        # The ※ note only when a reduced-rate item is there to explain.
+        "reduced_note": t("invoice.reduced_note", lang)
+        if any(r.rate == tax.REDUCED_RATE for r in doc.totals.per_rate)
+        else "",
     }
 
 
@@ -142,7 +146,7 @@ th,td{{border:1px solid #999;padding:6px;text-align:left}}td:nth-child(n+2){{tex
 <p id="invoice-issuer">{e(x["issuer"])}<br>{e(x["number_reg"])}</p>
 <table id="invoice-lines"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>
 <ul id="invoice-rates">{rates}</ul>
-<p><small>{e(t("invoice.reduced_note", lang))}<br>{e(x["rounding"])}</small></p>
+<p><small>{e(x["reduced_note"]) + "<br>" if x["reduced_note"] else ""}{e(x["rounding"])}</small></p>
 {download}</body></html>"""
 
 
@@ -191,7 +195,8 @@ def render_pdf(doc: InvoiceDoc, lang: str) -> bytes:
     y -= 4 * mm
     for text in rate_rows(doc, lang):
         line(text)
-    line(t("invoice.reduced_note", lang), 8, 5)
+    if x["reduced_note"]:
+        line(x["reduced_note"], 8, 5)
     line(x["rounding"], 8, 5)
     pdf.showPage()
     pdf.save()
