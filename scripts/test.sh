@@ -84,7 +84,7 @@ if ! fc-list :lang=ja 2>/dev/null | grep -q .; then
   log "installing a Japanese font for the browser screenshots"
   if command -v apt-get >/dev/null; then
     as_root apt-get update -qq >/dev/null
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-ipafont-gothic >/dev/null || log "no Japanese font installed (screenshots show boxes)"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null || log "no Japanese font installed (screenshots show boxes)"
   fi
 fi
 

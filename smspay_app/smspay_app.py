@@ -34,6 +34,7 @@ def index() -> rx.Component:
 
 
 app = rx.App(
+    html_lang="ja",  # the default UI language; AppState.html_lang follows the user's choice
     api_transformer=build_web_app(),
     head_components=[rx.el.meta(name="referrer", content="no-referrer")],
 )

@@ -237,7 +237,13 @@ class AppState(rx.State):
         self.org_name = caller.organisation_name
         self.org_suspended = caller.organisation_status == "suspended"
         if caller.must_change_password and self.router.url.path.rstrip("/") != "/account":
-            return rx.redirect("/account")
+            return [self.html_lang(), rx.redirect("/account")]
+        return self.html_lang()
+
+    def html_lang(self):
+        """``<html lang>`` follows the UI language (the build says ``ja``, the
+        default; issue 15 item 11): screen readers, fonts and hyphenation."""
+        return rx.call_script(f"document.documentElement.lang = '{normalise_language(self.lang)}'")
 
     def _signed_out(self):
         self.user_name = self.user_role = self.org_name = ""
@@ -249,6 +255,7 @@ class AppState(rx.State):
         applied at the next sign-in."""
         self.lang = normalise_language(lang)
         self._keep_lang()
+        return self.html_lang()
 
     @require(refused=quietly)
     def _keep_lang(self, *, caller: auth.Caller) -> None:

@@ -11,19 +11,13 @@ from __future__ import annotations
 
 import reflex as rx
 
-from smspay_app.components.layout import card
+from smspay_app.components.layout import CAMPAIGN_STATUS_COLORS, CHART_HEX, FUNNEL_ACCENTS, card, status_color
 from smspay_app.db import session_scope
 from smspay_app.domain.formatting import yen
 from smspay_app.services import auth, dashboard, sending
 from smspay_app.state import AppState, quietly, require
 
-STEP_COLORS = {
-    "sent": "#3b82f6",
-    "delivered": "#06b6d4",
-    "clicked": "#8b5cf6",
-    "verified": "#f59e0b",
-    "paid": "#16a34a",
-}
+STEP_COLORS = {step: CHART_HEX[accent] for step, accent in FUNNEL_ACCENTS}  # the cards' colours
 PROGRESS_KEYS = ("queued", "held", "sending", "sent", "delivered", "failed", "unknown", "cancelled")
 
 
@@ -65,7 +59,13 @@ class FunnelPanelState(AppState):
 
     @rx.event
     def follow_route(self):
-        self.selected = str(getattr(self, "campaign_id", "") or "")
+        """The campaign page's ``[campaign_id]``. While a client-side
+        navigation has not delivered the route yet (opened from the list),
+        the id is empty: keep what the page's own load selected instead of
+        showing "pick a campaign" (issue 15 item 3)."""
+        route_id = str(getattr(self, "campaign_id", "") or "")
+        if route_id:
+            self.selected = route_id
         return FunnelPanelState.tick
 
     @rx.event
@@ -211,37 +211,81 @@ def _money_stat(label, value, color: str, test_id: str) -> rx.Component:
     )
 
 
+def progress_panel() -> rx.Component:
+    """The dashboard's sending progress of the campaign picked (SMS, by
+    attempt status; labels ``dash.progress.*``, shared with the campaign page)."""
+    return card(
+        rx.heading(AppState.tr["dash.progress.title"], size="3", margin_bottom="8px"),
+        rx.progress(value=FunnelPanelState.progress_pct, color_scheme="teal", size="3"),
+        rx.text(FunnelPanelState.progress_line, size="2", color="gray", margin_y="8px", id="dash-progress-line"),
+        rx.vstack(
+            rx.foreach(
+                FunnelPanelState.progress,
+                lambda p: rx.hstack(
+                    rx.text(p["label"], size="2"),
+                    rx.spacer(),
+                    rx.text(p["count"], size="2", weight="bold"),
+                    width="100%",
+                ),
+            ),
+            spacing="1",
+            width="100%",
+        ),
+        flex="1",
+        min_width="240px",
+    )
+
+
 def campaign_funnel_panel(follow_route: bool = False) -> rx.Component:
     """The live panel for ``FunnelPanelState.selected`` (or, with
-    ``follow_route``, the page's ``[campaign_id]``)."""
+    ``follow_route``, the page's ``[campaign_id]``). On the campaign page
+    (``follow_route``) the page's header already shows the name, status and
+    the one sending-progress panel: the panel shows only the money, the
+    funnel and the series, so nothing is said twice (issue 15 item 4)."""
+    reminders_button = rx.cond(
+        AppState.user_role != "support",
+        rx.link(
+            rx.button(rx.icon("bell", size=14), AppState.tr["dash.reminders.edit"], variant="soft", size="2"),
+            href="/campaigns/" + FunnelPanelState.selected + "/reminders",
+        ),
+    )
+    title_row = (
+        rx.hstack(rx.spacer(), reminders_button, width="100%")
+        if follow_route
+        else rx.hstack(
+            rx.heading(FunnelPanelState.name, size="5", id="dash-campaign-name"),
+            rx.badge(
+                AppState.tr["status." + FunnelPanelState.status],
+                color_scheme=status_color(FunnelPanelState.status, CAMPAIGN_STATUS_COLORS),
+                variant="soft",
+            ),
+            rx.badge(rx.icon("radio", size=12), AppState.tr["dash.live"], color_scheme="green", variant="outline"),
+            rx.spacer(),
+            reminders_button,
+            align="center",
+            width="100%",
+            spacing="3",
+        )
+    )
+    # The campaign page's own cards show recipients and collected already.
+    money_head = (
+        []
+        if follow_route
+        else [
+            _money_stat(
+                AppState.tr["funnel.recipients"], FunnelPanelState.money["recipients"], "gray", "dash-recipients"
+            ),
+            _money_stat(
+                AppState.tr["funnel.collected"], FunnelPanelState.money["collected"], "green", "dash-collected"
+            ),
+        ]
+    )
     body = rx.cond(
         FunnelPanelState.found,
         rx.vstack(
-            rx.hstack(
-                rx.heading(FunnelPanelState.name, size="5", id="dash-campaign-name"),
-                rx.badge(AppState.tr["status." + FunnelPanelState.status], variant="soft"),
-                rx.badge(rx.icon("radio", size=12), AppState.tr["dash.live"], color_scheme="green", variant="outline"),
-                rx.spacer(),
-                rx.cond(
-                    AppState.user_role != "support",
-                    rx.link(
-                        rx.button(
-                            rx.icon("bell", size=14), AppState.tr["dash.reminders.edit"], variant="soft", size="2"
-                        ),
-                        href="/campaigns/" + FunnelPanelState.selected + "/reminders",
-                    ),
-                ),
-                align="center",
-                width="100%",
-                spacing="3",
-            ),
+            title_row,
             rx.flex(
-                _money_stat(
-                    AppState.tr["funnel.recipients"], FunnelPanelState.money["recipients"], "gray", "dash-recipients"
-                ),
-                _money_stat(
-                    AppState.tr["funnel.collected"], FunnelPanelState.money["collected"], "green", "dash-collected"
-                ),
+                *money_head,
                 _money_stat(
                     AppState.tr["dash.col.outstanding"],
                     FunnelPanelState.money["outstanding"],
@@ -272,28 +316,7 @@ def campaign_funnel_panel(follow_route: bool = False) -> rx.Component:
                     flex="3",
                     min_width="320px",
                 ),
-                card(
-                    rx.heading(AppState.tr["dash.progress.title"], size="3", margin_bottom="8px"),
-                    rx.progress(value=FunnelPanelState.progress_pct, color_scheme="teal", size="3"),
-                    rx.text(
-                        FunnelPanelState.progress_line, size="2", color="gray", margin_y="8px", id="dash-progress-line"
-                    ),
-                    rx.vstack(
-                        rx.foreach(
-                            FunnelPanelState.progress,
-                            lambda p: rx.hstack(
-                                rx.text(p["label"], size="2"),
-                                rx.spacer(),
-                                rx.text(p["count"], size="2", weight="bold"),
-                                width="100%",
-                            ),
-                        ),
-                        spacing="1",
-                        width="100%",
-                    ),
-                    flex="1",
-                    min_width="240px",
-                ),
+                rx.fragment() if follow_route else progress_panel(),
                 spacing="4",
                 width="100%",
                 wrap="wrap",

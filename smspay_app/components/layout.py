@@ -138,14 +138,55 @@ def card(*children: rx.Component, **props) -> rx.Component:
     return rx.card(*children, size="3", width="100%", **props)
 
 
-# The dashboard funnel's steps and their colours, in one place.
-FUNNEL_ACCENTS: tuple[tuple[str, str], ...] = (
-    ("sent", "blue"),
-    ("delivered", "cyan"),
-    ("clicked", "violet"),
-    ("verified", "amber"),
-    ("paid", "green"),
+# One status vocabulary (issue 15 item 9): every state a recipient is shown in
+# (``domain.funnel.SHOWN_STATES``, label ``rstatus.<state>``) has ONE colour,
+# used by every badge, table and the funnel chart. Failures are red, a lock
+# orange, withdrawn / ended states grey, money green.
+RECIPIENT_STATUS_COLORS: dict[str, str] = {
+    "created": "gray",
+    "queued": "sky",
+    "sent": "blue",
+    "delivered": "cyan",
+    "clicked": "violet",
+    "verified": "amber",
+    "read": "teal",
+    "paid": "green",
+    "payment_pending": "yellow",
+    "failed": "red",
+    "expired": "brown",
+    "locked": "orange",
+    "opted_out": "crimson",
+    "cancelled": "gray",
+}
+# A campaign's states (label ``status.<state>``), same meanings and colours:
+# cancelled is grey here too (withdrawn), never red (a failure).
+CAMPAIGN_STATUS_COLORS: dict[str, str] = {
+    "draft": "gray",
+    "scheduled": "amber",
+    "sending": "blue",
+    "paused": "orange",
+    "active": "green",
+    "closed": "gray",
+    "cancelled": "gray",
+}
+# Radix step-9 hex of the colours the chart draws with (recharts needs hex).
+CHART_HEX: dict[str, str] = {
+    "blue": "#0090ff",
+    "cyan": "#00a2c7",
+    "violet": "#6e56cf",
+    "amber": "#ffc53d",
+    "green": "#30a46c",
+}
+
+# The dashboard funnel's steps and their colours, from the one vocabulary.
+FUNNEL_ACCENTS: tuple[tuple[str, str], ...] = tuple(
+    (step, RECIPIENT_STATUS_COLORS[step]) for step in ("sent", "delivered", "clicked", "verified", "paid")
 )
+
+
+def status_color(status, colors: dict[str, str]):
+    """A state var's colour from one of the maps above."""
+    return rx.match(status, *[(k, v) for k, v in colors.items()], "gray")
 
 
 def funnel_stats(counts, id_prefix: str) -> list[rx.Component]:
@@ -174,7 +215,12 @@ def recipient_status(status, deadline, **props) -> rx.Component:
     """A recipient's shown state (``services.recipients.shown_states``) and, for
     a pending payment, its deadline ('' when none or unknown)."""
     return rx.hstack(
-        rx.badge(AppState.tr["rstatus." + status], variant="soft", **props),
+        rx.badge(
+            AppState.tr["rstatus." + status],
+            color_scheme=status_color(status, RECIPIENT_STATUS_COLORS),
+            variant="soft",
+            **props,
+        ),
         rx.cond(
             deadline != "",
             rx.text(AppState.tr["rstatus.deadline"] + " " + deadline, size="1", color="gray"),

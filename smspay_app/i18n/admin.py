@@ -106,7 +106,7 @@ MESSAGES = {
     "editor.preview": {"ja": "プレビュー（受信画面）", "en": "Preview (as received)"},
     "editor.segments": {
         "ja": "{encoding}・{chars}文字・{segments}通分・概算{cost}円/件",
-        "en": "{encoding} · {chars} chars · {segments} segment(s) · about ¥{cost} per recipient",
+        "en": "{encoding} · {chars} chars · billed as {segments} SMS · about ¥{cost} per recipient",
     },
     "editor.over_cap": {
         "ja": "長すぎます（上限{cap}文字）。本文を短くしてください。",

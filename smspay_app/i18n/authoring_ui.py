@@ -229,7 +229,7 @@ MESSAGES = {
     "detail.check.bullet": {"ja": "・", "en": "• "},
     "detail.check.worst": {
         "ja": "最長のSMS: {chars}文字・{segments}通分（{encoding}）",
-        "en": "Longest SMS: {chars} characters, {segments} segment(s) ({encoding})",
+        "en": "Longest SMS: {chars} characters, billed as {segments} SMS ({encoding})",
     },
     "detail.check.cost": {
         "ja": "全{rows}件で{total}通分・概算{cost}円（1通{price}円）",
@@ -239,14 +239,6 @@ MESSAGES = {
         "ja": "宛先を取り込むと、全宛先での最長のSMSと費用を表示します。",
         "en": "Import recipients to see the longest SMS and the cost over all of them.",
     },
-    "detail.progress.title": {"ja": "送信状況", "en": "Sending progress"},
-    "detail.progress.queued": {"ja": "送信待ち", "en": "Queued"},
-    "detail.progress.held": {"ja": "夜間保留", "en": "Held (quiet hours)"},
-    "detail.progress.sending": {"ja": "送信処理中", "en": "Sending"},
-    "detail.progress.sent": {"ja": "送信済み", "en": "Sent"},
-    "detail.progress.delivered": {"ja": "到達", "en": "Delivered"},
-    "detail.progress.failed": {"ja": "失敗", "en": "Failed"},
-    "detail.progress.cancelled": {"ja": "取消", "en": "Cancelled"},
     "detail.schedule_at": {"ja": "送信日時（{tz}）", "en": "Send time ({tz})"},
     "detail.scheduled_for": {"ja": "予約日時: {at}", "en": "Scheduled for {at}"},
     # import with mapping
@@ -282,4 +274,48 @@ MESSAGES = {
         "ja": "取り込み中です。終わるまでお待ちください。",
         "en": "An import is running; please wait for it to finish.",
     },
+    # quiet hours at send time and the send confirmation (issue 15 items 1, 2)
+    "detail.check.wait": {
+        "ja": "配信停止時間帯のため、{count}件のSMSは {until}（{tz}）まで送信を待ちます。",
+        "en": "Quiet hours: {count} SMS will wait until {until} ({tz}).",
+    },
+    "detail.confirm.title": {"ja": "この内容で送信しますか？", "en": "Send this campaign?"},
+    "detail.confirm.recipients": {"ja": "宛先: {count}件", "en": "Recipients: {count}"},
+    "detail.confirm.sms": {"ja": "SMS: {count}通分", "en": "SMS: {count} messages (billed parts)"},
+    "detail.confirm.cost": {"ja": "概算費用: {cost}", "en": "Estimated cost: {cost}"},
+    "detail.confirm.starts": {"ja": "送信開始: {at}（{tz}）", "en": "Sending starts: {at} ({tz})"},
+    "detail.confirm.yes": {"ja": "送信する", "en": "Send"},
+    "detail.confirm.yes_wait": {"ja": "時間帯の終了後に送信する", "en": "Send when quiet hours end"},
+    "detail.confirm.no": {"ja": "やめる", "en": "Back"},
+    "detail.send_now.title": {"ja": "時間帯を無視して今すぐ送信", "en": "Send now anyway"},
+    "detail.send_now.hint": {
+        "ja": "配信停止時間帯でもすぐに送信します。理由を記録します（必須）。",
+        "en": "Sends at once despite the quiet hours. The reason is recorded (required).",
+    },
+    "detail.send_now.reason": {"ja": "理由（例: お客様のご依頼）", "en": "Reason (e.g. the customer asked)"},
+    "detail.send_now.yes": {"ja": "今すぐ送信する", "en": "Send now"},
+    "detail.send_now.held": {
+        "ja": "{count}件のSMSが配信停止時間帯のため {until} まで保留中です。",
+        "en": "{count} SMS are held for quiet hours until {until}.",
+    },
+    "detail.send_now.done": {"ja": "保留中の{count}件を今すぐ送信します。", "en": "Sending the {count} held SMS now."},
+    "campaign.error.recipient_language": {
+        "ja": "宛先の言語は日本語か英語を選んでください。",
+        "en": "Choose Japanese or English as the recipients' language.",
+    },
+    "campaign.error.tax_rate": {
+        "ja": "明細の税率は10%か8%（軽減税率）です。",
+        "en": "A line's tax rate is 10% or 8% (reduced rate).",
+    },
+    "editor.recipient_language": {"ja": "宛先の言語", "en": "Recipients' language"},
+    "editor.recipient_language.help": {
+        "ja": "SMSと支払いページの既定の文面はこの言語になります（画面の言語ではありません）。",
+        "en": "The default SMS and page texts are in this language (not the language of this screen).",
+    },
+    # what operators read instead of "UCS-2" / "GSM-7" (issue 15 item 8)
+    "sms.encoding.UCS-2": {"ja": "日本語（全角）", "en": "Japanese characters"},
+    "sms.encoding.GSM-7": {"ja": "半角英数字のみ", "en": "Plain Latin characters"},
+    "editor.preview.sample.amount": {"ja": "3,300", "en": "3,300"},
+    "editor.preview.sample.due_date": {"ja": "12月25日", "en": "Dec 25"},
+    "editor.preview.sample.customer_number": {"ja": "100234", "en": "100234"},
 }

@@ -4,9 +4,10 @@ of the key / endpoint services."""
 MESSAGES = {
     "dev.title": {"ja": "開発者向け設定", "en": "Developers"},
     "dev.intro": {
-        "ja": "受注・請求システムから REST API で支払い依頼を送り、Webhook で結果を受け取れます。API の説明は /api/v1/docs にあります。",
-        "en": "Send payment requests from your order or billing system through the REST API and receive the results by webhook. API reference: /api/v1/docs.",
+        "ja": "受注・請求システムから REST API で支払い依頼を送り、Webhook で結果を受け取れます。",
+        "en": "Send payment requests from your order or billing system through the REST API and receive the results by webhook.",
     },
+    "dev.docs_link": {"ja": "API リファレンスを開く（/api/v1/docs）", "en": "Open the API reference (/api/v1/docs)"},
     "dev.keys.title": {"ja": "APIキー", "en": "API keys"},
     "dev.keys.name": {"ja": "名前", "en": "Name"},
     "dev.keys.name.placeholder": {"ja": "例: 受注システム", "en": "e.g. Order system"},

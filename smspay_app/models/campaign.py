@@ -48,6 +48,9 @@ class Campaign(SQLModel, table=True):
     closes_at: NaiveDatetime | None = None
     # Why the system paused it: an i18n key ("" when an operator paused it).
     paused_reason: str = ""
+    # The language its recipients read (default texts, SMS, pages): "ja" or
+    # "en", never the operator's UI language (issue 15 item 11).
+    recipient_language: str = "ja"
 
 
 class CampaignQuestion(SQLModel, table=True):
@@ -69,3 +72,5 @@ class InvoiceLine(SQLModel, table=True):
     item: str
     quantity: int = 1
     unit_price_yen: int = 0
+    # Consumption tax rate in percent of this tax-included line: 10, or 8 (reduced).
+    tax_rate: int = 10

@@ -39,6 +39,8 @@ class Organisation(SQLModel, table=True):
     status_changed_at: NaiveDatetime | None = None
     # SMS per calendar month (organisation's time zone) before sending pauses; 0: no cap.
     monthly_sms_cap: int = 0
+    # Qualified-invoice (適格請求書) registration number "T" + 13 digits; "" when not registered.
+    invoice_registration_number: str = ""
     created_at: NaiveDatetime = Field(default_factory=utcnow)
 
 

@@ -10,6 +10,7 @@ import reflex as rx
 from smspay_app.components.funnel import FunnelPanelState, campaign_funnel_panel, yen
 from smspay_app.components.layout import admin_page, card, funnel_stats, stat
 from smspay_app.db import session_scope
+from smspay_app.pages.campaigns.shared import status_badge
 from smspay_app.services import auth, dashboard
 from smspay_app.state import AppState, quietly, require
 
@@ -84,7 +85,7 @@ def _overview_table() -> rx.Component:
         cells = []
         for _, key in COLUMNS:
             if key is None:
-                cells.append(rx.table.cell(rx.badge(AppState.tr["status." + r["status"]], variant="soft")))
+                cells.append(rx.table.cell(status_badge(r["status"])))
             elif key == "name":
                 cells.append(rx.table.cell(rx.text(r["name"], weight="medium")))
             else:

@@ -521,6 +521,14 @@ def developers_page() -> rx.Component:
         rx.vstack(
             rx.heading(AppState.tr["dev.title"], size="7"),
             rx.text(AppState.tr["dev.intro"], color="gray", size="2"),
+            rx.link(
+                rx.icon("book-open", size=14),
+                AppState.tr["dev.docs_link"],
+                href="/api/v1/docs",
+                is_external=True,
+                size="2",
+                id="api-docs-link",
+            ),
             _keys_card(),
             _hooks_card(),
             _deliveries_card(),

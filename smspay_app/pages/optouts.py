@@ -9,7 +9,7 @@ from smspay_app.components.layout import admin_page, card
 from smspay_app.db import session_scope
 from smspay_app.domain.csv_import import CsvError
 from smspay_app.domain.errors import Refused
-from smspay_app.domain.formatting import local_time
+from smspay_app.domain.formatting import local_time, phone
 from smspay_app.i18n import CATALOG
 from smspay_app.models import Organisation
 from smspay_app.services import auth, optouts
@@ -47,7 +47,7 @@ class OptOutsState(AppState):
         self.rows = [
             {
                 "id": str(r.id),
-                "phone": r.phone_e164,
+                "phone": phone(r.phone_e164),
                 "reason": r.reason,
                 "source": r.source if r.source in ("manual", "reply", "import", "api") else "manual",
                 "at": local_time(r.created_at, tz),

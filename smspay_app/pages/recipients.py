@@ -266,6 +266,7 @@ _ACTION_COLORS = {
 
 
 class RecipientDetailState(AppState):
+    has_locked: bool = False
     found: bool = True
     info: dict[str, str] = {}
     links: list[dict[str, str]] = []
@@ -317,6 +318,8 @@ class RecipientDetailState(AppState):
             "campaign": detail.campaign.name,
             "campaign_href": f"/campaigns/{detail.campaign.id}",
         }
+        # Unlock is offered only when a link is locked (issue 15 item 10).
+        self.has_locked = any(link.state(now) == "locked" for link in detail.links[:5])
         self.links = [
             {
                 "state": link.state(now),
@@ -345,25 +348,55 @@ class RecipientDetailState(AppState):
             for a, name in audits
         ]
 
+    def _word(self, group: str, value: object) -> str:
+        """An internal code in words (``ops.word.<group>.<value>``); a value
+        with no words is left out rather than shown raw (issue 15 item 8)."""
+        key = f"ops.word.{group}.{value}"
+        return self._t(key) if key in CATALOG else ""
+
+    def _event_words(self, e: recipients.TimelineEntry) -> list[str]:
+        """What a timeline event's detail means, in the operator's words: no
+        ``ua=mobile · method=GET``, no provider message ids, no codes."""
+        parts: list[str] = []
+        d = e.detail
+        if e.attempt:
+            a = e.attempt
+            parts.append(
+                self._t(
+                    "ops.word.attempt",
+                    kind=self._word("kind", a["kind"]) or a["kind"],
+                    n=a["try_number"],
+                    status=self._word("status", a["status"]) or a["status"],
+                )
+            )
+            if a["error_code"] or a["error_message"]:
+                parts.append(self._t("ops.word.error", code=a["error_code"] or "-"))
+        elif d.get("error_code"):
+            parts.append(self._t("ops.word.error", code=d["error_code"]))
+        if d.get("status") and not e.attempt:
+            parts.append(self._word("status", d["status"]))
+        if d.get("ua"):
+            parts.append(self._word("ua", d["ua"]))
+        if d.get("via"):
+            parts.append(self._word("via", d["via"]))
+        if d.get("payment_id") and d.get("method"):
+            parts.append(self._word("method", d["method"]))
+        if d.get("mode"):
+            parts.append(self._word("mode", d["mode"]))
+        if d.get("amount_yen") not in (None, ""):
+            parts.append(yen(int(d["amount_yen"])))
+        if d.get("hours") not in (None, ""):
+            parts.append(self._t("ops.word.hours", hours=d["hours"]))
+        if d.get("reason"):
+            parts.append(self._word("reason", d["reason"]))
+        if d.get("override_quiet_hours"):
+            parts.append(self._t("ops.word.override_quiet_hours"))
+        return [p for p in parts if p]
+
     def _event_row(self, e: recipients.TimelineEntry, tz: str) -> dict[str, str]:
         key = f"ops.event.{e.kind}"
         label = self._t(key) if key in CATALOG else e.kind
-        parts: list[str] = []
-        if e.attempt:
-            a = e.attempt
-            parts.append(f"{a['kind']} #{a['try_number']} · {a['status']}")
-            if a["provider_message_id"]:
-                parts.append(a["provider_message_id"])
-            if a["error_code"]:
-                parts.append(f"error {a['error_code']} {a['error_message']}".strip())
-        elif e.detail.get("error_code"):
-            parts.append(f"error {e.detail['error_code']}")
-        for field in ("status", "via", "ua", "method", "mode", "amount_yen", "hours", "reason"):
-            value = e.detail.get(field)
-            if value not in (None, "") and not (field == "status" and e.attempt):
-                parts.append(f"{field}={value}")
-        if e.detail.get("override_quiet_hours"):
-            parts.append("override_quiet_hours")
+        parts = self._event_words(e)
         return {
             "at": local_time(e.at, tz, seconds=True),
             "kind": e.kind,
@@ -591,7 +624,16 @@ def recipient_page() -> rx.Component:
                     RecipientDetailState.can_support,
                     card(
                         rx.heading(AppState.tr["ops.detail.actions"], size="4", margin_bottom="8px"),
-                        rx.flex(*[_action_button(a) for a in support.ACTIONS], spacing="2", wrap="wrap"),
+                        rx.flex(
+                            *[
+                                rx.cond(RecipientDetailState.has_locked, _action_button(a))
+                                if a == "unlock"
+                                else _action_button(a)
+                                for a in support.ACTIONS
+                            ],
+                            spacing="2",
+                            wrap="wrap",
+                        ),
                     ),
                 ),
                 card(

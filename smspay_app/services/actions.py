@@ -406,19 +406,27 @@ def refund_payment(
 
 
 def queue_send(
-    session: Session, actor: Caller, campaign: Campaign, recipient_ids: list[int] | None, reason: str
+    session: Session,
+    actor: Caller,
+    campaign: Campaign,
+    recipient_ids: list[int] | None,
+    reason: str,
+    *,
+    ignore_quiet_hours: bool = False,
 ) -> int:
     """Queue initial SMS: for the whole campaign (``recipient_ids=None``:
     ``sending.start_sending``, from draft or paused) or for these recipients
     (those still ``created``; a draft or active campaign reopens:
     ``sending.queue_recipients``). Opted-out numbers are skipped. One audit
-    row for the batch. Returns how many were queued."""
+    row for the batch. Returns how many were queued. ``ignore_quiet_hours``
+    (a whole-campaign send only): the operator's "send now anyway", whose
+    reason is the audit row's."""
     reason = clean_reason(reason)
     actor.require("campaign.send")
     if campaign.organisation_id != actor.organisation_id:
         raise ActionRefused("ops.error.not_found")
     if recipient_ids is None:
-        queued = sending.start_sending(session, campaign, actor.user_id)
+        queued = sending.start_sending(session, campaign, actor.user_id, ignore_quiet_hours=ignore_quiet_hours)
     else:
         queued = sending.queue_recipients(session, campaign, recipient_ids, user_id=actor.user_id)
     session.add(
@@ -435,6 +443,7 @@ def queue_send(
                     "recipients": "all" if recipient_ids is None else len(recipient_ids),
                     "queued": queued,
                     "scheduled_at": campaign.scheduled_at,
+                    **({"ignore_quiet_hours": True} if ignore_quiet_hours else {}),
                 },
                 default=str,
             ),

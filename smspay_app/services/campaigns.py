@@ -13,6 +13,7 @@ from sqlmodel import Session, delete, select
 
 from smspay_app.domain.clock import utcnow
 from smspay_app.domain.errors import FieldError, Invalid, Refused
+from smspay_app.domain.invoice import TAX_RATES
 from smspay_app.domain.links import MAX_LIFETIME_HOURS, MIN_LIFETIME_HOURS
 from smspay_app.domain.quiet_hours import parse_hhmm
 from smspay_app.models import AuditLog, Campaign, CampaignQuestion, InvoiceLine, Organisation, Recipient
@@ -25,6 +26,7 @@ VERIFICATION_MODES = ("questions", "otp")
 EDITABLE_STATES = ("draft",)
 MAX_INVOICE_LINES = 20
 MAX_AMOUNT_YEN = 10_000_000
+RECIPIENT_LANGUAGES = ("ja", "en")
 
 
 @dataclass
@@ -38,7 +40,8 @@ class QuestionInput:
 class InvoiceLineInput:
     item: str
     quantity: int = 1
-    unit_price_yen: int = 0
+    unit_price_yen: int = 0  # tax included
+    tax_rate: int = 10  # percent: 10, or 8 (reduced rate: food, newspapers)
 
 
 @dataclass
@@ -63,6 +66,8 @@ class CampaignInput:
     scheduled_at: datetime | None = None
     quiet_hours_start: str | None = None
     quiet_hours_end: str | None = None
+    # The recipients' language (default texts, SMS, pages): not the UI's.
+    recipient_language: str = "ja"
     # The campaign's configured end (naive UTC): closed then; None: by the operator.
     closes_at: datetime | None = None
 
@@ -91,6 +96,10 @@ def validate(data: CampaignInput, organisation: Organisation) -> list[FieldError
         errors.append(FieldError("link_lifetime_hours", "campaign.error.lifetime_range"))
     if data.scheduled_at is not None and data.scheduled_at <= utcnow():
         errors.append(FieldError("scheduled_at", "campaign.error.schedule_past"))
+    if any(line.tax_rate not in TAX_RATES for line in data.invoice_lines):
+        errors.append(FieldError("invoice_lines", "campaign.error.tax_rate"))
+    if data.recipient_language not in RECIPIENT_LANGUAGES:
+        errors.append(FieldError("recipient_language", "campaign.error.recipient_language"))
     if (data.quiet_hours_start or data.quiet_hours_end) and not (
         _valid_hhmm(data.quiet_hours_start) and _valid_hhmm(data.quiet_hours_end)
     ):
@@ -234,6 +243,7 @@ def _apply(campaign: Campaign, data: CampaignInput) -> None:
     override = bool(data.quiet_hours_start and data.quiet_hours_end)
     campaign.quiet_hours_start = data.quiet_hours_start.strip() if override else None
     campaign.quiet_hours_end = data.quiet_hours_end.strip() if override else None
+    campaign.recipient_language = data.recipient_language
 
 
 def _replace_children(
@@ -269,6 +279,7 @@ def _replace_children(
                 item=line.item.strip(),
                 quantity=line.quantity,
                 unit_price_yen=line.unit_price_yen,
+                tax_rate=line.tax_rate,
             )
         )
 
@@ -301,12 +312,13 @@ def campaign_input(session: Session, campaign: Campaign) -> CampaignInput:
         due_date=campaign.due_date,
         link_lifetime_hours=campaign.link_lifetime_hours,
         questions=[QuestionInput(q.label, q.column, q.kind) for q in questions_of(session, campaign.id)],
-        invoice_lines=[InvoiceLineInput(l.item, l.quantity, l.unit_price_yen) for l in lines],
+        invoice_lines=[InvoiceLineInput(l.item, l.quantity, l.unit_price_yen, l.tax_rate) for l in lines],
         ask_read_confirmation=campaign.ask_read_confirmation,
         verification_mode=campaign.verification_mode,
         scheduled_at=campaign.scheduled_at,
         quiet_hours_start=campaign.quiet_hours_start,
         quiet_hours_end=campaign.quiet_hours_end,
+        recipient_language=campaign.recipient_language,
         closes_at=campaign.closes_at,
     )
 
@@ -394,9 +406,17 @@ class Problem:
 
 @dataclass
 class SendCheck:
+    """``starts_at``: when sending would start (the schedule, or now; naive
+    UTC); ``waits_until``: the end of the quiet hours it falls in (None: it
+    starts then), ``waiting``: how many SMS would wait for it."""
+
     recipients: int
     estimate: object  # domain.sms_text.TemplateEstimate over the recipients
     problems: list[Problem]
+    starts_at: datetime | None = None
+    waits_until: datetime | None = None
+    waiting: int = 0
+    cost_yen: int = 0
 
     @property
     def ok(self) -> bool:
@@ -444,7 +464,20 @@ def send_check(session: Session, caller: Caller, campaign: Campaign) -> SendChec
         problems.append(Problem("campaign.send.no_identity_check"))
     if campaign.payment_enabled:
         problems.extend(amount_problems(session, campaign))
-    return SendCheck(recipients=count, estimate=estimate, problems=problems)
+    from smspay_app.services import sending
+
+    now = utcnow()
+    starts_at = campaign.scheduled_at if campaign.scheduled_at and campaign.scheduled_at > now else now
+    waits_until = sending.quiet_wait(session, campaign, starts_at)
+    return SendCheck(
+        recipients=count,
+        estimate=estimate,
+        problems=problems,
+        starts_at=starts_at,
+        waits_until=waits_until,
+        waiting=count if waits_until is not None else 0,
+        cost_yen=int(getattr(estimate, "cost_yen", 0) or 0),
+    )
 
 
 def amount_problems(session: Session, campaign: Campaign, *, shown: int = 5) -> list[Problem]:
@@ -512,9 +545,19 @@ def _names(recipients: list[Recipient], shown: int) -> str:
     return names + (f" +{more}" if more > 0 else "")
 
 
-def send_campaign(session: Session, caller: Caller, campaign_id: int, *, scheduled_at: datetime | None = None) -> int:
+def send_campaign(
+    session: Session,
+    caller: Caller,
+    campaign_id: int,
+    *,
+    scheduled_at: datetime | None = None,
+    send_now_reason: str | None = None,
+) -> int:
     """Check, then queue the campaign (now, or at ``scheduled_at``, naive UTC).
-    Returns the number of SMS queued; raises ``SendBlocked`` with the reasons."""
+    Inside quiet hours the SMS wait for the window's end, unless
+    ``send_now_reason`` is given (not None): the operator's "send now anyway",
+    audited with that reason (refused when blank). Returns the number of SMS queued; raises
+    ``SendBlocked`` with the reasons."""
     from smspay_app.services import actions
 
     caller.require("campaign.send")
@@ -530,7 +573,48 @@ def send_campaign(session: Session, caller: Caller, campaign_id: int, *, schedul
         campaign.scheduled_at = scheduled_at
     elif campaign.scheduled_at is not None and campaign.scheduled_at <= utcnow():
         campaign.scheduled_at = None
-    return actions.queue_send(session, caller, campaign, None, actions.CONSOLE_REASON)
+    override = send_now_reason is not None
+    try:
+        return actions.queue_send(
+            session,
+            caller,
+            campaign,
+            None,
+            send_now_reason if send_now_reason is not None else actions.CONSOLE_REASON,
+            ignore_quiet_hours=override,
+        )
+    except actions.ActionRefused as exc:
+        raise SendBlocked([Problem(exc.key, dict(exc.fields))]) from exc
+
+
+def send_held_now(session: Session, caller: Caller, campaign_id: int, reason: str) -> int:
+    """ "Send now anyway" for a campaign already sending: its SMS held for
+    quiet hours leave at once. The operator gives a reason; audited
+    ``campaign.send_now``. Returns how many were released."""
+    from smspay_app.services import actions, sending
+
+    caller.require("campaign.send")
+    campaign = get_campaign(session, caller, campaign_id)
+    if campaign is None:
+        raise SendBlocked([Problem("admin.error.not_found")])
+    try:
+        reason = actions.clean_reason(reason)
+    except actions.ActionRefused as exc:
+        raise SendBlocked([Problem(exc.key, dict(exc.fields))]) from exc
+    released = sending.release_held(session, campaign)
+    session.add(
+        AuditLog(
+            organisation_id=caller.organisation_id,
+            user_id=caller.user_id,
+            action="campaign.send_now",
+            target_type="campaign",
+            target_id=campaign.id,
+            reason=reason,
+            detail=json.dumps({"released": released}),
+        )
+    )
+    session.flush()
+    return released
 
 
 def set_end(session: Session, caller: Caller, campaign_id: int, closes_at: datetime | None) -> Campaign:

@@ -42,7 +42,10 @@ class CampaignFigures:
 
     @property
     def outstanding_yen(self) -> int:
-        if not self.payment_enabled:
+        """What is still to be collected: nothing for a cancelled campaign
+        (its requests were withdrawn; issue 15 item 5), so neither the row
+        nor the dashboard total counts it."""
+        if not self.payment_enabled or self.status == "cancelled":
             return 0
         return max(0, self.counts["total_yen"] - self.counts["paid_yen"])
 

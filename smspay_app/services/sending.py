@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 
 from smspay_app.domain import attempts as attempt_machine
 from smspay_app.domain import campaigns as campaign_machine
-from smspay_app.domain import funnel
+from smspay_app.domain import funnel, quiet_hours
 from smspay_app.domain.attempts import PROVIDER_STATUS, AttemptStatus
 from smspay_app.domain.campaigns import CampaignRefused, CampaignStatus
 from smspay_app.domain.clock import utcnow
@@ -128,24 +128,58 @@ def cancel_queued(session: Session, recipient_ids: Iterable[int], now: datetime 
     return cancelled
 
 
-def queue_initial(session: Session, campaign: Campaign, recipients_query, now: datetime, user_id: int | None):
+def quiet_wait(session: Session, campaign: Campaign, at: datetime) -> datetime | None:
+    """When SMS of this campaign due at ``at`` (naive UTC) may leave: None when
+    ``at`` is outside the quiet hours that apply (the campaign's override, else
+    the organisation's), else the naive UTC end of the window."""
+    org = session.get(Organisation, campaign.organisation_id)
+    if org is None:
+        return None
+    start, end = quiet_hours.effective_window(org, campaign)
+    return quiet_hours.quiet_until(at, org.timezone, start, end)
+
+
+def queue_initial(
+    session: Session,
+    campaign: Campaign,
+    recipients_query,
+    now: datetime,
+    user_id: int | None,
+    *,
+    ignore_quiet_hours: bool = False,
+):
     """Queue one ``initial`` attempt for each recipient the query selects,
     skipping opted-out numbers (recipient ``opted_out``). Returns the time the
-    attempts may go (the schedule, or now) and how many were queued."""
+    attempts may go (the schedule, or now) and how many were queued. Queued
+    inside quiet hours, they are held at once until the window ends (the
+    progress says "held" from the first second), unless ``ignore_quiet_hours``
+    (the operator's audited "send now anyway")."""
     opted = set(session.exec(select(OptOut.phone_e164).where(OptOut.organisation_id == campaign.organisation_id)))
     not_before = campaign.scheduled_at if campaign.scheduled_at and campaign.scheduled_at > now else now
+    opens = None if ignore_quiet_hours else quiet_wait(session, campaign, not_before)
     queued = 0
     for recipient in session.exec(recipients_query.order_by(Recipient.id)).all():
         if recipient.phone_e164 in opted:
             timeline.record(session, recipient, "opted_out_skipped", step="opted_out", at=now, actor_user_id=user_id)
             continue
-        new_attempt(session, recipient, "initial", now=now, not_before=not_before, flush=False)
+        attempt = new_attempt(
+            session,
+            recipient,
+            "initial",
+            now=now,
+            not_before=opens or not_before,
+            ignore_quiet_hours=ignore_quiet_hours,
+            flush=False,
+        )
+        attempt.held_for_quiet_hours = opens is not None
         timeline.record(session, recipient, "queued", step="queued", at=now, actor_user_id=user_id)
         queued += 1
     return not_before, queued
 
 
-def start_sending(session: Session, campaign: Campaign, user_id: int | None = None) -> int:
+def start_sending(
+    session: Session, campaign: Campaign, user_id: int | None = None, *, ignore_quiet_hours: bool = False
+) -> int:
     """Queue one ``initial`` attempt for each recipient still ``created``;
     opted-out numbers are skipped (recipient ``opted_out``). The campaign becomes
     ``sending``, or ``scheduled`` when ``scheduled_at`` is in the future.
@@ -162,10 +196,72 @@ def start_sending(session: Session, campaign: Campaign, user_id: int | None = No
         select(Recipient).where(Recipient.campaign_id == campaign.id, Recipient.status == "created"),
         now,
         user_id,
+        ignore_quiet_hours=ignore_quiet_hours,
     )
     session.add(campaign)
     session.flush()
     return queued
+
+
+def _held_query(session: Session, **where):
+    query = select(SendAttempt).where(
+        SendAttempt.status == AttemptStatus.QUEUED,
+        SendAttempt.held_for_quiet_hours == True,  # noqa: E712
+    )
+    for name, value in where.items():
+        query = query.where(getattr(SendAttempt, name) == value)
+    return session.exec(query.order_by(SendAttempt.id)).all()
+
+
+def release_held(session: Session, campaign: Campaign, now: datetime | None = None) -> int:
+    """ "Send now anyway": this campaign's messages held for quiet hours may go
+    at once (``ignore_quiet_hours``: the dispatcher holds them no more).
+    Returns how many were released; the caller audits the operator's reason."""
+    now = now or utcnow()
+    held = _held_query(session, campaign_id=campaign.id)
+    for attempt in held:
+        attempt.ignore_quiet_hours = True
+        attempt.held_for_quiet_hours = False
+        attempt.not_before = now
+        session.add(attempt)
+    session.flush()
+    return len(held)
+
+
+def held_until(session: Session, campaign_id: int) -> datetime | None:
+    """When this campaign's held messages may leave (the earliest), or None."""
+    return session.exec(
+        select(func.min(SendAttempt.not_before)).where(
+            SendAttempt.campaign_id == campaign_id,
+            SendAttempt.status == AttemptStatus.QUEUED,
+            SendAttempt.held_for_quiet_hours == True,  # noqa: E712
+        )
+    ).one()
+
+
+def retime_held(session: Session, organisation_id: int, now: datetime | None = None) -> int:
+    """After the quiet hours changed (the organisation's window or time zone,
+    a campaign's override): every held message of the organisation waits for
+    the window that applies now: released at once when ``now`` is outside it,
+    else until its new end. Returns how many were re-timed."""
+    now = now or utcnow()
+    campaigns: dict[int, Campaign | None] = {}
+    changed = 0
+    for attempt in _held_query(session, organisation_id=organisation_id):
+        if attempt.campaign_id not in campaigns:
+            campaigns[attempt.campaign_id] = session.get(Campaign, attempt.campaign_id)
+        campaign = campaigns[attempt.campaign_id]
+        if campaign is None:
+            continue
+        opens = quiet_wait(session, campaign, now)
+        new_not_before = opens or now
+        if new_not_before != attempt.not_before:
+            attempt.not_before = new_not_before
+            attempt.held_for_quiet_hours = opens is not None
+            session.add(attempt)
+            changed += 1
+    session.flush()
+    return changed
 
 
 def pause(session: Session, campaign: Campaign, reason: str = "") -> None:

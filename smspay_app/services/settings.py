@@ -211,6 +211,10 @@ def update_settings(
     for key, (_, value) in changes.items():
         setattr(org, key, value)
     session.add(org)
+    if {"quiet_hours_start", "quiet_hours_end", "timezone"} & changes.keys():
+        from smspay_app.services import sending
+
+        sending.retime_held(session, org.id)  # held messages follow the new window at once
     if "require_totp" in changes and new.require_totp:
         users = session.exec(select(User).where(User.organisation_id == org.id, User.totp_secret.is_(None))).all()
         for user in users:
@@ -227,3 +231,32 @@ def update_settings(
     )
     session.flush()
     return changes
+
+
+def set_invoice_registration_number(session: Session, caller: Caller, value: str) -> str:
+    """The organisation's qualified-invoice registration number (``T`` + 13
+    digits with the check digit: ``domain.invoice``), or "" (not registered);
+    audited ``settings.invoice_registration_number``. Returns the number
+    saved; raises ``SettingsInvalid``."""
+    from smspay_app.domain import invoice
+
+    caller.require("settings.manage")
+    number = invoice.normalise_registration_number(value)
+    if number and not invoice.valid_registration_number(number):
+        raise SettingsInvalid([FieldError("invoice_registration_number", "settings.error.invoice_number")])
+    org = session.get(Organisation, caller.organisation_id)
+    old = org.invoice_registration_number
+    org.invoice_registration_number = number
+    session.add(org)
+    session.add(
+        AuditLog(
+            organisation_id=org.id,
+            user_id=caller.user_id,
+            action="settings.invoice_registration_number",
+            target_type="organisation",
+            target_id=org.id,
+            detail=json.dumps({"old": old, "new": number}),
+        )
+    )
+    session.flush()
+    return number

@@ -117,11 +117,19 @@ def placeholder_fields(template: str) -> dict[str, str]:
 
 def sample_fields(template: str, lang: str) -> dict[str, str]:
     """Readable sample merge values for the editor's preview (a sample name
-    for the name fields, a long sample value for the others)."""
-    from smspay_app.i18n import t
+    for the name fields, realistic ones for amount, due date and customer
+    number, a long sample value for the others)."""
+    from smspay_app.i18n import CATALOG, t
 
     name, value = t("editor.preview.sample_name", lang), t("editor.preview.sample_value", lang)
-    return {f: (name if f in SAMPLE_NAME_FIELDS else value) for f in template_fields(template)}
+
+    def sample(f: str) -> str:
+        # Realistic values for the fields whose shape is known (issue 15
+        # item 7: 20 あ for {{amount}} made the preview and estimate wrong).
+        key = f"editor.preview.sample.{f}"
+        return name if f in SAMPLE_NAME_FIELDS else t(key, lang) if key in CATALOG else value
+
+    return {f: sample(f) for f in template_fields(template)}
 
 
 def render_sample(organisation: Organisation | None, template: str, fields: Mapping[str, str] | None = None) -> str:

@@ -521,6 +521,36 @@ def _sending_conflict(request: Request, exc: SendingError | ActionRefused) -> Ap
 # ------------------------------------------------------------------ app
 
 
+DOCS_ASSETS = "/v1/docs/assets"
+
+
+def _mount_docs(app: FastAPI) -> None:
+    """``/v1/docs``: Swagger UI from the app itself, never a CDN, so the
+    reference renders offline and behind a strict firewall (issue 15 item 6).
+    The files are Swagger UI 5's release files as the ``swagger-ui-py``
+    package ships them (``swagger_ui/static``; 5.x reads the OpenAPI 3.1
+    document FastAPI writes, the 4.x of other bundles cannot); only the
+    files are used, none of its framework glue."""
+    from importlib.resources import files
+
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+
+    static = str(files("swagger_ui") / "static")
+    app.mount(DOCS_ASSETS, StaticFiles(directory=static), name="docs-assets")
+
+    @app.get("/v1/docs", include_in_schema=False)
+    async def _docs(request: Request):
+        root = request.scope.get("root_path", "").rstrip("/")
+        return get_swagger_ui_html(
+            openapi_url=root + (app.openapi_url or ""),
+            title=f"{app.title} - API reference",
+            swagger_js_url=f"{root}{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{DOCS_ASSETS}/favicon-32x32.png",
+        )
+
+
 def create_api() -> FastAPI:
     app = FastAPI(
         title="smspay API",
@@ -528,10 +558,11 @@ def create_api() -> FastAPI:
         description="SMS payment links: campaigns, recipients, payment requests and their status. "
         "Authenticate with `Authorization: Bearer <API key>`; send `Idempotency-Key` on every POST.",
         openapi_url="/v1/openapi.json",
-        docs_url="/v1/docs",
+        docs_url=None,  # served below with the app's own Swagger UI files
         redoc_url=None,
         responses=_ERROR_RESPONSES,
     )
+    _mount_docs(app)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):

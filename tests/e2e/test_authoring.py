@@ -58,7 +58,9 @@ def _new_campaign(page: Page, name: str, *, template: str | None = None, shots: 
     expect(page.locator("#sms-template")).to_be_visible()
     if template is not None:
         page.locator("#sms-template").fill(template)
-    expect(page.locator("#sms-summary")).to_contain_text("UCS-2", timeout=10_000)
+    expect(page.locator("#sms-summary")).to_contain_text(
+        re.compile("日本語（全角）|Japanese characters"), timeout=10_000
+    )
     if shots:
         page.screenshot(path=str(ARTIFACTS / f"editor-2-sms-{shots}.png"), full_page=True)
     page.locator("#step-next").click()
@@ -182,6 +184,11 @@ def test_schedule_pause_resume_cancel_and_english(app_server, browser):
     page = ctx.new_page()
     sign_in(page, app_server.base_url, "admin@example.com", "smspay-demo")
     _new_campaign(page, "E2E schedule", shots="en")
+    # Created in the English UI, the campaign speaks its recipients' language
+    # (Japanese by default), not the operator's (issue 15 item 11).
+    expect(page.locator("body")).to_contain_text("ご注文代金のお支払いのご案内です")
+    expect(page.locator("body")).not_to_contain_text("Dear ")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
     upload(page, "r.csv", b"phone,name,date of birth\n090-7777-0001,Yamada,1980/1/2\n090-7777-0002,Sato,1990/3/4\n")
     expect(page.locator("#import-result")).to_contain_text("Imported 2 rows", timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "campaign-imported-en.png"), full_page=True)

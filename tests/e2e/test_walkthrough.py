@@ -29,7 +29,7 @@ def create_campaign(page: Page, base_url: str, name: str) -> str:
     page.locator("#new-campaign").click()
     expect(page).to_have_url(re.compile(r"/campaigns/new$"))
     page.locator("#campaign-name").fill(name)
-    expect(page.locator("#sms-summary")).to_contain_text("UCS-2", timeout=10_000)
+    expect(page.locator("#sms-summary")).to_contain_text("日本語（全角）", timeout=10_000)
     page.locator("#step-3").click()  # the guided editor: basics, SMS, page, identity, review
     page.locator("#page-title").fill("11月分のご請求")
     page.locator("#amount").fill("3300")
@@ -64,6 +64,11 @@ def test_operator_to_payment_walkthrough(app_server, browser):
     page.screenshot(path=str(ARTIFACTS / "admin-campaign-imported.png"), full_page=True)
 
     page.locator("#send-button").click()
+    # Send asks first (issue 15 item 2): recipients, SMS count, cost, when it starts.
+    summary = page.locator("#send-confirm-summary")
+    for text in ("宛先: 2件", "SMS: 4通分", "概算費用: ¥40", "送信開始:"):
+        expect(summary).to_contain_text(text)
+    page.locator("#send-confirm").click()
     expect(page.locator("#action-message")).to_contain_text("送信を開始しました", timeout=20_000)
     expect(page.locator("#count-delivered")).to_have_text("2", timeout=30_000)
 
@@ -105,6 +110,16 @@ def test_operator_to_payment_walkthrough(app_server, browser):
     expect(recipient.locator("body")).to_contain_text("ありがとうございました", timeout=20_000)
     recipient.screenshot(path=str(ARTIFACTS / "recipient-thanks-phone.png"), full_page=True)
 
+    # The receipt (領収書, a qualified invoice) after payment, printable and as a PDF.
+    recipient.goto(f"{href}/invoice")
+    expect(recipient.locator("#invoice-heading")).to_have_text("領収書")
+    expect(recipient.locator("#invoice-issuer")).to_contain_text("登録番号")
+    expect(recipient.locator("#invoice-rates")).to_contain_text("10%対象 合計 ¥3,300（うち消費税 ¥300）")
+    expect(recipient.locator("#invoice-pdf")).to_be_visible()
+    recipient.screenshot(path=str(ARTIFACTS / "recipient-receipt-phone.png"), full_page=True)
+    pdf = recipient.request.get(f"{href}/invoice.pdf")
+    assert pdf.ok and pdf.headers["content-type"] == "application/pdf"
+
     # The campaign page shows the funnel without a reload.
     expect(page.locator("#count-sent")).to_have_text("2")
     expect(page.locator("#count-delivered")).to_have_text("2")
@@ -113,6 +128,20 @@ def test_operator_to_payment_walkthrough(app_server, browser):
     expect(page.locator("#count-paid")).to_have_text("1", timeout=10_000)
     expect(page.locator("#collected")).to_have_text("¥3,300")
     page.screenshot(path=str(ARTIFACTS / "admin-campaign-paid.png"), full_page=True)
+
+    # Opened from the list (client-side navigation), the page keeps its funnel
+    # (issue 15 item 3) and says everything once: one title, one progress
+    # panel, one live badge (item 4).
+    campaign_url = page.url
+    page.locator("a[href='/campaigns']").first.click()
+    expect(page).to_have_url(re.compile(r"/campaigns$"))
+    page.locator(f"a[href='/campaigns/{campaign_url.rsplit('/', 1)[1]}']").first.click()
+    expect(page.locator("#dash-funnel-table")).to_be_visible(timeout=20_000)
+    expect(page.locator("#campaign-funnel-panel")).not_to_contain_text("キャンペーンを選んでください")
+    expect(page.locator("#sending-progress")).to_have_count(1)
+    expect(page.locator("#dash-progress-line")).to_have_count(0)
+    expect(page.locator("#dash-campaign-name")).to_have_count(0)
+    expect(page.locator("#progress-line")).to_contain_text("SMS 2 / 2 通 処理済み")
 
     # An unknown link gets a friendly page, not an error.
     unknown = httpx.get(f"{base}/l/AAAAAAAAAAAAAAAAAAAAAA")

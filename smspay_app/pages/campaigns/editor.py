@@ -153,11 +153,18 @@ def campaign_new_page() -> rx.Component:
                         ),
                     ),
                     rx.spacer(),
-                    rx.link(
-                        rx.button(
-                            AppState.tr["editor.cancel"], variant="ghost", color_scheme="gray", size="3", type="button"
+                    # Cancel goes back where the operator came from (the
+                    # campaign page when editing), not always to the list.
+                    rx.button(
+                        AppState.tr["editor.cancel"],
+                        variant="ghost",
+                        color_scheme="gray",
+                        size="3",
+                        type="button",
+                        on_click=rx.call_script(
+                            "window.history.length > 1 ? window.history.back() : window.location.assign('/campaigns')"
                         ),
-                        href="/campaigns",
+                        id="editor-cancel",
                     ),
                     width="100%",
                 ),

@@ -9,6 +9,7 @@ import reflex as rx
 
 from smspay_app.db import session_scope
 from smspay_app.domain.formatting import local_time, yen
+from smspay_app.i18n import t
 from smspay_app.models import Organisation
 from smspay_app.pages.campaigns.shared import local_to_utc, route_campaign_id, to_int
 from smspay_app.services import auth, campaigns
@@ -88,6 +89,8 @@ class CampaignEditorState(AppState):
     lines_total: str = ""
     # step 4
     verification_mode: str = "questions"
+    # The recipients' language (default texts, SMS, pages), not the UI's.
+    recipient_lang: str = "ja"
     questions: list[dict[str, str]] = []
     # review and errors
     review: list[list[str]] = []
@@ -104,16 +107,41 @@ class CampaignEditorState(AppState):
         self._reset_form()
         self._editing_id = 0
         self.editing = False
-        self.template = self._t("editor.template.default")
-        self.page_message = self._t("editor.page_message.default")
+        self.recipient_lang = "ja"
+        self._default_texts("ja")
         self.questions = [
             {
-                "label": self._t("editor.question_label.default"),
+                "label": t("editor.question_label.default", "ja"),
                 "column": self._t("editor.question_column.default"),
                 "kind": "date",
             }
         ]
         self._org_defaults(caller)
+        self._analyse(caller)
+
+    def _default_texts(self, lang: str) -> None:
+        """The SMS and page texts a new campaign starts with, in the
+        recipients' language (issue 15 item 11: an English UI must not send
+        English to Japanese customers)."""
+        self.template = t("editor.template.default", lang)
+        self.page_message = t("editor.page_message.default", lang)
+
+    @rx.event
+    @require("campaign.edit")
+    def set_recipient_lang(self, value: str, *, caller: auth.Caller):
+        """Switch the recipients' language; texts still at the old
+        language's defaults follow it, edited texts stay."""
+        new = value if value in campaigns.RECIPIENT_LANGUAGES else "ja"
+        old = self.recipient_lang
+        self.recipient_lang = new
+        if self.template == t("editor.template.default", old):
+            self.template = t("editor.template.default", new)
+        if self.page_message == t("editor.page_message.default", old):
+            self.page_message = t("editor.page_message.default", new)
+        for q in self.questions:
+            if q.get("label") == t("editor.question_label.default", old):
+                q["label"] = t("editor.question_label.default", new)
+        self.questions = list(self.questions)
         self._analyse(caller)
 
     @rx.event
@@ -154,6 +182,7 @@ class CampaignEditorState(AppState):
 
     def _fill(self, data: campaigns.CampaignInput) -> None:
         self.name = data.name
+        self.recipient_lang = data.recipient_language
         hours = data.link_lifetime_hours
         if hours % 24 == 0 and hours >= 48:
             self.lifetime_value, self.lifetime_unit = str(hours // 24), "days"
@@ -358,6 +387,7 @@ class CampaignEditorState(AppState):
             scheduled_at=scheduled_at,
             quiet_hours_start=self.quiet_start.strip() if override else None,
             quiet_hours_end=self.quiet_end.strip() if override else None,
+            recipient_language=self.recipient_lang,
         )
         return data, errors
 
@@ -434,7 +464,7 @@ class CampaignEditorState(AppState):
             campaign = campaigns.get_campaign(session, caller, self._editing_id) if self._editing_id else None
             try:
                 preview = sms_message.editor_preview(
-                    session, org, campaign, template, lang=self.lang, limit=PREVIEW_ROWS_LIMIT
+                    session, org, campaign, template, lang=self.recipient_lang, limit=PREVIEW_ROWS_LIMIT
                 )
             except TemplateError as exc:
                 self._template_problem(exc, template, prefix, cap)
@@ -450,7 +480,7 @@ class CampaignEditorState(AppState):
         self.sms_preview = text
         self.sms_summary = self._t(
             "editor.segments",
-            encoding=worst.encoding,
+            encoding=self._t(f"sms.encoding.{worst.encoding}"),
             chars=worst.chars,
             segments=worst.segments,
             cost=f"{estimate_cost_yen(worst.segments, price):,}",

@@ -36,6 +36,19 @@ def step_basics() -> rx.Component:
             ),
         ),
         labelled(
+            "editor.recipient_language",
+            rx.select.root(
+                rx.select.trigger(id="recipient-language"),
+                rx.select.content(
+                    rx.select.item("日本語", value="ja"),
+                    rx.select.item("English", value="en"),
+                ),
+                value=s.recipient_lang,
+                on_change=CampaignEditorState.set_recipient_lang,
+            ),
+            AppState.tr["editor.recipient_language.help"],
+        ),
+        labelled(
             "editor.lifetime",
             rx.hstack(
                 text_input(

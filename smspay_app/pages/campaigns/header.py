@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from smspay_app.components.funnel import PROGRESS_KEYS, FunnelPanelState
 from smspay_app.components.layout import card, funnel_stats, stat
 from smspay_app.db import session_scope
 from smspay_app.domain.errors import Refused
@@ -39,6 +40,9 @@ class CampaignDetailState(AppState):
     action_message: str = ""
     action_ok: bool = True
     confirm_cancel: bool = False
+    send_now_reason: str = ""
+    progress_line: str = ""
+    held_text: str = ""
 
     def _campaign_id(self) -> int:
         return route_campaign_id(self)
@@ -49,6 +53,10 @@ class CampaignDetailState(AppState):
         self.action_message = ""
         self.confirm_cancel = False
         self._refresh(caller)
+        if self.found:
+            # The live funnel shows this campaign even when the route reached
+            # the panel late (opened from the list; issue 15 item 3).
+            return FunnelPanelState.select(str(self._campaign_id()))
 
     @rx.event
     @require("campaign.view", refused=quietly)
@@ -116,13 +124,53 @@ class CampaignDetailState(AppState):
             counts = campaigns.funnel_counts(session, campaign.id)
             self.recipient_total = counts["recipients"]
             self.counts = {k: (yen(v) if k.endswith("_yen") else str(v)) for k, v in counts.items()}
-            self.progress = {k: f"{v:,}" for k, v in sending.sending_progress(session, campaign.id).items()}
+            progress = sending.sending_progress(session, campaign.id)
+            self.progress = {k: f"{v:,}" for k, v in progress.items()}
+            total = sum(progress.values())
+            done = total - progress["queued"] - progress["held"] - progress["sending"]
+            self.progress_line = self._t("dash.progress.done", done=f"{done:,}", total=f"{total:,}")
+            self.held_text = (
+                self._t(
+                    "detail.send_now.held",
+                    count=f"{progress['held']:,}",
+                    until=local_time(sending.held_until(session, campaign.id), org.timezone),
+                )
+                if progress["held"]
+                else ""
+            )
 
     # -- sending
 
     @rx.event
     def send(self):
         return self._send(None)
+
+    @rx.event
+    def set_send_now_reason(self, value: str):
+        self.send_now_reason = str(value or "")[:500]
+
+    @rx.event
+    def send_now(self):
+        """The confirmation's "send now anyway" (quiet hours ignored, reason audited)."""
+        return self._send(None, send_now=True)
+
+    @rx.event
+    def release_held(self):
+        return self._release_held()
+
+    @require("campaign.send", refused=lambda state, exc: state._action_refused(exc))
+    def _release_held(self, *, caller: auth.Caller):
+        try:
+            with session_scope() as session:
+                released = campaigns.send_held_now(session, caller, self._campaign_id(), self.send_now_reason)
+        except campaigns.SendBlocked as exc:
+            self.action_ok = False
+            self.action_message = " ".join(self._refusal(p) for p in exc.problems)
+            return
+        self.send_now_reason = ""
+        self.action_ok = True
+        self.action_message = self._t("detail.send_now.done", count=released)
+        return self._changed(caller)
 
     @rx.event
     def schedule(self):
@@ -168,15 +216,22 @@ class CampaignDetailState(AppState):
         self.action_message = self._refusal(exc)
 
     @require("campaign.send", refused=lambda state, exc: state._action_refused(exc))
-    def _send(self, at, *, caller: auth.Caller):
+    def _send(self, at, send_now: bool = False, *, caller: auth.Caller):
         try:
             with session_scope() as session:
-                queued = campaigns.send_campaign(session, caller, self._campaign_id(), scheduled_at=at)
+                queued = campaigns.send_campaign(
+                    session,
+                    caller,
+                    self._campaign_id(),
+                    scheduled_at=at,
+                    send_now_reason=self.send_now_reason if send_now else None,
+                )
         except campaigns.SendBlocked as exc:
             self.action_ok = False
             self.action_message = " ".join(self._refusal(p) for p in exc.problems)
             return
         self.action_ok = True
+        self.send_now_reason = ""
         if at is None:
             self.action_message = self._t("detail.sending_started", count=queued)
         else:
@@ -239,11 +294,14 @@ def funnel_cards() -> rx.Component:
 
 
 def progress_card() -> rx.Component:
+    """The campaign page's one sending-progress panel: SMS by attempt status,
+    with the dashboard's labels (``dash.progress.*``: one vocabulary)."""
     p = CampaignDetailState.progress
-    keys = ("queued", "held", "sending", "sent", "delivered", "failed", "cancelled")
+    keys = PROGRESS_KEYS
     return card(
         rx.hstack(
-            rx.heading(AppState.tr["detail.progress.title"], size="4"),
+            rx.heading(AppState.tr["dash.progress.title"], size="4"),
+            rx.text(CampaignDetailState.progress_line, size="2", color="gray", id="progress-line"),
             rx.text(CampaignDetailState.scheduled_text, size="2", color="gray"),
             spacing="3",
             align="center",
@@ -261,7 +319,7 @@ def progress_card() -> rx.Component:
         rx.flex(
             *[
                 rx.vstack(
-                    rx.text(AppState.tr[f"detail.progress.{k}"], size="1", color="gray"),
+                    rx.text(AppState.tr[f"dash.progress.{k}"], size="1", color="gray"),
                     rx.text(p[k], size="5", weight="bold", id=f"progress-{k}"),
                     spacing="0",
                     min_width="90px",
@@ -291,15 +349,7 @@ def actions() -> rx.Component:
         ),
         rx.cond(
             (s.status == "draft") & can_send & (s.recipient_total > 0),
-            rx.button(
-                rx.icon("send", size=16),
-                AppState.tr["detail.send"],
-                on_click=CampaignDetailState.send,
-                color_scheme="teal",
-                size="3",
-                id="send-button",
-                disabled=~SendCheckState.check_ok,
-            ),
+            send_dialog(),
         ),
         rx.cond(
             ((s.status == "sending") | (s.status == "scheduled") | (s.status == "active")) & can_send,
@@ -369,6 +419,138 @@ def actions() -> rx.Component:
         ),
         spacing="2",
         align="center",
+    )
+
+
+def _reason_input(id_: str) -> rx.Component:
+    return text_input(
+        placeholder=AppState.tr["detail.send_now.reason"],
+        value=CampaignDetailState.send_now_reason,
+        on_change=CampaignDetailState.set_send_now_reason,
+        id=id_,
+        width="100%",
+    )
+
+
+def send_dialog() -> rx.Component:
+    """Send asks first: recipients, SMS count, estimated cost, when sending
+    starts; inside quiet hours how many wait and until when, and "send now
+    anyway" with a reason (audited)."""
+    c = SendCheckState
+    return rx.alert_dialog.root(
+        rx.alert_dialog.trigger(
+            rx.button(
+                rx.icon("send", size=16),
+                AppState.tr["detail.send"],
+                color_scheme="teal",
+                size="3",
+                id="send-button",
+                disabled=~c.check_ok,
+            )
+        ),
+        rx.alert_dialog.content(
+            rx.alert_dialog.title(AppState.tr["detail.confirm.title"]),
+            rx.vstack(
+                rx.foreach(c.confirm_lines, lambda line: rx.text(line, size="2")),
+                rx.cond(c.wait_text != "", rx.callout(c.wait_text, icon="moon", color_scheme="amber", size="1")),
+                spacing="1",
+                id="send-confirm-summary",
+            ),
+            rx.cond(
+                c.wait_text != "",
+                rx.vstack(
+                    rx.text(AppState.tr["detail.send_now.hint"], size="1", color="gray"),
+                    _reason_input("send-now-reason"),
+                    rx.alert_dialog.action(
+                        rx.button(
+                            AppState.tr["detail.send_now.yes"],
+                            on_click=CampaignDetailState.send_now,
+                            variant="soft",
+                            color_scheme="orange",
+                            disabled=CampaignDetailState.send_now_reason == "",
+                            id="send-now-confirm",
+                        )
+                    ),
+                    spacing="2",
+                    margin_top="12px",
+                    width="100%",
+                ),
+            ),
+            rx.hstack(
+                rx.alert_dialog.cancel(
+                    rx.button(AppState.tr["detail.confirm.no"], variant="soft", color_scheme="gray")
+                ),
+                rx.alert_dialog.action(
+                    rx.button(
+                        rx.cond(
+                            c.wait_text != "", AppState.tr["detail.confirm.yes_wait"], AppState.tr["detail.confirm.yes"]
+                        ),
+                        color_scheme="teal",
+                        on_click=CampaignDetailState.send,
+                        id="send-confirm",
+                    )
+                ),
+                justify="end",
+                spacing="3",
+                margin_top="16px",
+            ),
+        ),
+    )
+
+
+def held_callout() -> rx.Component:
+    """Messages held for quiet hours: how many, until when, and "send now
+    anyway" (confirmation with a reason, audited)."""
+    s = CampaignDetailState
+    return rx.cond(
+        s.held_text != "",
+        rx.callout(
+            rx.vstack(
+                rx.text(s.held_text, size="2"),
+                rx.cond(
+                    AppState.user_role != "support",
+                    rx.alert_dialog.root(
+                        rx.alert_dialog.trigger(
+                            rx.button(
+                                AppState.tr["detail.send_now.title"],
+                                size="1",
+                                variant="soft",
+                                color_scheme="orange",
+                                id="held-send-now",
+                            )
+                        ),
+                        rx.alert_dialog.content(
+                            rx.alert_dialog.title(AppState.tr["detail.send_now.title"]),
+                            rx.alert_dialog.description(s.held_text),
+                            rx.text(AppState.tr["detail.send_now.hint"], size="1", color="gray"),
+                            _reason_input("held-send-now-reason"),
+                            rx.hstack(
+                                rx.alert_dialog.cancel(
+                                    rx.button(AppState.tr["detail.confirm.no"], variant="soft", color_scheme="gray")
+                                ),
+                                rx.alert_dialog.action(
+                                    rx.button(
+                                        AppState.tr["detail.send_now.yes"],
+                                        color_scheme="orange",
+                                        on_click=CampaignDetailState.release_held,
+                                        disabled=s.send_now_reason == "",
+                                        id="held-send-now-confirm",
+                                    )
+                                ),
+                                justify="end",
+                                spacing="3",
+                                margin_top="16px",
+                            ),
+                        ),
+                    ),
+                ),
+                spacing="2",
+            ),
+            icon="moon",
+            color_scheme="amber",
+            width="100%",
+            id="held-callout",
+        ),
     )
 
 

@@ -8,7 +8,7 @@ import reflex as rx
 
 from smspay_app.components.layout import card, recipient_status
 from smspay_app.db import session_scope
-from smspay_app.domain.formatting import local_time, yen
+from smspay_app.domain.formatting import local_time, phone, yen
 from smspay_app.models import Organisation
 from smspay_app.pages.campaigns.shared import PAGE_SIZE, route_campaign_id
 from smspay_app.services import auth, campaigns, recipients
@@ -48,7 +48,7 @@ class RecipientTableState(AppState):
             tz = session.get(Organisation, campaign.organisation_id).timezone
         self.recipients = [
             {
-                "phone": r.phone_e164,
+                "phone": phone(r.phone_e164),
                 "name": r.name,
                 "amount": yen(r.amount_yen),
                 "status": shown[r.id].status,

@@ -11,6 +11,7 @@ import reflex as rx
 
 from smspay_app.components.layout import card
 from smspay_app.db import session_scope
+from smspay_app.domain.formatting import local_time, yen
 from smspay_app.models import Organisation
 from smspay_app.pages.campaigns.shared import route_campaign_id
 from smspay_app.services import auth, campaigns
@@ -21,6 +22,9 @@ class SendCheckState(AppState):
     check_ok: bool = False
     check_lines: list[str] = []
     check_problems: list[str] = []
+    # quiet hours at send time, and what the send confirmation repeats
+    wait_text: str = ""
+    confirm_lines: list[str] = []
 
     def _campaign_id(self) -> int:
         return route_campaign_id(self)
@@ -30,6 +34,7 @@ class SendCheckState(AppState):
         """On page load: nothing is sendable until the check has run."""
         self.check_ok = False
         self.check_lines, self.check_problems = [], []
+        self.wait_text, self.confirm_lines = "", []
         return SendCheckState.run_check
 
     @rx.event(background=True)
@@ -46,12 +51,12 @@ class SendCheckState(AppState):
                 if campaign is None:
                     return None
                 org = session.get(Organisation, campaign.organisation_id)
-                return campaigns.send_check(session, caller, campaign), org.segment_price_yen
+                return campaigns.send_check(session, caller, campaign), org.segment_price_yen, org.timezone
 
         result = await asyncio.to_thread(compute)
         if result is None:
             return
-        check, price = result
+        check, price, tz = result
         async with self:
             if self._campaign_id() != campaign_id:
                 return  # the page moved on to another campaign meanwhile
@@ -63,7 +68,7 @@ class SendCheckState(AppState):
                         "detail.check.worst",
                         chars=est.worst.chars,
                         segments=est.worst.segments,
-                        encoding=est.worst.encoding,
+                        encoding=self._t(f"sms.encoding.{est.worst.encoding}"),
                     )
                 )
                 lines.append(
@@ -78,6 +83,22 @@ class SendCheckState(AppState):
             elif not check.recipients:
                 lines.append(self._t("detail.check.none"))
             self.check_lines = lines
+            starts = local_time(check.starts_at, tz)
+            self.wait_text = (
+                self._t("detail.check.wait", count=f"{check.waiting:,}", until=local_time(check.waits_until, tz), tz=tz)
+                if check.waits_until is not None
+                else ""
+            )
+            self.confirm_lines = [
+                self._t("detail.confirm.recipients", count=f"{check.recipients:,}"),
+                self._t("detail.confirm.sms", count=f"{getattr(est, 'total_segments', 0):,}"),
+                self._t("detail.confirm.cost", cost=yen(check.cost_yen)),
+                self._t(
+                    "detail.confirm.starts",
+                    at=local_time(check.waits_until, tz) if check.waits_until is not None else starts,
+                    tz=tz,
+                ),
+            ]
             self.check_problems = [self._refusal(p) for p in check.problems]
             self.check_ok = check.ok
 
@@ -88,6 +109,10 @@ def check_card(*extra: rx.Component) -> rx.Component:
     return card(
         rx.heading(AppState.tr["detail.check.title"], size="4", margin_bottom="8px"),
         rx.vstack(rx.foreach(s.check_lines, lambda line: rx.text(line, size="2")), spacing="1", id="send-estimate"),
+        rx.cond(
+            s.wait_text != "",
+            rx.callout(s.wait_text, icon="moon", color_scheme="amber", size="1", margin_top="8px", id="send-wait"),
+        ),
         rx.cond(
             s.check_ok,
             rx.callout(

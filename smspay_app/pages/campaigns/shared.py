@@ -12,19 +12,12 @@ PAGE_SIZE = 50
 
 
 def status_badge(status) -> rx.Component:
+    """A campaign's state: its one label and colour (``CAMPAIGN_STATUS_COLORS``)."""
+    from smspay_app.components.layout import CAMPAIGN_STATUS_COLORS, status_color
+
     return rx.badge(
         AppState.tr["status." + status],
-        color_scheme=rx.match(
-            status,
-            ("draft", "gray"),
-            ("sending", "blue"),
-            ("scheduled", "amber"),
-            ("paused", "orange"),
-            ("active", "green"),
-            ("closed", "gray"),
-            ("cancelled", "red"),
-            "gray",
-        ),
+        color_scheme=status_color(status, CAMPAIGN_STATUS_COLORS),
         variant="soft",
     )
 
