@@ -1,0 +1,173 @@
+"""Connections per organisation (issue 13): credentials sealed at rest and
+shown only by their last four characters, admins only, one default per kind,
+the campaign's pick > the organisation's default > the environment's fallback,
+and the dispatcher sending each organisation's SMS through its own account."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from sqlmodel import select
+
+from smspay_app.domain.errors import Invalid
+from smspay_app.models import AuditLog, Connection, SendAttempt
+from smspay_app.services import connections, sending
+from smspay_app.services.auth import NotAllowed
+from smspay_app.worker import run_dispatcher_once
+from tests.factories import make_caller, make_campaign, make_org
+from tests.helpers import start_simulator
+
+TOKEN = "tok-very-secret-0123456789abcdef-WXYZ"
+
+
+def _twilio(session, caller, **extra):
+    fields = {"account_sid": "AC" + "1" * 32, "auth_token": TOKEN, "sender": "+15005550006"}
+    fields.update(extra)
+    return connections.add(session, caller, kind="sms", provider="twilio", fields=fields, label="本番")
+
+
+def test_credentials_are_sealed_and_shown_only_by_their_last_four(session):
+    org = make_org(session)
+    admin = make_caller(session, org, "admin")
+    added = _twilio(session, admin)
+    session.commit()
+    row = session.get(Connection, added.connection_id)
+    assert TOKEN not in row.secret_sealed and TOKEN not in row.config and row.secret_sealed.startswith("fernet:")
+    assert row.secret_last4 == "WXYZ"
+    (shown,) = connections.list_for(session, admin, "sms")
+    assert TOKEN not in repr(shown) and shown.secret_hint.endswith("WXYZ")
+    assert shown.config == {"account_sid": "AC" + "1" * 32, "sender": "+15005550006"}
+    assert shown.status_callback_url.endswith(f"/webhooks/sms/{added.public_id}/status")
+    assert added.webhook_secret.startswith("whsec_")
+    assert connections.webhook_secret_of(row) == added.webhook_secret
+    # The adapter gets the real credentials, in memory only.
+    assert connections.spec_of(row).secret == TOKEN
+    assert TOKEN not in repr(connections.spec_of(row))
+    audit = session.exec(select(AuditLog).where(AuditLog.action == "connection.add")).all()
+    assert audit and all(TOKEN not in a.detail for a in audit)
+
+
+def test_only_admins_manage_connections_and_only_their_own(session):
+    org, other = make_org(session), make_org(session, "他社")
+    admin, operator = make_caller(session, org, "admin"), make_caller(session, org, "operator")
+    with pytest.raises(NotAllowed):
+        _twilio(session, operator)
+    with pytest.raises(NotAllowed):
+        connections.list_for(session, operator)
+    added = _twilio(session, admin)
+    stranger = make_caller(session, other, "admin")
+    with pytest.raises(connections.ConnectionRefused):
+        connections.set_default(session, stranger, added.connection_id)
+    with pytest.raises(connections.ConnectionRefused):
+        connections.disable(session, stranger, added.connection_id)
+    assert connections.list_for(session, stranger) == []
+
+
+def test_required_fields_and_providers_without_an_adapter(session):
+    admin = make_caller(session, make_org(session), "admin")
+    with pytest.raises(Invalid) as refused:
+        connections.add(session, admin, kind="sms", provider="twilio", fields={"account_sid": "AC1"})
+    assert [e.field for e in refused.value.errors] == ["auth_token"]
+    with pytest.raises(connections.ConnectionRefused):
+        connections.add(session, admin, kind="sms", provider="stripe", fields={})
+    # Payment connections are stored (the gateways use them in a later change).
+    paid = connections.add(
+        session, admin, kind="payment", provider="komoju", fields={"secret_key": "sk_test_" + "k" * 20}
+    )
+    assert session.get(Connection, paid.connection_id).is_default
+
+
+def test_one_default_per_kind_and_the_route_precedence(session, settings):
+    org = make_org(session)
+    admin = make_caller(session, org, "admin")
+    campaign = make_campaign(session, org, recipients=1)
+    # No connection: the environment's account.
+    assert connections.sms_route(session, campaign=campaign).connection_id is None
+    first = _twilio(session, admin)
+    second = connections.add(session, admin, kind="sms", provider="simulator", fields={})
+    rows = {c.id: c for c in session.exec(select(Connection))}
+    assert rows[first.connection_id].is_default and not rows[second.connection_id].is_default
+    assert connections.sms_route(session, campaign=campaign).connection_id == first.connection_id
+    connections.set_default(session, admin, second.connection_id)
+    session.expire_all()
+    defaults = session.exec(select(Connection).where(Connection.is_default == True)).all()  # noqa: E712
+    assert [c.id for c in defaults] == [second.connection_id]
+    campaign.sms_connection_id = first.connection_id
+    assert connections.sms_route(session, campaign=campaign).connection_id == first.connection_id
+    connections.disable(session, admin, first.connection_id)
+    # A disabled pick falls back to the default, a disabled default to the environment.
+    assert connections.sms_route(session, campaign=campaign).connection_id == second.connection_id
+    connections.disable(session, admin, second.connection_id)
+    assert connections.sms_route(session, campaign=campaign).connection_id is None
+    with pytest.raises(connections.ConnectionRefused):
+        connections.set_default(session, admin, first.connection_id)
+
+
+def _stats(base: str) -> dict:
+    return httpx.get(base + "/_stats", timeout=5).json()
+
+
+async def test_two_organisations_each_send_through_their_own_account_once(session, settings):
+    sim_a, base_a = start_simulator(settings)
+    sim_b, base_b = start_simulator(settings)
+    try:
+        org_a, org_b = make_org(session, "A社"), make_org(session, "B社")
+        for org, base in ((org_a, base_a), (org_b, base_b)):
+            admin = make_caller(session, org, "admin")
+            connections.add(session, admin, kind="sms", provider="simulator", fields={"api_base": base})
+        camp_a = make_campaign(session, org_a, recipients=3)
+        camp_b = make_campaign(session, org_b, recipients=2, first_phone=100)
+        sending.start_sending(session, camp_a)
+        sending.start_sending(session, camp_b)
+        session.commit()
+        await run_dispatcher_once()
+        stats_a, stats_b = _stats(base_a), _stats(base_b)
+        assert stats_a["messages"] == 3 and set(stats_a["by_to"].values()) == {1}
+        assert stats_b["messages"] == 2 and set(stats_b["by_to"].values()) == {1}
+        session.expire_all()
+        attempts = session.exec(select(SendAttempt)).all()
+        assert {a.status for a in attempts} == {"accepted"}
+        by_org = {a.organisation_id: a.sms_connection_id for a in attempts}
+        conn_of = {c.organisation_id: c.id for c in session.exec(select(Connection))}
+        assert by_org == conn_of
+        # The poller asks each message's own account (B's simulator knows only B's).
+        from smspay_app.worker.dispatcher import Dispatcher
+
+        dispatcher = Dispatcher()
+        try:
+            spec, provider = connections.sms_provider_for(session, dispatcher.providers, attempt=attempts[-1])
+            assert spec.api_base == base_b
+            fetched = await provider.fetch(attempts[-1].provider_message_id)
+            assert fetched.sid == attempts[-1].provider_message_id
+        finally:
+            await dispatcher.aclose()
+    finally:
+        sim_a.kill()
+        sim_b.kill()
+        sim_a.wait()
+        sim_b.wait()
+
+
+async def test_test_connection_reports_bad_credentials_and_success(session, settings):
+    sim, base = start_simulator(settings)
+    try:
+        org = make_org(session)
+        admin = make_caller(session, org, "admin")
+        good = connections.add(session, admin, kind="sms", provider="simulator", fields={"api_base": base})
+        bad = connections.add(
+            session,
+            admin,
+            kind="sms",
+            provider="simulator",
+            fields={"api_base": base, "auth_token": "wrong-token-0000"},
+        )
+        assert await connections.test(session, admin, good.connection_id) == "ok"
+        assert await connections.test(session, admin, bad.connection_id) == "connections.test.bad_credentials"
+        audit = session.exec(select(AuditLog).where(AuditLog.action == "connection.test")).all()
+        assert [json.loads(a.detail)["result"] for a in audit] == ["ok", "connections.test.bad_credentials"]
+        assert all("wrong-token" not in a.detail for a in audit)
+    finally:
+        sim.kill()
+        sim.wait()
