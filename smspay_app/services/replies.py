@@ -45,16 +45,23 @@ def is_opt_out(body: str, words: list[str] | None = None) -> bool:
     return opt_out_verdict(body, words) == OptOutVerdict.OPT_OUT
 
 
-def find_recipient(session: Session, from_phone: str, to_phone: str) -> Recipient | None:
+def find_recipient(
+    session: Session, from_phone: str, to_phone: str, *, organisation_id: int | None = None
+) -> Recipient | None:
     """The latest recipient with that phone in the organisation whose sender id
     the reply was sent to. Only when the number it was sent to belongs to no
     organisation does it fall back to the latest recipient anywhere: a reply
-    to one organisation never lands in (or opts out of) another's."""
+    to one organisation never lands in (or opts out of) another's.
+    ``organisation_id``: the reply came through that organisation's own
+    connection: only its recipients are candidates."""
     settings = get_settings()
+    query = select(Recipient).where(Recipient.phone_e164 == from_phone)
+    if organisation_id is not None:
+        query = query.where(Recipient.organisation_id == organisation_id)
+        return session.exec(query.order_by(Recipient.id.desc())).first()
     orgs = [o.id for o in session.exec(select(Organisation).where(Organisation.sender_id == to_phone))]
     if not orgs and to_phone == settings.twilio_from:
         orgs = [o.id for o in session.exec(select(Organisation).where(Organisation.sender_id == ""))]
-    query = select(Recipient).where(Recipient.phone_e164 == from_phone)
     if orgs:
         return session.exec(query.where(Recipient.organisation_id.in_(orgs)).order_by(Recipient.id.desc())).first()
     return session.exec(query.order_by(Recipient.id.desc())).first()
@@ -100,10 +107,17 @@ def opt_out(
 
 
 def handle_inbound(
-    session: Session, *, from_phone: str, to_phone: str, body: str, provider_message_id: str | None = None
+    session: Session,
+    *,
+    from_phone: str,
+    to_phone: str,
+    body: str,
+    provider_message_id: str | None = None,
+    organisation_id: int | None = None,
 ) -> InboundMessage | None:
     """Store a reply; apply an opt-out word. None when this message id was
-    already stored (a repeated webhook)."""
+    already stored (a repeated webhook). ``organisation_id``: it came through
+    that organisation's connection (``find_recipient``)."""
     if (
         provider_message_id
         and session.exec(
@@ -111,10 +125,10 @@ def handle_inbound(
         ).first()
     ):
         return None
-    recipient = find_recipient(session, from_phone, to_phone)
+    recipient = find_recipient(session, from_phone, to_phone, organisation_id=organisation_id)
     verdict = opt_out_verdict(body)
     message = InboundMessage(
-        organisation_id=recipient.organisation_id if recipient else None,
+        organisation_id=recipient.organisation_id if recipient else organisation_id,
         recipient_id=recipient.id if recipient else None,
         from_phone=from_phone,
         to_phone=to_phone,
