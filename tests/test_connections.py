@@ -5,12 +5,15 @@ and the dispatcher sending each organisation's SMS through its own account."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from datetime import timedelta
 
 import httpx
 import pytest
 from sqlmodel import select
 
+from smspay_app.domain.clock import utcnow
 from smspay_app.domain.errors import Invalid
 from smspay_app.models import AuditLog, Connection, SendAttempt
 from smspay_app.services import connections, sending
@@ -171,3 +174,114 @@ async def test_test_connection_reports_bad_credentials_and_success(session, sett
     finally:
         sim.kill()
         sim.wait()
+
+
+def _karaden(session, caller, settings):
+    return connections.add(
+        session,
+        caller,
+        kind="sms",
+        provider="karaden",
+        fields={
+            "tenant_id": settings.karaden_sim_tenant_id,
+            "service_id": str(settings.karaden_sim_service_id),
+            "token": settings.karaden_sim_token,
+            "api_base": settings.public_base_url + "/sim/karaden",
+        },
+    )
+
+
+async def test_a_via_twilio_and_b_via_karaden_each_sms_reaches_the_right_simulator_once(live_server, session, settings):
+    from smspay_app.models import Recipient, TimelineEvent
+
+    org_a, org_b = make_org(session, "A社"), make_org(session, "B社")
+    connections.add(
+        session,
+        make_caller(session, org_a, "admin"),
+        kind="sms",
+        provider="simulator",
+        fields={"api_base": settings.public_base_url + "/sim/twilio"},
+    )
+    _karaden(session, make_caller(session, org_b, "admin"), settings)
+    camp_a = make_campaign(session, org_a, recipients=3)
+    camp_b = make_campaign(session, org_b, recipients=4, first_phone=100)
+    sending.start_sending(session, camp_a)
+    sending.start_sending(session, camp_b)
+    session.commit()
+    await run_dispatcher_once()
+    twilio = httpx.get(settings.public_base_url + "/sim/twilio/_stats", timeout=5).json()
+    karaden = httpx.get(settings.public_base_url + "/sim/karaden/_stats", timeout=5).json()
+    assert twilio["messages"] == 3 and set(twilio["by_to"].values()) == {1}
+    assert karaden["messages"] == 4 and set(karaden["by_to"].values()) == {1}
+    b_phones = {r.phone_e164 for r in session.exec(select(Recipient).where(Recipient.campaign_id == camp_b.id))}
+    assert {"+81" + p[1:] for p in karaden["by_to"]} == b_phones
+    session.expire_all()
+    b_attempts = session.exec(select(SendAttempt).where(SendAttempt.organisation_id == org_b.id)).all()
+    assert {a.provider for a in b_attempts} == {"karaden"} and {a.status for a in b_attempts} == {"accepted"}
+    # Polling Karaden's detail: delivered, and the carrier recorded from the provider.
+    for attempt in b_attempts:
+        attempt.accepted_at = attempt.accepted_at - timedelta(seconds=settings.sms_status_poll_after_seconds + 1)
+        session.add(attempt)
+    session.commit()
+    await run_dispatcher_once()
+    session.expire_all()
+    b_attempts = session.exec(select(SendAttempt).where(SendAttempt.organisation_id == org_b.id)).all()
+    assert {a.status for a in b_attempts} == {"delivered"}
+    recipients = session.exec(select(Recipient).where(Recipient.campaign_id == camp_b.id)).all()
+    assert all(r.carrier in ("docomo", "au", "SoftBank", "Rakuten") for r in recipients)
+    carrier_events = session.exec(select(TimelineEvent).where(TimelineEvent.kind == "carrier")).all()
+    assert len(carrier_events) >= len(recipients)
+
+
+async def test_karaden_reconciliation_after_a_crash_finds_the_message_by_its_tag(live_server, session, settings):
+    from smspay_app.worker.dispatcher import Dispatcher
+
+    org = make_org(session)
+    _karaden(session, make_caller(session, org, "admin"), settings)
+    campaign = make_campaign(session, org, recipients=2)
+    sending.start_sending(session, campaign)
+    session.commit()
+    dispatcher = Dispatcher()
+    try:
+        # The worker claims and sends, then "dies" before recording the outcome.
+        jobs = await asyncio.to_thread(dispatcher._claim, None)
+        outcomes = await dispatcher._send_all(jobs)
+        assert all(o.message is not None for o in outcomes)
+        assert all(j.request.limited_at is None for j in jobs)  # quiet hours off
+        session.expire_all()
+        for attempt in session.exec(select(SendAttempt)):
+            assert attempt.status == "sending"
+            attempt.lease_expires_at = utcnow() - timedelta(seconds=1)
+            session.add(attempt)
+        session.commit()
+        assert await dispatcher.reconcile() == 2
+    finally:
+        await dispatcher.aclose()
+    session.expire_all()
+    attempts = session.exec(select(SendAttempt)).all()
+    # Found by its tag, and by then Karaden's list already says delivered.
+    assert {a.status for a in attempts} == {"delivered"}
+    assert sorted(a.provider_message_id for a in attempts) == sorted(o.message.sid for o in outcomes)
+    stats = httpx.get(settings.public_base_url + "/sim/karaden/_stats", timeout=5).json()
+    assert stats["messages"] == 2 and stats["max_asked"] == 1
+
+
+async def test_karaden_gets_limited_at_from_the_organisations_quiet_hours(live_server, session, settings):
+    from datetime import datetime
+
+    from smspay_app.domain import clock
+    from smspay_app.worker.dispatcher import Dispatcher
+
+    org = make_org(session, quiet_hours_start="21:00", quiet_hours_end="08:00")
+    _karaden(session, make_caller(session, org, "admin"), settings)
+    campaign = make_campaign(session, org, recipients=1)
+    sending.start_sending(session, campaign)
+    session.commit()
+    noon_jst = datetime(2030, 1, 31, 3, 0)  # 12:00 in Tokyo, naive UTC
+    with clock.frozen(noon_jst):
+        dispatcher = Dispatcher()
+        try:
+            jobs = await asyncio.to_thread(dispatcher._claim, noon_jst)
+        finally:
+            await dispatcher.aclose()
+    assert [j.request.limited_at for j in jobs] == [datetime(2030, 1, 31, 12, 0)]  # 21:00 JST

@@ -29,6 +29,7 @@ from smspay_app.domain.clock import utcnow
 from smspay_app.domain.errors import FieldError, Invalid, Refused
 from smspay_app.models import AuditLog, Campaign, Connection, SendAttempt
 from smspay_app.providers.sms.base import SmsCapabilities, SmsError, SmsProvider, capabilities_for, get_sms_provider
+from smspay_app.providers.sms.karaden import DEFAULT_API_BASE as KARADEN_API_BASE
 from smspay_app.services import totp
 from smspay_app.services.auth import Caller
 from smspay_app.settings import Settings, get_settings
@@ -86,7 +87,7 @@ FIELDS: dict[str, tuple[ProviderField, ...]] = {
 
 # SMS providers whose adapter this build has (a connection to another one
 # cannot be added yet).
-SMS_ADAPTERS = ("simulator", "twilio")
+SMS_ADAPTERS = ("simulator", "twilio", "karaden")
 
 # Defaults of the embedded simulator (a simulator connection without fields
 # talks to the simulator mounted in this server, as the fallback does).
@@ -375,7 +376,7 @@ def spec_of(connection: Connection, settings: Settings | None = None) -> SmsSpec
     return SmsSpec(
         connection_id=connection.id,
         provider=connection.provider,
-        api_base=config.get("api_base", ""),
+        api_base=config.get("api_base") or KARADEN_API_BASE,
         secret=hidden.get("token", ""),
         tenant_id=config.get("tenant_id", ""),
         service_id=config.get("service_id", ""),
@@ -448,6 +449,16 @@ def build_sms_provider(spec: SmsSpec, settings: Settings | None = None, **kwargs
             account_sid=spec.account_sid,
             auth_token=spec.secret,
             name=spec.provider,
+            **kwargs,
+        )
+    if spec.provider == "karaden":
+        from smspay_app.providers.sms.karaden import KaradenProvider
+
+        return KaradenProvider(
+            tenant_id=spec.tenant_id,
+            token=spec.secret,
+            service_id=spec.service_id,
+            api_base=spec.api_base,
             **kwargs,
         )
     raise SmsError("permanent", f"no adapter for {spec.provider}", code="no_adapter", account_level=True)

@@ -29,6 +29,18 @@ def web_routes() -> list[BaseRoute]:
     # webhooks (opt-outs, replies, payments). Mounted only when in use.
     if settings.sms_provider == "simulator":
         settings_routes.append(Mount("/sim/twilio", app=simulator.create_app()))
+        from smspay_app.providers.sms import karaden_simulator
+
+        settings_routes.append(
+            Mount(
+                "/sim/karaden",
+                app=karaden_simulator.create_app(
+                    tenant_id=settings.karaden_sim_tenant_id,
+                    token=settings.karaden_sim_token,
+                    service_id=settings.karaden_sim_service_id,
+                ),
+            )
+        )
     if settings.payment_provider == "sandbox":
         settings_routes.append(Mount("/sim/stripe", app=sandbox.create_app()))
     return settings_routes

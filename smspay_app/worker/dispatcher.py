@@ -70,6 +70,7 @@ from smspay_app.domain.clock import utcnow
 from smspay_app.domain.security import hash_token, new_token
 from smspay_app.domain.sms_text import TemplateError
 from smspay_app.models import Campaign, Link, OptOut, Organisation, Recipient, SendAttempt
+from smspay_app.providers.sms import karaden
 from smspay_app.providers.sms.base import ProviderMessage, SendRequest, SmsError, SmsProvider
 from smspay_app.services import connections, reminders, sending, sms_message, timeline
 from smspay_app.services.links import LINK_PATH, link_url, revoke_live_links
@@ -350,15 +351,17 @@ class Dispatcher:
                 self._fail(s, attempt, recipient, now, exc.code, str(exc))
                 continue
             cap = CARRIER_CAPS.get(recipient.carrier) or org.carrier_char_cap
-            if cap and len(body) > cap:
-                self._new_links.pop()
-                self._fail(s, attempt, recipient, now, "carrier_cap", f"{len(body)} > {cap} characters")
-                continue
             spec = routes.get(campaign.id)
             if spec is None:
                 spec = routes[campaign.id] = connections.sms_route(
                     s, campaign=campaign, organisation_id=org.id, settings=self.settings
                 )
+            if spec.provider == "karaden":
+                cap = min(cap or karaden.BODY_LIMIT, karaden.body_limit(recipient.carrier))
+            if cap and len(body) > cap:
+                self._new_links.pop()
+                self._fail(s, attempt, recipient, now, "carrier_cap", f"{len(body)} > {cap} characters")
+                continue
             attempt.sms_connection_id = spec.connection_id
             attempt.provider = self.providers.get(spec).name
             s.add(attempt)
@@ -378,6 +381,10 @@ class Dispatcher:
                         body=body,
                         status_callback=callback,
                         reference=attempt.idempotency_key,
+                        # The provider may hold it in its queue: never past the next quiet hours.
+                        limited_at=None
+                        if attempt.ignore_quiet_hours
+                        else quiet_hours.next_quiet_start(now, org.timezone, start, end),
                     ),
                     spec=spec,
                 )
@@ -523,6 +530,7 @@ class Dispatcher:
             attempt.segments = message.num_segments
         if not attempt.provider:
             attempt.provider = self.provider.name
+        record_provider_carrier(s, recipient, message, now)
         if attempt_machine.accept(attempt, now=now):
             timeline.record(s, recipient, "sms_accepted", at=now, detail={"attempt_id": attempt.id, "sid": message.sid})
             if attempt.kind == "reminder":
@@ -633,6 +641,9 @@ class Dispatcher:
                     self._flag_unknown(s, attempt, recipient, now, "no way to match the message")
 
     def _match(self, s: Session, attempt: SendAttempt, messages: list[ProviderMessage]) -> ProviderMessage | None:
+        for message in messages:  # providers with tags (Karaden) carry our key
+            if attempt.idempotency_key in message.tags:
+                return message
         by_hash: dict[str, ProviderMessage] = {}
         for message in messages:
             for token in TOKEN_RE.findall(message.body or ""):
@@ -654,6 +665,17 @@ class Dispatcher:
         s.add(attempt)
         timeline.record(s, recipient, "sms_unknown", at=now, detail={"attempt_id": attempt.id})
         log.warning("attempt %s outcome unknown; flagged for the operator", attempt.id)
+
+
+def record_provider_carrier(s: Session, recipient: Recipient | None, message: ProviderMessage, now: datetime) -> None:
+    """The carrier as the provider itself reports it (Karaden, on the message:
+    the truth after number portability)."""
+    if recipient is None or not message.carrier or recipient.carrier == message.carrier:
+        return
+    previous = recipient.carrier
+    recipient.carrier = message.carrier
+    s.add(recipient)
+    timeline.record(s, recipient, "carrier", at=now, detail={"carrier": message.carrier, "previous": previous})
 
 
 def _answered_5xx(code: str) -> bool:

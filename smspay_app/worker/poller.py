@@ -74,6 +74,10 @@ async def poll_statuses(dispatcher: Dispatcher, now: datetime | None = None, lim
                     sending.apply_provider_status(
                         s, attempt, message.status, error_code=message.error_code, at=now, source="poll"
                     )
+                    if message.carrier:
+                        from smspay_app.worker.dispatcher import record_provider_carrier
+
+                        record_provider_carrier(s, s.get(Recipient, attempt.recipient_id), message, now)
 
     await asyncio.to_thread(apply)
     return len(due)
