@@ -33,7 +33,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -175,7 +175,10 @@ def create_app(
         denied = refused(request)
         if denied is not None:
             return denied
-        form = await request.form()
+        try:
+            form = await request.form()
+        except ClientDisconnect:
+            return Response(status_code=499)  # the client went away mid-request: nothing accepted
         cfg = state.config
         if throttled():
             state.rejected += 1
