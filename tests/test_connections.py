@@ -285,3 +285,15 @@ async def test_karaden_gets_limited_at_from_the_organisations_quiet_hours(live_s
         finally:
             await dispatcher.aclose()
     assert [j.request.limited_at for j in jobs] == [datetime(2030, 1, 31, 12, 0)]  # 21:00 JST
+
+
+def test_an_organisation_on_karaden_gets_the_opt_out_note_and_its_capabilities(session, settings):
+    from smspay_app.services import replies, sms_message
+
+    org = make_org(session)
+    assert sms_message.opt_out_note(org) == ""  # the simulator carries replies
+    _karaden(session, make_caller(session, org, "admin"), settings)
+    session.commit()
+    assert sms_message.opt_out_note(org) != ""
+    provider, _, caps = replies.capabilities_of(session, org.id)
+    assert provider == "karaden" and not caps.two_way and caps.carrier

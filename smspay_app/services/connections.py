@@ -407,6 +407,13 @@ def sms_connection_for(session: Session, campaign: Campaign | None, organisation
     ).first()
 
 
+def sms_provider_name(session: Session, organisation_id: int, campaign: Campaign | None = None) -> str:
+    """The name of the SMS provider an organisation's messages go through
+    (what ``capabilities_for`` is asked about)."""
+    connection = sms_connection_for(session, campaign, organisation_id)
+    return connection.provider if connection is not None else get_settings().sms_provider
+
+
 def sms_route(
     session: Session,
     *,

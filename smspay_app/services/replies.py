@@ -19,12 +19,14 @@ from smspay_app.settings import get_settings
 
 def capabilities_of(session: Session, organisation_id: int) -> tuple[str, str, SmsCapabilities]:
     """(provider name, country, capabilities) of the organisation's SMS route:
-    the configured provider (``settings.sms_provider``) to the organisation's
-    default country. The Replies page and the API say from this whether replies
+    the organisation's default SMS connection's provider (else the configured
+    ``settings.sms_provider``) to the organisation's default country. The Replies page and the API say from this whether replies
     can arrive at all, and why not."""
+    from smspay_app.services import connections
+
     org = session.get(Organisation, organisation_id)
     country = (org.default_region if org else "") or "JP"
-    provider = get_settings().sms_provider
+    provider = connections.sms_provider_name(session, organisation_id)
     return provider, country, capabilities_for(provider, country)
 
 
