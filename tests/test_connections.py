@@ -297,3 +297,53 @@ def test_an_organisation_on_karaden_gets_the_opt_out_note_and_its_capabilities(s
     assert sms_message.opt_out_note(org) != ""
     provider, _, caps = replies.capabilities_of(session, org.id)
     assert provider == "karaden" and not caps.two_way and caps.carrier
+
+
+async def test_no_credential_in_logs_api_answers_exports_or_audit_after_a_send(live_server, session, settings, caplog):
+    import logging
+
+    from smspay_app.services import exports
+    from tests.factories import make_key
+    from tests.helpers import api_client
+
+    caplog.set_level(logging.DEBUG)
+    org = make_org(session)
+    admin = make_caller(session, org, "admin")
+    twilio_token = "twilio-auth-token-" + "9" * 20
+    connections.add(
+        session,
+        admin,
+        kind="sms",
+        provider="twilio",
+        fields={"account_sid": "AC" + "2" * 32, "auth_token": twilio_token},
+    )
+    _karaden(session, admin, settings)
+    connections.set_default(
+        session, admin, session.exec(select(Connection).where(Connection.provider == "karaden")).one().id
+    )
+    campaign = make_campaign(session, org, recipients=2)
+    sending.start_sending(session, campaign)
+    session.commit()
+    await run_dispatcher_once()
+    key = make_key(session, admin)
+    secrets_ = (settings.karaden_sim_token, twilio_token)
+    answers = []
+    with api_client(live_server, key) as client:
+        for path in (
+            "/api/v1/sms/capabilities",
+            "/api/v1/campaigns",
+            f"/api/v1/campaigns/{campaign.id}",
+            f"/api/v1/campaigns/{campaign.id}/recipients",
+        ):
+            response = client.get(path)
+            assert response.status_code == 200, path
+            answers.append(response.text)
+    csv_text = "\n".join(",".join(row) for row in exports.iter_rows(session, campaign.id, "Asia/Tokyo", "ja"))
+    audit = " ".join(a.detail for a in session.exec(select(AuditLog)))
+    rows = session.exec(select(Connection)).all()
+    stored = " ".join(c.config + c.secret_sealed + c.webhook_secret_sealed for c in rows)
+    for secret in secrets_:
+        assert secret not in caplog.text
+        assert all(secret not in text for text in answers)
+        assert secret not in csv_text and secret not in audit and secret not in stored
+    assert "karaden" in answers[0]  # the capabilities follow the organisation's connection
