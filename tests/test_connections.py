@@ -347,3 +347,42 @@ async def test_no_credential_in_logs_api_answers_exports_or_audit_after_a_send(l
         assert all(secret not in text for text in answers)
         assert secret not in csv_text and secret not in audit and secret not in stored
     assert "karaden" in answers[0]  # the capabilities follow the organisation's connection
+
+
+def test_a_campaign_picks_an_enabled_sms_connection_of_its_own_organisation(session, settings):
+    org, other = make_org(session), make_org(session, "他社")
+    admin, operator = make_caller(session, org, "admin"), make_caller(session, org, "operator")
+    default = connections.add(session, admin, kind="sms", provider="simulator", fields={})
+    picked = _karaden(session, admin, settings)
+    foreign = connections.add(
+        session, make_caller(session, other, "admin"), kind="sms", provider="simulator", fields={}
+    )
+    paid = connections.add(session, admin, kind="payment", provider="sandbox", fields={})
+    campaign = make_campaign(session, org, recipients=1)
+    with pytest.raises(NotAllowed):
+        connections.choose_for_campaign(session, operator, campaign.id, sms_connection_id=picked.connection_id)
+    for wrong in (foreign.connection_id, paid.connection_id):
+        with pytest.raises(connections.ConnectionRefused):
+            connections.choose_for_campaign(session, admin, campaign.id, sms_connection_id=wrong)
+    assert connections.sms_route(session, campaign=campaign).connection_id == default.connection_id
+    connections.choose_for_campaign(session, admin, campaign.id, sms_connection_id=picked.connection_id)
+    spec = connections.sms_route(session, campaign=campaign)
+    assert (spec.connection_id, spec.provider) == (picked.connection_id, "karaden")
+    connections.choose_for_campaign(session, admin, campaign.id, sms_connection_id=None)
+    assert connections.sms_route(session, campaign=campaign).connection_id == default.connection_id
+
+
+def test_reconciliation_matches_a_message_by_the_attempt_key_in_its_tags(session):
+    from smspay_app.providers.sms.base import ProviderMessage
+    from smspay_app.worker.dispatcher import Dispatcher
+
+    org = make_org(session)
+    campaign = make_campaign(session, org, recipients=1)
+    sending.start_sending(session, campaign)
+    session.commit()
+    attempt = session.exec(select(SendAttempt)).one()
+    other = ProviderMessage(sid="m-other", status="delivered", body="no link here", tags=["someone-else"])
+    mine = ProviderMessage(sid="m-mine", status="delivered", body="no link here", tags=[attempt.idempotency_key])
+    dispatcher = Dispatcher.__new__(Dispatcher)  # _match needs no provider
+    assert dispatcher._match(session, attempt, [other, mine]) is mine
+    assert dispatcher._match(session, attempt, [other]) is None

@@ -280,6 +280,37 @@ def add(
     return Added(connection_id=connection.id or 0, public_id=public_id, webhook_secret=webhook_secret)
 
 
+def choose_for_campaign(session: Session, caller: Caller, campaign_id: int, *, sms_connection_id: int | None) -> None:
+    """The SMS connection a campaign sends through (None: the organisation's
+    default). Only an enabled SMS connection of the caller's organisation."""
+    caller.require("settings.manage")
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None or campaign.organisation_id != caller.organisation_id:
+        raise ConnectionRefused("connections.error.not_found")
+    connection = None
+    if sms_connection_id is not None:
+        connection = _own(session, caller, sms_connection_id)
+        if connection.kind != "sms":
+            raise ConnectionRefused("connections.error.not_found")
+        if connection.disabled_at is not None:
+            raise ConnectionRefused("connections.error.disabled")
+    campaign.sms_connection_id = sms_connection_id
+    session.add(campaign)
+    session.add(
+        AuditLog(
+            organisation_id=caller.organisation_id,
+            user_id=caller.user_id,
+            action="campaign.sms_connection",
+            target_type="campaign",
+            target_id=campaign.id,
+            detail=json.dumps(
+                {"connection_id": sms_connection_id, "provider": connection.provider if connection else ""}
+            ),
+        )
+    )
+    session.flush()
+
+
 def _make_default(session: Session, connection: Connection) -> None:
     for other in session.exec(
         select(Connection).where(

@@ -88,7 +88,14 @@ def _needs_carrier(dispatcher: Dispatcher, limit: int) -> list[tuple[int, str]]:
         rows = s.exec(
             select(Recipient.id, Recipient.phone_e164)
             .join(SendAttempt, SendAttempt.recipient_id == Recipient.id)
-            .where(Recipient.carrier == "", SendAttempt.status.in_(("accepted", "sent", "delivered")))
+            .where(
+                Recipient.carrier == "",
+                SendAttempt.status.in_(("accepted", "sent", "delivered")),
+                # Looked up through the environment's account only for what went
+                # through it: an organisation's own connection reports the carrier
+                # itself (Karaden) or is not ours to spend lookups on.
+                SendAttempt.sms_connection_id.is_(None),
+            )
             .distinct()
             .limit(limit)
         ).all()
