@@ -150,6 +150,9 @@ _ADMIN_PREFIXES = (
     "account.",
     "dev.",
     "dash.",
+    # Settings → Connections (issue 13) and the SMS capability notes beside them.
+    "connections.",
+    "sms.capability.",
 )
 
 

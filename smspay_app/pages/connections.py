@@ -274,6 +274,7 @@ def _row(row: rx.Var) -> rx.Component:
                     ),
                 ),
                 spacing="2",
+                wrap="wrap",
             )
         ),
         id="conn-row-" + ident,

@@ -89,6 +89,9 @@ FIELDS: dict[str, tuple[ProviderField, ...]] = {
 # cannot be added yet).
 SMS_ADAPTERS = ("simulator", "twilio", "karaden")
 
+# Providers whose callbacks /webhooks/sms/{public_id}/... receive.
+CALLBACK_PROVIDERS = ("simulator", "twilio")
+
 # Defaults of the embedded simulator (a simulator connection without fields
 # talks to the simulator mounted in this server, as the fallback does).
 SIMULATOR_DEFAULTS = {"account_sid": "ACsimulator0000000000000000000000", "auth_token": "simulator-auth-token"}
@@ -198,8 +201,9 @@ def view(connection: Connection, settings: Settings | None = None) -> Connection
         secret_hint=("••••" + connection.secret_last4) if connection.secret_last4 else "",
         is_default=connection.is_default,
         disabled=connection.disabled_at is not None,
-        status_callback_url=status_url if connection.kind == "sms" else "",
-        inbound_url=inbound_url if connection.kind == "sms" else "",
+        # Served for the Twilio protocol (Karaden results are polled).
+        status_callback_url=status_url if connection.provider in CALLBACK_PROVIDERS else "",
+        inbound_url=inbound_url if connection.provider in CALLBACK_PROVIDERS else "",
         last_test_result=connection.last_test_result,
         capabilities=capabilities_for(connection.provider) if connection.kind == "sms" else None,
     )

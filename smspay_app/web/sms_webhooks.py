@@ -163,7 +163,7 @@ def _connection_secret(public_id: str) -> tuple[int, int, str] | None:
 
     with Session(get_engine()) as session:
         connection = connections.connection_for_callback(session, public_id)
-        if connection is None or connection.provider not in ("simulator", "twilio") or connection.id is None:
+        if connection is None or connection.provider not in connections.CALLBACK_PROVIDERS or connection.id is None:
             return None
         return connection.id, connection.organisation_id, connections.spec_of(connection).secret
 
