@@ -56,6 +56,14 @@ class Settings(BaseSettings):
     sms_batch_size: int = 50
     sms_opt_out_words: str = "STOP,STOPALL,UNSUBSCRIBE,CANCEL,END,QUIT,停止,配信停止,配信解除,解除"
 
+    # Connections (issue 13): the Karaden-compatible simulator mounted at
+    # /sim/karaden next to the Twilio one (with SMSPAY_SMS_PROVIDER=simulator);
+    # a Karaden connection whose API base is {public_base_url}/sim/karaden uses
+    # this tenant, token and service id.
+    karaden_sim_tenant_id: str = "00000000-0000-4000-8000-00000000cafe"
+    karaden_sim_token: str = "karaden-simulator-token"
+    karaden_sim_service_id: int = 1
+
     # Payment gateway: the built-in Stripe-compatible sandbox, or Stripe.
     payment_provider: Literal["sandbox", "stripe"] = "sandbox"
     stripe_api_base: str = ""  # empty: the sandbox mounted in this server

@@ -95,6 +95,15 @@ app.add_page(
     title="smspay | ユーザーと権限 / Users",
     on_load=[AppState.guard, UsersState.load],
 )
+# Settings → Connections (issue 13): the organisation's own SMS / payment accounts.
+from smspay_app.pages.connections import ConnectionsState, connections_page  # noqa: E402
+
+app.add_page(
+    connections_page,
+    route="/settings/connections",
+    title="smspay | 接続 / Connections",
+    on_load=[AppState.guard, ConnectionsState.load],
+)
 app.add_page(
     account_page, route="/account", title="smspay | アカウント / Account", on_load=[AppState.guard, AccountState.load]
 )

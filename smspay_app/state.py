@@ -162,6 +162,9 @@ _ADMIN_PREFIXES = (
     "signup.",
     "owner.",
     "usage.",
+    # Settings → Connections (issue 13) and the SMS capability notes beside them.
+    "connections.",
+    "sms.capability.",
 )
 
 

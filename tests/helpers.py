@@ -192,6 +192,59 @@ def start_simulator(settings) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("simulator did not start")
 
 
+def start_karaden_simulator(settings) -> tuple[subprocess.Popen, str]:
+    """The Karaden-compatible simulator as its own process on a free port:
+    (process, API base URL for a Karaden connection)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "smspay_app.providers.sms.karaden_simulator",
+            "--port",
+            str(port),
+            "--tenant-id",
+            settings.karaden_sim_tenant_id,
+            "--token",
+            settings.karaden_sim_token,
+            "--service-id",
+            str(settings.karaden_sim_service_id),
+        ],
+        cwd=PROJECT_ROOT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(base + "/_stats", timeout=1)
+            return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("karaden simulator did not start")
+
+
+def add_karaden_connection(session, org, settings, api_base: str) -> int:
+    """A Karaden connection (the organisation's default) to a Karaden simulator."""
+    from smspay_app.services import connections
+    from tests.factories import make_caller
+
+    added = connections.add(
+        session,
+        make_caller(session, org, "admin", email=f"karaden-admin-{org.id}@example.com"),
+        kind="sms",
+        provider="karaden",
+        fields={
+            "tenant_id": settings.karaden_sim_tenant_id,
+            "service_id": str(settings.karaden_sim_service_id),
+            "token": settings.karaden_sim_token,
+            "api_base": api_base,
+        },
+    )
+    session.commit()
+    return added.connection_id
+
+
 def worker_env(settings, sim_base: str, *, rate_per_second: str = "60") -> dict[str, str]:
     """The environment of a worker process on the test's database and the simulator."""
     env = dict(os.environ)

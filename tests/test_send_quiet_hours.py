@@ -30,7 +30,7 @@ def _night_org(session):
 
 def test_check_says_how_many_wait_and_until_when(session):
     org = _night_org(session)
-    campaign = make_campaign(session, org, recipients=5, verification_mode="otp")
+    campaign = make_campaign(session, org, recipients=5, verification_mode="otp", payment_enabled=False)
     caller = make_caller(session, org)
     with clock.frozen(JST_0347):
         check = campaigns.send_check(session, caller, campaign)
@@ -43,7 +43,7 @@ def test_check_says_how_many_wait_and_until_when(session):
 
 def test_send_in_quiet_hours_holds_at_once(session):
     org = _night_org(session)
-    campaign = make_campaign(session, org, recipients=5, verification_mode="otp")
+    campaign = make_campaign(session, org, recipients=5, verification_mode="otp", payment_enabled=False)
     caller = make_caller(session, org)
     with clock.frozen(JST_0347):
         assert campaigns.send_campaign(session, caller, campaign.id) == 5
@@ -55,7 +55,7 @@ def test_send_in_quiet_hours_holds_at_once(session):
 
 async def test_send_now_anyway_sends_and_is_audited(live_server, session):
     org = _night_org(session)
-    campaign = make_campaign(session, org, recipients=3, verification_mode="otp")
+    campaign = make_campaign(session, org, recipients=3, verification_mode="otp", payment_enabled=False)
     caller = make_caller(session, org)
     with clock.frozen(JST_0347):
         with pytest.raises(campaigns.SendBlocked) as refused:
@@ -70,7 +70,7 @@ async def test_send_now_anyway_sends_and_is_audited(live_server, session):
 
 async def test_send_held_now_releases_a_sending_campaign(live_server, session):
     org = _night_org(session)
-    campaign = make_campaign(session, org, recipients=2, verification_mode="otp")
+    campaign = make_campaign(session, org, recipients=2, verification_mode="otp", payment_enabled=False)
     caller = make_caller(session, org)
     with clock.frozen(JST_0347):
         campaigns.send_campaign(session, caller, campaign.id)
@@ -87,7 +87,7 @@ async def test_send_held_now_releases_a_sending_campaign(live_server, session):
 
 async def test_changing_quiet_hours_retimes_held_messages(live_server, session):
     org = _night_org(session)
-    campaign = make_campaign(session, org, recipients=2, verification_mode="otp")
+    campaign = make_campaign(session, org, recipients=2, verification_mode="otp", payment_enabled=False)
     _, admin = signed_in(session, org, "admin")
     with clock.frozen(JST_0347):
         campaigns.send_campaign(session, admin, campaign.id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 from sqlmodel import Session, select
 
 from smspay_app.db import get_engine
@@ -94,3 +95,65 @@ async def test_failed_messages_and_sender_identity(live_server, session):
     with live_server.client() as client:
         page = client.get(f"/sim/twilio/inbox/{session.exec(select(Recipient)).first().phone_e164}")
         assert "+815012345678" in page.text
+
+
+@pytest.mark.parametrize("provider", ["twilio-simulator", "karaden-simulator"])
+async def test_sms_path_for_each_provider(live_server, session, settings, provider):
+    """The same path for each SMS provider: one SMS per recipient at that
+    provider's simulator, a link that opens the recipient's page, the final
+    status (Twilio: signed callbacks; Karaden: polling its detail), the campaign
+    complete."""
+    from datetime import timedelta
+
+    from smspay_app.providers.sms.karaden import KaradenProvider, domestic
+    from tests.helpers import add_karaden_connection
+
+    org = make_org(session)
+    campaign = make_campaign(session, org, recipients=4)
+    if provider == "karaden-simulator":
+        add_karaden_connection(session, org, settings, settings.public_base_url + "/sim/karaden")
+    assert sending.start_sending(session, campaign) == 4
+    session.commit()
+    assert await run_dispatcher_once() == 4
+    assert await run_dispatcher_once() == 0
+    recipients = session.exec(select(Recipient).where(Recipient.campaign_id == campaign.id)).all()
+    with live_server.client() as client:
+        twilio = client.get("/sim/twilio/_stats").json()
+        karaden = client.get("/sim/karaden/_stats").json()
+    if provider == "karaden-simulator":
+        assert twilio["messages"] == 0
+        assert karaden["by_to"] == {domestic(r.phone_e164): 1 for r in recipients}
+        adapter = KaradenProvider(
+            tenant_id=settings.karaden_sim_tenant_id,
+            token=settings.karaden_sim_token,
+            service_id=settings.karaden_sim_service_id,
+            api_base=settings.public_base_url + "/sim/karaden",
+        )
+        try:
+            bodies = {r.id: (await adapter.list_messages(r.phone_e164))[0].body for r in recipients}
+        finally:
+            await adapter.aclose()
+    else:
+        assert karaden["messages"] == 0
+        assert twilio["by_to"] == {r.phone_e164: 1 for r in recipients}
+        with live_server.client() as client:
+            bodies = {r.id: client.get(f"/sim/twilio/inbox/{r.phone_e164}").text for r in recipients}
+    for r in recipients:
+        url, token = LINK_RE.search(bodies[r.id]).groups()
+        link = find_link(session, token)
+        assert link is not None and link.recipient_id == r.id
+        assert httpx.get(url, timeout=10).status_code == 200
+    if provider == "karaden-simulator":
+        # No callbacks: the poller asks Karaden once the poll delay passed.
+        for attempt in session.exec(select(SendAttempt).where(SendAttempt.campaign_id == campaign.id)):
+            attempt.accepted_at -= timedelta(seconds=settings.sms_status_poll_after_seconds + 1)
+            session.add(attempt)
+        session.commit()
+        await run_dispatcher_once()
+    assert wait_until(lambda: set(_statuses(campaign.id)) == {"delivered"}), _statuses(campaign.id)
+    await run_dispatcher_once()
+    session.expire_all()
+    assert session.get(Campaign, campaign.id).status == "active"
+    expected = "karaden" if provider == "karaden-simulator" else "simulator"
+    attempts = session.exec(select(SendAttempt).where(SendAttempt.campaign_id == campaign.id)).all()
+    assert {a.provider for a in attempts} == {expected}

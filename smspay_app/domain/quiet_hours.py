@@ -54,3 +54,19 @@ def effective_window(organisation: QuietWindow, campaign: QuietWindow | None) ->
     if campaign is not None and campaign.quiet_hours_start and campaign.quiet_hours_end:
         return campaign.quiet_hours_start, campaign.quiet_hours_end
     return organisation.quiet_hours_start, organisation.quiet_hours_end
+
+
+def next_quiet_start(now_utc: datetime, tz: str, start: str | None, end: str | None) -> datetime | None:
+    """The next naive UTC instant at which quiet hours begin (None: no quiet
+    hours). A provider that takes a "send no later than" time (Karaden's
+    ``limited_at``) gets this, so a message stuck in its queue never reaches a
+    phone inside quiet hours."""
+    t_start, t_end = parse_hhmm(start), parse_hhmm(end)
+    if t_start is None or t_end is None or t_start == t_end:
+        return None
+    zone = ZoneInfo(tz)
+    local = now_utc.replace(tzinfo=UTC).astimezone(zone)
+    begins = datetime.combine(local.date(), t_start, tzinfo=zone)
+    if begins <= local:
+        begins = datetime.combine(local.date() + timedelta(days=1), t_start, tzinfo=zone)
+    return begins.astimezone(UTC).replace(tzinfo=None)

@@ -238,6 +238,16 @@ MESSAGES = {
     "ops.event.staff_refund": {"ja": "担当者が返金", "en": "Staff refunded"},
     # replies
     "ops.replies.title": {"ja": "返信", "en": "Replies"},
+    "sms.capability.no_replies.karaden": {
+        "ja": (
+            "この組織のSMS事業者（空電プッシュ）からは返信を受け取りません。"
+            "返信による配信停止は届かないため、配信停止は受信者ページ（SMSのリンク先）から受け付けます。"
+        ),
+        "en": (
+            "Replies do not reach us through this organisation's SMS provider (Karaden):"
+            " opt-outs by reply never arrive; recipients opt out on their recipient page (the link in the SMS)."
+        ),
+    },
     "sms.capability.no_replies.twilio_jp": {
         "ja": (
             "この組織のSMS事業者（Twilio）は日本の電話番号との双方向SMSに対応していません。"

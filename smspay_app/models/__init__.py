@@ -6,6 +6,7 @@ The campaign counters' session hooks are installed by ``db.engine_for``
 from smspay_app.models.account import RecoveryCode, SetupToken, SignInChallenge, SignInFailure, SignupApplication
 from smspay_app.models.api import ApiKey, IdempotencyRecord, WebhookDelivery, WebhookEndpoint
 from smspay_app.models.campaign import Campaign, CampaignQuestion, InvoiceLine
+from smspay_app.models.connection import Connection
 from smspay_app.models.link import Link
 from smspay_app.models.messaging import InboundMessage, OptOut, SendAttempt
 from smspay_app.models.organisation import AuditLog, AuthSession, Organisation, User
@@ -24,6 +25,7 @@ __all__ = [
     "CampaignQuestion",
     "CampaignStats",
     "CampaignStatsHour",
+    "Connection",
     "IdentityAnswer",
     "InboundMessage",
     "InvoiceLine",

@@ -38,6 +38,10 @@ class Campaign(SQLModel, table=True):
     quiet_hours_end: str | None = None
     reminder_rules: str = "[]"  # JSON list of rules
     reminder_template: str = ""
+    # The organisation's connections this campaign uses (None: the organisation's
+    # default, else the environment's fallback; services.connections resolves it).
+    sms_connection_id: int | None = Field(default=None, foreign_key="connection.id")
+    payment_connection_id: int | None = Field(default=None, foreign_key="connection.id")
     created_by_user_id: int | None = Field(default=None, foreign_key="user.id")
     created_at: NaiveDatetime = Field(default_factory=utcnow)
     updated_at: NaiveDatetime = Field(default_factory=utcnow)

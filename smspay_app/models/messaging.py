@@ -29,6 +29,9 @@ class SendAttempt(SQLModel, table=True):
     lease_owner: str | None = None
     lease_expires_at: NaiveDatetime | None = None
     provider: str = ""
+    # The SMS connection that sent it (None: the environment's fallback): polls,
+    # reconciliation and callbacks ask that same account.
+    sms_connection_id: int | None = Field(default=None, foreign_key="connection.id")
     provider_message_id: str | None = None
     error_code: str = ""
     error_message: str = ""

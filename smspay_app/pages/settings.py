@@ -122,6 +122,7 @@ def settings_tabs(active: str) -> rx.Component:
     return rx.hstack(
         tab("settings.tab.organisation", "/settings", "organisation"),
         tab("settings.tab.users", "/settings/users", "users"),
+        tab("settings.tab.connections", "/settings/connections", "connections"),
         spacing="2",
         margin_bottom="16px",
     )

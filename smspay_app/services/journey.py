@@ -367,15 +367,27 @@ def send_otp_sms(recipient: Recipient, text: str) -> str:
     Raises on provider failure. The default ``send`` of ``request_otp``."""
     import asyncio
 
-    from smspay_app.providers.sms.base import SendRequest, get_sms_provider
+    from smspay_app.providers.sms.base import SendRequest
 
     settings = get_settings()
 
+    from smspay_app.db import session_scope
+    from smspay_app.models import Campaign
+    from smspay_app.services import connections
+
+    # The campaign's SMS account (its connection, the organisation's default
+    # or the environment's), as for every other SMS.
+    with session_scope() as s:
+        campaign = s.get(Campaign, recipient.campaign_id)
+        spec = connections.sms_route(s, campaign=campaign, organisation_id=recipient.organisation_id)
+
     async def _send() -> str:
-        provider = get_sms_provider(settings)
+        provider = connections.build_sms_provider(spec, settings)
         try:
             message = await provider.send(
-                SendRequest(to=recipient.phone_e164, sender=settings.twilio_from, body=text, reference="otp")
+                SendRequest(
+                    to=recipient.phone_e164, sender=spec.sender or settings.twilio_from, body=text, reference="otp"
+                )
             )
             return message.sid
         finally:

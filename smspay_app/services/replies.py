@@ -19,12 +19,14 @@ from smspay_app.settings import get_settings
 
 def capabilities_of(session: Session, organisation_id: int) -> tuple[str, str, SmsCapabilities]:
     """(provider name, country, capabilities) of the organisation's SMS route:
-    the configured provider (``settings.sms_provider``) to the organisation's
-    default country. The Replies page and the API say from this whether replies
+    the organisation's default SMS connection's provider (else the configured
+    ``settings.sms_provider``) to the organisation's default country. The Replies page and the API say from this whether replies
     can arrive at all, and why not."""
+    from smspay_app.services import connections
+
     org = session.get(Organisation, organisation_id)
     country = (org.default_region if org else "") or "JP"
-    provider = get_settings().sms_provider
+    provider = connections.sms_provider_name(session, organisation_id)
     return provider, country, capabilities_for(provider, country)
 
 
@@ -96,12 +98,17 @@ def route_organisation(session: Session, from_phone: str, to_phone: str) -> int 
     return holders.pop() if len(holders) == 1 else None
 
 
-def find_recipient(session: Session, from_phone: str, to_phone: str) -> Recipient | None:
+def find_recipient(
+    session: Session, from_phone: str, to_phone: str, *, organisation_id: int | None = None
+) -> Recipient | None:
     """The latest recipient with that phone in the organisation whose message
     the reply answers (``route_organisation``); None when that organisation
     cannot be known. A reply to one organisation never lands in (or opts out
-    of) another's."""
-    organisation_id = route_organisation(session, from_phone, to_phone)
+    of) another's. ``organisation_id``: the reply came through that
+    organisation's own connection (its webhook URL): only its recipients are
+    candidates."""
+    if organisation_id is None:
+        organisation_id = route_organisation(session, from_phone, to_phone)
     if organisation_id is None:
         return None
     return session.exec(
@@ -151,10 +158,17 @@ def opt_out(
 
 
 def handle_inbound(
-    session: Session, *, from_phone: str, to_phone: str, body: str, provider_message_id: str | None = None
+    session: Session,
+    *,
+    from_phone: str,
+    to_phone: str,
+    body: str,
+    provider_message_id: str | None = None,
+    organisation_id: int | None = None,
 ) -> InboundMessage | None:
     """Store a reply; apply an opt-out word. None when this message id was
-    already stored (a repeated webhook)."""
+    already stored (a repeated webhook). ``organisation_id``: it came through
+    that organisation's connection (``find_recipient``)."""
     if (
         provider_message_id
         and session.exec(
@@ -162,10 +176,10 @@ def handle_inbound(
         ).first()
     ):
         return None
-    recipient = find_recipient(session, from_phone, to_phone)
+    recipient = find_recipient(session, from_phone, to_phone, organisation_id=organisation_id)
     verdict = opt_out_verdict(body)
     message = InboundMessage(
-        organisation_id=recipient.organisation_id if recipient else None,
+        organisation_id=recipient.organisation_id if recipient else organisation_id,
         recipient_id=recipient.id if recipient else None,
         from_phone=from_phone,
         to_phone=to_phone,

@@ -68,12 +68,20 @@ def opt_out_note(organisation: Organisation | None) -> str:
     (``capabilities_for(provider, country).two_way`` false, e.g. Twilio in
     Japan): STOP by reply cannot work there, so the SMS says the linked page
     has the opt-out link. '' when replies are carried."""
+    from sqlalchemy.orm import object_session
+
     from smspay_app.i18n import t
     from smspay_app.providers.sms.base import capabilities_for
+    from smspay_app.services import connections
     from smspay_app.settings import get_settings
 
     country = (organisation.default_region if organisation else "") or "JP"
-    if capabilities_for(get_settings().sms_provider, country).two_way:
+    provider = get_settings().sms_provider
+    session = object_session(organisation) if organisation is not None else None
+    if session is not None and organisation is not None and organisation.id is not None:
+        # The organisation's own SMS connection, when it has one (Karaden: no replies).
+        provider = connections.sms_provider_name(session, organisation.id)
+    if capabilities_for(provider, country).two_way:
         return ""
     return "\n" + t("recipient.optout_sms_note", "ja")
 

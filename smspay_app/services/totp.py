@@ -96,6 +96,11 @@ def _unseal(stored: str | None) -> str | None:
     return stored  # written before secrets were sealed
 
 
+# The one way secrets are sealed at rest (TOTP secrets, connection credentials).
+seal = _seal
+unseal = _unseal
+
+
 def secret_of(user: User) -> str | None:
     """The user's confirmed TOTP secret (decrypted), or None."""
     return _unseal(user.totp_secret)

@@ -34,6 +34,20 @@ def web_routes() -> list[BaseRoute]:
     # (web.sim_guard; the sandbox's hosted checkout page stays public).
     if settings.sms_provider == "simulator":
         settings_routes.append(Mount("/sim/twilio", app=SimulatorGuard(simulator.create_app())))
+        from smspay_app.providers.sms import karaden_simulator
+
+        settings_routes.append(
+            Mount(
+                "/sim/karaden",
+                app=SimulatorGuard(
+                    karaden_simulator.create_app(
+                        tenant_id=settings.karaden_sim_tenant_id,
+                        token=settings.karaden_sim_token,
+                        service_id=settings.karaden_sim_service_id,
+                    )
+                ),
+            )
+        )
     if settings.payment_provider == "sandbox":
         guarded = SimulatorGuard(sandbox.create_app(), open_prefixes=("/sim/stripe/pay/",))
         settings_routes.append(Mount("/sim/stripe", app=guarded))

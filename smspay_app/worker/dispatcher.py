@@ -60,6 +60,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, insert, update
@@ -74,8 +75,9 @@ from smspay_app.domain.clock import utcnow
 from smspay_app.domain.security import hash_token, new_token
 from smspay_app.domain.sms_text import TemplateError
 from smspay_app.models import Campaign, Link, OptOut, Organisation, Recipient, SendAttempt
-from smspay_app.providers.sms.base import ProviderMessage, SendRequest, SmsError, SmsProvider, get_sms_provider
-from smspay_app.services import reminders, sending, sms_message, timeline, usage
+from smspay_app.providers.sms import karaden
+from smspay_app.providers.sms.base import ProviderMessage, SendRequest, SmsError, SmsProvider
+from smspay_app.services import connections, reminders, sending, sms_message, timeline, usage
 from smspay_app.services.links import LINK_PATH, link_url, revoke_live_links
 from smspay_app.settings import Settings, get_settings
 
@@ -105,6 +107,9 @@ class Job:
     attempt_id: int
     recipient_id: int
     request: SendRequest
+    # The account it goes through (services.connections; connection_id None:
+    # the environment's).
+    spec: connections.SmsSpec = dataclass_field(default_factory=lambda: connections.SmsSpec(None, ""))
 
 
 @dataclass
@@ -128,11 +133,17 @@ class Dispatcher:
         lookup_carriers: bool | None = None,
     ):
         self.settings = settings or get_settings()
-        self._owns_provider = provider is None
         lease = lease_seconds or self.settings.sms_lease_seconds
-        self.provider = provider or get_sms_provider(
-            self.settings, timeout=max(1.0, min(10.0, lease / 3)), connect_timeout=max(0.5, min(5.0, lease / 6))
+        # One adapter per connection (the organisations' own accounts), cached
+        # for the dispatcher's life; ``provider`` (tests) stands for the
+        # environment's fallback account.
+        self.providers = connections.ProviderPool(
+            self.settings,
+            fallback=provider,
+            timeout=max(1.0, min(10.0, lease / 3)),
+            connect_timeout=max(0.5, min(5.0, lease / 6)),
         )
+        self.provider = self.providers.fallback
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.batch_size = batch_size or self.settings.sms_batch_size
         self.lease = timedelta(seconds=lease)
@@ -147,8 +158,7 @@ class Dispatcher:
         self._is_pg = self.engine.dialect.name == "postgresql"
 
     async def aclose(self) -> None:
-        if self._owns_provider:
-            await self.provider.aclose()
+        await self.providers.aclose()
 
     # ------------------------------------------------------------------ pass
 
@@ -312,6 +322,7 @@ class Dispatcher:
         jobs: list[Job] = []
         base = self.settings.public_base_url
         revoke_live_links(s, [a.recipient_id for a in attempts], "replaced", now)
+        routes: dict[int, connections.SmsSpec] = {}
         self._new_links: list[dict] = []
         for attempt in attempts:
             recipient = recipients[attempt.recipient_id]
@@ -348,23 +359,42 @@ class Dispatcher:
                 self._fail(s, attempt, recipient, now, exc.code, str(exc))
                 continue
             cap = CARRIER_CAPS.get(recipient.carrier) or org.carrier_char_cap
+            spec = routes.get(campaign.id)
+            if spec is None:
+                spec = routes[campaign.id] = connections.sms_route(
+                    s, campaign=campaign, organisation_id=org.id, settings=self.settings
+                )
+            if spec.provider == "karaden":
+                cap = min(cap or karaden.BODY_LIMIT, karaden.body_limit(recipient.carrier))
             if cap and len(body) > cap:
                 self._new_links.pop()
                 self._fail(s, attempt, recipient, now, "carrier_cap", f"{len(body)} > {cap} characters")
                 continue
-            attempt.provider = self.provider.name
+            attempt.sms_connection_id = spec.connection_id
+            attempt.provider = self.providers.get(spec).name
             s.add(attempt)
+            if spec.connection_id is None:
+                callback = f"{base}/webhooks/twilio/status?ref={attempt.idempotency_key}"
+            else:
+                callback = (
+                    f"{connections.callback_urls(spec.public_id, self.settings)[0]}?ref={attempt.idempotency_key}"
+                )
             jobs.append(
                 Job(
                     attempt_id=attempt.id,
                     recipient_id=recipient.id,
                     request=SendRequest(
                         to=recipient.phone_e164,
-                        sender=org.sender_id or self.settings.twilio_from,
+                        sender=spec.sender or org.sender_id or self.settings.twilio_from,
                         body=body,
-                        status_callback=f"{base}/webhooks/twilio/status?ref={attempt.idempotency_key}",
+                        status_callback=callback,
                         reference=attempt.idempotency_key,
+                        # The provider may hold it in its queue: never past the next quiet hours.
+                        limited_at=None
+                        if attempt.ignore_quiet_hours
+                        else quiet_hours.next_quiet_start(now, org.timezone, start, end),
                     ),
+                    spec=spec,
                 )
             )
         if self._new_links:
@@ -410,7 +440,7 @@ class Dispatcher:
         async def one(job: Job) -> Outcome:
             async with semaphore:
                 try:
-                    return Outcome(job, message=await self.provider.send(job.request))
+                    return Outcome(job, message=await self.providers.get(job.spec).send(job.request))
                 except SmsError as exc:
                     return Outcome(job, error=exc)
                 except Exception as exc:  # noqa: BLE001 - anything else: outcome unknown
@@ -506,7 +536,9 @@ class Dispatcher:
             attempt.provider_message_id = message.sid
         if message.num_segments:
             attempt.segments = message.num_segments
-        attempt.provider = self.provider.name
+        if not attempt.provider:
+            attempt.provider = self.provider.name
+        record_provider_carrier(s, recipient, message, now)
         if attempt_machine.accept(attempt, now=now):
             timeline.record(s, recipient, "sms_accepted", at=now, detail={"attempt_id": attempt.id, "sid": message.sid})
             if attempt.kind == "reminder":
@@ -528,10 +560,10 @@ class Dispatcher:
         semaphore = asyncio.Semaphore(8)
 
         async def look(item):
-            attempt_id, phone, sending_at = item
+            attempt_id, phone, sending_at, spec = item
             async with semaphore:
                 try:
-                    return attempt_id, await self.provider.list_messages(phone, sending_at), None
+                    return attempt_id, await self.providers.get(spec).list_messages(phone, sending_at), None
                 except SmsError as exc:
                     return attempt_id, None, exc
 
@@ -567,7 +599,10 @@ class Dispatcher:
                     SendAttempt.lease_owner == self.worker_id,
                 )
             ).all()
-            return [(a.id, phone, a.sending_at) for a, phone in taken]
+            return [
+                (a.id, phone, a.sending_at, connections.sms_route(s, attempt=a, settings=self.settings))
+                for a, phone in taken
+            ]
 
     def _apply_reconciliation(self, results, now: datetime | None) -> None:
         now = now or utcnow()
@@ -614,6 +649,9 @@ class Dispatcher:
                     self._flag_unknown(s, attempt, recipient, now, "no way to match the message")
 
     def _match(self, s: Session, attempt: SendAttempt, messages: list[ProviderMessage]) -> ProviderMessage | None:
+        for message in messages:  # providers with tags (Karaden) carry our key
+            if attempt.idempotency_key in message.tags:
+                return message
         by_hash: dict[str, ProviderMessage] = {}
         for message in messages:
             for token in TOKEN_RE.findall(message.body or ""):
@@ -635,6 +673,17 @@ class Dispatcher:
         s.add(attempt)
         timeline.record(s, recipient, "sms_unknown", at=now, detail={"attempt_id": attempt.id})
         log.warning("attempt %s outcome unknown; flagged for the operator", attempt.id)
+
+
+def record_provider_carrier(s: Session, recipient: Recipient | None, message: ProviderMessage, now: datetime) -> None:
+    """The carrier as the provider itself reports it (Karaden, on the message:
+    the truth after number portability)."""
+    if recipient is None or not message.carrier or recipient.carrier == message.carrier:
+        return
+    previous = recipient.carrier
+    recipient.carrier = message.carrier
+    s.add(recipient)
+    timeline.record(s, recipient, "carrier", at=now, detail={"carrier": message.carrier, "previous": previous})
 
 
 def _answered_5xx(code: str) -> bool:

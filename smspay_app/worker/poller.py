@@ -14,7 +14,7 @@ from smspay_app.db import session_scope
 from smspay_app.domain.clock import utcnow
 from smspay_app.models import Recipient, SendAttempt
 from smspay_app.providers.sms.base import SmsError
-from smspay_app.services import sending, timeline
+from smspay_app.services import connections, sending, timeline
 
 if TYPE_CHECKING:
     from smspay_app.worker.dispatcher import Dispatcher
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 GIVE_UP_AFTER = timedelta(days=3)
 
 
-def _due(dispatcher: Dispatcher, now: datetime, limit: int) -> list[tuple[int, str]]:
+def _due(dispatcher: Dispatcher, now: datetime, limit: int) -> list[tuple[int, str, connections.SmsSpec]]:
     after = timedelta(seconds=dispatcher.settings.sms_status_poll_after_seconds)
     with session_scope() as s:
         rows = s.exec(
@@ -37,12 +37,15 @@ def _due(dispatcher: Dispatcher, now: datetime, limit: int) -> list[tuple[int, s
             .order_by(SendAttempt.accepted_at)
             .limit(limit)
         ).all()
+        routes: dict[int, connections.SmsSpec] = {}
         if rows:
             # Mark them polled first so other workers skip them this round.
             for attempt in s.exec(select(SendAttempt).where(SendAttempt.id.in_([r[0] for r in rows]))):
                 attempt.last_polled_at = now
                 s.add(attempt)
-        return [(r[0], r[1]) for r in rows]
+                # Asked through the account that sent it.
+                routes[attempt.id] = connections.sms_route(s, attempt=attempt, settings=dispatcher.settings)
+        return [(r[0], r[1], routes[r[0]]) for r in rows]
 
 
 async def poll_statuses(dispatcher: Dispatcher, now: datetime | None = None, limit: int = 100) -> int:
@@ -52,14 +55,14 @@ async def poll_statuses(dispatcher: Dispatcher, now: datetime | None = None, lim
         return 0
     semaphore = asyncio.Semaphore(16)
 
-    async def fetch(attempt_id: int, sid: str):
+    async def fetch(attempt_id: int, sid: str, spec: connections.SmsSpec):
         async with semaphore:
             try:
-                return attempt_id, await dispatcher.provider.fetch(sid)
+                return attempt_id, await dispatcher.providers.get(spec).fetch(sid)
             except SmsError:
                 return attempt_id, None
 
-    results = await asyncio.gather(*(fetch(a, sid) for a, sid in due))
+    results = await asyncio.gather(*(fetch(a, sid, spec) for a, sid, spec in due))
 
     def apply() -> None:
         with session_scope() as s:
@@ -71,6 +74,10 @@ async def poll_statuses(dispatcher: Dispatcher, now: datetime | None = None, lim
                     sending.apply_provider_status(
                         s, attempt, message.status, error_code=message.error_code, at=now, source="poll"
                     )
+                    if message.carrier:
+                        from smspay_app.worker.dispatcher import record_provider_carrier
+
+                        record_provider_carrier(s, s.get(Recipient, attempt.recipient_id), message, now)
 
     await asyncio.to_thread(apply)
     return len(due)
@@ -81,7 +88,14 @@ def _needs_carrier(dispatcher: Dispatcher, limit: int) -> list[tuple[int, str]]:
         rows = s.exec(
             select(Recipient.id, Recipient.phone_e164)
             .join(SendAttempt, SendAttempt.recipient_id == Recipient.id)
-            .where(Recipient.carrier == "", SendAttempt.status.in_(("accepted", "sent", "delivered")))
+            .where(
+                Recipient.carrier == "",
+                SendAttempt.status.in_(("accepted", "sent", "delivered")),
+                # Looked up through the environment's account only for what went
+                # through it: an organisation's own connection reports the carrier
+                # itself (Karaden) or is not ours to spend lookups on.
+                SendAttempt.sms_connection_id.is_(None),
+            )
             .distinct()
             .limit(limit)
         ).all()

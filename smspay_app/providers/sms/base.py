@@ -27,6 +27,9 @@ class SendRequest:
     body: str
     status_callback: str | None = None
     reference: str = ""  # our attempt's idempotency key (also in status_callback ?ref=)
+    # The latest moment the provider may still send it (naive UTC; Karaden's
+    # ``limited_at``): the start of the organisation's next quiet hours.
+    limited_at: datetime | None = None
 
 
 @dataclass
@@ -40,6 +43,8 @@ class ProviderMessage:
     error_message: str = ""
     date_created: datetime | None = None  # naive UTC
     num_segments: int = 0
+    carrier: str = ""  # known from the provider itself (Karaden), normalised
+    tags: list[str] = field(default_factory=list)  # Karaden: our attempt's key
 
 
 @dataclass
@@ -82,6 +87,18 @@ def capabilities_for(provider_name: str, country: str = "JP") -> SmsCapabilities
             carrier=False,
             lookup=True,
             two_way_note="sms.capability.no_replies.twilio_jp" if japan else "",
+        )
+    if provider_name == "karaden":
+        # Domestic direct route (国内直収): delivery results and the carrier
+        # come on the message itself (detail / list); no lookup API. Replies:
+        # the SDK 1.2.1 (API 2024-03-01) has no inbound-message resource, so
+        # none reach us through it.
+        return SmsCapabilities(
+            two_way=False,
+            delivery_receipts=True,
+            carrier=True,
+            lookup=False,
+            two_way_note="sms.capability.no_replies.karaden",
         )
     return SmsCapabilities(two_way=True, delivery_receipts=True, carrier=True, lookup=True)
 
