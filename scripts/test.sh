@@ -78,6 +78,15 @@ target = now.replace(hour=int(sys.argv[1]), minute=0, second=0, microsecond=0)
 print(f"{round((target - now).total_seconds()):+d}s")' "$1"
 }
 
+# curl: tests/test_docs_curl.py runs docs/api.md's examples verbatim with it.
+if ! command -v curl >/dev/null; then
+  log "installing curl for the API docs' examples"
+  command -v apt-get >/dev/null || { log "no curl found; install curl"; exit 1; }
+  as_root apt-get update -qq >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl >/dev/null
+  command -v curl >/dev/null || { log "curl could not be installed"; exit 1; }
+fi
+
 # Japanese glyphs for the browser tests' screenshots (tests/e2e write them to
 # test-artifacts/); without a CJK font Chromium draws boxes.
 if ! fc-list :lang=ja 2>/dev/null | grep -q .; then

@@ -13,8 +13,6 @@ import re
 import shutil
 from pathlib import Path
 
-import pytest
-
 from smspay_app.worker import run_dispatcher_once
 from tests.factories import make_admin, make_key
 
@@ -42,8 +40,8 @@ def test_the_docs_name_no_tool_a_fresh_debian_lacks():
     assert sh_blocks(text)
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 async def test_every_curl_block_of_the_api_docs_runs_against_a_live_server(live_server, session):
+    assert shutil.which("curl"), "curl is missing (scripts/test.sh installs it): the docs' examples cannot run"
     admin = make_admin(session)
     key = make_key(session, admin)
     blocks = sh_blocks(DOCS.read_text())
