@@ -69,13 +69,36 @@ def app_server(tmp_path_factory) -> Iterator[AppServer]:
 
 @pytest.fixture(scope="module")
 def fresh_app_server(tmp_path_factory) -> Iterator[AppServer]:
-    """A fresh installation without the demo (its own database and server)."""
-    with running_app(tmp_path_factory.mktemp("e2e-fresh"), "e2e-fresh-server.log", SMSPAY_SEED_DEMO="false") as server:
+    """A fresh installation without the demo (its own database and server).
+
+    It runs from a copy of the project: a production build writes its own
+    port into ``.web``, so a second build in the same folder would point the
+    session server's pages at this server's websocket (every later sign-in
+    then failed with "Cannot connect to server")."""
+    tmp = tmp_path_factory.mktemp("e2e-fresh")
+    root = tmp / "app"
+    shutil.copytree(
+        ROOT,
+        root,
+        symlinks=True,
+        ignore=_top_level(".git", ".venv", "test-artifacts", "data"),
+    )
+    with running_app(tmp, "e2e-fresh-server.log", root=root, SMSPAY_SEED_DEMO="false") as server:
         yield server
 
 
+def _top_level(*names: str):
+    """A ``copytree`` ignore that leaves out these names in the project's root
+    only (``node_modules`` holds folders called ``data`` that a build needs)."""
+
+    def ignore(folder: str, entries: list[str]) -> list[str]:
+        return [e for e in entries if Path(folder) == ROOT and e in names]
+
+    return ignore
+
+
 @contextlib.contextmanager
-def running_app(tmp: Path, log_name: str, **env_overrides: str) -> Iterator[AppServer]:
+def running_app(tmp: Path, log_name: str, *, root: Path = ROOT, **env_overrides: str) -> Iterator[AppServer]:
     """Prepare a fresh database (``smspay_app.startup``, whose output is kept
     in ``AppServer.startup_output``) and serve the production build on a free
     port until the block ends. ``env_overrides``: extra ``SMSPAY_...`` settings
@@ -96,7 +119,7 @@ def running_app(tmp: Path, log_name: str, **env_overrides: str) -> Iterator[AppS
         **env_overrides,
     }
     started = subprocess.run(
-        [sys.executable, "-m", "smspay_app.startup"], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+        [sys.executable, "-m", "smspay_app.startup"], cwd=root, env=env, check=True, capture_output=True, text=True
     )
     # The walkthrough must not depend on the hour it runs at: the demo
     # organisation sends around the clock here (quiet hours have tests of their own).
@@ -112,7 +135,7 @@ def running_app(tmp: Path, log_name: str, **env_overrides: str) -> Iterator[AppS
     reflex = str(Path(sys.executable).parent / "reflex")
     proc = subprocess.Popen(
         [reflex, "run", "--env", "prod", "--single-port", "--frontend-port", str(port), "--backend-port", str(port)],
-        cwd=ROOT,
+        cwd=root,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -139,11 +162,13 @@ def running_app(tmp: Path, log_name: str, **env_overrides: str) -> Iterator[AppS
     try:
         yield server
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # the server may have stopped on its own
+            os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
         log.close()
 
 

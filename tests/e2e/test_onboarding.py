@@ -98,6 +98,8 @@ def test_fresh_install_setup_owner_organisation_invited_admin_sends(fresh_app_se
     upload(a, "recipients.csv", CSV)
     expect(a.locator("#count-recipients")).to_have_text("1", timeout=20_000)
     a.locator("#send-button").click()
+    expect(a.locator("#send-confirm-summary")).to_contain_text("1")  # the send confirmation (issue 15)
+    a.locator("#send-confirm").click()
     expect(a.locator("#count-delivered")).to_have_text("1", timeout=30_000)
 
     a.goto(f"{base}/usage")
