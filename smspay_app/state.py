@@ -199,6 +199,19 @@ class AppState(rx.State):
     ONE_TIME: ClassVar[tuple[str, ...]] = ()
     # The session token this state held when a hydrate began (None otherwise).
     _hydrating_from: str | None = None
+    # The websocket (Socket.IO session id) this state's session was presented
+    # on: set at sign-in and at every hydrate. An event arriving on another
+    # connection that never hydrated (a client replaying a closed tab's
+    # client token) is refused by ``_caller``.
+    _bound_sid: str = ""
+
+    def _current_sid(self) -> str:
+        return str(getattr(getattr(self.router, "session", None), "session_id", "") or "")
+
+    def _bind_session(self, token: str) -> None:
+        """This connection now holds ``token`` (sign-in, set-up)."""
+        self.session_token = token
+        self._bound_sid = self._current_sid()
 
     @_override_base_method
     def _reset_client_storage(self):
@@ -219,6 +232,7 @@ class AppState(rx.State):
             same_session = self._hydrating_from == self.session_token
             self._hydrating_from = None
             _forget(self, everything=not same_session)
+            self._bound_sid = self._current_sid()
         return super().dict(include_computed=include_computed, initial=initial, **kwargs)
 
     def _on_rehydrate(self) -> None:
@@ -236,6 +250,8 @@ class AppState(rx.State):
     def _caller(self, permission: str | None = None) -> auth.Caller:
         """The signed-in caller, checked now against the database; raises
         ``auth.NotAllowed`` when signed out or lacking ``permission``."""
+        if self._bound_sid != self._current_sid():
+            raise auth.NotAllowed()  # not the connection this session was presented on
         with session_scope() as session:
             caller = auth.caller_for_token(session, self.session_token)
         if caller is None:
@@ -314,7 +330,7 @@ def _forget(state: Any, *, everything: bool) -> None:
     them when ``everything``, else only each state's ``ONE_TIME`` vars."""
     cls = type(state)
     for name, field in cls.__fields__.items():
-        if field._owner is not cls or name in _ROUTER_FIELD_NAMES or name == "_hydrating_from":
+        if field._owner is not cls or name in _ROUTER_FIELD_NAMES or name in ("_hydrating_from", "_bound_sid"):
             continue
         if cls._is_client_storage(name):
             continue
@@ -364,7 +380,7 @@ class LoginState(AppState):
     def _signed_in(self, result: auth.SignInStep):
         caller = result.caller
         self.error = ""
-        self.session_token = result.token
+        self._bind_session(result.token)
         self.user_name = caller.display_name
         self.user_role = caller.role
         self.org_name = caller.organisation_name

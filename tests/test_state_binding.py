@@ -28,8 +28,15 @@ def app_module(settings):
     return module
 
 
-def _tab(state_cls, token: str):
+def _on_socket(root, sid: str) -> None:
+    """The next event arrives on Socket.IO connection ``sid``."""
+    root.router_data = root._update_router_vars({"sid": sid, "token": "client-token-1"}, root.router_data or {})
+
+
+def _tab(state_cls, token: str, sid: str = ""):
     root = rx.State(_reflex_internal_init=True)
+    if sid:
+        _on_socket(root, sid)
     state = root.get_substate(state_cls.get_full_name().split("."))
     state.session_token = token
     return root, state
@@ -136,3 +143,47 @@ def test_login_reload_restarts_a_pending_sign_in(app_module, session):
     seen = _hydrate(root, cookie=None)
     assert "AAAA-BBBB" not in seen
     assert state.step == "password" and state._challenge == "" and state.recovery_codes == []
+
+
+def test_closed_tab_client_token_replayed_on_another_connection_without_hydrate_is_refused(app_module, session):
+    """A closed tab's client token presented by a client that skips the
+    hydrate and sends events straight away: the state still holds the
+    session token, but it was presented on another connection, so every
+    handler refuses (no new API key, no secret)."""
+    from smspay_app.models import ApiKey
+    from smspay_app.pages.developers import DevelopersState
+
+    org = make_org(session, "A社")
+    token, _ = signed_in(session, org, "admin")
+    session.commit()
+    root, state = _tab(DevelopersState, token, sid="sid-victim")
+    _hydrate(root, cookie=token)  # the signed-in tab, bound to its connection
+    DevelopersState.load.fn(state)
+    assert state.keys == []
+
+    _on_socket(root, "sid-attacker")
+    DevelopersState.create_key.fn(state, _key_form())
+    assert state.secret_value == ""
+    session.expire_all()
+    from sqlmodel import select
+
+    assert session.exec(select(ApiKey)).all() == []
+
+    # the tab itself, back on its own connection, still works
+    _on_socket(root, "sid-victim")
+    DevelopersState.create_key.fn(state, _key_form())
+    assert state.secret_value
+
+
+def test_reconnect_of_the_signed_in_browser_rebinds_at_hydrate(app_module, session):
+    from smspay_app.pages.developers import DevelopersState
+
+    org = make_org(session, "A社")
+    token, _ = signed_in(session, org, "admin")
+    session.commit()
+    root, state = _tab(DevelopersState, token, sid="sid-1")
+    _hydrate(root, cookie=token)
+    _on_socket(root, "sid-2")  # the websocket reconnected: its first event is the hydrate
+    _hydrate(root, cookie=token)
+    DevelopersState.create_key.fn(state, _key_form())
+    assert state.secret_value and state.session_token == token

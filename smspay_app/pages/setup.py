@@ -74,7 +74,7 @@ class SetupState(AppState):
             self.error_keys, self.error_key = {}, exc.key
             self.step = "invalid"
             return
-        self.session_token = token
+        self._bind_session(token)
         self.user_name, self.user_role, self.org_name = caller.display_name, caller.role, caller.organisation_name
         self.error_keys, self.error_key = {}, ""
         self.enrol_qr, self.enrol_secret = enrolment.qr_svg_data_uri, enrolment.secret
