@@ -18,9 +18,10 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import reflex as rx
+from reflex.state import _ROUTER_FIELD_NAMES, _override_base_method
 
 from smspay_app.db import session_scope
 from smspay_app.domain.errors import Refused
@@ -191,6 +192,52 @@ class AppState(rx.State):
     org_name: str = ""
     org_suspended: bool = False
     notice: str = ""
+    # Issue 18 item 11: one-time secrets (API key secrets, recovery codes, TOTP
+    # set-up secrets, temporary passwords) leave state at the next hydrate:
+    # a reload, a reconnect or another browser presenting this tab's client
+    # token never sees them again. Each page state lists its own.
+    ONE_TIME: ClassVar[tuple[str, ...]] = ()
+    # The session token this state held when a hydrate began (None otherwise).
+    _hydrating_from: str | None = None
+    # The websocket (Socket.IO session id) this state's session was presented
+    # on: set at sign-in and at every hydrate. An event arriving on another
+    # connection that never hydrated (a client replaying a closed tab's
+    # client token) is refused by ``_caller``.
+    _bound_sid: str = ""
+
+    def _current_sid(self) -> str:
+        return str(getattr(getattr(self.router, "session", None), "session_id", "") or "")
+
+    def _bind_session(self, token: str) -> None:
+        """This connection now holds ``token`` (sign-in, set-up)."""
+        self.session_token = token
+        self._bound_sid = self._current_sid()
+
+    @_override_base_method
+    def _reset_client_storage(self):
+        # A hydrate (every page load and reconnect) resets the cookies and then
+        # applies the ones the browser sends; remember whose state this was.
+        if type(self) is AppState:
+            self._hydrating_from = self.session_token
+        super()._reset_client_storage()
+
+    @_override_base_method
+    def dict(self, include_computed: bool = True, initial: bool = False, **kwargs):
+        # The hydrate's snapshot: bind the state to the signed-in session. When
+        # the browser does not present the session this state was filled under
+        # (a closed tab's client token opened elsewhere, an expired or cleared
+        # cookie, another user's cookie), every page state is emptied before
+        # anything is sent; one-time secrets go in any case.
+        if type(self) is AppState and self._hydrating_from is not None:
+            same_session = self._hydrating_from == self.session_token
+            self._hydrating_from = None
+            _forget(self, everything=not same_session)
+            self._bound_sid = self._current_sid()
+        return super().dict(include_computed=include_computed, initial=initial, **kwargs)
+
+    def _on_rehydrate(self) -> None:
+        """A page state's own clean-up at a hydrate of the same session (after
+        its ``ONE_TIME`` vars are reset); none by default."""
 
     @rx.var
     def tr(self) -> dict[str, str]:
@@ -203,6 +250,8 @@ class AppState(rx.State):
     def _caller(self, permission: str | None = None) -> auth.Caller:
         """The signed-in caller, checked now against the database; raises
         ``auth.NotAllowed`` when signed out or lacking ``permission``."""
+        if self._bound_sid != self._current_sid():
+            raise auth.NotAllowed()  # not the connection this session was presented on
         with session_scope() as session:
             caller = auth.caller_for_token(session, self.session_token)
         if caller is None:
@@ -276,6 +325,23 @@ class AppState(rx.State):
         return rx.redirect("/login")
 
 
+def _forget(state: Any, *, everything: bool) -> None:
+    """Reset ``state`` and its substates' vars (never the cookies): all of
+    them when ``everything``, else only each state's ``ONE_TIME`` vars."""
+    cls = type(state)
+    for name, field in cls.__fields__.items():
+        if field._owner is not cls or name in _ROUTER_FIELD_NAMES or name in ("_hydrating_from", "_bound_sid"):
+            continue
+        if cls._is_client_storage(name):
+            continue
+        if everything or name in cls.ONE_TIME:
+            setattr(state, name, field.default_value())
+    if not everything and hasattr(state, "_on_rehydrate"):
+        state._on_rehydrate()
+    for substate in state.substates.values():
+        _forget(substate, everything=everything)
+
+
 def _password_step(email: str, password: str, address: str = ""):
     """The password step in its own unit of work (runs in the gate's thread):
     the step, and the TOTP set-up when the organisation requires it."""
@@ -298,6 +364,13 @@ class LoginState(AppState):
     enrol_secret: str = ""
     recovery_codes: list[str] = []
     _challenge: str = ""
+    # A reload restarts the sign-in: a pending challenge, a TOTP set-up secret
+    # and the recovery codes are shown once (issue 18 item 11).
+    ONE_TIME: ClassVar[tuple[str, ...]] = ("enrol_qr", "enrol_secret", "recovery_codes", "_challenge")
+
+    def _on_rehydrate(self) -> None:
+        if self.step != "password":
+            self.step = "password"
 
     def _reset_steps(self) -> None:
         self.step = "password"
@@ -307,7 +380,7 @@ class LoginState(AppState):
     def _signed_in(self, result: auth.SignInStep):
         caller = result.caller
         self.error = ""
-        self.session_token = result.token
+        self._bind_session(result.token)
         self.user_name = caller.display_name
         self.user_role = caller.role
         self.org_name = caller.organisation_name

@@ -48,6 +48,10 @@ MESSAGES = {
         "ja": "金額が請求額（{expected}円）と違います（{given}円）。一部入金は支払済みにできません。",
         "en": "The amount ({given} yen) differs from the amount due ({expected} yen). A partial payment cannot mark the invoice paid.",
     },
+    "ops.error.partial_amount": {
+        "ja": "一部入金の金額は1円以上、未入金額（{outstanding}円）未満にしてください（{given}円）。全額なら「支払済みにする」を使います。",
+        "en": "A partial payment must be at least 1 yen and less than the amount outstanding ({outstanding} yen); {given} yen given. For the whole amount, mark it paid.",
+    },
     "ops.error.unknown_action": {"ja": "不明な操作です。", "en": "Unknown action."},
     "ops.error.encoding": {
         "ja": "文字コードは UTF-8（BOM付き）または Shift_JIS（CP932）を選んでください。",
@@ -79,6 +83,7 @@ MESSAGES = {
     "ops.export.col.amount": {"ja": "金額", "en": "Amount (JPY)"},
     "ops.export.col.due": {"ja": "支払期限", "en": "Due date"},
     "ops.export.col.status": {"ja": "状態", "en": "Status"},
+    "ops.export.col.paid": {"ja": "入金額", "en": "Amount paid"},
     "ops.export.col.payment_deadline": {"ja": "お支払い期限（手続き中）", "en": "Pending payment deadline"},
     "ops.export.button": {"ja": "CSV出力", "en": "Export CSV"},
     "ops.export.utf8": {"ja": "CSV（UTF-8 BOM付き・Excel向け）", "en": "CSV (UTF-8 with BOM, for Excel)"},
@@ -135,6 +140,13 @@ MESSAGES = {
     "ops.action.unlock": {"ja": "ロック解除", "en": "Unlock link"},
     "ops.action.cancel": {"ja": "この宛先を取消", "en": "Cancel recipient"},
     "ops.action.mark_paid": {"ja": "支払済みにする（システム外入金）", "en": "Mark paid (outside the system)"},
+    "ops.action.record_partial_payment": {"ja": "一部入金を記録", "en": "Record a partial payment"},
+    "ops.action.help.record_partial_payment": {
+        "ja": "システム外で請求額の一部が入金されたときに記録します。未入金のまま、残りの金額が減ります。",
+        "en": "Record part of the amount paid outside the system. The recipient stays unpaid with less outstanding.",
+    },
+    "ops.action.partial_amount": {"ja": "入金額（円）", "en": "Amount received (yen)"},
+    "ops.action.done.record_partial_payment": {"ja": "一部入金を記録しました。", "en": "Partial payment recorded."},
     "ops.action.refund": {"ja": "返金", "en": "Refund"},
     "ops.action.help.refund": {
         "ja": "決済サービスを通じて返金します（金額が空欄なら残額すべて）。支払済みの状態は変わりません。",
@@ -235,6 +247,10 @@ MESSAGES = {
     "ops.event.staff_unlock": {"ja": "担当者がロック解除", "en": "Staff unlocked the link"},
     "ops.event.staff_cancel": {"ja": "担当者が取消", "en": "Staff cancelled the recipient"},
     "ops.event.staff_mark_paid": {"ja": "担当者が支払済みに変更", "en": "Staff marked as paid"},
+    "ops.event.staff_record_partial_payment": {
+        "ja": "担当者が一部入金を記録",
+        "en": "Staff recorded a partial payment",
+    },
     "ops.event.staff_refund": {"ja": "担当者が返金", "en": "Staff refunded"},
     # replies
     "ops.replies.title": {"ja": "返信", "en": "Replies"},

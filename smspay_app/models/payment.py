@@ -19,7 +19,7 @@ class Payment(SQLModel, table=True):
     provider: str = ""
     provider_session_id: str = Field(unique=True, index=True)
     checkout_url: str = ""
-    status: str = "open"  # open | processing | succeeded | failed | expired | cancelled | manual
+    status: str = "open"  # open | processing | succeeded | failed | expired | cancelled | manual | partial (a part received outside the system: not paid)
     method: str = ""  # card | bank | konbini | manual
     provider_customer_id: str = ""  # the gateway's customer (bank transfer needs one)
     provider_payment_intent: str = ""  # set by the gateway once the person completes checkout

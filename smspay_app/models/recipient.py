@@ -26,6 +26,9 @@ class Recipient(SQLModel, table=True):
     name: str = ""
     merge_data: str = "{}"  # JSON object of the row's other columns
     amount_yen: int = 0
+    # Recorded partial payments outside the system (actions.record_partial_payment):
+    # the recipient stays unpaid, what is outstanding is amount_yen minus this.
+    partial_paid_yen: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     # the recipient's own invoice lines (CSV "明細" column or the API), JSON
     # [[item, quantity, unit price], ...]; '' = the campaign's lines, if they add up
     invoice_lines_json: str = ""

@@ -3,6 +3,8 @@ two-factor (enrol with a QR code, recovery codes shown once, turn off)."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import reflex as rx
 
 from smspay_app.components.layout import admin_page, card
@@ -26,6 +28,8 @@ class AccountState(MessageMixin, AppState):
     enrol_qr: str = ""
     enrol_secret: str = ""
     new_codes: list[str] = []
+    # Shown once: a reload or another browser never sees them (issue 18 item 11).
+    ONE_TIME: ClassVar[tuple[str, ...]] = ("enrolling", "enrol_qr", "enrol_secret", "new_codes")
     loaded: bool = False
 
     @rx.var

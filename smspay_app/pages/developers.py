@@ -8,6 +8,7 @@ and calls ``services.api_keys`` / ``services.webhooks``."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 import reflex as rx
 
@@ -36,6 +37,7 @@ class DevelopersState(AppState):
     # The one-time secret of a key or endpoint just created (cleared on close).
     secret_value: str = ""
     secret_open: bool = False
+    ONE_TIME: ClassVar[tuple[str, ...]] = ("secret_value", "secret_open")  # gone at the next hydrate (issue 18 item 11)
 
     def _load(self, caller: auth.Caller) -> None:
         with session_scope() as session:

@@ -5,6 +5,8 @@ services.installation / services.usage. No recipient data is ever loaded."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import reflex as rx
 
 from smspay_app.components.layout import admin_page, card
@@ -23,6 +25,8 @@ class OwnerState(MessageMixin, AppState):
     applications: list[dict[str, str]] = []
     error_keys: dict[str, str] = {}
     loaded: bool = False
+    # The notice may carry an invited admin's temporary password: shown once.
+    ONE_TIME: ClassVar[tuple[str, ...]] = ("msg_key", "msg_fields")
 
     @rx.var
     def errors(self) -> dict[str, str]:

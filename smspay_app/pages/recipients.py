@@ -261,6 +261,7 @@ _ACTION_COLORS = {
     "unlock": "amber",
     "cancel": "red",
     "mark_paid": "green",
+    "record_partial_payment": "grass",
     "refund": "orange",
 }
 
@@ -486,9 +487,17 @@ def _action_dialog() -> rx.Component:
                         ),
                     ),
                     rx.cond(
-                        a == "refund",
+                        (a == "refund") | (a == "record_partial_payment"),
                         rx.vstack(
-                            rx.text(AppState.tr["ops.action.refund_amount"], size="2", weight="medium"),
+                            rx.text(
+                                rx.cond(
+                                    a == "refund",
+                                    AppState.tr["ops.action.refund_amount"],
+                                    AppState.tr["ops.action.partial_amount"],
+                                ),
+                                size="2",
+                                weight="medium",
+                            ),
                             rx.input(name="amount", id="action-amount", type="number", min="1", width="160px"),
                         ),
                     ),

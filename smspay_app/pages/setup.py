@@ -5,6 +5,8 @@ kept in public state."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import reflex as rx
 
 from smspay_app.components.layout import BRAND, language_switch
@@ -26,6 +28,7 @@ class SetupState(AppState):
     enrol_qr: str = ""
     enrol_secret: str = ""
     recovery_codes: list[str] = []
+    ONE_TIME: ClassVar[tuple[str, ...]] = ("recovery_codes",)  # shown once (issue 18 item 11)
 
     @rx.var
     def errors(self) -> dict[str, str]:
@@ -71,7 +74,7 @@ class SetupState(AppState):
             self.error_keys, self.error_key = {}, exc.key
             self.step = "invalid"
             return
-        self.session_token = token
+        self._bind_session(token)
         self.user_name, self.user_role, self.org_name = caller.display_name, caller.role, caller.organisation_name
         self.error_keys, self.error_key = {}, ""
         self.enrol_qr, self.enrol_secret = enrolment.qr_svg_data_uri, enrolment.secret

@@ -11,6 +11,9 @@ support pages (through ``support.run_action``), the REST API and the worker.
 - ``cancel_recipient``: nothing more is sent, the link stops working;
 - ``mark_paid_outside``: paid by bank transfer, at the counter...: a manual
   payment row and the ``paid`` step;
+- ``record_partial_payment``: part of the amount paid outside the system,
+  recorded with a reason: a ``manual`` payment row, the recipient stays
+  unpaid with less outstanding, and every total counts what was recorded;
 - ``refund_payment``: give money back (full or partial) through the payment
   gateway's refund API; the recipient stays ``paid`` (the funnel never moves
   back), the payment keeps ``refunded_yen``; outbound webhook
@@ -303,31 +306,17 @@ def mark_paid_outside(
     recipient, campaign = load_recipient(session, actor, recipient_id)
     if recipient.status == "paid" or recipient.paid_at is not None:
         raise ActionRefused("ops.error.already_paid")
-    outstanding = recipient.amount_yen or campaign.amount_yen
+    outstanding = outstanding_yen(recipient, campaign)
     amount = outstanding if amount_yen is None else amount_yen
     if amount is None or amount < 0 or amount > 10_000_000:
         raise ActionRefused("ops.error.amount")
     if outstanding and amount != outstanding:
         # Issue 18, item 11: support marked a ¥1,000 invoice paid for ¥1 or
         # ¥0 while the dashboard counted ¥1,000. The amount recorded is the
-        # amount outstanding (partial payments are not recorded as paid).
+        # amount outstanding; a part of it is record_partial_payment.
         raise ActionRefused("ops.error.amount_mismatch", expected=outstanding, given=amount)
     now = utcnow()
-    payment = Payment(
-        organisation_id=recipient.organisation_id,
-        campaign_id=recipient.campaign_id,
-        recipient_id=recipient.id,
-        amount_yen=amount,
-        provider="manual",
-        provider_session_id=f"manual-{new_token()}",
-        status="succeeded",
-        method="manual",
-        created_at=now,
-        paid_at=now,
-        updated_at=now,
-    )
-    session.add(payment)
-    session.flush()
+    payment = _manual_payment(session, recipient, amount, now)
     sending.cancel_queued(session, [recipient.id], now)  # a paid recipient needs no more messages
     audit = _audit(session, actor, recipient, "mark_paid", reason, {"payment_id": payment.id, "amount_yen": amount})
     _record(
@@ -343,6 +332,80 @@ def mark_paid_outside(
     )
     session.flush()
     return ActionResult("mark_paid", audit.id)
+
+
+def outstanding_yen(recipient: Recipient, campaign: Campaign) -> int:
+    """What the recipient still owes: the amount less the partial payments
+    recorded (0 once paid)."""
+    if recipient.paid_at is not None:
+        return 0
+    return max(0, (recipient.amount_yen or campaign.amount_yen or 0) - (recipient.partial_paid_yen or 0))
+
+
+def record_partial_payment(
+    session: Session, actor: Caller, recipient_id: int, amount_yen: int | None, reason: str
+) -> ActionResult:
+    """Part of the amount paid outside the system (issue 18 item 11: "support
+    can mark a ¥1,000 invoice paid for ¥1 or ¥0 while the dashboard counts
+    ¥1,000"): an explicit partial payment with a reason. A ``manual`` payment
+    row, ``recipient.partial_paid_yen`` grows, the recipient stays unpaid with
+    the outstanding amount reduced; the dashboard's collected and outstanding
+    and the export count it. Refused unless ¥1 ≤ amount < what is outstanding
+    (the whole rest is ``mark_paid_outside``)."""
+    reason = clean_reason(reason)
+    recipient, campaign = load_recipient(session, actor, recipient_id)
+    if recipient.status == "paid" or recipient.paid_at is not None:
+        raise ActionRefused("ops.error.already_paid")
+    outstanding = outstanding_yen(recipient, campaign)
+    if not isinstance(amount_yen, int) or isinstance(amount_yen, bool) or amount_yen < 1 or amount_yen >= outstanding:
+        raise ActionRefused("ops.error.partial_amount", outstanding=outstanding, given=amount_yen)
+    now = utcnow()
+    payment = _manual_payment(session, recipient, amount_yen, now, partial=True)
+    recipient.partial_paid_yen = (recipient.partial_paid_yen or 0) + amount_yen
+    session.add(recipient)
+    left = outstanding - amount_yen
+    audit = _audit(
+        session,
+        actor,
+        recipient,
+        "record_partial_payment",
+        reason,
+        {"payment_id": payment.id, "amount_yen": amount_yen, "outstanding_yen": left},
+    )
+    _record(
+        session,
+        actor,
+        recipient,
+        "record_partial_payment",
+        audit,
+        payment_id=payment.id,
+        amount_yen=amount_yen,
+        outstanding_yen=left,
+        method="manual",
+    )
+    session.flush()
+    return ActionResult("record_partial_payment", audit.id)
+
+
+def _manual_payment(session: Session, recipient: Recipient, amount: int, now, *, partial: bool = False) -> Payment:
+    """A payment received outside the system: ``succeeded`` (the recipient is
+    paid), or ``partial`` (a part of it; never counted as paid)."""
+    payment = Payment(
+        organisation_id=recipient.organisation_id,
+        campaign_id=recipient.campaign_id,
+        recipient_id=recipient.id,
+        amount_yen=amount,
+        provider="manual",
+        provider_session_id=f"manual-{new_token()}",
+        status="partial" if partial else "succeeded",
+        method="manual",
+        created_at=now,
+        paid_at=now,
+        updated_at=now,
+    )
+    session.add(payment)
+    session.flush()
+    return payment
 
 
 def refund_payment(

@@ -59,6 +59,7 @@ def header(lang: str) -> list[str]:
         t("ops.export.col.due", lang),
         t("ops.export.col.status", lang),
         *[t(f"ops.step.{step}", lang) for step in STEP_COLUMNS],
+        t("ops.export.col.paid", lang),
         t("ops.export.col.payment_deadline", lang),
     ]
 
@@ -129,6 +130,8 @@ def iter_rows(session: Session, campaign_id: int, timezone: str, lang: str) -> I
                     t(f"rstatus.{state.status}", lang) if f"rstatus.{state.status}" in _CATALOG else state.status
                 ),
                 *[local(getattr(r, f"{step}_at")) for step in STEP_COLUMNS],
+                # What was recorded: the whole amount once paid, else the partial payments (issue 18 item 11).
+                neutralise(r.amount_yen if r.paid_at is not None else r.partial_paid_yen),
                 local(state.payment_deadline),
             ]
         last_id = batch[-1].id

@@ -548,7 +548,8 @@ def payment_state(session: Session, ctx: LinkContext) -> tuple[str, Payment | No
     payments = list(
         session.exec(
             select(Payment)
-            .where(Payment.recipient_id == ctx.recipient.id)
+            # a partial payment recorded by staff is neither paid nor a checkout (issue 18 item 11)
+            .where(Payment.recipient_id == ctx.recipient.id, Payment.status != "partial")
             .order_by(Payment.created_at.desc(), Payment.id.desc())
         )
     )

@@ -94,7 +94,8 @@ def open_checkout(session: Session, ctx: LinkContext, gateway: PaymentGateway) -
     state, _ = payment_state(session, ctx)
     if state in ("paid", "processing"):
         raise PaymentNotAllowed(state)
-    amount = int(recipient.amount_yen or 0)
+    # Less any partial payment recorded outside the system (issue 18 item 11).
+    amount = int(recipient.amount_yen or 0) - int(recipient.partial_paid_yen or 0)
     if amount <= 0:
         raise PaymentNotAllowed("no_amount")
     _expire_lapsed_vouchers(session, recipient.id)

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, event, func, inspect, select, text
+from sqlalchemy import case, delete, event, func, inspect, select, text
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 from sqlmodel import select as select_models
@@ -40,7 +40,16 @@ from smspay_app.models.stats import CampaignStats, CampaignStatsHour
 
 COUNTERS = (*DASHBOARD_FUNNEL, "recipients", "failed", "paid_yen", "total_yen")
 # Recipient columns the counters derive from.
-SOURCE_COLUMNS = ("amount_yen", "sent_at", "delivered_at", "clicked_at", "verified_at", "paid_at", "failed_at")
+SOURCE_COLUMNS = (
+    "amount_yen",
+    "partial_paid_yen",
+    "sent_at",
+    "delivered_at",
+    "clicked_at",
+    "verified_at",
+    "paid_at",
+    "failed_at",
+)
 # A later step proves the earlier ones (a click proves delivery).
 _PROOF = {
     "sent": ("sent_at", "delivered_at", "clicked_at", "verified_at", "paid_at"),
@@ -58,7 +67,8 @@ def flags(row: Mapping[str, Any]) -> dict[str, int]:
     amount = int(row.get("amount_yen") or 0)
     out["recipients"] = 1
     out["failed"] = int(row.get("failed_at") is not None)
-    out["paid_yen"] = amount if row.get("paid_at") is not None else 0
+    # What was recorded: the whole amount once paid, else the partial payments (issue 18 item 11).
+    out["paid_yen"] = amount if row.get("paid_at") is not None else min(amount, int(row.get("partial_paid_yen") or 0))
     out["total_yen"] = amount
     return out
 
@@ -83,7 +93,16 @@ def _count_columns():
     return [func.count(proof(cols)).label(step) for step, cols in _PROOF.items()] + [
         func.count().label("recipients"),
         func.count(r.failed_at).label("failed"),
-        func.coalesce(func.sum(r.amount_yen).filter(r.paid_at.is_not(None)), 0).label("paid_yen"),
+        func.coalesce(
+            func.sum(
+                case(
+                    (r.paid_at.is_not(None), r.amount_yen),
+                    (r.partial_paid_yen < r.amount_yen, r.partial_paid_yen),
+                    else_=r.amount_yen,
+                )
+            ),
+            0,
+        ).label("paid_yen"),
         func.coalesce(func.sum(r.amount_yen), 0).label("total_yen"),
     ]
 

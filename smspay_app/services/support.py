@@ -32,7 +32,7 @@ from smspay_app.services.auth import Caller
 # The support pages' refusal: the actions' (same class, old name).
 SupportError = ActionRefused
 
-ACTIONS = ("reissue", "resend", "extend", "unlock", "cancel", "mark_paid", "refund")
+ACTIONS = ("reissue", "resend", "extend", "unlock", "cancel", "mark_paid", "record_partial_payment", "refund")
 
 __all__ = [
     "ACTIONS",
@@ -82,6 +82,8 @@ def run_action(
         return cancel_recipient(session, caller, recipient_id, reason)
     if action == "mark_paid":
         return mark_paid_outside(session, caller, recipient_id, reason, amount_yen)
+    if action == "record_partial_payment":
+        return actions.record_partial_payment(session, caller, recipient_id, amount_yen, reason)
     if action == "refund":
         return actions.refund_payment(session, caller, recipient_id, amount_yen, reason)
     raise SupportError("ops.error.unknown_action")

@@ -67,6 +67,7 @@ TIMELINE_KINDS: tuple[str, ...] = (
     "staff_unlock",
     "staff_cancel",
     "staff_mark_paid",
+    "staff_record_partial_payment",
     "staff_refund",
 )
 # Kinds older rows may hold but nothing writes any more (still labelled):
