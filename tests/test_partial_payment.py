@@ -104,3 +104,23 @@ def test_online_checkout_after_a_partial_payment_charges_what_is_outstanding(ses
     )
     payment = payments.open_checkout(session, ctx, get_payment_gateway(settings))
     assert payment.amount_yen == 600
+
+
+def test_the_recipient_page_says_what_was_paid_and_what_is_left(live_server, session):
+    """After a ¥400 partial payment of a ¥1,000 invoice the recipient's page says
+    ¥400 was paid and ¥600 is left (the checkout charges ¥600): issue 18 item 11."""
+    from tests.helpers import BROWSER_UA, form_to
+
+    j = make_journey(session, amount_yen=1_000)
+    caller = make_caller(session, session.get(Organisation, j.organisation_id), "support")
+    actions.record_partial_payment(session, caller, j.recipient_id, 400, "振込で一部受領")
+    session.commit()
+    with live_server.client(headers={"User-Agent": BROWSER_UA}) as client:
+        form = form_to(client.get(f"/l/{j.token}").text, "/verify")
+        fields = dict(form["fields"])
+        q_birth, q_number = j.question_ids
+        fields[f"q_{q_birth}"] = "1980-01-02"
+        fields[f"q_{q_number}"] = "123456"
+        assert client.post(form["action"], data=fields).status_code == 303
+        page = client.get(f"/l/{j.token}").text
+    assert "うち ¥400 は入金済みです。残りのお支払いは ¥600 です。" in page

@@ -132,6 +132,10 @@ MESSAGES = {
     "recipient.col_unit": {"ja": "単価", "en": "Unit price"},
     "recipient.col_total": {"ja": "金額", "en": "Amount"},
     "recipient.total": {"ja": "お支払い金額（税込）", "en": "Total due"},
+    "recipient.partial_paid": {
+        "ja": "うち {paid} は入金済みです。残りのお支払いは {rest} です。",
+        "en": "{paid} of it has been paid already; {rest} is left to pay.",
+    },
     "recipient.due": {"ja": "お支払い期限: {date}", "en": "Due date: {date}"},
     "recipient.pay_button": {"ja": "お支払いへ進む", "en": "Go to payment"},
     "recipient.pay_note": {

@@ -42,7 +42,7 @@ from smspay_app.domain.formatting import people_date, people_datetime, yen
 from smspay_app.domain.limits import SlidingWindowLimiter
 from smspay_app.i18n import language_from_accept, normalise_language, t
 from smspay_app.providers.payments.base import GatewayError, get_payment_gateway
-from smspay_app.services import journey, payments
+from smspay_app.services import actions, journey, payments
 from smspay_app.services.journey import LinkContext
 from smspay_app.settings import get_settings
 from smspay_app.web.html import html_response, page
@@ -344,6 +344,12 @@ def message_page(
                 f"<th class=n>{t('recipient.col_unit', lang)}</th><th class=n>{t('recipient.col_total', lang)}</th></tr>{rows}</table>"
             )
         main.append(f"<p>{t('recipient.total', lang)}</p><p class=total>{yen(recipient.amount_yen)}</p>")
+        if recipient.partial_paid_yen and state not in ("paid",):
+            # recorded by staff (actions.record_partial_payment): the checkout charges only the rest
+            rest = actions.outstanding_yen(recipient, campaign)
+            main.append(
+                f"<p id=partial>{t('recipient.partial_paid', lang, paid=yen(recipient.partial_paid_yen), rest=yen(rest))}</p>"
+            )
         due = _due_text(ctx, lang)
         if due:
             main.append(f"<p>{t('recipient.due', lang, date=due)}</p>")
