@@ -280,6 +280,16 @@ def _due_text(ctx: LinkContext, lang: str) -> str:
     return people_date(due, lang) if due else ""
 
 
+def _invoice_links(base: str, lang: str, *, paid: bool) -> str:
+    """Links to the printable invoice (the receipt once paid) and its PDF
+    (web/invoice.py); only on pages behind the identity check."""
+    kind = "receipt" if paid else "invoice"
+    return (
+        f'<p class=hint id="invoice-links"><a href="{base}/invoice">{t(f"recipient.show_{kind}", lang)}</a>'
+        f' ・ <a href="{base}/invoice.pdf">{t("invoice.pdf", lang)}</a></p>'
+    )
+
+
 def message_page(
     request: Request, lang: str, ctx: LinkContext, token: str, session: Session, *, notice: str = ""
 ) -> Response:
@@ -347,6 +357,7 @@ def message_page(
         due = _due_text(ctx, lang)
         if due:
             main.append(f"<p>{t('recipient.due', lang, date=due)}</p>")
+        main.append(_invoice_links(base, lang, paid=state == "paid"))
         if state not in ("paid", "processing"):
             main.append(f"<p class=hint>{t('recipient.pay_note', lang)}</p>")
             main.append(_form(f"{base}/pay", lang, "", t("recipient.pay_button", lang)))
@@ -631,6 +642,7 @@ def _done(request: Request, token: str) -> Response:
                 f"<h1>{title}</h1>{_notice('err', t('recipient.failed_body', lang))}"
                 + _form(f"{base}/pay", lang, "", t("recipient.pay_button", lang))
                 + f'<a class="btn alt" href="{base}">{t("recipient.back", lang)}</a>'
+                + _invoice_links(base, lang, paid=False)
             )
             return _respond(
                 request,
