@@ -81,7 +81,12 @@ logging.getLogger("uvicorn.access").addFilter(_RedactTokens())
 # ---------------------------------------------------------------- helpers
 
 
-def pick_language(request: Request, form: Any = None) -> str:
+def pick_language(request: Request, form: Any = None, ctx: LinkContext | None = None) -> str:
+    """The recipient's own choice (the form's, ``?lang=``, the cookie) first;
+    then, once the link is known, the campaign's recipient language (the
+    language its SMS was written in); Accept-Language only without a link."""
+    if form is None:
+        form = getattr(request.state, "form", None)  # a POST's form (_post_prelude)
     for value in (
         form.get("lang") if form is not None else None,
         request.query_params.get("lang"),
@@ -89,6 +94,8 @@ def pick_language(request: Request, form: Any = None) -> str:
     ):
         if value and str(value)[:2].lower() in ("ja", "en"):
             return normalise_language(str(value))
+    if ctx is not None and ctx.campaign.recipient_language:
+        return normalise_language(str(ctx.campaign.recipient_language))
     return language_from_accept(request.headers.get("accept-language"))
 
 
@@ -414,6 +421,7 @@ def _landing_get(request: Request, token: str, method: str) -> Response:
         ctx = journey.load_view(connection, token)
     if ctx is None:
         return unknown_page(request, lang)
+    lang = pick_language(request, ctx=ctx)
     state = journey.link_state(ctx)
     if state != "ok":
         response = problem_page(request, lang, ctx, token, state)
@@ -439,6 +447,7 @@ def _message_get(request: Request, token: str, method: str) -> Response:
         ctx = journey.load_context(session, token)
         if ctx is None:
             return unknown_page(request, lang)
+        lang = pick_language(request, ctx=ctx)
         state = journey.link_state(ctx)
         journey.record_visit(session, ctx, ua_class=ua_class, method=method, state=state)
         if state != "ok":
@@ -486,6 +495,7 @@ async def _post_prelude(request: Request):
     """Common to every POST: read the form, language, rate limit; a POST from
     another site is refused before anything is counted."""
     form = await request.form()
+    request.state.form = form
     lang = pick_language(request, form)
     if cross_site(request):
         return form, lang, cross_site_page(request, lang)
@@ -584,6 +594,7 @@ def _verified(request: Request, session: Session, token: str, lang: str, *, via:
         if ctx is None:
             problem = unknown_page(request, lang)
         else:
+            lang = pick_language(request, ctx=ctx)
             state = journey.link_state(ctx)
             if state != "ok":
                 problem = problem_page(request, lang, ctx, token, state)
@@ -632,6 +643,7 @@ def _done(request: Request, token: str) -> Response:
         ctx, problem = _verified(request, session, token, lang, via=None)
         if problem:
             return problem
+        lang = pick_language(request, ctx=ctx)
         state, _ = journey.payment_state(session, ctx)
         if state in ("paid", "processing", "none"):
             return message_page(request, lang, ctx, token, session)
@@ -671,6 +683,7 @@ def _cancelled(request: Request, token: str) -> Response:
         ctx, problem = _verified(request, session, token, lang, via=None)
         if problem:
             return problem
+        lang = pick_language(request, ctx=ctx)
         state, _ = journey.payment_state(session, ctx)
         if state in ("paid", "processing"):
             return message_page(request, lang, ctx, token, session)
@@ -743,6 +756,7 @@ def _optout_page(request: Request, token: str, lang: str, *, confirm: bool) -> R
         ctx = journey.load_context(session, token)
         if ctx is None or ctx.recipient.erased_at is not None:
             return unknown_page(request, lang)
+        lang = pick_language(request, ctx=ctx)
         title = t("recipient.optout_title", lang)
         if confirm:
             optouts.opt_out_by_link(session, ctx.organisation.id, ctx.recipient.id, ctx.recipient.phone_e164)
