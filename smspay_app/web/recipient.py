@@ -618,12 +618,13 @@ def _pay(request: Request, token: str, lang: str) -> Response:
         ctx, problem = _verified(request, session, token, lang, via="pay")
         if problem:
             return problem
+        lang = pick_language(request, ctx=ctx)  # the checkout's language
         gateway = get_payment_gateway(get_settings())
         try:
             payment = payments.open_checkout(session, ctx, gateway)
             if not payment.checkout_url:  # else: the live checkout, handed out again
                 session.commit()  # the Payment row exists before the gateway is called
-                payment = payments.start_checkout(session, ctx, token, gateway, payment)
+                payment = payments.start_checkout(session, ctx, token, gateway, payment, lang)
                 session.commit()
                 payment = payments.close_other_checkouts(session, gateway, payment)
         except payments.PaymentNotAllowed:
