@@ -218,6 +218,7 @@ MESSAGES = {
     },
     "ops.event.payment_refunded": {"ja": "二重のお支払いを自動返金", "en": "Duplicate payment refunded automatically"},
     "ops.event.voucher_sms_sent": {"ja": "払込票をSMSで送信", "en": "Voucher sent by SMS"},
+    "ops.event.opt_out_confirmed": {"ja": "配信停止の確認SMSを送信", "en": "Opt-out confirmation sent by SMS"},
     "ops.event.paid": {"ja": "支払完了", "en": "Paid"},
     "ops.event.link_expired": {"ja": "リンクの有効期限切れ", "en": "Link expired"},
     "ops.event.sms_reply": {"ja": "返信を受信", "en": "Reply received"},
