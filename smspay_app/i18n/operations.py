@@ -91,6 +91,7 @@ MESSAGES = {
         "en": "Search by phone, name or customer number",
     },
     "ops.recipients.search_button": {"ja": "検索", "en": "Search"},
+    "ops.recipients.clear_search": {"ja": "検索語を消す", "en": "Clear search"},
     "ops.recipients.all_campaigns": {"ja": "すべてのキャンペーン", "en": "All campaigns"},
     "ops.recipients.all_statuses": {"ja": "すべての状態", "en": "All statuses"},
     "ops.recipients.total": {"ja": "{total}件中 {start}〜{end}件", "en": "{start}–{end} of {total}"},
