@@ -311,6 +311,9 @@ def _ingest(
     due_i = _not_answer(index.get(mapping.get("due_date", ""), None))
     due_h = mapping.get("due_date", "")
     cust_i = _not_answer(index.get(mapping.get("customer_number", ""), None))
+    # The caller's own reference (the REST API's ``reference``); a CSV has none:
+    # its customer number is the reference too.
+    ref_i = _not_answer(index.get(mapping.get("reference", ""), None))
     lines_i = _not_answer(index.get(mapping.get("lines", ""), None))
     lines_h = mapping.get("lines", "")
     merge_headers = [(i, h) for i, h in enumerate(headers) if i not in answer_cols]
@@ -455,6 +458,7 @@ def _ingest(
             merge = {h: row[i] for i, h in merge_headers}
             name = row[name_i].strip() if name_i is not None else ""
             customer = row[cust_i].strip() if cust_i is not None else ""
+            reference = row[ref_i].strip() if ref_i is not None else customer
             merge["name"] = name
             merge["amount"] = str(amount)
             merge["due_date"] = due.isoformat() if due else ""
@@ -468,7 +472,7 @@ def _ingest(
                     dumps(merge),
                     amount,
                     due,
-                    customer,
+                    reference,
                     row_number,
                     "",
                     "created",
