@@ -9,6 +9,8 @@ PORT="${SMSPAY_PORT:-3000}"
 # other machines; the demo password must then be changed at first sign-in).
 export SMSPAY_HOST="${SMSPAY_HOST:-127.0.0.1}"
 export SMSPAY_PUBLIC_BASE_URL="${SMSPAY_PUBLIC_BASE_URL:-http://localhost:$PORT}"
-"$PY" -m smspay_app.startup
+"$PY" -m smspay_app.startup --prepare
+# The sign-in address once the app answers (not before: the build takes a while).
+"$PY" -m smspay_app.startup --announce &
 log "building and starting the app on port $PORT (the first build takes a minute or two)"
 exec "$VENV/bin/reflex" run --env prod --single-port --frontend-port "$PORT" --backend-port "$PORT" --backend-host "$SMSPAY_HOST" --loglevel warning

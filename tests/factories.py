@@ -181,6 +181,7 @@ def make_journey(
     ask_read_confirmation: bool = False,
     lifetime_hours: int = 72,
     phone: str = "+819012345678",
+    recipient_language: str = "ja",
     **org_fields,
 ) -> Journey:
     """A sending campaign with one delivered recipient and a live link (the raw
@@ -204,6 +205,7 @@ def make_journey(
         verification_mode=verification_mode,
         max_wrong_answers=max_wrong_answers,
         ask_read_confirmation=ask_read_confirmation,
+        recipient_language=recipient_language,
     )
     session.add(campaign)
     session.flush()

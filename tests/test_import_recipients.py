@@ -280,3 +280,21 @@ def test_question_column_named_in_another_language_resolves_through_its_field(se
     report = import_recipients_csv(session, campaign, data)
     assert (report.status, report.imported_rows) == ("done", 1), report.errors
     assert session.exec(select(IdentityAnswer)).one()
+
+
+def test_errors_quote_the_rejected_value_but_never_a_phone_or_an_answer(session, campaign):
+    from smspay_app.services.imports import errors_csv
+
+    data = (
+        "電話番号,氏名,金額,支払期限,生年月日\n"
+        "09011112222,A,12千円,2025/13/01,1980/1/2\n"
+        "0120-444-555,B,100,,19800102x\n"
+    ).encode()
+    report = import_recipients_csv(session, campaign, data, lang="en")
+    reasons = {(e["row"], e["column"]): e["reason"] for e in json.loads(report.errors)}
+    assert reasons[(2, "金額")].endswith("(given: “12千円”)")
+    assert reasons[(2, "支払期限")].endswith("(given: “2025/13/01”)")
+    assert "19800102x" not in report.errors and "0120-444-555" not in report.errors
+    ja = errors_csv(report, "ja").decode("utf-8-sig")
+    assert "金額を読み取れません（0以上の整数の円で入力してください）。（入力値:「12千円」）" in ja
+    assert "（入力値:「2025/13/01」）" in ja

@@ -517,3 +517,25 @@ def test_a_suspended_organisations_users_are_told(app_module, settings, session)
     session.commit()
     AppState.guard.fn(state)
     assert state.org_suspended is True
+
+
+def test_the_banner_waits_for_the_app_and_names_pages_that_exist(settings, session, live_server, monkeypatch, capsys):
+    from smspay_app import startup
+    from tests.helpers import free_port
+
+    monkeypatch.setattr(settings, "public_base_url", f"http://127.0.0.1:{free_port()}")  # nothing listens
+    assert startup.announce(timeout_seconds=0.3, poll_seconds=0.05) is False
+    printed = capsys.readouterr().out
+    assert "/login" not in printed and "did not answer" in printed
+
+    monkeypatch.setattr(settings, "public_base_url", live_server.base_url)
+    monkeypatch.setattr(settings, "sms_provider", "simulator")
+    monkeypatch.setattr(settings, "payment_provider", "sandbox")
+    assert startup.announce(timeout_seconds=10, poll_seconds=0.05) is True
+    printed = capsys.readouterr().out
+    assert f"{live_server.base_url}/login" in printed
+    sandbox_url = next(w for w in printed.split() if "/sim/stripe" in w)
+    inbox_url = next(w for w in printed.split() if "/sim/twilio" in w)
+    with live_server.client() as client:  # from this machine: the simulators' own pages
+        assert client.get(sandbox_url.removeprefix(live_server.base_url)).status_code == 200
+        assert client.get(inbox_url.removeprefix(live_server.base_url)).status_code == 200

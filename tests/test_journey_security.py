@@ -248,7 +248,7 @@ def test_expired_revoked_pages_show_business_contact(live_server, session):
         recipient = session.get(Recipient, j.recipient_id)
         _, fresh = issue_link(session, recipient, 72)
         session.commit()
-        revoked = c.get(f"/l/{j.token}", headers={"Accept-Language": "en"})
+        revoked = c.get(f"/l/{j.token}?lang=en")  # Japanese campaign: English by choice (item 11)
         assert revoked.status_code == 410 and "no longer valid" in revoked.text
         assert "12,340" not in revoked.text and "山田" not in revoked.text
         assert c.get(f"/l/{fresh}").status_code == 200

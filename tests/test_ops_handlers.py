@@ -110,3 +110,38 @@ def test_support_user_can_reissue_through_the_handler(session):
     assert session.exec(select(SendAttempt)).one().kind == "reissue"
     assert [e["kind"] for e in detail.events][0] == "staff_reissue"
     assert detail.audits[0]["reason"] == "期限切れの連絡あり"
+
+
+def test_after_resend_the_old_link_shows_as_revoked_without_reload(session):
+    import asyncio
+
+    from smspay_app.models import Organisation
+    from smspay_app.worker import run_dispatcher_once
+
+    j = make_journey(session)
+    support_user = make_caller(session, session.get(Organisation, j.organisation_id), "support")
+    session.commit()
+    detail = _state(RecipientDetailState, sign_in_token(session, support_user.email), recipient_id=str(j.recipient_id))
+    RecipientDetailState.load.fn(detail)
+    assert [l["state"] for l in detail.links] == ["live"]
+    RecipientDetailState.open_action.fn(detail, "resend")
+    RecipientDetailState.submit_action.fn(detail, {"reason": "SMSが届かないとの連絡"})
+    assert detail.dialog_error == "" and not detail.dialog_open
+    asyncio.run(run_dispatcher_once())  # the new SMS goes out with a fresh link
+    RecipientDetailState.tick.fn(detail)  # the page's periodic refresh, no reload
+    assert [l["state"] for l in detail.links] == ["live", "revoked"]
+    assert detail.links[1]["revoked"] != ""
+
+
+def test_recipient_search_has_a_clear_button(session):
+    from smspay_app.models import Organisation
+
+    j = make_journey(session)
+    support_user = make_caller(session, session.get(Organisation, j.organisation_id), "support")
+    session.commit()
+    listing = _state(RecipientsState, sign_in_token(session, support_user.email))
+    RecipientsState.search.fn(listing, {"q": "存在しない人"})
+    assert listing.q == "存在しない人" and listing.total == 0
+    events = RecipientsState.clear_search.fn(listing)
+    assert listing.q == "" and listing.total == 1 and listing.page == 0
+    assert any("ref_recipient_search" in repr(e) for e in events)  # the (uncontrolled) box is emptied too

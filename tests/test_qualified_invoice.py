@@ -159,3 +159,30 @@ def test_the_reduced_rate_note_only_with_a_reduced_item():
         False, "発行者", "", "1", "2026-12-01", "山田", "請求", invoice.totals([Line("弁当", 1, 1080, 8)])
     )
     assert "※は軽減税率" in render_html(doc8, "ja")
+
+
+def test_message_and_done_pages_link_the_invoice_only_after_verification(live_server, session):
+    from datetime import datetime
+
+    from smspay_app.models import Recipient
+    from smspay_app.web import recipient as recipient_web
+    from tests.factories import make_journey
+    from tests.helpers import BROWSER_UA
+
+    recipient_web.post_limiter.reset()
+    j = make_journey(session, amount_yen=12_340)
+    session.commit()
+    with live_server.client(headers={"User-Agent": BROWSER_UA}) as client:
+        landing = client.get(f"/l/{j.token}")
+        assert "/invoice" not in landing.text  # the identity check first
+        _verify(client, j)
+        page = client.get(f"/l/{j.token}").text
+        assert f'href="/l/{j.token}/invoice"' in page and f'href="/l/{j.token}/invoice.pdf"' in page
+        assert "請求書を表示" in page
+        recipient = session.get(Recipient, j.recipient_id)
+        recipient.status, recipient.paid_at = "paid", datetime(2026, 12, 1, 3, 0)
+        session.add(recipient)
+        session.commit()
+        done = client.get(f"/l/{j.token}/done").text
+        assert "領収書を表示" in done and f'href="/l/{j.token}/invoice.pdf"' in done
+        assert client.get(f"/l/{j.token}/invoice").status_code == 200

@@ -47,3 +47,38 @@ def test_switching_the_recipient_language_swaps_only_default_texts(app_module, s
     CampaignEditorState.submit.fn(editor, {"name": "English customers", "amount_yen": "1000"})
     session.expire_all()
     assert session.exec(select(Campaign).where(Campaign.name == "English customers")).one().recipient_language == "en"
+
+
+def test_recipient_pages_follow_the_campaigns_recipient_language(live_server, session):
+    from smspay_app.web import recipient as recipient_web
+    from tests.factories import make_journey
+    from tests.helpers import BROWSER_UA
+    from tests.test_qualified_invoice import _verify
+
+    recipient_web.post_limiter.reset()
+    j = make_journey(session, amount_yen=1000)
+    campaign = session.get(Campaign, j.campaign_id)
+    campaign.recipient_language = "en"
+    session.add(campaign)
+    session.commit()
+    headers = {"User-Agent": BROWSER_UA, "Accept-Language": "ja-JP,ja;q=0.9"}
+    with live_server.client(headers=headers) as client:
+        landing = client.get(f"/l/{j.token}")
+        assert 'lang="en"' in landing.text and t("recipient.verify_title", "en") in landing.text
+        _verify(client, j)  # its form carries the page's language
+        page = client.get(f"/l/{j.token}")
+        assert 'lang="en"' in page.text and "Show the invoice" in page.text
+        assert 'lang="en"' in client.get(f"/l/{j.token}/invoice").text
+        assert 'lang="en"' in client.get(f"/l/{j.token}/optout").text
+        # The recipient's own choice still wins (and is remembered).
+        assert 'lang="ja"' in client.get(f"/l/{j.token}?lang=ja").text
+        assert 'lang="ja"' in client.get(f"/l/{j.token}").text
+    # A Japanese campaign stays Japanese for an English browser.
+    campaign.recipient_language = "ja"
+    session.add(campaign)
+    session.commit()
+    with live_server.client(headers={"User-Agent": BROWSER_UA, "Accept-Language": "en-US,en"}) as client:
+        assert 'lang="ja"' in client.get(f"/l/{j.token}").text
+    # An unknown link: the browser's language.
+    with live_server.client(headers={"User-Agent": BROWSER_UA, "Accept-Language": "en-US,en"}) as client:
+        assert 'lang="en"' in client.get("/l/doesnotexist123").text

@@ -117,6 +117,36 @@ def test_admin_saves_settings_and_bad_input_keeps_what_was_typed(session, pages)
     assert session.get(Organisation, org.id).name == "新社名"
 
 
+def test_admin_sets_the_invoice_registration_number_on_the_settings_page(session, pages):
+    settings_pages, _, _ = pages
+    org = make_org(session)
+    token, _ = signed_in(session, org, "admin")
+    st = _state(settings_pages.OrgSettingsState, token)
+    st.lang = "en"
+    settings_pages.OrgSettingsState.load.fn(st)
+    assert st.values["invoice_registration_number"] == ""
+    base = {k: v for k, v in st.values.items()}
+    # A wrong check digit and a wrong time zone: both named, nothing saved, what was typed kept.
+    settings_pages.OrgSettingsState.save.fn(
+        st, {**base, "invoice_registration_number": "T8010001008846", "timezone": "Mars/Olympus"}
+    )
+    assert st.errors["invoice_registration_number"].startswith("A registration number is T followed by 13 digits")
+    assert "timezone" in st.errors
+    assert st.values["invoice_registration_number"] == "T8010001008846"
+    session.expire_all()
+    assert session.get(Organisation, org.id).invoice_registration_number == ""
+    # Full-width input is folded and saved, audited once.
+    settings_pages.OrgSettingsState.save.fn(st, {**base, "invoice_registration_number": "Ｔ７０１０７０５０００７２５"})
+    assert st.message == "Saved." and st.errors == {}
+    assert st.values["invoice_registration_number"] == "T7010705000725"
+    session.expire_all()
+    assert session.get(Organisation, org.id).invoice_registration_number == "T7010705000725"
+    audits = session.exec(select(AuditLog).where(AuditLog.action == "settings.invoice_registration_number")).all()
+    assert len(audits) == 1
+    settings_pages.OrgSettingsState.save.fn(st, {**base, "invoice_registration_number": "T7010705000725"})
+    assert st.message == "Nothing changed."
+
+
 def test_login_state_walks_the_totp_step_and_applies_the_users_language(session, pages):
     _, _, state = pages
     org = make_org(session)

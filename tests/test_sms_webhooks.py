@@ -191,3 +191,43 @@ def test_a_retried_inbound_reply_is_acknowledged_and_stored_once(live_server, se
             )
             assert r.status_code == 200 and "<Response/>" in r.text
     assert len(session.exec(select(InboundMessage)).all()) == 1
+
+
+def test_opting_out_by_reply_sends_one_confirmation_sms(live_server, session, settings):
+    from smspay_app.models import TimelineEvent
+
+    org = make_org(session)
+    campaign = make_campaign(session, org, recipients=1)
+    sending.start_sending(session, campaign)
+    session.commit()
+    import asyncio
+
+    from smspay_app.worker import run_dispatcher_once
+
+    asyncio.run(run_dispatcher_once())
+    phone = session.exec(select(Recipient).where(Recipient.campaign_id == campaign.id)).one().phone_e164
+
+    def texts_to_phone(client) -> list[str]:
+        listing = client.get(
+            f"/sim/twilio/2010-04-01/Accounts/{settings.twilio_account_sid}/Messages.json",
+            params={"To": phone},
+            auth=(settings.twilio_account_sid, settings.twilio_auth_token),
+        ).json()["messages"]
+        return [m["body"] for m in listing]
+
+    with live_server.client() as client:
+        before = texts_to_phone(client)
+        assert client.post("/sim/twilio/_reply", json={"from": phone, "body": "停止"}).json()["webhook_status"] == 200
+        after = texts_to_phone(client)
+        confirmations = [b for b in after if "配信停止を受け付けました" in b]
+        assert len(after) == len(before) + 1 and len(confirmations) == 1
+        assert org.name in confirmations[0]
+        # Saying it again changes nothing and sends nothing more.
+        assert client.post("/sim/twilio/_reply", json={"from": phone, "body": "STOP"}).json()["webhook_status"] == 200
+        assert len(texts_to_phone(client)) == len(after)
+        # A plain reply is not confirmed either.
+        client.post("/sim/twilio/_reply", json={"from": phone, "body": "ありがとう"})
+        assert len(texts_to_phone(client)) == len(after)
+    session.expire_all()
+    kinds = [e.kind for e in session.exec(select(TimelineEvent).order_by(TimelineEvent.id))]
+    assert kinds.count("opt_out_confirmed") == 1

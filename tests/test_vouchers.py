@@ -32,7 +32,7 @@ def _fresh_limits():
 
 
 def _choose(live_server, session, method: str, outcome: str = "success", lang: str = "ja"):
-    j = make_journey(session)
+    j = make_journey(session, recipient_language=lang)  # the pages follow the campaign's language
     client = live_server.client(headers={"User-Agent": BROWSER_UA, "Accept-Language": lang})
     q1, q2 = j.question_ids
     client.post(f"/l/{j.token}/verify", data={f"q_{q1}": "1980/1/2", f"q_{q2}": "123456"})
@@ -149,7 +149,7 @@ def _signed_paid_event(payment: Payment) -> bytes:
 )
 def test_receipt_time_in_the_organisations_zone_across_midnight_utc(live_server, session, lang, expected):
     with frozen(datetime(2026, 12, 1, 18, 57)):  # 03:57 on 2 December in Tokyo
-        j = make_journey(session)
+        j = make_journey(session, recipient_language=lang)
         client = live_server.client(headers={"User-Agent": BROWSER_UA, "Accept-Language": lang})
         q1, q2 = j.question_ids
         client.post(f"/l/{j.token}/verify", data={f"q_{q1}": "1980/1/2", f"q_{q2}": "123456"})

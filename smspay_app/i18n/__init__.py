@@ -46,3 +46,12 @@ def t(key: str, lang: str | None = None, **fields: object) -> str:
     texts = CATALOG[key]
     text = texts[normalise_language(lang)]
     return text.format(**fields) if fields else text
+
+
+def chosen_language(*choices: str | None, accept: str | None = None) -> str:
+    """The first of ``choices`` that names ja/en (``?lang=``, a saved choice,
+    ...), else the Accept-Language header's, else Japanese."""
+    for value in choices:
+        if value and str(value)[:2].lower() in LANGUAGES:
+            return normalise_language(str(value))
+    return language_from_accept(accept)

@@ -151,6 +151,7 @@ MESSAGES = {
         "ja": "金額を読み取れません（0以上の整数の円で入力してください）。",
         "en": "The amount cannot be read (whole yen, 0 or more).",
     },
+    "import.rejected_value": {"ja": "（入力値:「{value}」）", "en": " (given: “{value}”)"},
     "import.invalid_date": {
         "ja": "日付を読み取れません。",
         "en": "The date cannot be read.",

@@ -31,9 +31,19 @@ MESSAGES = {
         "ja": "消費税額は税率ごとに合計した金額から計算し、1円未満を切り捨てています。",
         "en": "Consumption tax is computed per rate on the total of that rate, fractions of a yen cut off.",
     },
+    "recipient.show_invoice": {"ja": "請求書を表示（印刷用）", "en": "Show the invoice (printable)"},
+    "recipient.show_receipt": {"ja": "領収書を表示（印刷用）", "en": "Show the receipt (printable)"},
     "invoice.pdf": {"ja": "PDFをダウンロード", "en": "Download PDF"},
     "settings.error.invoice_number": {
         "ja": "登録番号は「T」と13桁の数字です（例: T1234567890123）。番号をご確認ください。",
         "en": "A registration number is T followed by 13 digits (e.g. T1234567890123); please check it.",
+    },
+    "settings.invoice_registration_number": {
+        "ja": "適格請求書発行事業者の登録番号",
+        "en": "Qualified-invoice registration number",
+    },
+    "settings.invoice_registration_number.help": {
+        "ja": "「T」と13桁の数字。請求書・領収書に記載します。未登録なら空欄のままにしてください。",
+        "en": "T followed by 13 digits, printed on invoices and receipts. Leave empty if not registered.",
     },
 }

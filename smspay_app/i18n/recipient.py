@@ -188,6 +188,10 @@ MESSAGES = {
     "recipient.voucher_amount": {"ja": "お支払い金額: {amount}", "en": "Amount to pay: {amount}"},
     "recipient.voucher_link": {"ja": "払込票を表示", "en": "Show the voucher"},
     "recipient.voucher_sms_button": {"ja": "この内容をSMSで受け取る", "en": "Send me this by SMS"},
+    "sms.opt_out_confirmation": {
+        "ja": "{prefix}配信停止を受け付けました。今後{org}からのSMSはお送りしません。",
+        "en": "{prefix}You have opted out. {org} will send you no more SMS.",
+    },
     "recipient.voucher_sms_sent": {"ja": "お支払い方法をSMSでお送りしました。", "en": "We sent these details by SMS."},
     "recipient.voucher_sms_cap": {
         "ja": "SMSの送信回数の上限に達しました。",

@@ -40,6 +40,8 @@ class RecipientsState(AppState):
     def load(self, *, caller: auth.Caller):
         wanted = str(self.router.url.query_parameters.get("campaign", "") or "")
         self.campaign_filter = wanted if wanted.isdigit() else ALL
+        if wanted.isdigit():
+            self.q = ""  # 宛先を検索 from a campaign starts without an earlier search term
         self.page = 0
         self._refresh(caller)
 
@@ -94,6 +96,15 @@ class RecipientsState(AppState):
         self.q = str(form.get("q", ""))[:100]
         self.page = 0
         return self._reload()
+
+    @rx.event
+    def clear_search(self):
+        """The clear button beside the search box: no term, first page, and
+        the box emptied (it is uncontrolled)."""
+        self.q = ""
+        self.page = 0
+        refused = self._reload()
+        return [rx.set_value("recipient-search", "")] + ([refused] if refused is not None else [])
 
     @rx.event
     def set_campaign_filter(self, value: str):
@@ -166,6 +177,18 @@ def recipients_page() -> rx.Component:
                             AppState.tr["ops.recipients.search_button"],
                             type="submit",
                             id="recipient-search-button",
+                        ),
+                        rx.cond(
+                            RecipientsState.q != "",
+                            rx.button(
+                                rx.icon("x", size=14),
+                                AppState.tr["ops.recipients.clear_search"],
+                                type="button",
+                                variant="soft",
+                                color_scheme="gray",
+                                on_click=RecipientsState.clear_search,
+                                id="recipient-search-clear",
+                            ),
                         ),
                     ),
                     on_submit=RecipientsState.search,

@@ -71,12 +71,13 @@ class OrgSettingsState(MessageMixin, AppState):
     def load(self, *, caller: auth.Caller):
         with session_scope() as session:
             current = org_settings.get_settings_for(session, caller)
-        self._show(current)
+            invoice_number = org_settings.get_invoice_registration_number(session, caller)
+        self._show(current, invoice_number)
         self.error_keys = {}
         self._clear()
         self.loaded = True
 
-    def _show(self, current: org_settings.OrgSettings) -> None:
+    def _show(self, current: org_settings.OrgSettings, invoice_number: str) -> None:
         self.values = {
             "name": current.name,
             "sender_name": current.sender_name,
@@ -87,17 +88,37 @@ class OrgSettingsState(MessageMixin, AppState):
             "support_phone": current.support_phone,
             "segment_price_yen": f"{current.segment_price_yen:g}",
             "data_retention_days": str(current.data_retention_days),
+            "invoice_registration_number": invoice_number,
         }
         self.require_totp = current.require_totp
 
     @rx.event
     @require("settings.manage", refused=lambda state, exc: state._refused(exc))
     def save(self, form: dict, *, caller: auth.Caller):
+        form = dict(form)
+        typed_number = str(form.pop("invoice_registration_number", "") or "")
         try:
             with session_scope() as session:
-                changes = org_settings.update_settings(session, caller, form, caller_token=self.session_token)
+                # Both parts validated, every problem shown at once; any error rolls both back.
+                problems: list = []
+                changes: dict = {}
+                saved_number = org_settings.get_invoice_registration_number(session, caller)
+                if org_settings.normalise_invoice_number(typed_number) != saved_number:
+                    try:
+                        org_settings.set_invoice_registration_number(session, caller, typed_number)
+                        changes["invoice_registration_number"] = True
+                    except org_settings.SettingsInvalid as exc:
+                        problems += exc.errors
+                try:
+                    changes.update(org_settings.update_settings(session, caller, form, caller_token=self.session_token))
+                except org_settings.SettingsInvalid as exc:
+                    problems = exc.errors + problems
+                if problems:
+                    raise org_settings.SettingsInvalid(problems)
                 current = org_settings.get_settings_for(session, caller)
+                invoice_number = org_settings.get_invoice_registration_number(session, caller)
         except org_settings.SettingsInvalid as exc:
+            form["invoice_registration_number"] = typed_number
             # Keep what was typed: nothing is lost on a mistake.
             self.values = {k: str(form.get(k, "")) for k in self.values}
             self.require_totp = str(form.get("require_totp", "")).lower() in ("on", "true", "1")
@@ -105,7 +126,7 @@ class OrgSettingsState(MessageMixin, AppState):
             self._say("settings.invalid", False)
             return
         self.error_keys = {}
-        self._show(current)
+        self._show(current, invoice_number)
         self.org_name = current.name
         self._say("settings.saved" if changes else "settings.unchanged")
 
@@ -162,6 +183,13 @@ def _org_form() -> rx.Component:
                     _field("settings.support_phone", "support_phone", "settings.support_phone.help", type="tel"),
                     _field("settings.sender_name", "sender_name", "settings.sender_name.help", max_length=20),
                     _field("settings.sender_id", "sender_id", "settings.sender_id.help", max_length=16),
+                    _field(
+                        "settings.invoice_registration_number",
+                        "invoice_registration_number",
+                        "settings.invoice_registration_number.help",
+                        max_length=20,
+                        placeholder="T1234567890123",
+                    ),
                     columns=rx.breakpoints(initial="1", md="2"),
                     spacing="4",
                     width="100%",

@@ -25,7 +25,8 @@ CANONICAL = {
     "name": "name",
     "amount_yen": "amount",
     "due_date": "due_date",
-    "reference": "customer_number",
+    "customer_number": "customer_number",
+    "reference": "reference",
     "lines": "lines",
 }
 COLUMN_TO_FIELD = {v: k for k, v in CANONICAL.items()}
@@ -95,10 +96,13 @@ def create_campaign(
             "quiet_hours_end",
             "reminder_rules",
             "reminder_template",
+            "recipient_language",
         ):
-            setattr(campaign, name, getattr(template, name))
+            if name not in given:
+                setattr(campaign, name, getattr(template, name))
         session.add(campaign)
-        for line in session.exec(select(InvoiceLine).where(InvoiceLine.campaign_id == template.id)):
+        lines = session.exec(select(InvoiceLine).where(InvoiceLine.campaign_id == template.id)).all()
+        for line in [] if "invoice_lines" in given else lines:
             session.add(
                 InvoiceLine(
                     campaign_id=campaign.id,
@@ -106,6 +110,7 @@ def create_campaign(
                     item=line.item,
                     quantity=line.quantity,
                     unit_price_yen=line.unit_price_yen,
+                    tax_rate=line.tax_rate,
                 )
             )
         session.flush()
@@ -159,7 +164,8 @@ def add_recipients(
             "name": str(item.get("name") or ""),
             "amount": "" if item.get("amount_yen") is None else str(item["amount_yen"]),
             "due_date": str(item.get("due_date") or ""),
-            "customer_number": str(item.get("reference") or ""),
+            "customer_number": str(item.get("customer_number") or ""),
+            "reference": str(item.get("reference") or ""),
             "lines": json.dumps(item["lines"], ensure_ascii=False) if item.get("lines") else "",
         }
         rows.append([values[h] if h in values else fields.get(h, "") for h in headers])

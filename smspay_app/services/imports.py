@@ -99,13 +99,29 @@ _EVENT_COLUMNS = (
 )
 
 
+REJECTED_VALUE_MAX = 40  # characters of a rejected cell quoted in its error
+
+
+def _reason(key: str, lang: str, params: dict[str, Any]) -> str:
+    """An error's text; with the rejected cell quoted when it was kept
+    (``value``: amounts, lines and dates only, never a phone number or an
+    identity answer, which are personal or secret)."""
+    text = t(key, lang, **params) if params else t(key, lang)
+    if "value" in params:
+        text += t("import.rejected_value", lang, value=params["value"])
+    return text
+
+
 def _error(row: int, column: str, key: str, lang: str, /, **params: Any) -> dict[str, Any]:
+    if "value" in params:
+        value = str(params["value"]).strip()
+        params["value"] = value if len(value) <= REJECTED_VALUE_MAX else value[: REJECTED_VALUE_MAX - 1] + "…"
     return {
         "row": row,
         "column": column,
         "reason_key": key,
         "params": params,
-        "reason": t(key, lang, **params) if params else t(key, lang),
+        "reason": _reason(key, lang, params),
     }
 
 
@@ -295,6 +311,9 @@ def _ingest(
     due_i = _not_answer(index.get(mapping.get("due_date", ""), None))
     due_h = mapping.get("due_date", "")
     cust_i = _not_answer(index.get(mapping.get("customer_number", ""), None))
+    # The caller's own reference (the REST API's ``reference``); a CSV has none:
+    # its customer number is the reference too.
+    ref_i = _not_answer(index.get(mapping.get("reference", ""), None))
     lines_i = _not_answer(index.get(mapping.get("lines", ""), None))
     lines_h = mapping.get("lines", "")
     merge_headers = [(i, h) for i, h in enumerate(headers) if i not in answer_cols]
@@ -369,7 +388,7 @@ def _ingest(
             if raw_amount:
                 parsed_amount = parse_amount_yen(raw_amount)
                 if parsed_amount is None:
-                    row_errors.append(_error(row_number, amount_h, "import.invalid_amount", lang))
+                    row_errors.append(_error(row_number, amount_h, "import.invalid_amount", lang, value=raw_amount))
                 else:
                     amount = parsed_amount
                     amount_given = True
@@ -379,7 +398,7 @@ def _ingest(
         if lines_i is not None and row[lines_i].strip():
             parsed_lines = parse_invoice_lines(row[lines_i])
             if parsed_lines is None:
-                row_errors.append(_error(row_number, lines_h, "import.invalid_lines", lang))
+                row_errors.append(_error(row_number, lines_h, "import.invalid_lines", lang, value=row[lines_i]))
             elif parsed_lines:
                 lines_total = sum(q * u for _, q, u in parsed_lines)
                 if amount_given and amount != lines_total:
@@ -402,7 +421,7 @@ def _ingest(
             if raw_due:
                 due = parse_date(raw_due)
                 if due is None:
-                    row_errors.append(_error(row_number, due_h, "import.invalid_date", lang))
+                    row_errors.append(_error(row_number, due_h, "import.invalid_date", lang, value=raw_due))
 
         answers: list[tuple[int, str]] = []
         for qid, kind, col_i, header in questions_kinds:
@@ -439,6 +458,7 @@ def _ingest(
             merge = {h: row[i] for i, h in merge_headers}
             name = row[name_i].strip() if name_i is not None else ""
             customer = row[cust_i].strip() if cust_i is not None else ""
+            reference = row[ref_i].strip() if ref_i is not None else customer
             merge["name"] = name
             merge["amount"] = str(amount)
             merge["due_date"] = due.isoformat() if due else ""
@@ -452,7 +472,7 @@ def _ingest(
                     dumps(merge),
                     amount,
                     due,
-                    customer,
+                    reference,
                     row_number,
                     "",
                     "created",
@@ -601,7 +621,7 @@ def errors_csv(report: RecipientImport, lang: str) -> bytes:
         key = err.get("reason_key") or ""
         params = err.get("params") or {}
         try:
-            reason = t(key, lang, **params) if params else t(key, lang)
+            reason = _reason(key, lang, params)
         except (KeyError, IndexError):
             reason = err.get("reason", "")
         writer.writerow([err.get("row", ""), _safe_cell(err.get("column", "")), _safe_cell(reason)])

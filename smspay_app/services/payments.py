@@ -133,7 +133,7 @@ def _expire_lapsed_vouchers(session: Session, recipient_id: int) -> None:
 
 
 def start_checkout(
-    session: Session, ctx: LinkContext, token: str, gateway: PaymentGateway, payment: Payment
+    session: Session, ctx: LinkContext, token: str, gateway: PaymentGateway, payment: Payment, lang: str = ""
 ) -> Payment:
     """Step 2: create the gateway's checkout session for the committed
     ``payment`` (from ``open_checkout``) and return it with ``checkout_url``
@@ -155,6 +155,8 @@ def start_checkout(
             idempotency_key=f"smspay-payment-{payment.id}",
             lines=tuple(invoice_lines_for(session, recipient)) if amount == recipient.amount_yen else (),
             customer=customer,
+            merchant_name=ctx.organisation.name,  # as on the invoice (its issuer)
+            locale=lang or campaign.recipient_language,
         )
     )
     payment.provider_session_id = checkout.id

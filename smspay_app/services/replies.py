@@ -205,3 +205,59 @@ def handle_inbound(
         if message.is_opt_out:
             opt_out(session, recipient.organisation_id, from_phone, source="reply")
     return message
+
+
+def opt_out_confirmation_due(session: Session, message: InboundMessage) -> Recipient | None:
+    """The recipient to confirm an opt-out by reply to, once: the reply opted
+    the number out, the organisation's route carries replies (else the SMS
+    said the opt-out is on the page), and no confirmation went to this number
+    since it was put on the list. None otherwise."""
+    from smspay_app.models import TimelineEvent
+
+    if not message.is_opt_out or message.recipient_id is None or message.organisation_id is None:
+        return None
+    if not capabilities_of(session, message.organisation_id)[2].two_way:
+        return None
+    listed = session.exec(
+        select(OptOut).where(OptOut.organisation_id == message.organisation_id, OptOut.phone_e164 == message.from_phone)
+    ).first()
+    if listed is None or listed.source != "reply":
+        return None
+    recipients = session.exec(
+        select(Recipient.id).where(
+            Recipient.organisation_id == message.organisation_id, Recipient.phone_e164 == message.from_phone
+        )
+    ).all()
+    confirmed = session.exec(
+        select(TimelineEvent).where(
+            TimelineEvent.recipient_id.in_(recipients),
+            TimelineEvent.kind == "opt_out_confirmed",
+            TimelineEvent.at >= listed.created_at,
+        )
+    ).first()
+    if confirmed is not None:
+        return None
+    return session.get(Recipient, message.recipient_id)
+
+
+def prepare_opt_out_confirmation(session: Session, message: InboundMessage) -> tuple[Recipient, str] | None:
+    """The opt-out confirmation SMS due for ``message`` (once:
+    ``opt_out_confirmation_due``) as (recipient, text), in the campaign's
+    recipient language, recorded on the timeline (``opt_out_confirmed``) so a
+    repeated webhook never sends it twice. Flushes; the entry point commits,
+    then sends it through the one-off SMS path (``journey.send_otp_sms``: the
+    campaign's connection, as for codes and vouchers) outside the transaction."""
+    from smspay_app.i18n import t
+    from smspay_app.models import Campaign
+    from smspay_app.services import sms_message
+
+    recipient = opt_out_confirmation_due(session, message)
+    if recipient is None:
+        return None
+    org = session.get(Organisation, recipient.organisation_id)
+    campaign = session.get(Campaign, recipient.campaign_id)
+    lang = campaign.recipient_language if campaign else "ja"
+    text = t("sms.opt_out_confirmation", lang, prefix=sms_message.sender_prefix(org), org=org.name)
+    timeline.record(session, recipient, "opt_out_confirmed", detail={"inbound_id": message.id})
+    session.flush()
+    return recipient, text

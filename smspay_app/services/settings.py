@@ -233,6 +233,21 @@ def update_settings(
     return changes
 
 
+def get_invoice_registration_number(session: Session, caller: Caller) -> str:
+    """The organisation's registration number as saved ("" when not registered)."""
+    caller.require("settings.manage")
+    org = session.get(Organisation, caller.organisation_id)
+    return org.invoice_registration_number or ""
+
+
+def normalise_invoice_number(value: str) -> str:
+    """What ``set_invoice_registration_number`` would save for ``value``
+    (before validation): full-width and spacing folded."""
+    from smspay_app.domain import invoice
+
+    return invoice.normalise_registration_number(value)
+
+
 def set_invoice_registration_number(session: Session, caller: Caller, value: str) -> str:
     """The organisation's qualified-invoice registration number (``T`` + 13
     digits with the check digit: ``domain.invoice``), or "" (not registered);

@@ -60,6 +60,7 @@ TIMELINE_KINDS: tuple[str, ...] = (
     # replies and opt-outs
     "sms_reply",
     "opted_out",
+    "opt_out_confirmed",
     # recipient actions (services.actions), whoever the actor: staff or an API key
     "staff_reissue",
     "staff_resend",

@@ -40,7 +40,7 @@ from smspay_app.domain.clock import utcnow
 from smspay_app.domain.limits import SlidingWindowLimiter
 from smspay_app.domain.links import MAX_LIFETIME_HOURS, MIN_LIFETIME_HOURS
 from smspay_app.i18n import language_from_accept, t
-from smspay_app.models import Campaign, IdempotencyRecord, Recipient
+from smspay_app.models import Campaign, IdempotencyRecord, InvoiceLine, Recipient
 from smspay_app.services import api as api_service
 from smspay_app.services import api_keys, campaigns, recipients
 from smspay_app.services.actions import ActionRefused
@@ -132,6 +132,21 @@ class QuestionIn(BaseModel):
     kind: Literal["date", "digits", "text", "secret"] = "text"
 
 
+class InvoiceLineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    item: str = Field(min_length=1, max_length=200)
+    quantity: int = Field(default=1, ge=1, le=100_000)
+    unit_price_yen: int = Field(ge=0, le=10_000_000, description="Tax included")
+    tax_rate: Literal[10, 8] = Field(default=10, description="Consumption tax, percent: 10, or 8 (reduced rate)")
+
+
+class InvoiceLineOut(BaseModel):
+    item: str
+    quantity: int
+    unit_price_yen: int
+    tax_rate: int
+
+
 class CampaignCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
@@ -156,6 +171,28 @@ class CampaignCreate(BaseModel):
         default=None,
         description="When the campaign's work ends (RFC 3339): it is closed then, nothing more is sent. "
         "Omitted: it stays active until closed (POST /campaigns/{id}/close).",
+    )
+    verification_mode: Literal["questions", "otp"] | None = Field(
+        default=None,
+        description="How recipients prove who they are: questions (default), or otp: a one-time code by SMS "
+        "(then no questions)",
+    )
+    ask_read_confirmation: bool | None = Field(
+        default=None, description="Notices without payment: ask 'I have read it'"
+    )
+    quiet_hours_start: str | None = Field(
+        default=None,
+        pattern=r"^([01]?\d|2[0-3]):[0-5]\d$",
+        description="This campaign's own quiet hours (HH:MM, with quiet_hours_end); omitted: the organisation's",
+    )
+    quiet_hours_end: str | None = Field(default=None, pattern=r"^([01]?\d|2[0-3]):[0-5]\d$")
+    invoice_lines: list[InvoiceLineIn] | None = Field(
+        default=None,
+        max_length=20,
+        description="The campaign's invoice lines with their tax rate; with no amount_yen their total is the amount",
+    )
+    recipient_language: Literal["ja", "en"] | None = Field(
+        default=None, description="The recipients' language (SMS code texts, pages, checkout); default ja"
     )
 
 
@@ -188,6 +225,12 @@ class CampaignOut(BaseModel):
     created_at: datetime
     closes_at: datetime | None
     questions: list[QuestionOut]
+    verification_mode: str
+    ask_read_confirmation: bool
+    quiet_hours_start: str | None = Field(description="The campaign's own quiet hours; null: the organisation's")
+    quiet_hours_end: str | None
+    invoice_lines: list[InvoiceLineOut]
+    recipient_language: str
     counts: Counts
 
 
@@ -229,7 +272,12 @@ class RecipientIn(BaseModel):
     name: str | None = Field(default=None, max_length=200)
     amount_yen: int | None = Field(default=None, ge=0, le=10_000_000, description="Default: the campaign's amount")
     due_date: str | None = Field(default=None, max_length=40, description="2030-04-30, 2030/4/30, 令和12年4月30日 ...")
-    reference: str | None = Field(default=None, max_length=100, description="Your order / customer number")
+    reference: str | None = Field(
+        default=None, max_length=100, description="Your own reference (order number...): shown as reference"
+    )
+    customer_number: str | None = Field(
+        default=None, max_length=100, description="The customer number the SMS and page show ({{customer_number}})"
+    )
     lines: list[RecipientLineIn] | None = Field(
         default=None,
         max_length=20,
@@ -280,6 +328,7 @@ class RecipientOut(BaseModel):
     amount_yen: int
     due_date: date | None
     reference: str | None
+    customer_number: str | None = Field(default=None, description="{{customer_number}}; null when none")
     steps: Steps = Field(description="First time of every step, UTC")
 
 
@@ -339,8 +388,29 @@ def campaign_out(session: Session, campaign: Campaign) -> CampaignOut:
             QuestionOut(label=q.label, column=q.column, kind=q.kind)
             for q in campaigns.questions_of(session, campaign.id)
         ],
+        verification_mode=campaign.verification_mode,
+        ask_read_confirmation=campaign.ask_read_confirmation,
+        quiet_hours_start=campaign.quiet_hours_start,
+        quiet_hours_end=campaign.quiet_hours_end,
+        invoice_lines=[
+            InvoiceLineOut(item=l.item, quantity=l.quantity, unit_price_yen=l.unit_price_yen, tax_rate=l.tax_rate)
+            for l in session.exec(
+                select(InvoiceLine).where(InvoiceLine.campaign_id == campaign.id).order_by(InvoiceLine.position)
+            )
+        ],
+        recipient_language=campaign.recipient_language,
         counts=Counts(**{k: int(n.get(k) or 0) for k in Counts.model_fields}),
     )
+
+
+def _merge_value(r: Recipient, name: str) -> str | None:
+    if r.erased_at is not None:
+        return None
+    try:
+        value = json.loads(r.merge_data or "{}").get(name)
+    except ValueError:
+        return None
+    return str(value) if value else None
 
 
 def recipient_out(session: Session, r: Recipient) -> RecipientOut:
@@ -355,6 +425,7 @@ def recipient_out(session: Session, r: Recipient) -> RecipientOut:
         amount_yen=r.amount_yen,
         due_date=r.due_date,
         reference=r.external_ref or None,
+        customer_number=_merge_value(r, "customer_number"),
         steps=Steps(**{name: _aware(getattr(r, name)) for name in Steps.model_fields}),
     )
 
@@ -633,6 +704,15 @@ def create_api() -> FastAPI:
                 link_lifetime_hours=body.link_lifetime_hours or get_settings().default_link_lifetime_hours,
                 questions=[campaigns.QuestionInput(q.label, q.column, q.kind) for q in body.questions or []],
                 closes_at=_naive_utc(body.closes_at),
+                verification_mode=body.verification_mode or "questions",
+                ask_read_confirmation=bool(body.ask_read_confirmation),
+                quiet_hours_start=body.quiet_hours_start,
+                quiet_hours_end=body.quiet_hours_end,
+                invoice_lines=[
+                    campaigns.InvoiceLineInput(l.item, l.quantity, l.unit_price_yen, l.tax_rate)
+                    for l in body.invoice_lines or []
+                ],
+                recipient_language=body.recipient_language or "ja",
             )
             try:
                 campaign = api_service.create_campaign(

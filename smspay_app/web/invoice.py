@@ -23,6 +23,7 @@ def _document(request: Request, token: str):
         ctx = journey.load_context(session, token)
         if ctx is None:
             return None, lang
+        lang = pick_language(request, ctx=ctx)
         if not journey.session_valid(ctx, request.cookies.get(SESSION_COOKIE)):
             return False, lang
         return invoices.build(session, ctx.recipient), lang

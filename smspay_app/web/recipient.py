@@ -81,7 +81,12 @@ logging.getLogger("uvicorn.access").addFilter(_RedactTokens())
 # ---------------------------------------------------------------- helpers
 
 
-def pick_language(request: Request, form: Any = None) -> str:
+def pick_language(request: Request, form: Any = None, ctx: LinkContext | None = None) -> str:
+    """The recipient's own choice (the form's, ``?lang=``, the cookie) first;
+    then, once the link is known, the campaign's recipient language (the
+    language its SMS was written in); Accept-Language only without a link."""
+    if form is None:
+        form = getattr(request.state, "form", None)  # a POST's form (_post_prelude)
     for value in (
         form.get("lang") if form is not None else None,
         request.query_params.get("lang"),
@@ -89,6 +94,8 @@ def pick_language(request: Request, form: Any = None) -> str:
     ):
         if value and str(value)[:2].lower() in ("ja", "en"):
             return normalise_language(str(value))
+    if ctx is not None and ctx.campaign.recipient_language:
+        return normalise_language(str(ctx.campaign.recipient_language))
     return language_from_accept(request.headers.get("accept-language"))
 
 
@@ -280,6 +287,16 @@ def _due_text(ctx: LinkContext, lang: str) -> str:
     return people_date(due, lang) if due else ""
 
 
+def _invoice_links(base: str, lang: str, *, paid: bool) -> str:
+    """Links to the printable invoice (the receipt once paid) and its PDF
+    (web/invoice.py); only on pages behind the identity check."""
+    kind = "receipt" if paid else "invoice"
+    return (
+        f'<p class=hint id="invoice-links"><a href="{base}/invoice">{t(f"recipient.show_{kind}", lang)}</a>'
+        f' ・ <a href="{base}/invoice.pdf">{t("invoice.pdf", lang)}</a></p>'
+    )
+
+
 def message_page(
     request: Request, lang: str, ctx: LinkContext, token: str, session: Session, *, notice: str = ""
 ) -> Response:
@@ -353,6 +370,7 @@ def message_page(
         due = _due_text(ctx, lang)
         if due:
             main.append(f"<p>{t('recipient.due', lang, date=due)}</p>")
+        main.append(_invoice_links(base, lang, paid=state == "paid"))
         if state not in ("paid", "processing"):
             main.append(f"<p class=hint>{t('recipient.pay_note', lang)}</p>")
             main.append(_form(f"{base}/pay", lang, "", t("recipient.pay_button", lang)))
@@ -409,6 +427,7 @@ def _landing_get(request: Request, token: str, method: str) -> Response:
         ctx = journey.load_view(connection, token)
     if ctx is None:
         return unknown_page(request, lang)
+    lang = pick_language(request, ctx=ctx)
     state = journey.link_state(ctx)
     if state != "ok":
         response = problem_page(request, lang, ctx, token, state)
@@ -434,6 +453,7 @@ def _message_get(request: Request, token: str, method: str) -> Response:
         ctx = journey.load_context(session, token)
         if ctx is None:
             return unknown_page(request, lang)
+        lang = pick_language(request, ctx=ctx)
         state = journey.link_state(ctx)
         journey.record_visit(session, ctx, ua_class=ua_class, method=method, state=state)
         if state != "ok":
@@ -481,6 +501,7 @@ async def _post_prelude(request: Request):
     """Common to every POST: read the form, language, rate limit; a POST from
     another site is refused before anything is counted."""
     form = await request.form()
+    request.state.form = form
     lang = pick_language(request, form)
     if cross_site(request):
         return form, lang, cross_site_page(request, lang)
@@ -579,6 +600,7 @@ def _verified(request: Request, session: Session, token: str, lang: str, *, via:
         if ctx is None:
             problem = unknown_page(request, lang)
         else:
+            lang = pick_language(request, ctx=ctx)
             state = journey.link_state(ctx)
             if state != "ok":
                 problem = problem_page(request, lang, ctx, token, state)
@@ -602,12 +624,13 @@ def _pay(request: Request, token: str, lang: str) -> Response:
         ctx, problem = _verified(request, session, token, lang, via="pay")
         if problem:
             return problem
+        lang = pick_language(request, ctx=ctx)  # the checkout's language
         gateway = get_payment_gateway(get_settings())
         try:
             payment = payments.open_checkout(session, ctx, gateway)
             if not payment.checkout_url:  # else: the live checkout, handed out again
                 session.commit()  # the Payment row exists before the gateway is called
-                payment = payments.start_checkout(session, ctx, token, gateway, payment)
+                payment = payments.start_checkout(session, ctx, token, gateway, payment, lang)
                 session.commit()
                 payment = payments.close_other_checkouts(session, gateway, payment)
         except payments.PaymentNotAllowed:
@@ -627,6 +650,7 @@ def _done(request: Request, token: str) -> Response:
         ctx, problem = _verified(request, session, token, lang, via=None)
         if problem:
             return problem
+        lang = pick_language(request, ctx=ctx)
         state, _ = journey.payment_state(session, ctx)
         if state in ("paid", "processing", "none"):
             return message_page(request, lang, ctx, token, session)
@@ -637,6 +661,7 @@ def _done(request: Request, token: str) -> Response:
                 f"<h1>{title}</h1>{_notice('err', t('recipient.failed_body', lang))}"
                 + _form(f"{base}/pay", lang, "", t("recipient.pay_button", lang))
                 + f'<a class="btn alt" href="{base}">{t("recipient.back", lang)}</a>'
+                + _invoice_links(base, lang, paid=False)
             )
             return _respond(
                 request,
@@ -665,6 +690,7 @@ def _cancelled(request: Request, token: str) -> Response:
         ctx, problem = _verified(request, session, token, lang, via=None)
         if problem:
             return problem
+        lang = pick_language(request, ctx=ctx)
         state, _ = journey.payment_state(session, ctx)
         if state in ("paid", "processing"):
             return message_page(request, lang, ctx, token, session)
@@ -737,6 +763,7 @@ def _optout_page(request: Request, token: str, lang: str, *, confirm: bool) -> R
         ctx = journey.load_context(session, token)
         if ctx is None or ctx.recipient.erased_at is not None:
             return unknown_page(request, lang)
+        lang = pick_language(request, ctx=ctx)
         title = t("recipient.optout_title", lang)
         if confirm:
             optouts.opt_out_by_link(session, ctx.organisation.id, ctx.recipient.id, ctx.recipient.phone_e164)

@@ -130,7 +130,7 @@ def process_inbound(event_id: str, params: dict[str, str], *, organisation_id: i
     with Session(get_engine(), expire_on_commit=False) as session:
         if not _remember(session, event_id):
             return "replay"
-        replies.handle_inbound(
+        message = replies.handle_inbound(
             session,
             from_phone=params.get("From", ""),
             to_phone=params.get("To", ""),
@@ -139,7 +139,22 @@ def process_inbound(event_id: str, params: dict[str, str], *, organisation_id: i
             organisation_id=organisation_id,
         )
         session.commit()
-        return "ok"
+        confirmation = replies.prepare_opt_out_confirmation(session, message) if message is not None else None
+        session.commit()
+    if confirmation is not None:
+        _send_confirmation(*confirmation)
+    return "ok"
+
+
+def _send_confirmation(recipient, text: str) -> None:
+    """The opt-out confirmation, after the opt-out is committed; a provider
+    failure leaves the opt-out as it is (logged)."""
+    from smspay_app.services import journey
+
+    try:
+        journey.send_otp_sms(recipient, text)
+    except Exception as exc:  # noqa: BLE001  the provider failed
+        log.warning("opt-out confirmation SMS failed: %s", type(exc).__name__)
 
 
 async def inbound(request: Request) -> Response:

@@ -118,14 +118,19 @@ def test_settings_forms_and_language_switch(app_server, browser):
     expect(page.locator("#f-name")).to_have_value(re.compile(".+"), timeout=20_000)
     page.locator("#f-timezone").fill("Asia/Tokio")
     page.locator("#f-support_phone").fill("0120-111-222")
+    page.locator("#f-invoice_registration_number").fill("T1234567890123")  # a wrong check digit
     page.locator("#settings-save").click()
     expect(page.locator("#err-timezone")).to_contain_text("タイムゾーン")
+    expect(page.locator("#err-invoice_registration_number")).to_contain_text("登録番号")
     expect(page.locator("#f-support_phone")).to_have_value("0120-111-222")  # nothing typed is lost
     _shot(page, "settings-org-error-ja")
     page.locator("#f-timezone").fill("Asia/Tokyo")
+    page.locator("#f-invoice_registration_number").fill("T7010705000725")
     page.locator("#settings-save").click()
     expect(page.locator("#settings-message")).to_contain_text("保存しました")
     _shot(page, "settings-org-ja")
+    page.reload()
+    expect(page.locator("#f-invoice_registration_number")).to_have_value("T7010705000725", timeout=20_000)
 
     page.goto(f"{base}/settings/users")
     page.locator("#invite-email").fill("new-operator@example.com")

@@ -78,6 +78,13 @@ def test_support_reissues_an_expired_link(app_server, browser):
     page.locator("#recipient-search-button").click()
     expect(page.locator("#recipients-summary")).to_contain_text("1件中", timeout=15_000)
     page.screenshot(path=str(ARTIFACTS / "support-search-ja.png"))
+    # The search term can be cleared (issue 15 item 10), then searched again.
+    page.locator("#recipient-search-clear").click()
+    expect(page.locator("#recipient-search")).to_have_value("")
+    expect(page.locator("#recipient-search-clear")).to_have_count(0)
+    page.locator("#recipient-search").fill("090-5550-1234")
+    page.locator("#recipient-search-button").click()
+    expect(page.locator("#recipients-summary")).to_contain_text("1件中", timeout=15_000)
     page.locator(".recipient-link").first.click()
     expect(page).to_have_url(re.compile(rf"/recipients/{recipient_id}$"))
     expect(page.locator("#link-list")).to_contain_text("期限切れ", timeout=15_000)

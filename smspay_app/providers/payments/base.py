@@ -63,6 +63,8 @@ class CheckoutRequest:
     lines: tuple[tuple[str, int, int], ...] = ()
     customer: str | None = None  # the gateway's customer (bank transfer needs one)
     konbini_expires_after_days: int | None = None
+    merchant_name: str = ""  # who is paid (the organisation): metadata[merchant_name]
+    locale: str = ""  # the checkout's language (ja / en): Stripe's locale
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -60,22 +61,16 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from smspay_app.domain.formatting import yen
+from smspay_app.domain.formatting import people_datetime, yen
+from smspay_app.i18n import chosen_language, t
 from smspay_app.providers.payments.signature import sign_header
 
 API_VERSION = "2026-10-28.endive"  # the version the adapter pins (Stripe-Version)
 METHODS = {"card": "card", "bank": "customer_balance", "konbini": "konbini"}
-METHOD_LABELS = {
-    "card": "クレジットカード / Card",
-    "bank": "銀行口座 / Bank account",
-    "konbini": "コンビニ払い / Convenience store",
-}
-OUTCOME_LABELS = {
-    "success": "成功 / Success",
-    "pending": "後で支払う / Pay later (pending)",
-    "failure": "失敗 / Failure",
-    "cancel": "キャンセル / Cancel",
-}
+# Labels: sandbox.method.<method> and sandbox.outcome.<outcome> (i18n/simulators.py).
+OUTCOMES = ("success", "pending", "failure", "cancel")
+# The sandbox's pages show times in Japan time (konbini deadlines are Japan time).
+SANDBOX_TIMEZONE = "Asia/Tokyo"
 KONBINI_MIN, KONBINI_MAX = 120, 300_000
 JPY_MIN = 50
 KONBINI_STORES = ("familymart", "lawson", "ministop", "seicomart")
@@ -268,9 +263,22 @@ class SandboxState:
         return event
 
 
-def _page(title: str, body: str) -> HTMLResponse:
+def _lang(request: Request, obj: dict[str, Any] | None = None, form: Any = None) -> str:
+    """A form's or ``?lang=`` choice first, then the checkout session's
+    ``locale`` (what the merchant asked for), then the browser's language;
+    Japanese by default."""
+    locale = str(obj.get("locale") or "") if obj else ""
+    return chosen_language(
+        str(form.get("lang") or "") if form is not None else None,
+        request.query_params.get("lang"),
+        locale if locale != "auto" else None,
+        accept=request.headers.get("accept-language"),
+    )
+
+
+def _page(title: str, body: str, lang: str = "ja") -> HTMLResponse:
     doc = (
-        "<!doctype html><html lang=ja><head><meta charset=utf-8>"
+        f"<!doctype html><html lang={lang}><head><meta charset=utf-8>"
         '<meta name=viewport content="width=device-width,initial-scale=1">'
         f"<title>{html.escape(title)}</title><style>"
         "body{font-family:system-ui,sans-serif;margin:0;background:#f1f4f9;color:#1b2330}"
@@ -281,9 +289,9 @@ def _page(title: str, body: str) -> HTMLResponse:
         "label{display:block;padding:.35rem 0}"
         "button{width:100%;padding:.8rem;font-size:1rem;border:0;border-radius:8px;"
         "background:#635bff;color:#fff;margin-top:.5rem}"
-        ".amt{font-size:1.6rem;font-weight:700}.err{color:#b00020}"
+        ".amt{font-size:1.6rem;font-weight:700}.err{color:#b00020}.merchant{font-weight:600}"
         "table{width:100%;border-collapse:collapse}td{padding:.3rem;border-top:1px solid #eee}"
-        "</style></head><body><div class=sb>SANDBOX — テスト環境 / test mode</div>"
+        f"</style></head><body><div class=sb>{t('sandbox.banner', lang)}</div>"
         f"<main><div class=card>{body}</div></main></body></html>"
     )
     return HTMLResponse(doc, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
@@ -748,37 +756,45 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:  # noqa: C901 
     def _redirect_url(obj: dict[str, Any], key: str) -> str:
         return str(obj[key]).replace("{CHECKOUT_SESSION_ID}", str(obj["id"]))
 
-    def hosted_page(request: Request, message: str = "") -> Response:
+    def hosted_page(request: Request, message_key: str = "", form: Any = None) -> Response:
         obj = state.sessions.get(request.path_params["sid"])
+        lang = _lang(request, obj, form)
         if obj is None:
-            return _page("Not found", "<p>This checkout session does not exist.</p>")
+            return _page(t("sandbox.checkout", lang), f"<p>{t('sandbox.not_found', lang)}</p>", lang)
         if obj["status"] != "open":
-            return _page("Closed", "<p>This checkout session is closed. / 終了しています。</p>")
+            return _page(t("sandbox.checkout", lang), f"<p>{t('sandbox.closed', lang)}</p>", lang)
         items = state.line_items.get(obj["id"], [])
         allowed = [m for m, stripe_name in METHODS.items() if stripe_name in obj["payment_method_types"]]
         radios = "".join(
             f"<label><input type=radio name=method value={m}{' checked' if i == 0 else ''}> "
-            f"{html.escape(METHOD_LABELS[m])}</label>"
+            f"{html.escape(t(f'sandbox.method.{m}', lang))}</label>"
             for i, m in enumerate(allowed)
         )
         outcomes = "".join(
             f"<label><input type=radio name=outcome value={o}{' checked' if o == 'success' else ''}> "
-            f"{html.escape(label)}</label>"
-            for o, label in OUTCOME_LABELS.items()
+            f"{html.escape(t(f'sandbox.outcome.{o}', lang))}</label>"
+            for o in OUTCOMES
         )
-        err = f"<p class=err role=alert>{html.escape(message)}</p>" if message else ""
+        err = f"<p class=err role=alert>{html.escape(t(message_key, lang))}</p>" if message_key else ""
         names = "".join(
             f"<p>{html.escape(i['description'])} × {i['quantity']}: {yen(i['amount_total'])}</p>" for i in items
         )
+        merchant = str((obj.get("metadata") or {}).get("merchant_name") or "")
+        shown_merchant = (
+            f"<p class=merchant id=merchant>{html.escape(t('sandbox.merchant', lang, name=merchant))}</p>"
+            if merchant
+            else ""
+        )
         body = (
-            f"<h1>お支払い / Checkout</h1>{err}{names}"
+            f"<h1>{t('sandbox.checkout', lang)}</h1>{shown_merchant}{err}{names}"
             f"<p class=amt>{yen(obj['amount_total'])}</p>"
             f'<form method=post action="{html.escape(str(request.url.path))}">'
-            f"<fieldset><legend>支払方法 / Method</legend>{radios}</fieldset>"
-            f"<fieldset><legend>結果 / Outcome</legend>{outcomes}</fieldset>"
-            "<button type=submit>支払う / Pay</button></form>"
+            f"<input type=hidden name=lang value={lang}>"
+            f"<fieldset><legend>{t('sandbox.method', lang)}</legend>{radios}</fieldset>"
+            f"<fieldset><legend>{t('sandbox.outcome', lang)}</legend>{outcomes}</fieldset>"
+            f"<button type=submit>{t('sandbox.pay', lang)}</button></form>"
         )
-        return _page("Sandbox checkout", body)
+        return _page(t("sandbox.checkout", lang), body, lang)
 
     async def hosted_page_get(request: Request) -> Response:
         return hosted_page(request)
@@ -786,11 +802,11 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:  # noqa: C901 
     async def hosted_page_post(request: Request) -> Response:
         form = await request.form()
         method, outcome = str(form.get("method", "card")), str(form.get("outcome", "success"))
-        if method not in METHODS or outcome not in OUTCOME_LABELS:
-            return hosted_page(request, "Invalid choice")
+        if method not in METHODS or outcome not in OUTCOMES:
+            return hosted_page(request, "sandbox.invalid_choice", form)
         from starlette.concurrency import run_in_threadpool
 
-        return await run_in_threadpool(_complete, request, method, outcome)
+        return await run_in_threadpool(_complete, request, method, outcome, form)
 
     def _voucher(pi: dict[str, Any], obj: dict[str, Any], base: str) -> dict[str, Any]:
         """Stripe's ``next_action`` for a konbini or bank-transfer payment."""
@@ -897,16 +913,16 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:  # noqa: C901 
         }
         pi.update(status="succeeded", amount_received=pi["amount"], latest_charge=ch_id, next_action=None)
 
-    def _complete(request: Request, method: str, outcome: str) -> Response:
+    def _complete(request: Request, method: str, outcome: str, form: Any = None) -> Response:
         sid = request.path_params["sid"]
         with state.lock:
             obj = state.sessions.get(sid)
             if obj is None or obj["status"] != "open":
-                return hosted_page(request)
+                return hosted_page(request, form=form)
             if outcome == "cancel":
                 return RedirectResponse(_redirect_url(obj, "cancel_url"), status_code=303)
             if method == "card" and outcome == "failure":
-                return hosted_page(request, "カードが拒否されました / Your card was declined.")
+                return hosted_page(request, "sandbox.declined", form)
             pi = _new_intent(obj, method, base_of(request))
             obj["status"] = "complete"
             obj["url"] = None
@@ -941,22 +957,26 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:  # noqa: C901 
         ]
 
     async def pending_list(request: Request) -> Response:
+        lang = _lang(request)
         rows = "".join(
             f"<tr><td>{html.escape(s['id'][-10:])}</td><td>{yen(s['amount_total'])}</td><td>"
             f'<form method=post action="{html.escape(base_of(request))}/pending/{s["id"]}">'
-            "<button name=result value=paid>入金済み / Mark paid</button>"
-            "<button name=result value=failed>期限切れ / Mark failed</button></form></td></tr>"
+            f"<input type=hidden name=lang value={lang}>"
+            f"<button name=result value=paid>{t('sandbox.mark_paid', lang)}</button>"
+            f"<button name=result value=failed>{t('sandbox.mark_failed', lang)}</button></form></td></tr>"
             for s in _pending_sessions()
         )
-        body = "<h1>入金待ち / Pending</h1>" + (f"<table>{rows}</table>" if rows else "<p>なし / None</p>")
-        return _page("Sandbox pending", body)
+        none = f"<p>{t('sandbox.none', lang)}</p>"
+        body = f"<h1>{t('sandbox.pending', lang)}</h1>" + (f"<table>{rows}</table>" if rows else none)
+        return _page(t("sandbox.pending", lang), body, lang)
 
     async def pending_mark(request: Request) -> Response:
         form = await request.form()
+        lang = _lang(request, form=form)
         result = str(form.get("result", ""))
         obj = state.sessions.get(request.path_params["sid"])
         if obj is None or obj not in _pending_sessions() or result not in ("paid", "failed"):
-            return _page("Not pending", "<p>Nothing to do.</p>")
+            return _page(t("sandbox.pending", lang), f"<p>{t('sandbox.not_pending', lang)}</p>", lang)
         pi = state.intents[obj["payment_intent"]]
         if result == "paid":
             _succeed(pi)
@@ -967,24 +987,36 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:  # noqa: C901 
 
         kind = "succeeded" if result == "paid" else "failed"
         await run_in_threadpool(state.send_event, f"checkout.session.async_payment_{kind}", obj)
-        return RedirectResponse(f"{base_of(request)}/pending", status_code=303)
+        return RedirectResponse(f"{base_of(request)}/pending?lang={lang}", status_code=303)
 
     async def voucher_page(request: Request) -> Response:
+        lang = _lang(request)
+        title = t("sandbox.voucher", lang)
         pi = state.intents.get(request.path_params["pi"])
         if pi is None or not pi.get("next_action"):
-            return _page("Voucher", "<p>この払込票は無効です。 / This voucher is no longer valid.</p>")
+            return _page(title, f"<p>{t('sandbox.voucher_invalid', lang)}</p>", lang)
         action = pi["next_action"]
         rows = ""
+        deadline = ""
         if action["type"] == "konbini_display_details":
-            for store, numbers in action["konbini_display_details"]["stores"].items():
+            details = action["konbini_display_details"]
+            rows = (
+                f"<tr><th>{t('sandbox.col.store', lang)}</th><th>{t('sandbox.col.confirmation', lang)}</th>"
+                f"<th>{t('sandbox.col.code', lang)}</th></tr>"
+            )
+            for store, numbers in details["stores"].items():
                 rows += (
                     f"<tr><td>{html.escape(store)}</td><td>{numbers['confirmation_number']}</td>"
                     f"<td>{numbers['payment_code']}</td></tr>"
                 )
+            expires = datetime.fromtimestamp(int(details["expires_at"]), UTC).replace(tzinfo=None)
+            when = people_datetime(expires, lang, SANDBOX_TIMEZONE)
+            deadline = f"<p id=deadline>{html.escape(t('sandbox.expires', lang, time=when))}</p>"
         else:
             z = action["display_bank_transfer_instructions"]["financial_addresses"][0]["zengin"]
             rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>" for k, v in z.items())
-        return _page("Voucher", f"<h1>払込票 / Voucher</h1><p class=amt>{yen(pi['amount'])}</p><table>{rows}</table>")
+        body = f"<h1>{title}</h1><p class=amt>{yen(pi['amount'])}</p>{deadline}<table>{rows}</table>"
+        return _page(title, body, lang)
 
     async def deliveries(request: Request) -> Response:
         return JSONResponse({"deliveries": state.deliveries})

@@ -142,6 +142,10 @@ class StripeCheckoutGateway:
             )
         if request.customer:
             form.append(("customer", request.customer))
+        if request.merchant_name:
+            form.append(("metadata[merchant_name]", request.merchant_name[:500]))
+        if request.locale:
+            form.append(("locale", request.locale))
         return form
 
     def create_customer(self, *, name: str, metadata: dict[str, str], idempotency_key: str | None = None) -> str:

@@ -44,7 +44,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from smspay_app.domain.formatting import people_datetime
 from smspay_app.domain.sms_text import analyze_sms
+from smspay_app.i18n import CATALOG, chosen_language, t
 from smspay_app.providers.sms.signature import compute_signature
 
 CARRIERS = ("docomo", "au", "SoftBank", "Rakuten")
@@ -530,27 +532,33 @@ def create_app(
         form = await request.form()
         phone = request.path_params["phone"]
         await send_reply(phone, str(form.get("body", "")))
-        return RedirectResponse(str(request.url_for("sim_inbox_phone", phone=phone)), status_code=303)
+        back = str(request.url_for("sim_inbox_phone", phone=phone)) + f"?lang={_lang(request)}"
+        return RedirectResponse(back, status_code=303)
 
     async def inbox_index(request: Request) -> Response:
+        lang = _lang(request)
         phones: dict[str, int] = {}
         for sid in state.order:
             m = state.messages[sid]
             phones[m.to] = phones.get(m.to, 0) + 1
         rows = "".join(
-            f'<li><a href="{html.escape(str(request.url_for("sim_inbox_phone", phone=p)))}">{html.escape(p)}</a>'
-            f" ({n})</li>"
+            f'<li><a href="{html.escape(str(request.url_for("sim_inbox_phone", phone=p)))}?lang={lang}">'
+            f"{html.escape(p)}</a> ({n})</li>"
             for p, n in sorted(phones.items())
         )
-        return HTMLResponse(_page("SMS simulator: inbox", f"<p>{len(phones)} phones</p><ul>{rows}</ul>"))
+        body = f"<p>{t('sim.inbox.phones', lang, count=len(phones))}</p><ul>{rows}</ul>"
+        return HTMLResponse(_page(t("sim.inbox.title", lang), body, lang, str(request.url.path)))
 
     async def inbox_phone(request: Request) -> Response:
+        lang = _lang(request)
         phone = request.path_params["phone"]
         items = [state.messages[s] for s in reversed(state.order) if state.messages[s].to == phone]
         carrier, _, ported = carrier_for(phone)
         rows = "".join(
-            f'<li class="msg"><div class="meta">{html.escape(_rfc2822(m.date_created))} · '
-            f"{html.escape(m.sender)} · {html.escape(m.status)}</div>"
+            f'<li class="msg"><div class="meta">'
+            f"<time datetime='{html.escape(_rfc2822(m.date_created))}'>"
+            f"{html.escape(people_datetime(m.date_created, lang, INBOX_TIMEZONE))}</time> · "
+            f"{html.escape(m.sender)} · {html.escape(_status_text(m.status, lang))}</div>"
             f'<div class="body">{_linkify(m.body)}</div></li>'
             for m in items
         )
@@ -558,14 +566,17 @@ def create_app(
             f'<li class="reply">{html.escape(r["body"])}</li>' for r in reversed(state.replies) if r["from"] == phone
         )
         action = html.escape(str(request.url_for("sim_inbox_reply", phone=phone)))
+        ported_text = t("sim.inbox.ported", lang) if ported else ""
         body = (
-            f"<p>carrier: {html.escape(carrier)}{' (ported)' if ported else ''}</p>"
+            f"<p>{html.escape(t('sim.inbox.carrier', lang, carrier=carrier))}{ported_text}</p>"
+            f"<p class='meta'>{t('sim.inbox.times', lang, zone=INBOX_TIMEZONE)}</p>"
             f"<ol class='inbox'>{rows}</ol>"
-            f"<form method='post' action='{action}'><input name='body' aria-label='reply'>"
-            f"<button type='submit'>Reply</button></form>"
-            f"<h2>Replies</h2><ul>{replies}</ul>"
+            f"<form method='post' action='{action}?lang={lang}'>"
+            f"<input name='body' aria-label='{t('sim.inbox.reply_label', lang)}'>"
+            f"<button type='submit'>{t('sim.inbox.reply', lang)}</button></form>"
+            f"<h2>{t('sim.inbox.replies', lang)}</h2><ul>{replies}</ul>"
         )
-        return HTMLResponse(_page(f"Inbox {phone}", body))
+        return HTMLResponse(_page(t("sim.inbox.phone_title", lang, phone=phone), body, lang, str(request.url.path)))
 
     routes = [
         Route("/2010-04-01/Accounts/{account}/Messages.json", create_message, methods=["POST"]),
@@ -607,15 +618,31 @@ def _linkify(text: str) -> str:
     return "".join(out).replace("\n", "<br>")
 
 
-def _page(title: str, body: str) -> str:
+# The inbox shows times in Japan time (the simulator knows no organisation).
+INBOX_TIMEZONE = "Asia/Tokyo"
+
+
+def _lang(request: Request) -> str:
+    """``?lang=`` first, then the browser's language; Japanese by default."""
+    return chosen_language(request.query_params.get("lang"), accept=request.headers.get("accept-language"))
+
+
+def _status_text(status: str, lang: str) -> str:
+    key = f"sim.status.{status}"
+    return t(key, lang) if key in CATALOG else status
+
+
+def _page(title: str, body: str, lang: str = "ja", path: str = "") -> str:
+    other = "en" if lang == "ja" else "ja"
+    switch = f"<p><a href='{html.escape(path)}?lang={other}' lang='{other}'>{t('sim.lang_switch', lang)}</a></p>"
     return (
-        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<!doctype html><html lang='{lang}'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width'>"
         f"<title>{html.escape(title)}</title>"
         "<style>body{font-family:sans-serif;max-width:40em;margin:1em auto}"
         ".msg{border:1px solid #ccc;border-radius:8px;padding:.5em;margin:.5em 0;list-style:none}"
         ".meta{color:#666;font-size:small}</style></head>"
-        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>"
+        f"<body><h1>{html.escape(title)}</h1>{body}{switch if path else ''}</body></html>"
     )
 
 
