@@ -39,6 +39,7 @@ from smspay_app.db import get_engine
 from smspay_app.domain.clock import utcnow
 from smspay_app.domain.limits import SlidingWindowLimiter
 from smspay_app.domain.links import MAX_LIFETIME_HOURS, MIN_LIFETIME_HOURS
+from smspay_app.domain.sms_text import fields_from_merge_data
 from smspay_app.i18n import language_from_accept, t
 from smspay_app.models import Campaign, IdempotencyRecord, InvoiceLine, Recipient
 from smspay_app.services import api as api_service
@@ -404,13 +405,11 @@ def campaign_out(session: Session, campaign: Campaign) -> CampaignOut:
 
 
 def _merge_value(r: Recipient, name: str) -> str | None:
+    """A merge field as the recipient's SMS and page read it (domain.sms_text
+    owns reading merge_data); None once erased or when empty."""
     if r.erased_at is not None:
         return None
-    try:
-        value = json.loads(r.merge_data or "{}").get(name)
-    except ValueError:
-        return None
-    return str(value) if value else None
+    return fields_from_merge_data(r.merge_data).get(name) or None
 
 
 def recipient_out(session: Session, r: Recipient) -> RecipientOut:
