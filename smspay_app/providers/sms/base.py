@@ -7,9 +7,12 @@ test either way."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
+
+import httpx
 
 from smspay_app.settings import Settings, get_settings
 
@@ -133,6 +136,47 @@ class SmsError(Exception):
         self.code = code
         self.http_status = http_status
         self.retry_after = retry_after
+
+
+def sms_error_from_response(
+    response: httpx.Response, *, create: bool, account_level: Callable[[int, str], bool]
+) -> SmsError:
+    """The one mapping of a provider's HTTP error answer to an ``SmsError``
+    (Twilio's and Karaden's adapters): the JSON body's ``code``/``message``
+    (the code defaults to the HTTP status), ``Retry-After`` in seconds, and the
+    kind: a 5xx to a message create is ``unknown`` (the provider may have taken
+    it: reconcile), any other 5xx and 429 ``transient``, the rest ``permanent``.
+    ``account_level(status, code)``: the provider's account-or-sender errors."""
+    code, message = "", response.reason_phrase
+    try:
+        data = response.json()
+        code = str(data.get("code") or "")
+        message = data.get("message") or message
+    except (ValueError, AttributeError):
+        pass
+    status = response.status_code
+    retry_after = None
+    if response.headers.get("Retry-After"):
+        try:
+            retry_after = float(response.headers["Retry-After"])
+        except ValueError:
+            retry_after = None
+    kind: ErrorKind
+    if status >= 500:
+        kind = "unknown" if create else "transient"
+    elif status == 429:
+        kind = "transient"
+    else:
+        kind = "permanent"
+    code = code or str(status)
+    return SmsError(
+        kind,
+        str(message),
+        code=code,
+        http_status=status,
+        retry_after=retry_after,
+        account_level=account_level(status, code),
+    )
 
 
 class SmsProvider(Protocol):

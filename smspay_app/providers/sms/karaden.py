@@ -35,7 +35,13 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from smspay_app.providers.sms.base import CarrierInfo, ErrorKind, ProviderMessage, SendRequest, SmsError
+from smspay_app.providers.sms.base import (
+    CarrierInfo,
+    ProviderMessage,
+    SendRequest,
+    SmsError,
+    sms_error_from_response,
+)
 from smspay_app.providers.sms.twilio import normalise_carrier
 
 API_VERSION = "2024-03-01"
@@ -230,32 +236,6 @@ class KaradenProvider:
 
 
 def _error_from_response(response: httpx.Response, *, create: bool = False) -> SmsError:
-    code, message = "", response.reason_phrase
-    try:
-        data = response.json()
-        code = str(data.get("code") or "")
-        message = data.get("message") or message
-    except (ValueError, AttributeError):
-        pass
-    status = response.status_code
-    retry_after = None
-    if response.headers.get("Retry-After"):
-        try:
-            retry_after = float(response.headers["Retry-After"])
-        except ValueError:
-            retry_after = None
-    kind: ErrorKind
-    if status >= 500:
-        kind = "unknown" if create else "transient"
-    elif status == 429:
-        kind = "transient"
-    else:
-        kind = "permanent"
-    return SmsError(
-        kind,
-        str(message),
-        code=code or str(status),
-        http_status=status,
-        retry_after=retry_after,
-        account_level=status in ACCOUNT_STATUSES,
+    return sms_error_from_response(
+        response, create=create, account_level=lambda status, _code: status in ACCOUNT_STATUSES
     )

@@ -25,7 +25,13 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
-from smspay_app.providers.sms.base import CarrierInfo, ErrorKind, ProviderMessage, SendRequest, SmsError
+from smspay_app.providers.sms.base import (
+    CarrierInfo,
+    ProviderMessage,
+    SendRequest,
+    SmsError,
+    sms_error_from_response,
+)
 
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _MAYBE_SENT = (
@@ -223,33 +229,6 @@ class TwilioProvider:
 def _error_from_response(response: httpx.Response, *, create: bool = False) -> SmsError:
     """``create``: the answer to a message create, where a 5xx may come after
     Twilio accepted the message (``unknown``)."""
-    code, message = "", response.reason_phrase
-    try:
-        data = response.json()
-        code = str(data.get("code") or "")
-        message = data.get("message") or message
-    except ValueError:
-        pass
-    status = response.status_code
-    retry_after = None
-    if response.headers.get("Retry-After"):
-        try:
-            retry_after = float(response.headers["Retry-After"])
-        except ValueError:
-            retry_after = None
-    kind: ErrorKind
-    if status >= 500:
-        kind = "unknown" if create else "transient"
-    elif status == 429:
-        kind = "transient"
-    else:
-        kind = "permanent"
-    code = code or str(status)
-    return SmsError(
-        kind,
-        message,
-        code=code,
-        http_status=status,
-        retry_after=retry_after,
-        account_level=status == 401 or code in ACCOUNT_ERROR_CODES,
+    return sms_error_from_response(
+        response, create=create, account_level=lambda status, code: status == 401 or code in ACCOUNT_ERROR_CODES
     )
