@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import Session, select
 
 from smspay_app.domain.attempts import AttemptStatus
@@ -215,12 +215,20 @@ def claim_gate(session: Session, now: datetime | None = None) -> ClaimGate:
             select(Organisation.id).where(Organisation.status != "active", Organisation.kind != "installation")
         )
     )
-    capped_query = select(Organisation).where(Organisation.status == "active", Organisation.monthly_sms_cap > 0)
+    capped_where = (Organisation.status == "active", Organisation.monthly_sms_cap > 0)
+    capped_query = select(Organisation).where(*capped_where).order_by(Organisation.id)
+    # Claims of a capped organisation take turns (the lock lasts until the
+    # claim commits), so two workers never both spend the last SMS: what was
+    # used must be read under the lock, never before it.
     if session.get_bind().dialect.name == "postgresql":
-        # Claims of a capped organisation take turns (the row lock lasts until
-        # the claim commits), so two workers never both spend the last SMS.
-        # SQLite serialises writers already.
-        capped_query = capped_query.order_by(Organisation.id).with_for_update()
+        capped_query = capped_query.with_for_update()
+    else:
+        # SQLite has no SELECT ... FOR UPDATE, and the driver runs a SELECT
+        # outside any transaction, each on its own snapshot: two workers both
+        # read "5 of 7 used" and both claimed 2 (9 sent, seen in CI). A no-op
+        # UPDATE takes the database's write lock first (as
+        # ``sending.lock_attempts`` does), so the reads below are current.
+        session.exec(update(Organisation).where(*capped_where).values(id=Organisation.id))
     capped = session.exec(capped_query).all()
     for org in capped:
         left = org.monthly_sms_cap - used_this_month(session, org, now)
