@@ -16,6 +16,8 @@ from smspay_app.providers.payments.signature import SignatureError
 __all__ = [
     "CheckoutRequest",
     "CheckoutSession",
+    "DirectPayment",
+    "DirectPaymentRequest",
     "GatewayError",
     "PaymentDetails",
     "PaymentGateway",
@@ -88,6 +90,43 @@ class PaymentDetails:
 
 
 @dataclass(frozen=True)
+class DirectPaymentRequest:
+    """A payment created server-side, without the gateway's hosted page: the
+    voucher route for browsers that cannot run it (feature phones, issue 14).
+    ``method``: ``konbini``, ``pay_easy`` or ``bank_transfer``; the gateway
+    answers with the numbers the payer takes to the store, ATM or bank.
+    Only what the gateway requires of the payer is asked (name, e-mail, phone)."""
+
+    amount_yen: int
+    method: str
+    payment_id: int
+    client_reference_id: str
+    idempotency_key: str
+    item_name: str = ""
+    payer_name: str = ""
+    payer_email: str = ""
+    payer_phone: str = ""
+    merchant_name: str = ""
+    expires_after_days: int | None = None
+    locale: str = ""
+
+
+@dataclass(frozen=True)
+class DirectPayment:
+    """The gateway's answer to a ``DirectPaymentRequest``: its payment id, our
+    status vocabulary (``processing`` while the payer has not paid), the
+    voucher to show on our own page (numbers, store/bank, amount, instructions
+    URL; see ``services.payments.voucher``) and its deadline (unix time)."""
+
+    id: str
+    status: str
+    method: str
+    voucher: dict[str, Any] = field(default_factory=dict)
+    expires_at: int = 0
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class WebhookEvent:
     id: str
     type: str
@@ -111,6 +150,12 @@ class PaymentGateway(Protocol):
     ) -> dict[str, Any]: ...
 
     def payment_details(self, obj: dict[str, Any]) -> PaymentDetails: ...
+
+    def create_direct_payment(self, request: DirectPaymentRequest) -> DirectPayment:
+        """Create a konbini / Pay-easy / bank-transfer payment server-side and
+        return its voucher. Raises GatewayError (``code`` ``unsupported_method``
+        when this gateway has no such method)."""
+        ...
 
     def parse_webhook(self, payload: bytes, signature_header: str | None) -> WebhookEvent:
         """Verify the signature on the raw body, then parse. Raises SignatureError."""

@@ -26,6 +26,8 @@ from smspay_app.providers.payments import signature
 from smspay_app.providers.payments.base import (
     CheckoutRequest,
     CheckoutSession,
+    DirectPayment,
+    DirectPaymentRequest,
     GatewayError,
     PaymentDetails,
     SignatureError,
@@ -184,6 +186,11 @@ class StripeCheckoutGateway:
             data.append(("reason", reason))
         data += [(f"metadata[{k}]", v) for k, v in metadata.items()]
         return self._request("POST", "/v1/refunds", data=data, idempotency_key=idempotency_key)
+
+    def create_direct_payment(self, request: DirectPaymentRequest) -> DirectPayment:
+        """Not built yet for Stripe (issue 14: a PaymentIntent confirmed
+        server-side with konbini / jp bank transfer)."""
+        raise GatewayError(f"{request.method} without the hosted page is not supported yet", code="unsupported_method")
 
     def payment_details(self, obj: dict[str, Any]) -> PaymentDetails:
         """What a ``checkout.session`` object (as live Stripe sends it: the
