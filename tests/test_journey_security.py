@@ -238,6 +238,30 @@ def test_otp_over_http_through_sms_simulator(live_server, session, settings):
     assert code not in "".join(e.detail for e in session.exec(select(TimelineEvent)))
 
 
+def test_an_account_error_on_a_one_time_code_pauses_the_organisations_sending(live_server, session, settings):
+    """Issue 11: a rotated auth token (401, 20003) refusing the one-time code's
+    SMS is the account's fault, not the recipient's: the organisation's sending
+    stops and its campaigns are paused with the reason, as the dispatcher does,
+    instead of failing every code quietly."""
+    from smspay_app.models import Campaign, Organisation
+
+    j = make_journey(session, verification_mode="otp", answers={})
+    session.commit()
+    with live_server.client() as c:
+        assert c.post("/sim/twilio/_control", json={"auth_token": "rotated-in-console"}).status_code == 200
+    with live_server.client(headers={"User-Agent": BROWSER_UA}) as c:
+        page = c.get(f"/l/{j.token}")
+        send = form_to(page.text, "/otp")
+        failed = c.post(send["action"], data=send["fields"])
+        assert "確認コードをSMSで送りました" not in failed.text
+    session.expire_all()
+    recipient = session.get(Recipient, j.recipient_id)
+    campaign = session.get(Campaign, recipient.campaign_id)
+    assert (campaign.status, campaign.paused_reason) == ("paused", "sending.paused.account_error")
+    assert session.get(Organisation, recipient.organisation_id).sending_paused_reason == "sending.paused.account_error"
+    assert "otp_failed" in kinds(session, recipient.id)
+
+
 def test_expired_revoked_pages_show_business_contact(live_server, session):
     j = make_journey(session)
     with live_server.client(headers={"User-Agent": BROWSER_UA}) as c:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import secrets
 import threading
 import time
@@ -52,6 +53,8 @@ from smspay_app.models import (
 from smspay_app.services import timeline
 from smspay_app.services.links import end_sessions, find_link_context
 from smspay_app.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 SESSION_MINUTES = 30
 OTP_DIGITS = 6
@@ -452,6 +455,19 @@ def request_otp(
         link.otp_hash = None
         session.add(link)
         timeline.record(session, ctx.recipient, "otp_failed", detail={"link_id": link.id, "error": type(exc).__name__})
+        if getattr(exc, "account_level", False):
+            # The provider refused the organisation's account or sender (a
+            # rotated token, a suspended account), not this code: stop its
+            # sending and tell the operator, as the dispatcher does.
+            from smspay_app.services import sending
+
+            paused = sending.pause_for_account_error(session, ctx.recipient.organisation_id)
+            log.warning(
+                "SMS provider refused organisation %s's account or sender for a one-time code; "
+                "sending stopped, %d campaign(s) paused",
+                ctx.recipient.organisation_id,
+                len(paused),
+            )
         return OtpSendResult(False, "failed")
     timeline.record(session, ctx.recipient, "otp_sent", detail={"link_id": link.id, "send": link.otp_sends})
     return OtpSendResult(True, "sent")
