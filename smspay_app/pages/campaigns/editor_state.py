@@ -8,10 +8,10 @@ from __future__ import annotations
 import reflex as rx
 
 from smspay_app.db import session_scope
-from smspay_app.domain.formatting import local_time, yen
+from smspay_app.domain.formatting import input_date, input_datetime, local_input_to_utc, parse_input_time, yen
 from smspay_app.i18n import t
 from smspay_app.models import Organisation
-from smspay_app.pages.campaigns.shared import local_to_utc, route_campaign_id, to_int
+from smspay_app.pages.campaigns.shared import route_campaign_id, to_int
 from smspay_app.services import auth, campaigns
 from smspay_app.state import AppState, raising, require
 
@@ -190,7 +190,7 @@ class CampaignEditorState(AppState):
             self.lifetime_value, self.lifetime_unit = str(hours), "hours"
         if data.scheduled_at:
             self.send_mode = "at"
-            self.scheduled_local = local_time(data.scheduled_at, self.timezone).replace(" ", "T")
+            self.scheduled_local = input_datetime(data.scheduled_at, self.timezone)
         if data.quiet_hours_start and data.quiet_hours_end:
             self.quiet_mode = "override"
             self.quiet_start, self.quiet_end = data.quiet_hours_start, data.quiet_hours_end
@@ -199,7 +199,7 @@ class CampaignEditorState(AppState):
         self.page_message = data.page_message
         self.payment_enabled = data.payment_enabled
         self.amount = str(data.amount_yen) if data.amount_yen and not data.invoice_lines else ""
-        self.due_date = data.due_date.isoformat() if data.due_date else ""
+        self.due_date = input_date(data.due_date)
         self.ask_read = data.ask_read_confirmation
         self.lines = [
             {"item": l.item, "quantity": str(l.quantity), "unit_price": str(l.unit_price_yen)}
@@ -330,7 +330,8 @@ class CampaignEditorState(AppState):
     # -- helpers
 
     def _input(self, caller: auth.Caller) -> tuple[campaigns.CampaignInput, list[campaigns.FieldError]]:
-        from smspay_app.domain.csv_import import parse_amount_yen, parse_date
+        from smspay_app.domain.csv_import import parse_amount_yen
+        from smspay_app.domain.formatting import parse_input_date
 
         errors: list[campaigns.FieldError] = []
         amount = 0
@@ -347,12 +348,12 @@ class CampaignEditorState(AppState):
             lifetime *= 24
         scheduled_at = None
         if self.send_mode == "at":
-            scheduled_at = local_to_utc(self.scheduled_local, self.timezone)
+            scheduled_at = local_input_to_utc(self.scheduled_local, self.timezone)
             if scheduled_at is None:
                 errors.append(campaigns.FieldError("scheduled_at", "campaign.error.schedule_invalid"))
         due = None
         if self.due_date.strip():
-            due = parse_date(self.due_date.strip())
+            due = parse_input_date(self.due_date)
             if due is None:
                 errors.append(campaigns.FieldError("due_date", "campaign.error.due_date_invalid"))
         lines = []
@@ -385,8 +386,8 @@ class CampaignEditorState(AppState):
             ask_read_confirmation=self.ask_read and not self.payment_enabled,
             verification_mode=self.verification_mode,
             scheduled_at=scheduled_at,
-            quiet_hours_start=self.quiet_start.strip() if override else None,
-            quiet_hours_end=self.quiet_end.strip() if override else None,
+            quiet_hours_start=(parse_input_time(self.quiet_start) or self.quiet_start.strip()) if override else None,
+            quiet_hours_end=(parse_input_time(self.quiet_end) or self.quiet_end.strip()) if override else None,
             recipient_language=self.recipient_lang,
         )
         return data, errors
