@@ -85,6 +85,9 @@ MESSAGES = {
     "ops.export.col.status": {"ja": "状態", "en": "Status"},
     "ops.export.col.paid": {"ja": "入金額", "en": "Amount paid"},
     "ops.export.col.payment_deadline": {"ja": "お支払い期限（手続き中）", "en": "Pending payment deadline"},
+    # The machine column: the number as systems read it (issue 15: domestic
+    # format for people, E.164 for machines).
+    "ops.export.col.phone_e164": {"ja": "電話番号（国際形式）", "en": "Phone (E.164)"},
     "ops.export.button": {"ja": "CSV出力", "en": "Export CSV"},
     "ops.export.utf8": {"ja": "CSV（UTF-8 BOM付き・Excel向け）", "en": "CSV (UTF-8 with BOM, for Excel)"},
     "ops.export.cp932": {"ja": "CSV（Shift_JIS / CP932）", "en": "CSV (Shift_JIS / CP932)"},

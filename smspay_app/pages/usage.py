@@ -50,11 +50,12 @@ class UsageState(AppState):
         self.org_label = got.organisation_name
         self.messages, self.segments, self.cap = got.messages, got.segments, got.monthly_sms_cap
         self.providers = [
-            {"provider": p, "messages": str(m), "segments": str(s)} for p, (m, s) in got.by_provider().items()
+            {"provider": usage.provider_label(p, self.ui_lang), "messages": str(m), "segments": str(s)}
+            for p, (m, s) in got.by_provider().items()
         ]
         self.campaigns = [
             {
-                "provider": r.provider,
+                "provider": usage.provider_label(r.provider, self.ui_lang),
                 "campaign": r.campaign_name,
                 "messages": str(r.messages),
                 "segments": str(r.segments),
