@@ -112,7 +112,10 @@ MESSAGES = {
         "ja": "長すぎます（上限{cap}文字）。本文を短くしてください。",
         "en": "Too long (limit {cap} characters). Please shorten the text.",
     },
-    "editor.ucs2_chars": {"ja": "日本語(UCS-2)になる文字: {chars}", "en": "Characters forcing UCS-2: {chars}"},
+    "editor.ucs2_chars": {
+        "ja": "全角として送られる文字: {chars}",
+        "en": "Characters sent as Japanese (2-byte) text: {chars}",
+    },
     "editor.page_title": {"ja": "ページの見出し", "en": "Page heading"},
     "editor.page_message": {"ja": "本人確認後に表示するメッセージ", "en": "Message shown after the identity check"},
     "editor.page_message.default": {

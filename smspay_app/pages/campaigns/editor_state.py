@@ -78,6 +78,7 @@ class CampaignEditorState(AppState):
     fields_text: str = ""
     template_note: str = ""
     preview_note: str = ""
+    sms_segments: str = ""  # under the SMS in the phone frame
     # step 3
     page_title: str = ""
     page_message: str = ""
@@ -327,6 +328,61 @@ class CampaignEditorState(AppState):
         self.template = ""
         return rx.redirect(f"/campaigns/{campaign_id}")
 
+    # -- the recipient page in the phone frame (pages/campaigns/preview.py)
+
+    @rx.var
+    def page_preview(self) -> dict[str, str]:
+        """The recipient page's words as the recipient will read them (the
+        campaign's recipient language), merge fields with sample values."""
+        from urllib.parse import urlparse
+
+        from smspay_app.domain.formatting import parse_input_date, people_date
+        from smspay_app.domain.sms_text import TemplateError, render_text
+        from smspay_app.i18n import t
+        from smspay_app.services import sms_message
+
+        lang = self.recipient_lang
+        try:
+            message = render_text(self.page_message, sms_message.sample_fields(self.page_message, lang))
+        except (TemplateError, KeyError, ValueError):
+            message = self.page_message
+        total = sum(int(line["total_yen"]) for line in self._preview_lines())
+        if not total:
+            total = to_int(self.amount) or 0
+        due = parse_input_date(self.due_date)
+        return {
+            "host": urlparse(sms_message.sample_link_url()).netloc,
+            "title": self.page_title or self.name,
+            "message": message,
+            "invoice": t("recipient.invoice", lang),
+            "total_label": t("recipient.total", lang),
+            "total": yen(total) if total else "¥" + t("editor.preview.sample.amount", lang),
+            "due": t("recipient.due", lang, date=people_date(due, lang)) if due else "",
+            "pay": t("recipient.pay_button", lang),
+            "read": t("recipient.read_button", lang),
+            "notice_end": t("recipient.notice_end", lang),
+        }
+
+    @rx.var
+    def page_preview_lines(self) -> list[dict[str, str]]:
+        return [{k: v for k, v in line.items() if k != "total_yen"} for line in self._preview_lines()]
+
+    def _preview_lines(self) -> list[dict[str, str]]:
+        out = []
+        for line in self.lines:
+            qty, unit = to_int(line.get("quantity", "")), to_int(line.get("unit_price", ""))
+            if not line.get("item", "").strip() or qty is None or unit is None:
+                continue
+            out.append(
+                {
+                    "item": line["item"].strip(),
+                    "detail": f"{qty} × {yen(unit)}",
+                    "total": yen(qty * unit),
+                    "total_yen": str(qty * unit),
+                }
+            )
+        return out
+
     # -- helpers
 
     def _input(self, caller: auth.Caller) -> tuple[campaigns.CampaignInput, list[campaigns.FieldError]]:
@@ -479,6 +535,7 @@ class CampaignEditorState(AppState):
         worst = estimate.worst if estimate is not None and estimate.worst is not None else info
         self.preview_note = note
         self.sms_preview = text
+        self.sms_segments = self._t("editor.preview.segments", segments=info.segments, chars=info.chars)
         self.sms_summary = self._t(
             "editor.segments",
             encoding=self._t(f"sms.encoding.{worst.encoding}"),
@@ -512,6 +569,7 @@ class CampaignEditorState(AppState):
 
         message = self._refusal(exc) if exc.key in CATALOG else str(exc)
         self.sms_preview = prefix + template
+        self.sms_segments = ""
         self.sms_summary = self._t("editor.template_problem", message=message)
         self.sms_cost = ""
         self.sms_over_cap = False
