@@ -176,7 +176,7 @@ MESSAGES = {
     "detail.back": {"ja": "← キャンペーン一覧", "en": "← All campaigns"},
     "detail.send": {"ja": "送信する", "en": "Send"},
     "detail.send_confirm": {"ja": "{count}件に送信します", "en": "Send to {count} recipients"},
-    "detail.sending_started": {"ja": "送信を開始しました（{count}件）。", "en": "Sending started ({count} messages)."},
+    "detail.sending_started": {"ja": "送信を開始しました（{count}件）。", "en": "Sending started: {count} SMS."},
     "detail.upload.title": {"ja": "宛先CSVの取り込み", "en": "Import recipients (CSV)"},
     "detail.upload.help": {
         "ja": "電話番号・氏名・金額・本人確認の列を含むCSV（UTF-8 / Shift_JIS）をドロップするか、クリックして選択してください。正しい行だけを取り込み、誤りのある行は理由と一緒に一覧にします。",

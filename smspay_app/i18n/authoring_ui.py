@@ -227,7 +227,7 @@ MESSAGES = {
     },
     "detail.scheduled": {
         "ja": "{at} に送信を予約しました（{count}件）。",
-        "en": "Scheduled for {at} ({count} messages).",
+        "en": "Scheduled for {at}: {count} SMS.",
     },
     "detail.check.title": {"ja": "送信前の確認", "en": "Before sending"},
     "detail.check.ok": {"ja": "送信できます。", "en": "Ready to send."},

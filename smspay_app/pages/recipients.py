@@ -632,7 +632,7 @@ def recipient_page() -> rx.Component:
                 rx.flex(
                     card(
                         _kv(AppState.tr["ops.col.phone"], i["phone"], "recipient-phone"),
-                        _kv(AppState.tr["ops.col.ref"], i["ref"]),
+                        rx.cond(i["ref"] != "", _kv(AppState.tr["ops.col.ref"], i["ref"])),
                         _kv(AppState.tr["ops.col.amount"], i["amount"]),
                         _kv(AppState.tr["ops.detail.received"], i["received"], "recipient-received"),
                         rx.cond(
