@@ -64,7 +64,7 @@ def date_field(kind: str = "datetime", **props) -> rx.Component:
     hint = {"date": DATE_INPUT_HINT, "datetime": DATETIME_INPUT_HINT, "time": TIME_INPUT_HINT}[kind]
     props.setdefault("width", {"date": "200px", "datetime": "220px", "time": "120px"}[kind])
     return rx.vstack(
-        text_input(type="text", placeholder=hint, input_mode="numeric", max_length=24, **props),
+        text_input(type="text", placeholder=hint, max_length=24, autocomplete="off", **props),
         rx.text(AppState.tr["input.format." + kind], size="1", color="gray", class_name="date-format-hint"),
         spacing="1",
     )
