@@ -144,6 +144,7 @@ def require(
 
 _ADMIN_PREFIXES = (
     "admin.",
+    "input.",
     "login.",
     "campaigns.",
     "funnel.",

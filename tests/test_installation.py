@@ -416,7 +416,7 @@ def test_command_line_admin_creates_invites_suspends_and_exports(settings, sessi
     assert run("reactivate", str(org_id))[1].strip() == "active"
     assert run("set-cap", str(org_id), "5")[1].strip() == "5"
     code, out = run("usage", "--month", "2026-11", "--lang", "en")
-    assert code == 0 and out.startswith("\ufefforganisation,month,provider")
+    assert code == 0 and out.startswith("\ufeffOrganisation,Month,SMS provider")
     assert run("create-org", "")[0] == 2  # refused, per field
     # an installation that has users but no owner yet (e.g. started with the demo) gets one
     code, out = run("setup")

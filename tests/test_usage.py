@@ -151,8 +151,8 @@ def test_months_follow_the_organisation_time_zone_and_csv_is_neutralised(session
         assert usage.month_usage(session, admin, org.id).month == 11
         assert usage.used_this_month(session, org, clock.utcnow() + timedelta(minutes=1)) == 1
     text = usage.to_csv([november], "en")
-    assert text.startswith("\ufefforganisation,month,provider,campaign_id,campaign,messages,segments\r\n")
-    assert "'=SUM(A1),2026-11,twilio" in text and "'+danger" in text
+    assert text.startswith("\ufeffOrganisation,Month,SMS provider,Campaign ID,Campaign,Messages,Segments\r\n")
+    assert "'=SUM(A1),2026-11,Twilio" in text and "'+danger" in text
 
 
 def test_the_campaign_page_says_why_the_cap_paused_it(settings, session):

@@ -11,13 +11,25 @@ and the payment sandbox alike (a test checks every surface agrees).
   ``people_datetime`` adds the time (``2026年12月10日 23:59`` /
   ``10 Dec 2026 23:59``).
 - ``phone(e164)`` -> Japanese numbers as people read them (``090-1234-5678``),
-  others in E.164."""
+  others in E.164.
+- Date and time fields typed into the console (issue 15: a browser's native
+  date picker follows the browser's locale, not the page's language, so a
+  Japanese operator on an English browser saw mm/dd/yyyy and 12-hour times):
+  plain text fields in Japanese order, 24-hour, in both languages.
+  ``input_datetime(at, tz)`` -> ``2026/12/10 18:00`` (what a field shows),
+  ``parse_input_datetime`` reads it back (also ``2026-12-10T18:00``,
+  ``2026年12月10日 18時00分``, full-width digits), ``input_date`` /
+  ``parse_input_date`` for dates, ``parse_input_time`` for ``HH:MM``.
+  ``DATETIME_INPUT_HINT`` is the format the field names beside it."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from smspay_app.domain.answers import parse_date
 from smspay_app.domain.phone import display_phone
 
 DEFAULT_TIMEZONE = "Asia/Tokyo"
@@ -64,6 +76,81 @@ def people_datetime(at: datetime | None, lang: str, timezone: str | None = None)
     return f"{people_date(at, lang, timezone)} {_local(at, timezone).strftime('%H:%M')}"
 
 
+def people_month(year: int, month: int, lang: str) -> str:
+    """A calendar month: ``2026年12月`` (ja) or ``Dec 2026`` (en)."""
+    if lang == "en":
+        return f"{_MONTHS[month - 1]} {year}"
+    return f"{year}年{month}月"
+
+
 def phone(e164: str) -> str:
     """Japanese numbers in national format, any other number in E.164."""
     return display_phone(e164) if e164.startswith("+81") else e164
+
+
+DATE_INPUT_FORMAT = "%Y/%m/%d"
+DATETIME_INPUT_FORMAT = "%Y/%m/%d %H:%M"
+# The placeholder every date/time field shows (the same order in ja and en;
+# the field's help names the parts in the UI language).
+DATE_INPUT_HINT = "2026/12/10"
+DATETIME_INPUT_HINT = "2026/12/10 18:00"
+TIME_INPUT_HINT = "21:00"
+
+_TIME_RE = re.compile(r"^(\d{1,2})\s*[:時]\s*(\d{2})?\s*分?$")
+_DATETIME_RE = re.compile(r"^(.+?)(?:T|\s)\s*(\d{1,2}\s*[:時].*)$")
+
+
+def input_date(d: date | None) -> str:
+    """A date as a console field shows it: ``2026/12/10``; '' for None."""
+    return d.strftime(DATE_INPUT_FORMAT) if d is not None else ""
+
+
+def input_datetime(at: datetime | None, timezone: str | None) -> str:
+    """Naive UTC ``at`` as a console field shows it, in ``timezone``:
+    ``2026/12/10 18:00`` (24-hour); '' for None."""
+    if at is None:
+        return ""
+    return _local(at, timezone).strftime(DATETIME_INPUT_FORMAT)
+
+
+def parse_input_date(text: str | None) -> date | None:
+    """A date typed into a console field (``2026/12/10``, ``2026-12-10``,
+    ``2026年12月10日``, ``令和8年12月10日``...), or None."""
+    return parse_date((text or "").strip())
+
+
+def parse_input_time(text: str | None) -> str | None:
+    """A 24-hour time typed into a field as ``HH:MM`` (``9:00`` -> ``09:00``,
+    ``２１：００`` and ``21時`` too), or None when it is not one."""
+    m = _TIME_RE.match(unicodedata.normalize("NFKC", text or "").strip())
+    if not m:
+        return None
+    hours, minutes = int(m.group(1)), int(m.group(2) or 0)
+    if hours > 23 or minutes > 59:
+        return None
+    return f"{hours:02d}:{minutes:02d}"
+
+
+def parse_input_datetime(text: str | None) -> datetime | None:
+    """A local date and time typed into a console field, naive (the caller
+    puts it in the organisation's zone), or None: ``2026/12/10 18:00``,
+    ``2026-12-10T18:00`` (what a native field or an older page sent),
+    ``2026年12月10日 18時00分``, full-width digits. A time is required."""
+    value = unicodedata.normalize("NFKC", text or "").strip()
+    m = _DATETIME_RE.match(value)
+    if not m:
+        return None
+    day, clock = parse_input_date(m.group(1)), parse_input_time(m.group(2))
+    if day is None or clock is None:
+        return None
+    hours, minutes = (int(part) for part in clock.split(":"))
+    return datetime(day.year, day.month, day.day, hours, minutes)
+
+
+def local_input_to_utc(text: str | None, timezone: str | None) -> datetime | None:
+    """``parse_input_datetime`` in ``timezone`` (Japan when empty), as the
+    naive UTC the database stores; None when the text is not a date and time."""
+    local = parse_input_datetime(text)
+    if local is None:
+        return None
+    return local.replace(tzinfo=ZoneInfo(timezone or DEFAULT_TIMEZONE)).astimezone(UTC).replace(tzinfo=None)

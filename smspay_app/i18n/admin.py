@@ -112,7 +112,10 @@ MESSAGES = {
         "ja": "長すぎます（上限{cap}文字）。本文を短くしてください。",
         "en": "Too long (limit {cap} characters). Please shorten the text.",
     },
-    "editor.ucs2_chars": {"ja": "日本語(UCS-2)になる文字: {chars}", "en": "Characters forcing UCS-2: {chars}"},
+    "editor.ucs2_chars": {
+        "ja": "全角として送られる文字: {chars}",
+        "en": "Characters sent as Japanese (2-byte) text: {chars}",
+    },
     "editor.page_title": {"ja": "ページの見出し", "en": "Page heading"},
     "editor.page_message": {"ja": "本人確認後に表示するメッセージ", "en": "Message shown after the identity check"},
     "editor.page_message.default": {
@@ -173,7 +176,7 @@ MESSAGES = {
     "detail.back": {"ja": "← キャンペーン一覧", "en": "← All campaigns"},
     "detail.send": {"ja": "送信する", "en": "Send"},
     "detail.send_confirm": {"ja": "{count}件に送信します", "en": "Send to {count} recipients"},
-    "detail.sending_started": {"ja": "送信を開始しました（{count}件）。", "en": "Sending started ({count} messages)."},
+    "detail.sending_started": {"ja": "送信を開始しました（{count}件）。", "en": "Sending started: {count} SMS."},
     "detail.upload.title": {"ja": "宛先CSVの取り込み", "en": "Import recipients (CSV)"},
     "detail.upload.help": {
         "ja": "電話番号・氏名・金額・本人確認の列を含むCSV（UTF-8 / Shift_JIS）をドロップするか、クリックして選択してください。正しい行だけを取り込み、誤りのある行は理由と一緒に一覧にします。",

@@ -48,20 +48,20 @@ MESSAGES = {
         "en": "The link placeholder {{link}} was missing and has been added at the end.",
     },
     "template.encoding_gsm": {
-        "ja": "英数字のみ（GSM-7）：1通160文字、分割時153文字ずつ。",
-        "en": "Plain characters (GSM-7): 160 per message, 153 per part when split.",
+        "ja": "半角英数字のみ：1通160文字、分割時153文字ずつ。",
+        "en": "Plain letters and digits only: 160 per message, 153 per part when split.",
     },
     "template.encoding_ucs2": {
-        "ja": "全角文字を含む（UCS-2）：1通70文字、分割時67文字ずつ。",
-        "en": "Contains non-GSM characters (UCS-2): 70 per message, 67 per part when split.",
+        "ja": "全角文字を含む：1通70文字、分割時67文字ずつ。",
+        "en": "Contains Japanese (2-byte) characters: 70 per message, 67 per part when split.",
     },
     "template.ucs2_chars": {
-        "ja": "UCS-2 になる原因の文字：{chars}",
-        "en": "Characters forcing UCS-2: {chars}",
+        "ja": "全角として送られる文字：{chars}",
+        "en": "Characters sent as Japanese (2-byte) text: {chars}",
     },
     "template.size": {
         "ja": "{chars}文字・{segments}通分（最長の宛先）",
-        "en": "{chars} characters, {segments} segment(s) (longest recipient)",
+        "en": "{chars} characters, {segments} SMS (longest recipient)",
     },
     "template.over_cap": {
         "ja": "{cap}文字を超えています。携帯会社の上限のため送信できません。",

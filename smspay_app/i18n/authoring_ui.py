@@ -10,8 +10,8 @@ MESSAGES = {
         "en": "The send time must be in the future.",
     },
     "campaign.error.schedule_invalid": {
-        "ja": "送信日時を読み取れません（例: 2025-06-01 10:00）。",
-        "en": "The send time cannot be read (e.g. 2025-06-01 10:00).",
+        "ja": "日時を読み取れません（年/月/日 時:分、例: 2026/12/10 18:00）。",
+        "en": "The date and time cannot be read (YYYY/MM/DD HH:MM, e.g. 2026/12/10 18:00).",
     },
     "campaign.error.quiet_hours": {
         "ja": "送信しない時間帯は「21:00」のように開始と終了の両方を入力してください。",
@@ -119,17 +119,23 @@ MESSAGES = {
         "ja": "見本の値でのプレビュー（宛先取り込み前）",
         "en": "Preview with sample values (no recipients yet)",
     },
+    "editor.preview.page": {"ja": "受信者のページ（プレビュー）", "en": "Recipient page (preview)"},
+    "editor.preview.page_sample": {
+        "ja": "受信者の言語・見本の値でのプレビュー（本人確認のあとに表示される画面）",
+        "en": "In the recipients' language with sample values (shown after the identity check)",
+    },
+    "editor.preview.segments": {"ja": "{segments}通分・{chars}文字", "en": "{segments} SMS · {chars} characters"},
     "editor.preview.real": {"ja": "{row}行目の宛先のデータでのプレビュー", "en": "Preview with the data of row {row}"},
     # Sample merge values in the preview before any recipients are imported.
     "editor.preview.sample_name": {"ja": "山田 太郎", "en": "Taro Yamada"},
     "editor.preview.sample_value": {"ja": "ああああああああああああああああああああ", "en": "Sample value"},
     "editor.cost_worst": {
         "ja": "最長の宛先: {chars}文字・{segments}通分 ／ 全{rows}件で{total}通分・概算{cost}円",
-        "en": "Longest message: {chars} chars, {segments} segment(s) / all {rows} recipients: {total} segments, about ¥{cost}",
+        "en": "Longest message: {chars} characters, {segments} SMS / all {rows} recipients: {total} SMS, about ¥{cost}",
     },
     "editor.cost_sample": {
         "ja": "1件あたり{segments}通分・概算{cost}円（1通{price}円）",
-        "en": "{segments} segment(s) per recipient, about ¥{cost} (¥{price} per segment)",
+        "en": "{segments} SMS per recipient, about ¥{cost} (¥{price} per SMS)",
     },
     "editor.link_added": {
         "ja": "リンク {{link}} が本文に無いため、末尾に自動で追加されます。",
@@ -221,7 +227,7 @@ MESSAGES = {
     },
     "detail.scheduled": {
         "ja": "{at} に送信を予約しました（{count}件）。",
-        "en": "Scheduled for {at} ({count} messages).",
+        "en": "Scheduled for {at}: {count} SMS.",
     },
     "detail.check.title": {"ja": "送信前の確認", "en": "Before sending"},
     "detail.check.ok": {"ja": "送信できます。", "en": "Ready to send."},

@@ -126,6 +126,14 @@ MESSAGES = {
     "usage.by_provider": {"ja": "SMS事業者別", "en": "By provider"},
     "usage.by_campaign": {"ja": "キャンペーン別", "en": "By campaign"},
     "usage.export": {"ja": "CSVダウンロード", "en": "Download CSV"},
+    # The usage CSV's columns (services.usage.csv_header).
+    "usage.col.organisation": {"ja": "組織", "en": "Organisation"},
+    "usage.col.month": {"ja": "年月", "en": "Month"},
+    "usage.col.provider": {"ja": "SMS事業者", "en": "SMS provider"},
+    "usage.col.campaign_id": {"ja": "キャンペーンID", "en": "Campaign ID"},
+    "usage.col.campaign": {"ja": "キャンペーン", "en": "Campaign"},
+    "usage.col.messages": {"ja": "通数", "en": "Messages"},
+    "usage.col.segments": {"ja": "セグメント数", "en": "Segments"},
     # the dispatcher, recipient pages, API
     "sending.paused.usage_cap": {
         "ja": "今月のSMS上限に達したため送信を一時停止しました。上限の変更は運営者にご連絡ください。",

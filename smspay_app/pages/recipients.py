@@ -7,14 +7,15 @@ never loaded."""
 from __future__ import annotations
 
 import reflex as rx
+from sqlmodel import select
 
 from smspay_app.components.layout import admin_page, card, recipient_status
 from smspay_app.db import session_scope
 from smspay_app.domain.clock import utcnow
 from smspay_app.domain.formatting import local_time, phone, yen
 from smspay_app.i18n import CATALOG
-from smspay_app.models import Organisation
-from smspay_app.services import auth, recipients, support
+from smspay_app.models import Organisation, Payment
+from smspay_app.services import actions, auth, recipients, support
 from smspay_app.services.recipients import RecipientQuery
 from smspay_app.state import AppState, quietly, require
 
@@ -291,6 +292,9 @@ _ACTION_COLORS = {
 
 class RecipientDetailState(AppState):
     has_locked: bool = False
+    # What support may do now (actions.offered_actions): no impossible action.
+    offered: list[str] = []
+    payments: list[dict[str, str]] = []
     found: bool = True
     info: dict[str, str] = {}
     links: list[dict[str, str]] = []
@@ -328,6 +332,11 @@ class RecipientDetailState(AppState):
             shown = recipients.shown_state(session, detail.recipient)
             entries = recipients.timeline(session, caller, rid)
             audits = recipients.audit_entries(session, caller, rid)
+            offered = actions.offered_actions(session, detail.recipient, detail.campaign)
+            outstanding = actions.outstanding_yen(detail.recipient, detail.campaign)
+            payment_rows = session.exec(
+                select(Payment).where(Payment.recipient_id == rid).order_by(Payment.id.desc()).limit(10)
+            ).all()
         r = detail.recipient
         now = utcnow()
         self.found = True
@@ -341,9 +350,26 @@ class RecipientDetailState(AppState):
             "deadline": local_time(shown.payment_deadline, tz),
             "campaign": detail.campaign.name,
             "campaign_href": f"/campaigns/{detail.campaign.id}",
+            # What was received and what is left (a partial payment is not "paid").
+            "received": yen(r.amount_yen if r.paid_at is not None else r.partial_paid_yen or 0),
+            "outstanding": yen(outstanding) if r.paid_at is None and r.status not in ("cancelled",) else "",
         }
-        # Unlock is offered only when a link is locked (issue 15 item 10).
-        self.has_locked = any(link.state(now) == "locked" for link in detail.links[:5])
+        # Only what could succeed now (issue 15 item 10): unlock only on a
+        # locked link, nothing that pays or sends again once paid.
+        self.offered = offered
+        self.has_locked = "unlock" in offered
+        self.payments = [
+            {
+                "at": local_time(p.paid_at or p.created_at, tz),
+                "method": self._word("method", p.method) or self._word("method", p.provider),
+                "amount": yen(p.amount_yen),
+                "status": self._t(f"ops.payment.status.{p.status}")
+                if f"ops.payment.status.{p.status}" in CATALOG
+                else "",
+                "refunded": self._t("ops.payment.refunded", amount=yen(p.refunded_yen)) if p.refunded_yen else "",
+            }
+            for p in payment_rows
+        ]
         self.links = [
             {
                 "state": link.state(now),
@@ -606,8 +632,13 @@ def recipient_page() -> rx.Component:
                 rx.flex(
                     card(
                         _kv(AppState.tr["ops.col.phone"], i["phone"], "recipient-phone"),
-                        _kv(AppState.tr["ops.col.ref"], i["ref"]),
+                        rx.cond(i["ref"] != "", _kv(AppState.tr["ops.col.ref"], i["ref"])),
                         _kv(AppState.tr["ops.col.amount"], i["amount"]),
+                        _kv(AppState.tr["ops.detail.received"], i["received"], "recipient-received"),
+                        rx.cond(
+                            i["outstanding"] != "",
+                            _kv(AppState.tr["ops.detail.outstanding"], i["outstanding"], "recipient-outstanding"),
+                        ),
                         _kv(AppState.tr["ops.detail.campaign"], rx.link(i["campaign"], href=i["campaign_href"])),
                         rx.text(AppState.tr["ops.detail.answers_hidden"], size="1", color="gray", margin_top="8px"),
                         rx.heading(AppState.tr["ops.detail.link"], size="3", margin_top="12px"),
@@ -653,14 +684,33 @@ def recipient_page() -> rx.Component:
                     wrap="wrap",
                 ),
                 rx.cond(
+                    RecipientDetailState.payments.length() > 0,
+                    card(
+                        rx.heading(AppState.tr["ops.detail.payments"], size="4", margin_bottom="8px"),
+                        rx.table.root(
+                            rx.table.body(
+                                rx.foreach(
+                                    RecipientDetailState.payments,
+                                    lambda p: rx.table.row(
+                                        rx.table.cell(p["at"], white_space="nowrap"),
+                                        rx.table.cell(p["method"]),
+                                        rx.table.cell(p["amount"], text_align="right"),
+                                        rx.table.cell(rx.text(p["status"], " ", p["refunded"], size="2")),
+                                    ),
+                                )
+                            ),
+                            width="100%",
+                            id="payment-list",
+                        ),
+                    ),
+                ),
+                rx.cond(
                     RecipientDetailState.can_support,
                     card(
                         rx.heading(AppState.tr["ops.detail.actions"], size="4", margin_bottom="8px"),
                         rx.flex(
                             *[
-                                rx.cond(RecipientDetailState.has_locked, _action_button(a))
-                                if a == "unlock"
-                                else _action_button(a)
+                                rx.cond(RecipientDetailState.offered.contains(a), _action_button(a))
                                 for a in support.ACTIONS
                             ],
                             spacing="2",

@@ -8,12 +8,17 @@ import reflex as rx
 
 from smspay_app.components.layout import admin_page, card, stat
 from smspay_app.db import session_scope
+from smspay_app.domain.formatting import people_month
+from smspay_app.pages.campaigns.shared import SELECT_STYLE
 from smspay_app.services import auth, usage
 from smspay_app.state import AppState, quietly, require
 
 
 class UsageState(AppState):
     month: str = ""  # YYYY-MM
+    # The months the picker offers (value YYYY-MM, label in the UI language):
+    # a select, not a native month field, which follows the browser's locale.
+    month_options: list[dict[str, str]] = []
     org_label: str = ""
     messages: int = 0
     segments: int = 0
@@ -40,14 +45,17 @@ class UsageState(AppState):
 
     def _show(self, got: usage.MonthUsage) -> None:
         self.month = f"{got.year:04d}-{got.month:02d}"
+        if self.month not in {o["value"] for o in self.month_options}:
+            self.month_options = _months_up_to(got.year, got.month, self.ui_lang)
         self.org_label = got.organisation_name
         self.messages, self.segments, self.cap = got.messages, got.segments, got.monthly_sms_cap
         self.providers = [
-            {"provider": p, "messages": str(m), "segments": str(s)} for p, (m, s) in got.by_provider().items()
+            {"provider": usage.provider_label(p, self.ui_lang), "messages": str(m), "segments": str(s)}
+            for p, (m, s) in got.by_provider().items()
         ]
         self.campaigns = [
             {
-                "provider": r.provider,
+                "provider": usage.provider_label(r.provider, self.ui_lang),
                 "campaign": r.campaign_name,
                 "messages": str(r.messages),
                 "segments": str(r.segments),
@@ -63,6 +71,7 @@ class UsageState(AppState):
     @require(refused=lambda state, _exc: state._away())
     def load(self, *, caller: auth.Caller):
         self.month = ""
+        self.month_options = []
         try:
             self._show(self._get(caller))
         except auth.NotAllowed:
@@ -87,6 +96,16 @@ class UsageState(AppState):
             return
         name = f"usage-{got.year:04d}-{got.month:02d}.csv"
         return rx.download(data=usage.to_csv([got], self.ui_lang), filename=name, mime_type="text/csv")
+
+
+def _months_up_to(year: int, month: int, lang: str, count: int = 24) -> list[dict[str, str]]:
+    """``count`` months ending at ``year``/``month``, the newest first."""
+    options = []
+    index = year * 12 + month - 1
+    for i in range(count):
+        y, m = divmod(index - i, 12)
+        options.append({"value": f"{y:04d}-{m + 1:02d}", "label": people_month(y, m + 1, lang)})
+    return options
 
 
 def _table(rows, first_key: str, first_field: str) -> rx.Component:
@@ -118,8 +137,12 @@ def usage_page() -> rx.Component:
             rx.heading(AppState.tr["usage.title"], size="7"),
             rx.text(UsageState.org_label, color="gray"),
             rx.spacer(),
-            rx.input(
-                type="month", value=UsageState.month, on_change=UsageState.pick_month, id="usage-month", width="160px"
+            rx.el.select(
+                rx.foreach(UsageState.month_options, lambda o: rx.el.option(o["label"], value=o["value"])),
+                value=UsageState.month,
+                on_change=UsageState.pick_month,
+                id="usage-month",
+                style=SELECT_STYLE,
             ),
             rx.button(AppState.tr["usage.export"], on_click=UsageState.export, variant="soft", id="usage-export"),
             align="center",

@@ -334,6 +334,36 @@ def mark_paid_outside(
     return ActionResult("mark_paid", audit.id)
 
 
+def offered_actions(session: Session, recipient: Recipient, campaign: Campaign) -> list[str]:
+    """The actions that could succeed on this recipient now, in the pages'
+    order (issue 15 item 10: no impossible or stale action is offered, e.g.
+    ロック解除 on a link that is not locked, 支払済みにする on a paid
+    recipient). The same rules as the actions' own refusals; an action may
+    still be refused at the moment it runs (a reason, the amount)."""
+    closed = recipient.status in CLOSED_RECIPIENT_STATES
+    paid = recipient.status == "paid" or recipient.paid_at is not None
+    link = current_link(session, recipient.id)
+    can_send = not closed and campaign.status in SENDABLE_CAMPAIGN_STATES and not _is_opted_out(session, recipient)
+    refundable = session.exec(
+        select(Payment.id).where(
+            Payment.recipient_id == recipient.id, Payment.status == "succeeded", Payment.provider_payment_intent != ""
+        )
+    ).first()
+    offered = {
+        "reissue": can_send,
+        "resend": can_send,
+        "extend": link is not None and recipient.status not in ("cancelled", "opted_out"),
+        "unlock": link is not None and (link.locked_at is not None or recipient.status == "locked"),
+        "cancel": not closed,
+        "mark_paid": not paid and recipient.status not in ("cancelled", "opted_out"),
+        "record_partial_payment": not paid
+        and recipient.status not in ("cancelled", "opted_out")
+        and outstanding_yen(recipient, campaign) > 1,
+        "refund": refundable is not None,
+    }
+    return [action for action, ok in offered.items() if ok]
+
+
 def outstanding_yen(recipient: Recipient, campaign: Campaign) -> int:
     """What the recipient still owes: the amount less the partial payments
     recorded (0 once paid)."""

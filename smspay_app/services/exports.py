@@ -1,6 +1,8 @@
 """CSV export of a campaign's recipients with their shown state (the table's
 and the API's: ``services.recipients.shown_states``), every step's first
 timestamp and a pending payment's deadline (in the organisation's time zone).
+Every header and every worded value in the export's language (``lang``): the
+phone as people read it, and last the machine column in E.164.
 
 - Encodings: UTF-8 with BOM (default: Excel opens it correctly) or CP932
   (Shift_JIS for older Excel / Japanese tools; characters CP932 lacks become
@@ -15,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -24,7 +27,7 @@ from sqlmodel import Session, select
 from smspay_app.domain import funnel
 from smspay_app.domain.clock import utcnow
 from smspay_app.domain.errors import Refused
-from smspay_app.domain.phone import display_phone
+from smspay_app.domain.formatting import phone
 from smspay_app.i18n import CATALOG as _CATALOG
 from smspay_app.i18n import t
 from smspay_app.models import AuditLog, Campaign, Organisation, Recipient
@@ -61,12 +64,15 @@ def header(lang: str) -> list[str]:
         *[t(f"ops.step.{step}", lang) for step in STEP_COLUMNS],
         t("ops.export.col.paid", lang),
         t("ops.export.col.payment_deadline", lang),
+        t("ops.export.col.phone_e164", lang),
     ]
 
 
-def _phone(e164: str) -> str:
-    # Japanese numbers the way people read them (090-1234-5678); others in E.164.
-    return display_phone(e164) if e164.startswith("+81") else e164
+def _e164(value: str) -> str:
+    # A stored number is ``+`` and digits: a spreadsheet reads it as a number,
+    # never a formula, and a program reads it as it is; anything else is
+    # neutralised like every other cell.
+    return value if re.fullmatch(r"\+\d{6,15}", value or "") else neutralise(value)
 
 
 def prepare(session: Session, caller: Caller, campaign_id: int, encoding: str) -> tuple[Campaign, Organisation]:
@@ -121,7 +127,7 @@ def iter_rows(session: Session, campaign_id: int, timezone: str, lang: str) -> I
             state = shown[r.id]
             yield [
                 neutralise(r.row_number if r.row_number is not None else ""),
-                neutralise("" if erased else _phone(r.phone_e164)),
+                neutralise("" if erased else phone(r.phone_e164)),
                 neutralise("" if erased else r.name),
                 neutralise("" if erased else r.external_ref),
                 neutralise(r.amount_yen),
@@ -133,6 +139,7 @@ def iter_rows(session: Session, campaign_id: int, timezone: str, lang: str) -> I
                 # What was recorded: the whole amount once paid, else the partial payments (issue 18 item 11).
                 neutralise(r.amount_yen if r.paid_at is not None else r.partial_paid_yen),
                 local(state.payment_deadline),
+                "" if erased else _e164(r.phone_e164),
             ]
         last_id = batch[-1].id
         session.expunge_all()

@@ -29,6 +29,7 @@ from sqlmodel import Session, select
 from smspay_app.domain.attempts import AttemptStatus
 from smspay_app.domain.campaigns import CampaignStatus
 from smspay_app.domain.clock import utcnow
+from smspay_app.i18n import CATALOG, t
 from smspay_app.models import Campaign, Organisation, SendAttempt
 from smspay_app.services import sending
 from smspay_app.services.auth import Caller, NotAllowed
@@ -126,10 +127,19 @@ def month_usage(
     return MonthUsage(org.id, org.name, year, month, _month_rows(session, org, year, month), org.monthly_sms_cap)
 
 
-CSV_HEADER = {
-    "ja": ["組織", "年月", "SMS事業者", "キャンペーンID", "キャンペーン", "通数", "セグメント数"],
-    "en": ["organisation", "month", "provider", "campaign_id", "campaign", "messages", "segments"],
-}
+CSV_COLUMNS = ("organisation", "month", "provider", "campaign_id", "campaign", "messages", "segments")
+
+
+def csv_header(lang: str) -> list[str]:
+    """The usage CSV's column names in ``lang`` (catalog ``usage.col.*``)."""
+    return [t(f"usage.col.{column}", lang) for column in CSV_COLUMNS]
+
+
+def provider_label(provider: str, lang: str) -> str:
+    """An SMS provider as people read it (``SMSシミュレーター（Twilio互換）``),
+    the stored name when the catalog does not know it."""
+    key = f"connections.provider.{provider}"
+    return t(key, lang) if key in CATALOG else provider
 
 
 def to_csv(usages: Iterable[MonthUsage], lang: str = "ja") -> str:
@@ -138,14 +148,14 @@ def to_csv(usages: Iterable[MonthUsage], lang: str = "ja") -> str:
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_HEADER["en" if lang == "en" else "ja"])
+    writer.writerow(csv_header(lang))
     for usage in usages:
         for r in usage.rows:
             writer.writerow(
                 [
                     neutralise(usage.organisation_name),
                     f"{usage.year:04d}-{usage.month:02d}",
-                    neutralise(r.provider),
+                    neutralise(provider_label(r.provider, lang)),
                     r.campaign_id,
                     neutralise(r.campaign_name),
                     r.messages,

@@ -1,5 +1,5 @@
 """The editor page (/campaigns/new, /campaigns/[id]/edit): the stepper, the
-current step and the live phone preview."""
+current step and the live phone preview (pages/campaigns/preview.py)."""
 
 from __future__ import annotations
 
@@ -8,56 +8,9 @@ import reflex as rx
 from smspay_app.components.layout import admin_page
 from smspay_app.pages.campaigns.editor_state import STEPS, CampaignEditorState
 from smspay_app.pages.campaigns.editor_steps import step_basics, step_identity, step_page, step_review, step_sms
+from smspay_app.pages.campaigns.preview import phone_preview
 from smspay_app.pages.campaigns.shared import BRAND_COLOR
 from smspay_app.state import AppState
-
-
-def phone_preview() -> rx.Component:
-    s = CampaignEditorState
-    return rx.box(
-        rx.text(AppState.tr["editor.preview"], size="1", color="gray", margin_bottom="6px"),
-        rx.box(
-            rx.hstack(
-                rx.text("9:41", size="1", weight="bold"),
-                rx.spacer(),
-                rx.icon("signal", size=12),
-                rx.icon("battery", size=12),
-                width="100%",
-                padding_x="6px",
-            ),
-            rx.text(AppState.org_name, size="1", color="gray", text_align="center", width="100%", margin_y="6px"),
-            rx.box(
-                rx.text(s.sms_preview, size="2", white_space="pre-wrap", word_break="break-all", id="sms-preview"),
-                background="#e9e9eb",
-                border_radius="16px 16px 16px 4px",
-                padding="10px 12px",
-                max_width="92%",
-            ),
-            background="white",
-            border="10px solid #1f2937",
-            border_radius="32px",
-            padding="12px 12px 28px",
-            min_height="320px",
-            width="272px",
-        ),
-        rx.text(s.preview_note, size="1", color="gray", margin_top="6px"),
-        rx.text(s.sms_summary, size="2", weight="medium", margin_top="6px", id="sms-summary"),
-        rx.text(s.sms_cost, size="2", color="gray", id="sms-cost"),
-        rx.cond(s.ucs2_text != "", rx.text(s.ucs2_text, size="1", color="gray")),
-        rx.cond(s.template_note != "", rx.text(s.template_note, size="1", color="teal", id="link-note")),
-        rx.cond(
-            s.sms_over_cap,
-            rx.callout(
-                s.sms_over_cap_text,
-                color_scheme="red",
-                size="1",
-                icon="triangle-alert",
-                id="sms-over-cap",
-                margin_top="6px",
-            ),
-        ),
-        width="272px",
-    )
 
 
 def _stepper() -> rx.Component:

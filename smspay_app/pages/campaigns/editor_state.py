@@ -8,10 +8,10 @@ from __future__ import annotations
 import reflex as rx
 
 from smspay_app.db import session_scope
-from smspay_app.domain.formatting import local_time, yen
+from smspay_app.domain.formatting import input_date, input_datetime, local_input_to_utc, parse_input_time, yen
 from smspay_app.i18n import t
 from smspay_app.models import Organisation
-from smspay_app.pages.campaigns.shared import local_to_utc, route_campaign_id, to_int
+from smspay_app.pages.campaigns.shared import route_campaign_id, to_int
 from smspay_app.services import auth, campaigns
 from smspay_app.state import AppState, raising, require
 
@@ -78,6 +78,7 @@ class CampaignEditorState(AppState):
     fields_text: str = ""
     template_note: str = ""
     preview_note: str = ""
+    sms_segments: str = ""  # under the SMS in the phone frame
     # step 3
     page_title: str = ""
     page_message: str = ""
@@ -190,7 +191,7 @@ class CampaignEditorState(AppState):
             self.lifetime_value, self.lifetime_unit = str(hours), "hours"
         if data.scheduled_at:
             self.send_mode = "at"
-            self.scheduled_local = local_time(data.scheduled_at, self.timezone).replace(" ", "T")
+            self.scheduled_local = input_datetime(data.scheduled_at, self.timezone)
         if data.quiet_hours_start and data.quiet_hours_end:
             self.quiet_mode = "override"
             self.quiet_start, self.quiet_end = data.quiet_hours_start, data.quiet_hours_end
@@ -199,7 +200,7 @@ class CampaignEditorState(AppState):
         self.page_message = data.page_message
         self.payment_enabled = data.payment_enabled
         self.amount = str(data.amount_yen) if data.amount_yen and not data.invoice_lines else ""
-        self.due_date = data.due_date.isoformat() if data.due_date else ""
+        self.due_date = input_date(data.due_date)
         self.ask_read = data.ask_read_confirmation
         self.lines = [
             {"item": l.item, "quantity": str(l.quantity), "unit_price": str(l.unit_price_yen)}
@@ -327,10 +328,66 @@ class CampaignEditorState(AppState):
         self.template = ""
         return rx.redirect(f"/campaigns/{campaign_id}")
 
+    # -- the recipient page in the phone frame (pages/campaigns/preview.py)
+
+    @rx.var
+    def page_preview(self) -> dict[str, str]:
+        """The recipient page's words as the recipient will read them (the
+        campaign's recipient language), merge fields with sample values."""
+        from urllib.parse import urlparse
+
+        from smspay_app.domain.formatting import parse_input_date, people_date
+        from smspay_app.domain.sms_text import TemplateError, render_text
+        from smspay_app.i18n import t
+        from smspay_app.services import sms_message
+
+        lang = self.recipient_lang
+        try:
+            message = render_text(self.page_message, sms_message.sample_fields(self.page_message, lang))
+        except (TemplateError, KeyError, ValueError):
+            message = self.page_message
+        total = sum(int(line["total_yen"]) for line in self._preview_lines())
+        if not total:
+            total = to_int(self.amount) or 0
+        due = parse_input_date(self.due_date)
+        return {
+            "host": urlparse(sms_message.sample_link_url()).netloc,
+            "title": self.page_title or self.name,
+            "message": message,
+            "invoice": t("recipient.invoice", lang),
+            "total_label": t("recipient.total", lang),
+            "total": yen(total) if total else "¥" + t("editor.preview.sample.amount", lang),
+            "due": t("recipient.due", lang, date=people_date(due, lang)) if due else "",
+            "pay": t("recipient.pay_button", lang),
+            "read": t("recipient.read_button", lang),
+            "notice_end": t("recipient.notice_end", lang),
+        }
+
+    @rx.var
+    def page_preview_lines(self) -> list[dict[str, str]]:
+        return [{k: v for k, v in line.items() if k != "total_yen"} for line in self._preview_lines()]
+
+    def _preview_lines(self) -> list[dict[str, str]]:
+        out = []
+        for line in self.lines:
+            qty, unit = to_int(line.get("quantity", "")), to_int(line.get("unit_price", ""))
+            if not line.get("item", "").strip() or qty is None or unit is None:
+                continue
+            out.append(
+                {
+                    "item": line["item"].strip(),
+                    "detail": f"{qty} × {yen(unit)}",
+                    "total": yen(qty * unit),
+                    "total_yen": str(qty * unit),
+                }
+            )
+        return out
+
     # -- helpers
 
     def _input(self, caller: auth.Caller) -> tuple[campaigns.CampaignInput, list[campaigns.FieldError]]:
-        from smspay_app.domain.csv_import import parse_amount_yen, parse_date
+        from smspay_app.domain.csv_import import parse_amount_yen
+        from smspay_app.domain.formatting import parse_input_date
 
         errors: list[campaigns.FieldError] = []
         amount = 0
@@ -347,12 +404,12 @@ class CampaignEditorState(AppState):
             lifetime *= 24
         scheduled_at = None
         if self.send_mode == "at":
-            scheduled_at = local_to_utc(self.scheduled_local, self.timezone)
+            scheduled_at = local_input_to_utc(self.scheduled_local, self.timezone)
             if scheduled_at is None:
                 errors.append(campaigns.FieldError("scheduled_at", "campaign.error.schedule_invalid"))
         due = None
         if self.due_date.strip():
-            due = parse_date(self.due_date.strip())
+            due = parse_input_date(self.due_date)
             if due is None:
                 errors.append(campaigns.FieldError("due_date", "campaign.error.due_date_invalid"))
         lines = []
@@ -385,8 +442,8 @@ class CampaignEditorState(AppState):
             ask_read_confirmation=self.ask_read and not self.payment_enabled,
             verification_mode=self.verification_mode,
             scheduled_at=scheduled_at,
-            quiet_hours_start=self.quiet_start.strip() if override else None,
-            quiet_hours_end=self.quiet_end.strip() if override else None,
+            quiet_hours_start=(parse_input_time(self.quiet_start) or self.quiet_start.strip()) if override else None,
+            quiet_hours_end=(parse_input_time(self.quiet_end) or self.quiet_end.strip()) if override else None,
             recipient_language=self.recipient_lang,
         )
         return data, errors
@@ -478,6 +535,7 @@ class CampaignEditorState(AppState):
         worst = estimate.worst if estimate is not None and estimate.worst is not None else info
         self.preview_note = note
         self.sms_preview = text
+        self.sms_segments = self._t("editor.preview.segments", segments=info.segments, chars=info.chars)
         self.sms_summary = self._t(
             "editor.segments",
             encoding=self._t(f"sms.encoding.{worst.encoding}"),
@@ -511,6 +569,7 @@ class CampaignEditorState(AppState):
 
         message = self._refusal(exc) if exc.key in CATALOG else str(exc)
         self.sms_preview = prefix + template
+        self.sms_segments = ""
         self.sms_summary = self._t("editor.template_problem", message=message)
         self.sms_cost = ""
         self.sms_over_cap = False

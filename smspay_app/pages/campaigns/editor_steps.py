@@ -7,7 +7,7 @@ import reflex as rx
 
 from smspay_app.components.layout import card
 from smspay_app.pages.campaigns.editor_state import CampaignEditorState
-from smspay_app.pages.campaigns.shared import SELECT_STYLE, labelled, text_area, text_input
+from smspay_app.pages.campaigns.shared import SELECT_STYLE, date_field, labelled, text_area, text_input
 from smspay_app.services import campaigns
 from smspay_app.state import AppState
 
@@ -84,13 +84,7 @@ def step_basics() -> rx.Component:
         ),
         rx.cond(
             s.send_mode == "at",
-            text_input(
-                type="datetime-local",
-                value=s.scheduled_local,
-                on_change=setter("scheduled_local"),
-                id="scheduled-at",
-                width="260px",
-            ),
+            date_field(value=s.scheduled_local, on_change=setter("scheduled_local"), id="scheduled-at"),
         ),
         labelled(
             "editor.quiet",
@@ -109,12 +103,12 @@ def step_basics() -> rx.Component:
             rx.hstack(
                 labelled(
                     "editor.quiet.start",
-                    text_input(type="time", value=s.quiet_start, on_change=setter("quiet_start"), id="quiet-start"),
+                    date_field("time", value=s.quiet_start, on_change=setter("quiet_start"), id="quiet-start"),
                     width="auto",
                 ),
                 labelled(
                     "editor.quiet.end",
-                    text_input(type="time", value=s.quiet_end, on_change=setter("quiet_end"), id="quiet-end"),
+                    date_field("time", value=s.quiet_end, on_change=setter("quiet_end"), id="quiet-end"),
                     width="auto",
                 ),
             ),
@@ -235,9 +229,7 @@ def step_page() -> rx.Component:
                 ),
                 labelled(
                     "editor.due_date",
-                    text_input(
-                        type="date", value=s.due_date, on_change=setter("due_date"), id="due-date", width="200px"
-                    ),
+                    date_field("date", value=s.due_date, on_change=setter("due_date"), id="due-date"),
                 ),
                 width="100%",
                 spacing="3",

@@ -12,11 +12,11 @@ from smspay_app.components.funnel import PROGRESS_KEYS, FunnelPanelState
 from smspay_app.components.layout import card, funnel_stats, stat
 from smspay_app.db import session_scope
 from smspay_app.domain.errors import Refused
-from smspay_app.domain.formatting import local_time, yen
+from smspay_app.domain.formatting import input_datetime, local_input_to_utc, local_time, yen
 from smspay_app.models import Organisation
 from smspay_app.pages.campaigns.recipients_table import RecipientTableState
 from smspay_app.pages.campaigns.send_check import SendCheckState
-from smspay_app.pages.campaigns.shared import local_to_utc, route_campaign_id, text_input
+from smspay_app.pages.campaigns.shared import date_field, route_campaign_id, text_input
 from smspay_app.services import auth, campaigns
 from smspay_app.state import AppState, quietly, require
 
@@ -174,7 +174,7 @@ class CampaignDetailState(AppState):
 
     @rx.event
     def schedule(self):
-        at = local_to_utc(self.schedule_local, self.timezone)
+        at = local_input_to_utc(self.schedule_local, self.timezone)
         if at is None:
             self.action_ok = False
             self.action_message = self._t("campaign.error.schedule_invalid")
@@ -195,7 +195,7 @@ class CampaignDetailState(AppState):
 
     @require("campaign.send", refused=lambda state, exc: state._action_refused(exc))
     def _save_end(self, *, caller: auth.Caller):
-        at = local_to_utc(self.closes_local, self.timezone) if self.closes_local.strip() else None
+        at = local_input_to_utc(self.closes_local, self.timezone) if self.closes_local.strip() else None
         if self.closes_local.strip() and at is None:
             self.action_ok = False
             self.action_message = self._t("campaign.error.schedule_invalid")
@@ -235,7 +235,7 @@ class CampaignDetailState(AppState):
         if at is None:
             self.action_message = self._t("detail.sending_started", count=queued)
         else:
-            self.action_message = self._t("detail.scheduled", at=self.schedule_local.replace("T", " "), count=queued)
+            self.action_message = self._t("detail.scheduled", at=input_datetime(at, self.timezone), count=queued)
         return self._changed(caller)
 
     @rx.event
@@ -580,13 +580,7 @@ def end_controls() -> rx.Component:
         (s.status != "closed") & (s.status != "cancelled") & (AppState.user_role != "support"),
         rx.hstack(
             rx.text(AppState.tr["detail.closes_label"], size="2"),
-            text_input(
-                type="datetime-local",
-                value=s.closes_local,
-                on_change=CampaignDetailState.set_closes_local,
-                id="closes-at",
-                width="220px",
-            ),
+            date_field(value=s.closes_local, on_change=CampaignDetailState.set_closes_local, id="closes-at"),
             rx.button(
                 AppState.tr["detail.closes_save"],
                 on_click=CampaignDetailState.save_end,
@@ -606,13 +600,7 @@ def schedule_controls() -> rx.Component:
     return rx.cond(
         SendCheckState.check_ok & (AppState.user_role != "support"),
         rx.hstack(
-            text_input(
-                type="datetime-local",
-                value=s.schedule_local,
-                on_change=CampaignDetailState.set_schedule_local,
-                id="schedule-at",
-                width="220px",
-            ),
+            date_field(value=s.schedule_local, on_change=CampaignDetailState.set_schedule_local, id="schedule-at"),
             rx.button(
                 rx.icon("clock", size=14),
                 AppState.tr["detail.schedule"],

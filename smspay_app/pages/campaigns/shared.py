@@ -1,5 +1,5 @@
 """What the campaign pages share: the status badge, the route's campaign id,
-schedule parsing, and the debounced form controls of the editor and the
+the date fields, and the debounced form controls of the editor and the
 send check."""
 
 from __future__ import annotations
@@ -29,19 +29,6 @@ def to_int(value: str) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def local_to_utc(value: str, tz: str):
-    from datetime import UTC, datetime
-    from zoneinfo import ZoneInfo
-
-    try:
-        local = datetime.fromisoformat((value or "").strip().replace(" ", "T"))
-    except ValueError:
-        return None
-    return (
-        local.replace(tzinfo=ZoneInfo(tz or "Asia/Tokyo")).astimezone(UTC).replace(tzinfo=None, second=0, microsecond=0)
-    )
-
-
 def route_campaign_id(state) -> int:
     try:
         # The page's dynamic route argument ("/campaigns/[campaign_id]...").
@@ -64,6 +51,23 @@ def live(component: rx.Component, debounce: int) -> rx.Component:
 
 def text_input(debounce: int = 250, **props) -> rx.Component:
     return live(rx.input(**props), debounce)
+
+
+def date_field(kind: str = "datetime", **props) -> rx.Component:
+    """A date (``kind="date"``), date-and-time (``"datetime"``) or time
+    (``"time"``) field: plain text in Japanese order and 24-hour, the format
+    shown as its placeholder and named under it in the UI language; read
+    back by ``domain.formatting.parse_input_*``. Not a native picker: those
+    follow the browser's locale, not the page's language (issue 15)."""
+    from smspay_app.domain.formatting import DATE_INPUT_HINT, DATETIME_INPUT_HINT, TIME_INPUT_HINT
+
+    hint = {"date": DATE_INPUT_HINT, "datetime": DATETIME_INPUT_HINT, "time": TIME_INPUT_HINT}[kind]
+    props.setdefault("width", {"date": "200px", "datetime": "220px", "time": "120px"}[kind])
+    return rx.vstack(
+        text_input(type="text", placeholder=hint, max_length=24, autocomplete="off", **props),
+        rx.text(AppState.tr["input.format." + kind], size="1", color="gray", class_name="date-format-hint"),
+        spacing="1",
+    )
 
 
 def text_area(debounce: int = 250, **props) -> rx.Component:
