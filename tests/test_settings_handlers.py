@@ -5,7 +5,6 @@ the real LoginState."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
 
 import pytest
@@ -43,7 +42,7 @@ def pages(settings):
 def _state(state_cls, token: str):
     root = rx.State(_reflex_internal_init=True)
     st = root.get_substate(state_cls.get_full_name().split("."))
-    st.session_token = token
+    st._bind_session(token)
     return st
 
 
@@ -147,7 +146,29 @@ def test_admin_sets_the_invoice_registration_number_on_the_settings_page(session
     assert st.message == "Nothing changed."
 
 
-def test_login_state_walks_the_totp_step_and_applies_the_users_language(session, pages):
+def _on_connection(st, cookie: str, query: str = "") -> None:
+    """The next events arrive on a websocket whose request carried
+    ``cookie`` (as ``web.session_cookie.SessionRef`` passes it on)."""
+    root = st.parent_state or st
+    while root.parent_state is not None:
+        root = root.parent_state
+    data = {
+        "sid": "sid-1",
+        "token": "client-1",
+        "headers": {"cookie": cookie, "origin": "http://localhost:3000"},
+        "pathname": "/login",
+        "asPath": f"/login?{query}" if query else "/login",
+    }
+    root.router_data = root._update_router_vars(data, root.router_data or {})
+    st._bound_sid = "sid-1"
+
+
+def test_login_state_walks_the_totp_step_and_applies_the_users_language(session, pages, live_server):
+    """The password goes to POST /auth/session (a plain form post); a user
+    with TOTP gets an HttpOnly challenge cookie, not a session, and the login
+    page's state continues from that cookie to the code."""
+    from smspay_app.web.session_cookie import CHALLENGE_COOKIE, SESSION_COOKIE
+
     _, _, state = pages
     org = make_org(session)
     user = make_user(session, org, "admin")
@@ -159,33 +180,58 @@ def test_login_state_walks_the_totp_step_and_applies_the_users_language(session,
         totp.confirm_enrolment(session, user, totp.code_at(enrolment.secret))
         session.commit()  # the service flushes; the account page's handler would commit
         c.tick(timedelta(seconds=30))
+        with live_server.client() as http:
+            posted = http.post(
+                "/auth/session", data={"email": user.email, "password": PASSWORD}, follow_redirects=False
+            )
+        assert posted.status_code == 303 and posted.headers["location"] == "/login?step=code"
+        assert SESSION_COOKIE not in posted.cookies
+        challenge = posted.cookies[CHALLENGE_COOKIE]
+        assert "httponly" in posted.headers["set-cookie"].lower()
         st = _state(state.LoginState, "")
         st.lang = ""  # this browser never chose a language: the user's applies
-        asyncio.run(
-            state.LoginState.submit.fn(st, {"email": user.email, "password": PASSWORD})
-        )  # async: off the event loop
-        assert st.step == "totp" and st.session_token == ""
-        assert "_challenge" not in st.dict()[st.get_full_name()]  # backend-only
+        _on_connection(st, f"{CHALLENGE_COOKIE}={challenge}")  # a plain /login: the password first
+        state.LoginState.redirect_if_signed_in.fn(st)
+        assert st.step == "password"
+        _on_connection(st, f"{CHALLENGE_COOKIE}={challenge}", query="step=code")  # where the post sent it
+        state.LoginState.redirect_if_signed_in.fn(st)
+        assert st.step == "totp" and st._session_ref == ""
         state.LoginState.submit_code.fn(st, {"code": "12345x"})
-        assert "4" in st.error and st.session_token == ""
-        state.LoginState.submit_code.fn(st, {"code": totp.code_at(enrolment.secret)})
-        assert st.session_token and auth.caller_for_token(session, st.session_token).user_id == user.id
+        assert "4" in st.error and st._session_ref == ""
+        handover = state.LoginState.submit_code.fn(st, {"code": totp.code_at(enrolment.secret)})
+        assert st._session_ref and auth.caller_for_ref(session, st._session_ref).user_id == user.id
         assert st.lang == "en"
+        # the session's token is in no var of the state, only in the page's
+        # one-time hand-over to the cookie's route
+        assert st._session_ref not in repr(st.dict())
+        assert "/auth/session" in repr(handover)
 
 
-def test_language_picked_in_the_browser_before_sign_in_is_kept_on_the_user(session, pages):
-    _, _, state = pages
+def test_language_picked_in_the_browser_before_sign_in_is_kept_on_the_user(session, pages, live_server):
+    from smspay_app.web.session_cookie import SESSION_COOKIE
+
     org = make_org(session)
     user = make_user(session, org, "operator")
+    session.commit()
     assert user.language == "ja"
-    st = _state(state.LoginState, "")
-    st.lang = "en"  # picked on the sign-in page (the smspay_lang cookie)
-    asyncio.run(
-        state.LoginState.submit.fn(st, {"email": user.email, "password": PASSWORD})
-    )  # async: off the event loop
-    assert st.session_token and st.lang == "en"
+    with live_server.client() as http:
+        http.cookies.set("smspay_lang", "en")  # picked on the sign-in page
+        posted = http.post("/auth/session", data={"email": user.email, "password": PASSWORD}, follow_redirects=False)
+    assert posted.status_code == 303 and posted.headers["location"] == "/campaigns"
+    assert auth.caller_for_token(session, posted.cookies[SESSION_COOKIE]) is not None
     session.expire_all()
     assert session.get(type(user), user.id).language == "en"
+
+
+def test_without_a_chosen_language_sign_in_sets_the_users_own(session, pages, live_server):
+    org = make_org(session)
+    user = make_user(session, org, "operator")
+    user.language = "en"
+    session.add(user)
+    session.commit()
+    with live_server.client() as http:
+        posted = http.post("/auth/session", data={"email": user.email, "password": PASSWORD}, follow_redirects=False)
+    assert posted.cookies["smspay_lang"] == "en"
 
 
 def test_language_switch_is_kept_on_the_user(session, pages):
