@@ -218,14 +218,14 @@ class AppState(rx.State):
     def _presented_cookie(self, name: str) -> str:
         return parse_cookies(self.router.headers.cookie).get(name, "")
 
-    def _bind_session(self, token: str, then: str | None = None) -> Any:
+    def _bind_session(self, token: str) -> Any:
         """This connection now holds the session ``token`` opened by a
         handler (sign-in with a code, set-up): the state keeps its reference
         and the returned script hands the token to the HttpOnly cookie's
-        route, then loads ``then`` (None: stays on the page)."""
+        route (for the next page loads)."""
         self._session_ref = auth.session_ref(token)
         self._bound_sid = self._current_sid()
-        return rx.call_script(handover_script(token, then))
+        return rx.call_script(handover_script(token))
 
     @_override_base_method
     def _reset_client_storage(self):
@@ -411,7 +411,7 @@ class LoginState(AppState):
             self.step = "codes"
             return self._bind_session(result.token)
         self.step = "password"
-        return self._bind_session(result.token, home_for(caller.role, caller.must_change_password))
+        return [self._bind_session(result.token), rx.redirect(home_for(caller.role, caller.must_change_password))]
 
     def _not_done(self, result: auth.SignInStep):
         if result.kind == "wrong_code":

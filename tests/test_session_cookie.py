@@ -45,7 +45,7 @@ def test_sign_in_form_post_sets_an_httponly_lax_session_cookie(live_server, sess
     user = make_user(session, org, "admin")
     session.commit()
     response = _post(live_server, {"email": user.email, "password": PASSWORD})
-    assert response.status_code == 303 and response.headers["location"] == "/campaigns"
+    assert response.status_code == 303 and response.headers["location"] == "/login"  # it sends home
     header = _set_cookie_of(response, SESSION_COOKIE).lower()
     assert "httponly" in header and "samesite=lax" in header and "path=/" in header
     assert "secure" not in header  # served over http here: Secure only with an https public_base_url
@@ -209,3 +209,16 @@ def test_a_client_that_forges_the_old_session_var_gets_nothing(settings, session
     assert app_state.user_name == ""
     # the database keeps the hash only: the same reference, never the token
     assert session.exec(select(AuthSession.token_hash)).first() == auth.session_ref(token)
+
+
+def test_the_login_page_names_the_refusal_the_form_post_came_back_with(settings):
+    import smspay_app.smspay_app  # noqa: F401
+    from smspay_app.state import LoginState
+
+    root = rx.State(_reflex_internal_init=True)
+    data = {"sid": "s", "token": "c", "headers": {"origin": "http://localhost:3000"}, "asPath": "/login?error=failed"}
+    root.router_data = root._update_router_vars(data, root.router_data or {})
+    page = root.get_substate(LoginState.get_full_name().split("."))
+    page._bound_sid = "s"
+    LoginState.redirect_if_signed_in.fn(page)
+    assert page.step == "password" and page.error == "メールアドレスまたはパスワードが正しくありません。"

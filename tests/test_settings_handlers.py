@@ -217,7 +217,7 @@ def test_language_picked_in_the_browser_before_sign_in_is_kept_on_the_user(sessi
     with live_server.client() as http:
         http.cookies.set("smspay_lang", "en")  # picked on the sign-in page
         posted = http.post("/auth/session", data={"email": user.email, "password": PASSWORD}, follow_redirects=False)
-    assert posted.status_code == 303 and posted.headers["location"] == "/campaigns"
+    assert posted.status_code == 303 and posted.headers["location"] == "/login"
     assert auth.caller_for_token(session, posted.cookies[SESSION_COOKIE]) is not None
     session.expire_all()
     assert session.get(type(user), user.id).language == "en"

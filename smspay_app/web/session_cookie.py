@@ -6,7 +6,7 @@ no script reads it), and turned into a reference before Reflex sees it.
   password ever goes into a URL (issue 17 item 5: a bare form submitted as a
   GET put ``?email=..&password=..`` in the address bar and the proxy's log).
   A right password without a second factor sets the session cookie and
-  redirects home; one due a TOTP code or set-up sets a short-lived HttpOnly
+  goes back to ``/login``, which sends a signed-in browser home; one due a TOTP code or set-up sets a short-lived HttpOnly
   challenge cookie (a pending challenge, not a session) and goes back to
   ``/login?step=code``, whose Reflex state continues from it; a refusal goes back with
   ``?error=<kind>`` (never the address typed). The same route takes
@@ -71,15 +71,14 @@ def _https() -> bool:
     return get_settings().public_base_url.startswith("https://")
 
 
-def handover_script(token: str, then: str | None = None) -> str:
+def handover_script(token: str) -> str:
     """The page's script that hands a session opened by a Reflex handler to
-    ``POST /auth/session`` (which sets the HttpOnly cookie), then loads
-    ``then`` (a fresh websocket that presents the cookie). The token is in no
-    state var, URL or readable cookie."""
-    go = f"window.location.replace({json.dumps(then)})" if then else "null"
+    ``POST /auth/session``, which sets the HttpOnly cookie for the next page
+    loads (this connection is signed in already). The token is in no state
+    var, URL or readable cookie."""
     return (
         "fetch('/auth/session',{method:'POST',credentials:'same-origin',"
-        f"body:new URLSearchParams({{token:{json.dumps(token)}}})}}).then(function(){{{go}}})"
+        f"body:new URLSearchParams({{token:{json.dumps(token)}}})}})"
     )
 
 
@@ -171,7 +170,9 @@ async def sign_in(request: Request) -> Response:
         )
         return response
     caller = result.caller
-    response = RedirectResponse(auth.home_for(caller.role, caller.must_change_password), status_code=303)
+    # Back to the login page, which sends the signed-in browser home in the
+    # page (the URLs stay those of the app's own navigation: /campaigns).
+    response = RedirectResponse("/login", status_code=303)
     _set_session(response, result.token)
     lang = await run_in_threadpool(_keep_language, caller, request.cookies.get(LANG_COOKIE))
     if lang:

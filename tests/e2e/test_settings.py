@@ -83,7 +83,7 @@ def test_totp_enrolment_and_sign_in_with_a_code(app_server, browser):
     expect(page).to_have_url(re.compile(r"/login/?$"))
     _password_step(page, base)
     expect(page.locator("#totp-code")).to_be_visible(timeout=20_000)
-    assert re.search(r"/login/?$", page.url)
+    assert re.search(r"/login/?(\?step=code)?$", page.url)  # the challenge step, no session
     # The password alone opens nothing.
     page.goto(f"{base}/settings")
     expect(page).to_have_url(re.compile(r"/login/?$"), timeout=20_000)
