@@ -334,13 +334,13 @@ class AppState(rx.State):
 
     @rx.event
     def sign_out(self):
-        """End the session here, then the page's script has the cookie
-        cleared (``POST /auth/sign-out``) and loads the login page."""
+        """End the session here, have the page's script clear the cookie
+        (``POST /auth/sign-out``), and show the login page."""
         with session_scope() as session:
             auth.sign_out_ref(session, self._session_ref)
         self._session_ref = ""
         self.user_name = self.user_role = self.org_name = ""
-        return rx.call_script(SIGN_OUT_SCRIPT)
+        return [rx.call_script(SIGN_OUT_SCRIPT), rx.redirect("/login")]
 
 
 def _forget(state: Any, *, everything: bool) -> None:
@@ -365,12 +365,13 @@ def _forget(state: Any, *, everything: bool) -> None:
 
 
 class LoginState(AppState):
-    """Sign-in. The password goes to ``POST /auth/session`` as a plain form
-    post (``web.session_cookie``): a session, a refusal (``?error=``), or a
-    pending challenge in an HttpOnly cookie from which this state continues:
-    a TOTP code or, when the organisation requires TOTP, setting it up. The
-    challenge is not a session and opens no page; a session opened here is
-    handed to the cookie's route (``_bind_session``)."""
+    """Sign-in. The password and the TOTP code go to ``POST /auth/session``
+    as plain form posts (``web.session_cookie``): a session, a refusal
+    (``?error=``), or a pending challenge in an HttpOnly cookie from which
+    this state shows the next step: the code or, when the organisation
+    requires TOTP, setting it up. The challenge is not a session and opens no
+    page; the session the set-up opens here is handed to the cookie's route
+    (``_bind_session``)."""
 
     error: str = ""
     step: str = "password"  # password | totp | enrol | codes
@@ -424,31 +425,23 @@ class LoginState(AppState):
         """The login page as the last form post left it: its refusal, or the
         step its pending challenge waits for."""
         self._reset_steps()
-        error = LOGIN_ERRORS.get(self.router.url.query_parameters.get("error", ""))
-        self.error = self._t(error) if error else ""
+        query = self.router.url.query_parameters
+        error = LOGIN_ERRORS.get(query.get("error", ""))
+        left = query.get("left", "")
+        self.error = self._t(error, left=int(left) if left.isdigit() else 0) if error else ""
         challenge = self._challenge()
-        if not challenge or self.router.url.query_parameters.get("step") != "code":
+        if not challenge or query.get("step") != "code":
             return  # a plain /login starts with the password
         with session_scope() as session:
             step = auth.challenge_step(session, challenge)
             enrolment = auth.sign_in_enrol_begin(session, challenge) if step == "enrol" else None
         if step is None:
+            self.error = ""
             return
-        self.error = ""
         self.step = step
         if enrolment is not None:
             self.enrol_qr = enrolment.qr_svg_data_uri
             self.enrol_secret = enrolment.secret
-
-    @rx.event
-    def submit_code(self, form: dict):
-        if self.step != "totp":
-            return
-        with session_scope() as session:
-            result = auth.sign_in_code(session, self._challenge(), str(form.get("code", "")))
-        if result.kind == "done":
-            return self._signed_in(result)
-        self._not_done(result)
 
     @rx.event
     def submit_enrol(self, form: dict):

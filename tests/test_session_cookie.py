@@ -222,3 +222,12 @@ def test_the_login_page_names_the_refusal_the_form_post_came_back_with(settings)
     page._bound_sid = "s"
     LoginState.redirect_if_signed_in.fn(page)
     assert page.step == "password" and page.error == "メールアドレスまたはパスワードが正しくありません。"
+
+
+def test_a_code_without_a_live_challenge_starts_over_and_opens_nothing(live_server, session):
+    with live_server.client() as http:
+        http.cookies.set(CHALLENGE_COOKIE, "no-such-challenge")
+        response = http.post("/auth/session", data={"code": "123456"}, follow_redirects=False)
+    assert response.headers["location"] == "/login?error=restart"
+    assert SESSION_COOKIE not in response.cookies
+    assert "max-age=0" in _set_cookie_of(response, CHALLENGE_COOKIE).lower()  # the dead challenge is cleared

@@ -165,8 +165,9 @@ def _on_connection(st, cookie: str, query: str = "") -> None:
 
 def test_login_state_walks_the_totp_step_and_applies_the_users_language(session, pages, live_server):
     """The password goes to POST /auth/session (a plain form post); a user
-    with TOTP gets an HttpOnly challenge cookie, not a session, and the login
-    page's state continues from that cookie to the code."""
+    with TOTP gets an HttpOnly challenge cookie, not a session, the login
+    page shows the code step from that cookie, and the code is posted to the
+    same route, which sets the session cookie."""
     from smspay_app.web.session_cookie import CHALLENGE_COOKIE, SESSION_COOKIE
 
     _, _, state = pages
@@ -196,15 +197,23 @@ def test_login_state_walks_the_totp_step_and_applies_the_users_language(session,
         _on_connection(st, f"{CHALLENGE_COOKIE}={challenge}", query="step=code")  # where the post sent it
         state.LoginState.redirect_if_signed_in.fn(st)
         assert st.step == "totp" and st._session_ref == ""
-        state.LoginState.submit_code.fn(st, {"code": "12345x"})
-        assert "4" in st.error and st._session_ref == ""
-        handover = state.LoginState.submit_code.fn(st, {"code": totp.code_at(enrolment.secret)})
-        assert st._session_ref and auth.caller_for_ref(session, st._session_ref).user_id == user.id
-        assert st.lang == "en"
-        # the session's token is in no var of the state, only in the page's
-        # one-time hand-over to the cookie's route
-        assert st._session_ref not in repr(st.dict())
-        assert "/auth/session" in repr(handover)
+        with live_server.client() as http:
+            http.cookies.set(CHALLENGE_COOKIE, challenge)
+            wrong = http.post("/auth/session", data={"code": "12345x"}, follow_redirects=False)
+            assert wrong.headers["location"] == "/login?step=code&error=wrong_code&left=4"
+            _on_connection(st, f"{CHALLENGE_COOKIE}={challenge}", query="step=code&error=wrong_code&left=4")
+            state.LoginState.redirect_if_signed_in.fn(st)
+            assert st.step == "totp" and "4" in st.error and st._session_ref == ""
+            right = http.post("/auth/session", data={"code": totp.code_at(enrolment.secret)}, follow_redirects=False)
+        assert right.headers["location"] == "/login"
+        token = right.cookies[SESSION_COOKIE]
+        assert auth.caller_for_token(session, token).user_id == user.id
+        assert "httponly" in right.headers["set-cookie"].lower()
+        assert right.cookies["smspay_lang"] == "en"  # the user's language: this browser chose none
+        # the next page load presents the cookie: signed in, sent home
+        _on_connection(st, f"{SESSION_COOKIE}=x")
+        st._bind_session(token)
+        assert "/campaigns" in str(state.LoginState.redirect_if_signed_in.fn(st))
 
 
 def test_language_picked_in_the_browser_before_sign_in_is_kept_on_the_user(session, pages, live_server):

@@ -91,7 +91,8 @@ def _start_over() -> rx.Component:
 
 
 def _totp_form() -> rx.Component:
-    return rx.form(
+    """Posted like the password (``/auth/session``, field ``code``)."""
+    return PostForm.create(
         rx.vstack(
             rx.heading(AppState.tr["login.totp.title"], size="4"),
             rx.text(AppState.tr["login.totp.help"], size="2", color="gray"),
@@ -110,8 +111,9 @@ def _totp_form() -> rx.Component:
             spacing="2",
             width="100%",
         ),
-        on_submit=LoginState.submit_code,
-        reset_on_submit=True,
+        method="post",
+        action="/auth/session",
+        id="totp-form",
         width="100%",
     )
 

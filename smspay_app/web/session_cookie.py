@@ -8,10 +8,11 @@ no script reads it), and turned into a reference before Reflex sees it.
   A right password without a second factor sets the session cookie and
   goes back to ``/login``, which sends a signed-in browser home; one due a TOTP code or set-up sets a short-lived HttpOnly
   challenge cookie (a pending challenge, not a session) and goes back to
-  ``/login?step=code``, whose Reflex state continues from it; a refusal goes back with
+  ``/login?step=code``, whose Reflex state continues from it; the TOTP code
+  is posted here too (``code``); a refusal goes back with
   ``?error=<kind>`` (never the address typed). The same route takes
-  ``token``: a session a Reflex handler opened (the TOTP step, the
-  installation's set-up) handed over once by the page's script, so that the
+  ``token``: a session a Reflex handler opened (the TOTP set-up at sign-in,
+  whose recovery codes the page shows once, and the installation's set-up) handed over once by the page's script, so that the
   cookie holding it is HttpOnly too.
 - ``POST /auth/sign-out`` ends the cookie's session and clears it.
 - ``SessionRef`` (middleware in front of Reflex's ``/_event``) replaces the
@@ -52,6 +53,8 @@ LOGIN_ERRORS = {
     "busy": "login.busy",
     "password_throttled": "login.password_throttled",
     "throttled": "login.totp.throttled",
+    "restart": "login.totp.restart",
+    "wrong_code": "login.totp.wrong",  # with ?left=<tries left>
     "cross_site": "login.cross_site",
 }
 
@@ -82,10 +85,8 @@ def handover_script(token: str) -> str:
     )
 
 
-SIGN_OUT_SCRIPT = (
-    "fetch('/auth/sign-out',{method:'POST',credentials:'same-origin'})"
-    ".finally(function(){window.location.replace('/login')})"
-)
+# The session has ended already (the handler); this clears the cookie.
+SIGN_OUT_SCRIPT = "fetch('/auth/sign-out',{method:'POST',credentials:'same-origin'})"
 
 
 def _set_session(response: Response, token: str) -> None:
@@ -147,6 +148,8 @@ async def sign_in(request: Request) -> Response:
     form = await request.form()
     if "token" in form:
         return await _adopt(str(form.get("token", "")))
+    if "code" in form:
+        return await _code_step(request, str(form.get("code", "")))
     try:
         result = await auth.password_gate.run(
             _password_step, str(form.get("email", "")), str(form.get("password", "")), _address(request)
@@ -169,14 +172,38 @@ async def sign_in(request: Request) -> Response:
             samesite="lax",
         )
         return response
-    caller = result.caller
-    # Back to the login page, which sends the signed-in browser home in the
-    # page (the URLs stay those of the app's own navigation: /campaigns).
+    return await _signed_in(request, result)
+
+
+async def _signed_in(request: Request, result) -> Response:
+    """The session cookie, the language, and back to the login page, which
+    sends the signed-in browser home in the page (the URLs stay those of the
+    app's own navigation: /campaigns)."""
     response = RedirectResponse("/login", status_code=303)
     _set_session(response, result.token)
-    lang = await run_in_threadpool(_keep_language, caller, request.cookies.get(LANG_COOKIE))
+    lang = await run_in_threadpool(_keep_language, result.caller, request.cookies.get(LANG_COOKIE))
     if lang:
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, path="/", samesite="lax", secure=_https())
+    return response
+
+
+def _check_code(challenge: str, code: str):
+    from smspay_app.db import session_scope
+    from smspay_app.services import auth
+
+    with session_scope() as session:
+        return auth.sign_in_code(session, challenge, code)
+
+
+async def _code_step(request: Request, code: str) -> Response:
+    """The TOTP (or recovery) code for the pending challenge in its cookie."""
+    result = await run_in_threadpool(_check_code, request.cookies.get(CHALLENGE_COOKIE, ""), code)
+    if result.kind == "done":
+        return await _signed_in(request, result)
+    if result.kind == "wrong_code":
+        return RedirectResponse(f"/login?{CONTINUE_QUERY}&error=wrong_code&left={result.tries_left}", status_code=303)
+    response = _back("throttled" if result.kind == "throttled" else "restart")
+    response.delete_cookie(CHALLENGE_COOKIE, path="/", httponly=True, secure=_https(), samesite="lax")
     return response
 
 
