@@ -5,6 +5,7 @@ the real LoginState."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -252,3 +253,39 @@ def test_language_switch_is_kept_on_the_user(session, pages):
     assert st.lang == "en" and st.tr["admin.nav.settings"] == "Settings"
     session.expire_all()
     assert session.get(User, me.user_id).language == "en"
+
+
+def test_login_state_sets_up_a_required_totp_and_hands_the_session_to_the_cookie(session, pages, live_server):
+    """An organisation that requires TOTP: the password post leaves an
+    ``enrol`` challenge in its HttpOnly cookie; the login page shows the
+    set-up from it, the first code opens the session here (the recovery
+    codes on screen once) and the page hands it to POST /auth/session; the
+    state keeps only its reference."""
+    from smspay_app.web.session_cookie import CHALLENGE_COOKIE, SESSION_COOKIE
+
+    _, _, state = pages
+    org = make_org(session, require_totp=True)
+    user = make_user(session, org, "admin")
+    session.commit()
+    with clock.frozen(datetime(2026, 11, 21, 3, 0)):
+        with live_server.client() as http:
+            posted = http.post(
+                "/auth/session", data={"email": user.email, "password": PASSWORD}, follow_redirects=False
+            )
+        assert posted.headers["location"] == "/login?step=code" and SESSION_COOKIE not in posted.cookies
+        challenge = posted.cookies[CHALLENGE_COOKIE]
+        st = _state(state.LoginState, "")
+        _on_connection(st, f"{CHALLENGE_COOKIE}={challenge}", query="step=code")
+        state.LoginState.redirect_if_signed_in.fn(st)
+        assert st.step == "enrol" and st.enrol_secret and st.enrol_qr
+        handover = state.LoginState.submit_enrol.fn(st, {"code": totp.code_at(st.enrol_secret)})
+        assert st.step == "codes" and len(st.recovery_codes) == 10
+        caller = auth.caller_for_ref(session, st._session_ref)
+        assert caller is not None and caller.user_id == user.id
+        script = str(handover)
+        assert "/auth/session" in script
+        token = next(t for t in re.findall(r"[A-Za-z0-9_-]{40,}", script) if auth.session_ref(t) == st._session_ref)
+        with live_server.client() as http:  # what the page's script does with it
+            adopted = http.post("/auth/session", data={"token": token}, follow_redirects=False)
+        assert adopted.status_code == 204 and adopted.cookies[SESSION_COOKIE] == token
+        assert token not in repr(st.dict())
