@@ -1,8 +1,9 @@
 """The admin UI's base state: who is signed in and in which language.
 
 Every page state inherits from ``AppState``, and every handler is wrapped in
-``@require(permission)``: the session token is checked against the database on
-every call, so a stale tab, a revoked session or a forged event gets nothing.
+``@require(permission)``: the session (the reference of the browser's HttpOnly
+cookie, ``web.session_cookie``) is checked against the database on every call,
+so a stale tab, a revoked session or a forged event gets nothing.
 The handler receives the checked caller as its ``caller`` keyword; on refusal
 ``require`` returns what ``refused`` says (the login page by default, nothing
 with ``quietly``, or a page's own notice). Refusals are shown through
@@ -59,7 +60,7 @@ def require(
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Check the caller before the handler runs; the one sign-in guard.
 
-    The session token is checked against the database (``AppState._caller``)
+    The session is checked against the database (``AppState._caller``)
     on every call; with ``permission`` the role must grant it. The handler gets
     the caller as its keyword-only ``caller`` parameter (when it declares one);
     that parameter is hidden from the signature Reflex reads, so a client can
