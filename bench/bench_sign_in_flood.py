@@ -2,7 +2,7 @@
 
 Starts uvicorn (1 worker, separate process) serving the web app's routes plus
 ``POST /bench/sign-in``, which runs the admin sign-in's password step exactly
-as the sign-in form's handler does (``LoginState.submit``: through
+as the sign-in form's route does (``web.session_cookie.sign_in``: through
 ``auth.password_gate``, off the event loop, within the global budget; with
 ``--on-loop``, the old way: on the event loop). The app's default argon2
 costs. Then floods it with 240 sign-ins (8 "tabs" x 30, each from a new

@@ -1,8 +1,9 @@
 """The admin UI's base state: who is signed in and in which language.
 
 Every page state inherits from ``AppState``, and every handler is wrapped in
-``@require(permission)``: the session token is checked against the database on
-every call, so a stale tab, a revoked session or a forged event gets nothing.
+``@require(permission)``: the session (the reference of the browser's HttpOnly
+cookie, ``web.session_cookie``) is checked against the database on every call,
+so a stale tab, a revoked session or a forged event gets nothing.
 The handler receives the checked caller as its ``caller`` keyword; on refusal
 ``require`` returns what ``refused`` says (the login page by default, nothing
 with ``quietly``, or a page's own notice). Refusals are shown through
@@ -27,17 +28,16 @@ from smspay_app.db import session_scope
 from smspay_app.domain.errors import Refused
 from smspay_app.i18n import CATALOG, normalise_language
 from smspay_app.services import auth
-from smspay_app.settings import get_settings
+from smspay_app.web.session_cookie import (
+    CHALLENGE_COOKIE,
+    LOGIN_ERRORS,
+    REF_COOKIE,
+    SIGN_OUT_SCRIPT,
+    handover_script,
+    parse_cookies,
+)
 
-SESSION_COOKIE = "smspay_session"
-
-
-def home_for(role: str, must_change_password: bool = False) -> str:
-    """Where a signed-in user lands: the account page while a temporary
-    password must be changed, the installation owner's page, or the campaigns."""
-    if must_change_password:
-        return "/account"
-    return "/installation" if role == auth.OWNER_ROLE else "/campaigns"
+home_for = auth.home_for  # where a signed-in user lands (also the sign-in route's redirect)
 
 
 def to_login(_state: Any, _exc: Refused) -> Any:
@@ -60,7 +60,7 @@ def require(
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Check the caller before the handler runs; the one sign-in guard.
 
-    The session token is checked against the database (``AppState._caller``)
+    The session is checked against the database (``AppState._caller``)
     on every call; with ``permission`` the role must grant it. The handler gets
     the caller as its keyword-only ``caller`` parameter (when it declares one);
     that parameter is hidden from the signature Reflex reads, so a client can
@@ -178,13 +178,12 @@ _CATALOGS = {lang: _admin_catalog(lang) for lang in ("ja", "en")}
 
 
 class AppState(rx.State):
-    session_token: str = rx.Cookie(
-        "",
-        name=SESSION_COOKIE,
-        same_site="strict",
-        max_age=get_settings().admin_session_hours * 3600,
-        secure=get_settings().public_base_url.startswith("https://"),
-    )
+    # The session is the browser's HttpOnly cookie, set and cleared by
+    # ``web.session_cookie``'s routes; Reflex sees only its reference (the
+    # token's hash) in the websocket's headers. The state keeps that
+    # reference, never the token, in a backend-only var no event can set
+    # (issue 17 item 6, issue 18 item 11: the token was an ``rx.Cookie``
+    # var, readable by scripts and pickled in clear into Redis).
     # Empty until this browser picks a language (then it wins at sign-in and is
     # kept on the user); the UI shows ``ui_lang`` (Japanese by default).
     lang: str = rx.Cookie("", name="smspay_lang", same_site="lax", max_age=365 * 24 * 3600)
@@ -198,8 +197,12 @@ class AppState(rx.State):
     # a reload, a reconnect or another browser presenting this tab's client
     # token never sees them again. Each page state lists its own.
     ONE_TIME: ClassVar[tuple[str, ...]] = ()
-    # The session token this state held when a hydrate began (None otherwise).
-    _hydrating_from: str | None = None
+    # The reference (``auth.session_ref``) of the session this state was
+    # filled under: taken from the connection's cookie at every hydrate, or
+    # set by a sign-in on this connection (``_bind_session``).
+    _session_ref: str = ""
+    # A hydrate began (the cookies were reset): ``dict`` binds the state.
+    _hydrating: bool = False
     # The websocket (Socket.IO session id) this state's session was presented
     # on: set at sign-in and at every hydrate. An event arriving on another
     # connection that never hydrated (a client replaying a closed tab's
@@ -209,17 +212,29 @@ class AppState(rx.State):
     def _current_sid(self) -> str:
         return str(getattr(getattr(self.router, "session", None), "session_id", "") or "")
 
-    def _bind_session(self, token: str) -> None:
-        """This connection now holds ``token`` (sign-in, set-up)."""
-        self.session_token = token
+    def _presented_ref(self) -> str:
+        """The session reference in this connection's request headers
+        (``web.session_cookie.SessionRef`` put it there from the cookie)."""
+        return parse_cookies(self.router.headers.cookie).get(REF_COOKIE, "")
+
+    def _presented_cookie(self, name: str) -> str:
+        return parse_cookies(self.router.headers.cookie).get(name, "")
+
+    def _bind_session(self, token: str) -> Any:
+        """This connection now holds the session ``token`` opened by a
+        handler (sign-in with a code, set-up): the state keeps its reference
+        and the returned script hands the token to the HttpOnly cookie's
+        route (for the next page loads)."""
+        self._session_ref = auth.session_ref(token)
         self._bound_sid = self._current_sid()
+        return rx.call_script(handover_script(token))
 
     @_override_base_method
     def _reset_client_storage(self):
         # A hydrate (every page load and reconnect) resets the cookies and then
         # applies the ones the browser sends; remember whose state this was.
         if type(self) is AppState:
-            self._hydrating_from = self.session_token
+            self._hydrating = True
         super()._reset_client_storage()
 
     @_override_base_method
@@ -229,10 +244,12 @@ class AppState(rx.State):
         # (a closed tab's client token opened elsewhere, an expired or cleared
         # cookie, another user's cookie), every page state is emptied before
         # anything is sent; one-time secrets go in any case.
-        if type(self) is AppState and self._hydrating_from is not None:
-            same_session = self._hydrating_from == self.session_token
-            self._hydrating_from = None
+        if type(self) is AppState and self._hydrating:
+            self._hydrating = False
+            presented = self._presented_ref()
+            same_session = bool(presented) and presented == self._session_ref
             _forget(self, everything=not same_session)
+            self._session_ref = presented
             self._bound_sid = self._current_sid()
         return super().dict(include_computed=include_computed, initial=initial, **kwargs)
 
@@ -251,10 +268,10 @@ class AppState(rx.State):
     def _caller(self, permission: str | None = None) -> auth.Caller:
         """The signed-in caller, checked now against the database; raises
         ``auth.NotAllowed`` when signed out or lacking ``permission``."""
-        if self._bound_sid != self._current_sid():
-            raise auth.NotAllowed()  # not the connection this session was presented on
+        if not self._session_ref or self._bound_sid != self._current_sid():
+            raise auth.NotAllowed()  # signed out, or not the connection this session was presented on
         with session_scope() as session:
-            caller = auth.caller_for_token(session, self.session_token)
+            caller = auth.caller_for_ref(session, self._session_ref)
         if caller is None:
             raise auth.NotAllowed()
         if permission is not None:
@@ -319,11 +336,13 @@ class AppState(rx.State):
 
     @rx.event
     def sign_out(self):
+        """End the session here, have the page's script clear the cookie
+        (``POST /auth/sign-out``), and show the login page."""
         with session_scope() as session:
-            auth.sign_out(session, self.session_token)
-        self.session_token = ""
+            auth.sign_out_ref(session, self._session_ref)
+        self._session_ref = ""
         self.user_name = self.user_role = self.org_name = ""
-        return rx.redirect("/login")
+        return [rx.call_script(SIGN_OUT_SCRIPT), rx.redirect("/login")]
 
 
 def _forget(state: Any, *, everything: bool) -> None:
@@ -331,7 +350,11 @@ def _forget(state: Any, *, everything: bool) -> None:
     them when ``everything``, else only each state's ``ONE_TIME`` vars."""
     cls = type(state)
     for name, field in cls.__fields__.items():
-        if field._owner is not cls or name in _ROUTER_FIELD_NAMES or name in ("_hydrating_from", "_bound_sid"):
+        if (
+            field._owner is not cls
+            or name in _ROUTER_FIELD_NAMES
+            or name in ("_session_ref", "_hydrating", "_bound_sid")
+        ):
             continue
         if cls._is_client_storage(name):
             continue
@@ -343,45 +366,38 @@ def _forget(state: Any, *, everything: bool) -> None:
         _forget(substate, everything=everything)
 
 
-def _password_step(email: str, password: str, address: str = ""):
-    """The password step in its own unit of work (runs in the gate's thread):
-    the step, and the TOTP set-up when the organisation requires it."""
-    enrolment = None
-    with session_scope() as session:
-        result = auth.sign_in_start(session, email, password, address)
-        if result is not None and result.kind == "enrol":
-            enrolment = auth.sign_in_enrol_begin(session, result.challenge)
-    return result, enrolment
-
-
 class LoginState(AppState):
-    """Sign-in: the password, then (when due) a TOTP code or, when the
-    organisation requires TOTP, setting it up. The pending challenge lives in
-    a backend-only var; it is not a session and opens no page."""
+    """Sign-in. The password and the TOTP code go to ``POST /auth/session``
+    as plain form posts (``web.session_cookie``): a session, a refusal
+    (``?error=``), or a pending challenge in an HttpOnly cookie from which
+    this state shows the next step: the code or, when the organisation
+    requires TOTP, setting it up. The challenge is not a session and opens no
+    page; the session the set-up opens here is handed to the cookie's route
+    (``_bind_session``)."""
 
     error: str = ""
     step: str = "password"  # password | totp | enrol | codes
     enrol_qr: str = ""
     enrol_secret: str = ""
     recovery_codes: list[str] = []
-    _challenge: str = ""
-    # A reload restarts the sign-in: a pending challenge, a TOTP set-up secret
-    # and the recovery codes are shown once (issue 18 item 11).
-    ONE_TIME: ClassVar[tuple[str, ...]] = ("enrol_qr", "enrol_secret", "recovery_codes", "_challenge")
+    # A reload shows a TOTP set-up secret and the recovery codes no more
+    # (issue 18 item 11); a pending challenge continues from its cookie.
+    ONE_TIME: ClassVar[tuple[str, ...]] = ("enrol_qr", "enrol_secret", "recovery_codes")
 
     def _on_rehydrate(self) -> None:
         if self.step != "password":
             self.step = "password"
 
+    def _challenge(self) -> str:
+        return self._presented_cookie(CHALLENGE_COOKIE)
+
     def _reset_steps(self) -> None:
         self.step = "password"
-        self._challenge = ""
         self.enrol_qr = self.enrol_secret = ""
 
     def _signed_in(self, result: auth.SignInStep):
         caller = result.caller
         self.error = ""
-        self._bind_session(result.token)
         self.user_name = caller.display_name
         self.user_role = caller.role
         self.org_name = caller.organisation_name
@@ -392,14 +408,13 @@ class LoginState(AppState):
                 users.set_language(session, caller, self.lang)
         else:
             self.lang = normalise_language(caller.language)
-        self._challenge = ""
         self.enrol_qr = self.enrol_secret = ""
         if result.recovery_codes:
             self.recovery_codes = list(result.recovery_codes)
             self.step = "codes"
-            return
+            return self._bind_session(result.token)
         self.step = "password"
-        return rx.redirect(home_for(caller.role, caller.must_change_password))
+        return [self._bind_session(result.token), rx.redirect(home_for(caller.role, caller.must_change_password))]
 
     def _not_done(self, result: auth.SignInStep):
         if result.kind == "wrong_code":
@@ -408,51 +423,34 @@ class LoginState(AppState):
             self._reset_steps()
             self.error = self._t("login.totp.throttled" if result.kind == "throttled" else "login.totp.restart")
 
-    @rx.event
-    async def submit(self, form: dict):
-        # The password check runs off the event loop, within a global budget
-        # (auth.password_gate): a sign-in flood never stalls other pages.
-        try:
-            address = getattr(getattr(self.router, "session", None), "client_ip", "") or ""
-            result, enrolment = await auth.password_gate.run(
-                _password_step, str(form.get("email", "")), str(form.get("password", "")), address
-            )
-        except auth.SignInBusy:
-            self.error = self._t("login.busy")
+    def _resume(self) -> None:
+        """The login page as the last form post left it: its refusal, or the
+        step its pending challenge waits for."""
+        self._reset_steps()
+        query = self.router.url.query_parameters
+        error = LOGIN_ERRORS.get(query.get("error", ""))
+        left = query.get("left", "")
+        self.error = self._t(error, left=int(left) if left.isdigit() else 0) if error else ""
+        challenge = self._challenge()
+        if not challenge or query.get("step") != "code":
+            return  # a plain /login starts with the password
+        with session_scope() as session:
+            step = auth.challenge_step(session, challenge)
+            enrolment = auth.sign_in_enrol_begin(session, challenge) if step == "enrol" else None
+        if step is None:
+            self.error = ""
             return
-        if result is None:
-            self.error = self._t("login.failed")
-            return
-        if result.kind == "done":
-            return self._signed_in(result)
-        if result.kind == "throttled":
-            return self._not_done(result)
-        if result.kind == "password_throttled":
-            self.error = self._t("login.password_throttled")
-            return
-        self.error = ""
-        self._challenge = result.challenge
-        self.step = result.kind
-        if result.kind == "enrol":
+        self.step = step
+        if enrolment is not None:
             self.enrol_qr = enrolment.qr_svg_data_uri
             self.enrol_secret = enrolment.secret
-
-    @rx.event
-    def submit_code(self, form: dict):
-        if self.step != "totp":
-            return
-        with session_scope() as session:
-            result = auth.sign_in_code(session, self._challenge, str(form.get("code", "")))
-        if result.kind == "done":
-            return self._signed_in(result)
-        self._not_done(result)
 
     @rx.event
     def submit_enrol(self, form: dict):
         if self.step != "enrol":
             return
         with session_scope() as session:
-            result = auth.sign_in_enrol_finish(session, self._challenge, str(form.get("code", "")))
+            result = auth.sign_in_enrol_finish(session, self._challenge(), str(form.get("code", "")))
         if result.kind == "done":
             return self._signed_in(result)
         self._not_done(result)
@@ -474,6 +472,6 @@ class LoginState(AppState):
             return  # the recovery codes are on screen: let them be read
         return self._to_campaigns()
 
-    @require(refused=lambda state, _exc: state._reset_steps())
+    @require(refused=lambda state, _exc: state._resume())
     def _to_campaigns(self, *, caller: auth.Caller):
         return rx.redirect(home_for(caller.role, caller.must_change_password))

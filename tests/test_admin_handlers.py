@@ -32,7 +32,7 @@ def _state(state_cls, token: str, campaign_id: int | None = None):
             {"query": {"campaign_id": str(campaign_id)}, "pathname": f"/campaigns/{campaign_id}"}, {}
         )
     state = root.get_substate(state_cls.get_full_name().split("."))
-    state.session_token = token
+    state._bind_session(token)
     return state
 
 

@@ -28,7 +28,7 @@ def page(settings):
 def _state(state_cls, token: str):
     root = rx.State(_reflex_internal_init=True)
     st = root.get_substate(state_cls.get_full_name().split("."))
-    st.session_token = token
+    st._bind_session(token)
     return st
 
 

@@ -5,7 +5,6 @@ suspend, reactivate, delete), and the owner's blindness to recipient data
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 
@@ -45,7 +44,7 @@ def _state(state_cls, token: str, query: dict | None = None, path: str = "/"):
     if query is not None:
         root.router_data = root._update_router_vars({"query": query, "pathname": path, "asPath": path}, {})
     state = root.get_substate(state_cls.get_full_name().split("."))
-    state.session_token = token
+    state._bind_session(token)
     return state
 
 
@@ -140,7 +139,7 @@ def test_setup_page_handlers_create_owner_and_offer_totp(app_module, settings, s
     SetupState.submit.fn(
         state, {"email": OWNER_EMAIL, "display_name": "オーナー", "password": PASSWORD, "password_again": PASSWORD}
     )
-    assert state.step == "totp" and state.enrol_secret and state.session_token
+    assert state.step == "totp" and state.enrol_secret and state._session_ref
     SetupState.confirm_totp.fn(state, {"code": totp.code_at(state.enrol_secret)})
     assert state.step == "codes" and len(state.recovery_codes) > 0
     # a second visit of the spent link shows the notice
@@ -173,7 +172,7 @@ def test_owner_creates_organisation_and_invites_its_first_admin(settings, sessio
     # the existing temporary-password flow: sign in, then nothing but the account page
     token, caller = auth.sign_in(session, "boss@yamada.example", temporary)
     assert caller.organisation_id == org.id and caller.must_change_password and not caller.can("campaign.send")
-    users.change_password(session, caller, temporary, PASSWORD, caller_token=token)
+    users.change_password(session, caller, temporary, PASSWORD, caller_ref=auth.session_ref(token))
     session.commit()
     caller = auth.caller_for_token(session, token)
     assert caller.can("campaign.send") and caller.can("usage.view")
@@ -487,20 +486,31 @@ def test_self_service_signup_is_off_by_default_then_owner_approves_or_rejects(
         installation.approve_application(session, org_admin, first)
 
 
-def test_sign_in_lands_owner_on_installation_and_temporary_password_on_account(app_module, settings, session):
+def test_sign_in_lands_owner_on_installation_and_temporary_password_on_account(
+    app_module, settings, session, live_server
+):
+    """The sign-in form's route (POST /auth/session) sets the cookie and goes
+    back to the login page, which sends each where they land."""
     from smspay_app.state import LoginState
+    from smspay_app.web.session_cookie import SESSION_COOKIE
+
+    def lands(email: str, password: str) -> str:
+        with live_server.client() as http:
+            response = http.post("/auth/session", data={"email": email, "password": password}, follow_redirects=False)
+        assert response.headers["location"] == "/login"
+        page = _state(LoginState, "")
+        page._bind_session(response.cookies[SESSION_COOKIE])  # the next page load presents the cookie
+        return str(LoginState.redirect_if_signed_in.fn(page))
 
     _fresh_owner(session)
-    page = _state(LoginState, "")
-    result = asyncio.run(LoginState.submit.fn(page, {"email": OWNER_EMAIL, "password": PASSWORD}))
-    assert "/installation" in str(result)
+    session.commit()
+    assert "/installation" in lands(OWNER_EMAIL, PASSWORD)
     _, owner = auth.sign_in(session, OWNER_EMAIL, PASSWORD)
     org = installation.create_organisation(session, owner, name="着地")
     _, temporary = installation.invite_admin(session, owner, org.id, "land@example.org")
     session.commit()
-    invited = _state(LoginState, "")
-    result = asyncio.run(LoginState.submit.fn(invited, {"email": "land@example.org", "password": temporary}))
-    assert "/account" in str(result) and "/campaigns" not in str(result)  # no redirect loop through /campaigns
+    landed = lands("land@example.org", temporary)
+    assert "/account" in landed and "/campaigns" not in landed  # no redirect loop through /campaigns
 
 
 def test_a_suspended_organisations_users_are_told(app_module, settings, session):

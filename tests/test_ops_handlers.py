@@ -18,7 +18,7 @@ from tests.factories import make_caller, make_journey, make_org, sign_in_token
 def _state(cls, token: str, **router_args):
     root = rx.State(_reflex_internal_init=True)
     state = root.get_substate(cls.get_full_name().split("."))
-    state.session_token = token
+    state._bind_session(token)
     # The dynamic route argument (e.g. "/recipients/[recipient_id]"), as the router would set it.
     state.__dict__.update(router_args)
     return state

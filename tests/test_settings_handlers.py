@@ -5,7 +5,7 @@ the real LoginState."""
 
 from __future__ import annotations
 
-import asyncio
+import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -43,7 +43,7 @@ def pages(settings):
 def _state(state_cls, token: str):
     root = rx.State(_reflex_internal_init=True)
     st = root.get_substate(state_cls.get_full_name().split("."))
-    st.session_token = token
+    st._bind_session(token)
     return st
 
 
@@ -147,7 +147,30 @@ def test_admin_sets_the_invoice_registration_number_on_the_settings_page(session
     assert st.message == "Nothing changed."
 
 
-def test_login_state_walks_the_totp_step_and_applies_the_users_language(session, pages):
+def _on_connection(st, cookie: str, query: str = "") -> None:
+    """The next events arrive on a websocket whose request carried
+    ``cookie`` (as ``web.session_cookie.SessionRef`` passes it on)."""
+    root = st.parent_state or st
+    while root.parent_state is not None:
+        root = root.parent_state
+    data = {
+        "sid": "sid-1",
+        "token": "client-1",
+        "headers": {"cookie": cookie, "origin": "http://localhost:3000"},
+        "pathname": "/login",
+        "asPath": f"/login?{query}" if query else "/login",
+    }
+    root.router_data = root._update_router_vars(data, root.router_data or {})
+    st._bound_sid = "sid-1"
+
+
+def test_login_state_walks_the_totp_step_and_applies_the_users_language(session, pages, live_server):
+    """The password goes to POST /auth/session (a plain form post); a user
+    with TOTP gets an HttpOnly challenge cookie, not a session, the login
+    page shows the code step from that cookie, and the code is posted to the
+    same route, which sets the session cookie."""
+    from smspay_app.web.session_cookie import CHALLENGE_COOKIE, SESSION_COOKIE
+
     _, _, state = pages
     org = make_org(session)
     user = make_user(session, org, "admin")
@@ -159,33 +182,66 @@ def test_login_state_walks_the_totp_step_and_applies_the_users_language(session,
         totp.confirm_enrolment(session, user, totp.code_at(enrolment.secret))
         session.commit()  # the service flushes; the account page's handler would commit
         c.tick(timedelta(seconds=30))
+        with live_server.client() as http:
+            posted = http.post(
+                "/auth/session", data={"email": user.email, "password": PASSWORD}, follow_redirects=False
+            )
+        assert posted.status_code == 303 and posted.headers["location"] == "/login?step=code"
+        assert SESSION_COOKIE not in posted.cookies
+        challenge = posted.cookies[CHALLENGE_COOKIE]
+        assert "httponly" in posted.headers["set-cookie"].lower()
         st = _state(state.LoginState, "")
         st.lang = ""  # this browser never chose a language: the user's applies
-        asyncio.run(
-            state.LoginState.submit.fn(st, {"email": user.email, "password": PASSWORD})
-        )  # async: off the event loop
-        assert st.step == "totp" and st.session_token == ""
-        assert "_challenge" not in st.dict()[st.get_full_name()]  # backend-only
-        state.LoginState.submit_code.fn(st, {"code": "12345x"})
-        assert "4" in st.error and st.session_token == ""
-        state.LoginState.submit_code.fn(st, {"code": totp.code_at(enrolment.secret)})
-        assert st.session_token and auth.caller_for_token(session, st.session_token).user_id == user.id
-        assert st.lang == "en"
+        _on_connection(st, f"{CHALLENGE_COOKIE}={challenge}")  # a plain /login: the password first
+        state.LoginState.redirect_if_signed_in.fn(st)
+        assert st.step == "password"
+        _on_connection(st, f"{CHALLENGE_COOKIE}={challenge}", query="step=code")  # where the post sent it
+        state.LoginState.redirect_if_signed_in.fn(st)
+        assert st.step == "totp" and st._session_ref == ""
+        with live_server.client() as http:
+            http.cookies.set(CHALLENGE_COOKIE, challenge)
+            wrong = http.post("/auth/session", data={"code": "12345x"}, follow_redirects=False)
+            assert wrong.headers["location"] == "/login?step=code&error=wrong_code&left=4"
+            _on_connection(st, f"{CHALLENGE_COOKIE}={challenge}", query="step=code&error=wrong_code&left=4")
+            state.LoginState.redirect_if_signed_in.fn(st)
+            assert st.step == "totp" and "4" in st.error and st._session_ref == ""
+            right = http.post("/auth/session", data={"code": totp.code_at(enrolment.secret)}, follow_redirects=False)
+        assert right.headers["location"] == "/login"
+        token = right.cookies[SESSION_COOKIE]
+        assert auth.caller_for_token(session, token).user_id == user.id
+        assert "httponly" in right.headers["set-cookie"].lower()
+        assert right.cookies["smspay_lang"] == "en"  # the user's language: this browser chose none
+        # the next page load presents the cookie: signed in, sent home
+        _on_connection(st, f"{SESSION_COOKIE}=x")
+        st._bind_session(token)
+        assert "/campaigns" in str(state.LoginState.redirect_if_signed_in.fn(st))
 
 
-def test_language_picked_in_the_browser_before_sign_in_is_kept_on_the_user(session, pages):
-    _, _, state = pages
+def test_language_picked_in_the_browser_before_sign_in_is_kept_on_the_user(session, pages, live_server):
+    from smspay_app.web.session_cookie import SESSION_COOKIE
+
     org = make_org(session)
     user = make_user(session, org, "operator")
+    session.commit()
     assert user.language == "ja"
-    st = _state(state.LoginState, "")
-    st.lang = "en"  # picked on the sign-in page (the smspay_lang cookie)
-    asyncio.run(
-        state.LoginState.submit.fn(st, {"email": user.email, "password": PASSWORD})
-    )  # async: off the event loop
-    assert st.session_token and st.lang == "en"
+    with live_server.client() as http:
+        http.cookies.set("smspay_lang", "en")  # picked on the sign-in page
+        posted = http.post("/auth/session", data={"email": user.email, "password": PASSWORD}, follow_redirects=False)
+    assert posted.status_code == 303 and posted.headers["location"] == "/login"
+    assert auth.caller_for_token(session, posted.cookies[SESSION_COOKIE]) is not None
     session.expire_all()
     assert session.get(type(user), user.id).language == "en"
+
+
+def test_without_a_chosen_language_sign_in_sets_the_users_own(session, pages, live_server):
+    org = make_org(session)
+    user = make_user(session, org, "operator")
+    user.language = "en"
+    session.add(user)
+    session.commit()
+    with live_server.client() as http:
+        posted = http.post("/auth/session", data={"email": user.email, "password": PASSWORD}, follow_redirects=False)
+    assert posted.cookies["smspay_lang"] == "en"
 
 
 def test_language_switch_is_kept_on_the_user(session, pages):
@@ -197,3 +253,39 @@ def test_language_switch_is_kept_on_the_user(session, pages):
     assert st.lang == "en" and st.tr["admin.nav.settings"] == "Settings"
     session.expire_all()
     assert session.get(User, me.user_id).language == "en"
+
+
+def test_login_state_sets_up_a_required_totp_and_hands_the_session_to_the_cookie(session, pages, live_server):
+    """An organisation that requires TOTP: the password post leaves an
+    ``enrol`` challenge in its HttpOnly cookie; the login page shows the
+    set-up from it, the first code opens the session here (the recovery
+    codes on screen once) and the page hands it to POST /auth/session; the
+    state keeps only its reference."""
+    from smspay_app.web.session_cookie import CHALLENGE_COOKIE, SESSION_COOKIE
+
+    _, _, state = pages
+    org = make_org(session, require_totp=True)
+    user = make_user(session, org, "admin")
+    session.commit()
+    with clock.frozen(datetime(2026, 11, 21, 3, 0)):
+        with live_server.client() as http:
+            posted = http.post(
+                "/auth/session", data={"email": user.email, "password": PASSWORD}, follow_redirects=False
+            )
+        assert posted.headers["location"] == "/login?step=code" and SESSION_COOKIE not in posted.cookies
+        challenge = posted.cookies[CHALLENGE_COOKIE]
+        st = _state(state.LoginState, "")
+        _on_connection(st, f"{CHALLENGE_COOKIE}={challenge}", query="step=code")
+        state.LoginState.redirect_if_signed_in.fn(st)
+        assert st.step == "enrol" and st.enrol_secret and st.enrol_qr
+        handover = state.LoginState.submit_enrol.fn(st, {"code": totp.code_at(st.enrol_secret)})
+        assert st.step == "codes" and len(st.recovery_codes) == 10
+        caller = auth.caller_for_ref(session, st._session_ref)
+        assert caller is not None and caller.user_id == user.id
+        script = str(handover)
+        assert "/auth/session" in script
+        token = next(t for t in re.findall(r"[A-Za-z0-9_-]{40,}", script) if auth.session_ref(t) == st._session_ref)
+        with live_server.client() as http:  # what the page's script does with it
+            adopted = http.post("/auth/session", data={"token": token}, follow_redirects=False)
+        assert adopted.status_code == 204 and adopted.cookies[SESSION_COOKIE] == token
+        assert token not in repr(st.dict())

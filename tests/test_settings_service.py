@@ -141,7 +141,9 @@ def test_require_totp_needs_own_totp_and_ends_sessions_of_users_without(session)
     with clock.frozen(datetime(2026, 11, 21, 3, 0)):
         enrolment = totp.begin_enrolment(session, user)
         totp.confirm_enrolment(session, user, totp.code_at(enrolment.secret))
-    org_settings.update_settings(session, admin, {**GOOD, "require_totp": "on"}, caller_token=admin_token)
+    org_settings.update_settings(
+        session, admin, {**GOOD, "require_totp": "on"}, caller_ref=auth.session_ref(admin_token)
+    )
     assert session.get(Organisation, org.id).require_totp
     assert auth.caller_for_token(session, admin_token) is not None  # the admin's own tab stays
     assert auth.caller_for_token(session, op_token) is None  # must enrol at next sign-in

@@ -60,7 +60,7 @@ def _replies_state(token: str):
     root = rx.State(_reflex_internal_init=True)
     root.router_data = root._update_router_vars({"query": {}, "pathname": "/replies"}, {})
     state = root.get_substate(RepliesState.get_full_name().split("."))
-    state.session_token = token
+    state._bind_session(token)
     RepliesState.load.fn(state)
     return state
 

@@ -164,7 +164,7 @@ def test_the_editor_page_shows_the_sms_the_dispatcher_sends(live_server, session
         {"query": {"campaign_id": str(campaign.id)}, "pathname": f"/campaigns/{campaign.id}/edit"}, {}
     )
     editor = root.get_substate(CampaignEditorState.get_full_name().split("."))
-    editor.session_token = token
+    editor._bind_session(token)
     CampaignEditorState.start_edit.fn(editor)
 
     assert sending.start_sending(session, campaign) == 1

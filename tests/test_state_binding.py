@@ -17,7 +17,8 @@ import pytest
 import reflex as rx
 from reflex.state import _apply_client_storage_vars
 
-from smspay_app.state import AppState
+from smspay_app.services.auth import session_ref
+from smspay_app.web.session_cookie import SESSION_COOKIE, rewrite_cookie_header
 from tests.factories import make_org, signed_in
 
 
@@ -38,16 +39,18 @@ def _tab(state_cls, token: str, sid: str = ""):
     if sid:
         _on_socket(root, sid)
     state = root.get_substate(state_cls.get_full_name().split("."))
-    state.session_token = token
+    state._bind_session(token)
     return root, state
 
 
 def _hydrate(root, cookie: str | None) -> str:
     """What a browser presenting this tab's client token receives: the
-    hydrate's snapshot, with ``cookie`` as its session cookie (None: none)."""
+    hydrate's snapshot, with ``cookie`` as its session cookie (None: none),
+    as Reflex sees it behind ``web.session_cookie.SessionRef``."""
+    header = rewrite_cookie_header("" if cookie is None else f"{SESSION_COOKIE}={cookie}")
+    root.router_data = root._update_router_vars({"headers": {"cookie": header}}, root.router_data or {})
     root._reset_client_storage()
-    vars_ = {} if cookie is None else {f"{AppState.get_full_name()}.session_token": cookie}
-    asyncio.run(_apply_client_storage_vars(root, vars_))
+    asyncio.run(_apply_client_storage_vars(root, {}))
     return repr(root.dict())
 
 
@@ -74,7 +77,7 @@ def test_closed_tab_state_opened_without_the_session_cookie_gets_nothing(app_mod
     assert secret not in seen
     assert "会計システム" not in seen  # the key list of the signed-in page
     assert token not in seen
-    assert state.session_token == "" and state.keys == [] and state.user_name == ""
+    assert state._session_ref == "" and state.keys == [] and state.user_name == ""
     # and its handlers refuse: the state is no longer the session's
     assert DevelopersState.create_key.fn(state, _key_form()) is not None
     assert state.secret_value == ""
@@ -94,7 +97,7 @@ def test_closed_tab_state_opened_with_another_users_cookie_gets_nothing(app_modu
 
     seen = _hydrate(root, cookie=other)
     assert secret not in seen and "会計システム" not in seen and token not in seen
-    assert state.session_token == other and state.keys == []
+    assert state._session_ref == session_ref(other) and state.keys == []
 
 
 def test_one_time_secret_leaves_state_once_shown_even_for_the_same_session(app_module, session):
@@ -112,7 +115,7 @@ def test_one_time_secret_leaves_state_once_shown_even_for_the_same_session(app_m
 
     seen = _hydrate(root, cookie=token)
     assert secret not in seen and state.secret_value == "" and state.secret_open is False
-    assert state.session_token == token and state.keys  # still signed in, page kept
+    assert state._session_ref == session_ref(token) and state.keys  # still signed in, page kept
 
 
 def test_recovery_codes_and_totp_secret_leave_state_once_shown(app_module, session):
@@ -130,19 +133,20 @@ def test_recovery_codes_and_totp_secret_leave_state_once_shown(app_module, sessi
 
     seen = _hydrate(root, cookie=token)
     assert enrol_secret not in seen and state.enrol_secret == "" and state.enrol_qr == ""
-    assert state.session_token == token
+    assert state._session_ref == session_ref(token)
 
 
 def test_login_reload_restarts_a_pending_sign_in(app_module, session):
-    """A pending sign-in's challenge and recovery codes are not handed to a
-    browser that opens the tab's state again."""
+    """A pending sign-in's recovery codes are not handed to a browser that
+    opens the tab's state again (its challenge is in an HttpOnly cookie, not
+    in the state)."""
     from smspay_app.state import LoginState
 
     root, state = _tab(LoginState, "")
-    state.step, state._challenge, state.recovery_codes = "codes", "challenge-x", ["AAAA-BBBB"]
+    state.step, state.recovery_codes = "codes", ["AAAA-BBBB"]
     seen = _hydrate(root, cookie=None)
     assert "AAAA-BBBB" not in seen
-    assert state.step == "password" and state._challenge == "" and state.recovery_codes == []
+    assert state.step == "password" and state.recovery_codes == []
 
 
 def test_closed_tab_client_token_replayed_on_another_connection_without_hydrate_is_refused(app_module, session):
@@ -186,4 +190,4 @@ def test_reconnect_of_the_signed_in_browser_rebinds_at_hydrate(app_module, sessi
     _on_socket(root, "sid-2")  # the websocket reconnected: its first event is the hydrate
     _hydrate(root, cookie=token)
     DevelopersState.create_key.fn(state, _key_form())
-    assert state.secret_value and state.session_token == token
+    assert state.secret_value and state._session_ref == session_ref(token)

@@ -176,7 +176,7 @@ def test_the_campaign_page_says_why_the_cap_paused_it(settings, session):
     path = f"/campaigns/{campaign.id}"
     root.router_data = root._update_router_vars({"query": {"campaign_id": str(campaign.id)}, "pathname": path}, {})
     state = root.get_substate(CampaignDetailState.get_full_name().split("."))
-    state.session_token = token
+    state._bind_session(token)
     CampaignDetailState.load.fn(state)
     assert state.status == "paused" and state.paused_reason_text == t(usage.CAP_REASON, "ja")
 

@@ -128,7 +128,7 @@ def test_profile_language_and_password(session):
     with pytest.raises(users.UserError) as err:
         users.change_password(session, me, PASSWORD, "short")
     assert err.value.key == "account.error.password_short"
-    users.change_password(session, me, PASSWORD, "a new long password", caller_token=token)
+    users.change_password(session, me, PASSWORD, "a new long password", caller_ref=auth.session_ref(token))
     assert auth.caller_for_token(session, token) is not None
     assert auth.caller_for_token(session, other_token) is None
     assert auth.sign_in(session, me.email, "a new long password") is not None
@@ -147,7 +147,7 @@ def test_a_temporary_password_opens_the_account_page_only_until_changed(session)
     assert caller.must_change_password and not caller.can("campaign.view")
     with pytest.raises(auth_service.NotAllowed):
         campaign_service.list_campaigns(session, caller)
-    users.change_password(session, caller, temporary, "my own long password", caller_token=token)
+    users.change_password(session, caller, temporary, "my own long password", caller_ref=auth.session_ref(token))
     caller = auth_service.caller_for_token(session, token)
     assert not caller.must_change_password and caller.can("campaign.view")
     assert campaign_service.list_campaigns(session, caller) == []

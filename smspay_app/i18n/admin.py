@@ -37,6 +37,10 @@ MESSAGES = {
         "ja": "ログインの失敗が続いたため、しばらく（15分ほど）待ってからお試しください。",
         "en": "Too many failed sign-ins for this address. Please wait about 15 minutes and try again.",
     },
+    "login.cross_site": {
+        "ja": "別のサイトから送られたログインは受け付けません。この画面からログインしてください。",
+        "en": "A sign-in sent from another site is not accepted. Please sign in on this page.",
+    },
     "login.expired": {
         "ja": "セッションの有効期限が切れました。もう一度ログインしてください。",
         "en": "Your session has expired. Please sign in again.",

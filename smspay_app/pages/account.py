@@ -89,7 +89,7 @@ class AccountState(MessageMixin, AppState):
                     caller,
                     str(form.get("current", "")),
                     str(form.get("new", "")),
-                    caller_token=self.session_token,
+                    caller_ref=self._session_ref,
                 )
         except users.UserError as exc:
             self._say(exc.key, False)

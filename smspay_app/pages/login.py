@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import reflex as rx
+from reflex.components.el.elements.base import BaseHTML
 
 from smspay_app.components.layout import BRAND, language_switch
 from smspay_app.state import AppState, LoginState
@@ -15,8 +16,21 @@ def _error() -> rx.Component:
     )
 
 
+class PostForm(BaseHTML):
+    """A ``<form>`` the browser submits itself: Reflex's own form component
+    always prevents the submit and sends the fields over the websocket (or,
+    before its JavaScript runs, lets the bare form go as a GET)."""
+
+    tag = "form"
+    action: rx.Var[str]
+    method: rx.Var[str]
+
+
 def _password_form() -> rx.Component:
-    return rx.form(
+    """A plain HTML form posted to ``/auth/session`` (``web.session_cookie``),
+    JavaScript or not: the password never travels in a URL or through the
+    page's state, and the session cookie it gets is HttpOnly."""
+    return PostForm.create(
         rx.vstack(
             rx.text(AppState.tr["login.email"], size="2", weight="medium"),
             rx.input(
@@ -44,8 +58,9 @@ def _password_form() -> rx.Component:
             spacing="2",
             width="100%",
         ),
-        on_submit=LoginState.submit,
-        reset_on_submit=False,
+        method="post",
+        action="/auth/session",
+        id="login-form",
         width="100%",
     )
 
@@ -76,7 +91,8 @@ def _start_over() -> rx.Component:
 
 
 def _totp_form() -> rx.Component:
-    return rx.form(
+    """Posted like the password (``/auth/session``, field ``code``)."""
+    return PostForm.create(
         rx.vstack(
             rx.heading(AppState.tr["login.totp.title"], size="4"),
             rx.text(AppState.tr["login.totp.help"], size="2", color="gray"),
@@ -95,8 +111,9 @@ def _totp_form() -> rx.Component:
             spacing="2",
             width="100%",
         ),
-        on_submit=LoginState.submit_code,
-        reset_on_submit=True,
+        method="post",
+        action="/auth/session",
+        id="totp-form",
         width="100%",
     )
 

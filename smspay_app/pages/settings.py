@@ -110,7 +110,7 @@ class OrgSettingsState(MessageMixin, AppState):
                     except org_settings.SettingsInvalid as exc:
                         problems += exc.errors
                 try:
-                    changes.update(org_settings.update_settings(session, caller, form, caller_token=self.session_token))
+                    changes.update(org_settings.update_settings(session, caller, form, caller_ref=self._session_ref))
                 except org_settings.SettingsInvalid as exc:
                     problems = exc.errors + problems
                 if problems:

@@ -74,11 +74,12 @@ class SetupState(AppState):
             self.error_keys, self.error_key = {}, exc.key
             self.step = "invalid"
             return
-        self._bind_session(token)
+        handover = self._bind_session(token)  # the HttpOnly cookie, through its route
         self.user_name, self.user_role, self.org_name = caller.display_name, caller.role, caller.organisation_name
         self.error_keys, self.error_key = {}, ""
         self.enrol_qr, self.enrol_secret = enrolment.qr_svg_data_uri, enrolment.secret
         self.step = "totp"
+        return handover
 
     @rx.event
     @require(None)

@@ -116,6 +116,14 @@ class SignInStep:
     recovery_codes: tuple[str, ...] = ()
 
 
+def home_for(role: str, must_change_password: bool = False) -> str:
+    """Where a signed-in user lands: the account page while a temporary
+    password must be changed, the installation owner's page, or the campaigns."""
+    if must_change_password:
+        return "/account"
+    return "/installation" if role == OWNER_ROLE else "/campaigns"
+
+
 def open_session(session: Session, user: User) -> tuple[str, Caller]:
     """Sign ``user`` in now (a right password, a finished set-up): the raw
     token for the browser's cookie and the caller."""
@@ -437,6 +445,15 @@ def sign_in_code(session: Session, challenge: str, code: str) -> SignInStep:
     return SignInStep("done", token=token, caller=caller)
 
 
+def challenge_step(session: Session, challenge: str | None) -> str | None:
+    """What a pending challenge waits for: ``totp`` or ``enrol``; None when
+    it is unknown, used, expired or out of tries (start with the password)."""
+    for purpose in ("totp", "enrol"):
+        if _live_challenge(session, challenge or "", purpose) is not None:
+            return purpose
+    return None
+
+
 def sign_in_enrol_begin(session: Session, challenge: str):
     """For an ``enrol`` challenge: start (or show again) the TOTP set-up.
     Returns ``totp.Enrolment`` or None when the challenge is no longer valid."""
@@ -483,16 +500,31 @@ def sign_in(session: Session, email: str, password: str) -> tuple[str, Caller] |
     return step.token, step.caller
 
 
+def session_ref(token: str | None) -> str:
+    """The reference the admin UI's state keeps for a session: the token's
+    hash (what the database keeps), never the token. ``web.session_cookie``
+    turns the browser's HttpOnly cookie into it before Reflex reads the
+    headers (issue 17 item 6: the live token sat in Reflex state, pickled in
+    Redis, while the database kept only its hash)."""
+    return hash_token(token) if token else ""
+
+
 def caller_for_token(session: Session, token: str | None) -> Caller | None:
     """The signed-in user for a session token, or None when unknown, expired,
     revoked or the user was deactivated."""
-    if not token:
+    return caller_for_ref(session, session_ref(token))
+
+
+def caller_for_ref(session: Session, ref: str | None) -> Caller | None:
+    """``caller_for_token`` for a session's reference (``session_ref``): only
+    ever computed on the server from the browser's cookie or at sign-in."""
+    if not ref:
         return None
     row = session.exec(
         select(AuthSession, User, Organisation)
         .join(User, User.id == AuthSession.user_id)
         .join(Organisation, Organisation.id == User.organisation_id)
-        .where(AuthSession.token_hash == hash_token(token))
+        .where(AuthSession.token_hash == ref)
     ).first()
     if row is None:
         return None
@@ -512,12 +544,12 @@ def caller_for_token(session: Session, token: str | None) -> Caller | None:
     )
 
 
-def revoke_user_sessions(session: Session, user_id: int, keep_token: str | None = None) -> int:
+def revoke_user_sessions(session: Session, user_id: int, keep_ref: str | None = None) -> int:
     """End every live session of a user (deactivation, password reset,
-    organisation now requires TOTP); ``keep_token`` spares the caller's own.
-    No commit. Returns how many were revoked."""
+    organisation now requires TOTP); ``keep_ref`` (``session_ref``) spares
+    the caller's own. No commit. Returns how many were revoked."""
     now = utcnow()
-    keep = hash_token(keep_token) if keep_token else None
+    keep = keep_ref or None
     rows = session.exec(
         select(AuthSession).where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
     ).all()
@@ -531,9 +563,14 @@ def revoke_user_sessions(session: Session, user_id: int, keep_token: str | None 
 
 
 def sign_out(session: Session, token: str | None) -> None:
-    if not token:
+    sign_out_ref(session, session_ref(token))
+
+
+def sign_out_ref(session: Session, ref: str | None) -> None:
+    """End the session with this reference (``session_ref``)."""
+    if not ref:
         return
-    auth = session.exec(select(AuthSession).where(AuthSession.token_hash == hash_token(token))).first()
+    auth = session.exec(select(AuthSession).where(AuthSession.token_hash == ref)).first()
     if auth is not None and auth.revoked_at is None:
         auth.revoked_at = utcnow()
         session.add(auth)

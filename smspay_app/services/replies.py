@@ -68,7 +68,15 @@ def route_organisation(session: Session, from_phone: str, to_phone: str) -> int 
     the number the reply was sent to, the ones that sent an SMS to this phone
     (an attempt handed to the provider) decide; when exactly one did, it is
     that one. When none did, an organisation holding this phone as a
-    recipient decides, if it is the only one. Several: ambiguous, nobody."""
+    recipient decides, if it is the only one. Several: ambiguous, nobody.
+
+    No provider here names the message a reply answers, so there is no
+    reference to route by: Twilio's inbound webhook carries the reply's own
+    ``MessageSid``, ``From``, ``To`` and ``Body`` only, and Karaden's API
+    (SDK 1.2.1, API 2024-03-01) has no inbound messages at all
+    (``capabilities_for``: ``two_way=False``). A reply through an
+    organisation's own connection is routed by that connection instead
+    (``find_recipient(organisation_id=...)``, the per-connection webhook)."""
     orgs = _organisations_sending_from(session, to_phone)
     if not orgs:
         return None

@@ -184,9 +184,7 @@ def sender_id_taken(session: Session, organisation_id: int, sender_id: str) -> b
     return False
 
 
-def update_settings(
-    session: Session, caller: Caller, form: dict, *, caller_token: str | None = None
-) -> dict[str, list]:
+def update_settings(session: Session, caller: Caller, form: dict, *, caller_ref: str | None = None) -> dict[str, list]:
     """Validate and save; returns the changes ``{field: [old, new]}`` (empty
     when nothing changed). Raises ``SettingsInvalid`` (nothing saved) or
     ``auth.NotAllowed``.
@@ -218,7 +216,7 @@ def update_settings(
     if "require_totp" in changes and new.require_totp:
         users = session.exec(select(User).where(User.organisation_id == org.id, User.totp_secret.is_(None))).all()
         for user in users:
-            auth.revoke_user_sessions(session, user.id, keep_token=caller_token if user.id == caller.user_id else None)
+            auth.revoke_user_sessions(session, user.id, keep_ref=caller_ref if user.id == caller.user_id else None)
     session.add(
         AuditLog(
             organisation_id=org.id,

@@ -223,9 +223,7 @@ def set_language(session: Session, caller: Caller, language: str) -> str:
     return language
 
 
-def change_password(
-    session: Session, caller: Caller, current: str, new: str, *, caller_token: str | None = None
-) -> None:
+def change_password(session: Session, caller: Caller, current: str, new: str, *, caller_ref: str | None = None) -> None:
     """Change one's own password (current one required); other sessions end."""
     user = me(session, caller)
     if not verify_password(user.password_hash, current or ""):
@@ -237,6 +235,6 @@ def change_password(
     user.password_hash = hash_password(new)
     user.must_change_password = False
     session.add(user)
-    auth.revoke_user_sessions(session, user.id, keep_token=caller_token)
+    auth.revoke_user_sessions(session, user.id, keep_ref=caller_ref)
     _audit(session, caller, "user.change_password", user)
     session.flush()

@@ -13,7 +13,7 @@ def web_routes() -> list[BaseRoute]:
     from smspay_app.providers.payments import sandbox
     from smspay_app.providers.sms import simulator
     from smspay_app.settings import get_settings, require_provider_secrets
-    from smspay_app.web import api, exports, invoice, payment_webhooks, recipient, sms_webhooks
+    from smspay_app.web import api, exports, invoice, payment_webhooks, recipient, session_cookie, sms_webhooks
     from smspay_app.web.sim_guard import SimulatorGuard
 
     settings = get_settings()
@@ -24,6 +24,7 @@ def web_routes() -> list[BaseRoute]:
         *sms_webhooks.routes,
         *payment_webhooks.routes,
         *exports.routes,
+        *session_cookie.routes,
         Mount("/api", app=api.create_api()),
     ]
     # The built-in simulators sign what they send with the configured Twilio
@@ -58,15 +59,18 @@ def build_web_app() -> Starlette:
     from starlette.middleware import Middleware
 
     from smspay_app.web.headers import SecurityHeaders
+    from smspay_app.web.session_cookie import SessionRef
     from smspay_app.web.upload_guard import UploadGuard
 
     # SecurityHeaders: no framing, no sniffing, HSTS over https on every
     # response, the admin console's included (issue 18, item 11).
     # UploadGuard: Reflex's /_upload (mounted behind this app) refuses no
     # session or an oversized body before reading it (issue 18, item 9).
+    # SessionRef: Reflex's event socket sees the session cookie's hash, never
+    # the token (issue 17, item 6); innermost, after UploadGuard read it.
     return Starlette(
         routes=web_routes(),
-        middleware=[Middleware(SecurityHeaders), Middleware(UploadGuard)],
+        middleware=[Middleware(SecurityHeaders), Middleware(UploadGuard), Middleware(SessionRef)],
         exception_handlers={404: _not_found},
     )
 

@@ -16,8 +16,7 @@ from starlette.routing import Route
 from smspay_app.db import get_engine, session_scope
 from smspay_app.i18n import normalise_language, t
 from smspay_app.services import auth, exports
-
-SESSION_COOKIE = "smspay_session"
+from smspay_app.web.session_cookie import SESSION_COOKIE  # noqa: E402
 
 
 def _stream(campaign_id: int, timezone: str, lang: str, encoding: str) -> Iterator[bytes]:

@@ -19,7 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from smspay_app.domain.csv_import import DEFAULT_MAX_BYTES
 
 UPLOAD_PATH = "/_upload"
-SESSION_COOKIE = "smspay_session"  # the admin session (state.SESSION_COOKIE)
+from smspay_app.web.session_cookie import SESSION_COOKIE  # noqa: E402
+
 # The largest recipient file plus room for the multipart envelope.
 MAX_UPLOAD_BYTES = DEFAULT_MAX_BYTES + 64 * 1024
 

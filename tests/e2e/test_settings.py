@@ -83,7 +83,7 @@ def test_totp_enrolment_and_sign_in_with_a_code(app_server, browser):
     expect(page).to_have_url(re.compile(r"/login/?$"))
     _password_step(page, base)
     expect(page.locator("#totp-code")).to_be_visible(timeout=20_000)
-    assert re.search(r"/login/?$", page.url)
+    assert re.search(r"/login/?(\?step=code)?$", page.url)  # the challenge step, no session
     # The password alone opens nothing.
     page.goto(f"{base}/settings")
     expect(page).to_have_url(re.compile(r"/login/?$"), timeout=20_000)
@@ -207,4 +207,59 @@ def test_operator_is_kept_out_of_settings(app_server, browser):
         expect(page).to_have_url(re.compile(r"/campaigns/?$"), timeout=20_000)
     page.goto(app_server.base_url + "/account")
     expect(page.locator("#account-email")).to_have_text("e2e-operator@example.com", timeout=20_000)
+    context.close()
+
+
+def test_sign_in_cookie_is_httponly_and_out_of_reach_of_scripts(app_server, browser):
+    """Issue 18 item 11: the admin session cookie was readable by
+    JavaScript. It is HttpOnly now (set by POST /auth/session): the browser
+    has it, ``document.cookie`` does not; signing out clears it."""
+    from tests.e2e.helpers import sign_in
+
+    base = app_server.base_url
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+    page = context.new_page()
+    sign_in(page, base, "admin@example.com", "smspay-demo")
+    cookie = next(c for c in context.cookies(base) if c["name"] == "smspay_session")
+    assert cookie["httpOnly"] is True and cookie["sameSite"] == "Lax"
+    assert "smspay_session" not in page.evaluate("document.cookie")
+    assert cookie["value"] not in page.evaluate("document.cookie")
+    page.locator("#sign-out").click()
+    expect(page).to_have_url(re.compile(r"/login/?$"), timeout=20_000)
+    deadline = time.monotonic() + 20  # the page's script clears it (POST /auth/sign-out)
+    while any(c["name"] == "smspay_session" for c in context.cookies(base)):
+        assert time.monotonic() < deadline, "the session cookie was not cleared"
+        page.wait_for_timeout(100)
+    page.goto(f"{base}/campaigns")
+    expect(page).to_have_url(re.compile(r"/login/?$"), timeout=20_000)
+    context.close()
+
+
+def test_login_with_javascript_blocked_posts_and_no_password_in_any_url_or_log(app_server, browser):
+    """Issue 17 item 5: with the frontend's JavaScript missing (a proxy
+    serving another build's assets), pressing ログイン submitted the bare form
+    as a GET: /login/?email=admin%40example.com&password=smspay-demo, the
+    password in the URL and the proxy's log. The form posts to
+    /auth/session, JavaScript or not."""
+    base = app_server.base_url
+    password = "smspay-demo"
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+    page = context.new_page()
+    page.route(re.compile(r".*\.js(\?.*)?$"), lambda route: route.abort())
+    requests: list[tuple[str, str]] = []
+    page.on("request", lambda r: requests.append((r.method, r.url)))
+    page.goto(f"{base}/login")
+    page.locator("#email").fill("admin@example.com")
+    page.locator("#password").fill(password)
+    page.locator("#login-submit").click()
+    page.wait_for_load_state()
+    deadline = time.monotonic() + 20
+    while not any(m == "POST" and u.endswith("/auth/session") for m, u in requests):
+        assert time.monotonic() < deadline, requests
+        page.wait_for_timeout(100)
+    assert any(c["name"] == "smspay_session" for c in context.cookies(base))  # signed in
+    urls = [u for _, u in requests] + [page.url]
+    assert not [u for u in urls if password in u or "password=" in u], urls
+    assert password not in app_server.log_path.read_text()
+    assert not any(m == "GET" and "/login?" in u and "email" in u for m, u in requests)
     context.close()
