@@ -14,12 +14,25 @@ audit entry or a log line. Only admins (``settings.manage``) manage them.
 
 The SMS provider for an attempt is resolved in one place: ``sms_route`` (which
 connection, as an ``SmsSpec``) and ``ProviderPool`` (one adapter per
-connection, cached, closed by ``aclose``); ``sms_provider_for`` does both."""
+connection, cached, closed by ``aclose``); ``sms_provider_for`` does both.
+
+The payment gateway likewise: ``payment_route`` (a new checkout: the
+campaign's pick, else the organisation's default, else the environment's
+account) and ``payment_route_of`` (an existing ``Payment``: the connection it
+was created through, ``Payment.payment_connection_id``) give a
+``PaymentSpec``; ``build_payment_gateway`` turns it into an adapter through
+``PAYMENT_GATEWAYS`` (one entry per provider: sandbox, stripe; a KOMOJU adapter
+is one more line) and caches it. Each payment connection has its own webhook
+URL, ``/webhooks/payments/{public_id}`` (``payment_webhook_url``), verified
+with that connection's secret and applied only to its own payments
+(``payment_belongs``)."""
 
 from __future__ import annotations
 
 import json
 import secrets
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +40,8 @@ from sqlmodel import Session, select
 
 from smspay_app.domain.clock import utcnow
 from smspay_app.domain.errors import FieldError, Invalid, Refused
-from smspay_app.models import AuditLog, Campaign, Connection, SendAttempt
+from smspay_app.models import AuditLog, Campaign, Connection, Payment, SendAttempt
+from smspay_app.providers.payments.base import GatewayError, PaymentGateway
 from smspay_app.providers.sms.base import SmsCapabilities, SmsError, SmsProvider, capabilities_for, get_sms_provider
 from smspay_app.providers.sms.karaden import DEFAULT_API_BASE as KARADEN_API_BASE
 from smspay_app.services import totp
@@ -71,6 +85,7 @@ FIELDS: dict[str, tuple[ProviderField, ...]] = {
     ),
     "sandbox": (
         ProviderField("secret_key", secret=True, required=False),
+        ProviderField("webhook_secret", secret=True, required=False),
         ProviderField("api_base", required=False),
     ),
     "stripe": (
@@ -551,3 +566,209 @@ def sms_provider_for(
 
 def connection_for_callback(session: Session, public_id: str) -> Connection | None:
     return session.exec(select(Connection).where(Connection.public_id == public_id, Connection.kind == "sms")).first()
+
+
+# --------------------------------------------------------- payment routing
+
+# The sandbox's own test key: what a sandbox connection without a key uses when
+# the environment's account is a real Stripe one (never sent to the sandbox).
+SANDBOX_DEFAULT_KEY = "sk_test_sandbox"
+
+
+@dataclass(frozen=True)
+class PaymentSpec:
+    """Everything needed to build a payment adapter for one connection (or the
+    environment's fallback, ``connection_id=None``). In memory only: never in
+    state, a log line or an answer (the secrets are left out of ``repr``)."""
+
+    connection_id: int | None
+    provider: str
+    api_base: str
+    secret_key: str = field(default="", repr=False)
+    webhook_secret: str = field(default="", repr=False)
+    organisation_id: int | None = None
+    public_id: str = ""
+
+
+@dataclass(frozen=True)
+class GatewayKind:
+    """One payment provider this build has an adapter for: how to build it
+    from a spec, and which request header carries its webhooks' signature."""
+
+    build: Callable[[PaymentSpec], PaymentGateway]
+    signature_header: str
+
+
+def _stripe_protocol(spec: PaymentSpec) -> PaymentGateway:
+    from smspay_app.providers.payments.stripe import StripeCheckoutGateway
+
+    return StripeCheckoutGateway(
+        api_base=spec.api_base or "https://api.stripe.com",
+        secret_key=spec.secret_key,
+        webhook_secret=spec.webhook_secret,
+        name=spec.provider,
+    )
+
+
+# The registry of payment adapters, by provider. KOMOJU is one more entry:
+# "komoju": GatewayKind(lambda spec: KomojuGateway(api_base=..., secret_key=
+# spec.secret_key, webhook_secret=spec.webhook_secret), "x-komoju-signature").
+PAYMENT_GATEWAYS: dict[str, GatewayKind] = {
+    "sandbox": GatewayKind(_stripe_protocol, "stripe-signature"),
+    "stripe": GatewayKind(_stripe_protocol, "stripe-signature"),
+}
+
+_gateways: dict[PaymentSpec, PaymentGateway] = {}
+_gateways_lock = threading.Lock()
+_GATEWAY_CACHE_SIZE = 256
+
+
+def payment_spec_of(connection: Connection, settings: Settings | None = None) -> PaymentSpec:
+    """The spec of a payment connection. A sandbox connection without fields is
+    the sandbox mounted in this server (as the fallback is); a connection's
+    webhooks are verified with the provider's signing secret when one was
+    given (Stripe shows its own), else with the secret generated at ``add``."""
+    settings = settings or get_settings()
+    config = _fields_of(connection)
+    hidden = _secrets_of(connection)
+    webhook_secret = hidden.get("webhook_secret") or webhook_secret_of(connection)
+    api_base = config.get("api_base", "")
+    secret_key = hidden.get("secret_key", "")
+    if connection.provider == "sandbox":
+        env_is_sandbox = settings.payment_provider == "sandbox"
+        mounted = f"{settings.public_base_url.rstrip('/')}/sim/stripe"
+        api_base = api_base or (settings.payment_api_base if env_is_sandbox else mounted)
+        secret_key = secret_key or (settings.stripe_secret_key if env_is_sandbox else SANDBOX_DEFAULT_KEY)
+    return PaymentSpec(
+        connection_id=connection.id,
+        provider=connection.provider,
+        api_base=api_base.rstrip("/"),
+        secret_key=secret_key,
+        webhook_secret=webhook_secret,
+        organisation_id=connection.organisation_id,
+        public_id=connection.public_id,
+    )
+
+
+def fallback_payment_spec(settings: Settings | None = None) -> PaymentSpec:
+    """The environment's payment account (``SMSPAY_PAYMENT_PROVIDER`` and the
+    ``SMSPAY_STRIPE_*`` settings): what ``get_payment_gateway`` builds."""
+    settings = settings or get_settings()
+    return PaymentSpec(
+        connection_id=None,
+        provider=settings.payment_provider,
+        api_base=settings.payment_api_base,
+        secret_key=settings.stripe_secret_key,
+        webhook_secret=settings.stripe_webhook_secret,
+    )
+
+
+def payment_connection_for(session: Session, campaign: Campaign | None, organisation_id: int) -> Connection | None:
+    """The campaign's own payment connection when enabled, else the
+    organisation's enabled default, else None (the environment's fallback)."""
+    if campaign is not None and campaign.payment_connection_id is not None:
+        chosen = session.get(Connection, campaign.payment_connection_id)
+        if (
+            chosen is not None
+            and chosen.kind == "payment"
+            and chosen.organisation_id == organisation_id
+            and chosen.disabled_at is None
+        ):
+            return chosen
+    return session.exec(
+        select(Connection).where(
+            Connection.organisation_id == organisation_id,
+            Connection.kind == "payment",
+            Connection.is_default == True,  # noqa: E712
+            Connection.disabled_at.is_(None),
+        )
+    ).first()
+
+
+def payment_route(
+    session: Session,
+    campaign: Campaign | None,
+    organisation_id: int | None = None,
+    *,
+    settings: Settings | None = None,
+) -> PaymentSpec:
+    """Which payment account a new checkout of ``campaign`` goes through: the
+    campaign's pick, else the organisation's default, else the fallback."""
+    settings = settings or get_settings()
+    org_id = organisation_id or (campaign.organisation_id if campaign is not None else None)
+    if org_id is None:
+        return fallback_payment_spec(settings)
+    connection = payment_connection_for(session, campaign, org_id)
+    return payment_spec_of(connection, settings) if connection is not None else fallback_payment_spec(settings)
+
+
+def payment_route_of(session: Session, payment: Payment, settings: Settings | None = None) -> PaymentSpec:
+    """The account an existing payment was created through (its refunds,
+    expiries and webhooks use it, even after the connection is disabled)."""
+    settings = settings or get_settings()
+    if payment.payment_connection_id is None:
+        return fallback_payment_spec(settings)
+    connection = session.get(Connection, payment.payment_connection_id)
+    return payment_spec_of(connection, settings) if connection is not None else fallback_payment_spec(settings)
+
+
+def build_payment_gateway(spec: PaymentSpec) -> PaymentGateway:
+    """The adapter for ``spec`` (built once per spec and kept). Raises
+    ``GatewayError`` (``code`` ``no_adapter``) for a provider this build has no
+    adapter for."""
+    with _gateways_lock:
+        gateway = _gateways.get(spec)
+        if gateway is not None:
+            return gateway
+    kind = PAYMENT_GATEWAYS.get(spec.provider)
+    if kind is None:
+        raise GatewayError(f"no payment adapter for {spec.provider}", code="no_adapter")
+    gateway = kind.build(spec)
+    with _gateways_lock:
+        if len(_gateways) >= _GATEWAY_CACHE_SIZE:
+            _gateways.clear()
+        return _gateways.setdefault(spec, gateway)
+
+
+def payment_gateway_for(
+    session: Session, campaign: Campaign | None, organisation_id: int | None = None
+) -> PaymentGateway:
+    """The gateway a new checkout of ``campaign`` goes through (``payment_route``)."""
+    return build_payment_gateway(payment_route(session, campaign, organisation_id))
+
+
+def gateway_for_payment(session: Session, payment: Payment) -> PaymentGateway:
+    """The gateway of the account ``payment`` was created through."""
+    return build_payment_gateway(payment_route_of(session, payment))
+
+
+def signature_header_for(provider: str) -> str:
+    kind = PAYMENT_GATEWAYS.get(provider)
+    return kind.signature_header if kind is not None else "stripe-signature"
+
+
+def payment_webhook_url(public_id: str, settings: Settings | None = None) -> str:
+    base = (settings or get_settings()).public_base_url.rstrip("/")
+    return f"{base}/webhooks/payments/{public_id}"
+
+
+def payment_connection_by_public_id(session: Session, public_id: str) -> Connection | None:
+    return session.exec(
+        select(Connection).where(Connection.public_id == public_id, Connection.kind == "payment")
+    ).first()
+
+
+def _same_account(a: PaymentSpec, b: PaymentSpec) -> bool:
+    return a.provider == b.provider and a.api_base == b.api_base and a.secret_key == b.secret_key
+
+
+def payment_belongs(session: Session, payment: Payment, spec: PaymentSpec) -> bool:
+    """Whether a webhook verified for ``spec`` may change ``payment``: a
+    connection's webhook only its own organisation's payments made through
+    it; the environment's route those made through the environment's account
+    (or a connection of that same account: a sandbox connection without keys)."""
+    if spec.connection_id is not None:
+        return payment.payment_connection_id == spec.connection_id and payment.organisation_id == spec.organisation_id
+    if payment.payment_connection_id is None:
+        return True
+    return _same_account(payment_route_of(session, payment), spec)

@@ -41,8 +41,8 @@ from smspay_app.domain import user_agents
 from smspay_app.domain.formatting import people_date, people_datetime, yen
 from smspay_app.domain.limits import SlidingWindowLimiter
 from smspay_app.i18n import language_from_accept, normalise_language, t
-from smspay_app.providers.payments.base import GatewayError, get_payment_gateway
-from smspay_app.services import actions, journey, payments
+from smspay_app.providers.payments.base import GatewayError
+from smspay_app.services import actions, connections, journey, payments
 from smspay_app.services.journey import LinkContext
 from smspay_app.settings import get_settings
 from smspay_app.web.html import html_response, page
@@ -625,8 +625,8 @@ def _pay(request: Request, token: str, lang: str) -> Response:
         if problem:
             return problem
         lang = pick_language(request, ctx=ctx)  # the checkout's language
-        gateway = get_payment_gateway(get_settings())
         try:
+            gateway = connections.payment_gateway_for(session, ctx.campaign)  # the campaign's account
             payment = payments.open_checkout(session, ctx, gateway)
             if not payment.checkout_url:  # else: the live checkout, handed out again
                 session.commit()  # the Payment row exists before the gateway is called
