@@ -98,3 +98,26 @@ async def test_admin_adds_tests_defaults_and_disables_without_secrets_in_state(l
         "connection.disable",
     }
     assert all(TOKEN not in a.detail and "wrong-token" not in a.detail for a in audit)
+
+
+async def test_a_payment_connection_shows_its_own_webhook_url_and_tests_its_key(live_server, session, page, settings):
+    org = make_org(session)
+    token, _ = signed_in(session, org, "admin")
+    st = _state(page.ConnectionsState, token)
+    page.ConnectionsState.load.fn(st)
+    page.ConnectionsState.choose_provider.fn(st, "sandbox")
+    assert [f["name"] for f in st.fields] == ["secret_key", "webhook_secret", "api_base"]
+    page.ConnectionsState.add.fn(st, {"label": "sandbox", "secret_key": "", "webhook_secret": "", "api_base": ""})
+    page.ConnectionsState.add.fn(st, {"label": "wrong", "secret_key": "sk_test_wrong_key_7777", "api_base": ""})
+    good, bad = st.rows
+    public_id = session.get(Connection, int(good["id"])).public_id
+    assert good["webhook"] == f"{settings.public_base_url}/webhooks/payments/{public_id}"
+    assert good["callback"] == ""
+    await page.ConnectionsState.test.fn(st, good["id"])
+    assert (st.msg_key, st.message_ok) == ("connections.test.ok", True)
+    await page.ConnectionsState.test.fn(st, bad["id"])
+    assert (st.msg_key, st.message_ok) == ("connections.test.bad_credentials", False)
+    assert "sk_test_wrong_key_7777" not in json.dumps(st.dict(), default=str)
+    from smspay_app.i18n import t
+
+    assert "Webhook" in t("connections.payment_webhook", "ja") and "webhook" in t("connections.payment_webhook", "en")

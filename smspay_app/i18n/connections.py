@@ -37,6 +37,10 @@ MESSAGES = {
     "connections.col.credentials": {"ja": "認証情報", "en": "Credentials"},
     "connections.col.supports": {"ja": "対応", "en": "Supports"},
     "connections.col.callback": {"ja": "コールバックURL", "en": "Callback URL"},
+    "connections.payment_webhook": {
+        "ja": "決済WebhookのURL（決済会社の管理画面に登録してください）",
+        "en": "Payment webhook URL (register it with the payment company)",
+    },
     "connections.col.actions": {"ja": "操作", "en": "Actions"},
     "connections.default": {"ja": "既定", "en": "Default"},
     "connections.disabled": {"ja": "無効", "en": "Disabled"},

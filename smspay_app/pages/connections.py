@@ -63,6 +63,7 @@ class ConnectionsState(MessageMixin, AppState):
                 "default": "1" if v.is_default else "",
                 "disabled": "1" if v.disabled else "",
                 "callback": v.status_callback_url,
+                "webhook": v.payment_webhook_url,
                 **_supports(v),
                 "note": v.capabilities.two_way_note if v.capabilities else "",
                 "tested": v.last_test_result,
@@ -242,7 +243,20 @@ def _row(row: rx.Var) -> rx.Component:
         ),
         rx.table.cell(rx.code(row["hint"])),
         rx.table.cell(_supports_cell(row)),
-        rx.table.cell(rx.text(row["callback"], size="1")),
+        rx.table.cell(
+            rx.vstack(
+                rx.text(row["callback"], size="1"),
+                rx.cond(
+                    row["webhook"] != "",
+                    rx.vstack(
+                        rx.text(AppState.tr["connections.payment_webhook"], size="1", color="gray"),
+                        rx.code(row["webhook"], size="1", id="conn-webhook-" + ident),
+                        spacing="1",
+                    ),
+                ),
+                spacing="1",
+            )
+        ),
         rx.table.cell(
             rx.hstack(
                 rx.button(

@@ -143,6 +143,7 @@ class ConnectionView:
     inbound_url: str
     last_test_result: str
     capabilities: SmsCapabilities | None = None
+    payment_webhook_url: str = ""  # a payment connection's own webhook URL
 
 
 @dataclass(frozen=True)
@@ -221,6 +222,7 @@ def view(connection: Connection, settings: Settings | None = None) -> Connection
         inbound_url=inbound_url if connection.provider in CALLBACK_PROVIDERS else "",
         last_test_result=connection.last_test_result,
         capabilities=capabilities_for(connection.provider) if connection.kind == "sms" else None,
+        payment_webhook_url=payment_webhook_url(connection.public_id, settings) if connection.kind == "payment" else "",
     )
 
 
@@ -373,7 +375,8 @@ def disable(session: Session, caller: Caller, connection_id: int) -> None:
 
 async def test(session: Session, caller: Caller, connection_id: int) -> str:
     """A harmless call with the connection's credentials (SMS: list the
-    messages to a number that receives none). Returns ``ok`` or an i18n key
+    messages to a number that receives none; payment: read a checkout that
+    does not exist, "not found" proving the key). Returns ``ok`` or an i18n key
     (``connections.test.bad_credentials`` / ``.unreachable`` /
     ``.not_available``), recorded on the connection and audited."""
     caller.require("settings.manage")
@@ -388,6 +391,10 @@ async def test(session: Session, caller: Caller, connection_id: int) -> str:
             result = "connections.test.bad_credentials" if exc.account_level else "connections.test.unreachable"
         finally:
             await provider.aclose()
+    elif connection.kind == "payment" and connection.provider in PAYMENT_GATEWAYS:
+        from starlette.concurrency import run_in_threadpool
+
+        result = await run_in_threadpool(_test_payment, payment_spec_of(connection))
     connection.last_tested_at = utcnow()
     connection.last_test_result = result
     session.add(connection)
@@ -648,6 +655,18 @@ def payment_spec_of(connection: Connection, settings: Settings | None = None) ->
         organisation_id=connection.organisation_id,
         public_id=connection.public_id,
     )
+
+
+def _test_payment(spec: PaymentSpec) -> str:
+    try:
+        build_payment_gateway(spec).retrieve_checkout("cs_smspay_connection_test")
+    except GatewayError as exc:
+        if exc.status == 404:
+            return "ok"  # the key was accepted; the checkout does not exist
+        if exc.status in (401, 403):
+            return "connections.test.bad_credentials"
+        return "connections.test.unreachable"
+    return "ok"
 
 
 def fallback_payment_spec(settings: Settings | None = None) -> PaymentSpec:
