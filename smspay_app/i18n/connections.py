@@ -85,6 +85,17 @@ MESSAGES = {
         "en": "This provider is not available yet.",
     },
     "connections.error.not_found": {"ja": "接続が見つかりません。", "en": "Connection not found."},
+    "connections.error.pick_admin_only": {
+        "ja": "キャンペーンの接続を選べるのは管理者だけです。",
+        "en": "Only an admin can choose a campaign's connections.",
+    },
+    "connections.pick.sms": {"ja": "SMSの送信経路", "en": "SMS route"},
+    "connections.pick.payment": {"ja": "決済の接続", "en": "Payment connection"},
+    "connections.pick.default": {"ja": "組織の既定", "en": "The organisation's default"},
+    "connections.pick.help": {
+        "ja": "この組織の有効な接続から選べます（管理者のみ）。",
+        "en": "Any enabled connection of this organisation (admins only).",
+    },
     "connections.error.disabled": {
         "ja": "無効な接続は既定にできません。",
         "en": "A disabled connection cannot be the default.",

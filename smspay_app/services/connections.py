@@ -301,35 +301,126 @@ def add(
     return Added(connection_id=connection.id or 0, public_id=public_id, webhook_secret=webhook_secret)
 
 
-def choose_for_campaign(session: Session, caller: Caller, campaign_id: int, *, sms_connection_id: int | None) -> None:
-    """The SMS connection a campaign sends through (None: the organisation's
-    default). Only an enabled SMS connection of the caller's organisation."""
+def may_pick(caller: Any) -> bool:
+    """Who may pick a campaign's connections: an admin (``settings.manage``),
+    or an API key with the ``manage`` scope (an admin created it)."""
+    if caller.can("settings.manage"):
+        return True
+    has_scope = getattr(caller, "has_scope", None)
+    return bool(has_scope and has_scope("manage"))
+
+
+def check_pick(session: Session, organisation_id: int, kind: str, connection_id: int | None) -> Connection | None:
+    """The connection a campaign may pick for ``kind`` (None: the
+    organisation's default). Raises ``ConnectionRefused``: another
+    organisation's or kind's (``connections.error.not_found``), disabled
+    (``connections.error.disabled``)."""
+    if connection_id is None:
+        return None
+    connection = session.get(Connection, connection_id)
+    if connection is None or connection.organisation_id != organisation_id or connection.kind != kind:
+        raise ConnectionRefused("connections.error.not_found")
+    if connection.disabled_at is not None:
+        raise ConnectionRefused("connections.error.disabled")
+    return connection
+
+
+PICK_FIELDS = (("sms", "sms_connection_id"), ("payment", "payment_connection_id"))
+
+
+def pick_errors(
+    session: Session,
+    caller: Any,
+    campaign: Campaign | None,
+    picks: dict[str, int | None],
+) -> list[FieldError]:
+    """What is wrong with the picks of a campaign (``picks``: field name
+    ``sms_connection_id`` / ``payment_connection_id`` to a connection id or
+    None), one ``FieldError`` per field; a pick left as it is never is."""
+    errors: list[FieldError] = []
+    for kind, name in PICK_FIELDS:
+        if name not in picks:
+            continue
+        wanted = picks[name]
+        current = getattr(campaign, name) if campaign is not None else None
+        if wanted == current:
+            continue
+        if not may_pick(caller):
+            errors.append(FieldError(name, "connections.error.pick_admin_only"))
+            continue
+        try:
+            check_pick(session, caller.organisation_id, kind, wanted)
+        except ConnectionRefused as exc:
+            errors.append(FieldError(name, exc.key))
+    return errors
+
+
+def apply_picks(session: Session, caller: Any, campaign: Campaign, picks: dict[str, int | None]) -> None:
+    """Set the campaign's picks (checked by ``pick_errors`` first), audited
+    per change (``campaign.sms_connection`` / ``campaign.payment_connection``)."""
+    for kind, name in PICK_FIELDS:
+        if name not in picks or picks[name] == getattr(campaign, name):
+            continue
+        connection = check_pick(session, caller.organisation_id, kind, picks[name])
+        setattr(campaign, name, picks[name])
+        session.add(campaign)
+        session.add(
+            AuditLog(
+                organisation_id=caller.organisation_id,
+                user_id=getattr(caller, "user_id", None),
+                action=f"campaign.{kind}_connection",
+                target_type="campaign",
+                target_id=campaign.id,
+                detail=json.dumps(
+                    {"connection_id": picks[name], "provider": connection.provider if connection else ""}
+                ),
+            )
+        )
+    session.flush()
+
+
+_UNSET: Any = object()
+
+
+def choose_for_campaign(
+    session: Session,
+    caller: Caller,
+    campaign_id: int,
+    *,
+    sms_connection_id: int | None = _UNSET,
+    payment_connection_id: int | None = _UNSET,
+) -> None:
+    """The SMS and/or payment connection a campaign goes through (None: the
+    organisation's default). Only an enabled connection of the caller's
+    organisation, of that kind; only admins."""
     caller.require("settings.manage")
     campaign = session.get(Campaign, campaign_id)
     if campaign is None or campaign.organisation_id != caller.organisation_id:
         raise ConnectionRefused("connections.error.not_found")
-    connection = None
-    if sms_connection_id is not None:
-        connection = _own(session, caller, sms_connection_id)
-        if connection.kind != "sms":
-            raise ConnectionRefused("connections.error.not_found")
-        if connection.disabled_at is not None:
-            raise ConnectionRefused("connections.error.disabled")
-    campaign.sms_connection_id = sms_connection_id
-    session.add(campaign)
-    session.add(
-        AuditLog(
-            organisation_id=caller.organisation_id,
-            user_id=caller.user_id,
-            action="campaign.sms_connection",
-            target_type="campaign",
-            target_id=campaign.id,
-            detail=json.dumps(
-                {"connection_id": sms_connection_id, "provider": connection.provider if connection else ""}
-            ),
+    picks = {
+        name: value
+        for name, value in (("sms_connection_id", sms_connection_id), ("payment_connection_id", payment_connection_id))
+        if value is not _UNSET
+    }
+    errors = pick_errors(session, caller, campaign, picks)
+    if errors:
+        raise ConnectionRefused(errors[0].key)
+    apply_picks(session, caller, campaign, picks)
+
+
+def pick_choices(session: Session, organisation_id: int, kind: str) -> list[Connection]:
+    """The enabled connections of ``kind`` a campaign of the organisation may pick."""
+    return list(
+        session.exec(
+            select(Connection)
+            .where(
+                Connection.organisation_id == organisation_id,
+                Connection.kind == kind,
+                Connection.disabled_at.is_(None),
+            )
+            .order_by(Connection.id)
         )
     )
-    session.flush()
 
 
 def _make_default(session: Session, connection: Connection) -> None:
