@@ -69,7 +69,9 @@ async def test_admin_adds_tests_defaults_and_disables_without_secrets_in_state(l
     good, bad = st.rows
     assert good["default"] == "1" and good["hint"].endswith(TOKEN[-4:]) and good["cap_carrier"] == "1"
     assert good["cap_replies"] == "" and good["note"] == "sms.capability.no_replies.karaden"
-    assert good["callback"] == ""  # Karaden's results are polled: no callback URL
+    # Karaden posts its results (SMS送達結果通知) to the URL entered in its service settings
+    public_id = session.get(Connection, int(good["id"])).public_id
+    assert good["callback"] == f"{settings.public_base_url}/webhooks/sms/{public_id}/result"
     # No credential anywhere in the state the browser gets.
     assert TOKEN not in json.dumps(st.dict(), default=str)
     await page.ConnectionsState.test.fn(st, good["id"])

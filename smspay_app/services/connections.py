@@ -185,6 +185,11 @@ def callback_urls(public_id: str, settings: Settings | None = None) -> tuple[str
     return f"{base}/webhooks/sms/{public_id}/status", f"{base}/webhooks/sms/{public_id}/inbound"
 
 
+def karaden_result_url(public_id: str, settings: Settings | None = None) -> str:
+    base = (settings or get_settings()).public_base_url.rstrip("/")
+    return f"{base}/webhooks/sms/{public_id}/result"
+
+
 def _audit(session: Session, caller: Caller, action: str, connection: Connection, **detail: Any) -> None:
     session.add(
         AuditLog(
@@ -217,8 +222,13 @@ def view(connection: Connection, settings: Settings | None = None) -> Connection
         secret_hint=("••••" + connection.secret_last4) if connection.secret_last4 else "",
         is_default=connection.is_default,
         disabled=connection.disabled_at is not None,
-        # Served for the Twilio protocol (Karaden results are polled).
-        status_callback_url=status_url if connection.provider in CALLBACK_PROVIDERS else "",
+        # Twilio protocol: status callbacks; Karaden: its result callback
+        # (SMS送達結果通知, web.karaden_callbacks), entered in its service settings.
+        status_callback_url=status_url
+        if connection.provider in CALLBACK_PROVIDERS
+        else karaden_result_url(connection.public_id, settings)
+        if connection.provider == "karaden"
+        else "",
         inbound_url=inbound_url if connection.provider in CALLBACK_PROVIDERS else "",
         last_test_result=connection.last_test_result,
         capabilities=capabilities_for(connection.provider) if connection.kind == "sms" else None,
