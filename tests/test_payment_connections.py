@@ -231,3 +231,26 @@ def test_an_existing_payment_keeps_its_account_after_the_default_changes(live_se
     assert _owner(live_server, rows[1].provider_session_id) == "cccc"
     assert session.get(Connection, first.connection_id).is_default is False
     client.close()
+
+
+def test_the_pay_form_may_end_up_at_the_campaigns_own_gateway(live_server, session, settings):
+    """The recipient page's CSP form-action lets the pay form's 303 reach the
+    campaign's account's hosted page (a Stripe connection: Stripe's checkout)."""
+    j = make_journey(session)
+    client = live_server.client(headers={"User-Agent": BROWSER_UA})
+    q1, q2 = j.question_ids
+    client.post(f"/l/{j.token}/verify", data={f"q_{q1}": "1980/1/2", f"q_{q2}": "123456"})
+    before = client.get(f"/l/{j.token}").headers["content-security-policy"]
+    assert "checkout.stripe.com" not in before and settings.public_base_url in before
+    org = session.get(Organisation, j.organisation_id)
+    connections.add(
+        session,
+        make_caller(session, org, "admin"),
+        kind="payment",
+        provider="stripe",
+        fields={"secret_key": "sk_live_" + "x" * 20},
+    )
+    session.commit()
+    after = client.get(f"/l/{j.token}").headers["content-security-policy"]
+    assert "form-action 'self' https://checkout.stripe.com;" in after
+    client.close()

@@ -857,6 +857,20 @@ def payment_gateway_for(
     return build_payment_gateway(payment_route(session, campaign, organisation_id))
 
 
+# Where a provider's hosted checkout lives when it is not on its API's origin.
+CHECKOUT_ORIGINS = {"stripe": ("https://checkout.stripe.com",)}
+
+
+def checkout_targets(
+    session: Session, campaign: Campaign | None, organisation_id: int | None = None
+) -> tuple[str, ...]:
+    """Where the recipient's pay form ends up (a 303 to the gateway's hosted
+    page): the campaign's payment account's origins, for the page's CSP
+    ``form-action``."""
+    spec = payment_route(session, campaign, organisation_id)
+    return tuple(t for t in (spec.api_base, *CHECKOUT_ORIGINS.get(spec.provider, ())) if t)
+
+
 def gateway_for_payment(session: Session, payment: Payment) -> PaymentGateway:
     """The gateway of the account ``payment`` was created through."""
     return build_payment_gateway(payment_route_of(session, payment))

@@ -374,7 +374,7 @@ def message_page(
         if state not in ("paid", "processing"):
             main.append(f"<p class=hint>{t('recipient.pay_note', lang)}</p>")
             main.append(_form(f"{base}/pay", lang, "", t("recipient.pay_button", lang)))
-            form_targets = (get_settings().payment_api_base,)
+            form_targets = connections.checkout_targets(session, campaign)
     elif not campaign.payment_enabled:
         if campaign.ask_read_confirmation and recipient.read_at is None:
             main.append(_form(f"{base}/read", lang, "", t("recipient.read_button", lang)))
@@ -670,7 +670,7 @@ def _done(request: Request, token: str) -> Response:
                 body=body,
                 ctx=ctx,
                 token=token,
-                form_targets=(get_settings().payment_api_base,),
+                form_targets=connections.checkout_targets(session, ctx.campaign),
             )
         title = t("recipient.waiting_title", lang)
         body = _card(
@@ -702,7 +702,13 @@ def _cancelled(request: Request, token: str) -> Response:
             + f'<a class="btn alt" href="{base}">{t("recipient.back", lang)}</a>'
         )
         return _respond(
-            request, lang, title=title, body=body, ctx=ctx, token=token, form_targets=(get_settings().payment_api_base,)
+            request,
+            lang,
+            title=title,
+            body=body,
+            ctx=ctx,
+            token=token,
+            form_targets=connections.checkout_targets(session, ctx.campaign),
         )
 
 
