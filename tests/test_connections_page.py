@@ -123,3 +123,27 @@ async def test_a_payment_connection_shows_its_own_webhook_url_and_tests_its_key(
     from smspay_app.i18n import t
 
     assert "Webhook" in t("connections.payment_webhook", "ja") and "webhook" in t("connections.payment_webhook", "en")
+
+
+async def test_a_payment_connections_generated_webhook_secret_is_shown_once(live_server, session, page, settings):
+    org = make_org(session)
+    token, _ = signed_in(session, org, "admin")
+    st = _state(page.ConnectionsState, token)
+    page.ConnectionsState.load.fn(st)
+    page.ConnectionsState.choose_provider.fn(st, "sandbox")
+    page.ConnectionsState.add.fn(st, {"label": "own", "secret_key": "sk_test_own_key_12345678", "api_base": ""})
+    shown = st.new_webhook_secret
+    assert shown.startswith("whsec_")
+    from smspay_app.services import connections
+
+    row = session.exec(select(Connection)).one()
+    assert connections.payment_spec_of(row).webhook_secret == shown  # what its webhooks are verified with
+    assert "new_webhook_secret" in page.ConnectionsState.ONE_TIME
+    page.ConnectionsState.load.fn(st)
+    assert st.new_webhook_secret == ""
+    # typed by the admin (Stripe shows its own): nothing to show
+    page.ConnectionsState.add.fn(
+        st,
+        {"label": "typed", "secret_key": "sk_test_typed_12345678", "webhook_secret": "whsec_typed_1", "api_base": ""},
+    )
+    assert st.new_webhook_secret == ""

@@ -37,6 +37,10 @@ MESSAGES = {
     "connections.col.credentials": {"ja": "認証情報", "en": "Credentials"},
     "connections.col.supports": {"ja": "対応", "en": "Supports"},
     "connections.col.callback": {"ja": "コールバックURL", "en": "Callback URL"},
+    "connections.webhook_secret_once": {
+        "ja": "このWebhook署名シークレットは今だけ表示されます。決済会社のWebhook設定に登録してください。",
+        "en": "This webhook signing secret is shown only now: enter it in the payment company's webhook settings.",
+    },
     "connections.payment_webhook": {
         "ja": "決済WebhookのURL（決済会社の管理画面に登録してください）",
         "en": "Payment webhook URL (register it with the payment company)",
