@@ -47,3 +47,34 @@ async def test_a_result_callback_applies_what_karaden_itself_says(live_server, s
     done = session.get(SendAttempt, attempt.id)
     assert done.status == "delivered"
     assert session.get(Recipient, attempt.recipient_id).carrier != ""
+
+
+async def test_the_karaden_simulator_posts_results_and_the_attempt_is_delivered_without_polling(
+    live_server, session, settings
+):
+    import httpx
+
+    from smspay_app.services import connections
+    from tests.helpers import wait_until
+
+    org = make_org(session)
+    api_base = settings.public_base_url + "/sim/karaden"
+    connection = session.get(Connection, add_karaden_connection(session, org, settings, api_base))
+    result_url = connections.view(connection).status_callback_url
+    assert result_url.endswith(f"/webhooks/sms/{connection.public_id}/result")
+    httpx.post(api_base + "/_control", json={"result_url": result_url}, timeout=5)
+    try:
+        campaign = make_campaign(session, org, recipients=2)
+        sending.start_sending(session, campaign)
+        session.commit()
+        await run_dispatcher_once()  # sends; its poller is not due yet
+
+        def delivered() -> bool:
+            session.expire_all()
+            return {a.status for a in session.exec(select(SendAttempt))} == {"delivered"}
+
+        assert wait_until(delivered, timeout=10), "Karaden's result callbacks did not arrive"
+        stats = httpx.get(api_base + "/_stats", timeout=5).json()
+        assert stats["callbacks"] == 2 and stats["messages"] == 2
+    finally:
+        httpx.post(api_base + "/_control", json={"result_url": ""}, timeout=5)
