@@ -37,7 +37,7 @@ def test_api_conforms_to_its_openapi_document(live_server, session):
     schema = schemathesis.openapi.from_url(f"{live_server.base_url}/api/v1/openapi.json")
     base_url, headers = f"{live_server.base_url}/api", {"Authorization": f"Bearer {key}"}
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 15  # + GET /v1/sms/capabilities
+    assert len(operations) == 16  # + GET /v1/sms/capabilities, GET /v1/connections (issue 13)
 
     for operation in operations:
 

@@ -69,7 +69,9 @@ async def test_admin_adds_tests_defaults_and_disables_without_secrets_in_state(l
     good, bad = st.rows
     assert good["default"] == "1" and good["hint"].endswith(TOKEN[-4:]) and good["cap_carrier"] == "1"
     assert good["cap_replies"] == "" and good["note"] == "sms.capability.no_replies.karaden"
-    assert good["callback"] == ""  # Karaden's results are polled: no callback URL
+    # Karaden posts its results (SMS送達結果通知) to the URL entered in its service settings
+    public_id = session.get(Connection, int(good["id"])).public_id
+    assert good["callback"] == f"{settings.public_base_url}/webhooks/sms/{public_id}/result"
     # No credential anywhere in the state the browser gets.
     assert TOKEN not in json.dumps(st.dict(), default=str)
     await page.ConnectionsState.test.fn(st, good["id"])
@@ -98,3 +100,50 @@ async def test_admin_adds_tests_defaults_and_disables_without_secrets_in_state(l
         "connection.disable",
     }
     assert all(TOKEN not in a.detail and "wrong-token" not in a.detail for a in audit)
+
+
+async def test_a_payment_connection_shows_its_own_webhook_url_and_tests_its_key(live_server, session, page, settings):
+    org = make_org(session)
+    token, _ = signed_in(session, org, "admin")
+    st = _state(page.ConnectionsState, token)
+    page.ConnectionsState.load.fn(st)
+    page.ConnectionsState.choose_provider.fn(st, "sandbox")
+    assert [f["name"] for f in st.fields] == ["secret_key", "webhook_secret", "api_base"]
+    page.ConnectionsState.add.fn(st, {"label": "sandbox", "secret_key": "", "webhook_secret": "", "api_base": ""})
+    page.ConnectionsState.add.fn(st, {"label": "wrong", "secret_key": "sk_test_wrong_key_7777", "api_base": ""})
+    good, bad = st.rows
+    public_id = session.get(Connection, int(good["id"])).public_id
+    assert good["webhook"] == f"{settings.public_base_url}/webhooks/payments/{public_id}"
+    assert good["callback"] == ""
+    await page.ConnectionsState.test.fn(st, good["id"])
+    assert (st.msg_key, st.message_ok) == ("connections.test.ok", True)
+    await page.ConnectionsState.test.fn(st, bad["id"])
+    assert (st.msg_key, st.message_ok) == ("connections.test.bad_credentials", False)
+    assert "sk_test_wrong_key_7777" not in json.dumps(st.dict(), default=str)
+    from smspay_app.i18n import t
+
+    assert "Webhook" in t("connections.payment_webhook", "ja") and "webhook" in t("connections.payment_webhook", "en")
+
+
+async def test_a_payment_connections_generated_webhook_secret_is_shown_once(live_server, session, page, settings):
+    org = make_org(session)
+    token, _ = signed_in(session, org, "admin")
+    st = _state(page.ConnectionsState, token)
+    page.ConnectionsState.load.fn(st)
+    page.ConnectionsState.choose_provider.fn(st, "sandbox")
+    page.ConnectionsState.add.fn(st, {"label": "own", "secret_key": "sk_test_own_key_12345678", "api_base": ""})
+    shown = st.new_webhook_secret
+    assert shown.startswith("whsec_")
+    from smspay_app.services import connections
+
+    row = session.exec(select(Connection)).one()
+    assert connections.payment_spec_of(row).webhook_secret == shown  # what its webhooks are verified with
+    assert "new_webhook_secret" in page.ConnectionsState.ONE_TIME
+    page.ConnectionsState.load.fn(st)
+    assert st.new_webhook_secret == ""
+    # typed by the admin (Stripe shows its own): nothing to show
+    page.ConnectionsState.add.fn(
+        st,
+        {"label": "typed", "secret_key": "sk_test_typed_12345678", "webhook_secret": "whsec_typed_1", "api_base": ""},
+    )
+    assert st.new_webhook_secret == ""

@@ -28,8 +28,37 @@ def browser(live_server) -> httpx.Client:
     return live_server.client(headers={"User-Agent": BROWSER_UA})
 
 
-def test_full_journey_card_success(live_server, session):
+def _own_payment_account(live_server, session, j, provider: str) -> int | None:
+    """The journey's organisation gets its own payment connection (issue 13
+    item 6: the journey runs for each gateway route): ``environment`` none;
+    ``stripe`` / ``sandbox`` a connection with its own key at the sandbox,
+    whose events go to the connection's own webhook URL."""
+    if provider == "environment":
+        return None
+    from smspay_app.models import Organisation
+    from smspay_app.services import connections
+    from tests.factories import make_caller
+
+    key = f"sk_test_journey_{provider}_" + "7" * 12
+    fields = {"secret_key": key, "webhook_secret": f"whsec_journey_{provider}"}
+    if provider == "stripe":
+        fields["api_base"] = live_server.base_url + "/sim/stripe"
+    org = session.get(Organisation, j.organisation_id)
+    added = connections.add(
+        session, make_caller(session, org, "admin"), kind="payment", provider=provider, fields=fields
+    )
+    session.commit()
+    account = {"secret_key": key, "webhook_secret": fields["webhook_secret"]}
+    account["webhook_url"] = connections.payment_webhook_url(added.public_id)
+    with live_server.client() as c:
+        assert c.post("/sim/stripe/_accounts", data=account).status_code == 200
+    return added.connection_id
+
+
+@pytest.mark.parametrize("gateway", ["environment", "stripe", "sandbox"])
+def test_full_journey_card_success(live_server, session, gateway):
     j = make_journey(session)
+    connection_id = _own_payment_account(live_server, session, j, gateway)
     with browser(live_server) as client:
         landing = client.get(f"/l/{j.token}")
         assert landing.status_code == 200
@@ -81,6 +110,7 @@ def test_full_journey_card_success(live_server, session):
     assert r.clicked_at <= r.verified_at <= r.paid_at
     payments = session.exec(__import__("sqlmodel").select(Payment).where(Payment.recipient_id == r.id)).all()
     assert [(p.status, p.method, p.amount_yen) for p in payments] == [("succeeded", "card", 12_340)]
+    assert payments[0].payment_connection_id == connection_id  # the account it went through
     k = kinds(session, r.id)
     assert k.count("click") == 1 and k.count("verified") == 1 and k.count("paid") == 1
     assert k.index("visit") < k.index("click") < k.index("verified") < k.index("paid")

@@ -276,6 +276,7 @@ def estimate_template(
     sender_prefix: str = "",
     char_cap: int = DEFAULT_CHAR_CAP,
     price_per_segment_yen: float = 0.0,
+    suffix: str = "",
 ) -> TemplateEstimate:
     """Render the template for each row (``link_url`` as long as a real link) and
     keep the longest result, the total segments and the cost; rows that do not
@@ -288,7 +289,7 @@ def estimate_template(
     for index, row in enumerate(rows):
         count += 1
         try:
-            text = render_sms(template, row, link_url, sender_prefix)
+            text = render_sms(template, row, link_url, sender_prefix) + suffix
         except TemplateError as exc:
             errors.append({"index": index, "code": exc.code, "field": exc.field})
             continue

@@ -37,6 +37,14 @@ MESSAGES = {
     "connections.col.credentials": {"ja": "認証情報", "en": "Credentials"},
     "connections.col.supports": {"ja": "対応", "en": "Supports"},
     "connections.col.callback": {"ja": "コールバックURL", "en": "Callback URL"},
+    "connections.webhook_secret_once": {
+        "ja": "このWebhook署名シークレットは今だけ表示されます。決済会社のWebhook設定に登録してください。",
+        "en": "This webhook signing secret is shown only now: enter it in the payment company's webhook settings.",
+    },
+    "connections.payment_webhook": {
+        "ja": "決済WebhookのURL（決済会社の管理画面に登録してください）",
+        "en": "Payment webhook URL (register it with the payment company)",
+    },
     "connections.col.actions": {"ja": "操作", "en": "Actions"},
     "connections.default": {"ja": "既定", "en": "Default"},
     "connections.disabled": {"ja": "無効", "en": "Disabled"},
@@ -81,6 +89,17 @@ MESSAGES = {
         "en": "This provider is not available yet.",
     },
     "connections.error.not_found": {"ja": "接続が見つかりません。", "en": "Connection not found."},
+    "connections.error.pick_admin_only": {
+        "ja": "キャンペーンの接続を選べるのは管理者だけです。",
+        "en": "Only an admin can choose a campaign's connections.",
+    },
+    "connections.pick.sms": {"ja": "SMSの送信経路", "en": "SMS route"},
+    "connections.pick.payment": {"ja": "決済の接続", "en": "Payment connection"},
+    "connections.pick.default": {"ja": "組織の既定", "en": "The organisation's default"},
+    "connections.pick.help": {
+        "ja": "この組織の有効な接続から選べます（管理者のみ）。",
+        "en": "Any enabled connection of this organisation (admins only).",
+    },
     "connections.error.disabled": {
         "ja": "無効な接続は既定にできません。",
         "en": "A disabled connection cannot be the default.",

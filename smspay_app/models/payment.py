@@ -17,6 +17,9 @@ class Payment(SQLModel, table=True):
     amount_yen: int
     currency: str = "jpy"
     provider: str = ""
+    # the organisation's payment connection it went through (None: the
+    # environment's fallback account); webhooks, refunds and expiries use it
+    payment_connection_id: int | None = Field(default=None, foreign_key="connection.id")
     provider_session_id: str = Field(unique=True, index=True)
     checkout_url: str = ""
     status: str = "open"  # open | processing | succeeded | failed | expired | cancelled | manual | partial (a part received outside the system: not paid)

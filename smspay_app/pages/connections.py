@@ -5,6 +5,8 @@ submit, the rows carry the last four characters only."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import reflex as rx
 
 from smspay_app.components.layout import admin_page, card
@@ -34,6 +36,10 @@ class ConnectionsState(MessageMixin, AppState):
     rows: list[dict[str, str]] = []
     new_provider: str = "twilio"
     error_keys: dict[str, str] = {}
+    # A payment connection's generated webhook secret, shown once after it is
+    # added (when none was typed): gone at the next hydrate.
+    new_webhook_secret: str = ""
+    ONE_TIME: ClassVar[tuple[str, ...]] = ("new_webhook_secret",)
 
     @rx.var
     def fields(self) -> list[dict[str, str]]:
@@ -63,6 +69,7 @@ class ConnectionsState(MessageMixin, AppState):
                 "default": "1" if v.is_default else "",
                 "disabled": "1" if v.disabled else "",
                 "callback": v.status_callback_url,
+                "webhook": v.payment_webhook_url,
                 **_supports(v),
                 "note": v.capabilities.two_way_note if v.capabilities else "",
                 "tested": v.last_test_result,
@@ -75,6 +82,7 @@ class ConnectionsState(MessageMixin, AppState):
     def load(self, *, caller: auth.Caller):
         self._reload(caller)
         self.error_keys = {}
+        self.new_webhook_secret = ""
         self._clear()
         self.loaded = True
 
@@ -91,9 +99,10 @@ class ConnectionsState(MessageMixin, AppState):
         provider = self.new_provider
         kind = next(k for k, p in PROVIDER_CHOICES if p == provider)
         fields = {f.name: str(form.get(f.name, "")) for f in connections.FIELDS[provider]}
+        self.new_webhook_secret = ""
         try:
             with session_scope() as session:
-                connections.add(
+                added = connections.add(
                     session,
                     caller,
                     kind=kind,
@@ -109,6 +118,8 @@ class ConnectionsState(MessageMixin, AppState):
             self._refused(exc)
             return
         self.error_keys = {}
+        if kind == "payment" and not fields.get("webhook_secret", "").strip():
+            self.new_webhook_secret = added.webhook_secret  # for the provider's webhook settings; shown once
         self._reload(caller)
         self._say("connections.added")
 
@@ -242,7 +253,20 @@ def _row(row: rx.Var) -> rx.Component:
         ),
         rx.table.cell(rx.code(row["hint"])),
         rx.table.cell(_supports_cell(row)),
-        rx.table.cell(rx.text(row["callback"], size="1")),
+        rx.table.cell(
+            rx.vstack(
+                rx.text(row["callback"], size="1"),
+                rx.cond(
+                    row["webhook"] != "",
+                    rx.vstack(
+                        rx.text(AppState.tr["connections.payment_webhook"], size="1", color="gray"),
+                        rx.code(row["webhook"], size="1", id="conn-webhook-" + ident),
+                        spacing="1",
+                    ),
+                ),
+                spacing="1",
+            )
+        ),
         rx.table.cell(
             rx.hstack(
                 rx.button(
@@ -293,6 +317,15 @@ def connections_page() -> rx.Component:
         rx.heading(AppState.tr["connections.title"], size="7", margin_bottom="12px"),
         settings_tabs("connections"),
         message_callout(ConnectionsState.message, ConnectionsState.message_ok, "connections-message"),
+        rx.cond(
+            ConnectionsState.new_webhook_secret != "",
+            rx.callout.root(
+                rx.callout.text(AppState.tr["connections.webhook_secret_once"]),
+                rx.code(ConnectionsState.new_webhook_secret, id="conn-new-webhook-secret"),
+                color_scheme="amber",
+                margin_bottom="12px",
+            ),
+        ),
         rx.text(AppState.tr["connections.help"], size="2", color="gray", margin_bottom="12px"),
         rx.vstack(
             card(_add_form()),

@@ -466,12 +466,11 @@ def refund_payment(
         amount_yen = left
     if not isinstance(amount_yen, int) or not 1 <= amount_yen <= left:
         raise ActionRefused("ops.error.refund_amount", max=yen(left))
-    if gateway is None:
-        from smspay_app.providers.payments.base import get_payment_gateway
-        from smspay_app.settings import get_settings
-
-        gateway = get_payment_gateway(get_settings())
     try:
+        if gateway is None:  # the account the payment was made through
+            from smspay_app.services.connections import gateway_for_payment
+
+            gateway = gateway_for_payment(session, payment)
         refund = gateway.create_refund(
             payment_intent=payment.provider_payment_intent,
             amount_yen=amount_yen,

@@ -17,7 +17,7 @@ from smspay_app.domain.invoice import TAX_RATES
 from smspay_app.domain.links import MAX_LIFETIME_HOURS, MIN_LIFETIME_HOURS
 from smspay_app.domain.quiet_hours import parse_hhmm
 from smspay_app.models import AuditLog, Campaign, CampaignQuestion, InvoiceLine, Organisation, Recipient
-from smspay_app.services import sms_message
+from smspay_app.services import connections, sms_message
 from smspay_app.services.auth import Caller
 
 MAX_QUESTIONS = 4
@@ -70,6 +70,13 @@ class CampaignInput:
     recipient_language: str = "ja"
     # The campaign's configured end (naive UTC): closed then; None: by the operator.
     closes_at: datetime | None = None
+    # The connections it goes through (None: the organisation's defaults);
+    # only admins change them (services.connections.pick_errors).
+    sms_connection_id: int | None = None
+    payment_connection_id: int | None = None
+
+    def picks(self) -> dict[str, int | None]:
+        return {"sms_connection_id": self.sms_connection_id, "payment_connection_id": self.payment_connection_id}
 
     def effective_amount(self) -> int:
         if self.amount_yen or not self.invoice_lines:
@@ -183,13 +190,14 @@ def _valid_hhmm(value: str | None) -> bool:
 def create_campaign(session: Session, caller: Caller, data: CampaignInput) -> Campaign:
     caller.require("campaign.edit")
     organisation = session.get(Organisation, caller.organisation_id)
-    errors = validate(data, organisation)
+    errors = validate(data, organisation) + connections.pick_errors(session, caller, None, data.picks())
     if errors:
         raise CampaignInvalid(errors)
     campaign = Campaign(organisation_id=caller.organisation_id, created_by_user_id=caller.user_id)
     _apply(campaign, data)
     session.add(campaign)
     session.flush()
+    connections.apply_picks(session, caller, campaign, data.picks())
     _replace_children(session, campaign, data, keep_questions=False)
     _audit(session, caller, "campaign.create", campaign)
     session.flush()
@@ -216,9 +224,11 @@ def update_campaign(session: Session, caller: Caller, campaign_id: int, data: Ca
         errors.append(FieldError("questions", "campaign.error.questions_locked"))
     if has_recipients and data.verification_mode != campaign.verification_mode:
         errors.append(FieldError("verification_mode", "campaign.error.questions_locked"))
+    errors += connections.pick_errors(session, caller, campaign, data.picks())
     if errors:
         raise CampaignInvalid(errors)
     _apply(campaign, data)
+    connections.apply_picks(session, caller, campaign, data.picks())
     campaign.updated_at = utcnow()
     session.add(campaign)
     _replace_children(session, campaign, data, keep_questions=has_recipients, existing=existing)
@@ -320,6 +330,8 @@ def campaign_input(session: Session, campaign: Campaign) -> CampaignInput:
         quiet_hours_end=campaign.quiet_hours_end,
         recipient_language=campaign.recipient_language,
         closes_at=campaign.closes_at,
+        sms_connection_id=campaign.sms_connection_id,
+        payment_connection_id=campaign.payment_connection_id,
     )
 
 

@@ -14,12 +14,25 @@ audit entry or a log line. Only admins (``settings.manage``) manage them.
 
 The SMS provider for an attempt is resolved in one place: ``sms_route`` (which
 connection, as an ``SmsSpec``) and ``ProviderPool`` (one adapter per
-connection, cached, closed by ``aclose``); ``sms_provider_for`` does both."""
+connection, cached, closed by ``aclose``); ``sms_provider_for`` does both.
+
+The payment gateway likewise: ``payment_route`` (a new checkout: the
+campaign's pick, else the organisation's default, else the environment's
+account) and ``payment_route_of`` (an existing ``Payment``: the connection it
+was created through, ``Payment.payment_connection_id``) give a
+``PaymentSpec``; ``build_payment_gateway`` turns it into an adapter through
+``PAYMENT_GATEWAYS`` (one entry per provider: sandbox, stripe; a KOMOJU adapter
+is one more line) and caches it. Each payment connection has its own webhook
+URL, ``/webhooks/payments/{public_id}`` (``payment_webhook_url``), verified
+with that connection's secret and applied only to its own payments
+(``payment_belongs``)."""
 
 from __future__ import annotations
 
 import json
 import secrets
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +40,8 @@ from sqlmodel import Session, select
 
 from smspay_app.domain.clock import utcnow
 from smspay_app.domain.errors import FieldError, Invalid, Refused
-from smspay_app.models import AuditLog, Campaign, Connection, SendAttempt
+from smspay_app.models import AuditLog, Campaign, Connection, Payment, SendAttempt
+from smspay_app.providers.payments.base import GatewayError, PaymentGateway
 from smspay_app.providers.sms.base import SmsCapabilities, SmsError, SmsProvider, capabilities_for, get_sms_provider
 from smspay_app.providers.sms.karaden import DEFAULT_API_BASE as KARADEN_API_BASE
 from smspay_app.services import totp
@@ -71,6 +85,7 @@ FIELDS: dict[str, tuple[ProviderField, ...]] = {
     ),
     "sandbox": (
         ProviderField("secret_key", secret=True, required=False),
+        ProviderField("webhook_secret", secret=True, required=False),
         ProviderField("api_base", required=False),
     ),
     "stripe": (
@@ -128,6 +143,7 @@ class ConnectionView:
     inbound_url: str
     last_test_result: str
     capabilities: SmsCapabilities | None = None
+    payment_webhook_url: str = ""  # a payment connection's own webhook URL
 
 
 @dataclass(frozen=True)
@@ -169,6 +185,11 @@ def callback_urls(public_id: str, settings: Settings | None = None) -> tuple[str
     return f"{base}/webhooks/sms/{public_id}/status", f"{base}/webhooks/sms/{public_id}/inbound"
 
 
+def karaden_result_url(public_id: str, settings: Settings | None = None) -> str:
+    base = (settings or get_settings()).public_base_url.rstrip("/")
+    return f"{base}/webhooks/sms/{public_id}/result"
+
+
 def _audit(session: Session, caller: Caller, action: str, connection: Connection, **detail: Any) -> None:
     session.add(
         AuditLog(
@@ -201,11 +222,17 @@ def view(connection: Connection, settings: Settings | None = None) -> Connection
         secret_hint=("••••" + connection.secret_last4) if connection.secret_last4 else "",
         is_default=connection.is_default,
         disabled=connection.disabled_at is not None,
-        # Served for the Twilio protocol (Karaden results are polled).
-        status_callback_url=status_url if connection.provider in CALLBACK_PROVIDERS else "",
+        # Twilio protocol: status callbacks; Karaden: its result callback
+        # (SMS送達結果通知, web.karaden_callbacks), entered in its service settings.
+        status_callback_url=status_url
+        if connection.provider in CALLBACK_PROVIDERS
+        else karaden_result_url(connection.public_id, settings)
+        if connection.provider == "karaden"
+        else "",
         inbound_url=inbound_url if connection.provider in CALLBACK_PROVIDERS else "",
         last_test_result=connection.last_test_result,
         capabilities=capabilities_for(connection.provider) if connection.kind == "sms" else None,
+        payment_webhook_url=payment_webhook_url(connection.public_id, settings) if connection.kind == "payment" else "",
     )
 
 
@@ -284,35 +311,126 @@ def add(
     return Added(connection_id=connection.id or 0, public_id=public_id, webhook_secret=webhook_secret)
 
 
-def choose_for_campaign(session: Session, caller: Caller, campaign_id: int, *, sms_connection_id: int | None) -> None:
-    """The SMS connection a campaign sends through (None: the organisation's
-    default). Only an enabled SMS connection of the caller's organisation."""
+def may_pick(caller: Any) -> bool:
+    """Who may pick a campaign's connections: an admin (``settings.manage``),
+    or an API key with the ``manage`` scope (an admin created it)."""
+    if caller.can("settings.manage"):
+        return True
+    has_scope = getattr(caller, "has_scope", None)
+    return bool(has_scope and has_scope("manage"))
+
+
+def check_pick(session: Session, organisation_id: int, kind: str, connection_id: int | None) -> Connection | None:
+    """The connection a campaign may pick for ``kind`` (None: the
+    organisation's default). Raises ``ConnectionRefused``: another
+    organisation's or kind's (``connections.error.not_found``), disabled
+    (``connections.error.disabled``)."""
+    if connection_id is None:
+        return None
+    connection = session.get(Connection, connection_id)
+    if connection is None or connection.organisation_id != organisation_id or connection.kind != kind:
+        raise ConnectionRefused("connections.error.not_found")
+    if connection.disabled_at is not None:
+        raise ConnectionRefused("connections.error.disabled")
+    return connection
+
+
+PICK_FIELDS = (("sms", "sms_connection_id"), ("payment", "payment_connection_id"))
+
+
+def pick_errors(
+    session: Session,
+    caller: Any,
+    campaign: Campaign | None,
+    picks: dict[str, int | None],
+) -> list[FieldError]:
+    """What is wrong with the picks of a campaign (``picks``: field name
+    ``sms_connection_id`` / ``payment_connection_id`` to a connection id or
+    None), one ``FieldError`` per field; a pick left as it is never is."""
+    errors: list[FieldError] = []
+    for kind, name in PICK_FIELDS:
+        if name not in picks:
+            continue
+        wanted = picks[name]
+        current = getattr(campaign, name) if campaign is not None else None
+        if wanted == current:
+            continue
+        if not may_pick(caller):
+            errors.append(FieldError(name, "connections.error.pick_admin_only"))
+            continue
+        try:
+            check_pick(session, caller.organisation_id, kind, wanted)
+        except ConnectionRefused as exc:
+            errors.append(FieldError(name, exc.key))
+    return errors
+
+
+def apply_picks(session: Session, caller: Any, campaign: Campaign, picks: dict[str, int | None]) -> None:
+    """Set the campaign's picks (checked by ``pick_errors`` first), audited
+    per change (``campaign.sms_connection`` / ``campaign.payment_connection``)."""
+    for kind, name in PICK_FIELDS:
+        if name not in picks or picks[name] == getattr(campaign, name):
+            continue
+        connection = check_pick(session, caller.organisation_id, kind, picks[name])
+        setattr(campaign, name, picks[name])
+        session.add(campaign)
+        session.add(
+            AuditLog(
+                organisation_id=caller.organisation_id,
+                user_id=getattr(caller, "user_id", None),
+                action=f"campaign.{kind}_connection",
+                target_type="campaign",
+                target_id=campaign.id,
+                detail=json.dumps(
+                    {"connection_id": picks[name], "provider": connection.provider if connection else ""}
+                ),
+            )
+        )
+    session.flush()
+
+
+_UNSET: Any = object()
+
+
+def choose_for_campaign(
+    session: Session,
+    caller: Caller,
+    campaign_id: int,
+    *,
+    sms_connection_id: int | None = _UNSET,
+    payment_connection_id: int | None = _UNSET,
+) -> None:
+    """The SMS and/or payment connection a campaign goes through (None: the
+    organisation's default). Only an enabled connection of the caller's
+    organisation, of that kind; only admins."""
     caller.require("settings.manage")
     campaign = session.get(Campaign, campaign_id)
     if campaign is None or campaign.organisation_id != caller.organisation_id:
         raise ConnectionRefused("connections.error.not_found")
-    connection = None
-    if sms_connection_id is not None:
-        connection = _own(session, caller, sms_connection_id)
-        if connection.kind != "sms":
-            raise ConnectionRefused("connections.error.not_found")
-        if connection.disabled_at is not None:
-            raise ConnectionRefused("connections.error.disabled")
-    campaign.sms_connection_id = sms_connection_id
-    session.add(campaign)
-    session.add(
-        AuditLog(
-            organisation_id=caller.organisation_id,
-            user_id=caller.user_id,
-            action="campaign.sms_connection",
-            target_type="campaign",
-            target_id=campaign.id,
-            detail=json.dumps(
-                {"connection_id": sms_connection_id, "provider": connection.provider if connection else ""}
-            ),
+    picks = {
+        name: value
+        for name, value in (("sms_connection_id", sms_connection_id), ("payment_connection_id", payment_connection_id))
+        if value is not _UNSET
+    }
+    errors = pick_errors(session, caller, campaign, picks)
+    if errors:
+        raise ConnectionRefused(errors[0].key)
+    apply_picks(session, caller, campaign, picks)
+
+
+def pick_choices(session: Session, organisation_id: int, kind: str) -> list[Connection]:
+    """The enabled connections of ``kind`` a campaign of the organisation may pick."""
+    return list(
+        session.exec(
+            select(Connection)
+            .where(
+                Connection.organisation_id == organisation_id,
+                Connection.kind == kind,
+                Connection.disabled_at.is_(None),
+            )
+            .order_by(Connection.id)
         )
     )
-    session.flush()
 
 
 def _make_default(session: Session, connection: Connection) -> None:
@@ -358,7 +476,8 @@ def disable(session: Session, caller: Caller, connection_id: int) -> None:
 
 async def test(session: Session, caller: Caller, connection_id: int) -> str:
     """A harmless call with the connection's credentials (SMS: list the
-    messages to a number that receives none). Returns ``ok`` or an i18n key
+    messages to a number that receives none; payment: read a checkout that
+    does not exist, "not found" proving the key). Returns ``ok`` or an i18n key
     (``connections.test.bad_credentials`` / ``.unreachable`` /
     ``.not_available``), recorded on the connection and audited."""
     caller.require("settings.manage")
@@ -373,6 +492,10 @@ async def test(session: Session, caller: Caller, connection_id: int) -> str:
             result = "connections.test.bad_credentials" if exc.account_level else "connections.test.unreachable"
         finally:
             await provider.aclose()
+    elif connection.kind == "payment" and connection.provider in PAYMENT_GATEWAYS:
+        from starlette.concurrency import run_in_threadpool
+
+        result = await run_in_threadpool(_test_payment, payment_spec_of(connection))
     connection.last_tested_at = utcnow()
     connection.last_test_result = result
     session.add(connection)
@@ -551,3 +674,235 @@ def sms_provider_for(
 
 def connection_for_callback(session: Session, public_id: str) -> Connection | None:
     return session.exec(select(Connection).where(Connection.public_id == public_id, Connection.kind == "sms")).first()
+
+
+# --------------------------------------------------------- payment routing
+
+# The sandbox's own test key: what a sandbox connection without a key uses when
+# the environment's account is a real Stripe one (never sent to the sandbox).
+SANDBOX_DEFAULT_KEY = "sk_test_sandbox"
+
+
+@dataclass(frozen=True)
+class PaymentSpec:
+    """Everything needed to build a payment adapter for one connection (or the
+    environment's fallback, ``connection_id=None``). In memory only: never in
+    state, a log line or an answer (the secrets are left out of ``repr``)."""
+
+    connection_id: int | None
+    provider: str
+    api_base: str
+    secret_key: str = field(default="", repr=False)
+    webhook_secret: str = field(default="", repr=False)
+    organisation_id: int | None = None
+    public_id: str = ""
+
+
+@dataclass(frozen=True)
+class GatewayKind:
+    """One payment provider this build has an adapter for: how to build it
+    from a spec, and which request header carries its webhooks' signature."""
+
+    build: Callable[[PaymentSpec], PaymentGateway]
+    signature_header: str
+
+
+def _stripe_protocol(spec: PaymentSpec) -> PaymentGateway:
+    from smspay_app.providers.payments.stripe import StripeCheckoutGateway
+
+    return StripeCheckoutGateway(
+        api_base=spec.api_base or "https://api.stripe.com",
+        secret_key=spec.secret_key,
+        webhook_secret=spec.webhook_secret,
+        name=spec.provider,
+    )
+
+
+# The registry of payment adapters, by provider. KOMOJU is one more entry:
+# "komoju": GatewayKind(lambda spec: KomojuGateway(api_base=..., secret_key=
+# spec.secret_key, webhook_secret=spec.webhook_secret), "x-komoju-signature").
+PAYMENT_GATEWAYS: dict[str, GatewayKind] = {
+    "sandbox": GatewayKind(_stripe_protocol, "stripe-signature"),
+    "stripe": GatewayKind(_stripe_protocol, "stripe-signature"),
+}
+
+_gateways: dict[PaymentSpec, PaymentGateway] = {}
+_gateways_lock = threading.Lock()
+_GATEWAY_CACHE_SIZE = 256
+
+
+def payment_spec_of(connection: Connection, settings: Settings | None = None) -> PaymentSpec:
+    """The spec of a payment connection. A sandbox connection without fields is
+    the sandbox mounted in this server (as the fallback is); a connection's
+    webhooks are verified with the provider's signing secret when one was
+    given (Stripe shows its own), else with the secret generated at ``add``."""
+    settings = settings or get_settings()
+    config = _fields_of(connection)
+    hidden = _secrets_of(connection)
+    webhook_secret = hidden.get("webhook_secret") or webhook_secret_of(connection)
+    api_base = config.get("api_base", "")
+    secret_key = hidden.get("secret_key", "")
+    if connection.provider == "sandbox":
+        env_is_sandbox = settings.payment_provider == "sandbox"
+        mounted = f"{settings.public_base_url.rstrip('/')}/sim/stripe"
+        api_base = api_base or (settings.payment_api_base if env_is_sandbox else mounted)
+        secret_key = secret_key or (settings.stripe_secret_key if env_is_sandbox else SANDBOX_DEFAULT_KEY)
+    return PaymentSpec(
+        connection_id=connection.id,
+        provider=connection.provider,
+        api_base=api_base.rstrip("/"),
+        secret_key=secret_key,
+        webhook_secret=webhook_secret,
+        organisation_id=connection.organisation_id,
+        public_id=connection.public_id,
+    )
+
+
+def _test_payment(spec: PaymentSpec) -> str:
+    try:
+        build_payment_gateway(spec).retrieve_checkout("cs_smspay_connection_test")
+    except GatewayError as exc:
+        if exc.status == 404:
+            return "ok"  # the key was accepted; the checkout does not exist
+        if exc.status in (401, 403):
+            return "connections.test.bad_credentials"
+        return "connections.test.unreachable"
+    return "ok"
+
+
+def fallback_payment_spec(settings: Settings | None = None) -> PaymentSpec:
+    """The environment's payment account (``SMSPAY_PAYMENT_PROVIDER`` and the
+    ``SMSPAY_STRIPE_*`` settings): what ``get_payment_gateway`` builds."""
+    settings = settings or get_settings()
+    return PaymentSpec(
+        connection_id=None,
+        provider=settings.payment_provider,
+        api_base=settings.payment_api_base,
+        secret_key=settings.stripe_secret_key,
+        webhook_secret=settings.stripe_webhook_secret,
+    )
+
+
+def payment_connection_for(session: Session, campaign: Campaign | None, organisation_id: int) -> Connection | None:
+    """The campaign's own payment connection when enabled, else the
+    organisation's enabled default, else None (the environment's fallback)."""
+    if campaign is not None and campaign.payment_connection_id is not None:
+        chosen = session.get(Connection, campaign.payment_connection_id)
+        if (
+            chosen is not None
+            and chosen.kind == "payment"
+            and chosen.organisation_id == organisation_id
+            and chosen.disabled_at is None
+        ):
+            return chosen
+    return session.exec(
+        select(Connection).where(
+            Connection.organisation_id == organisation_id,
+            Connection.kind == "payment",
+            Connection.is_default == True,  # noqa: E712
+            Connection.disabled_at.is_(None),
+        )
+    ).first()
+
+
+def payment_route(
+    session: Session,
+    campaign: Campaign | None,
+    organisation_id: int | None = None,
+    *,
+    settings: Settings | None = None,
+) -> PaymentSpec:
+    """Which payment account a new checkout of ``campaign`` goes through: the
+    campaign's pick, else the organisation's default, else the fallback."""
+    settings = settings or get_settings()
+    org_id = organisation_id or (campaign.organisation_id if campaign is not None else None)
+    if org_id is None:
+        return fallback_payment_spec(settings)
+    connection = payment_connection_for(session, campaign, org_id)
+    return payment_spec_of(connection, settings) if connection is not None else fallback_payment_spec(settings)
+
+
+def payment_route_of(session: Session, payment: Payment, settings: Settings | None = None) -> PaymentSpec:
+    """The account an existing payment was created through (its refunds,
+    expiries and webhooks use it, even after the connection is disabled)."""
+    settings = settings or get_settings()
+    if payment.payment_connection_id is None:
+        return fallback_payment_spec(settings)
+    connection = session.get(Connection, payment.payment_connection_id)
+    return payment_spec_of(connection, settings) if connection is not None else fallback_payment_spec(settings)
+
+
+def build_payment_gateway(spec: PaymentSpec) -> PaymentGateway:
+    """The adapter for ``spec`` (built once per spec and kept). Raises
+    ``GatewayError`` (``code`` ``no_adapter``) for a provider this build has no
+    adapter for."""
+    with _gateways_lock:
+        gateway = _gateways.get(spec)
+        if gateway is not None:
+            return gateway
+    kind = PAYMENT_GATEWAYS.get(spec.provider)
+    if kind is None:
+        raise GatewayError(f"no payment adapter for {spec.provider}", code="no_adapter")
+    gateway = kind.build(spec)
+    with _gateways_lock:
+        if len(_gateways) >= _GATEWAY_CACHE_SIZE:
+            _gateways.clear()
+        return _gateways.setdefault(spec, gateway)
+
+
+def payment_gateway_for(
+    session: Session, campaign: Campaign | None, organisation_id: int | None = None
+) -> PaymentGateway:
+    """The gateway a new checkout of ``campaign`` goes through (``payment_route``)."""
+    return build_payment_gateway(payment_route(session, campaign, organisation_id))
+
+
+# Where a provider's hosted checkout lives when it is not on its API's origin.
+CHECKOUT_ORIGINS = {"stripe": ("https://checkout.stripe.com",)}
+
+
+def checkout_targets(
+    session: Session, campaign: Campaign | None, organisation_id: int | None = None
+) -> tuple[str, ...]:
+    """Where the recipient's pay form ends up (a 303 to the gateway's hosted
+    page): the campaign's payment account's origins, for the page's CSP
+    ``form-action``."""
+    spec = payment_route(session, campaign, organisation_id)
+    return tuple(t for t in (spec.api_base, *CHECKOUT_ORIGINS.get(spec.provider, ())) if t)
+
+
+def gateway_for_payment(session: Session, payment: Payment) -> PaymentGateway:
+    """The gateway of the account ``payment`` was created through."""
+    return build_payment_gateway(payment_route_of(session, payment))
+
+
+def signature_header_for(provider: str) -> str:
+    kind = PAYMENT_GATEWAYS.get(provider)
+    return kind.signature_header if kind is not None else "stripe-signature"
+
+
+def payment_webhook_url(public_id: str, settings: Settings | None = None) -> str:
+    base = (settings or get_settings()).public_base_url.rstrip("/")
+    return f"{base}/webhooks/payments/{public_id}"
+
+
+def payment_connection_by_public_id(session: Session, public_id: str) -> Connection | None:
+    return session.exec(
+        select(Connection).where(Connection.public_id == public_id, Connection.kind == "payment")
+    ).first()
+
+
+def _same_account(a: PaymentSpec, b: PaymentSpec) -> bool:
+    return a.provider == b.provider and a.api_base == b.api_base and a.secret_key == b.secret_key
+
+
+def payment_belongs(session: Session, payment: Payment, spec: PaymentSpec) -> bool:
+    """Whether a webhook verified for ``spec`` may change ``payment``: a
+    connection's webhook only its own organisation's payments made through
+    it; the environment's route those made through the environment's account
+    (or a connection of that same account: a sandbox connection without keys)."""
+    if spec.connection_id is not None:
+        return payment.payment_connection_id == spec.connection_id and payment.organisation_id == spec.organisation_id
+    if payment.payment_connection_id is None:
+        return True
+    return _same_account(payment_route_of(session, payment), spec)

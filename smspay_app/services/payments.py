@@ -13,7 +13,13 @@ gateway); if two payments still succeed (two devices racing), the second is
 refunded automatically through the gateway (status ``refunded``, timeline
 ``payment_refunded``, audit ``payment.duplicate_refund``), and the recipient's
 page says so. ``refunded`` payments and ``Payment.refunded_yen`` never move the
-funnel back: the recipient stays ``paid``."""
+funnel back: the recipient stays ``paid``.
+
+Which account: a new checkout goes through ``connections.payment_route`` (the
+campaign's pick, the organisation's default, else the environment's), and the
+``Payment`` row remembers it (``payment_connection_id``); expiring, refunding
+and applying webhooks to an existing payment use that same account
+(``connections.gateway_for_payment``, ``connections.payment_belongs``)."""
 
 from __future__ import annotations
 
@@ -31,7 +37,7 @@ from smspay_app.domain.errors import Refused
 from smspay_app.models import AuditLog, InvoiceLine, Payment, Recipient, WebhookEvent
 from smspay_app.providers.payments.base import CheckoutRequest, GatewayError, PaymentDetails, PaymentGateway
 from smspay_app.providers.payments.base import WebhookEvent as GatewayEvent
-from smspay_app.services import timeline
+from smspay_app.services import connections, timeline
 from smspay_app.services.journey import LinkContext, payment_state
 from smspay_app.services.links import link_url
 
@@ -82,12 +88,14 @@ class PaymentNotAllowed(Refused):
         return self.key
 
 
-def open_checkout(session: Session, ctx: LinkContext, gateway: PaymentGateway) -> Payment:
+def open_checkout(session: Session, ctx: LinkContext, gateway: PaymentGateway | None = None) -> Payment:
     """Step 1 of a checkout: the ``open`` Payment row for the recipient's amount
-    (always from the server). The caller commits it before step 2
+    (always from the server), with the account it goes through
+    (``connections.payment_route``). The caller commits it before step 2
     (``start_checkout``) calls the gateway, so a webhook can always find it.
     When the recipient already has a live checkout for that amount, that
-    payment is returned as it is (``checkout_url`` set: no step 2)."""
+    payment is returned as it is (``checkout_url`` set: no step 2).
+    ``gateway``: the route's adapter when the caller has it already."""
     campaign, recipient = ctx.campaign, ctx.recipient
     if not campaign.payment_enabled:
         raise PaymentNotAllowed("notice_only")
@@ -103,12 +111,14 @@ def open_checkout(session: Session, ctx: LinkContext, gateway: PaymentGateway) -
     if reusable is not None:
         return reusable  # pressing "pay" again (or on another device) opens the same checkout
     now = utcnow()
+    route = connections.payment_route(session, campaign, recipient.organisation_id)
     payment = Payment(
         organisation_id=recipient.organisation_id,
         campaign_id=campaign.id,
         recipient_id=recipient.id,
         amount_yen=amount,
-        provider=gateway.name,
+        provider=gateway.name if gateway is not None else route.provider,
+        payment_connection_id=route.connection_id,
         provider_session_id=f"pending-{ctx.link.id}-{now.timestamp():.6f}-{id(session)}",
         status="open",
         created_at=now,
@@ -133,16 +143,24 @@ def _expire_lapsed_vouchers(session: Session, recipient_id: int) -> None:
 
 
 def start_checkout(
-    session: Session, ctx: LinkContext, token: str, gateway: PaymentGateway, payment: Payment, lang: str = ""
+    session: Session,
+    ctx: LinkContext,
+    token: str,
+    gateway: PaymentGateway | None,
+    payment: Payment,
+    lang: str = "",
 ) -> Payment:
     """Step 2: create the gateway's checkout session for the committed
     ``payment`` (from ``open_checkout``) and return it with ``checkout_url``
-    to redirect to. Flushes; the caller commits."""
+    to redirect to. ``gateway`` None: the payment's own account's. Flushes;
+    the caller commits."""
     campaign, recipient = ctx.campaign, ctx.recipient
+    if gateway is None:
+        gateway = connections.gateway_for_payment(session, payment)
     amount = payment.amount_yen
     base = link_url(token)
     methods = payment_methods_for(amount)
-    customer = _customer_for(session, recipient, gateway) if "customer_balance" in methods else None
+    customer = _customer_for(session, recipient, gateway, payment) if "customer_balance" in methods else None
     checkout = gateway.create_checkout(
         CheckoutRequest(
             amount_yen=amount,
@@ -170,20 +188,30 @@ def start_checkout(
     return payment
 
 
-def _customer_for(session: Session, recipient: Recipient, gateway: PaymentGateway) -> str:
+def _customer_for(session: Session, recipient: Recipient, gateway: PaymentGateway, payment: Payment) -> str:
     """The gateway's customer for ``recipient`` (bank transfer needs one):
     the one an earlier payment used, or a new one (no personal data)."""
-    known = session.exec(
-        select(Payment.provider_customer_id)
-        .where(Payment.recipient_id == recipient.id, Payment.provider_customer_id != "")
-        .order_by(Payment.id.desc())
-    ).first()
+    # a customer belongs to one account: only an earlier payment's through the
+    # same connection is reused
+    known = next(
+        (
+            p.provider_customer_id
+            for p in session.exec(
+                select(Payment)
+                .where(Payment.recipient_id == recipient.id, Payment.provider_customer_id != "")
+                .order_by(Payment.id.desc())
+            )
+            if p.payment_connection_id == payment.payment_connection_id
+        ),
+        "",
+    )
     if known:
         return known
     return gateway.create_customer(
         name=recipient.external_ref or f"recipient {recipient.id}",
         metadata={"recipient_id": str(recipient.id), "organisation_id": str(recipient.organisation_id)},
-        idempotency_key=f"smspay-customer-r{recipient.id}",
+        idempotency_key=f"smspay-customer-r{recipient.id}"
+        + (f"-c{payment.payment_connection_id}" if payment.payment_connection_id else ""),
     )
 
 
@@ -212,9 +240,10 @@ def invoice_lines_for(session: Session, recipient: Recipient) -> list[tuple[str,
     return []
 
 
-def close_other_checkouts(session: Session, gateway: PaymentGateway, payment: Payment) -> Payment:
-    """At most one live checkout per recipient: expire (through the gateway)
-    every other open checkout of ``payment``'s recipient created before it.
+def close_other_checkouts(session: Session, gateway: PaymentGateway | None, payment: Payment) -> Payment:
+    """At most one live checkout per recipient: expire (through the gateway
+    each was created at: ``gateway`` for ``payment``'s own account, None: look
+    it up) every other open checkout of ``payment``'s recipient created before it.
     If a newer one exists (two presses racing), ``payment`` itself is expired
     and the newer one returned. A checkout the gateway will not expire (it
     was just completed) is left to its webhook. Flushes; the caller commits."""
@@ -225,13 +254,20 @@ def close_other_checkouts(session: Session, gateway: PaymentGateway, payment: Pa
             )
         )
     )
+    own = gateway or connections.gateway_for_payment(session, payment)
+
+    def gateway_of(p: Payment) -> PaymentGateway:
+        if p.payment_connection_id == payment.payment_connection_id:
+            return own
+        return connections.gateway_for_payment(session, p)
+
     newer = [p for p in others if p.id > payment.id and p.checkout_url]
     if newer:
-        _expire(session, gateway, payment)
+        _expire(session, own, payment)
         return max(newer, key=lambda p: p.id)
     for other in others:
         if not other.provider_session_id.startswith("pending-"):
-            _expire(session, gateway, other)
+            _expire(session, gateway_of(other), other)
     session.flush()
     return payment
 
@@ -268,8 +304,12 @@ def handle_event(
     source: str = "stripe",
     gateway: PaymentGateway | None = None,
     details: PaymentDetails | None = None,
+    route: connections.PaymentSpec | None = None,
 ) -> WebhookOutcome:
-    """Apply one verified gateway event. Idempotent: a repeated event id changes
+    """Apply one verified gateway event. ``route``: the account the event was
+    verified for; only payments made through it are touched
+    (``connections.payment_belongs``: another organisation's or account's
+    payment is ``unknown_payment``, unchanged). Idempotent: a repeated event id changes
     nothing; a second success for the same payment records nothing new; a
     success for a recipient already paid by another payment is refunded
     through ``gateway``. ``details`` (``gateway.payment_details``) carry the
@@ -292,13 +332,19 @@ def handle_event(
         return WebhookOutcome("ignored")
 
     obj = event.object
+
+    def ours(p: Payment | None) -> bool:
+        return p is not None and (route is None or connections.payment_belongs(session, p, route))
+
     payment = session.exec(select(Payment).where(Payment.provider_session_id == str(obj.get("id", "")))).first()
-    if payment is None:
+    if payment is not None and not ours(payment):
+        payment = None
+    elif payment is None:
         meta_id = str((obj.get("metadata") or {}).get("payment_id", ""))
         if meta_id.isdigit():
             candidate = session.get(Payment, int(meta_id))
             # the gateway's answer may have been lost before we stored its id
-            if candidate is not None and candidate.provider_session_id.startswith("pending-"):
+            if ours(candidate) and candidate.provider_session_id.startswith("pending-"):
                 candidate.provider_session_id = str(obj.get("id"))
                 payment = candidate
     if payment is None:
@@ -431,6 +477,11 @@ def _refund_duplicate(
     person to refund (``actions.refund_payment``)."""
     detail: dict = {"payment_id": payment.id, "amount_yen": payment.amount_yen, "first_payment_id": earlier.id}
     refund_id, error = "", ""
+    if gateway is None:
+        try:
+            gateway = connections.gateway_for_payment(session, payment)
+        except GatewayError:
+            gateway = None
     if gateway is not None and payment.provider_payment_intent:
         try:
             refund = gateway.create_refund(

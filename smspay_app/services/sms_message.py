@@ -63,11 +63,12 @@ def template_for(campaign: Campaign, kind: str = "initial") -> str:
     return campaign.sms_template
 
 
-def opt_out_note(organisation: Organisation | None) -> str:
+def opt_out_note(organisation: Organisation | None, campaign: Campaign | None = None) -> str:
     """The line every SMS ends with when the provider carries no replies
     (``capabilities_for(provider, country).two_way`` false, e.g. Twilio in
     Japan): STOP by reply cannot work there, so the SMS says the linked page
-    has the opt-out link. '' when replies are carried."""
+    has the opt-out link. '' when replies are carried. ``campaign``: its own
+    SMS connection decides (else the organisation's default)."""
     from sqlalchemy.orm import object_session
 
     from smspay_app.i18n import t
@@ -80,17 +81,24 @@ def opt_out_note(organisation: Organisation | None) -> str:
     session = object_session(organisation) if organisation is not None else None
     if session is not None and organisation is not None and organisation.id is not None:
         # The organisation's own SMS connection, when it has one (Karaden: no replies).
-        provider = connections.sms_provider_name(session, organisation.id)
+        provider = connections.sms_provider_name(session, organisation.id, campaign)
     if capabilities_for(provider, country).two_way:
         return ""
     return "\n" + t("recipient.optout_sms_note", "ja")
 
 
-def render(organisation: Organisation | None, template: str, fields: Mapping[str, str], link_url: str) -> str:
+def render(
+    organisation: Organisation | None,
+    template: str,
+    fields: Mapping[str, str],
+    link_url: str,
+    campaign: Campaign | None = None,
+) -> str:
     """The SMS text for ``fields``: every other function here ends in this one
-    (so previews and estimates count the opt-out note too)."""
+    (so previews and estimates count the opt-out note too; ``campaign``: its
+    SMS route decides the note)."""
     return render_sms(template, fields, link_url, sender_prefix=sender_prefix(organisation)) + opt_out_note(
-        organisation
+        organisation, campaign
     )
 
 
@@ -107,7 +115,7 @@ def render_for_recipient(
     ``template`` overrides the campaign's (the editor previews unsaved text).
     Raises ``TemplateError`` when a merge field does not fill."""
     text = template_for(campaign, kind) if template is None else template
-    return render(organisation, text, recipient_fields(recipient), link_url)
+    return render(organisation, text, recipient_fields(recipient), link_url, campaign)
 
 
 def sample_link_url() -> str:
@@ -140,10 +148,16 @@ def sample_fields(template: str, lang: str) -> dict[str, str]:
     return {f: sample(f) for f in template_fields(template)}
 
 
-def render_sample(organisation: Organisation | None, template: str, fields: Mapping[str, str] | None = None) -> str:
+def render_sample(
+    organisation: Organisation | None,
+    template: str,
+    fields: Mapping[str, str] | None = None,
+    campaign: Campaign | None = None,
+) -> str:
     """The SMS for a sample recipient (``fields``, default the worst case) with
     a link as long as a real one. Raises ``TemplateError``."""
-    return render(organisation, template, placeholder_fields(template) if fields is None else fields, sample_link_url())
+    sample = placeholder_fields(template) if fields is None else fields
+    return render(organisation, template, sample, sample_link_url(), campaign)
 
 
 def sample_over_cap(organisation: Organisation, template: str) -> bool:
@@ -176,6 +190,7 @@ def estimate_campaign_sms(
         rows,
         sample_link_url(),
         sender_prefix=sender_prefix(org),
+        suffix=opt_out_note(org, campaign),  # as render() ends every SMS: the campaign's route decides
         char_cap=org.carrier_char_cap if org else 660,
         price_per_segment_yen=org.segment_price_yen if org else 0.0,
     )
@@ -219,7 +234,7 @@ def editor_preview(
         row: int | None = first.row_number or 1
     else:
         estimate = None
-        text = render_sample(organisation, template, sample_fields(template, lang))
+        text = render_sample(organisation, template, sample_fields(template, lang), campaign)
         row = None
     return EditorPreview(text=text, info=analyze_sms(text, organisation.carrier_char_cap), row=row, estimate=estimate)
 

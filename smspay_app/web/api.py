@@ -195,6 +195,20 @@ class CampaignCreate(BaseModel):
     recipient_language: Literal["ja", "en"] | None = Field(
         default=None, description="The recipients' language (SMS code texts, pages, checkout); default ja"
     )
+    sms_connection_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=INT32,
+        description="The SMS connection it sends through (GET /connections: an enabled SMS connection of the "
+        "organisation); omitted: the organisation's default",
+    )
+    payment_connection_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=INT32,
+        description="The payment connection its payments go through (an enabled payment connection of the "
+        "organisation); omitted: the organisation's default",
+    )
 
 
 class QuestionOut(BaseModel):
@@ -232,7 +246,21 @@ class CampaignOut(BaseModel):
     quiet_hours_end: str | None
     invoice_lines: list[InvoiceLineOut]
     recipient_language: str
+    sms_connection_id: int | None = Field(description="The campaign's own SMS connection; null: the default")
+    payment_connection_id: int | None = Field(description="The campaign's own payment connection; null: the default")
     counts: Counts
+
+
+class ConnectionOut(BaseModel):
+    id: int
+    kind: str = Field(description="sms | payment")
+    provider: str = Field(description="sms: simulator | twilio | karaden; payment: sandbox | stripe | komoju")
+    label: str
+    is_default: bool = Field(description="the organisation's default of its kind")
+
+
+class ConnectionList(BaseModel):
+    data: list[ConnectionOut] = Field(description="the organisation's enabled connections (never a credential)")
 
 
 class SendOut(BaseModel):
@@ -400,6 +428,8 @@ def campaign_out(session: Session, campaign: Campaign) -> CampaignOut:
             )
         ],
         recipient_language=campaign.recipient_language,
+        sms_connection_id=campaign.sms_connection_id,
+        payment_connection_id=campaign.payment_connection_id,
         counts=Counts(**{k: int(n.get(k) or 0) for k in Counts.model_fields}),
     )
 
@@ -712,6 +742,8 @@ def create_api() -> FastAPI:
                     for l in body.invoice_lines or []
                 ],
                 recipient_language=body.recipient_language or "ja",
+                sms_connection_id=body.sms_connection_id,
+                payment_connection_id=body.payment_connection_id,
             )
             try:
                 campaign = api_service.create_campaign(
@@ -729,6 +761,23 @@ def create_api() -> FastAPI:
             return 201, _dump(campaign_out(session, campaign))
 
         return idempotent(request, caller, idempotency_key, body, run)
+
+    @app.get("/v1/connections", response_model=ConnectionList, tags=["campaigns"])
+    def list_connections(caller: Manager):
+        """The organisation's enabled SMS and payment connections a campaign may
+        pick (sms_connection_id / payment_connection_id); no credential."""
+        from smspay_app.services import connections
+
+        with Session(get_engine()) as session:
+            rows = [
+                c for kind in connections.KINDS for c in connections.pick_choices(session, caller.organisation_id, kind)
+            ]
+            return ConnectionList(
+                data=[
+                    ConnectionOut(id=c.id, kind=c.kind, provider=c.provider, label=c.label, is_default=c.is_default)
+                    for c in rows
+                ]
+            )
 
     @app.get("/v1/sms/capabilities", response_model=SmsCapabilitiesOut, tags=["sms"])
     def sms_capabilities(request: Request, caller: Reader):

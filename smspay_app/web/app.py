@@ -13,7 +13,16 @@ def web_routes() -> list[BaseRoute]:
     from smspay_app.providers.payments import sandbox
     from smspay_app.providers.sms import simulator
     from smspay_app.settings import get_settings, require_provider_secrets
-    from smspay_app.web import api, exports, invoice, payment_webhooks, recipient, session_cookie, sms_webhooks
+    from smspay_app.web import (
+        api,
+        exports,
+        invoice,
+        karaden_callbacks,
+        payment_webhooks,
+        recipient,
+        session_cookie,
+        sms_webhooks,
+    )
     from smspay_app.web.sim_guard import SimulatorGuard
 
     settings = get_settings()
@@ -22,6 +31,7 @@ def web_routes() -> list[BaseRoute]:
         *recipient.routes,
         *invoice.routes,
         *sms_webhooks.routes,
+        *karaden_callbacks.routes,
         *payment_webhooks.routes,
         *exports.routes,
         *session_cookie.routes,

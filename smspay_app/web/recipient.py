@@ -41,8 +41,8 @@ from smspay_app.domain import user_agents
 from smspay_app.domain.formatting import people_date, people_datetime, yen
 from smspay_app.domain.limits import SlidingWindowLimiter
 from smspay_app.i18n import language_from_accept, normalise_language, t
-from smspay_app.providers.payments.base import GatewayError, get_payment_gateway
-from smspay_app.services import actions, journey, payments
+from smspay_app.providers.payments.base import GatewayError
+from smspay_app.services import actions, connections, journey, payments
 from smspay_app.services.journey import LinkContext
 from smspay_app.settings import get_settings
 from smspay_app.web.html import html_response, page
@@ -374,7 +374,7 @@ def message_page(
         if state not in ("paid", "processing"):
             main.append(f"<p class=hint>{t('recipient.pay_note', lang)}</p>")
             main.append(_form(f"{base}/pay", lang, "", t("recipient.pay_button", lang)))
-            form_targets = (get_settings().payment_api_base,)
+            form_targets = connections.checkout_targets(session, campaign)
     elif not campaign.payment_enabled:
         if campaign.ask_read_confirmation and recipient.read_at is None:
             main.append(_form(f"{base}/read", lang, "", t("recipient.read_button", lang)))
@@ -625,8 +625,8 @@ def _pay(request: Request, token: str, lang: str) -> Response:
         if problem:
             return problem
         lang = pick_language(request, ctx=ctx)  # the checkout's language
-        gateway = get_payment_gateway(get_settings())
         try:
+            gateway = connections.payment_gateway_for(session, ctx.campaign)  # the campaign's account
             payment = payments.open_checkout(session, ctx, gateway)
             if not payment.checkout_url:  # else: the live checkout, handed out again
                 session.commit()  # the Payment row exists before the gateway is called
@@ -670,7 +670,7 @@ def _done(request: Request, token: str) -> Response:
                 body=body,
                 ctx=ctx,
                 token=token,
-                form_targets=(get_settings().payment_api_base,),
+                form_targets=connections.checkout_targets(session, ctx.campaign),
             )
         title = t("recipient.waiting_title", lang)
         body = _card(
@@ -702,7 +702,13 @@ def _cancelled(request: Request, token: str) -> Response:
             + f'<a class="btn alt" href="{base}">{t("recipient.back", lang)}</a>'
         )
         return _respond(
-            request, lang, title=title, body=body, ctx=ctx, token=token, form_targets=(get_settings().payment_api_base,)
+            request,
+            lang,
+            title=title,
+            body=body,
+            ctx=ctx,
+            token=token,
+            form_targets=connections.checkout_targets(session, ctx.campaign),
         )
 
 

@@ -64,3 +64,32 @@ def _remove_connections(app_server) -> None:
     with app_server.session() as session:
         session.exec(delete(Connection))
         session.commit()
+
+
+def test_a_payment_connection_shows_its_webhook_url_and_its_secret_once(app_server, browser):
+    base = app_server.base_url
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+    page = context.new_page()
+    sign_in(page, base, "admin@example.com", "smspay-demo")
+    page.goto(f"{base}/settings/connections")
+    expect(page.locator("#tab-connections")).to_be_visible(timeout=20_000)
+    page.locator("#conn-provider").click()
+    page.locator("#conn-provider-sandbox").click()
+    page.locator("#conn-secret_key").fill("sk_test_e2e_own_account_1234")
+    page.locator("#conn-label").fill("決済テスト")
+    page.locator("#conn-submit").click()
+    expect(page.locator("#connections-message")).to_contain_text("接続を追加しました")
+    secret = page.locator("#conn-new-webhook-secret")
+    expect(secret).to_contain_text("whsec_")
+    shown = secret.inner_text()
+    row = page.locator("[id^=conn-row-]").first
+    expect(row).to_contain_text("決済テスト")
+    expect(row.locator("[id^=conn-webhook-]")).to_contain_text("/webhooks/payments/cn_")
+    expect(row).to_contain_text("決済WebhookのURL")
+    page.screenshot(path=str(ARTIFACTS / "settings-payment-connection-ja.png"), full_page=True)
+    page.reload()
+    expect(page.locator("[id^=conn-row-]").first).to_contain_text("決済テスト")
+    expect(page.locator("#conn-new-webhook-secret")).to_have_count(0)  # shown once
+    assert shown not in page.content() and "sk_test_e2e_own_account_1234" not in page.content()
+    context.close()
+    _remove_connections(app_server)

@@ -21,6 +21,8 @@ _STEP_OF_FIELD = {
     "link_lifetime_hours": 1,
     "scheduled_at": 1,
     "quiet_hours": 1,
+    "sms_connection_id": 1,
+    "payment_connection_id": 1,
     "sms_template": 2,
     "amount_yen": 3,
     "invoice_lines": 3,
@@ -47,6 +49,20 @@ _BOOL_FIELDS = ("payment_enabled", "ask_read")
 _LINE_KEYS = ("item", "quantity", "unit_price")
 _QUESTION_KEYS = ("label", "column", "kind")
 PREVIEW_ROWS_LIMIT = 2000  # the editor's live estimate; the send check covers every row
+
+
+def _with_sms_pick(session, campaign, org: Organisation, pick: str):
+    """The campaign as the preview sees it with the editor's unsaved SMS pick
+    (the opt-out note follows the route): detached, so nothing is saved."""
+    from smspay_app.models import Campaign
+
+    wanted = to_int(pick) if pick != "default" else None
+    if campaign is None:
+        return Campaign(organisation_id=org.id, sms_connection_id=wanted) if wanted else None
+    if campaign.sms_connection_id != wanted:
+        session.expunge(campaign)
+        campaign.sms_connection_id = wanted
+    return campaign
 
 
 def _step_of(field_name: str) -> int:
@@ -98,6 +114,12 @@ class CampaignEditorState(AppState):
     errors: list[str] = []
     error_steps: list[int] = []
     _editing_id: int = 0
+    # the connection pickers (admins): "default" or a connection id
+    can_pick: bool = False
+    sms_pick: str = "default"
+    payment_pick: str = "default"
+    sms_choices: list[dict[str, str]] = []
+    payment_choices: list[dict[str, str]] = []
 
     # -- loading
 
@@ -172,9 +194,13 @@ class CampaignEditorState(AppState):
         self.lines, self.questions = [], []
         self.verification_mode = "questions"
         self.lines_total = ""
+        self.sms_pick = self.payment_pick = "default"
 
     def _org_defaults(self, caller: auth.Caller) -> None:
+        from smspay_app.pages.campaigns.connection_picks import choices
+
         with session_scope() as session:
+            self.can_pick, self.sms_choices, self.payment_choices = choices(session, caller)
             org = session.get(Organisation, caller.organisation_id)
             self.timezone = org.timezone
             self.org_quiet = self._t("editor.quiet.org", start=org.quiet_hours_start, end=org.quiet_hours_end)
@@ -208,6 +234,8 @@ class CampaignEditorState(AppState):
         ]
         self.verification_mode = data.verification_mode
         self.questions = [{"label": q.label, "column": q.column, "kind": q.kind} for q in data.questions]
+        self.sms_pick = str(data.sms_connection_id or "default")
+        self.payment_pick = str(data.payment_connection_id or "default")
         self._lines_total()
 
     # -- field changes
@@ -221,6 +249,16 @@ class CampaignEditorState(AppState):
             setattr(self, field_name, bool(value))
         if field_name == "amount" or field_name == "payment_enabled":
             self._lines_total()
+
+    @rx.event
+    @require("campaign.edit", refused=raising)
+    def set_pick(self, kind: str, value: str, *, caller: auth.Caller):
+        """Pick the campaign's SMS or payment connection (checked again, with
+        the admin rule, when saved); the opt-out note follows the SMS pick."""
+        allowed = {c["id"] for c in (self.sms_choices if kind == "sms" else self.payment_choices)}
+        if kind in ("sms", "payment") and (value == "default" or value in allowed):
+            setattr(self, f"{kind}_pick", value)
+            self._analyse(caller)
 
     @rx.event
     @require("campaign.edit", refused=raising)
@@ -445,6 +483,8 @@ class CampaignEditorState(AppState):
             quiet_hours_start=(parse_input_time(self.quiet_start) or self.quiet_start.strip()) if override else None,
             quiet_hours_end=(parse_input_time(self.quiet_end) or self.quiet_end.strip()) if override else None,
             recipient_language=self.recipient_lang,
+            sms_connection_id=to_int(self.sms_pick) if self.sms_pick != "default" else None,
+            payment_connection_id=to_int(self.payment_pick) if self.payment_pick != "default" else None,
         )
         return data, errors
 
@@ -519,6 +559,7 @@ class CampaignEditorState(AppState):
             prefix = sms_message.sender_prefix(org)
             cap, price = org.carrier_char_cap, org.segment_price_yen
             campaign = campaigns.get_campaign(session, caller, self._editing_id) if self._editing_id else None
+            campaign = _with_sms_pick(session, campaign, org, self.sms_pick)
             try:
                 preview = sms_message.editor_preview(
                     session, org, campaign, template, lang=self.recipient_lang, limit=PREVIEW_ROWS_LIMIT

@@ -6,6 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from smspay_app.components.layout import card
+from smspay_app.pages.campaigns.connection_picks import connection_picks
 from smspay_app.pages.campaigns.editor_state import CampaignEditorState
 from smspay_app.pages.campaigns.shared import SELECT_STYLE, date_field, labelled, text_area, text_input
 from smspay_app.services import campaigns
@@ -113,6 +114,7 @@ def step_basics() -> rx.Component:
                 ),
             ),
         ),
+        connection_picks(),
     )
 
 

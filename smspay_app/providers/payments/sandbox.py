@@ -168,6 +168,12 @@ def _int(value: Any, param: str) -> int:
         raise StripeError(400, f"Invalid integer: {value}", code="parameter_invalid_integer", param=param) from exc
 
 
+def _ids_in(data: Any) -> list[str]:
+    """The id of an API answer's object (a list's objects are already known)."""
+    ident = data.get("id") if isinstance(data, dict) and data.get("object") != "list" else None
+    return [str(ident)] if ident else []
+
+
 def _new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_urlsafe(18).replace('-', 'a').replace('_', 'b')}"
 
@@ -176,11 +182,23 @@ def _digits(n: int) -> str:
     return "".join(secrets.choice("0123456789") for _ in range(n))
 
 
+@dataclass(frozen=True)
+class SandboxAccount:
+    """A further merchant account of the sandbox (an organisation's own
+    payment connection): its API key is the dict key in ``accounts``; its
+    events are signed with ``webhook_secret`` and posted to ``webhook_url``."""
+
+    webhook_secret: str
+    webhook_url: str
+
+
 @dataclass
 class SandboxConfig:
     secret_key: str | None = None  # None: settings.stripe_secret_key at request time
     webhook_secret: str | None = None  # None: settings.stripe_webhook_secret
     webhook_url: str | None = None  # None: {settings.public_base_url}/webhooks/stripe
+    # further accounts by API key (also added at run time: ``POST /_accounts``)
+    accounts: dict[str, SandboxAccount] = field(default_factory=dict)
 
 
 @dataclass
@@ -196,7 +214,28 @@ class SandboxState:
     # idempotency key -> (fingerprint of the request, status, body)
     idempotency: dict[str, tuple[str, int, bytes]] = field(default_factory=dict)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
+    # object id -> the API key of the account that created it (the sandbox's
+    # own record of "whose" a session, customer, intent or refund is); an
+    # object of another account is a 404, as at Stripe
+    account_of: dict[str, str] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def account(self, key: str) -> SandboxAccount | None:
+        """The account of an API key: a further account, else the default one
+        (``None`` when the key is neither)."""
+        if key in self.config.accounts:
+            return self.config.accounts[key]
+        if secrets.compare_digest(key.encode(), self.secret_key().encode()):
+            return SandboxAccount(self.webhook_secret(), self.webhook_url())
+        return None
+
+    def add_account(self, secret_key: str, *, webhook_secret: str, webhook_url: str) -> None:
+        self.config.accounts[secret_key] = SandboxAccount(webhook_secret, webhook_url)
+
+    def owner(self, ident: str) -> str:
+        """The API key whose account ``ident`` belongs to (the default one's
+        when not recorded)."""
+        return self.account_of.get(ident) or self.secret_key()
 
     def secret_key(self) -> str:
         if self.config.secret_key is not None:
@@ -226,9 +265,13 @@ class SandboxState:
         *,
         request_id: str | None = None,
         idempotency_key: str | None = None,
+        account_key: str | None = None,
     ) -> dict[str, Any]:
-        """Sign and POST one event (Stripe's shape) to the webhook URL; keeps
-        a delivery record with the body and the signature header."""
+        """Sign and POST one event (Stripe's shape) to the webhook URL of the
+        account that owns ``obj`` (``account_key``, else the recorded owner);
+        keeps a delivery record with the body and the signature header."""
+        key = account_key or self.owner(str(obj.get("id", "")))
+        account = self.account(key) or SandboxAccount(self.webhook_secret(), self.webhook_url())
         event = {
             "id": _new_id("evt"),
             "object": "event",
@@ -241,7 +284,7 @@ class SandboxState:
             "type": event_type,
         }
         body = json.dumps(event, ensure_ascii=False).encode()
-        header = sign_header(self.webhook_secret(), body)
+        header = sign_header(account.webhook_secret, body)
         record: dict[str, Any] = {
             "event_id": event["id"],
             "type": event_type,
@@ -251,7 +294,7 @@ class SandboxState:
         }
         try:
             response = httpx.post(
-                self.webhook_url(),
+                account.webhook_url,
                 content=body,
                 headers={"Content-Type": "application/json", "Stripe-Signature": header},
                 timeout=15,
@@ -303,7 +346,8 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:  # noqa: C901 
     def base_of(request: Request) -> str:
         return str(request.base_url).rstrip("/") + str(request.scope.get("root_path", "")).rstrip("/")
 
-    def check_auth(request: Request) -> None:
+    def check_auth(request: Request) -> str:
+        """The API key of the request's account (401 unless it is one)."""
         header = request.headers.get("authorization", "")
         if not header:
             raise StripeError(
@@ -311,10 +355,11 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:  # noqa: C901 
                 "You did not provide an API key. You need to provide your API key in the Authorization header, "
                 "using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
             )
-        expected = f"Bearer {state.secret_key()}"
-        if not secrets.compare_digest(header.encode(), expected.encode()):
+        key = header.removeprefix("Bearer ") if header.startswith("Bearer ") else ""
+        if not key or state.account(key) is None:
             shown = header.removeprefix("Bearer ")
             raise StripeError(401, f"Invalid API Key provided: {shown[:8]}{'*' * max(0, len(shown) - 12)}{shown[-4:]}")
+        return key
 
     def answer(
         data: dict[str, Any], request_id: str, status: int = 200, headers: dict[str, str] | None = None
@@ -330,7 +375,7 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:  # noqa: C901 
         idempotency keys around one API handler ``handler(request, params, rid)``."""
         rid = _new_id("req")
         try:
-            check_auth(request)
+            request.state.account_key = check_auth(request)
             if request.method == "POST":
                 form = await request.form()
                 items = [(k, str(v)) for k, v in form.multi_items()]
@@ -338,12 +383,14 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:  # noqa: C901 
                 items = [(k, str(v)) for k, v in request.query_params.multi_items()]
             params = parse_form(items)
             key = request.headers.get("idempotency-key") if idempotent else None
+            # idempotency keys are per account, as at Stripe
+            scoped = f"{request.state.account_key}\n{key}" if key else None
             fingerprint = hashlib.sha256(
                 (request.url.path + "\n" + json.dumps(sorted(items), ensure_ascii=False)).encode()
             ).hexdigest()
             from starlette.concurrency import run_in_threadpool
 
-            replayed, data = await run_in_threadpool(run, handler, request, params, rid, key, fingerprint)
+            replayed, data = await run_in_threadpool(run, handler, request, params, rid, scoped, fingerprint)
             headers = {"Idempotency-Key": key} if key else {}
             if replayed:
                 headers["Idempotent-Replayed"] = "true"
@@ -361,22 +408,32 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:  # noqa: C901 
             seen = state.idempotency.get(key) if key else None
             if seen is not None:
                 if seen[0] != fingerprint:
+                    shown = (key or "").split("\n", 1)[-1]
                     raise StripeError(
                         400,
                         "Keys for idempotent requests can only be used with the same parameters they were first "
-                        f"used with. Try using a key other than '{key}' if you meant to execute a different "
+                        f"used with. Try using a key other than '{shown}' if you meant to execute a different "
                         "request.",
                         kind="idempotency_error",
                     )
                 return True, json.loads(seen[2])
             data = handler(request, params, rid, outbox)
+            owner = request.state.account_key
+            for ident in _ids_in(data):
+                state.account_of.setdefault(ident, owner)
             if key:
                 state.idempotency[key] = (fingerprint, 200, json.dumps(data).encode())
         if outbox:  # sent after the answer, as Stripe does (the caller may hold a database lock)
 
             def deliver() -> None:
                 for event_type, obj in outbox:
-                    state.send_event(event_type, obj, request_id=rid, idempotency_key=key)
+                    state.send_event(
+                        event_type,
+                        obj,
+                        request_id=rid,
+                        idempotency_key=(key or "").split("\n", 1)[-1] or None,
+                        account_key=owner,
+                    )
 
             threading.Thread(target=deliver, daemon=True).start()
         return False, data
@@ -386,8 +443,12 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:  # noqa: C901 
             if name not in allowed:
                 raise StripeError(400, f"Received unknown parameter: {name}", code="parameter_unknown", param=name)
 
-    def get_or_404(table: dict[str, dict[str, Any]], ident: str, kind: str, param: str = "id") -> dict[str, Any]:
+    def get_or_404(
+        table: dict[str, dict[str, Any]], ident: str, kind: str, param: str = "id", request: Request | None = None
+    ) -> dict[str, Any]:
         obj = table.get(ident)
+        if obj is not None and request is not None and state.owner(ident) != request.state.account_key:
+            obj = None  # another account's object
         if obj is None:
             raise StripeError(404, f"No such {kind}: '{ident}'", code="resource_missing", param=param)
         return obj
@@ -497,7 +558,7 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:  # noqa: C901 
             )
         customer = p.get("customer")
         if customer is not None:
-            get_or_404(state.customers, str(customer), "customer", "customer")
+            get_or_404(state.customers, str(customer), "customer", "customer", request=request)
         if "customer_balance" in methods:
             cb = options.get("customer_balance") if isinstance(options, dict) else None
             cb = cb if isinstance(cb, dict) else {}
@@ -619,7 +680,7 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:  # noqa: C901 
         return out
 
     def retrieve_session(request: Request, p: dict[str, Any], rid: str, outbox: list[Any]) -> dict[str, Any]:
-        obj = get_or_404(state.sessions, request.path_params["sid"], "checkout.session")
+        obj = get_or_404(state.sessions, request.path_params["sid"], "checkout.session", request=request)
         return expanded(obj, p)
 
     def page_of(rows: list[dict[str, Any]], p: dict[str, Any], url: str) -> dict[str, Any]:
@@ -644,7 +705,8 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:  # noqa: C901 
         return {"object": "list", "data": rows[:limit], "has_more": len(rows) > limit, "url": url}
 
     def list_sessions(request: Request, p: dict[str, Any], rid: str, outbox: list[Any]) -> dict[str, Any]:
-        rows = list(reversed(state.sessions.values()))  # newest first
+        mine = request.state.account_key
+        rows = [s for s in reversed(state.sessions.values()) if state.owner(s["id"]) == mine]  # newest first
         for name in ("status", "payment_intent", "customer", "client_reference_id"):
             if p.get(name):
                 rows = [s for s in rows if s.get(name) == p[name]]
@@ -652,11 +714,11 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:  # noqa: C901 
 
     def list_line_items(request: Request, p: dict[str, Any], rid: str, outbox: list[Any]) -> dict[str, Any]:
         sid = request.path_params["sid"]
-        get_or_404(state.sessions, sid, "checkout.session")
+        get_or_404(state.sessions, sid, "checkout.session", request=request)
         return page_of(state.line_items[sid], p, f"/v1/checkout/sessions/{sid}/line_items")
 
     def expire_session(request: Request, p: dict[str, Any], rid: str, outbox: list[Any]) -> dict[str, Any]:
-        obj = get_or_404(state.sessions, request.path_params["sid"], "checkout.session")
+        obj = get_or_404(state.sessions, request.path_params["sid"], "checkout.session", request=request)
         if obj["status"] != "open":
             raise StripeError(
                 400,
@@ -690,16 +752,16 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:  # noqa: C901 
         return obj
 
     def retrieve_customer(request: Request, p: dict[str, Any], rid: str, outbox: list[Any]) -> dict[str, Any]:
-        return get_or_404(state.customers, request.path_params["cid"], "customer")
+        return get_or_404(state.customers, request.path_params["cid"], "customer", request=request)
 
     def retrieve_intent(request: Request, p: dict[str, Any], rid: str, outbox: list[Any]) -> dict[str, Any]:
-        return expanded(get_or_404(state.intents, request.path_params["pi"], "payment_intent"), p)
+        return expanded(get_or_404(state.intents, request.path_params["pi"], "payment_intent", request=request), p)
 
     def create_refund(request: Request, p: dict[str, Any], rid: str, outbox: list[Any]) -> dict[str, Any]:
         unknown_params(p, {"payment_intent", "charge", "amount", "reason", "metadata"})
         pi_id = p.get("payment_intent")
         if not pi_id and p.get("charge"):
-            charge = get_or_404(state.charges, str(p["charge"]), "charge", "charge")
+            charge = get_or_404(state.charges, str(p["charge"]), "charge", "charge", request=request)
             pi_id = charge["payment_intent"]
         if not pi_id:
             raise StripeError(
@@ -708,7 +770,7 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:  # noqa: C901 
                 code="parameter_missing",
                 param="payment_intent",
             )
-        pi = get_or_404(state.intents, str(pi_id), "payment_intent", "payment_intent")
+        pi = get_or_404(state.intents, str(pi_id), "payment_intent", "payment_intent", request=request)
         if pi["status"] != "succeeded" or not pi.get("latest_charge"):
             raise StripeError(
                 400,
@@ -885,6 +947,7 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:  # noqa: C901 
             "status": "processing",
         }
         state.intents[pi_id] = pi
+        state.account_of[pi_id] = state.account_of[pm_id] = state.owner(str(obj["id"]))
         obj["payment_intent"] = pi_id
         if method == "card":
             _succeed(pi)
@@ -895,6 +958,7 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:  # noqa: C901 
 
     def _succeed(pi: dict[str, Any]) -> None:
         ch_id = _new_id("ch")
+        state.account_of[ch_id] = state.owner(str(pi["id"]))
         state.charges[ch_id] = {
             "id": ch_id,
             "object": "charge",
@@ -1021,6 +1085,26 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:  # noqa: C901 
     async def deliveries(request: Request) -> Response:
         return JSONResponse({"deliveries": state.deliveries})
 
+    async def add_account(request: Request) -> Response:
+        """A further merchant account (test and demo set-up: an organisation's
+        own sandbox connection): form fields ``secret_key``, ``webhook_secret``,
+        ``webhook_url``. Nothing secret is answered."""
+        form = await request.form()
+        key, secret, url = (str(form.get(n) or "") for n in ("secret_key", "webhook_secret", "webhook_url"))
+        if len(key) < 12 or not secret or not url.startswith(("http://", "https://")):
+            return JSONResponse({"error": "secret_key (12+ characters), webhook_secret and webhook_url"}, 400)
+        with state.lock:
+            state.add_account(key, webhook_secret=secret, webhook_url=url)
+        return JSONResponse({"added": True, "key_last4": key[-4:]})
+
+    async def owner_of(request: Request) -> Response:
+        """Which account created an object (the last four characters of its key)."""
+        ident = request.path_params["ident"]
+        known = any(ident in t for t in (state.sessions, state.customers, state.intents, state.refunds))
+        if not known:
+            return JSONResponse({"error": "unknown object"}, 404)
+        return JSONResponse({"id": ident, "key_last4": state.owner(ident)[-4:]})
+
     def route(path: str, handler: Any, method: str, *, idempotent: bool = False) -> Route:
         async def endpoint(request: Request) -> Response:
             return await api(request, handler, idempotent=idempotent)
@@ -1051,6 +1135,8 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:  # noqa: C901 
             Route("/pending/{sid}", pending_mark, methods=["POST"]),
             Route("/voucher/{pi}", voucher_page, methods=["GET"]),
             Route("/_deliveries", deliveries, methods=["GET"]),
+            Route("/_accounts", add_account, methods=["POST"]),
+            Route("/_accounts/of/{ident}", owner_of, methods=["GET"]),
         ]
     )
     app.state.sandbox = state

@@ -18,7 +18,12 @@ comes from the number (``simulator.carrier_for``, number portability
 included). Same fault modes as the Twilio simulator: ``GET|POST /_control``
 (``latency_ms``, ``error_rate``, ``accept_error_rate``, ``throttle_rate``,
 ``max_per_second``, ``fail_rate``, ``progress_delay_ms``), ``POST /_reset``,
-``GET /_stats`` (how many times each message was asked to be sent)."""
+``GET /_stats`` (how many times each message was asked to be sent).
+
+Result callbacks (Karaden's SMS送達結果通知): with ``result_url`` set (the
+service setting's endpoint, through ``/_control``), each message's final
+message object is POSTed there as JSON with ``Karaden-Version`` once it is
+``done`` (``callbacks`` in ``/_stats`` counts them)."""
 
 from __future__ import annotations
 
@@ -55,6 +60,7 @@ class KaradenSimConfig:
     max_per_second: float = 0.0  # creates above this rate answered 429 (0: no cap)
     fail_rate: float = 0.0  # share of messages that end undelivered (unconnected)
     progress_delay_ms: float = 0.0  # time from processing to done
+    result_url: str = ""  # where results are POSTed (the service's result endpoint); "": none
     seed: int | None = None
 
 
@@ -84,7 +90,9 @@ class KaradenSimState:
     rejected: int = 0
     by_to: dict[str, int] = field(default_factory=dict)
     asked: dict[str, int] = field(default_factory=dict)
+    callbacks: int = 0
     _window: list[float] = field(default_factory=list)
+    _tasks: set[Any] = field(default_factory=set)
     _rng: random.Random = field(default_factory=random.Random)
 
     def reset(self) -> None:
@@ -92,7 +100,7 @@ class KaradenSimState:
         self.order.clear()
         self.by_to.clear()
         self.asked.clear()
-        self.requests = self.rejected = 0
+        self.requests = self.rejected = self.callbacks = 0
         self._window.clear()
 
 
@@ -224,11 +232,28 @@ def create_app(
         state.by_to[digits] = state.by_to.get(digits, 0) + 1
         key = f"{digits}|{body}"
         state.asked[key] = state.asked.get(key, 0) + 1
+        if cfg.result_url:
+            task = asyncio.get_running_loop().create_task(post_result(message, cfg.result_url))
+            state._tasks.add(task)
+            task.add_done_callback(state._tasks.discard)
         if cfg.latency_ms:
             await asyncio.sleep(cfg.latency_ms / 1000)
         if cfg.accept_error_rate and state._rng.random() < cfg.accept_error_rate:
             return JSONResponse({"object": "error", "code": "internal", "message": "internal error"}, status_code=500)
         return JSONResponse(_message_json(state, message, fresh=True))
+
+    async def post_result(message: KaradenSimMessage, url: str) -> None:
+        """Karaden's result callback: the message object once it is done."""
+        import httpx
+
+        # a moment after done, as Karaden does (the sender has recorded the id by then)
+        await asyncio.sleep(state.config.progress_delay_ms / 1000 + 0.5)
+        try:
+            async with httpx.AsyncClient(timeout=10) as client:
+                await client.post(url, json=_message_json(state, message), headers={"Karaden-Version": API_VERSION})
+            state.callbacks += 1
+        except httpx.HTTPError:
+            pass  # Karaden gives up too; the client polls
 
     async def detail(request: Request) -> Response:
         denied = refused(request)
@@ -296,6 +321,7 @@ def create_app(
                 "rejected": state.rejected,
                 "by_to": state.by_to,
                 "max_asked": max(state.asked.values(), default=0),
+                "callbacks": state.callbacks,
             }
         )
 
