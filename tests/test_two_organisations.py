@@ -32,6 +32,7 @@ from smspay_app.web import recipient as recipient_web
 from smspay_app.worker import run_dispatcher_once
 from tests.factories import add_recipients, make_caller, make_key, make_org, signed_in
 from tests.helpers import BROWSER_UA, add_karaden_connection, api_client, forms_of, wait_until
+from tests.test_admin_handlers import app_module  # noqa: F401  (fixture: pages registered outside the event loop)
 
 KEY_A = "sk_test_org_a_" + "A1" * 10
 WHSEC_A = "whsec_org_a_" + "a9" * 12  # as Stripe's dashboard shows it; the admin pastes it
@@ -155,7 +156,6 @@ def _pay(live_server, session, token: str, question_id: int, account: PaymentAcc
 
 def _states_dump(session, org: Organisation) -> str:
     """The Reflex states the connection pages use, as the browser gets them."""
-    import smspay_app.smspay_app  # noqa: F401  registers the pages
     from smspay_app.pages.campaigns import CampaignEditorState
     from smspay_app.pages.connections import ConnectionsState
 
@@ -164,7 +164,7 @@ def _states_dump(session, org: Organisation) -> str:
     for cls, load in ((ConnectionsState, "load"), (CampaignEditorState, "start")):
         root = rx.State(_reflex_internal_init=True)
         st = root.get_substate(cls.get_full_name().split("."))
-        st.session_token = token
+        st._bind_session(token)
         getattr(cls, load).fn(st)
         dumps.append(json.dumps(root.dict(), default=str, ensure_ascii=False))
     return "\n".join(dumps)
@@ -175,7 +175,12 @@ def _states_dump(session, org: Organisation) -> str:
 
 @pytest.mark.parametrize("b_payment", sorted(B_PAYMENT))
 async def test_two_organisations_send_and_get_paid_through_their_own_accounts(
-    live_server, session, settings, caplog, b_payment
+    live_server,
+    session,
+    settings,
+    caplog,
+    b_payment,
+    app_module,  # noqa: F811
 ):
     caplog.set_level(logging.DEBUG)
     account_b = B_PAYMENT[b_payment]
