@@ -43,4 +43,32 @@ def _apply(event: WebhookEvent, gateway: PaymentGateway) -> payments.WebhookOutc
         return payments.handle_event(session, event, source="stripe", gateway=gateway, details=details)
 
 
-routes = [Route("/webhooks/stripe", stripe_webhook, methods=["POST"])]
+async def komoju_webhook(request: Request) -> Response:
+    """``POST /webhooks/komoju``: the fallback gateway's KOMOJU events
+    (``SMSPAY_PAYMENT_PROVIDER=komoju``), verified by the adapter
+    (``X-Komoju-Signature``, event age) and applied through the neutral outcome."""
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        return JSONResponse({"error": "too large"}, status_code=413)
+    settings = get_settings()
+    if settings.payment_provider != "komoju":
+        return JSONResponse({"error": "not configured"}, status_code=404)
+    gateway = get_payment_gateway(settings)
+    try:
+        event = gateway.parse_webhook(body, request.headers.get("x-komoju-signature"))
+    except SignatureError as exc:
+        log.warning("KOMOJU webhook refused: %s", exc)
+        return JSONResponse({"error": "invalid signature"}, status_code=400)
+
+    def apply() -> payments.WebhookOutcome:
+        with session_scope() as session:
+            return payments.handle_event(session, event, source="komoju", gateway=gateway)
+
+    outcome = await run_in_threadpool(apply)
+    return JSONResponse({"received": True, "result": outcome.result})
+
+
+routes = [
+    Route("/webhooks/stripe", stripe_webhook, methods=["POST"]),
+    Route("/webhooks/komoju", komoju_webhook, methods=["POST"]),
+]
