@@ -180,24 +180,37 @@ def test_direct_payments_answer_their_numbers(
     wait_until(lambda: any(json.loads(b)["data"]["id"] == direct.id for _, b in receiver.calls), timeout=10)
 
 
-def test_refunds_through_the_payment(sandbox_base: str) -> None:
+def test_refunds_of_a_card_payment_and_not_of_a_voucher(sandbox_base: str) -> None:
     gw = _gateway(sandbox_base)
     direct = gw.create_direct_payment(_direct("konbini"))
     with pytest.raises(GatewayError) as not_yet:
-        gw.create_refund(
-            payment_intent=direct.id, amount_yen=100, reason="requested_by_customer", metadata={}, idempotency_key="r-0"
-        )
-    assert not_yet.value.status == 422 and not_yet.value.code == "not_refundable"
-    app_settle = httpx.post(f"{sandbox_base}/pending/{direct.id}", data={"result": "captured"})
-    assert app_settle.status_code == 303
+        gw.create_refund(payment_intent=direct.id, amount_yen=100, reason="", metadata={}, idempotency_key="r-0")
+    assert not_yet.value.status == 422 and not_yet.value.code == "unprocessable_entity"
+    assert httpx.post(f"{sandbox_base}/pending/{direct.id}", data={"result": "captured"}).status_code == 303
+    assert gw.retrieve_payment(direct.id)["status"] == "captured"
+    with pytest.raises(GatewayError) as voucher:  # as KOMOJU: a konbini payment needs a refund request
+        gw.create_refund(payment_intent=direct.id, amount_yen=100, reason="", metadata={}, idempotency_key="r-00")
+    assert voucher.value.status == 422 and "refund request" in voucher.value.message
+
+    checkout = gw.create_checkout(_request(payment_method_types=("card",)))
+    paid = httpx.post(checkout.url, data={"payment_type": "credit_card", "outcome": "success"})
+    assert paid.status_code == 303 and paid.headers["location"].endswith(f"session_id={checkout.id}")
+    session = gw.retrieve_checkout(checkout.id)
+    assert session["status"] == "completed" and session["payment"]["status"] == "captured"
+    details = gw.payment_details(session)
+    assert details.method == "card" and details.payment_intent == session["payment"]["id"]
+    pid = details.payment_intent
     refund = gw.create_refund(
-        payment_intent=direct.id, amount_yen=980, reason="requested_by_customer", metadata={}, idempotency_key="r-1"
+        payment_intent=pid, amount_yen=980, reason="requested_by_customer", metadata={}, idempotency_key="r-1"
     )
-    assert refund["payment"] == direct.id and refund["amount"] == 980 and refund["resource"] == "refund"
-    shown = gw.retrieve_payment(direct.id)
+    assert refund["payment"] == pid and refund["amount"] == 980 and refund["resource"] == "refund"
+    shown = gw.retrieve_payment(pid)
     assert shown["status"] == "captured" and shown["amount_refunded"] == 980
-    gw.create_refund(payment_intent=direct.id, amount_yen=4_000, reason="", metadata={}, idempotency_key="r-2")
-    assert gw.retrieve_payment(direct.id)["status"] == "refunded"
+    with pytest.raises(GatewayError) as too_much:
+        gw.create_refund(payment_intent=pid, amount_yen=4_001, reason="", metadata={}, idempotency_key="r-2")
+    assert too_much.value.code == "invalid_parameter" and too_much.value.param == "amount"
+    gw.create_refund(payment_intent=pid, amount_yen=4_000, reason="", metadata={}, idempotency_key="r-3")
+    assert gw.retrieve_payment(pid)["status"] == "refunded"
 
 
 # ------------------------------------------------------------------ webhooks

@@ -88,19 +88,13 @@ def test_konbini_through_komoju_voucher_then_paid_at_the_store_then_refunded(liv
     assert [d["type"] for d in deliveries] == ["payment.authorized", "payment.captured"]
     assert {d["status"] for d in deliveries} == {200}
 
-    # a support refund goes through KOMOJU
+    # KOMOJU refunds a konbini payment only by a manual refund request: support is told so
     org = session.get(Organisation, session.get(Recipient, j.recipient_id).organisation_id)
     admin = make_caller(session, org, "admin")
-    actions.refund_payment(session, admin, j.recipient_id, 2_340, "お客様のご依頼")
-    session.commit()
-    assert reload(session, Payment, payment.id).refunded_yen == 2_340
-    from smspay_app.providers.payments.base import get_payment_gateway
-    from smspay_app.settings import get_settings
-
-    shown = get_payment_gateway(get_settings()).retrieve_payment(payment.provider_payment_intent)  # type: ignore[attr-defined]
-    assert shown["amount_refunded"] == 2_340 and shown["status"] == "captured"
-    wait_until(lambda: len(client.get("/sim/komoju/_deliveries").json()["deliveries"]) == 3, timeout=10)
-    assert reload(session, Payment, payment.id).status == "succeeded"  # payment.refunded moves nothing back
+    with pytest.raises(actions.ActionRefused) as refused:
+        actions.refund_payment(session, admin, j.recipient_id, 2_340, "お客様のご依頼")
+    assert refused.value.key == "ops.error.refund_gateway" and "refund request" in str(refused.value.fields)
+    assert reload(session, Payment, payment.id).refunded_yen == 0
     client.close()
 
 
@@ -127,6 +121,24 @@ def test_card_and_paypay_capture_at_once(live_server, session, kind: str):
     payment = _payment(session, j)
     assert payment.status == "succeeded" and payment.method == {"credit_card": "card"}.get(kind, kind)
     assert payment.provider_payment_intent and "お支払いありがとうございました" in page.text
+    # a support refund goes through KOMOJU
+    org = session.get(Organisation, session.get(Recipient, j.recipient_id).organisation_id)
+    actions.refund_payment(session, make_caller(session, org, "admin"), j.recipient_id, 2_340, "お客様のご依頼")
+    session.commit()
+    assert reload(session, Payment, payment.id).refunded_yen == 2_340
+    from smspay_app.providers.payments.base import get_payment_gateway
+    from smspay_app.settings import get_settings
+
+    gateway = get_payment_gateway(get_settings())
+    shown = gateway.retrieve_payment(payment.provider_payment_intent)  # type: ignore[attr-defined]
+    assert shown["amount_refunded"] == 2_340 and shown["status"] == "captured"
+
+    def delivered() -> list[str]:
+        return [d["type"] for d in client.get("/sim/komoju/_deliveries").json()["deliveries"]]
+
+    wait_until(lambda: delivered() == ["payment.captured", "payment.refunded"], timeout=10)
+    assert reload(session, Payment, payment.id).status == "succeeded"  # payment.refunded moves nothing back
+    assert reload(session, Recipient, j.recipient_id).status == "paid"
     client.close()
 
 

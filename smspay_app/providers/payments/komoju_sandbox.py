@@ -16,15 +16,18 @@ tests/test_komoju_contract.py replays against it.
   ``POST /api/v1/sessions/{id}/cancel`` (a ``pending`` one only).
 - ``POST /api/v1/payments`` (server-side: ``payment_details`` of type
   ``konbini`` with ``store`` and ``email``, ``pay_easy`` or
-  ``bank_transfer`` with ``email``, ``phone`` and the payer's name in kana)
+  ``bank_transfer`` with ``email``, ``phone`` and the payer's family and given names)
   answers an ``authorized`` payment with its numbers;
   ``GET /api/v1/payments/{id}``; ``POST /api/v1/payments/{id}/refund``
-  (full or partial, of a ``captured`` payment); ``POST .../cancel``.
+  (full or partial, of a ``captured`` card / PayPay payment: as KOMOJU,
+  konbini, Pay-easy and bank transfers are refunded by a manual refund
+  request, so the API answers 422); ``POST .../cancel``.
 - Payment statuses: pending, authorized, captured, refunded, cancelled,
   expired, failed. Session statuses: pending, completed, cancelled.
 - Errors: ``{"error": {"code", "message", "param"}}`` with KOMOJU's codes
   (``unauthorized`` 401, ``not_found`` 404, ``missing_parameter`` /
-  ``invalid_parameter`` 400, ``unprocessable_entity`` 422, ``conflict``
+  ``invalid_parameter`` / ``invalid_payment_type`` / ``invalid_currency``
+  400, ``unprocessable_entity`` 422, ``conflict``
   409 for an idempotency key reused with other parameters).
   ``X-KOMOJU-IDEMPOTENCY`` replays the first answer.
 - ``GET /sessions/{id}`` is the hosted page (Japanese / English, no
@@ -577,7 +580,15 @@ def create_app(config: KomojuSandboxConfig | None = None) -> Starlette:  # noqa:
     def refund_payment(request: Request, p: dict[str, Any], outbox: list[Any]) -> dict[str, Any]:
         payment = get_or_404(state.payments, request.path_params["pid"])
         if payment["status"] != "captured":
-            raise KomojuError(422, "not_refundable", f"The payment cannot be refunded: it is {payment['status']}", "id")
+            raise KomojuError(422, "unprocessable_entity", f"The payment cannot be refunded: it is {payment['status']}")
+        if payment["payment_details"]["type"] in DEFERRED:
+            # as KOMOJU: konbini, Pay-easy and bank transfers are refunded by a refund request (manual, to a bank account)
+            raise KomojuError(
+                422,
+                "unprocessable_entity",
+                f"{payment['payment_details']['type']} payments cannot be refunded through the API: "
+                "use a refund request",
+            )
         left = payment["total"] - payment["amount_refunded"]
         amount = _int(p["amount"], "amount") if p.get("amount") not in (None, "") else left
         if amount < 1 or amount > left:
