@@ -183,3 +183,21 @@ def test_forged_or_stale_komoju_webhooks_change_nothing(live_server, session):
     assert again.json()["result"] == "duplicate"
     assert reload(session, Payment, payment.id).status == "succeeded"
     client.close()
+
+
+def test_cancelling_on_komojus_page_lets_the_person_start_again(live_server, session):
+    """KOMOJU sends the payer back to the one return URL (``?session_id=``)
+    after a cancel too, with no event: the page asks KOMOJU, expires the
+    checkout and offers to pay again (it used to wait for a webhook forever)."""
+    j, client, hosted = _to_hosted_page(live_server, session)
+    cancel = forms_of(hosted.text)[1]
+    back = client.post(cancel["action"], data={"cancel": "1"})
+    assert back.status_code == 303 and "session_id=" in back.headers["location"]
+    page = client.get(back.headers["location"])
+    payment = _payment(session, j)
+    assert payment.status == "expired" and "payment_expired" in kinds(session, j.recipient_id)
+    assert f"/l/{j.token}/pay" in page.text and "<meta http-equiv=refresh" not in page.text.lower()
+    again = client.post(f"/l/{j.token}/pay", data={})
+    assert again.status_code == 303 and "/sim/komoju/sessions/" in again.headers["location"]
+    assert payment.provider_session_id not in again.headers["location"]  # a new session
+    client.close()

@@ -252,6 +252,33 @@ def _expire(session: Session, gateway: PaymentGateway, payment: Payment) -> None
     _touch(session, payment, utcnow(), "payment_expired")
 
 
+def returned_from_gateway(session: Session, ctx: LinkContext, gateway: PaymentGateway, session_id: str) -> None:
+    """The payer came back from a gateway that names its session on the
+    return URL whether they paid or gave up (KOMOJU: ``?session_id=``; it
+    sends no event for a cancelled session): the recipient's open checkout
+    with that session is expired when the gateway says it was cancelled or
+    has expired, so the person may start again. Anything else is left to the
+    webhooks. Flushes; the caller commits."""
+    payment = session.exec(
+        select(Payment).where(
+            Payment.recipient_id == ctx.recipient.id,
+            Payment.provider_session_id == session_id,
+            Payment.status == "open",
+        )
+    ).first()
+    if payment is None or not session_id:
+        return
+    try:
+        raw = gateway.retrieve_checkout(session_id)
+    except GatewayError as exc:
+        log.info("checkout %s not read on return: %s", payment.id, exc)
+        return
+    if raw.get("status") in ("cancelled", "expired") or (raw.get("status") == "pending" and raw.get("expired") is True):
+        payment.status = "expired"
+        _touch(session, payment, utcnow(), "payment_expired")
+        session.flush()
+
+
 @dataclass
 class WebhookOutcome:
     result: str  # applied | duplicate | ignored | unknown_payment | mismatch
