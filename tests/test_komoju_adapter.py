@@ -132,6 +132,16 @@ def test_a_session_is_created_read_and_cancelled(sandbox_base: str) -> None:
     assert unknown.value.status == 404 and unknown.value.code == "not_found"
 
 
+def test_check_credentials_is_a_harmless_read(sandbox_base: str) -> None:
+    assert _gateway(sandbox_base).check_credentials() == "ok"
+    wrong = KomojuGateway(api_base=f"{sandbox_base}/api/v1", secret_key="sk_wrong", webhook_secret="")
+    assert wrong.check_credentials() == "bad_credentials"
+    nowhere = KomojuGateway(api_base=f"http://127.0.0.1:{free_port()}/api/v1", secret_key=KEY, webhook_secret="")
+    nowhere.retry_delay = 0.01
+    assert nowhere.check_credentials() == "unreachable"
+    assert KomojuGateway.signature_header == "x-komoju-signature"
+
+
 def test_errors_keep_komojus_code_param_and_message(sandbox_base: str) -> None:
     with pytest.raises(GatewayError) as bad_key:
         KomojuGateway(api_base=f"{sandbox_base}/api/v1", secret_key="sk_wrong", webhook_secret="").retrieve_checkout(

@@ -101,6 +101,8 @@ def unix_of(value: Any) -> int:
 
 
 class KomojuGateway:
+    signature_header = "x-komoju-signature"  # the request header parse_webhook verifies
+
     def __init__(
         self,
         *,
@@ -163,6 +165,18 @@ class KomojuGateway:
             except ValueError as exc:
                 raise GatewayError("gateway answered without JSON", status=response.status_code) from exc
             return data
+
+    def check_credentials(self) -> str:
+        """A harmless call for "test connection": reads a session that cannot
+        exist. ``ok`` (KOMOJU answered 404: the key was accepted),
+        ``bad_credentials`` (401/403) or ``unreachable``."""
+        try:
+            self._request("GET", "/sessions/" + "0" * 25)
+        except GatewayError as exc:
+            if exc.status == 404:
+                return "ok"
+            return "bad_credentials" if exc.status in (401, 403) else "unreachable"
+        return "ok"
 
     # ------------------------------------------------------------------ sessions (the hosted page)
 
