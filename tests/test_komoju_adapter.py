@@ -267,6 +267,27 @@ def test_the_sandbox_signs_what_it_sends(sandbox_base: str, receiver: Receiver) 
     assert event.outcome.voucher is not None and event.outcome.voucher["type"] == "pay_easy_display_details"
 
 
+def test_each_merchant_sees_its_own_and_gets_its_own_signed_events(sandbox_base: str, receiver: Receiver) -> None:
+    other = Receiver()
+    added = httpx.post(
+        f"{sandbox_base}/_merchants",
+        json={"secret_key": "sk_test_merchant_b", "webhook_url": other.url, "webhook_secret": "hook_b"},
+    )
+    assert added.status_code == 200
+    b = KomojuGateway(api_base=f"{sandbox_base}/api/v1", secret_key="sk_test_merchant_b", webhook_secret="hook_b")
+    direct = b.create_direct_payment(_direct("konbini"))
+    assert b.retrieve_payment(direct.id)["id"] == direct.id
+    with pytest.raises(GatewayError) as not_mine:
+        _gateway(sandbox_base).retrieve_payment(direct.id)  # merchant A cannot see B's payment
+    assert not_mine.value.status == 404
+    wait_until(lambda: len(other.calls) == 1, timeout=10)
+    headers, body = other.calls[0]
+    assert b.parse_webhook(body, headers["x-komoju-signature"]).outcome is not None
+    with pytest.raises(SignatureError):
+        _gateway(sandbox_base).parse_webhook(body, headers["x-komoju-signature"])  # A's secret: refused
+    assert not any(json.loads(raw)["data"]["id"] == direct.id for _, raw in receiver.calls)
+
+
 # ------------------------------------------------------------------ retries
 
 

@@ -149,12 +149,13 @@ def test_webhooks_are_signed_as_komoju_documents(live_server) -> None:
                 "payment_details": {"type": "konbini", "store": "family-mart", "email": "payer@example.test"},
             },
         ).json()
-        client.post(f"/sim/komoju/pending/{created['id']}", data={"result": "captured"})
 
         def mine() -> list[dict[str, Any]]:
             rows = client.get("/sim/komoju/_deliveries").json()["deliveries"]
             return [d for d in rows if json.loads(d["body"])["data"]["id"] == created["id"]]
 
+        wait_until(lambda: len(mine()) == 1, timeout=10)  # sent after the answer, from a thread
+        client.post(f"/sim/komoju/pending/{created['id']}", data={"result": "captured"})
         wait_until(lambda: len(mine()) == 2, timeout=10)
         for delivery, event_type in zip(mine(), ("payment.authorized", "payment.captured"), strict=True):
             raw = delivery["body"].encode()

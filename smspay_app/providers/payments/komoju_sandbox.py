@@ -41,6 +41,11 @@ tests/test_komoju_contract.py replays against it.
   "created_at", "reason"}`` POSTed with ``X-Komoju-Signature`` (hex
   HMAC-SHA256 of the raw body with the webhook secret), ``X-Komoju-Event``
   and ``X-Komoju-ID``; ``GET /_deliveries`` lists them.
+- Merchant accounts: the configured secret key, and any added by
+  ``POST /_merchants`` (JSON ``secret_key``, ``webhook_url``,
+  ``webhook_secret``: what a business sets in KOMOJU's dashboard). Each sees
+  only its own sessions and payments (another's answer 404) and its events go
+  to its own webhook URL, signed with its own secret.
 
 Mounted at ``/sim/komoju`` in ``web.app``; alone:
 ``python -m smspay_app.providers.payments.komoju_sandbox --port 8788``.
@@ -159,6 +164,26 @@ class KomojuState:
     idempotency: dict[str, tuple[str, int, str]] = field(default_factory=dict)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    # more merchant accounts (secret key -> webhook url and secret), as each
+    # business has its own KOMOJU account: ``POST /_merchants``
+    merchants: dict[str, dict[str, str]] = field(default_factory=dict)
+    owner: dict[str, str] = field(default_factory=dict)  # session / payment id -> its merchant's key
+
+    def merchant_for(self, header: str) -> str | None:
+        """The secret key a Basic ``Authorization`` header names, if known."""
+        found = None
+        for key in [self.secret_key(), *self.merchants]:
+            expected = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+            if header and secrets.compare_digest(header.encode(), expected.encode()):
+                found = key
+        return found
+
+    def hook_of(self, key: str) -> tuple[str, str]:
+        """(webhook url, webhook secret) of the merchant with ``key``."""
+        account = self.merchants.get(key)
+        if account is not None:
+            return account["webhook_url"], account["webhook_secret"]
+        return self.webhook_url(), self.webhook_secret()
 
     def secret_key(self) -> str:
         if self.config.secret_key is not None:
@@ -192,17 +217,19 @@ class KomojuState:
             "reason": reason,
         }
         body = json.dumps(event, ensure_ascii=False).encode()
-        signature = sign(self.webhook_secret(), body)
+        url, secret = self.hook_of(self.owner.get(str(payment.get("id")), self.secret_key()))
+        signature = sign(secret, body)
         record: dict[str, Any] = {
             "event_id": event["id"],
             "type": event_type,
+            "url": url,
             "status": None,
             "body": body.decode(),
             "signature": signature,
         }
         try:
             response = httpx.post(
-                self.webhook_url(),
+                url,
                 content=body,
                 headers={
                     "Content-Type": "application/json",
@@ -261,11 +288,11 @@ def create_app(config: KomojuSandboxConfig | None = None) -> Starlette:  # noqa:
     def base_of(request: Request) -> str:
         return str(request.base_url).rstrip("/") + str(request.scope.get("root_path", "")).rstrip("/")
 
-    def check_auth(request: Request) -> None:
-        header = request.headers.get("authorization", "")
-        expected = "Basic " + base64.b64encode(f"{state.secret_key()}:".encode()).decode()
-        if not header or not secrets.compare_digest(header.encode(), expected.encode()):
+    def check_auth(request: Request) -> str:
+        merchant = state.merchant_for(request.headers.get("authorization", ""))
+        if merchant is None:
             raise KomojuError(401, "unauthorized", "Please provide valid credentials. Secret key is invalid.")
+        return merchant
 
     async def params_of(request: Request) -> dict[str, Any]:
         if request.method != "POST":
@@ -286,9 +313,11 @@ def create_app(config: KomojuSandboxConfig | None = None) -> Starlette:  # noqa:
 
     async def api(request: Request, handler: Any) -> Response:
         try:
-            check_auth(request)
+            merchant = check_auth(request)
+            request.state.merchant = merchant
             params = await params_of(request)
             key = request.headers.get("x-komoju-idempotency") if request.method == "POST" else None
+            key = f"{merchant}\n{key}" if key else None  # each merchant's keys are its own
             fingerprint = hashlib.sha256(
                 (request.url.path + "\n" + json.dumps(params, sort_keys=True, ensure_ascii=False)).encode()
             ).hexdigest()
@@ -319,9 +348,9 @@ def create_app(config: KomojuSandboxConfig | None = None) -> Starlette:  # noqa:
             threading.Thread(target=deliver, daemon=True).start()
         return 200, data
 
-    def get_or_404(table: dict[str, dict[str, Any]], ident: str) -> dict[str, Any]:
+    def get_or_404(table: dict[str, dict[str, Any]], ident: str, request: Request) -> dict[str, Any]:
         obj = table.get(ident)
-        if obj is None:
+        if obj is None or state.owner.get(ident) != request.state.merchant:  # another merchant's: not found
             raise KomojuError(404, "not_found", f"The requested resource ({ident}) could not be found.", "id")
         return obj
 
@@ -427,6 +456,7 @@ def create_app(config: KomojuSandboxConfig | None = None) -> Starlette:  # noqa:
         }
         obj["_expires"] = now + seconds
         state.sessions[sid] = obj
+        state.owner[sid] = request.state.merchant
         return public(obj)
 
     def public(obj: dict[str, Any]) -> dict[str, Any]:
@@ -439,10 +469,10 @@ def create_app(config: KomojuSandboxConfig | None = None) -> Starlette:  # noqa:
         return out
 
     def show_session(request: Request, p: dict[str, Any], outbox: list[Any]) -> dict[str, Any]:
-        return public(get_or_404(state.sessions, request.path_params["sid"]))
+        return public(get_or_404(state.sessions, request.path_params["sid"], request))
 
     def cancel_session(request: Request, p: dict[str, Any], outbox: list[Any]) -> dict[str, Any]:
-        obj = get_or_404(state.sessions, request.path_params["sid"])
+        obj = get_or_404(state.sessions, request.path_params["sid"], request)
         if obj["status"] != "pending":
             raise KomojuError(422, "unprocessable_entity", f"The session cannot be cancelled: it is {obj['status']}")
         obj["status"] = "cancelled"
@@ -462,6 +492,7 @@ def create_app(config: KomojuSandboxConfig | None = None) -> Starlette:  # noqa:
         metadata: dict[str, Any],
         session_id: str | None,
         locale: str,
+        merchant: str,
         expiry_days: int = EXPIRY_DAYS,
     ) -> dict[str, Any]:
         pid = _new_id()
@@ -530,6 +561,7 @@ def create_app(config: KomojuSandboxConfig | None = None) -> Starlette:  # noqa:
             "refund_requests": [],
         }
         state.payments[pid] = payment
+        state.owner[pid] = merchant
         return payment
 
     def create_payment(request: Request, p: dict[str, Any], outbox: list[Any]) -> dict[str, Any]:
@@ -568,6 +600,7 @@ def create_app(config: KomojuSandboxConfig | None = None) -> Starlette:  # noqa:
             external_order_num=p.get("external_order_num"),
             metadata=metadata,
             session_id=None,
+            merchant=request.state.merchant,
             locale=str(p.get("locale") or "ja"),
             expiry_days=max(1, min(days, 60)),
         )
@@ -575,10 +608,10 @@ def create_app(config: KomojuSandboxConfig | None = None) -> Starlette:  # noqa:
         return payment
 
     def show_payment(request: Request, p: dict[str, Any], outbox: list[Any]) -> dict[str, Any]:
-        return get_or_404(state.payments, request.path_params["pid"])
+        return get_or_404(state.payments, request.path_params["pid"], request)
 
     def refund_payment(request: Request, p: dict[str, Any], outbox: list[Any]) -> dict[str, Any]:
-        payment = get_or_404(state.payments, request.path_params["pid"])
+        payment = get_or_404(state.payments, request.path_params["pid"], request)
         if payment["status"] != "captured":
             raise KomojuError(422, "unprocessable_entity", f"The payment cannot be refunded: it is {payment['status']}")
         if payment["payment_details"]["type"] in DEFERRED:
@@ -611,7 +644,7 @@ def create_app(config: KomojuSandboxConfig | None = None) -> Starlette:  # noqa:
         return payment
 
     def cancel_payment(request: Request, p: dict[str, Any], outbox: list[Any]) -> dict[str, Any]:
-        payment = get_or_404(state.payments, request.path_params["pid"])
+        payment = get_or_404(state.payments, request.path_params["pid"], request)
         if payment["status"] not in ("pending", "authorized"):
             raise KomojuError(
                 422, "unprocessable_entity", f"The payment cannot be cancelled: it is {payment['status']}"
@@ -709,6 +742,7 @@ def create_app(config: KomojuSandboxConfig | None = None) -> Starlette:  # noqa:
                 external_order_num=obj["payment_data"].get("external_order_num"),
                 metadata=obj["metadata"],
                 session_id=sid,
+                merchant=state.owner[sid],
                 locale=obj["default_locale"],
             )
             obj["_payment"] = payment["id"]
@@ -790,6 +824,20 @@ def create_app(config: KomojuSandboxConfig | None = None) -> Starlette:  # noqa:
     async def deliveries(request: Request) -> Response:
         return JSONResponse({"deliveries": state.deliveries})
 
+    async def add_merchant(request: Request) -> Response:
+        """The sandbox's "dashboard": a merchant account (its secret key) with
+        its own webhook URL and secret, as a KOMOJU connection configures them."""
+        try:
+            data = json.loads(await request.body())
+            key, url, secret = str(data["secret_key"]), str(data["webhook_url"]), str(data["webhook_secret"])
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse(_missing("secret_key, webhook_url, webhook_secret").body(), status_code=400)
+        if not key or not url.startswith(("http://", "https://")):
+            return JSONResponse(_invalid("webhook_url").body(), status_code=400)
+        with state.lock:
+            state.merchants[key] = {"webhook_url": url, "webhook_secret": secret}
+        return JSONResponse({"merchants": len(state.merchants)})
+
     def route(path: str, handler: Any, method: str) -> Route:
         async def endpoint(request: Request) -> Response:
             return await api(request, handler)
@@ -818,6 +866,7 @@ def create_app(config: KomojuSandboxConfig | None = None) -> Starlette:  # noqa:
             Route("/pending", pending_list, methods=["GET"]),
             Route("/pending/{pid}", pending_mark, methods=["POST"]),
             Route("/_deliveries", deliveries, methods=["GET"]),
+            Route("/_merchants", add_merchant, methods=["POST"]),
         ]
     )
     app.state.sandbox = state
