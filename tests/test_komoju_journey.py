@@ -16,7 +16,7 @@ from sqlmodel import select
 from smspay_app.models import Organisation, Payment, Recipient
 from smspay_app.providers.payments import komoju_sandbox
 from smspay_app.providers.payments.komoju import sign
-from smspay_app.services import actions, journey
+from smspay_app.services import actions, journey, payments
 from smspay_app.web import recipient as recipient_web
 from tests.factories import make_caller, make_journey
 from tests.helpers import BROWSER_UA, forms_of, kinds, reload, wait_until
@@ -109,6 +109,11 @@ def test_pay_easy_numbers_on_the_recipients_page_in_english(live_server, session
     for label, name in (("Biller number", "bank_id"), ("Customer number", "customer_id")):
         assert label in page.text and numbers[name] in page.text
     assert numbers["confirmation_id"] in page.text
+    # and by SMS on request, the same numbers
+    org = session.get(Organisation, payment.organisation_id)
+    text = payments.voucher_sms_text(org, payment, "ja")
+    assert text is not None and "ペイジー" in text and "収納機関番号" + numbers["bank_id"] in text
+    assert numbers["customer_id"] in text and numbers["confirmation_id"] in text and numbers["instructions_url"] in text
     client.post(f"/sim/komoju/pending/{payment.provider_payment_intent}", data={"result": "expired"})
     assert reload(session, Payment, payment.id).status == "expired"
     client.close()
