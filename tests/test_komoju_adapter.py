@@ -190,6 +190,15 @@ def test_direct_payments_answer_their_numbers(
     wait_until(lambda: any(json.loads(b)["data"]["id"] == direct.id for _, b in receiver.calls), timeout=10)
 
 
+def test_a_konbini_payment_goes_to_the_store_the_payer_chose(sandbox_base: str) -> None:
+    gw = _gateway(sandbox_base)
+    chosen = gw.create_direct_payment(_direct("konbini", konbini_store="family-mart"))
+    assert chosen.raw["payment_details"]["store"] == "family-mart"
+    assert list(chosen.voucher["konbini_display_details"]["stores"]) == ["familymart"]
+    default = gw.create_direct_payment(_direct("konbini"))  # none chosen: the adapter's default
+    assert default.raw["payment_details"]["store"] == "lawson"
+
+
 def test_refunds_of_a_card_payment_and_not_of_a_voucher(sandbox_base: str) -> None:
     gw = _gateway(sandbox_base)
     direct = gw.create_direct_payment(_direct("konbini"))

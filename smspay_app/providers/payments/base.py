@@ -96,7 +96,10 @@ class DirectPaymentRequest:
     voucher route for browsers that cannot run it (feature phones, issue 14).
     ``method``: ``konbini``, ``pay_easy`` or ``bank_transfer``; the gateway
     answers with the numbers the payer takes to the store, ATM or bank.
-    Only what the gateway requires of the payer is asked (name, e-mail, phone)."""
+    Only what the gateway requires of the payer is asked (name, e-mail, phone).
+    ``konbini_store``: the store chain a konbini payer chose (KOMOJU requires
+    one: ``lawson``, ``family-mart``, ``seven-eleven``...); empty lets the
+    adapter pick its default."""
 
     amount_yen: int
     method: str
@@ -110,6 +113,7 @@ class DirectPaymentRequest:
     merchant_name: str = ""
     expires_after_days: int | None = None
     locale: str = ""
+    konbini_store: str = ""
 
 
 @dataclass(frozen=True)

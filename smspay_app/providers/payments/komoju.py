@@ -73,7 +73,7 @@ STORE_KEYS = {
     "seven-eleven": "seveneleven",
     "daily-yamazaki": "dailyyamazaki",
 }
-DEFAULT_STORE = "lawson"  # a server-side konbini payment needs a store; the voucher names it
+DEFAULT_STORE = "lawson"  # a server-side konbini payment needs a store: when the request names none
 EVENT_KINDS = {
     "payment.captured": "paid",
     "payment.authorized": "processing",
@@ -255,7 +255,7 @@ class KomojuGateway:
             raise GatewayError(f"{request.method} cannot be paid without the hosted page", code="unsupported_method")
         details: dict[str, Any] = {"type": kind, "email": request.payer_email}
         if kind == "konbini":
-            details["store"] = DEFAULT_STORE
+            details["store"] = request.konbini_store or DEFAULT_STORE
         if request.payer_phone:
             details["phone"] = request.payer_phone
         if request.payer_name:
