@@ -1,20 +1,26 @@
 // Records the KOMOJU contract fixtures (tests/fixtures/komoju/*.json) by
-// driving the KOMOJU sandbox the way KOMOJU's official Node SDK
-// (komoju/komoju-node-sdk, generated from KOMOJU's OpenAPI description)
-// drives KOMOJU: the same paths, methods, JSON bodies and headers
-// (Basic auth with the secret key and an empty password, Content-Type
-// application/json on bodies, X-KOMOJU-API-VERSION, the SDK's User-Agent).
-// Our own script, not the SDK's code: the SDK repository could not be
-// fetched on the machine this was written on (README, "KOMOJU").
+// driving the KOMOJU sandbox THROUGH KOMOJU's official Node SDK
+// (komoju/komoju-node-sdk, @komoju/komoju-sdk, generated from KOMOJU's
+// OpenAPI description): its Configuration (setApiKey: Basic auth with the
+// secret key and an empty password; its User-Agent and X-KOMOJU-API-VERSION),
+// SessionsApi and PaymentsApi, pointed at the sandbox with the SDK's own
+// base-URL option (Configuration.basePath). A small recording proxy between
+// the SDK and the sandbox keeps what the SDK really put on the wire (method,
+// path, headers, body) and what it got back; the SDK's answer (axios:
+// response.data, or error.response for 4xx) must be that same JSON.
+// The SDK is not part of this repository and not a package here: build it
+// outside (README, "KOMOJU") and say where:
 //
-//   node tests/contract/komoju/record.mjs            # starts the sandbox itself
-//   KOMOJU_BASE=http://127.0.0.1:8788 node tests/contract/komoju/record.mjs
+//   KOMOJU_SDK_DIR=/tmp/komoju-node-sdk node tests/contract/komoju/record.mjs
+//   KOMOJU_BASE=http://127.0.0.1:8788 KOMOJU_SDK_DIR=... node tests/contract/komoju/record.mjs
 //
-// Node 20 (global fetch), no packages. The Python used to start the sandbox:
-// $PYTHON, else .venv/bin/python, else python3.
+// Node 20. The Python used to start the sandbox: $PYTHON, else
+// .venv/bin/python, else python3.
 
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { createServer as createHttpServer, request as httpRequest } from "node:http";
+import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -24,14 +30,17 @@ const root = resolve(here, "..", "..", "..");
 const out = join(root, "tests", "fixtures", "komoju");
 export const KEY = "sk_test_komoju_contract";
 export const WEBHOOK_SECRET = "komoju_contract_webhook_secret";
-// What the SDK sends on every call (configuration.ts of the SDK).
-const SDK_HEADERS = {
-  "User-Agent": "komoju-node-sdk/1.0.0-beta.1 api/2025-01-28",
-  "X-KOMOJU-API-VERSION": "2025-01-28",
-  Accept: "application/json, text/plain, */*",
-};
+const sdkDir = process.env.KOMOJU_SDK_DIR;
+if (!sdkDir || !existsSync(join(sdkDir, "dist", "index.js"))) {
+  console.error("KOMOJU_SDK_DIR must name a built komoju-node-sdk (its dist/index.js); see README, KOMOJU");
+  process.exit(2);
+}
+const sdkRequire = createRequire(join(resolve(sdkDir), "package.json"));
+const { Configuration, SessionsApi, PaymentsApi } = sdkRequire("./dist/index.js");
+// Headers of the transport, not of the SDK: not kept (the replay sets its own).
+const TRANSPORT = new Set(["host", "content-length", "connection", "transfer-encoding"]);
 // The fields KOMOJU's OpenAPI description marks as always present (the SDK's
-// model docs, docs/Models/*.md): the contract tests require every one.
+// models, models/*.ts, non-optional properties): the contract tests require every one.
 const MODELS = {
   Session: [
     "id", "resource", "mode", "amount", "currency", "session_url", "return_url", "default_locale",
@@ -88,30 +97,103 @@ async function startSandbox() {
   throw new Error("the sandbox did not start");
 }
 
-const basic = (key) => "Basic " + Buffer.from(`${key}:`).toString("base64");
+// Between the SDK and the sandbox: forwards each request as it came and keeps
+// the last exchange as it was on the wire.
+async function startProxy(target) {
+  const port = await freePort();
+  const proxy = { base: `http://127.0.0.1:${port}`, last: null };
+  const { hostname, port: targetPort } = new URL(target);
+  const server = createHttpServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      const sent = Buffer.concat(chunks);
+      const headers = { ...req.headers, host: `${hostname}:${targetPort}` };
+      const upstream = httpRequest({ hostname, port: targetPort, method: req.method, path: req.url, headers }, (answer) => {
+        const back = [];
+        answer.on("data", (c) => back.push(c));
+        answer.on("end", () => {
+          const body = Buffer.concat(back);
+          proxy.last = {
+            method: req.method,
+            path: req.url,
+            headers: req.rawHeaders,
+            body: sent.length ? sent.toString("utf8") : null,
+            status: answer.statusCode,
+            contentType: answer.headers["content-type"],
+            answer: body.toString("utf8"),
+          };
+          res.writeHead(answer.statusCode, answer.headers);
+          res.end(body);
+        });
+      });
+      upstream.on("error", (e) => {
+        res.writeHead(502);
+        res.end(String(e));
+      });
+      upstream.end(sent);
+    });
+  });
+  await new Promise((ok) => server.listen(port, "127.0.0.1", ok));
+  proxy.stop = () => server.close();
+  return proxy;
+}
 
-// One SDK call: records what was sent and what came back.
-async function call(ctx, name, sdkCall, model, method, path, body, { key = KEY, idempotency } = {}) {
-  const headers = { ...SDK_HEADERS, Authorization: basic(key) };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (idempotency) headers["X-KOMOJU-IDEMPOTENCY"] = idempotency;
-  const url = `${ctx.base}/api/v1${ctx.fill(path)}`;
-  const response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await response.text();
-  const answer = JSON.parse(text);
-  const shown = { ...headers, Authorization: key === KEY ? "<basic: the secret key>" : "<basic: a wrong key>" };
+// The SDK's clients, configured as its README says, at the sandbox's base URL.
+function clients(base, key) {
+  const config = new Configuration({ basePath: `${base}/api/v1` });
+  config.setApiKey(key);
+  return { sessions: new SessionsApi(config), payments: new PaymentsApi(config) };
+}
+
+// One SDK call: what the SDK sent and what it got (through the proxy), and
+// what the SDK handed back to its caller.
+async function call(ctx, name, sdkCall, model, path, invoke, { key = KEY } = {}) {
+  ctx.proxy.last = null;
+  let status;
+  let data;
+  try {
+    const response = await invoke(key === KEY ? ctx.sdk : clients(ctx.proxy.base, key));
+    status = response.status;
+    data = response.data;
+  } catch (error) {
+    if (!error.response) throw error; // refused before or without an HTTP answer
+    status = error.response.status;
+    data = error.response.data;
+  }
+  const wire = ctx.proxy.last;
+  if (!wire) throw new Error(`${name}: the SDK sent nothing`);
+  const answer = JSON.parse(wire.answer);
+  // The SDK parsed the answer into the same JSON that was on the wire.
+  if (status !== wire.status || JSON.stringify(data) !== JSON.stringify(answer)) {
+    throw new Error(`${name}: the SDK read ${status} ${JSON.stringify(data)} from ${wire.status} ${wire.answer}`);
+  }
+  if (wire.path !== `/api/v1${ctx.fill(path)}`) throw new Error(`${name}: the SDK called ${wire.path}, not ${path}`);
+  const headers = {};
+  for (let i = 0; i < wire.headers.length; i += 2) {
+    const header = wire.headers[i];
+    if (TRANSPORT.has(header.toLowerCase())) continue;
+    headers[header] = wire.headers[i + 1];
+  }
+  for (const header of Object.keys(headers)) {
+    if (header.toLowerCase() === "authorization") {
+      const expected = "Basic " + Buffer.from(`${key}:`).toString("base64");
+      if (headers[header] !== expected) throw new Error(`${name}: the SDK sent ${headers[header]}`);
+      headers[header] = key === KEY ? "<basic: the secret key>" : "<basic: a wrong key>";
+    }
+  }
   const fixture = {
     name,
     sdk_call: sdkCall,
     model,
     model_fields: MODELS[model] || [],
-    request: { method, path, headers: shown, body: body === undefined ? null : body },
-    response: { status: response.status, content_type: response.headers.get("content-type"), body: answer },
+    request: { method: wire.method, path, headers, body: wire.body === null ? null : JSON.parse(wire.body) },
+    response: { status: wire.status, content_type: wire.contentType, body: answer },
   };
   ctx.results[name] = answer;
   ctx.steps.push(name);
   writeFileSync(join(out, `${name}.json`), JSON.stringify(fixture, null, 2) + "\n");
-  console.log(`${String(response.status).padEnd(4)} ${method.padEnd(5)} ${path}  (${name})`);
+  console.log(`${String(wire.status).padEnd(4)} ${wire.method.padEnd(5)} ${path}  (${name}: ${sdkCall})`);
   return answer;
 }
 
@@ -130,8 +212,11 @@ async function browser(ctx, name, path, form) {
 async function main() {
   mkdirSync(out, { recursive: true });
   const sandbox = await startSandbox();
+  const proxy = await startProxy(sandbox.base);
   const ctx = {
     base: sandbox.base,
+    proxy,
+    sdk: clients(proxy.base, KEY),
     results: {},
     steps: [],
     // "{step.field.field}" in a path: a value an earlier answer gave
@@ -140,6 +225,8 @@ async function main() {
         fields.split(".").reduce((v, f) => v[f], ctx.results[step]),
       ),
   };
+  const id = (path) => ctx.fill(path);
+  const key = (value) => ({ headers: { "X-KOMOJU-IDEMPOTENCY": value } }); // the SDK's per-call options
   try {
     const session = {
       amount: 4980,
@@ -155,70 +242,94 @@ async function main() {
       metadata: { payment_id: "1", merchant_name: "テスト電力株式会社" },
       payment_data: { external_order_num: "smspay-1" },
     };
-    await call(ctx, "01_sessions_create", "SessionsApi.createSession", "Session", "POST", "/sessions", session, {
-      idempotency: "smspay-contract-session-1",
-    });
-    await call(ctx, "02_sessions_create_replayed", "SessionsApi.createSession", "Session", "POST", "/sessions", session, {
-      idempotency: "smspay-contract-session-1",
-    });
-    await call(ctx, "03_sessions_show", "SessionsApi.showSession", "Session", "GET", "/sessions/{01_sessions_create.id}");
-    await call(ctx, "04_sessions_create_other", "SessionsApi.createSession", "Session", "POST", "/sessions", {
-      ...session,
-      payment_types: ["credit_card"],
-      payment_data: { external_order_num: "smspay-2" },
-    });
-    await call(ctx, "05_sessions_cancel", "SessionsApi.cancelSession", "Session", "POST", "/sessions/{04_sessions_create_other.id}/cancel");
-    await call(ctx, "06_sessions_cancel_again", "SessionsApi.cancelSession", "APIError", "POST", "/sessions/{04_sessions_create_other.id}/cancel");
+    await call(ctx, "01_sessions_create", "SessionsApi.createSession", "Session", "/sessions", (c) =>
+      c.sessions.createSession({ createSessionRequest: session }, key("smspay-contract-session-1")),
+    );
+    await call(ctx, "02_sessions_create_replayed", "SessionsApi.createSession", "Session", "/sessions", (c) =>
+      c.sessions.createSession({ createSessionRequest: session }, key("smspay-contract-session-1")),
+    );
+    await call(ctx, "03_sessions_show", "SessionsApi.showSession", "Session", "/sessions/{01_sessions_create.id}", (c) =>
+      c.sessions.showSession({ id: id("{01_sessions_create.id}") }),
+    );
+    await call(ctx, "04_sessions_create_other", "SessionsApi.createSession", "Session", "/sessions", (c) =>
+      c.sessions.createSession({
+        createSessionRequest: { ...session, payment_types: ["credit_card"], payment_data: { external_order_num: "smspay-2" } },
+      }),
+    );
+    const other = "{04_sessions_create_other.id}";
+    await call(ctx, "05_sessions_cancel", "SessionsApi.cancelSession", "Session", `/sessions/${other}/cancel`, (c) =>
+      c.sessions.cancelSession({ id: id(other) }),
+    );
+    await call(ctx, "06_sessions_cancel_again", "SessionsApi.cancelSession", "APIError", `/sessions/${other}/cancel`, (c) =>
+      c.sessions.cancelSession({ id: id(other) }),
+    );
     await browser(ctx, "07_payer_pays_by_card", "/sessions/{01_sessions_create.id}", {
       payment_type: "credit_card",
       outcome: "success",
     });
-    await call(ctx, "08_sessions_show_completed", "SessionsApi.showSession", "Session", "GET", "/sessions/{01_sessions_create.id}");
-    await call(ctx, "09_payments_show", "PaymentsApi.showPayment", "Payment", "GET", "/payments/{08_sessions_show_completed.payment.id}");
-    await call(ctx, "10_payments_refund", "PaymentsApi.refundPayment", "Payment", "POST", "/payments/{08_sessions_show_completed.payment.id}/refund", {
-      amount: 980,
-      description: "requested_by_customer",
-    }, { idempotency: "smspay-contract-refund-1" });
+    await call(ctx, "08_sessions_show_completed", "SessionsApi.showSession", "Session", "/sessions/{01_sessions_create.id}", (c) =>
+      c.sessions.showSession({ id: id("{01_sessions_create.id}") }),
+    );
+    const paid = "{08_sessions_show_completed.payment.id}";
+    await call(ctx, "09_payments_show", "PaymentsApi.showPayment", "Payment", `/payments/${paid}`, (c) =>
+      c.payments.showPayment({ id: id(paid) }),
+    );
+    await call(ctx, "10_payments_refund", "PaymentsApi.refundPayment", "Payment", `/payments/${paid}/refund`, (c) =>
+      c.payments.refundPayment(
+        { id: id(paid), refundPaymentRequest: { amount: 980, description: "requested_by_customer" } },
+        key("smspay-contract-refund-1"),
+      ),
+    );
     const payer = { email: "payer@example.test", phone: "09012345678", family_name: "山田", given_name: "太郎" };
-    await call(ctx, "11_payments_create_konbini", "PaymentsApi.createPayment", "Payment", "POST", "/payments", {
+    const create = (body, idempotency) => (c) =>
+      c.payments.createPayment({ createPaymentRequest: body }, idempotency ? key(idempotency) : undefined);
+    await call(ctx, "11_payments_create_konbini", "PaymentsApi.createPayment", "Payment", "/payments", create({
       amount: 4980,
       currency: "JPY",
       external_order_num: "smspay-3",
       metadata: { payment_id: "3" },
       payment_details: { type: "konbini", store: "lawson", email: payer.email },
-    }, { idempotency: "smspay-contract-konbini-1" });
-    await call(ctx, "12_payments_create_pay_easy", "PaymentsApi.createPayment", "Payment", "POST", "/payments", {
+    }, "smspay-contract-konbini-1"));
+    await call(ctx, "12_payments_create_pay_easy", "PaymentsApi.createPayment", "Payment", "/payments", create({
       amount: 4980,
       currency: "JPY",
       external_order_num: "smspay-4",
       payment_details: { type: "pay_easy", ...payer },
-    }, { idempotency: "smspay-contract-pay-easy-1" });
-    await call(ctx, "13_payments_create_bank_transfer", "PaymentsApi.createPayment", "Payment", "POST", "/payments", {
+    }, "smspay-contract-pay-easy-1"));
+    await call(ctx, "13_payments_create_bank_transfer", "PaymentsApi.createPayment", "Payment", "/payments", create({
       amount: 4980,
       currency: "JPY",
       external_order_num: "smspay-5",
       payment_details: { type: "bank_transfer", ...payer },
-    }, { idempotency: "smspay-contract-bank-1" });
-    await call(ctx, "14_payments_refund_konbini", "PaymentsApi.refundPayment", "APIError", "POST", "/payments/{11_payments_create_konbini.id}/refund", {
-      amount: 100,
-    });
-    await call(ctx, "15_error_bad_key", "SessionsApi.showSession", "APIError", "GET", "/sessions/{01_sessions_create.id}", undefined, {
-      key: "sk_test_wrong",
-    });
-    await call(ctx, "16_error_bad_amount", "SessionsApi.createSession", "APIError", "POST", "/sessions", { ...session, amount: 0, line_items: [] });
-    await call(ctx, "17_error_missing_currency", "PaymentsApi.createPayment", "APIError", "POST", "/payments", {
+    }, "smspay-contract-bank-1"));
+    const konbini = "{11_payments_create_konbini.id}";
+    await call(ctx, "14_payments_refund_konbini", "PaymentsApi.refundPayment", "APIError", `/payments/${konbini}/refund`, (c) =>
+      c.payments.refundPayment({ id: id(konbini), refundPaymentRequest: { amount: 100 } }),
+    );
+    await call(ctx, "15_error_bad_key", "SessionsApi.showSession", "APIError", "/sessions/{01_sessions_create.id}", (c) =>
+      c.sessions.showSession({ id: id("{01_sessions_create.id}") }), { key: "sk_test_wrong" },
+    );
+    await call(ctx, "16_error_bad_amount", "SessionsApi.createSession", "APIError", "/sessions", (c) =>
+      c.sessions.createSession({ createSessionRequest: { ...session, amount: 0, line_items: [] } }),
+    );
+    await call(ctx, "17_error_missing_currency", "PaymentsApi.createPayment", "APIError", "/payments", create({
       amount: 4980,
       payment_details: { type: "konbini", store: "lawson", email: payer.email },
-    });
-    await call(ctx, "18_error_unknown_session", "SessionsApi.showSession", "APIError", "GET", "/sessions/0000000000000000000000000");
-    await call(ctx, "19_error_unknown_payment", "PaymentsApi.showPayment", "APIError", "GET", "/payments/0000000000000000000000000");
-    await call(ctx, "20_error_konbini_without_store", "PaymentsApi.createPayment", "APIError", "POST", "/payments", {
+    }));
+    await call(ctx, "18_error_unknown_session", "SessionsApi.showSession", "APIError", "/sessions/0000000000000000000000000", (c) =>
+      c.sessions.showSession({ id: "0000000000000000000000000" }),
+    );
+    await call(ctx, "19_error_unknown_payment", "PaymentsApi.showPayment", "APIError", "/payments/0000000000000000000000000", (c) =>
+      c.payments.showPayment({ id: "0000000000000000000000000" }),
+    );
+    await call(ctx, "20_error_konbini_without_store", "PaymentsApi.createPayment", "APIError", "/payments", create({
       amount: 4980,
       currency: "JPY",
       payment_details: { type: "konbini", email: payer.email },
-    });
+    }));
     writeFileSync(join(out, "index.json"), JSON.stringify({ key: KEY, steps: ctx.steps }, null, 2) + "\n");
   } finally {
+    proxy.stop();
     sandbox.stop();
   }
 }
