@@ -130,6 +130,12 @@ def _digits(n: int) -> str:
     return "".join(secrets.choice("0123456789") for _ in range(n))
 
 
+def _given(fields: dict[str, Any]) -> dict[str, Any]:
+    """Optional fields as KOMOJU's models have them: absent when not given,
+    never ``null`` (the SDK's types: ``image?: string``, ``name?: string``)."""
+    return {k: v for k, v in fields.items() if v is not None}
+
+
 def _iso(ts: float | None = None) -> str:
     moment = datetime.fromtimestamp(time.time() if ts is None else ts, UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
@@ -401,13 +407,15 @@ def create_app(config: KomojuSandboxConfig | None = None) -> Starlette:  # noqa:
             if not isinstance(line, dict) or not line.get("description"):
                 raise _missing(f"line_items[{i}][description]")
             items.append(
-                {
-                    "amount": _int(line.get("amount", 0), f"line_items[{i}][amount]"),
-                    "description": str(line["description"]),
-                    "quantity": _int(line.get("quantity", 1), f"line_items[{i}][quantity]"),
-                    "image": line.get("image"),
-                    "external_product_num": line.get("external_product_num"),
-                }
+                _given(
+                    {
+                        "amount": _int(line.get("amount", 0), f"line_items[{i}][amount]"),
+                        "description": str(line["description"]),
+                        "quantity": _int(line.get("quantity", 1), f"line_items[{i}][quantity]"),
+                        "image": line.get("image"),
+                        "external_product_num": line.get("external_product_num"),
+                    }
+                )
             )
         if items and sum(i["amount"] * i["quantity"] for i in items) != amount:
             raise _invalid("line_items", "must add up to the amount")
@@ -444,16 +452,18 @@ def create_app(config: KomojuSandboxConfig | None = None) -> Starlette:  # noqa:
             "expired": False,
             "merchant": {"name": str(metadata.get("merchant_name") or "")},
             "metadata": {str(k): str(v) for k, v in metadata.items()},
-            "payment": None,
-            "payment_data": {
-                "external_order_num": payment_data.get("external_order_num"),
-                "name": payment_data.get("name"),
-                "name_kana": payment_data.get("name_kana"),
-                "capture": str(payment_data.get("capture") or "auto"),
-            },
+            "payment_data": _given(
+                {
+                    "external_order_num": payment_data.get("external_order_num"),
+                    "name": payment_data.get("name"),
+                    "name_kana": payment_data.get("name_kana"),
+                    "capture": str(payment_data.get("capture") or "auto"),
+                }
+            ),
             "line_items": items,
-            "email": p.get("email"),
         }
+        if p.get("email"):
+            obj["email"] = str(p["email"])
         obj["_expires"] = now + seconds
         state.sessions[sid] = obj
         state.owner[sid] = request.state.merchant
@@ -465,7 +475,8 @@ def create_app(config: KomojuSandboxConfig | None = None) -> Starlette:  # noqa:
             if obj["status"] == "pending" and time.time() > obj["_expires"]:
                 out["expired"] = True
             pid = obj.get("_payment")
-            out["payment"] = state.payments[pid] if pid else None
+            if pid:  # as KOMOJU's model: no ``payment`` until there is one
+                out["payment"] = state.payments[pid]
         return out
 
     def show_session(request: Request, p: dict[str, Any], outbox: list[Any]) -> dict[str, Any]:
@@ -556,7 +567,7 @@ def create_app(config: KomojuSandboxConfig | None = None) -> Starlette:  # noqa:
             "customer_family_name": details.get("family_name"),
             "customer_given_name": details.get("given_name"),
             "mcc": None,
-            "statement_descriptor": None,
+            "statement_descriptor": {},  # an object, as KOMOJU's model: none set
             "refunds": [],
             "refund_requests": [],
         }

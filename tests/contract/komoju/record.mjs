@@ -17,11 +17,12 @@
 // Node 20. The Python used to start the sandbox: $PYTHON, else
 // .venv/bin/python, else python3.
 
-import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer, request as httpRequest } from "node:http";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -192,9 +193,48 @@ async function call(ctx, name, sdkCall, model, path, invoke, { key = KEY } = {})
   };
   ctx.results[name] = answer;
   ctx.steps.push(name);
+  ctx.typed.push({ name, model, body: data });
   writeFileSync(join(out, `${name}.json`), JSON.stringify(fixture, null, 2) + "\n");
   console.log(`${String(wire.status).padEnd(4)} ${wire.method.padEnd(5)} ${path}  (${name}: ${sdkCall})`);
   return answer;
+}
+
+// What the SDK handed back, held to the SDK's own TypeScript models (its
+// models/*.ts, compiled by its TypeScript with strict null checks): each
+// answer as a literal of the model's wire type (enums as their string
+// values), so a missing required field, a null where the model has none, a
+// wrong JSON type, an enum value the model lacks or a field it does not know
+// fails the recording. Our check, the SDK's types.
+function typecheck(typed) {
+  const models = join(resolve(sdkDir), "models");
+  const tsc = join(resolve(sdkDir), "node_modules", "typescript", "bin", "tsc");
+  if (!existsSync(join(models, "index.ts")) || !existsSync(tsc)) {
+    console.log("the SDK has no models/ or TypeScript: answers not type-checked");
+    return true;
+  }
+  const dir = mkdtempSync(join(tmpdir(), "komoju-contract-"));
+  const lines = [
+    `import type * as M from ${JSON.stringify(models)};`,
+    "type Wire<T> = T extends string ? `${T}` : T extends Array<infer U> ? Array<Wire<U>> : T extends object ? { [K in keyof T]: Wire<T[K]> } : T;",
+    // The two nulls the sandbox keeps where the model says string (there is
+    // no value to give): named here, nowhere else (README, "KOMOJU").
+    "type Payment = Omit<M.Payment, 'session'> & { session: string | null }; // a payment made without a session",
+    "type APIError = { error: Omit<M.APIErrorBody, 'param'> & { param: string | null } }; // an error about no parameter",
+    "type Session = M.Session;",
+    ...typed.map(({ name, model, body }) => `export const f${name}: Wire<${model}> = ${JSON.stringify(body, null, 2)};`),
+  ];
+  const file = join(dir, "answers.ts");
+  writeFileSync(file, lines.join("\n") + "\n");
+  const run = spawnSync(process.execPath, [tsc, "--noEmit", "--strict", "--target", "es2020", "--moduleResolution", "node", "--skipLibCheck", file], {
+    encoding: "utf8",
+  });
+  if (run.status === 0) {
+    rmSync(dir, { recursive: true, force: true });
+    console.log(`${typed.length} answers match the SDK's models`);
+    return true;
+  }
+  console.error(`the SDK's models refuse answers (${file}):\n${run.stdout}${run.stderr}`);
+  return false;
 }
 
 // A step a browser does (the payer on the hosted page): replayed, not compared.
@@ -219,6 +259,7 @@ async function main() {
     sdk: clients(proxy.base, KEY),
     results: {},
     steps: [],
+    typed: [],
     // "{step.field.field}" in a path: a value an earlier answer gave
     fill: (path) =>
       path.replace(/\{([a-z0-9_]+)\.([a-z_.]+)\}/g, (_, step, fields) =>
@@ -328,6 +369,7 @@ async function main() {
       payment_details: { type: "konbini", email: payer.email },
     }));
     writeFileSync(join(out, "index.json"), JSON.stringify({ key: KEY, steps: ctx.steps }, null, 2) + "\n");
+    if (!typecheck(ctx.typed)) process.exitCode = 1;
   } finally {
     proxy.stop();
     sandbox.stop();
