@@ -190,6 +190,15 @@ def test_direct_payments_answer_their_numbers(
     wait_until(lambda: any(json.loads(b)["data"]["id"] == direct.id for _, b in receiver.calls), timeout=10)
 
 
+def test_the_sandbox_speaks_the_sdks_locales_only(sandbox_base: str) -> None:
+    """KOMOJU's Locale (the official SDK's models/locale.ts): ja, en, ko."""
+    body = {"amount": 100, "currency": "JPY", "return_url": "https://example.test/done"}
+    for locale, status in (("ko", 200), ("zh", 400)):
+        answer = httpx.post(f"{sandbox_base}/api/v1/sessions", auth=(KEY, ""), json={**body, "default_locale": locale})
+        assert answer.status_code == status, (locale, answer.text)
+    assert answer.json()["error"]["param"] == "default_locale"
+
+
 def test_a_konbini_payment_goes_to_the_store_the_payer_chose(sandbox_base: str) -> None:
     gw = _gateway(sandbox_base)
     chosen = gw.create_direct_payment(_direct("konbini", konbini_store="family-mart"))

@@ -431,7 +431,7 @@ def create_app(config: KomojuSandboxConfig | None = None) -> Starlette:  # noqa:
         if not 1 <= seconds <= SESSION_SECONDS:
             raise _invalid("expires_in_seconds", f"must be between 1 and {SESSION_SECONDS}")
         locale = str(p.get("default_locale") or "ja")
-        if locale not in ("ja", "en", "ko", "zh"):
+        if locale not in ("ja", "en", "ko"):  # KOMOJU's Locale (the SDK's models/locale.ts)
             raise _invalid("default_locale")
         sid = _new_id()
         now = time.time()
@@ -514,7 +514,7 @@ def create_app(config: KomojuSandboxConfig | None = None) -> Starlette:  # noqa:
         deadline = jst_day * 86400 + 86399 - 9 * 3600
         shown: dict[str, Any] = {"type": kind, "email": details.get("email")}
         if kind == "credit_card":
-            shown.update(brand="visa", last_four_digits="4242", month="12", year="2030", name="SANDBOX TESTER")
+            shown.update(brand="visa", last_four_digits="4242", month=12, year=2030, name="SANDBOX TESTER")
         elif kind == "paypay":
             shown.update(redirect_url=None)
         elif kind == "konbini":

@@ -218,9 +218,13 @@ function typecheck(typed) {
     "type Wire<T> = T extends string ? `${T}` : T extends Array<infer U> ? Array<Wire<U>> : T extends object ? { [K in keyof T]: Wire<T[K]> } : T;",
     // The two nulls the sandbox keeps where the model says string (there is
     // no value to give): named here, nowhere else (README, "KOMOJU").
-    "type Payment = Omit<M.Payment, 'session'> & { session: string | null }; // a payment made without a session",
+    // The SDK's ResponsePaymentDetailsAll intersects each member with a string
+    // literal type ({ type: 'konbini' } & ...) that its enum-typed `type`
+    // cannot meet, so TypeScript reduces it to never: held to the members here.
+    "type Details = M.ResponsePaymentDetailsCreditCard | M.ResponsePaymentDetailsKonbini | M.ResponsePaymentDetailsPayEasy | M.ResponsePaymentDetailsBankTransfer;",
+    "type Payment = Omit<M.Payment, 'session' | 'payment_details'> & { session: string | null; payment_details: Details }; // session: a payment made without one",
     "type APIError = { error: Omit<M.APIErrorBody, 'param'> & { param: string | null } }; // an error about no parameter",
-    "type Session = M.Session;",
+    "type Session = Omit<M.Session, 'payment'> & { payment?: Payment };",
     ...typed.map(({ name, model, body }) => `export const f${name}: Wire<${model}> = ${JSON.stringify(body, null, 2)};`),
   ];
   const file = join(dir, "answers.ts");
