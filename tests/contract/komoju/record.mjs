@@ -61,6 +61,14 @@ const MODELS = {
   ResponsePaymentDetailsBankTransfer: ["type", "email"],
 };
 
+// What each SDK method takes (its request model), for the bodies it sent on
+// calls KOMOJU accepted; the error cases send wrong bodies on purpose.
+const REQUESTS = {
+  createSession: "M.CreateSessionRequestWithPaymentMode",
+  createPayment: "M.CreatePaymentRequestWithPaymentDetails",
+  refundPayment: "M.RefundPaymentRequest",
+};
+
 function freePort() {
   return new Promise((ok, fail) => {
     const srv = createServer();
@@ -194,6 +202,8 @@ async function call(ctx, name, sdkCall, model, path, invoke, { key = KEY } = {})
   ctx.results[name] = answer;
   ctx.steps.push(name);
   ctx.typed.push({ name, model, body: data });
+  const sentModel = REQUESTS[sdkCall.split(".")[1]];
+  if (sentModel && wire.body !== null && status < 300) ctx.typed.push({ name: `${name}_sent`, model: sentModel, body: JSON.parse(wire.body) });
   writeFileSync(join(out, `${name}.json`), JSON.stringify(fixture, null, 2) + "\n");
   console.log(`${String(wire.status).padEnd(4)} ${wire.method.padEnd(5)} ${path}  (${name}: ${sdkCall})`);
   return answer;
@@ -234,10 +244,10 @@ function typecheck(typed) {
   });
   if (run.status === 0) {
     rmSync(dir, { recursive: true, force: true });
-    console.log(`${typed.length} answers match the SDK's models`);
+    console.log(`${typed.length} bodies sent and answered match the SDK's models`);
     return true;
   }
-  console.error(`the SDK's models refuse answers (${file}):\n${run.stdout}${run.stderr}`);
+  console.error(`the SDK's models refuse what was sent or answered (${file}):\n${run.stdout}${run.stderr}`);
   return false;
 }
 
@@ -273,7 +283,8 @@ async function main() {
   const id = (path) => ctx.fill(path);
   const key = (value) => ({ headers: { "X-KOMOJU-IDEMPOTENCY": value } }); // the SDK's per-call options
   try {
-    const session = {
+    const session = { // as KomojuGateway.session_body builds it
+      mode: "payment",
       amount: 4980,
       currency: "JPY",
       return_url: "https://example.test/l/token/done",
@@ -285,6 +296,7 @@ async function main() {
         { description: "従量料金", quantity: 2, amount: 490 },
       ],
       metadata: { payment_id: "1", merchant_name: "テスト電力株式会社" },
+      expires_in_seconds: 86400,
       payment_data: { external_order_num: "smspay-1" },
     };
     await call(ctx, "01_sessions_create", "SessionsApi.createSession", "Session", "/sessions", (c) =>
