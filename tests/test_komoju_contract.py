@@ -1,6 +1,7 @@
 """The KOMOJU sandbox held to recorded KOMOJU calls (tests/fixtures/komoju/,
-recorded by tests/contract/komoju/record.mjs, which drives the sandbox the
-way KOMOJU's official Node SDK drives KOMOJU; see README, "KOMOJU"). Each
+recorded by tests/contract/komoju/record.mjs through KOMOJU's official Node
+SDK, whose models also type-check what was sent and answered; see README,
+"KOMOJU"). Each
 fixture is replayed in order over real HTTP against the sandbox mounted in
 the app (``/sim/komoju``): the same status, every field name the SDK
 received with the same JSON type and value (ids, times, URLs and voucher
