@@ -65,10 +65,16 @@ class Settings(BaseSettings):
     karaden_sim_service_id: int = 1
 
     # Payment gateway: the built-in Stripe-compatible sandbox, or Stripe.
-    payment_provider: Literal["sandbox", "stripe"] = "sandbox"
+    payment_provider: Literal["sandbox", "stripe", "komoju"] = "sandbox"
     stripe_api_base: str = ""  # empty: the sandbox mounted in this server
     stripe_secret_key: str = "sk_test_sandbox"
     stripe_webhook_secret: str = "whsec_sandbox_secret"
+    # KOMOJU (issue 13): the KOMOJU-compatible sandbox is mounted at
+    # /sim/komoju next to the Stripe one (default) or when
+    # SMSPAY_PAYMENT_PROVIDER=komoju points at it (empty API base).
+    komoju_api_base: str = ""  # empty: the KOMOJU sandbox mounted in this server
+    komoju_secret_key: str = "sk_test_komoju_sandbox"
+    komoju_webhook_secret: str = "komoju_sandbox_webhook_secret"
 
     # Background work in the app's lifespan (also runnable as its own process).
     run_worker_in_app: bool = True
@@ -159,7 +165,21 @@ class Settings(BaseSettings):
 
     @property
     def payment_api_base(self) -> str:
+        """The fallback gateway's API root (the recipient pages allow forms to its origin)."""
+        if self.payment_provider == "komoju":
+            return self.komoju_api_base_url
         return (self.stripe_api_base or f"{self.public_base_url}/sim/stripe").rstrip("/")
+
+    @property
+    def komoju_api_base_url(self) -> str:
+        """KOMOJU's API root (``.../api/v1``): the embedded sandbox unless set."""
+        return (self.komoju_api_base or f"{self.public_base_url}/sim/komoju/api/v1").rstrip("/")
+
+    @property
+    def komoju_sandbox_in_use(self) -> bool:
+        """The KOMOJU sandbox is mounted: with the embedded Stripe sandbox,
+        or when KOMOJU is the fallback gateway and no API base is set."""
+        return self.payment_provider == "sandbox" or (self.payment_provider == "komoju" and not self.komoju_api_base)
 
 
 # --- issue 18 (security defaults): real providers need their own secrets ---
@@ -171,6 +191,7 @@ class Settings(BaseSettings):
 PUBLIC_DEFAULT_SECRETS = {
     "twilio_auth_token": "simulator-auth-token",
     "stripe_webhook_secret": "whsec_sandbox_secret",
+    "komoju_webhook_secret": "komoju_sandbox_webhook_secret",
 }
 
 
@@ -185,6 +206,11 @@ def missing_provider_secrets(settings: Settings) -> list[str]:
     checks = (
         (settings.sms_provider == "twilio", "twilio_auth_token", "SMSPAY_SMS_PROVIDER=twilio"),
         (settings.payment_provider == "stripe", "stripe_webhook_secret", "SMSPAY_PAYMENT_PROVIDER=stripe"),
+        (
+            settings.payment_provider == "komoju" and bool(settings.komoju_api_base),
+            "komoju_webhook_secret",
+            "SMSPAY_PAYMENT_PROVIDER=komoju with SMSPAY_KOMOJU_API_BASE",
+        ),
     )
     for in_use, name, why in checks:
         value = getattr(settings, name)

@@ -172,6 +172,20 @@ MESSAGES = {
     "recipient.store_lawson": {"ja": "ローソン", "en": "Lawson"},
     "recipient.store_ministop": {"ja": "ミニストップ", "en": "Ministop"},
     "recipient.store_seicomart": {"ja": "セイコーマート", "en": "Seicomart"},
+    "recipient.store_seveneleven": {"ja": "セブン-イレブン", "en": "7-Eleven"},
+    "recipient.store_dailyyamazaki": {"ja": "デイリーヤマザキ", "en": "Daily Yamazaki"},
+    "recipient.voucher_payeasy_title": {"ja": "ペイジーでのお支払い", "en": "Pay with Pay-easy"},
+    "recipient.voucher_payeasy_intro": {
+        "ja": "銀行ATMまたはネットバンキングの「ペイジー」で、下記の番号を入力してください。",
+        "en": "At a bank ATM or in online banking, choose Pay-easy and enter these numbers.",
+    },
+    "recipient.payeasy_bank_id": {"ja": "収納機関番号", "en": "Biller number"},
+    "recipient.payeasy_customer_id": {"ja": "お客様番号", "en": "Customer number"},
+    "recipient.payeasy_confirmation_id": {"ja": "確認番号", "en": "Confirmation number"},
+    "recipient.voucher_sms_payeasy": {
+        "ja": "{prefix}ペイジー {amount} 収納機関番号{bank} お客様番号{customer} 確認番号{confirmation}",
+        "en": "{prefix}Pay-easy {amount}: biller {bank}, customer {customer}, confirmation {confirmation}",
+    },
     "recipient.voucher_bank_title": {"ja": "銀行振込でのお支払い", "en": "Pay by bank transfer"},
     "recipient.voucher_bank_intro": {
         "ja": "下記の口座へ、ちょうどの金額をお振り込みください。",

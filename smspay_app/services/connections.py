@@ -21,8 +21,8 @@ campaign's pick, else the organisation's default, else the environment's
 account) and ``payment_route_of`` (an existing ``Payment``: the connection it
 was created through, ``Payment.payment_connection_id``) give a
 ``PaymentSpec``; ``build_payment_gateway`` turns it into an adapter through
-``PAYMENT_GATEWAYS`` (one entry per provider: sandbox, stripe; a KOMOJU adapter
-is one more line) and caches it. Each payment connection has its own webhook
+``PAYMENT_GATEWAYS`` (one entry per provider: sandbox, stripe, komoju) and
+caches it. Each payment connection has its own webhook
 URL, ``/webhooks/payments/{public_id}`` (``payment_webhook_url``), verified
 with that connection's secret and applied only to its own payments
 (``payment_belongs``)."""
@@ -718,12 +718,22 @@ def _stripe_protocol(spec: PaymentSpec) -> PaymentGateway:
     )
 
 
-# The registry of payment adapters, by provider. KOMOJU is one more entry:
-# "komoju": GatewayKind(lambda spec: KomojuGateway(api_base=..., secret_key=
-# spec.secret_key, webhook_secret=spec.webhook_secret), "x-komoju-signature").
+# KOMOJU's API when a connection names no other base (the embedded KOMOJU
+# sandbox is ``{public_base_url}/sim/komoju/api/v1``).
+KOMOJU_API_BASE = "https://komoju.com/api/v1"
+
+
+def _komoju(spec: PaymentSpec) -> PaymentGateway:
+    from smspay_app.providers.payments.komoju import KomojuGateway
+
+    return KomojuGateway.for_connection(spec.secret_key, spec.webhook_secret, spec.api_base or KOMOJU_API_BASE)
+
+
+# The registry of payment adapters, by provider.
 PAYMENT_GATEWAYS: dict[str, GatewayKind] = {
     "sandbox": GatewayKind(_stripe_protocol, "stripe-signature"),
     "stripe": GatewayKind(_stripe_protocol, "stripe-signature"),
+    "komoju": GatewayKind(_komoju, "x-komoju-signature"),
 }
 
 _gateways: dict[PaymentSpec, PaymentGateway] = {}
@@ -774,6 +784,14 @@ def fallback_payment_spec(settings: Settings | None = None) -> PaymentSpec:
     """The environment's payment account (``SMSPAY_PAYMENT_PROVIDER`` and the
     ``SMSPAY_STRIPE_*`` settings): what ``get_payment_gateway`` builds."""
     settings = settings or get_settings()
+    if settings.payment_provider == "komoju":
+        return PaymentSpec(
+            connection_id=None,
+            provider="komoju",
+            api_base=settings.komoju_api_base_url,
+            secret_key=settings.komoju_secret_key,
+            webhook_secret=settings.komoju_webhook_secret,
+        )
     return PaymentSpec(
         connection_id=None,
         provider=settings.payment_provider,

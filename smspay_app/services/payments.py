@@ -35,7 +35,13 @@ from sqlmodel import Session, select
 from smspay_app.domain.clock import utcnow
 from smspay_app.domain.errors import Refused
 from smspay_app.models import AuditLog, InvoiceLine, Payment, Recipient, WebhookEvent
-from smspay_app.providers.payments.base import CheckoutRequest, GatewayError, PaymentDetails, PaymentGateway
+from smspay_app.providers.payments.base import (
+    CheckoutRequest,
+    GatewayError,
+    GatewayOutcome,
+    PaymentDetails,
+    PaymentGateway,
+)
 from smspay_app.providers.payments.base import WebhookEvent as GatewayEvent
 from smspay_app.services import connections, timeline
 from smspay_app.services.journey import LinkContext, payment_state
@@ -282,6 +288,34 @@ def _expire(session: Session, gateway: PaymentGateway, payment: Payment) -> None
     _touch(session, payment, utcnow(), "payment_expired")
 
 
+def returned_from_gateway(session: Session, ctx: LinkContext, session_id: str) -> None:
+    """The payer came back from a gateway that names its session on the
+    return URL whether they paid or gave up (KOMOJU: ``?session_id=``; it
+    sends no event for a cancelled session): the recipient's open checkout
+    with that session is expired when the gateway says it was cancelled or
+    has expired, so the person may start again. Anything else is left to the
+    webhooks. Asks the account the checkout was made through
+    (``connections.gateway_for_payment``). Flushes; the caller commits."""
+    payment = session.exec(
+        select(Payment).where(
+            Payment.recipient_id == ctx.recipient.id,
+            Payment.provider_session_id == session_id,
+            Payment.status == "open",
+        )
+    ).first()
+    if payment is None or not session_id:
+        return
+    try:
+        raw = connections.gateway_for_payment(session, payment).retrieve_checkout(session_id)
+    except GatewayError as exc:
+        log.info("checkout %s not read on return: %s", payment.id, exc)
+        return
+    if raw.get("status") in ("cancelled", "expired") or (raw.get("status") == "pending" and raw.get("expired") is True):
+        payment.status = "expired"
+        _touch(session, payment, utcnow(), "payment_expired")
+        session.flush()
+
+
 @dataclass
 class WebhookOutcome:
     result: str  # applied | duplicate | ignored | unknown_payment | mismatch
@@ -327,26 +361,16 @@ def handle_event(
     except IntegrityError:
         session.rollback()
         return WebhookOutcome("duplicate")
+    if event.outcome is not None:  # a gateway speaking the neutral vocabulary (KOMOJU)
+        return _apply_outcome(session, event, event.outcome, gateway, route)
     if event.type not in handled_types:
         session.flush()
         return WebhookOutcome("ignored")
 
     obj = event.object
-
-    def ours(p: Payment | None) -> bool:
-        return p is not None and (route is None or connections.payment_belongs(session, p, route))
-
-    payment = session.exec(select(Payment).where(Payment.provider_session_id == str(obj.get("id", "")))).first()
-    if payment is not None and not ours(payment):
-        payment = None
-    elif payment is None:
-        meta_id = str((obj.get("metadata") or {}).get("payment_id", ""))
-        if meta_id.isdigit():
-            candidate = session.get(Payment, int(meta_id))
-            # the gateway's answer may have been lost before we stored its id
-            if ours(candidate) and candidate.provider_session_id.startswith("pending-"):
-                candidate.provider_session_id = str(obj.get("id"))
-                payment = candidate
+    payment = _payment_for(
+        session, str(obj.get("id", "")), str((obj.get("metadata") or {}).get("payment_id", "")), route=route
+    )
     if payment is None:
         log.warning("webhook %s for an unknown checkout session", event.id)
         session.flush()
@@ -388,6 +412,95 @@ def handle_event(
         payment.method = method
         _touch(session, payment, now, "payment_failed")
     elif event.type == "checkout.session.expired" and payment.status in ("open", "processing"):
+        payment.status = "expired"
+        _touch(session, payment, now, "payment_expired")
+    session.flush()
+    return WebhookOutcome("applied", payment.id)
+
+
+def _payment_for(
+    session: Session, ident: str, meta_id: str, also: str = "", *, route: connections.PaymentSpec | None = None
+) -> Payment | None:
+    """The payment an event is about: by the gateway's session id (or, for a
+    payment created without a session, ``also``: the gateway's payment id),
+    else by our ``payment_id`` in its metadata when the gateway's answer was
+    lost before we stored its id. With ``route`` (the account the event was
+    verified for) only a payment made through that account is found."""
+
+    def ours(p: Payment | None) -> bool:
+        return p is not None and (route is None or connections.payment_belongs(session, p, route))
+
+    payment = session.exec(select(Payment).where(Payment.provider_session_id == ident)).first()
+    if payment is None and also and also != ident:
+        payment = session.exec(
+            select(Payment).where((Payment.provider_session_id == also) | (Payment.provider_payment_intent == also))
+        ).first()
+    if payment is not None:
+        return payment if ours(payment) else None
+    if meta_id.isdigit():
+        candidate = session.get(Payment, int(meta_id))
+        # the gateway's answer may have been lost before we stored its id
+        if candidate is not None and ours(candidate) and candidate.provider_session_id.startswith("pending-"):
+            candidate.provider_session_id = ident
+            return candidate
+    return None
+
+
+def _apply_outcome(
+    session: Session,
+    event: GatewayEvent,
+    outcome: GatewayOutcome,
+    gateway: PaymentGateway | None,
+    route: connections.PaymentSpec | None = None,
+) -> WebhookOutcome:
+    """``handle_event`` for a gateway-neutral outcome (paid / processing /
+    failed / expired / cancelled; refunds are recorded by whoever asked for
+    them, so ``refunded`` changes nothing). Same rules as Stripe's events:
+    amounts must match, ``succeeded`` is final, one ``paid`` step."""
+    if outcome.kind not in ("paid", "processing", "failed", "expired", "cancelled"):
+        session.flush()
+        return WebhookOutcome("ignored")
+    payment = _payment_for(
+        session, outcome.session_id, outcome.metadata.get("payment_id", ""), also=outcome.payment_ref, route=route
+    )
+    if payment is None:
+        log.warning("webhook %s for an unknown payment", event.id)
+        session.flush()
+        return WebhookOutcome("unknown_payment")
+    if outcome.amount is not None and (
+        int(outcome.amount) != payment.amount_yen or outcome.currency.lower() != payment.currency
+    ):
+        recipient = session.get(Recipient, payment.recipient_id)
+        timeline.record(session, recipient, "payment_mismatch", detail={"payment_id": payment.id, "event": event.type})
+        session.flush()
+        return WebhookOutcome("mismatch", payment.id)
+    now = utcnow()
+    method = outcome.method or payment.method
+    _keep_details(
+        payment,
+        PaymentDetails(
+            method=method,
+            payment_intent=outcome.payment_ref,
+            next_action=outcome.voucher,
+            expires_at=outcome.expires_at,
+        ),
+    )
+    if payment.status in FINAL:
+        session.flush()
+        return WebhookOutcome("applied", payment.id)
+    if outcome.kind == "paid":
+        _mark_paid(session, payment, method, now, gateway)
+    elif outcome.kind == "processing":
+        payment.status = "processing"  # a voucher: waiting for the store / bank
+        payment.method = method
+        if not payment.voucher_json:
+            payment.expires_at = None
+        _touch(session, payment, now, "payment_processing")
+    elif outcome.kind == "failed":
+        payment.status = "failed"
+        payment.method = method
+        _touch(session, payment, now, "payment_failed")
+    elif payment.status in ("open", "processing"):  # expired / cancelled: the person may start again
         payment.status = "expired"
         _touch(session, payment, now, "payment_expired")
     session.flush()
@@ -564,6 +677,22 @@ def voucher_sms_text(organisation, payment: Payment, lang: str) -> str | None:
             f"{z.get('account_holder_name', '')}"
         )
         url = str(instr.get("hosted_instructions_url") or "")
+    elif action.get("type") == "pay_easy_display_details":
+        pe = action.get("pay_easy_display_details") or {}
+        lines.append(
+            t(
+                "recipient.voucher_sms_payeasy",
+                lang,
+                prefix=prefix,
+                amount=yen(payment.amount_yen),
+                bank=pe.get("bank_id", ""),
+                customer=pe.get("customer_id", ""),
+                confirmation=pe.get("confirmation_id", ""),
+            )
+        )
+        if deadline:
+            lines.append(t("recipient.voucher_deadline", lang, date=deadline))
+        url = str(pe.get("instructions_url") or "")
     else:
         return None
     if url:

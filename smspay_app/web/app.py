@@ -62,6 +62,14 @@ def web_routes() -> list[BaseRoute]:
     if settings.payment_provider == "sandbox":
         guarded = SimulatorGuard(sandbox.create_app(), open_prefixes=("/sim/stripe/pay/",))
         settings_routes.append(Mount("/sim/stripe", app=guarded))
+    if settings.komoju_sandbox_in_use:
+        from smspay_app.providers.payments import komoju_sandbox
+
+        # the hosted page and the payer's instructions are public (unguessable ids)
+        open_paths = ("/sim/komoju/sessions/", "/sim/komoju/instructions/")
+        settings_routes.append(
+            Mount("/sim/komoju", app=SimulatorGuard(komoju_sandbox.create_app(), open_prefixes=open_paths))
+        )
     return settings_routes
 
 

@@ -1,7 +1,8 @@
 """The payment gateways' signed events.
 
 - ``POST /webhooks/stripe``: the environment's account (Stripe or the built-in
-  sandbox; a single-business install).
+  sandbox; a single-business install); ``POST /webhooks/komoju`` the same for
+  ``SMSPAY_PAYMENT_PROVIDER=komoju``.
 - ``POST /webhooks/payments/{public_id}``: one payment connection's, verified
   with THAT connection's webhook secret and applied only to the payments made
   through it (``connections.payment_belongs``): an event signed for another
@@ -79,7 +80,18 @@ def _apply(
         return payments.handle_event(session, event, source=source, gateway=gateway, details=details, route=spec)
 
 
+async def komoju_webhook(request: Request) -> Response:
+    """``POST /webhooks/komoju``: the environment's account when it is KOMOJU
+    (``SMSPAY_PAYMENT_PROVIDER=komoju``), verified by the adapter
+    (``X-Komoju-Signature``, event age) and applied through the neutral outcome."""
+    spec = connections.fallback_payment_spec()
+    if spec.provider != "komoju":
+        return JSONResponse({"error": "not configured"}, status_code=404)
+    return await _receive(request, spec, source="komoju")
+
+
 routes = [
     Route("/webhooks/stripe", stripe_webhook, methods=["POST"]),
+    Route("/webhooks/komoju", komoju_webhook, methods=["POST"]),
     Route("/webhooks/payments/{public_id}", connection_webhook, methods=["POST"]),
 ]

@@ -651,6 +651,8 @@ def _done(request: Request, token: str) -> Response:
         if problem:
             return problem
         lang = pick_language(request, ctx=ctx)
+        if request.query_params.get("session_id"):  # KOMOJU returns here after a cancel too (issue 13)
+            payments.returned_from_gateway(session, ctx, request.query_params["session_id"])
         state, _ = journey.payment_state(session, ctx)
         if state in ("paid", "processing", "none"):
             return message_page(request, lang, ctx, token, session)

@@ -7,7 +7,9 @@ payment (``Payment.voucher_json``, ``Payment.expires_at``).
   a link to the gateway's hosted voucher;
 - bank transfer (``display_bank_transfer_instructions``, ``jp_bank_transfer``):
   bank name, branch, account type and number, account holder, amount, and a
-  link to the gateway's instructions."""
+  link to the gateway's instructions;
+- Pay-easy (``pay_easy_display_details``, KOMOJU): 収納機関番号, お客様番号,
+  確認番号 and the gateway's instructions."""
 
 from __future__ import annotations
 
@@ -19,11 +21,16 @@ from smspay_app.i18n import t
 from smspay_app.models import Payment
 from smspay_app.services.payments import voucher
 
-STORE_KEYS = ("familymart", "lawson", "ministop", "seicomart")
+STORE_KEYS = ("familymart", "lawson", "ministop", "seicomart", "seveneleven", "dailyyamazaki")
 
 
 def _row(label: str, value: str) -> str:
     return f"<tr><th>{label}</th><td class=n>{escape(value)}</td></tr>"
+
+
+def _named(name: object, code: object) -> str:
+    """``三井住友銀行 (0009)``; the name alone when the gateway gives no code (KOMOJU)."""
+    return f"{name or ''} ({code})" if code else str(name or "")
 
 
 def voucher_card(payment: Payment | None, timezone: str, lang: str) -> str:
@@ -61,10 +68,8 @@ def voucher_card(payment: Payment | None, timezone: str, lang: str) -> str:
         parts.append(f"<p>{t('recipient.voucher_bank_intro', lang)}</p>")
         parts.append(
             "<table class=voucher>"
-            + _row(t("recipient.bank_name", lang), f"{zengin.get('bank_name', '')} ({zengin.get('bank_code', '')})")
-            + _row(
-                t("recipient.bank_branch", lang), f"{zengin.get('branch_name', '')} ({zengin.get('branch_code', '')})"
-            )
+            + _row(t("recipient.bank_name", lang), _named(zengin.get("bank_name"), zengin.get("bank_code")))
+            + _row(t("recipient.bank_branch", lang), _named(zengin.get("branch_name"), zengin.get("branch_code")))
             + _row(
                 t("recipient.bank_account", lang),
                 f"{t('recipient.account_' + account_type, lang) if account_type in ('futsu', 'toza') else account_type}"
@@ -75,6 +80,18 @@ def voucher_card(payment: Payment | None, timezone: str, lang: str) -> str:
             + "</table>"
         )
         link_url = str(instr.get("hosted_instructions_url") or "")
+    elif action.get("type") == "pay_easy_display_details":  # KOMOJU's Pay-easy
+        pe: dict[str, Any] = action.get("pay_easy_display_details") or {}
+        parts.append(f"<h2 style='font-size:1.1rem'>{t('recipient.voucher_payeasy_title', lang)}</h2>")
+        parts.append(f"<p>{t('recipient.voucher_payeasy_intro', lang)}</p>")
+        parts.append(
+            "<table class=voucher>"
+            + _row(t("recipient.payeasy_bank_id", lang), str(pe.get("bank_id", "")))
+            + _row(t("recipient.payeasy_customer_id", lang), str(pe.get("customer_id", "")))
+            + _row(t("recipient.payeasy_confirmation_id", lang), str(pe.get("confirmation_id", "")))
+            + "</table>"
+        )
+        link_url = str(pe.get("instructions_url") or "")
     else:
         return ""
     if deadline:

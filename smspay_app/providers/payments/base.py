@@ -19,6 +19,7 @@ __all__ = [
     "DirectPayment",
     "DirectPaymentRequest",
     "GatewayError",
+    "GatewayOutcome",
     "PaymentDetails",
     "PaymentGateway",
     "SignatureError",
@@ -95,7 +96,10 @@ class DirectPaymentRequest:
     voucher route for browsers that cannot run it (feature phones, issue 14).
     ``method``: ``konbini``, ``pay_easy`` or ``bank_transfer``; the gateway
     answers with the numbers the payer takes to the store, ATM or bank.
-    Only what the gateway requires of the payer is asked (name, e-mail, phone)."""
+    Only what the gateway requires of the payer is asked (name, e-mail, phone).
+    ``konbini_store``: the store chain a konbini payer chose (KOMOJU requires
+    one: ``lawson``, ``family-mart``, ``seven-eleven``...); empty lets the
+    adapter pick its default."""
 
     amount_yen: int
     method: str
@@ -109,6 +113,7 @@ class DirectPaymentRequest:
     merchant_name: str = ""
     expires_after_days: int | None = None
     locale: str = ""
+    konbini_store: str = ""
 
 
 @dataclass(frozen=True)
@@ -127,11 +132,36 @@ class DirectPayment:
 
 
 @dataclass(frozen=True)
+class GatewayOutcome:
+    """What a gateway's event means, in our words, for gateways whose events
+    are not Stripe's ``checkout.session.*`` (KOMOJU's ``payment.*``):
+    ``kind`` is ``paid``, ``processing`` (a voucher was issued: waiting for
+    the store / bank), ``failed``, ``expired``, ``cancelled`` or
+    ``refunded``; ``session_id`` is what ``Payment.provider_session_id``
+    holds (the hosted session, or the payment itself for a direct one);
+    ``payment_ref`` the gateway's payment (kept for refunds); ``voucher`` in
+    the shapes ``web.vouchers`` shows, ``expires_at`` its deadline (unix)."""
+
+    kind: str
+    session_id: str
+    payment_ref: str = ""
+    amount: int | None = None
+    currency: str = "jpy"
+    method: str = ""
+    voucher: dict[str, Any] | None = None
+    expires_at: int | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class WebhookEvent:
     id: str
     type: str
     object: dict[str, Any]
     created: int | None = None
+    # set by adapters whose events services.payments.handle_event reads
+    # through the neutral vocabulary (None: a Stripe checkout.session event)
+    outcome: GatewayOutcome | None = None
 
 
 class PaymentGateway(Protocol):
@@ -165,8 +195,16 @@ class PaymentGateway(Protocol):
 def get_payment_gateway(settings: Any) -> PaymentGateway:
     """The gateway configured by ``settings.payment_provider``: ``sandbox`` (the
     built-in Stripe-compatible service at ``settings.payment_api_base``) or
-    ``stripe``; both through the Stripe Checkout adapter."""
+    ``stripe``, both through the Stripe Checkout adapter; or ``komoju``
+    (``settings.komoju_api_base_url``: KOMOJU, or the built-in KOMOJU sandbox)."""
     from smspay_app.providers.payments.stripe import StripeCheckoutGateway
+
+    if settings.payment_provider == "komoju":
+        from smspay_app.providers.payments.komoju import KomojuGateway
+
+        return KomojuGateway.for_connection(
+            settings.komoju_secret_key, settings.komoju_webhook_secret, settings.komoju_api_base_url
+        )
 
     return StripeCheckoutGateway(
         api_base=settings.payment_api_base,

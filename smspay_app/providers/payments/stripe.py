@@ -39,6 +39,8 @@ _METHOD_NAMES = {"card": "card", "customer_balance": "bank", "konbini": "konbini
 
 
 class StripeCheckoutGateway:
+    signature_header = "stripe-signature"  # the request header parse_webhook verifies
+
     def __init__(
         self,
         *,
