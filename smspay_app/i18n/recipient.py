@@ -62,6 +62,10 @@ MESSAGES = {
         "ja": "一定時間が経過したため、もう一度本人確認をお願いします。",
         "en": "Your session has ended. Please confirm your identity again.",
     },
+    "recipient.undecodable": {
+        "ja": "入力内容を読み取れませんでした（文字コード）。回数には数えていません。もう一度入力してください。",
+        "en": "We could not read what was sent (character encoding). It was not counted; please enter it again.",
+    },
     # Identity check
     "recipient.verify_title": {"ja": "ご本人確認", "en": "Identity check"},
     "recipient.verify_intro": {

@@ -49,6 +49,11 @@ from smspay_app.web.html import html_response, page
 from smspay_app.web.vouchers import voucher_card
 
 SESSION_COOKIE = "smspay_s"
+# Set with the identity page: when it comes back with the answers, the browser
+# keeps cookies and the session cookie alone carries the verified session;
+# when it does not (the i-mode browser keeps none), the session travels in the
+# URL instead (``journey.url_session_value``).
+PROBE_COOKIE = "smspay_c"
 LANG_COOKIE = "smspay_lang"
 COOKIE_PATH = "/l/"
 POST_LIMIT = 30  # POSTs per address per minute
@@ -67,7 +72,7 @@ post_limiter: SlidingWindowLimiter[str] = SlidingWindowLimiter(POST_LIMIT, POST_
 class _RedactTokens(logging.Filter):
     """Access logs never carry link tokens."""
 
-    pattern = re.compile(r"/l/[0-9A-Za-z]+")
+    pattern = re.compile(r"/l/[^/?#\s]+")  # the token, and a URL session after it
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
@@ -101,6 +106,90 @@ def pick_language(request: Request, form: Any = None, ctx: LinkContext | None = 
 
 def _base(token: str) -> str:
     return f"/l/{token}"
+
+
+def _clean(token: str) -> str:
+    """The link's token without a URL session."""
+    return journey.split_link_token(token)[0]
+
+
+def verified_session(request: Request, ctx: LinkContext, token: str) -> bool:
+    """The verified session of this link: the cookie when the browser returned
+    one, else (only then) the session in the URL (``/l/{token}.{session}``)."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        return journey.session_valid(ctx, cookie)
+    return journey.url_session_valid(ctx, journey.split_link_token(token)[1])
+
+
+def _see_other(location: str) -> Response:
+    """Post/redirect/get: a POST's result is always shown by a GET."""
+    response = RedirectResponse(location, status_code=303)
+    response.headers.update({"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+    return response
+
+
+def _after_post(token: str, lang: str, notice: str = "", path: str = "") -> Response:
+    query = f"?lang={lang}" + (f"&e={notice}" if notice else "")
+    return _see_other(f"{_base(token)}{path}{query}")
+
+
+# ``?e=`` codes a POST redirects with; the page says the rest from the database
+IDENTITY_NOTICES = (
+    "wrong",
+    "expired_code",
+    "no_code",
+    "too_many_tries",
+    "otp_sent",
+    "cooldown",
+    "cap",
+    "otp_failed",
+    "session_expired",
+    "undecodable",
+)
+MESSAGE_NOTICES = ("gateway_error", "voucher_sms_sent", "voucher_sms_cap", "voucher_sms_failed")
+
+
+def _identity_notice(request: Request, ctx: LinkContext, lang: str) -> str:
+    code = request.query_params.get("e", "")
+    if code not in IDENTITY_NOTICES:
+        return ""
+    link = ctx.link
+    otp_mode = ctx.campaign.verification_mode == "otp"
+    if code == "wrong":
+        if otp_mode:
+            text = t("recipient.otp_wrong", lang, left=max(0, journey.OTP_MAX_TRIES - link.otp_tries))
+        else:
+            left = max(0, journey.wrong_answer_limit(ctx.campaign) - link.failed_attempts)
+            text = t("recipient.wrong_answer", lang, left=left)
+    elif code == "otp_sent":
+        return _notice("ok", t("recipient.otp_sent", lang, minutes=journey.OTP_VALID_SECONDS // 60))
+    elif code == "cooldown":
+        from smspay_app.domain.clock import utcnow
+
+        elapsed = (utcnow() - link.otp_sent_at).total_seconds() if link.otp_sent_at else 0
+        wait = max(1, int(journey.OTP_RESEND_COOLDOWN_SECONDS - elapsed + 0.999))
+        text = t("recipient.otp_cooldown", lang, seconds=wait)
+    else:
+        key = {
+            "expired_code": "recipient.otp_expired",
+            "no_code": "recipient.otp_no_code",
+            "too_many_tries": "recipient.otp_too_many",
+            "cap": "recipient.otp_cap",
+            "otp_failed": "recipient.otp_failed",
+            "session_expired": "recipient.session_expired",
+            "undecodable": "recipient.undecodable",
+        }[code]
+        text = t(key, lang)
+    return _notice("err", text)
+
+
+def _message_notice(request: Request, lang: str) -> str:
+    code = request.query_params.get("e", "")
+    if code not in MESSAGE_NOTICES:
+        return ""
+    kind = "ok" if code == "voucher_sms_sent" else "err"
+    return _notice(kind, t(f"recipient.{code}", lang))
 
 
 def _footer(lang: str, ctx: LinkContext | None, token: str | None) -> str:
@@ -211,9 +300,13 @@ def identity_page(
 ) -> Response:
     """The identity check: questions, a one-time code, or a plain continue.
     Without a notice the page depends only on the campaign, organisation and
-    language (and the token), so it is rendered once and cached."""
+    language (and the token), so it is rendered once and cached. A POST's
+    outcome arrives as ``?e=`` (post/redirect/get, ``_identity_notice``)."""
+    token = _clean(token)  # not verified: no URL session on this page
+    if not notice:
+        notice = _identity_notice(request, ctx, lang)
     if notice or status != 200:
-        return _identity_page(request, lang, ctx, token, notice=notice, status=status)
+        return _with_probe(request, _identity_page(request, lang, ctx, token, notice=notice, status=status))
     key = (
         lang,
         ctx.campaign.id,
@@ -233,6 +326,14 @@ def identity_page(
                 _page_cache.pop(next(iter(_page_cache)))
     response = html_response(cached.replace(_TOKEN_MARK, token))
     _remember_language(request, response)
+    return _with_probe(request, response)
+
+
+def _with_probe(request: Request, response: Response) -> Response:
+    if PROBE_COOKIE not in request.cookies:
+        response.set_cookie(
+            PROBE_COOKIE, "1", max_age=3600, path=COOKIE_PATH, httponly=True, samesite="lax", secure=_secure()
+        )
     return response
 
 
@@ -306,7 +407,7 @@ def message_page(
     campaign, recipient = ctx.campaign, ctx.recipient
     state, payment = journey.payment_state(session, ctx)
     base = _base(token)
-    top = [notice]
+    top = [notice or _message_notice(request, lang)]
     if state == "paid":
         when = payment.paid_at if payment and payment.paid_at else recipient.paid_at
         amount = payment.amount_yen if payment else recipient.amount_yen
@@ -431,7 +532,11 @@ def _landing_get(request: Request, token: str, method: str) -> Response:
     state = journey.link_state(ctx)
     if state != "ok":
         response = problem_page(request, lang, ctx, token, state)
-    elif journey.session_valid(ctx, request.cookies.get(SESSION_COOKIE)):
+    elif request.query_params.get("e"):
+        return None  # a POST's outcome: said from the full context (ORM path)
+    elif verified_session(request, ctx, token):
+        if journey.split_link_token(token)[1] and request.cookies.get(SESSION_COOKIE):
+            return _see_other(_base(_clean(token)))  # the cookie came back: the URL needs no session
         return None  # verified: the caller renders the message in the thread pool
     else:
         response = identity_page(request, lang, ctx, token)
@@ -458,7 +563,7 @@ def _message_get(request: Request, token: str, method: str) -> Response:
         journey.record_visit(session, ctx, ua_class=ua_class, method=method, state=state)
         if state != "ok":
             return problem_page(request, lang, ctx, token, state)
-        if not journey.session_valid(ctx, request.cookies.get(SESSION_COOKIE)):
+        if not verified_session(request, ctx, token):
             return identity_page(request, lang, ctx, token)
         return message_page(request, lang, ctx, token, session)
 
@@ -545,20 +650,16 @@ def _verify(request: Request, token: str, form: Any, lang: str) -> Response:
             result = journey.verify_answers(session, ctx, answers)
         if result.ok:
             session.commit()
-            response = RedirectResponse(_base(token), status_code=303)
-            response.headers.update({"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+            target = _clean(token)
+            if PROBE_COOKIE not in request.cookies:  # a browser that keeps no cookie
+                target = f"{target}.{journey.url_session_value(ctx)}"
+            response = _see_other(_base(target))
             return _with_session_cookie(response, result.session_token)
         if result.reason in ("locked", "revoked", "expired"):  # as found under the link's lock
             session.commit()
             return problem_page(request, lang, ctx, token, result.reason)
-        messages = {
-            "wrong": ("recipient.otp_wrong" if ctx.campaign.verification_mode == "otp" else "recipient.wrong_answer"),
-            "expired_code": "recipient.otp_expired",
-            "no_code": "recipient.otp_no_code",
-            "too_many_tries": "recipient.otp_too_many",
-        }
-        text = t(messages[result.reason], lang, **({"left": result.remaining} if result.reason == "wrong" else {}))
-        return identity_page(request, lang, ctx, token, notice=_notice("err", text))
+        session.commit()
+        return _after_post(_clean(token), lang, result.reason)
 
 
 async def otp(request: Request) -> Response:
@@ -574,20 +675,14 @@ def _otp(request: Request, token: str, lang: str) -> Response:
         if problem:
             return problem
         if ctx.campaign.verification_mode != "otp":
-            return identity_page(request, lang, ctx, token)
+            session.commit()
+            return _after_post(_clean(token), lang)
         result = journey.request_otp(session, ctx, lang=lang)
         session.commit()
         if result.reason == "locked":
             return problem_page(request, lang, ctx, token, "locked")
-        if result.sent:
-            notice = _notice("ok", t("recipient.otp_sent", lang, minutes=journey.OTP_VALID_SECONDS // 60))
-        elif result.reason == "cooldown":
-            notice = _notice("err", t("recipient.otp_cooldown", lang, seconds=result.wait_seconds))
-        elif result.reason == "cap":
-            notice = _notice("err", t("recipient.otp_cap", lang))
-        else:
-            notice = _notice("err", t("recipient.otp_failed", lang))
-        return identity_page(request, lang, ctx, token, notice=notice)
+        code = {"sent": "otp_sent", "cooldown": "cooldown", "cap": "cap"}.get(result.reason, "otp_failed")
+        return _after_post(_clean(token), lang, code)
 
 
 def _verified(request: Request, session: Session, token: str, lang: str, *, via: str | None):
@@ -606,9 +701,10 @@ def _verified(request: Request, session: Session, token: str, lang: str, *, via:
                 problem = problem_page(request, lang, ctx, token, state)
     if problem:
         return None, problem
-    if not journey.session_valid(ctx, request.cookies.get(SESSION_COOKIE)):
-        notice = _notice("err", t("recipient.session_expired", lang))
-        return None, identity_page(request, lang, ctx, token, notice=notice)
+    if not verified_session(request, ctx, token):
+        if via:
+            session.commit()  # the click
+        return None, _after_post(_clean(token), lang, "session_expired")
     return ctx, None
 
 
@@ -630,15 +726,14 @@ def _pay(request: Request, token: str, lang: str) -> Response:
             payment = payments.open_checkout(session, ctx, gateway)
             if not payment.checkout_url:  # else: the live checkout, handed out again
                 session.commit()  # the Payment row exists before the gateway is called
-                payment = payments.start_checkout(session, ctx, token, gateway, payment, lang)
+                payment = payments.start_checkout(session, ctx, _clean(token), gateway, payment, lang)
                 session.commit()
                 payment = payments.close_other_checkouts(session, gateway, payment)
         except payments.PaymentNotAllowed:
             return RedirectResponse(_base(token), status_code=303)
         except GatewayError:
             session.commit()
-            notice = _notice("err", t("recipient.gateway_error", lang))
-            return message_page(request, lang, ctx, token, session, notice=notice)
+            return _after_post(token, lang, "gateway_error")
         response = RedirectResponse(payment.checkout_url, status_code=303)
         response.headers.update({"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
         return response
@@ -728,8 +823,7 @@ def _voucher_sms(request: Request, token: str, lang: str) -> Response:
         session.commit()
         if result == "none":
             return RedirectResponse(_base(token), status_code=303)
-        notice = _notice("ok" if result == "sent" else "err", t(f"recipient.voucher_sms_{result}", lang))
-        return message_page(request, lang, ctx, token, session, notice=notice)
+        return _after_post(token, lang, f"voucher_sms_{result}")
 
 
 async def read(request: Request) -> Response:
@@ -746,8 +840,8 @@ def _read(request: Request, token: str, lang: str) -> Response:
             return problem
         if not ctx.campaign.payment_enabled:
             journey.mark_read(session, ctx)
-            session.commit()
-        return message_page(request, lang, ctx, token, session)
+        session.commit()
+        return _after_post(token, lang)
 
 
 # ---------------------------------------------------------------- opt-out link
