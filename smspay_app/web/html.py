@@ -40,6 +40,15 @@ CSS = (
 )
 
 
+# Where the page's charset goes (``<meta charset>``, a form's
+# ``accept-charset`` and ``_charset_`` field): filled in by ``html_response``,
+# so one rendered (and cached) page serves UTF-8 and Shift_JIS browsers alike.
+CHARSET = "\x00charset\x00"
+# Python's codec for each charset a page is served in (cp932: Shift_JIS as
+# Japanese phones and Windows write it, with the NEC / IBM extensions).
+CODECS = {"UTF-8": "utf-8", "Shift_JIS": "cp932"}
+
+
 def page(
     *,
     title: str,
@@ -53,7 +62,7 @@ def page(
     refresh = f'<meta http-equiv="refresh" content="{int(refresh_seconds)}">' if refresh_seconds else ""
     brand = f"<header><b>{escape(org_name)}</b></header>" if org_name else ""
     return (
-        f'<!doctype html><html lang="{escape(lang)}"><head><meta charset="utf-8">'
+        f'<!doctype html><html lang="{escape(lang)}"><head><meta charset="{CHARSET}">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         '<meta name="robots" content="noindex,nofollow">'
         f"{refresh}<title>{escape(title)}</title><style>{CSS}</style></head><body>"
@@ -84,11 +93,28 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
 
 
+def encode_page(content: str, charset: str = "UTF-8") -> bytes:
+    """The page in ``charset`` (``CODECS``); a character the charset lacks
+    (``¥`` in Shift_JIS, an emoji) becomes a numeric character reference."""
+    if charset not in CODECS:
+        charset = "UTF-8"
+    return content.replace(CHARSET, charset).encode(CODECS[charset], errors="xmlcharrefreplace")
+
+
 def html_response(
-    content: str, status_code: int = 200, *, form_targets: tuple[str, ...] = (), head_only: bool = False
+    content: str,
+    status_code: int = 200,
+    *,
+    form_targets: tuple[str, ...] = (),
+    head_only: bool = False,
+    charset: str = "UTF-8",
 ) -> HTMLResponse:
-    response = HTMLResponse("" if head_only else content, status_code=status_code)
+    if charset not in CODECS:
+        charset = "UTF-8"
+    body = encode_page(content, charset)
+    response = HTMLResponse(b"" if head_only else body, status_code=status_code)
+    response.headers["content-type"] = f"text/html; charset={charset}"
     response.headers.update(security_headers(form_targets))
     if head_only:
-        response.headers["content-length"] = str(len(content.encode()))
+        response.headers["content-length"] = str(len(body))
     return response

@@ -28,7 +28,7 @@ import re
 import threading
 from html import escape
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote_to_bytes, urlsplit
 
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
@@ -45,7 +45,7 @@ from smspay_app.providers.payments.base import GatewayError, get_payment_gateway
 from smspay_app.services import actions, journey, payments
 from smspay_app.services.journey import LinkContext
 from smspay_app.settings import get_settings
-from smspay_app.web.html import html_response, page
+from smspay_app.web.html import CHARSET, html_response, page
 from smspay_app.web.vouchers import voucher_card
 
 SESSION_COOKIE = "smspay_s"
@@ -232,9 +232,15 @@ def _respond(
         footer=_footer(lang, ctx, token),
         refresh_seconds=refresh,
     )
-    response = html_response(html, status, form_targets=form_targets)
+    response = html_response(html, status, form_targets=form_targets, charset=page_charset(request))
+    response.html = html  # type: ignore[attr-defined]  # before encoding (the identity page's cache)
     _remember_language(request, response)
     return response
+
+
+def page_charset(request: Request) -> str:
+    """``Shift_JIS`` for i-mode / EZweb / Yahoo!ケータイ browsers, else UTF-8."""
+    return user_agents.page_charset(request.headers.get("user-agent"))
 
 
 def _remember_language(request: Request, response: Response) -> None:
@@ -266,7 +272,8 @@ def _notice(kind: str, text: str) -> str:
 def _form(action: str, lang: str, inner: str, button: str, *, alt: bool = False) -> str:
     cls = "btn alt" if alt else "btn"
     return (
-        f'<form method="post" action="{escape(action)}">{inner}'
+        f'<form method="post" action="{escape(action)}" accept-charset="{CHARSET}">'
+        f'<input type="hidden" name="_charset_" value="{CHARSET}">{inner}'
         f'<input type="hidden" name="lang" value="{lang}">'
         f'<button class="{cls}" type="submit">{escape(button)}</button></form>'
     )
@@ -319,12 +326,12 @@ def identity_page(
     with _page_cache_lock:
         cached = _page_cache.get(key)
     if cached is None:
-        cached = _identity_page(request, lang, ctx, _TOKEN_MARK).body.decode()
+        cached = _identity_page(request, lang, ctx, _TOKEN_MARK).html  # type: ignore[attr-defined]
         with _page_cache_lock:
             _page_cache[key] = cached
             if len(_page_cache) > 2048:
                 _page_cache.pop(next(iter(_page_cache)))
-    response = html_response(cached.replace(_TOKEN_MARK, token))
+    response = html_response(cached.replace(_TOKEN_MARK, token), charset=page_charset(request))
     _remember_language(request, response)
     return _with_probe(request, response)
 
@@ -602,11 +609,64 @@ def cross_site_page(request: Request, lang: str) -> Response:
     return _respond(request, lang, title=t("recipient.cross_site", lang), body=body, ctx=None, token=None, status=403)
 
 
+_CHARSET_NAMES = {
+    "utf-8": "utf-8",
+    "utf8": "utf-8",
+    "shift_jis": "cp932",
+    "shift-jis": "cp932",
+    "sjis": "cp932",
+    "x-sjis": "cp932",
+    "ms_kanji": "cp932",
+    "windows-31j": "cp932",
+    "cp932": "cp932",
+    "euc-jp": "euc_jp",
+}
+
+
+def _codec(name: str) -> str:
+    return _CHARSET_NAMES.get(name.strip().strip('"').lower(), "")
+
+
+async def read_form(request: Request) -> tuple[Any, bool]:
+    """The POSTed form, decoded in the charset it was sent in (issue 14: a
+    Shift_JIS answer decoded as UTF-8 became a wrong answer). The charset is
+    the one the request declares (``Content-Type``'s ``charset``, else the
+    ``_charset_`` field our forms carry), then UTF-8, then Shift_JIS (cp932),
+    each strictly. Returns ``(form, decoded)``; ``decoded`` is False when no
+    charset reads the body (the caller counts nothing)."""
+    from starlette.datastructures import FormData
+
+    ctype = request.headers.get("content-type", "")
+    if ctype and not ctype.lower().startswith("application/x-www-form-urlencoded"):
+        return await request.form(), True
+    body = await request.body()
+    raw: list[tuple[bytes, bytes]] = []
+    for piece in body.split(b"&"):
+        if not piece:
+            continue
+        name, _, value = piece.partition(b"=")
+        raw.append((unquote_to_bytes(name.replace(b"+", b" ")), unquote_to_bytes(value.replace(b"+", b" "))))
+    declared = ""
+    for param in ctype.split(";")[1:]:
+        key, _, val = param.partition("=")
+        if key.strip().lower() == "charset":
+            declared = _codec(val)
+    if not declared:
+        declared = next((_codec(v.decode("ascii", "replace")) for k, v in raw if k == b"_charset_"), "")
+    for codec in dict.fromkeys(c for c in (declared, "utf-8", "cp932") if c):
+        try:
+            return FormData([(k.decode(codec), v.decode(codec)) for k, v in raw]), True
+        except UnicodeDecodeError:
+            continue
+    return FormData([(k.decode("utf-8", "replace"), v.decode("utf-8", "replace")) for k, v in raw]), False
+
+
 async def _post_prelude(request: Request):
     """Common to every POST: read the form, language, rate limit; a POST from
     another site is refused before anything is counted."""
-    form = await request.form()
+    form, decoded = await read_form(request)
     request.state.form = form
+    request.state.form_decoded = decoded
     lang = pick_language(request, form)
     if cross_site(request):
         return form, lang, cross_site_page(request, lang)
@@ -640,6 +700,8 @@ def _verify(request: Request, token: str, form: Any, lang: str) -> Response:
         ctx, problem = _open_for_post(request, session, token, lang, "verify")
         if problem:
             return problem
+        if not getattr(request.state, "form_decoded", True):  # never a wrong answer for its encoding
+            return _after_post(_clean(token), lang, "undecodable")
         if ctx.campaign.verification_mode == "otp":
             result = journey.verify_otp(session, ctx, str(form.get("code", "")))
         else:
