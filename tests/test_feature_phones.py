@@ -4,6 +4,7 @@ forms posted in Shift_JIS (older handsets), no JavaScript."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from http.cookiejar import CookieJar, DefaultCookiePolicy
@@ -61,7 +62,8 @@ def test_a_phone_without_cookies_reaches_the_message(live_server, session):
         assert "山田太郎様" in message.text and "12,340" in message.text
         assert message.headers["referrer-policy"] == "no-referrer"
         # every form and link of the page keeps the session
-        assert f'action="/l/{j.token}.{url_session}/pay"' in message.text
+        assert f'href="/l/{j.token}.{url_session}/voucher?lang=ja"' in message.text
+        assert f'href="/l/{j.token}.{url_session}/invoice"' in message.text
         assert phone.get(location).status_code == 200  # a reload is a GET: nothing resent
         assert not phone.cookies  # it really kept nothing
         # bound to this link: the same value on another link is nothing
@@ -220,3 +222,131 @@ def test_smartphones_and_other_phones_stay_utf8():
     assert page_charset(BROWSER_UA) == "UTF-8"
     assert page_charset("Opera/9.80 (J2ME/MIDP; Opera Mini/9.80) Presto/2.5.25") == "UTF-8"
     assert page_charset(None) == "UTF-8"
+
+
+# ---------------------------------------------------------------- the voucher route (item 3)
+
+
+def _href(html: str, suffix: str) -> str:
+    found = re.search(rf'href="([^"]*{re.escape(suffix)}[^"]*)"', html)
+    assert found, f"no link to {suffix}"
+    return found.group(1).replace("&amp;", "&")
+
+
+def _pay_by_voucher(phone: httpx.Client, j, *, decode=lambda r: r.text, post=None) -> tuple[str, str]:
+    """Identity check, then the voucher route's konbini form; returns the page
+    showing the voucher (what the recipient reads at the store)."""
+    post = post or (lambda url, fields: phone.post(url, data=fields))
+    action, fields = _answers(decode(phone.get(f"/l/{j.token}")), j)
+    verified = post(action, fields)
+    assert verified.status_code == 303 and "e=" not in verified.headers["location"]
+    message = decode(phone.get(verified.headers["location"]))
+    assert "/pay" not in "".join(f["action"] for f in _forms(message))  # no hosted page on this phone
+    route = decode(phone.get(_href(message, "/voucher")))
+    assert "メールアドレス" in route
+    konbini = next(f for f in _forms(route) if dict(f["fields"]).get("method") == "konbini")
+    fields = dict(konbini["fields"], payer_email="taro@docomo.ne.jp")
+    assert fields["payer_name"] == "山田太郎"  # prefilled: only the e-mail is asked
+    created = post(konbini["action"], fields)
+    assert created.status_code == 303, decode(created)
+    assert "e=" not in created.headers["location"], created.headers["location"]
+    return decode(phone.get(created.headers["location"])), created.headers["location"]
+
+
+def _forms(html: str) -> list[dict]:
+    from tests.helpers import forms_of
+
+    return forms_of(html)
+
+
+def _mark_paid_at_the_store(live_server, payment) -> None:
+    with live_server.client() as tester:
+        pending = tester.get("/sim/stripe/pending")
+        mark = form_to(pending.text, payment.provider_session_id)
+        done = tester.post(mark["action"], data=dict(mark["fields"], result="paid"))
+        assert done.status_code == 303
+
+
+def _only_payment(session, recipient_id):
+    from sqlmodel import select
+
+    from smspay_app.models import Payment
+
+    session.expire_all()
+    (payment,) = session.exec(select(Payment).where(Payment.recipient_id == recipient_id)).all()
+    return payment
+
+
+def test_p903i_without_cookies_pays_at_a_konbini_through_the_sandbox(live_server, session):
+    j = make_journey(session)
+    with cookieless(live_server) as phone:
+        voucher, location = _pay_by_voucher(phone, j)
+        payment = _only_payment(session, j.recipient_id)
+        assert payment.status == "processing" and payment.method == "konbini"
+        assert payment.provider_session_id.startswith("pi_") and payment.expires_at is not None
+        stores = json.loads(payment.voucher_json)["konbini_display_details"]["stores"]
+        # our own page: the numbers, the amount and the deadline
+        assert stores["lawson"]["confirmation_number"] in voucher and stores["familymart"]["payment_code"] in voucher
+        assert "12,340" in voucher and "お支払い期限" in voucher
+        assert "taro@docomo.ne.jp" not in payment.voucher_json  # the e-mail went to the gateway only
+        _mark_paid_at_the_store(live_server, payment)
+        paid = phone.get(location)
+        assert "お支払いありがとうございました" in paid.text and "12,340" in paid.text
+    assert reload(session, Recipient, j.recipient_id).status == "paid"
+    assert _only_payment(session, j.recipient_id).status == "succeeded"
+
+
+def test_kddi_posting_shift_jis_pays_at_a_konbini(live_server, session):
+    j = make_journey(session)
+    with cookieless(live_server, KDDI) as phone:
+
+        def decode(r):
+            return r.content.decode("cp932")
+
+        def post(url, fields):
+            return phone.post(url, content=_sjis_body(fields), headers=FORM)
+
+        voucher, location = _pay_by_voucher(phone, j, decode=decode, post=post)
+        assert "お支払い期限" in voucher and "&#165;12,340" in voucher
+        payment = _only_payment(session, j.recipient_id)
+        _mark_paid_at_the_store(live_server, payment)
+        assert "お支払いありがとうございました" in decode(phone.get(location))
+    assert reload(session, Recipient, j.recipient_id).status == "paid"
+
+
+def test_a_smartphone_can_pick_the_voucher_route_too(live_server, session):
+    j = make_journey(session)
+    with live_server.client(headers={"User-Agent": BROWSER_UA}) as browser:
+        action, fields = _answers(browser.get(f"/l/{j.token}").text, j)
+        browser.post(action, data=fields)
+        message = browser.get(f"/l/{j.token}").text
+        assert form_to(message, "/pay")  # the card page stays for smartphones
+        route = browser.get(_href(message, "/voucher")).text
+        bank = next(f for f in _forms(route) if dict(f["fields"]).get("method") == "bank_transfer")
+        assert "payer_email" not in dict(bank["fields"])  # bank transfer asks nothing
+        shown = browser.post(bank["action"], data=bank["fields"], follow_redirects=True)
+        assert "銀行振込でのお支払い" in shown.text and "三井住友銀行" in shown.text
+        konbini = next(f for f in _forms(route) if dict(f["fields"]).get("method") == "konbini")
+    payment = _only_payment(session, j.recipient_id)
+    assert payment.method == "bank" and payment.status == "processing" and payment.provider_customer_id
+    assert konbini
+
+
+def test_the_voucher_route_asks_what_konbini_needs(live_server, session):
+    j = make_journey(session)
+    with cookieless(live_server) as phone:
+        action, fields = _answers(phone.get(f"/l/{j.token}").text, j)
+        base = phone.post(action, data=fields).headers["location"]
+        bad = phone.post(f"{base}/voucher", data={"method": "konbini", "payer_name": "山田", "payer_email": "nope"})
+        assert bad.status_code == 303 and bad.headers["location"] == f"{base}/voucher?lang=ja&e=payer_email_invalid"
+        shown = phone.get(bad.headers["location"])
+        assert "メールアドレスを正しく入力してください" in shown.text
+        nameless = phone.post(f"{base}/voucher", data={"method": "konbini", "payer_email": "a@b.jp"})
+        assert nameless.headers["location"].endswith("e=payer_name_required")
+        odd = phone.post(f"{base}/voucher", data={"method": "pay_easy"})
+        assert odd.headers["location"].endswith("e=method_unavailable")
+    from sqlmodel import select
+
+    from smspay_app.models import Payment
+
+    assert not session.exec(select(Payment).where(Payment.recipient_id == j.recipient_id)).all()

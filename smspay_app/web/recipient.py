@@ -12,6 +12,17 @@ Routes (all under ``/l/{token}``; the token is the only thing in the URL):
   still waiting (meta refresh every 3 s).
 - ``GET /l/{token}/cancelled``: back from the gateway without paying.
 - ``POST /l/{token}/read``: "I have read this" on a notice.
+- ``GET|POST /l/{token}/voucher``: the voucher route (issue 14): konbini or
+  bank transfer created server-side through the gateway's API, its numbers
+  on our own page; the only route for feature phones (no hosted page).
+
+After the identity check the verified session is the ``smspay_s`` cookie,
+or, when the browser did not return the identity page's probe cookie (the
+i-mode browser keeps none), ``/l/{token}.{url_session}`` in every link and
+form (``journey.url_session_value``). Every POST answers 303 (post/redirect/
+get): its outcome comes back as ``?e=<code>``. Pages for i-mode / EZweb /
+Yahoo!ケータイ browsers are Shift_JIS and their forms are decoded in the
+charset they were sent in (``read_form``).
 
 Language: ``lang`` form field, ``?lang=`` (remembered in a cookie), the
 ``lang`` cookie, then Accept-Language; Japanese by default. Every page sends
@@ -41,7 +52,7 @@ from smspay_app.domain import user_agents
 from smspay_app.domain.formatting import people_date, people_datetime, yen
 from smspay_app.domain.limits import SlidingWindowLimiter
 from smspay_app.i18n import language_from_accept, normalise_language, t
-from smspay_app.providers.payments.base import GatewayError, get_payment_gateway
+from smspay_app.providers.payments.base import GatewayError, PaymentGateway, get_payment_gateway
 from smspay_app.services import actions, journey, payments
 from smspay_app.services.journey import LinkContext
 from smspay_app.settings import get_settings
@@ -59,6 +70,8 @@ COOKIE_PATH = "/l/"
 POST_LIMIT = 30  # POSTs per address per minute
 POST_WINDOW_SECONDS = 60.0
 
+
+log = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------- rate limit
 
@@ -148,6 +161,7 @@ IDENTITY_NOTICES = (
     "undecodable",
 )
 MESSAGE_NOTICES = ("gateway_error", "voucher_sms_sent", "voucher_sms_cap", "voucher_sms_failed")
+VOUCHER_NOTICES = ("payer_name_required", "payer_email_invalid", "gateway_error", "method_unavailable")
 
 
 def _identity_notice(request: Request, ctx: LinkContext, lang: str) -> str:
@@ -184,9 +198,9 @@ def _identity_notice(request: Request, ctx: LinkContext, lang: str) -> str:
     return _notice("err", text)
 
 
-def _message_notice(request: Request, lang: str) -> str:
+def _message_notice(request: Request, lang: str, codes: tuple[str, ...] = MESSAGE_NOTICES) -> str:
     code = request.query_params.get("e", "")
-    if code not in MESSAGE_NOTICES:
+    if code not in codes:
         return ""
     kind = "ok" if code == "voucher_sms_sent" else "err"
     return _notice(kind, t(f"recipient.{code}", lang))
@@ -480,9 +494,17 @@ def message_page(
             main.append(f"<p>{t('recipient.due', lang, date=due)}</p>")
         main.append(_invoice_links(base, lang, paid=state == "paid"))
         if state not in ("paid", "processing"):
-            main.append(f"<p class=hint>{t('recipient.pay_note', lang)}</p>")
-            main.append(_form(f"{base}/pay", lang, "", t("recipient.pay_button", lang)))
-            form_targets = (get_settings().payment_api_base,)
+            voucher_route = (
+                f'<a class="btn{"" if _no_hosted_page(request) else " alt"}" href="{base}/voucher?lang={lang}">'
+            )
+            voucher_route += f"{t('recipient.voucher_route_link', lang)}</a>"
+            if _no_hosted_page(request):  # the gateway's page needs a modern browser: our own route only
+                main.append(voucher_route)
+            else:
+                main.append(f"<p class=hint>{t('recipient.pay_note', lang)}</p>")
+                main.append(_form(f"{base}/pay", lang, "", t("recipient.pay_button", lang)))
+                main.append(voucher_route)
+                form_targets = (get_settings().payment_api_base,)
     elif not campaign.payment_enabled:
         if campaign.ask_read_confirmation and recipient.read_at is None:
             main.append(_form(f"{base}/read", lang, "", t("recipient.read_button", lang)))
@@ -502,6 +524,17 @@ def message_page(
         token=token,
         form_targets=form_targets,
     )
+
+
+def _no_hosted_page(request: Request) -> bool:
+    """Browsers that cannot run the gateway's hosted page (JavaScript, TLS
+    1.2): feature phones get the voucher route instead (issue 14)."""
+    return user_agents.classify(request.headers.get("user-agent")) == "feature_phone"
+
+
+def _gateway(ctx: LinkContext) -> PaymentGateway:
+    """The payment gateway for this link's campaign (the one place it is obtained)."""
+    return get_payment_gateway(get_settings())
 
 
 def _with_session_cookie(response: Response, value: str) -> Response:
@@ -783,7 +816,7 @@ def _pay(request: Request, token: str, lang: str) -> Response:
         if problem:
             return problem
         lang = pick_language(request, ctx=ctx)  # the checkout's language
-        gateway = get_payment_gateway(get_settings())
+        gateway = _gateway(ctx)
         try:
             payment = payments.open_checkout(session, ctx, gateway)
             if not payment.checkout_url:  # else: the live checkout, handed out again
@@ -865,6 +898,113 @@ def _cancelled(request: Request, token: str) -> Response:
 
 async def cancelled(request: Request) -> Response:
     return await run_in_threadpool(_cancelled, request, request.path_params["token"])
+
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+
+
+def _voucher_route_page(request: Request, token: str) -> Response:
+    """GET ``/l/{token}/voucher``: pay at a convenience store or by bank
+    transfer without the gateway's hosted page; asks only what the gateway
+    requires (konbini: name and e-mail), plain forms, no JavaScript."""
+    lang = pick_language(request)
+    with session_scope() as session:
+        ctx, problem = _verified(request, session, token, lang, via=None)
+        if problem:
+            return problem
+        lang = pick_language(request, ctx=ctx)
+        try:
+            amount = payments.payable_amount(session, ctx)
+        except payments.PaymentNotAllowed:
+            return _see_other(_base(token))
+        base = _base(token)
+        title = t("recipient.voucher_route_title", lang)
+        parts = [f"<h1>{title}</h1>", _message_notice(request, lang, VOUCHER_NOTICES)]
+        parts.append(f"<p>{t('recipient.voucher_route_intro', lang, amount=yen(amount))}</p>")
+        methods = payments.direct_methods_for(amount)
+        if "konbini" in methods:
+            fields = (
+                '<input type="hidden" name="method" value="konbini">'
+                f'<label for="payer_name">{t("recipient.payer_name", lang)}</label>'
+                f'<input type="text" id="payer_name" name="payer_name" maxlength="50" autocomplete="name" '
+                f'value="{escape(ctx.recipient.name or "")}" required>'
+                f'<label for="payer_email">{t("recipient.payer_email", lang)}</label>'
+                f'<span class="hint" id="payer_email_hint">{t("recipient.payer_email_hint", lang)}</span>'
+                '<input type="email" id="payer_email" name="payer_email" maxlength="100" autocomplete="email" '
+                'inputmode="email" aria-describedby="payer_email_hint" required>'
+            )
+            parts.append(f"<h2 style='font-size:1.1rem'>{t('recipient.voucher_konbini_form', lang)}</h2>")
+            parts.append(_form(f"{base}/voucher", lang, fields, t("recipient.voucher_konbini_button", lang)))
+        if "bank_transfer" in methods:
+            parts.append(f"<h2 style='font-size:1.1rem'>{t('recipient.voucher_bank_form', lang)}</h2>")
+            parts.append(
+                _form(
+                    f"{base}/voucher",
+                    lang,
+                    '<input type="hidden" name="method" value="bank_transfer">',
+                    t("recipient.voucher_bank_button", lang),
+                    alt="konbini" in methods,
+                )
+            )
+        parts.append(f'<p><a href="{base}">{t("recipient.back", lang)}</a></p>')
+        return _respond(request, lang, title=title, body=_card("".join(parts)), ctx=ctx, token=token)
+
+
+def _voucher_route_post(request: Request, token: str, form: Any, lang: str) -> Response:
+    """POST ``/l/{token}/voucher``: create the payment through the gateway's
+    API (``payments.start_direct_payment``), then show its voucher on the
+    recipient's own page (post/redirect/get)."""
+    with session_scope() as session:
+        ctx, problem = _verified(request, session, token, lang, via="pay")
+        if problem:
+            return problem
+        lang = pick_language(request, ctx=ctx)
+        method = str(form.get("method", ""))
+        name = " ".join(str(form.get("payer_name", "")).split())[:50]
+        email = str(form.get("payer_email", "")).strip()[:100]
+        try:
+            amount = payments.payable_amount(session, ctx)
+        except payments.PaymentNotAllowed:
+            return _see_other(_base(token))
+        if method not in payments.direct_methods_for(amount):
+            return _after_post(token, lang, "method_unavailable", "/voucher")
+        needs = payments.DIRECT_FIELDS[method]
+        if "name" in needs and not name:
+            return _after_post(token, lang, "payer_name_required", "/voucher")
+        if "email" in needs and not _EMAIL.match(email):
+            return _after_post(token, lang, "payer_email_invalid", "/voucher")
+        gateway = _gateway(ctx)
+        try:
+            payment = payments.open_direct_payment(session, ctx, gateway)
+            session.commit()  # the Payment row exists before the gateway is called
+            payments.start_direct_payment(
+                session,
+                ctx,
+                gateway,
+                payment,
+                method=method,
+                payer_name=name if "name" in needs else "",
+                payer_email=email if "email" in needs else "",
+                lang=lang,
+            )
+            session.commit()
+        except payments.PaymentNotAllowed:
+            return _see_other(_base(token))
+        except GatewayError as exc:
+            session.rollback()
+            log.warning("voucher route refused by the gateway: %s %s", exc.code or exc.status, exc.type)
+            return _after_post(token, lang, "gateway_error", "/voucher")
+        return _after_post(token, lang)
+
+
+async def voucher_route(request: Request) -> Response:
+    token = request.path_params["token"]
+    if request.method == "POST":
+        form, lang, limited = await _post_prelude(request)
+        if limited:
+            return limited
+        return await run_in_threadpool(_voucher_route_post, request, token, form, lang)
+    return await run_in_threadpool(_voucher_route_page, request, token)
 
 
 async def voucher_sms(request: Request) -> Response:
@@ -956,4 +1096,5 @@ routes = [
     Route("/l/{token}/read", read, methods=["POST"]),
     Route("/l/{token}/optout", optout, methods=["GET", "HEAD", "POST"]),
     Route("/l/{token}/voucher-sms", voucher_sms, methods=["POST"]),
+    Route("/l/{token}/voucher", voucher_route, methods=["GET", "HEAD", "POST"]),
 ]

@@ -109,6 +109,7 @@ class DirectPaymentRequest:
     merchant_name: str = ""
     expires_after_days: int | None = None
     locale: str = ""
+    customer: str = ""  # the gateway's customer (Stripe's bank transfer needs one)
 
 
 @dataclass(frozen=True)
