@@ -192,6 +192,11 @@ MESSAGES = {
     "recipient.voucher_amount": {"ja": "お支払い金額: {amount}", "en": "Amount to pay: {amount}"},
     "recipient.voucher_link": {"ja": "払込票を表示", "en": "Show the voucher"},
     "recipient.voucher_sms_button": {"ja": "この内容をSMSで受け取る", "en": "Send me this by SMS"},
+    # A long message in parts (issue 14)
+    "recipient.part_of": {"ja": "{parts}ページ中{part}ページ目", "en": "Page {part} of {parts}"},
+    "recipient.part_next": {"ja": "次のページへ", "en": "Next page"},
+    "recipient.part_previous": {"ja": "前のページへ", "en": "Previous page"},
+    "recipient.parts_label": {"ja": "ページの移動", "en": "Pages"},
     # The voucher route (issue 14): paying without the gateway's card page
     "recipient.voucher_route_link": {
         "ja": "コンビニ・銀行振込で払う（カード画面を使わない）",

@@ -51,6 +51,7 @@ from smspay_app.db import get_engine, session_scope
 from smspay_app.domain import user_agents
 from smspay_app.domain.formatting import people_date, people_datetime, yen
 from smspay_app.domain.limits import SlidingWindowLimiter
+from smspay_app.domain.page_text import split_message
 from smspay_app.i18n import language_from_accept, normalise_language, t
 from smspay_app.providers.payments.base import GatewayError, PaymentGateway, get_payment_gateway
 from smspay_app.services import actions, journey, payments
@@ -465,8 +466,26 @@ def message_page(
     except Exception:  # a broken template must not break the page
         message = campaign.page_message or ""
     main = [f"<h1>{escape(campaign.page_title or campaign.name)}</h1>"]
-    if message:
-        main.append(f'<div class="msg">{escape(message)}</div>')
+    # a long message is shown in parts, one light page each (issue 14); the
+    # invoice and the payment come after its last part
+    parts = split_message(message)
+    try:
+        shown_part = min(max(1, int(request.query_params.get("p", "1"))), len(parts))
+    except ValueError:
+        shown_part = 1
+    if parts[shown_part - 1]:
+        main.append(f'<div class="msg">{escape(parts[shown_part - 1])}</div>')
+    if len(parts) > 1:
+        main.append(_part_links(base, lang, shown_part, len(parts)))
+    if shown_part < len(parts):
+        return _respond(
+            request,
+            lang,
+            title=campaign.page_title or campaign.name,
+            body="".join(top) + _card("".join(main)),
+            ctx=ctx,
+            token=token,
+        )
     form_targets: tuple[str, ...] = ()
     if campaign.payment_enabled and recipient.amount_yen > 0:
         # lines that add up to the amount charged: the recipient's own, or the campaign's
@@ -535,6 +554,17 @@ def _no_hosted_page(request: Request) -> bool:
 def _gateway(ctx: LinkContext) -> PaymentGateway:
     """The payment gateway for this link's campaign (the one place it is obtained)."""
     return get_payment_gateway(get_settings())
+
+
+def _part_links(base: str, lang: str, part: int, parts: int) -> str:
+    links = [f"<p>{t('recipient.part_of', lang, part=part, parts=parts)}</p>"]
+    if part < parts:
+        links.append(f'<a class="btn" href="{base}?p={part + 1}&amp;lang={lang}">{t("recipient.part_next", lang)}</a>')
+    if part > 1:
+        links.append(
+            f'<a class="btn alt" href="{base}?p={part - 1}&amp;lang={lang}">{t("recipient.part_previous", lang)}</a>'
+        )
+    return f'<nav aria-label="{t("recipient.parts_label", lang)}">{"".join(links)}</nav>'
 
 
 def _with_session_cookie(response: Response, value: str) -> Response:
