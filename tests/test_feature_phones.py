@@ -135,15 +135,42 @@ def test_access_logs_never_carry_the_token_or_the_url_session():
     assert "/l/<token>/pay" in text
 
 
-def test_wrong_answer_goes_back_by_get(live_server, session):
-    j = make_journey(session)
+def test_wrong_answer_goes_back_by_get_keeping_what_is_not_secret(live_server, session):
+    answers = {"生年月日": ("date", "1980-01-02"), "お客様番号": ("digits", "123456"), "暗証番号": ("secret", "9876")}
+    j = make_journey(session, answers=answers)
+    q_birth, q_number, q_pin = j.question_ids
     with cookieless(live_server) as phone:
-        action, fields = _answers(phone.get(f"/l/{j.token}").text, j, number="999999")
-        wrong = phone.post(action, data=fields)
-        assert wrong.status_code == 303 and wrong.headers["location"] == f"/l/{j.token}?lang=ja&e=wrong"
-        shown = phone.get(wrong.headers["location"])
-        assert "登録情報と一致しませんでした" in shown.text and "あと4回" in shown.text
+        page = phone.get(f"/l/{j.token}").text
+        # hints are tied to their fields
+        assert f'<span class="hint" id="hint-q{q_birth}">' in page and f'aria-describedby="hint-q{q_birth}"' in page
+        fields = dict(form_to(page, "/verify")["fields"])
+        fields.update({f"q_{q_birth}": "1980/01/03", f"q_{q_number}": "123456", f"q_{q_pin}": "1111"})
+        wrong = phone.post(form_to(page, "/verify")["action"], data=fields)
+        location = wrong.headers["location"]
+        assert wrong.status_code == 303 and location.startswith(f"/l/{j.token}?lang=ja&e=wrong&k=")
+        assert "123456" not in location and "1980" not in location  # nothing typed in the URL
+        shown = phone.get(location).text
+        assert "登録情報と一致しませんでした" in shown and "あと4回" in shown
+        # an error summary that leads to the fields, and the fields marked
+        summary = shown[shown.index('id="error-summary"') : shown.index("</div>", shown.index('id="error-summary"'))]
+        assert f'href="#q{q_birth}"' in summary and f'href="#q{q_number}"' in summary
+        assert 'aria-invalid="true"' in shown
+        # what is not secret is kept; the PIN is not
+        assert 'value="123456"' in shown and 'value="1980/01/03"' in shown and 'value="1111"' not in shown
+        assert 'value="123456"' not in phone.get(f"/l/{j.token}?lang=ja&e=wrong&k=forged").text
     assert reload(session, Link, j.link_id).failed_attempts == 1
+
+
+def test_the_identity_page_says_who_asks_and_why_first(live_server, session):
+    j = make_journey(session)
+    with cookieless(live_server, BROWSER_UA) as browser:
+        page = browser.get(f"/l/{j.token}").text
+        trust = page[page.index('id="trust"') :]
+        # the SMS's sender name, the organisation, the campaign's subject, the published phone
+        assert trust.index("【テスト電力】") < trust.index("<label")
+        assert "テスト電力株式会社" in trust and "4月分のご請求" in trust and 'href="tel:0312345678"' in trust
+        en = browser.get(f"/l/{j.token}?lang=en").text
+        assert "This is テスト電力株式会社 writing about" in en
 
 
 def _sjis_body(fields: dict, *, declare: bool = True) -> bytes:

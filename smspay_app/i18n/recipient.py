@@ -66,6 +66,19 @@ MESSAGES = {
         "ja": "入力内容を読み取れませんでした（文字コード）。回数には数えていません。もう一度入力してください。",
         "en": "We could not read what was sent (character encoding). It was not counted; please enter it again.",
     },
+    "recipient.trust": {
+        "ja": "{sender}{org}から「{reason}」についてのご案内です。ご本人確認のため、登録内容をおたずねします。"
+        "心当たりのない場合は入力せず、{org}（{phone}）にお問い合わせください。",
+        "en": "{sender}This is {org} writing about “{reason}”. To confirm it is you, we ask for details we hold. "
+        "If you do not expect this, enter nothing and call {org} ({phone}).",
+    },
+    "recipient.trust_nophone": {
+        "ja": "{sender}{org}から「{reason}」についてのご案内です。ご本人確認のため、登録内容をおたずねします。"
+        "心当たりのない場合は入力しないでください。",
+        "en": "{sender}This is {org} writing about “{reason}”. To confirm it is you, we ask for details we hold. "
+        "If you do not expect this, enter nothing.",
+    },
+    "recipient.error_summary": {"ja": "入力内容をご確認ください", "en": "Please check what you entered"},
     # Identity check
     "recipient.verify_title": {"ja": "ご本人確認", "en": "Identity check"},
     "recipient.verify_intro": {

@@ -36,7 +36,10 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import threading
+import time
+from collections import OrderedDict
 from html import escape
 from typing import Any
 from urllib.parse import unquote_to_bytes, urlsplit
@@ -143,9 +146,45 @@ def _see_other(location: str) -> Response:
     return response
 
 
-def _after_post(token: str, lang: str, notice: str = "", path: str = "") -> Response:
-    query = f"?lang={lang}" + (f"&e={notice}" if notice else "")
+def _after_post(token: str, lang: str, notice: str = "", path: str = "", kept: str = "") -> Response:
+    query = f"?lang={lang}" + (f"&e={notice}" if notice else "") + (f"&k={kept}" if kept else "")
     return _see_other(f"{_base(token)}{path}{query}")
+
+
+# ---------------------------------------------------------------- kept answers
+
+# After a wrong answer the non-secret fields keep what was typed (issue 14):
+# kept here (in memory, per process, a few minutes, bound to the link) under
+# a random key that the redirect carries, so nothing typed is in a URL. A
+# key from another process or an old one just shows empty fields.
+KEEP_SECONDS = 600.0
+_kept: OrderedDict[str, tuple[float, int, dict[int, str]]] = OrderedDict()
+_kept_lock = threading.Lock()
+
+
+def _keep_answers(ctx: LinkContext, form: Any) -> str:
+    values = {
+        q.id: str(form.get(f"q_{q.id}") or "")[:100]
+        for q in ctx.questions
+        if q.kind != "secret" and form.get(f"q_{q.id}")
+    }
+    if not values:
+        return ""
+    key = secrets.token_urlsafe(16)
+    with _kept_lock:
+        _kept[key] = (time.monotonic() + KEEP_SECONDS, int(ctx.link.id or 0), values)
+        while len(_kept) > 10_000:
+            _kept.popitem(last=False)
+    return key
+
+
+def _kept_answers(request: Request, ctx: LinkContext) -> dict[int, str]:
+    key = request.query_params.get("k", "")
+    with _kept_lock:
+        found = _kept.get(key)
+    if found is None or found[0] < time.monotonic() or found[1] != ctx.link.id:
+        return {}
+    return found[2]
 
 
 # ``?e=`` codes a POST redirects with; the page says the rest from the database
@@ -174,9 +213,10 @@ def _identity_notice(request: Request, ctx: LinkContext, lang: str) -> str:
     if code == "wrong":
         if otp_mode:
             text = t("recipient.otp_wrong", lang, left=max(0, journey.OTP_MAX_TRIES - link.otp_tries))
-        else:
-            left = max(0, journey.wrong_answer_limit(ctx.campaign) - link.failed_attempts)
-            text = t("recipient.wrong_answer", lang, left=left)
+            return _error_summary(text, [("code", t("recipient.otp_code_label", lang))], lang)
+        left = max(0, journey.wrong_answer_limit(ctx.campaign) - link.failed_attempts)
+        text = t("recipient.wrong_answer", lang, left=left)
+        return _error_summary(text, [(f"q{q.id}", escape(q.label)) for q in ctx.questions], lang)
     elif code == "otp_sent":
         return _notice("ok", t("recipient.otp_sent", lang, minutes=journey.OTP_VALID_SECONDS // 60))
     elif code == "cooldown":
@@ -197,6 +237,17 @@ def _identity_notice(request: Request, ctx: LinkContext, lang: str) -> str:
         }[code]
         text = t(key, lang)
     return _notice("err", text)
+
+
+def _error_summary(text: str, fields: list[tuple[str, str]], lang: str) -> str:
+    """The error at the top of the form, with a link to each field to check
+    (the message never says which answer was wrong)."""
+    links = "".join(f'<li><a href="#{field_id}">{label}</a></li>' for field_id, label in fields)
+    heading = t("recipient.error_summary", lang)
+    return (
+        f'<div class="err" role="alert" id="error-summary" aria-labelledby="error-summary-title">'
+        f'<p id="error-summary-title"><b>{heading}</b></p><p>{text}</p><ul>{links}</ul></div>'
+    )
 
 
 def _message_notice(request: Request, lang: str, codes: tuple[str, ...] = MESSAGE_NOTICES) -> str:
@@ -328,7 +379,9 @@ def identity_page(
     if not notice:
         notice = _identity_notice(request, ctx, lang)
     if notice or status != 200:
-        return _with_probe(request, _identity_page(request, lang, ctx, token, notice=notice, status=status))
+        kept = _kept_answers(request, ctx)
+        page_ = _identity_page(request, lang, ctx, token, notice=notice, status=status, kept=kept)
+        return _with_probe(request, page_)
     key = (
         lang,
         ctx.campaign.id,
@@ -336,6 +389,8 @@ def identity_page(
         bool(ctx.link.otp_hash),
         ctx.organisation.name,
         ctx.organisation.support_phone,
+        getattr(ctx.organisation, "sender_name", ""),
+        getattr(ctx.campaign, "page_title", ""),
         tuple((q.id, q.label, q.kind) for q in ctx.questions),
     )
     with _page_cache_lock:
@@ -364,11 +419,41 @@ _page_cache: dict[tuple, str] = {}
 _page_cache_lock = threading.Lock()
 
 
+def _trust(lang: str, ctx: LinkContext) -> str:
+    """Who asks and why, before anything is asked (issue 14): the sender name
+    the SMS carries, the organisation, the campaign's subject and the
+    published phone number to check with."""
+    from smspay_app.services.sms_message import sender_prefix
+
+    org, campaign = ctx.organisation, ctx.campaign
+    fields = {
+        "sender": escape(sender_prefix(org)),
+        "org": escape(org.name),
+        "reason": escape(getattr(campaign, "page_title", "") or campaign.name),
+    }
+    if org.support_phone:
+        phone = escape(org.support_phone)
+        tel = escape(re.sub(r"[^0-9+]", "", org.support_phone))
+        text = t("recipient.trust", lang, phone=f'<a href="tel:{tel}">{phone}</a>', **fields)
+    else:
+        text = t("recipient.trust_nophone", lang, **fields)
+    return f'<p id="trust">{text}</p>'
+
+
 def _identity_page(
-    request: Request, lang: str, ctx: LinkContext, token: str, *, notice: str = "", status: int = 200
+    request: Request,
+    lang: str,
+    ctx: LinkContext,
+    token: str,
+    *,
+    notice: str = "",
+    status: int = 200,
+    kept: dict[int, str] | None = None,
 ) -> Response:
     title = t("recipient.verify_title", lang)
-    parts = [f"<h1>{title}</h1>", notice]
+    parts = [f"<h1>{title}</h1>", _trust(lang, ctx), notice]
+    invalid = ' aria-invalid="true"' if 'id="error-summary"' in notice else ""
+    kept = kept or {}
     base = _base(token)
     if ctx.campaign.verification_mode == "otp":
         parts.append(f"<p>{t('recipient.otp_intro', lang)}</p>")
@@ -376,7 +461,7 @@ def _identity_page(
             field = (
                 f'<label for="code">{t("recipient.otp_code_label", lang)}</label>'
                 '<input type="tel" id="code" name="code" inputmode="numeric" pattern="[0-9０-９]*" '
-                'maxlength="12" autocomplete="one-time-code" required>'
+                f'maxlength="12" autocomplete="one-time-code" required{invalid}>'
             )
             parts.append(_form(f"{base}/verify", lang, field, t("recipient.verify_button", lang)))
             parts.append(_form(f"{base}/otp", lang, "", t("recipient.otp_resend_button", lang), alt=True))
@@ -388,15 +473,16 @@ def _identity_page(
         for q in ctx.questions:
             kind = q.kind
             input_type = "password" if kind == "secret" else ("tel" if kind == "digits" else "text")
-            hint = ""
-            if kind == "date":
-                hint = f'<span class="hint">{t("recipient.hint_date", lang)}</span>'
-            elif kind == "digits":
-                hint = f'<span class="hint">{t("recipient.hint_digits", lang)}</span>'
+            hint, described = "", ""
+            hint_key = {"date": "recipient.hint_date", "digits": "recipient.hint_digits"}.get(kind)
+            if hint_key:  # tied to its field for assistive technology
+                hint = f'<span class="hint" id="hint-q{q.id}">{t(hint_key, lang)}</span>'
+                described = f' aria-describedby="hint-q{q.id}"'
+            value = f' value="{escape(kept[q.id])}"' if q.id in kept and kind != "secret" else ""
             fields.append(
                 f'<label for="q{q.id}">{escape(q.label)}</label>{hint}'
                 f'<input type="{input_type}" id="q{q.id}" name="q_{q.id}" maxlength="100" '
-                'autocomplete="off" required>'
+                f'autocomplete="off" required{described}{invalid}{value}>'
             )
         parts.append(_form(f"{base}/verify", lang, "".join(fields), t("recipient.verify_button", lang)))
     else:
@@ -784,7 +870,8 @@ def _verify(request: Request, token: str, form: Any, lang: str) -> Response:
             session.commit()
             return problem_page(request, lang, ctx, token, result.reason)
         session.commit()
-        return _after_post(_clean(token), lang, result.reason)
+        kept = _keep_answers(ctx, form) if result.reason == "wrong" and ctx.questions else ""
+        return _after_post(_clean(token), lang, result.reason, kept=kept)
 
 
 async def otp(request: Request) -> Response:
