@@ -194,3 +194,66 @@ def test_journey_without_javascript_at_240x320_through_the_voucher_route(live_se
         finally:
             browser.close()
     assert reload(session, Recipient, j.recipient_id).status == "paid"
+
+
+@needs_browser
+def test_every_page_is_usable_within_two_seconds_on_a_slow_network(live_server, session, capsys):
+    """Chromium throttled to about 400 kbit/s with a 400 ms round trip (CDP
+    Network.emulateNetworkConditions): each recipient page of the journey,
+    to the paid receipt through the voucher route, loads in under 2 s."""
+    import time
+
+    from playwright.sync_api import sync_playwright
+
+    j = make_journey(session)
+    session.commit()
+    q1, q2 = j.question_ids
+    timings: list[tuple[str, float]] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=_chromium(), args=ARGS)
+        try:
+            context = browser.new_context(
+                java_script_enabled=False, locale="ja-JP", viewport={"width": 240, "height": 320}, user_agent=BROWSER_UA
+            )
+            page = context.new_page()
+            cdp = context.new_cdp_session(page)
+            cdp.send("Network.enable")
+            cdp.send(
+                "Network.emulateNetworkConditions",
+                {"offline": False, "latency": 400, "downloadThroughput": 400_000 / 8, "uploadThroughput": 400_000 / 8},
+            )
+
+            def timed(name: str, action) -> None:
+                started = time.perf_counter()
+                action()
+                page.wait_for_load_state("load")
+                timings.append((name, time.perf_counter() - started))
+
+            timed("identity", lambda: page.goto(f"{live_server.base_url}/l/{j.token}"))
+            page.fill(f"#q{q1}", "1980/01/02")
+            page.fill(f"#q{q2}", "123456")
+            timed("answers -> message", lambda: page.click("form[action$='/verify'] button[type=submit]"))
+            assert "¥12,340" in page.content()
+            timed("voucher route", lambda: page.click("a[href*='/voucher']"))
+            page.fill("#payer_email", "taro@example.jp")
+            timed("konbini -> voucher", lambda: page.click("form:has(input[value=konbini]) button[type=submit]"))
+            assert "お支払い期限" in page.content()
+            session.expire_all()
+            payment = session.exec(select(Payment).where(Payment.recipient_id == j.recipient_id)).one()
+            import httpx
+
+            httpx.post(
+                f"{live_server.base_url}/sim/stripe/pending/{payment.provider_session_id}", data={"result": "paid"}
+            )
+            timed("paid", lambda: page.reload())
+            assert "お支払いありがとうございました" in page.content()
+            timed("invoice", lambda: page.click("#invoice-links a >> nth=0"))
+        finally:
+            browser.close()
+    with capsys.disabled():
+        print("\nrecipient pages at ~400 kbit/s, 400 ms RTT:")
+        for name, seconds in timings:
+            print(f"  {name:<22} {seconds:5.2f} s")
+    slow = [(name, round(s, 2)) for name, s in timings if s >= 2.0]
+    assert not slow, slow
+    assert reload(session, Recipient, j.recipient_id).status == "paid"
