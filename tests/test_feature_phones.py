@@ -377,3 +377,31 @@ def test_the_voucher_route_asks_what_konbini_needs(live_server, session):
     from smspay_app.models import Payment
 
     assert not session.exec(select(Payment).where(Payment.recipient_id == j.recipient_id)).all()
+
+
+def test_every_post_answers_with_a_redirect(live_server, session):
+    """Post/redirect/get everywhere: no result is ever shown on a POST URL, so
+    a reload never resends a form (issue 14)."""
+    j = make_journey(session, max_wrong_answers=1)
+    q_birth, q_number = j.question_ids
+    with cookieless(live_server) as phone:
+        wrong = {f"q_{q_birth}": "1970/01/01", f"q_{q_number}": "1", "lang": "ja"}
+        locking = phone.post(f"/l/{j.token}/verify", data=wrong)
+        assert locking.status_code == 303 and locking.headers["location"] == f"/l/{j.token}?lang=ja"
+        assert phone.get(locking.headers["location"]).status_code == 403  # the GET says: locked
+        again = phone.post(f"/l/{j.token}/verify", data=wrong)
+        assert again.status_code == 303
+        for path in ("/pay", "/voucher", "/read", "/otp", "/voucher-sms"):
+            assert phone.post(f"/l/{j.token}{path}", data={"lang": "ja"}).status_code == 303, path
+        # the opt-out: done by the POST, said by the GET (and only when it is true)
+        other = make_journey(session, phone="+819033334444")
+        session.commit()
+        from smspay_app.i18n import t
+
+        done_text = t("recipient.optout_done", "ja", org="テスト電力株式会社")
+        assert done_text not in phone.get(f"/l/{other.token}/optout?lang=ja&e=done").text
+        assert reload(session, Recipient, other.recipient_id).status != "opted_out"
+        stopped = phone.post(f"/l/{other.token}/optout", data={"lang": "ja"})
+        assert stopped.status_code == 303 and stopped.headers["location"].endswith("/optout?lang=ja&e=done")
+        assert done_text in phone.get(stopped.headers["location"]).text
+    assert reload(session, Recipient, other.recipient_id).status == "opted_out"

@@ -833,7 +833,8 @@ def _open_for_post(request: Request, session: Session, token: str, lang: str, vi
     if state not in ("revoked", "suspended"):
         journey.record_click(session, ctx, via=via, ua_class=user_agents.classify(request.headers.get("user-agent")))
     if state != "ok":
-        return ctx, problem_page(request, lang, ctx, token, state)
+        session.commit()  # the click
+        return ctx, _after_post(_clean(token), lang)  # the link's GET shows the problem page
     return ctx, None
 
 
@@ -868,7 +869,7 @@ def _verify(request: Request, token: str, form: Any, lang: str) -> Response:
             return _with_session_cookie(response, result.session_token)
         if result.reason in ("locked", "revoked", "expired"):  # as found under the link's lock
             session.commit()
-            return problem_page(request, lang, ctx, token, result.reason)
+            return _after_post(_clean(token), lang)  # the link's GET says so (403 / 410)
         session.commit()
         kept = _keep_answers(ctx, form) if result.reason == "wrong" and ctx.questions else ""
         return _after_post(_clean(token), lang, result.reason, kept=kept)
@@ -892,7 +893,7 @@ def _otp(request: Request, token: str, lang: str) -> Response:
         result = journey.request_otp(session, ctx, lang=lang)
         session.commit()
         if result.reason == "locked":
-            return problem_page(request, lang, ctx, token, "locked")
+            return _after_post(_clean(token), lang)
         code = {"sent": "otp_sent", "cooldown": "cooldown", "cap": "cap"}.get(result.reason, "otp_failed")
         return _after_post(_clean(token), lang, code)
 
@@ -1134,7 +1135,7 @@ async def voucher_sms(request: Request) -> Response:
 def _voucher_sms(request: Request, token: str, lang: str) -> Response:
     """The voucher by SMS, on the recipient's request (verified session)."""
     with session_scope() as session:
-        ctx, problem = _verified(request, session, token, lang, via=None)
+        ctx, problem = _verified(request, session, token, lang, via="voucher_sms")
         if problem:
             return problem
         state, payment = journey.payment_state(session, ctx)
@@ -1178,9 +1179,11 @@ def _optout_page(request: Request, token: str, lang: str, *, confirm: bool) -> R
             return unknown_page(request, lang)
         lang = pick_language(request, ctx=ctx)
         title = t("recipient.optout_title", lang)
-        if confirm:
+        if confirm:  # post/redirect/get: the GET below says it is done
             optouts.opt_out_by_link(session, ctx.organisation.id, ctx.recipient.id, ctx.recipient.phone_e164)
             session.commit()
+            return _see_other(f"{_base(_clean(token))}/optout?lang={lang}&e=done")
+        if request.query_params.get("e") == "done" and ctx.recipient.status == "opted_out":
             body = _card(
                 f"<h1>{title}</h1>" + _notice("ok", t("recipient.optout_done", lang, org=escape(ctx.organisation.name)))
             )
