@@ -87,3 +87,9 @@ def test_the_api_says_and_keeps_the_limit(live_server, session):
         schema = api.get("/api/v1/openapi.json")
     if schema.status_code == 200:
         assert f"At most {PAGE_MESSAGE_MAX_CHARS} characters" in schema.text
+
+
+def test_the_docs_say_the_same_limit():
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "api.md").read_text()
+    assert f"at most {PAGE_MESSAGE_MAX_CHARS:,} characters" in docs
+    assert f"about {MESSAGE_PAGE_CHARS:,} characters" in docs
