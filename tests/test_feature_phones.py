@@ -405,3 +405,23 @@ def test_every_post_answers_with_a_redirect(live_server, session):
         assert stopped.status_code == 303 and stopped.headers["location"].endswith("/optout?lang=ja&e=done")
         assert done_text in phone.get(stopped.headers["location"]).text
     assert reload(session, Recipient, other.recipient_id).status == "opted_out"
+
+
+def test_the_voucher_route_closes_a_hosted_checkout_opened_before(live_server, session):
+    from sqlmodel import select
+
+    from smspay_app.models import Payment
+
+    j = make_journey(session)
+    with live_server.client(headers={"User-Agent": BROWSER_UA}) as browser:
+        action, fields = _answers(browser.get(f"/l/{j.token}").text, j)
+        browser.post(action, data=fields)
+        message = browser.get(f"/l/{j.token}").text
+        pay = form_to(message, "/pay")
+        assert browser.post(pay["action"], data=pay["fields"]).status_code == 303  # the hosted checkout opens
+        route = browser.get(_href(message, "/voucher")).text
+        bank = next(f for f in _forms(route) if dict(f["fields"]).get("method") == "bank_transfer")
+        browser.post(bank["action"], data=bank["fields"])
+    session.expire_all()
+    rows = session.exec(select(Payment).where(Payment.recipient_id == j.recipient_id).order_by(Payment.id)).all()
+    assert [(p.status, p.method) for p in rows] == [("expired", ""), ("processing", "bank")]

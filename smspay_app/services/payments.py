@@ -258,6 +258,17 @@ def start_direct_payment(
     else:
         payment.status = "processing"
         _touch(session, payment, now, "payment_processing")
+    # a hosted checkout opened earlier is closed: one way to pay at a time
+    for other in session.exec(
+        select(Payment).where(
+            Payment.recipient_id == recipient.id,
+            Payment.status == "open",
+            Payment.id != payment.id,
+            Payment.checkout_url != "",
+        )
+    ):
+        if not other.provider_session_id.startswith("pending-"):
+            _expire(session, gateway, other)
     session.flush()
     return payment
 
