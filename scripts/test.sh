@@ -30,6 +30,17 @@ fi
 [ -n "$BROWSER" ] || { log "no Chromium found or installable; set SMSPAY_CHROMIUM"; exit 1; }
 export SMSPAY_CHROMIUM="$BROWSER"
 
+# axe-core (npm), the accessibility engine tests/test_recipient_a11y.py loads
+# into Playwright over every recipient page; installed once into .tools/.
+AXE_VERSION="4.14.1"
+AXE_JS="$ROOT/.tools/node_modules/axe-core/axe.min.js"
+if [ ! -f "$AXE_JS" ] || ! grep -q "\"version\": \"$AXE_VERSION\"" "$ROOT/.tools/node_modules/axe-core/package.json" 2>/dev/null; then
+  command -v npm >/dev/null || { log "npm is required to install axe-core (install Node.js 20+)"; exit 1; }
+  log "installing axe-core $AXE_VERSION with npm"
+  npm install --prefix "$ROOT/.tools" --no-audit --no-fund --ignore-scripts "axe-core@$AXE_VERSION" >/dev/null
+fi
+export SMSPAY_AXE_JS="$AXE_JS"
+
 # PostgreSQL for the "outgrown one machine" tests (tests/postgres.py starts
 # its own server from these binaries, on a free port, in a temporary directory).
 find_postgres() {

@@ -122,13 +122,19 @@ def test_wrong_answer_is_refused_clearly_and_counted(live_server, session):
         page = client.get(f"/l/{j.token}")
         form = form_to(page.text, "/verify")
         q_birth, q_number = j.question_ids
-        wrong = client.post(form["action"], data={f"q_{q_birth}": "1980/01/02", f"q_{q_number}": "999999"})
+        wrong = client.post(
+            form["action"], data={f"q_{q_birth}": "1980/01/02", f"q_{q_number}": "999999"}, follow_redirects=True
+        )
+        # post/redirect/get (issue 14: the result stayed on the POST URL, a reload resent the form)
+        assert [r.status_code for r in wrong.history] == [303] and wrong.request.method == "GET"
         assert wrong.status_code == 200
         assert "登録情報と一致しませんでした" in wrong.text and "あと4回" in wrong.text
         assert "smspay_s" not in wrong.headers.get("set-cookie", "")
         # the message never says which answer was wrong, and is shown in English on request
         wrong_en = client.post(
-            form["action"], data={f"q_{q_birth}": "1999/09/09", f"q_{q_number}": "123456", "lang": "en"}
+            form["action"],
+            data={f"q_{q_birth}": "1999/09/09", f"q_{q_number}": "123456", "lang": "en"},
+            follow_redirects=True,
         )
         assert "do not match our records" in wrong_en.text and "3 attempts left" in wrong_en.text
         still_private = client.get(f"/l/{j.token}")

@@ -109,10 +109,10 @@ def test_sixth_wrong_answer_finds_link_locked(live_server, session):
         for i in range(5):
             r = c.post(f"/l/{j.token}/verify", data={f"q_{q1}": "1970/1/1", f"q_{q2}": str(i)})
             statuses.append(r.status_code)
-        assert statuses == [200, 200, 200, 200, 403]
-        sixth = c.post(f"/l/{j.token}/verify", data={f"q_{q1}": "1980/1/2", f"q_{q2}": "123456"})
+        assert statuses == [303] * 5  # post/redirect/get (issue 14); was 200 on the POST URL, then 403
+        sixth = c.post(f"/l/{j.token}/verify", data={f"q_{q1}": "1980/1/2", f"q_{q2}": "123456"}, follow_redirects=True)
         assert sixth.status_code == 403 and "ロックされています" in sixth.text
-        assert "smspay_s" not in sixth.headers.get("set-cookie", "")
+        assert all("smspay_s" not in r.headers.get("set-cookie", "") for r in [*sixth.history, sixth])
         assert "03-1234-5678" in sixth.text  # how to reach the business
         assert c.get(f"/l/{j.token}").status_code == 403
     link = reload(session, Link, j.link_id)
@@ -216,9 +216,9 @@ def test_otp_over_http_through_sms_simulator(live_server, session, settings):
     with live_server.client(headers={"User-Agent": BROWSER_UA}) as c:
         page = c.get(f"/l/{j.token}")
         send = form_to(page.text, "/otp")
-        sent = c.post(send["action"], data=send["fields"])
+        sent = c.post(send["action"], data=send["fields"], follow_redirects=True)  # PRG (issue 14)
         assert "確認コードをSMSで送りました" in sent.text
-        cooldown = c.post(send["action"], data=send["fields"])
+        cooldown = c.post(send["action"], data=send["fields"], follow_redirects=True)
         assert "秒後にできます" in cooldown.text
         listing = c.get(
             f"/sim/twilio/2010-04-01/Accounts/{settings.twilio_account_sid}/Messages.json",
@@ -228,7 +228,7 @@ def test_otp_over_http_through_sms_simulator(live_server, session, settings):
         assert len(listing) == 1  # the cooldown sent nothing
         code = re.search(r"\b(\d{6})\b", listing[0]["body"]).group(1)
         form = form_to(sent.text, "/verify")
-        wrong = c.post(form["action"], data={"code": "000000" if code != "000000" else "111111"})
+        wrong = c.post(form["action"], data={"code": "000000" if code != "000000" else "111111"}, follow_redirects=True)
         assert "確認コードが違います" in wrong.text
         ok = c.post(form["action"], data={"code": code})
         assert ok.status_code == 303
@@ -301,7 +301,7 @@ def test_notice_only_with_read_confirmation(live_server, session):
         message = c.get(f"/l/{j.token}")
         assert "山田太郎様" in message.text and "/pay" not in message.text
         read = form_to(message.text, "/read")
-        done = c.post(read["action"], data=read["fields"])
+        done = c.post(read["action"], data=read["fields"], follow_redirects=True)  # PRG (issue 14)
         assert "確認ありがとうございました" in done.text
         c.post(read["action"], data=read["fields"])
     r = reload(session, Recipient, j.recipient_id)
@@ -324,7 +324,7 @@ def test_every_page_is_small_with_security_headers(live_server, session):
         pages.append(c.get("/l/AAAAAAAAAAAAAAAAAAAAAA"))
         pages.append(c.get(f"/l/{j.token}"))
         pages.append(c.get(f"/l/{j.token}?lang=en"))
-        pages.append(c.post(f"/l/{j.token}/verify", data={f"q_{q1}": "1", f"q_{q2}": "1"}))
+        pages.append(c.post(f"/l/{j.token}/verify", data={f"q_{q1}": "1", f"q_{q2}": "1"}, follow_redirects=True))
         c.post(f"/l/{j.token}/verify", data={f"q_{q1}": "1980/1/2", f"q_{q2}": "123456"})
         pages.append(c.get(f"/l/{j.token}"))
         pages.append(c.get(f"/l/{j.token}/done"))

@@ -51,7 +51,7 @@ async def test_the_opt_out_link_works_without_javascript_and_stops_reminders(liv
         session.expire_all()
         assert session.exec(select(OptOut)).all() == []  # a GET changes nothing
         form = form_to(confirm.text, f"/l/{j.token}/optout")
-        done = client.post(form["action"], data=form["fields"])
+        done = client.post(form["action"], data=form["fields"], follow_redirects=True)  # PRG (issue 14)
         assert done.status_code == 200 and "配信を停止しました" in done.text
 
     session.expire_all()

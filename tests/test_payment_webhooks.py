@@ -199,9 +199,9 @@ def test_waiting_page_refreshes_until_webhook(live_server, session):
 def test_pay_requires_verified_session(live_server, session):
     j = make_journey(session)
     with live_server.client(headers={"User-Agent": BROWSER_UA}) as anon:
-        r = anon.post(f"/l/{j.token}/pay", data={})
+        r = anon.post(f"/l/{j.token}/pay", data={}, follow_redirects=True)  # post/redirect/get (issue 14)
         assert r.status_code == 200 and "ご本人確認" in r.text
-        assert anon.get(f"/l/{j.token}/done").text.count("ご本人確認") >= 1
+        assert anon.get(f"/l/{j.token}/done", follow_redirects=True).text.count("ご本人確認") >= 1
     assert session.exec(select(Payment)).all() == []
 
 

@@ -412,3 +412,80 @@ def test_every_webhook_sent_verifies_with_the_sdk(target: Target, receiver: Rece
     tampered = receiver.received[0][0].replace(b'"livemode": false', b'"livemode": true')
     with pytest.raises(stripe.SignatureVerificationError):
         stripe.Webhook.construct_event(tampered, receiver.received[0][1], SANDBOX_WHSEC)
+
+
+# ------------------------------------------------------------------ payment intents confirmed server-side (issue 14)
+
+
+def _konbini_intent(**over: Any) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "amount": 12_340,
+        "currency": "jpy",
+        "confirm": True,
+        "payment_method_types": ["konbini"],
+        "payment_method_data": {
+            "type": "konbini",
+            "billing_details": {"name": "山田太郎", "email": "taro@example.jp"},
+        },
+        "payment_method_options": {"konbini": {"expires_after_days": 3}},
+        "metadata": {"payment_id": "43"},
+    }
+    params.update(over)
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def test_konbini_payment_intent_confirmed_server_side(target: Target, receiver: Receiver) -> None:
+    """The voucher route: a PaymentIntent created with ``confirm=true`` and
+    ``payment_method_data[type]=konbini`` answers ``requires_action`` with
+    ``konbini_display_details``; paid at the store, ``payment_intent.succeeded``."""
+    pi = target.client.v1.payment_intents.create(_konbini_intent())
+    assert pi.object == "payment_intent" and pi.amount == 12_340 and pi.currency == "jpy"
+    assert pi.status == "requires_action" and pi.payment_method_types == ["konbini"]
+    assert pi.metadata["payment_id"] == "43"
+    details = pi.next_action.konbini_display_details
+    assert pi.next_action.type == "konbini_display_details" and details.expires_at > time.time()
+    assert details.stores["familymart"].payment_code.isdigit()
+    method = target.client.v1.payment_intents.retrieve(pi.id, {"expand": ["payment_method"]}).payment_method
+    assert method.type == "konbini" and method.billing_details.email == "taro@example.jp"
+    base = sandbox_only(target)
+    assert pi.id[-10:] in httpx.get(f"{base}/pending").text
+    httpx.post(f"{base}/pending/{pi.id}", data={"result": "paid"})
+    (event,) = [e for e in _events(receiver) if e.data.object.to_dict().get("id") == pi.id]
+    assert event.type == "payment_intent.succeeded" and event.data.object["status"] == "succeeded"
+    assert event.data.object["metadata"]["payment_id"] == "43"
+    assert target.client.v1.payment_intents.retrieve(pi.id).status == "succeeded"
+
+
+def test_konbini_payment_intent_needs_name_and_email(target: Target) -> None:
+    intents = target.client.v1.payment_intents
+    no_email = _error(
+        lambda: intents.create(
+            _konbini_intent(payment_method_data={"type": "konbini", "billing_details": {"name": "山田太郎"}})
+        )
+    )
+    assert isinstance(no_email, stripe.InvalidRequestError)
+    assert no_email.param == "payment_method_data[billing_details][email]"
+    too_small = _error(lambda: intents.create(_konbini_intent(amount=100)))
+    assert isinstance(too_small, stripe.InvalidRequestError) and too_small.param == "amount"
+
+
+def test_bank_transfer_payment_intent_confirmed_server_side(target: Target, receiver: Receiver) -> None:
+    intents = target.client.v1.payment_intents
+    params: dict[str, Any] = {
+        "amount": 12_340,
+        "currency": "jpy",
+        "confirm": True,
+        "customer": _customer(target),
+        "payment_method_types": ["customer_balance"],
+        "payment_method_data": {"type": "customer_balance"},
+        "payment_method_options": {
+            "customer_balance": {"funding_type": "bank_transfer", "bank_transfer": {"type": "jp_bank_transfer"}}
+        },
+    }
+    pi = intents.create(params)
+    assert pi.status == "requires_action" and pi.next_action.type == "display_bank_transfer_instructions"
+    instr = pi.next_action.display_bank_transfer_instructions
+    assert instr.type == "jp_bank_transfer" and instr.amount_remaining == 12_340
+    assert instr.financial_addresses[0].zengin.account_number.isdigit()
+    no_customer = _error(lambda: intents.create({k: v for k, v in params.items() if k != "customer"}))
+    assert isinstance(no_customer, stripe.InvalidRequestError) and no_customer.param == "customer"

@@ -144,6 +144,22 @@ def classify(user_agent: str | None) -> str:
     return "other"
 
 
+# Browsers of the Japanese carriers' feature-phone services that read and
+# post Shift_JIS: i-mode (docomo), EZweb (au / KDDI, UP.Browser) and
+# Yahoo!ケータイ (SoftBank, formerly Vodafone and J-PHONE).
+_SHIFT_JIS = ("docomo/", "kddi-", "up.browser", "softbank/", "vodafone/", "j-phone/", "mot-")
+
+
+@lru_cache(maxsize=2048)
+def page_charset(user_agent: str | None) -> str:
+    """The charset to serve a page in: ``Shift_JIS`` for i-mode / EZweb /
+    Yahoo!ケータイ browsers (issue 14), ``UTF-8`` for everything else."""
+    ua = (user_agent or "").strip().lower()
+    if classify(user_agent) == "feature_phone" and any(m in ua for m in _SHIFT_JIS):
+        return "Shift_JIS"
+    return "UTF-8"
+
+
 def is_preview(user_agent: str | None) -> bool:
     """True for preview bots, scanners and scripted clients."""
     return classify(user_agent) == "preview"

@@ -151,6 +151,10 @@ MESSAGES = {
         "ja": "本人確認の回答（生年月日・暗証番号など）は差し込み項目に使えません。SMS本文とページから外してください。",
         "en": "Identity check answers (birth date, PIN...) cannot be merge fields. Remove them from the SMS and the page.",
     },
+    "campaign.error.page_message_too_long": {
+        "ja": "ページのメッセージは{max}文字までです。",
+        "en": "The page message can be at most {max} characters.",
+    },
     "campaign.error.template_too_long": {
         "ja": "SMS本文が長すぎます（携帯会社の上限を超えます）。",
         "en": "The SMS text is too long (over the carriers' limit).",

@@ -2,6 +2,7 @@
 authoring UI. Prefixes ``editor.``, ``campaign.``, ``detail.`` reach the browser."""
 
 from smspay_app.domain.links import MAX_LIFETIME_DAYS, MIN_LIFETIME_HOURS
+from smspay_app.domain.page_text import MESSAGE_PAGE_CHARS, PAGE_MESSAGE_MAX_CHARS
 
 MESSAGES = {
     # service errors
@@ -109,6 +110,11 @@ MESSAGES = {
     "editor.fields": {
         "ja": "使っている差し込み項目: {fields}（取り込むCSVにこの列が必要です）",
         "en": "Merge fields used: {fields} (the CSV needs these columns)",
+    },
+    "editor.page_message.limit": {
+        "ja": f"最大{PAGE_MESSAGE_MAX_CHARS:,}文字。長いメッセージは約{MESSAGE_PAGE_CHARS:,}文字ずつのページに分けて表示します（ガラケーでも読めるように）。",
+        "en": f"At most {PAGE_MESSAGE_MAX_CHARS:,} characters. A long message is shown in pages of about "
+        f"{MESSAGE_PAGE_CHARS:,} characters (so that feature phones can load it).",
     },
     "editor.fields.none": {"ja": "差し込み項目はありません。", "en": "No merge fields."},
     "editor.fields.hint": {

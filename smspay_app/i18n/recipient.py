@@ -62,6 +62,23 @@ MESSAGES = {
         "ja": "一定時間が経過したため、もう一度本人確認をお願いします。",
         "en": "Your session has ended. Please confirm your identity again.",
     },
+    "recipient.undecodable": {
+        "ja": "入力内容を読み取れませんでした（文字コード）。回数には数えていません。もう一度入力してください。",
+        "en": "We could not read what was sent (character encoding). It was not counted; please enter it again.",
+    },
+    "recipient.trust": {
+        "ja": "{sender}{org}から「{reason}」についてのご案内です。ご本人確認のため、登録内容をおたずねします。"
+        "心当たりのない場合は入力せず、{org}（{phone}）にお問い合わせください。",
+        "en": "{sender}This is {org} writing about “{reason}”. To confirm it is you, we ask for details we hold. "
+        "If you do not expect this, enter nothing and call {org} ({phone}).",
+    },
+    "recipient.trust_nophone": {
+        "ja": "{sender}{org}から「{reason}」についてのご案内です。ご本人確認のため、登録内容をおたずねします。"
+        "心当たりのない場合は入力しないでください。",
+        "en": "{sender}This is {org} writing about “{reason}”. To confirm it is you, we ask for details we hold. "
+        "If you do not expect this, enter nothing.",
+    },
+    "recipient.error_summary": {"ja": "入力内容をご確認ください", "en": "Please check what you entered"},
     # Identity check
     "recipient.verify_title": {"ja": "ご本人確認", "en": "Identity check"},
     "recipient.verify_intro": {
@@ -202,6 +219,43 @@ MESSAGES = {
     "recipient.voucher_amount": {"ja": "お支払い金額: {amount}", "en": "Amount to pay: {amount}"},
     "recipient.voucher_link": {"ja": "払込票を表示", "en": "Show the voucher"},
     "recipient.voucher_sms_button": {"ja": "この内容をSMSで受け取る", "en": "Send me this by SMS"},
+    # A long message in parts (issue 14)
+    "recipient.part_of": {"ja": "{parts}ページ中{part}ページ目", "en": "Page {part} of {parts}"},
+    "recipient.part_next": {"ja": "次のページへ", "en": "Next page"},
+    "recipient.part_previous": {"ja": "前のページへ", "en": "Previous page"},
+    "recipient.parts_label": {"ja": "ページの移動", "en": "Pages"},
+    # The voucher route (issue 14): paying without the gateway's card page
+    "recipient.voucher_route_link": {
+        "ja": "コンビニ・銀行振込で払う（カード画面を使わない）",
+        "en": "Pay at a convenience store or by bank transfer (no card page)",
+    },
+    "recipient.voucher_route_title": {"ja": "お支払い方法を選ぶ", "en": "Choose how to pay"},
+    "recipient.voucher_route_intro": {
+        "ja": "{amount}のお支払い番号をこのページでお知らせします。",
+        "en": "This page will show you the numbers to pay {amount}.",
+    },
+    "recipient.voucher_konbini_form": {
+        "ja": "コンビニで払う（お名前とメールアドレスが必要です）",
+        "en": "Pay at a convenience store (your name and e-mail address are needed)",
+    },
+    "recipient.voucher_konbini_button": {"ja": "コンビニ払いの番号を受け取る", "en": "Get the store payment numbers"},
+    "recipient.voucher_bank_form": {"ja": "銀行振込で払う", "en": "Pay by bank transfer"},
+    "recipient.voucher_bank_button": {"ja": "振込先を受け取る", "en": "Get the bank account"},
+    "recipient.payer_name": {"ja": "お名前", "en": "Name"},
+    "recipient.payer_email": {"ja": "メールアドレス", "en": "E-mail address"},
+    "recipient.payer_email_hint": {
+        "ja": "決済会社から控えが届きます。例: taro@docomo.ne.jp",
+        "en": "The payment provider sends a copy there. e.g. taro@example.jp",
+    },
+    "recipient.payer_name_required": {"ja": "お名前を入力してください。", "en": "Please enter your name."},
+    "recipient.payer_email_invalid": {
+        "ja": "メールアドレスを正しく入力してください（例: taro@docomo.ne.jp）。",
+        "en": "Please enter a valid e-mail address (e.g. taro@example.jp).",
+    },
+    "recipient.method_unavailable": {
+        "ja": "この方法ではお支払いいただけません。別の方法をお選びください。",
+        "en": "This method is not available. Please choose another.",
+    },
     "sms.opt_out_confirmation": {
         "ja": "{prefix}配信停止を受け付けました。今後{org}からのSMSはお送りしません。",
         "en": "{prefix}You have opted out. {org} will send you no more SMS.",

@@ -15,6 +15,7 @@ from smspay_app.domain.clock import utcnow
 from smspay_app.domain.errors import FieldError, Invalid, Refused
 from smspay_app.domain.invoice import TAX_RATES
 from smspay_app.domain.links import MAX_LIFETIME_HOURS, MIN_LIFETIME_HOURS
+from smspay_app.domain.page_text import PAGE_MESSAGE_MAX_CHARS
 from smspay_app.domain.quiet_hours import parse_hhmm
 from smspay_app.models import AuditLog, Campaign, CampaignQuestion, InvoiceLine, Organisation, Recipient
 from smspay_app.services import connections, sms_message
@@ -123,6 +124,10 @@ def validate(data: CampaignInput, organisation: Organisation) -> list[FieldError
             # characters, a link as long as a real one.
             if sms_message.sample_over_cap(organisation, data.sms_template):
                 errors.append(FieldError("sms_template", "campaign.error.template_too_long"))
+    if len(data.page_message.strip()) > PAGE_MESSAGE_MAX_CHARS:
+        errors.append(
+            FieldError("page_message", "campaign.error.page_message_too_long", {"max": PAGE_MESSAGE_MAX_CHARS})
+        )
     answer_columns = [q.column for q in data.questions]
     for field_name, text in (("sms_template", data.sms_template), ("page_message", data.page_message)):
         named = answer_field_named(text, answer_columns)

@@ -79,6 +79,9 @@ __all__ = [
     "verify_otp",
     "start_session",
     "session_valid",
+    "split_link_token",
+    "url_session_value",
+    "url_session_valid",
     "end_session",
     "mark_read",
     "payment_state",
@@ -100,8 +103,16 @@ class LinkContext:
     questions: list[CampaignQuestion] = field(default_factory=list)
 
 
+def split_link_token(raw: str) -> tuple[str, str]:
+    """``/l/{token}`` or ``/l/{token}.{url_session}`` (the verified session
+    travelling in the URL for browsers that keep no cookie): the link's token
+    and the URL session ('' when none). Link tokens are base62, never a dot."""
+    token, _, url_session = (raw or "").partition(".")
+    return token, url_session
+
+
 def load_context(session: Session, token: str) -> LinkContext | None:
-    found = find_link_context(session, token)
+    found = find_link_context(session, split_link_token(token)[0])
     if found is None:
         return None
     link, recipient, campaign, organisation, questions = found
@@ -206,7 +217,7 @@ def load_view(connection, token: str) -> LinkContext | None:
     """Read-only context through Core (no ORM objects): for the hot GET path."""
     from smspay_app.services.links import find_link_view
 
-    found = find_link_view(connection, token)
+    found = find_link_view(connection, split_link_token(token)[0])
     if found is None:
         return None
     link, recipient, campaign, organisation, questions = found
@@ -533,6 +544,32 @@ def session_valid(ctx: LinkContext, cookie_value: str | None, now: datetime | No
     if (now or utcnow()) >= link.session_expires_at:
         return False
     return hmac.compare_digest(hash_token(cookie_value[:64]), link.session_hash)
+
+
+URL_SESSION_CHARS = 32  # 128 bits, hex
+
+
+def url_session_value(ctx: LinkContext, now: datetime | None = None) -> str | None:
+    """The verified session as it may travel in the URL (issue 14: the i-mode
+    browser keeps no cookie): an opaque 128-bit value, derived with the
+    server's key from this link's id and its current session (only the
+    session's hash is stored), so it is bound to the link, dies with the
+    session (30 minutes, a lock, a reissue end it) and never reveals the
+    cookie. None without a live session."""
+    link = ctx.link
+    if not link.session_hash or link.session_expires_at is None:
+        return None
+    if (now or utcnow()) >= link.session_expires_at:
+        return None
+    digest = keyed_hash(get_settings().secret_key, "url-session", str(link.id), link.session_hash)
+    return digest[:URL_SESSION_CHARS]
+
+
+def url_session_valid(ctx: LinkContext, value: str | None, now: datetime | None = None) -> bool:
+    if not value or len(value) != URL_SESSION_CHARS:
+        return False
+    expected = url_session_value(ctx, now)
+    return expected is not None and hmac.compare_digest(value, expected)
 
 
 def end_session(session: Session, ctx: LinkContext) -> None:

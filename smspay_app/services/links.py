@@ -138,8 +138,8 @@ _VIEW_COLUMNS = {
         "session_expires_at",
     ),
     "recipient": ("id", "organisation_id", "campaign_id", "status", "erased_at"),
-    "campaign": ("id", "name", "status", "verification_mode", "payment_enabled", "recipient_language"),
-    "organisation": ("id", "name", "support_phone", "status"),
+    "campaign": ("id", "name", "page_title", "status", "verification_mode", "payment_enabled", "recipient_language"),
+    "organisation": ("id", "name", "sender_name", "support_phone", "status"),
     "question": ("id", "campaign_id", "position", "label", "kind"),
 }
 

@@ -102,6 +102,17 @@ def open_checkout(session: Session, ctx: LinkContext, gateway: PaymentGateway | 
     When the recipient already has a live checkout for that amount, that
     payment is returned as it is (``checkout_url`` set: no step 2).
     ``gateway``: the route's adapter when the caller has it already."""
+    recipient = ctx.recipient
+    amount = payable_amount(session, ctx)
+    reusable = live_checkout(session, recipient.id, amount)
+    if reusable is not None:
+        return reusable  # pressing "pay" again (or on another device) opens the same checkout
+    return _new_payment(session, ctx, gateway, amount)
+
+
+def payable_amount(session: Session, ctx: LinkContext) -> int:
+    """What the recipient can pay now, or PaymentNotAllowed (notice only,
+    already paid or processing, nothing left); lapsed vouchers expire."""
     campaign, recipient = ctx.campaign, ctx.recipient
     if not campaign.payment_enabled:
         raise PaymentNotAllowed("notice_only")
@@ -113,9 +124,11 @@ def open_checkout(session: Session, ctx: LinkContext, gateway: PaymentGateway | 
     if amount <= 0:
         raise PaymentNotAllowed("no_amount")
     _expire_lapsed_vouchers(session, recipient.id)
-    reusable = live_checkout(session, recipient.id, amount)
-    if reusable is not None:
-        return reusable  # pressing "pay" again (or on another device) opens the same checkout
+    return amount
+
+
+def _new_payment(session: Session, ctx: LinkContext, gateway: PaymentGateway | None, amount: int) -> Payment:
+    campaign, recipient = ctx.campaign, ctx.recipient
     now = utcnow()
     route = connections.payment_route(session, campaign, recipient.organisation_id)
     payment = Payment(
@@ -190,6 +203,96 @@ def start_checkout(
     payment.updated_at = utcnow()
     session.add(payment)
     timeline.record(session, recipient, "checkout_started", detail={"payment_id": payment.id, "amount_yen": amount})
+    session.flush()
+    return payment
+
+
+# ---------------------------------------------------------------- voucher route (issue 14)
+
+# Asked of the payer per method (only what the gateway requires: Stripe's
+# konbini needs a name and an e-mail address; its bank transfer nothing).
+DIRECT_FIELDS: dict[str, tuple[str, ...]] = {"konbini": ("name", "email"), "bank_transfer": ()}
+
+
+def direct_methods_for(amount_yen: int) -> tuple[str, ...]:
+    """Methods of the voucher route for ``amount_yen``: konbini within its
+    limits, bank transfer always."""
+    methods = []
+    if KONBINI_MIN_YEN <= amount_yen <= KONBINI_MAX_YEN:
+        methods.append("konbini")
+    methods.append("bank_transfer")
+    return tuple(methods)
+
+
+def open_direct_payment(session: Session, ctx: LinkContext, gateway: PaymentGateway | None = None) -> Payment:
+    """Step 1 of the voucher route (feature phones, or anyone who picks it):
+    the ``open`` Payment row; the caller commits before step 2."""
+    return _new_payment(session, ctx, gateway, payable_amount(session, ctx))
+
+
+def start_direct_payment(
+    session: Session,
+    ctx: LinkContext,
+    gateway: PaymentGateway,
+    payment: Payment,
+    *,
+    method: str,
+    payer_name: str = "",
+    payer_email: str = "",
+    payer_phone: str = "",
+    lang: str = "",
+) -> Payment:
+    """Step 2: the payment created server-side through the gateway's API
+    (``create_direct_payment``) for the committed ``payment``; it comes back
+    ``processing`` with the voucher (``voucher_json``, ``expires_at``) that
+    the recipient's own page shows. The payer's name and e-mail go to the
+    gateway only, never into our database. Flushes; the caller commits."""
+    from smspay_app.providers.payments.base import DirectPaymentRequest
+
+    campaign, recipient = ctx.campaign, ctx.recipient
+    customer = _customer_for(session, recipient, gateway, payment) if method == "bank_transfer" else ""
+    direct = gateway.create_direct_payment(
+        DirectPaymentRequest(
+            amount_yen=payment.amount_yen,
+            method=method,
+            payment_id=int(payment.id or 0),
+            client_reference_id=f"r{recipient.id}",
+            idempotency_key=f"smspay-direct-{payment.id}",
+            item_name=campaign.page_title or campaign.name,
+            payer_name=payer_name,
+            payer_email=payer_email,
+            payer_phone=payer_phone,
+            merchant_name=ctx.organisation.name,
+            locale=lang or campaign.recipient_language,
+            customer=customer,
+        )
+    )
+    now = utcnow()
+    payment.provider_session_id = direct.id
+    payment.provider_payment_intent = direct.id
+    payment.provider_customer_id = customer
+    payment.method = direct.method
+    payment.voucher_json = json.dumps(direct.voucher, ensure_ascii=False) if direct.voucher else ""
+    payment.expires_at = _from_unix(direct.expires_at)
+    timeline.record(
+        session, recipient, "checkout_started", detail={"payment_id": payment.id, "amount_yen": payment.amount_yen}
+    )
+    if direct.status == "succeeded":
+        _mark_paid(session, payment, direct.method, now, gateway)
+    else:
+        payment.status = "processing"
+        _touch(session, payment, now, "payment_processing")
+    # a hosted checkout opened earlier is closed: one way to pay at a time
+    for other in session.exec(
+        select(Payment).where(
+            Payment.recipient_id == recipient.id,
+            Payment.status == "open",
+            Payment.id != payment.id,
+            Payment.checkout_url != "",
+        )
+    ):
+        if not other.provider_session_id.startswith("pending-"):
+            _expire(session, gateway, other)
     session.flush()
     return payment
 
@@ -354,6 +457,10 @@ def handle_event(
         "checkout.session.async_payment_succeeded",
         "checkout.session.async_payment_failed",
         "checkout.session.expired",
+        # a payment created without a checkout (the voucher route, issue 14)
+        "payment_intent.succeeded",
+        "payment_intent.payment_failed",
+        "payment_intent.canceled",
     )
     session.add(WebhookEvent(source=source, event_id=event.id, received_at=utcnow()))
     try:
@@ -376,7 +483,7 @@ def handle_event(
         session.flush()
         return WebhookOutcome("unknown_payment")
 
-    amount = obj.get("amount_total")
+    amount = obj.get("amount_total") if obj.get("object") != "payment_intent" else obj.get("amount")
     currency = str(obj.get("currency", "jpy")).lower()
     if amount is not None and (int(amount) != payment.amount_yen or currency != payment.currency):
         recipient = session.get(Recipient, payment.recipient_id)
@@ -388,10 +495,10 @@ def handle_event(
     method = _method_of(obj, details) or payment.method
     if details is not None:
         _keep_details(payment, details)
-    paid_now = obj.get("payment_status") == "paid" and event.type in (
-        "checkout.session.completed",
-        "checkout.session.async_payment_succeeded",
-    )
+    paid_now = (
+        obj.get("payment_status") == "paid"
+        and event.type in ("checkout.session.completed", "checkout.session.async_payment_succeeded")
+    ) or (event.type == "payment_intent.succeeded" and obj.get("status") == "succeeded")
     if payment.status in FINAL:
         session.flush()
         return WebhookOutcome("applied", payment.id)
@@ -403,6 +510,11 @@ def handle_event(
         if not payment.voucher_json:
             payment.expires_at = None  # the checkout's expiry no longer applies
         _touch(session, payment, now, "payment_processing")
+    elif event.type in ("payment_intent.payment_failed", "payment_intent.canceled"):
+        konbini = (method or payment.method) == "konbini"
+        payment.status = "expired" if konbini else "failed"  # a konbini voucher fails by expiring unpaid
+        payment.method = method
+        _touch(session, payment, now, "payment_expired" if konbini else "payment_failed")
     elif event.type == "checkout.session.async_payment_failed" and (method or payment.method) == "konbini":
         payment.status = "expired"  # a konbini payment fails when its voucher expires unpaid
         payment.method = method

@@ -39,6 +39,7 @@ from smspay_app.db import get_engine
 from smspay_app.domain.clock import utcnow
 from smspay_app.domain.limits import SlidingWindowLimiter
 from smspay_app.domain.links import MAX_LIFETIME_HOURS, MIN_LIFETIME_HOURS
+from smspay_app.domain.page_text import MESSAGE_PAGE_CHARS, PAGE_MESSAGE_MAX_CHARS
 from smspay_app.domain.sms_text import fields_from_merge_data
 from smspay_app.i18n import language_from_accept, t
 from smspay_app.models import Campaign, IdempotencyRecord, InvoiceLine, Recipient
@@ -162,7 +163,12 @@ class CampaignCreate(BaseModel):
         default=None, max_length=2000, description="SMS text with {{field}} merge fields and {{link}}"
     )
     page_title: str | None = Field(default=None, max_length=200)
-    page_message: str | None = Field(default=None, max_length=5000)
+    page_message: str | None = Field(
+        default=None,
+        max_length=PAGE_MESSAGE_MAX_CHARS,
+        description=f"At most {PAGE_MESSAGE_MAX_CHARS} characters; the recipient page shows a long message in "
+        f"parts of about {MESSAGE_PAGE_CHARS} characters with next / previous links",
+    )
     payment_enabled: bool | None = None
     amount_yen: int | None = Field(default=None, ge=0, le=10_000_000)
     due_date: date | None = None

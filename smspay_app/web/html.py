@@ -21,7 +21,7 @@ CSS = (
     "h1{font-size:1.25rem;margin:0 0 .6rem;line-height:1.35}"
     "p{margin:.4rem 0}"
     "label{display:block;font-weight:600;margin:.8rem 0 .2rem}"
-    "input[type=text],input[type=tel],input[type=password]{width:100%;font-size:1.1rem;"
+    "input[type=text],input[type=tel],input[type=password],input[type=email]{width:100%;font-size:1.1rem;"
     "padding:.6rem;border:1px solid #8a96a8;border-radius:6px}"
     ".btn{display:block;width:100%;margin:1rem 0 .2rem;padding:.85rem;font-size:1.1rem;"
     "font-weight:700;color:#fff;background:#0b6e4f;border:0;border-radius:8px;"
@@ -31,13 +31,24 @@ CSS = (
     ".err{background:#fdecea;color:#8a1c13;border-left:4px solid #c0392b;padding:.6rem;border-radius:4px}"
     ".ok{background:#e7f5ee;color:#0b4f38;border-left:4px solid #0b6e4f;padding:.6rem;border-radius:4px}"
     ".hint{color:#5a6675;font-size:.85rem}"
-    "table{width:100%;border-collapse:collapse;font-size:.92rem}"
+    "table{width:100%;border-collapse:collapse;font-size:.88rem}"
     "th,td{padding:.35rem .2rem;border-bottom:1px solid #e1e6ec;text-align:left}"
     ".n{text-align:right;white-space:nowrap}"
+    "td:first-child{min-width:3.5em}th,td{word-wrap:break-word}"
+    ".num{text-align:right;font-size:1.05rem;font-weight:700;letter-spacing:.03em;word-break:break-all}"
     ".total{font-size:1.5rem;font-weight:700}"
     "footer{max-width:32rem;margin:0 auto;padding:0 1rem 1.5rem;color:#5a6675;font-size:.85rem}"
     "footer a{color:#17365d}"
 )
+
+
+# Where the page's charset goes (``<meta charset>``, a form's
+# ``accept-charset`` and ``_charset_`` field): filled in by ``html_response``,
+# so one rendered (and cached) page serves UTF-8 and Shift_JIS browsers alike.
+CHARSET = "\x00charset\x00"
+# Python's codec for each charset a page is served in (cp932: Shift_JIS as
+# Japanese phones and Windows write it, with the NEC / IBM extensions).
+CODECS = {"UTF-8": "utf-8", "Shift_JIS": "cp932"}
 
 
 def page(
@@ -53,7 +64,7 @@ def page(
     refresh = f'<meta http-equiv="refresh" content="{int(refresh_seconds)}">' if refresh_seconds else ""
     brand = f"<header><b>{escape(org_name)}</b></header>" if org_name else ""
     return (
-        f'<!doctype html><html lang="{escape(lang)}"><head><meta charset="utf-8">'
+        f'<!doctype html><html lang="{escape(lang)}"><head><meta charset="{CHARSET}">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         '<meta name="robots" content="noindex,nofollow">'
         f"{refresh}<title>{escape(title)}</title><style>{CSS}</style></head><body>"
@@ -84,11 +95,28 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
 
 
+def encode_page(content: str, charset: str = "UTF-8") -> bytes:
+    """The page in ``charset`` (``CODECS``); a character the charset lacks
+    (``¥`` in Shift_JIS, an emoji) becomes a numeric character reference."""
+    if charset not in CODECS:
+        charset = "UTF-8"
+    return content.replace(CHARSET, charset).encode(CODECS[charset], errors="xmlcharrefreplace")
+
+
 def html_response(
-    content: str, status_code: int = 200, *, form_targets: tuple[str, ...] = (), head_only: bool = False
+    content: str,
+    status_code: int = 200,
+    *,
+    form_targets: tuple[str, ...] = (),
+    head_only: bool = False,
+    charset: str = "UTF-8",
 ) -> HTMLResponse:
-    response = HTMLResponse("" if head_only else content, status_code=status_code)
+    if charset not in CODECS:
+        charset = "UTF-8"
+    body = encode_page(content, charset)
+    response = HTMLResponse(b"" if head_only else body, status_code=status_code)
+    response.headers["content-type"] = f"text/html; charset={charset}"
     response.headers.update(security_headers(form_targets))
     if head_only:
-        response.headers["content-length"] = str(len(content.encode()))
+        response.headers["content-length"] = str(len(body))
     return response

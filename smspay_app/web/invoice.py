@@ -16,7 +16,7 @@ from smspay_app.services import invoices, journey
 
 
 def _document(request: Request, token: str):
-    from smspay_app.web.recipient import SESSION_COOKIE, pick_language
+    from smspay_app.web.recipient import pick_language, verified_session
 
     lang = pick_language(request)
     with session_scope() as session:
@@ -24,7 +24,7 @@ def _document(request: Request, token: str):
         if ctx is None:
             return None, lang
         lang = pick_language(request, ctx=ctx)
-        if not journey.session_valid(ctx, request.cookies.get(SESSION_COOKIE)):
+        if not verified_session(request, ctx, token):
             return False, lang
         return invoices.build(session, ctx.recipient), lang
 
@@ -34,7 +34,7 @@ def _page(request: Request, token: str, pdf: bool) -> Response:
     if doc is None:
         return HTMLResponse("Not found", status_code=404)
     if doc is False:
-        return RedirectResponse(f"/l/{token}", status_code=303)
+        return RedirectResponse(f"/l/{journey.split_link_token(token)[0]}", status_code=303)
     headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
     if pdf:
         name = ("receipt" if doc.receipt else "invoice") + f"-{doc.number}.pdf"

@@ -12,6 +12,17 @@ Routes (all under ``/l/{token}``; the token is the only thing in the URL):
   still waiting (meta refresh every 3 s).
 - ``GET /l/{token}/cancelled``: back from the gateway without paying.
 - ``POST /l/{token}/read``: "I have read this" on a notice.
+- ``GET|POST /l/{token}/voucher``: the voucher route (issue 14): konbini or
+  bank transfer created server-side through the gateway's API, its numbers
+  on our own page; the only route for feature phones (no hosted page).
+
+After the identity check the verified session is the ``smspay_s`` cookie,
+or, when the browser did not return the identity page's probe cookie (the
+i-mode browser keeps none), ``/l/{token}.{url_session}`` in every link and
+form (``journey.url_session_value``). Every POST answers 303 (post/redirect/
+get): its outcome comes back as ``?e=<code>``. Pages for i-mode / EZweb /
+Yahoo!ケータイ browsers are Shift_JIS and their forms are decoded in the
+charset they were sent in (``read_form``).
 
 Language: ``lang`` form field, ``?lang=`` (remembered in a cookie), the
 ``lang`` cookie, then Accept-Language; Japanese by default. Every page sends
@@ -25,10 +36,13 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import threading
+import time
+from collections import OrderedDict
 from html import escape
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote_to_bytes, urlsplit
 
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
@@ -40,20 +54,28 @@ from smspay_app.db import get_engine, session_scope
 from smspay_app.domain import user_agents
 from smspay_app.domain.formatting import people_date, people_datetime, yen
 from smspay_app.domain.limits import SlidingWindowLimiter
+from smspay_app.domain.page_text import split_message
 from smspay_app.i18n import language_from_accept, normalise_language, t
-from smspay_app.providers.payments.base import GatewayError
+from smspay_app.providers.payments.base import GatewayError, PaymentGateway
 from smspay_app.services import actions, connections, journey, payments
 from smspay_app.services.journey import LinkContext
 from smspay_app.settings import get_settings
-from smspay_app.web.html import html_response, page
+from smspay_app.web.html import CHARSET, html_response, page
 from smspay_app.web.vouchers import voucher_card
 
 SESSION_COOKIE = "smspay_s"
+# Set with the identity page: when it comes back with the answers, the browser
+# keeps cookies and the session cookie alone carries the verified session;
+# when it does not (the i-mode browser keeps none), the session travels in the
+# URL instead (``journey.url_session_value``).
+PROBE_COOKIE = "smspay_c"
 LANG_COOKIE = "smspay_lang"
 COOKIE_PATH = "/l/"
 POST_LIMIT = 30  # POSTs per address per minute
 POST_WINDOW_SECONDS = 60.0
 
+
+log = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------- rate limit
 
@@ -67,7 +89,7 @@ post_limiter: SlidingWindowLimiter[str] = SlidingWindowLimiter(POST_LIMIT, POST_
 class _RedactTokens(logging.Filter):
     """Access logs never carry link tokens."""
 
-    pattern = re.compile(r"/l/[0-9A-Za-z]+")
+    pattern = re.compile(r"/l/[^/?#\s]+")  # the token, and a URL session after it
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
@@ -101,6 +123,139 @@ def pick_language(request: Request, form: Any = None, ctx: LinkContext | None = 
 
 def _base(token: str) -> str:
     return f"/l/{token}"
+
+
+def _clean(token: str) -> str:
+    """The link's token without a URL session."""
+    return journey.split_link_token(token)[0]
+
+
+def verified_session(request: Request, ctx: LinkContext, token: str) -> bool:
+    """The verified session of this link: the cookie when the browser returned
+    one, else (only then) the session in the URL (``/l/{token}.{session}``)."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        return journey.session_valid(ctx, cookie)
+    return journey.url_session_valid(ctx, journey.split_link_token(token)[1])
+
+
+def _see_other(location: str) -> Response:
+    """Post/redirect/get: a POST's result is always shown by a GET."""
+    response = RedirectResponse(location, status_code=303)
+    response.headers.update({"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+    return response
+
+
+def _after_post(token: str, lang: str, notice: str = "", path: str = "", kept: str = "") -> Response:
+    query = f"?lang={lang}" + (f"&e={notice}" if notice else "") + (f"&k={kept}" if kept else "")
+    return _see_other(f"{_base(token)}{path}{query}")
+
+
+# ---------------------------------------------------------------- kept answers
+
+# After a wrong answer the non-secret fields keep what was typed (issue 14):
+# kept here (in memory, per process, a few minutes, bound to the link) under
+# a random key that the redirect carries, so nothing typed is in a URL. A
+# key from another process or an old one just shows empty fields.
+KEEP_SECONDS = 600.0
+_kept: OrderedDict[str, tuple[float, int, dict[int, str]]] = OrderedDict()
+_kept_lock = threading.Lock()
+
+
+def _keep_answers(ctx: LinkContext, form: Any) -> str:
+    values = {
+        q.id: str(form.get(f"q_{q.id}") or "")[:100]
+        for q in ctx.questions
+        if q.kind != "secret" and form.get(f"q_{q.id}")
+    }
+    if not values:
+        return ""
+    key = secrets.token_urlsafe(16)
+    with _kept_lock:
+        _kept[key] = (time.monotonic() + KEEP_SECONDS, int(ctx.link.id or 0), values)
+        while len(_kept) > 10_000:
+            _kept.popitem(last=False)
+    return key
+
+
+def _kept_answers(request: Request, ctx: LinkContext) -> dict[int, str]:
+    key = request.query_params.get("k", "")
+    with _kept_lock:
+        found = _kept.get(key)
+    if found is None or found[0] < time.monotonic() or found[1] != ctx.link.id:
+        return {}
+    return found[2]
+
+
+# ``?e=`` codes a POST redirects with; the page says the rest from the database
+IDENTITY_NOTICES = (
+    "wrong",
+    "expired_code",
+    "no_code",
+    "too_many_tries",
+    "otp_sent",
+    "cooldown",
+    "cap",
+    "otp_failed",
+    "session_expired",
+    "undecodable",
+)
+MESSAGE_NOTICES = ("gateway_error", "voucher_sms_sent", "voucher_sms_cap", "voucher_sms_failed")
+VOUCHER_NOTICES = ("payer_name_required", "payer_email_invalid", "gateway_error", "method_unavailable")
+
+
+def _identity_notice(request: Request, ctx: LinkContext, lang: str) -> str:
+    code = request.query_params.get("e", "")
+    if code not in IDENTITY_NOTICES:
+        return ""
+    link = ctx.link
+    otp_mode = ctx.campaign.verification_mode == "otp"
+    if code == "wrong":
+        if otp_mode:
+            text = t("recipient.otp_wrong", lang, left=max(0, journey.OTP_MAX_TRIES - link.otp_tries))
+            return _error_summary(text, [("code", t("recipient.otp_code_label", lang))], lang)
+        left = max(0, journey.wrong_answer_limit(ctx.campaign) - link.failed_attempts)
+        text = t("recipient.wrong_answer", lang, left=left)
+        return _error_summary(text, [(f"q{q.id}", escape(q.label)) for q in ctx.questions], lang)
+    elif code == "otp_sent":
+        return _notice("ok", t("recipient.otp_sent", lang, minutes=journey.OTP_VALID_SECONDS // 60))
+    elif code == "cooldown":
+        from smspay_app.domain.clock import utcnow
+
+        elapsed = (utcnow() - link.otp_sent_at).total_seconds() if link.otp_sent_at else 0
+        wait = max(1, int(journey.OTP_RESEND_COOLDOWN_SECONDS - elapsed + 0.999))
+        text = t("recipient.otp_cooldown", lang, seconds=wait)
+    else:
+        key = {
+            "expired_code": "recipient.otp_expired",
+            "no_code": "recipient.otp_no_code",
+            "too_many_tries": "recipient.otp_too_many",
+            "cap": "recipient.otp_cap",
+            "otp_failed": "recipient.otp_failed",
+            "session_expired": "recipient.session_expired",
+            "undecodable": "recipient.undecodable",
+        }[code]
+        text = t(key, lang)
+    return _notice("err", text)
+
+
+def _error_summary(text: str, fields: list[tuple[str, str]], lang: str) -> str:
+    """The error at the top of the form, with a link to each field to check
+    (the message never says which answer was wrong)."""
+    links = "".join(f'<li><a href="#{field_id}">{label}</a></li>' for field_id, label in fields)
+    heading = t("recipient.error_summary", lang)
+    return (
+        f'<div class="err" role="alert" id="error-summary" aria-labelledby="error-summary-title">'
+        f'<p id="error-summary-title"><b>{heading}</b></p><p>{text}</p><ul>{links}</ul></div>'
+    )
+
+
+def _message_notice(request: Request, lang: str, codes: tuple[str, ...] = MESSAGE_NOTICES) -> str:
+    code = request.query_params.get("e", "")
+    if code not in codes:
+        return ""
+    kind = "ok" if code == "voucher_sms_sent" else "err"
+    return _notice(kind, t(f"recipient.{code}", lang))
 
 
 def _footer(lang: str, ctx: LinkContext | None, token: str | None) -> str:
@@ -143,9 +298,15 @@ def _respond(
         footer=_footer(lang, ctx, token),
         refresh_seconds=refresh,
     )
-    response = html_response(html, status, form_targets=form_targets)
+    response = html_response(html, status, form_targets=form_targets, charset=page_charset(request))
+    response.html = html  # type: ignore[attr-defined]  # before encoding (the identity page's cache)
     _remember_language(request, response)
     return response
+
+
+def page_charset(request: Request) -> str:
+    """``Shift_JIS`` for i-mode / EZweb / Yahoo!ケータイ browsers, else UTF-8."""
+    return user_agents.page_charset(request.headers.get("user-agent"))
 
 
 def _remember_language(request: Request, response: Response) -> None:
@@ -177,7 +338,8 @@ def _notice(kind: str, text: str) -> str:
 def _form(action: str, lang: str, inner: str, button: str, *, alt: bool = False) -> str:
     cls = "btn alt" if alt else "btn"
     return (
-        f'<form method="post" action="{escape(action)}">{inner}'
+        f'<form method="post" action="{escape(action)}" accept-charset="{CHARSET}">'
+        f'<input type="hidden" name="_charset_" value="{CHARSET}">{inner}'
         f'<input type="hidden" name="lang" value="{lang}">'
         f'<button class="{cls}" type="submit">{escape(button)}</button></form>'
     )
@@ -211,9 +373,15 @@ def identity_page(
 ) -> Response:
     """The identity check: questions, a one-time code, or a plain continue.
     Without a notice the page depends only on the campaign, organisation and
-    language (and the token), so it is rendered once and cached."""
+    language (and the token), so it is rendered once and cached. A POST's
+    outcome arrives as ``?e=`` (post/redirect/get, ``_identity_notice``)."""
+    token = _clean(token)  # not verified: no URL session on this page
+    if not notice:
+        notice = _identity_notice(request, ctx, lang)
     if notice or status != 200:
-        return _identity_page(request, lang, ctx, token, notice=notice, status=status)
+        kept = _kept_answers(request, ctx)
+        page_ = _identity_page(request, lang, ctx, token, notice=notice, status=status, kept=kept)
+        return _with_probe(request, page_)
     key = (
         lang,
         ctx.campaign.id,
@@ -221,18 +389,28 @@ def identity_page(
         bool(ctx.link.otp_hash),
         ctx.organisation.name,
         ctx.organisation.support_phone,
+        getattr(ctx.organisation, "sender_name", ""),
+        getattr(ctx.campaign, "page_title", ""),
         tuple((q.id, q.label, q.kind) for q in ctx.questions),
     )
     with _page_cache_lock:
         cached = _page_cache.get(key)
     if cached is None:
-        cached = _identity_page(request, lang, ctx, _TOKEN_MARK).body.decode()
+        cached = _identity_page(request, lang, ctx, _TOKEN_MARK).html  # type: ignore[attr-defined]
         with _page_cache_lock:
             _page_cache[key] = cached
             if len(_page_cache) > 2048:
                 _page_cache.pop(next(iter(_page_cache)))
-    response = html_response(cached.replace(_TOKEN_MARK, token))
+    response = html_response(cached.replace(_TOKEN_MARK, token), charset=page_charset(request))
     _remember_language(request, response)
+    return _with_probe(request, response)
+
+
+def _with_probe(request: Request, response: Response) -> Response:
+    if PROBE_COOKIE not in request.cookies:
+        response.set_cookie(
+            PROBE_COOKIE, "1", max_age=3600, path=COOKIE_PATH, httponly=True, samesite="lax", secure=_secure()
+        )
     return response
 
 
@@ -241,11 +419,41 @@ _page_cache: dict[tuple, str] = {}
 _page_cache_lock = threading.Lock()
 
 
+def _trust(lang: str, ctx: LinkContext) -> str:
+    """Who asks and why, before anything is asked (issue 14): the sender name
+    the SMS carries, the organisation, the campaign's subject and the
+    published phone number to check with."""
+    from smspay_app.services.sms_message import sender_prefix
+
+    org, campaign = ctx.organisation, ctx.campaign
+    fields = {
+        "sender": escape(sender_prefix(org)),
+        "org": escape(org.name),
+        "reason": escape(getattr(campaign, "page_title", "") or campaign.name),
+    }
+    if org.support_phone:
+        phone = escape(org.support_phone)
+        tel = escape(re.sub(r"[^0-9+]", "", org.support_phone))
+        text = t("recipient.trust", lang, phone=f'<a href="tel:{tel}">{phone}</a>', **fields)
+    else:
+        text = t("recipient.trust_nophone", lang, **fields)
+    return f'<p id="trust">{text}</p>'
+
+
 def _identity_page(
-    request: Request, lang: str, ctx: LinkContext, token: str, *, notice: str = "", status: int = 200
+    request: Request,
+    lang: str,
+    ctx: LinkContext,
+    token: str,
+    *,
+    notice: str = "",
+    status: int = 200,
+    kept: dict[int, str] | None = None,
 ) -> Response:
     title = t("recipient.verify_title", lang)
-    parts = [f"<h1>{title}</h1>", notice]
+    parts = [f"<h1>{title}</h1>", _trust(lang, ctx), notice]
+    invalid = ' aria-invalid="true"' if 'id="error-summary"' in notice else ""
+    kept = kept or {}
     base = _base(token)
     if ctx.campaign.verification_mode == "otp":
         parts.append(f"<p>{t('recipient.otp_intro', lang)}</p>")
@@ -253,7 +461,7 @@ def _identity_page(
             field = (
                 f'<label for="code">{t("recipient.otp_code_label", lang)}</label>'
                 '<input type="tel" id="code" name="code" inputmode="numeric" pattern="[0-9０-９]*" '
-                'maxlength="12" autocomplete="one-time-code" required>'
+                f'maxlength="12" autocomplete="one-time-code" required{invalid}>'
             )
             parts.append(_form(f"{base}/verify", lang, field, t("recipient.verify_button", lang)))
             parts.append(_form(f"{base}/otp", lang, "", t("recipient.otp_resend_button", lang), alt=True))
@@ -265,15 +473,16 @@ def _identity_page(
         for q in ctx.questions:
             kind = q.kind
             input_type = "password" if kind == "secret" else ("tel" if kind == "digits" else "text")
-            hint = ""
-            if kind == "date":
-                hint = f'<span class="hint">{t("recipient.hint_date", lang)}</span>'
-            elif kind == "digits":
-                hint = f'<span class="hint">{t("recipient.hint_digits", lang)}</span>'
+            hint, described = "", ""
+            hint_key = {"date": "recipient.hint_date", "digits": "recipient.hint_digits"}.get(kind)
+            if hint_key:  # tied to its field for assistive technology
+                hint = f'<span class="hint" id="hint-q{q.id}">{t(hint_key, lang)}</span>'
+                described = f' aria-describedby="hint-q{q.id}"'
+            value = f' value="{escape(kept[q.id])}"' if q.id in kept and kind != "secret" else ""
             fields.append(
                 f'<label for="q{q.id}">{escape(q.label)}</label>{hint}'
                 f'<input type="{input_type}" id="q{q.id}" name="q_{q.id}" maxlength="100" '
-                'autocomplete="off" required>'
+                f'autocomplete="off" required{described}{invalid}{value}>'
             )
         parts.append(_form(f"{base}/verify", lang, "".join(fields), t("recipient.verify_button", lang)))
     else:
@@ -306,7 +515,7 @@ def message_page(
     campaign, recipient = ctx.campaign, ctx.recipient
     state, payment = journey.payment_state(session, ctx)
     base = _base(token)
-    top = [notice]
+    top = [notice or _message_notice(request, lang)]
     if state == "paid":
         when = payment.paid_at if payment and payment.paid_at else recipient.paid_at
         amount = payment.amount_yen if payment else recipient.amount_yen
@@ -343,8 +552,26 @@ def message_page(
     except Exception:  # a broken template must not break the page
         message = campaign.page_message or ""
     main = [f"<h1>{escape(campaign.page_title or campaign.name)}</h1>"]
-    if message:
-        main.append(f'<div class="msg">{escape(message)}</div>')
+    # a long message is shown in parts, one light page each (issue 14); the
+    # invoice and the payment come after its last part
+    parts = split_message(message)
+    try:
+        shown_part = min(max(1, int(request.query_params.get("p", "1"))), len(parts))
+    except ValueError:
+        shown_part = 1
+    if parts[shown_part - 1]:
+        main.append(f'<div class="msg">{escape(parts[shown_part - 1])}</div>')
+    if len(parts) > 1:
+        main.append(_part_links(base, lang, shown_part, len(parts)))
+    if shown_part < len(parts):
+        return _respond(
+            request,
+            lang,
+            title=campaign.page_title or campaign.name,
+            body="".join(top) + _card("".join(main)),
+            ctx=ctx,
+            token=token,
+        )
     form_targets: tuple[str, ...] = ()
     if campaign.payment_enabled and recipient.amount_yen > 0:
         # lines that add up to the amount charged: the recipient's own, or the campaign's
@@ -372,9 +599,17 @@ def message_page(
             main.append(f"<p>{t('recipient.due', lang, date=due)}</p>")
         main.append(_invoice_links(base, lang, paid=state == "paid"))
         if state not in ("paid", "processing"):
-            main.append(f"<p class=hint>{t('recipient.pay_note', lang)}</p>")
-            main.append(_form(f"{base}/pay", lang, "", t("recipient.pay_button", lang)))
-            form_targets = connections.checkout_targets(session, campaign)
+            voucher_route = (
+                f'<a class="btn{"" if _no_hosted_page(request) else " alt"}" href="{base}/voucher?lang={lang}">'
+            )
+            voucher_route += f"{t('recipient.voucher_route_link', lang)}</a>"
+            if _no_hosted_page(request):  # the gateway's page needs a modern browser: our own route only
+                main.append(voucher_route)
+            else:
+                main.append(f"<p class=hint>{t('recipient.pay_note', lang)}</p>")
+                main.append(_form(f"{base}/pay", lang, "", t("recipient.pay_button", lang)))
+                main.append(voucher_route)
+                form_targets = connections.checkout_targets(session, campaign)
     elif not campaign.payment_enabled:
         if campaign.ask_read_confirmation and recipient.read_at is None:
             main.append(_form(f"{base}/read", lang, "", t("recipient.read_button", lang)))
@@ -394,6 +629,29 @@ def message_page(
         token=token,
         form_targets=form_targets,
     )
+
+
+def _no_hosted_page(request: Request) -> bool:
+    """Browsers that cannot run the gateway's hosted page (JavaScript, TLS
+    1.2): feature phones get the voucher route instead (issue 14)."""
+    return user_agents.classify(request.headers.get("user-agent")) == "feature_phone"
+
+
+def _gateway(session: Session, ctx: LinkContext) -> PaymentGateway:
+    """The payment gateway for this link's campaign: its account
+    (``connections.payment_route``), the one place the pages obtain it."""
+    return connections.payment_gateway_for(session, ctx.campaign, ctx.recipient.organisation_id)
+
+
+def _part_links(base: str, lang: str, part: int, parts: int) -> str:
+    links = [f"<p>{t('recipient.part_of', lang, part=part, parts=parts)}</p>"]
+    if part < parts:
+        links.append(f'<a class="btn" href="{base}?p={part + 1}&amp;lang={lang}">{t("recipient.part_next", lang)}</a>')
+    if part > 1:
+        links.append(
+            f'<a class="btn alt" href="{base}?p={part - 1}&amp;lang={lang}">{t("recipient.part_previous", lang)}</a>'
+        )
+    return f'<nav aria-label="{t("recipient.parts_label", lang)}">{"".join(links)}</nav>'
 
 
 def _with_session_cookie(response: Response, value: str) -> Response:
@@ -431,7 +689,11 @@ def _landing_get(request: Request, token: str, method: str) -> Response:
     state = journey.link_state(ctx)
     if state != "ok":
         response = problem_page(request, lang, ctx, token, state)
-    elif journey.session_valid(ctx, request.cookies.get(SESSION_COOKIE)):
+    elif request.query_params.get("e"):
+        return None  # a POST's outcome: said from the full context (ORM path)
+    elif verified_session(request, ctx, token):
+        if journey.split_link_token(token)[1] and request.cookies.get(SESSION_COOKIE):
+            return _see_other(_base(_clean(token)))  # the cookie came back: the URL needs no session
         return None  # verified: the caller renders the message in the thread pool
     else:
         response = identity_page(request, lang, ctx, token)
@@ -458,7 +720,7 @@ def _message_get(request: Request, token: str, method: str) -> Response:
         journey.record_visit(session, ctx, ua_class=ua_class, method=method, state=state)
         if state != "ok":
             return problem_page(request, lang, ctx, token, state)
-        if not journey.session_valid(ctx, request.cookies.get(SESSION_COOKIE)):
+        if not verified_session(request, ctx, token):
             return identity_page(request, lang, ctx, token)
         return message_page(request, lang, ctx, token, session)
 
@@ -497,11 +759,64 @@ def cross_site_page(request: Request, lang: str) -> Response:
     return _respond(request, lang, title=t("recipient.cross_site", lang), body=body, ctx=None, token=None, status=403)
 
 
+_CHARSET_NAMES = {
+    "utf-8": "utf-8",
+    "utf8": "utf-8",
+    "shift_jis": "cp932",
+    "shift-jis": "cp932",
+    "sjis": "cp932",
+    "x-sjis": "cp932",
+    "ms_kanji": "cp932",
+    "windows-31j": "cp932",
+    "cp932": "cp932",
+    "euc-jp": "euc_jp",
+}
+
+
+def _codec(name: str) -> str:
+    return _CHARSET_NAMES.get(name.strip().strip('"').lower(), "")
+
+
+async def read_form(request: Request) -> tuple[Any, bool]:
+    """The POSTed form, decoded in the charset it was sent in (issue 14: a
+    Shift_JIS answer decoded as UTF-8 became a wrong answer). The charset is
+    the one the request declares (``Content-Type``'s ``charset``, else the
+    ``_charset_`` field our forms carry), then UTF-8, then Shift_JIS (cp932),
+    each strictly. Returns ``(form, decoded)``; ``decoded`` is False when no
+    charset reads the body (the caller counts nothing)."""
+    from starlette.datastructures import FormData
+
+    ctype = request.headers.get("content-type", "")
+    if ctype and not ctype.lower().startswith("application/x-www-form-urlencoded"):
+        return await request.form(), True
+    body = await request.body()
+    raw: list[tuple[bytes, bytes]] = []
+    for piece in body.split(b"&"):
+        if not piece:
+            continue
+        name, _, value = piece.partition(b"=")
+        raw.append((unquote_to_bytes(name.replace(b"+", b" ")), unquote_to_bytes(value.replace(b"+", b" "))))
+    declared = ""
+    for param in ctype.split(";")[1:]:
+        key, _, val = param.partition("=")
+        if key.strip().lower() == "charset":
+            declared = _codec(val)
+    if not declared:
+        declared = next((_codec(v.decode("ascii", "replace")) for k, v in raw if k == b"_charset_"), "")
+    for codec in dict.fromkeys(c for c in (declared, "utf-8", "cp932") if c):
+        try:
+            return FormData([(k.decode(codec), v.decode(codec)) for k, v in raw]), True
+        except UnicodeDecodeError:
+            continue
+    return FormData([(k.decode("utf-8", "replace"), v.decode("utf-8", "replace")) for k, v in raw]), False
+
+
 async def _post_prelude(request: Request):
     """Common to every POST: read the form, language, rate limit; a POST from
     another site is refused before anything is counted."""
-    form = await request.form()
+    form, decoded = await read_form(request)
     request.state.form = form
+    request.state.form_decoded = decoded
     lang = pick_language(request, form)
     if cross_site(request):
         return form, lang, cross_site_page(request, lang)
@@ -519,7 +834,8 @@ def _open_for_post(request: Request, session: Session, token: str, lang: str, vi
     if state not in ("revoked", "suspended"):
         journey.record_click(session, ctx, via=via, ua_class=user_agents.classify(request.headers.get("user-agent")))
     if state != "ok":
-        return ctx, problem_page(request, lang, ctx, token, state)
+        session.commit()  # the click
+        return ctx, _after_post(_clean(token), lang)  # the link's GET shows the problem page
     return ctx, None
 
 
@@ -535,6 +851,8 @@ def _verify(request: Request, token: str, form: Any, lang: str) -> Response:
         ctx, problem = _open_for_post(request, session, token, lang, "verify")
         if problem:
             return problem
+        if not getattr(request.state, "form_decoded", True):  # never a wrong answer for its encoding
+            return _after_post(_clean(token), lang, "undecodable")
         if ctx.campaign.verification_mode == "otp":
             result = journey.verify_otp(session, ctx, str(form.get("code", "")))
         else:
@@ -545,20 +863,17 @@ def _verify(request: Request, token: str, form: Any, lang: str) -> Response:
             result = journey.verify_answers(session, ctx, answers)
         if result.ok:
             session.commit()
-            response = RedirectResponse(_base(token), status_code=303)
-            response.headers.update({"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+            target = _clean(token)
+            if PROBE_COOKIE not in request.cookies:  # a browser that keeps no cookie
+                target = f"{target}.{journey.url_session_value(ctx)}"
+            response = _see_other(_base(target))
             return _with_session_cookie(response, result.session_token)
         if result.reason in ("locked", "revoked", "expired"):  # as found under the link's lock
             session.commit()
-            return problem_page(request, lang, ctx, token, result.reason)
-        messages = {
-            "wrong": ("recipient.otp_wrong" if ctx.campaign.verification_mode == "otp" else "recipient.wrong_answer"),
-            "expired_code": "recipient.otp_expired",
-            "no_code": "recipient.otp_no_code",
-            "too_many_tries": "recipient.otp_too_many",
-        }
-        text = t(messages[result.reason], lang, **({"left": result.remaining} if result.reason == "wrong" else {}))
-        return identity_page(request, lang, ctx, token, notice=_notice("err", text))
+            return _after_post(_clean(token), lang)  # the link's GET says so (403 / 410)
+        session.commit()
+        kept = _keep_answers(ctx, form) if result.reason == "wrong" and ctx.questions else ""
+        return _after_post(_clean(token), lang, result.reason, kept=kept)
 
 
 async def otp(request: Request) -> Response:
@@ -574,20 +889,14 @@ def _otp(request: Request, token: str, lang: str) -> Response:
         if problem:
             return problem
         if ctx.campaign.verification_mode != "otp":
-            return identity_page(request, lang, ctx, token)
+            session.commit()
+            return _after_post(_clean(token), lang)
         result = journey.request_otp(session, ctx, lang=lang)
         session.commit()
         if result.reason == "locked":
-            return problem_page(request, lang, ctx, token, "locked")
-        if result.sent:
-            notice = _notice("ok", t("recipient.otp_sent", lang, minutes=journey.OTP_VALID_SECONDS // 60))
-        elif result.reason == "cooldown":
-            notice = _notice("err", t("recipient.otp_cooldown", lang, seconds=result.wait_seconds))
-        elif result.reason == "cap":
-            notice = _notice("err", t("recipient.otp_cap", lang))
-        else:
-            notice = _notice("err", t("recipient.otp_failed", lang))
-        return identity_page(request, lang, ctx, token, notice=notice)
+            return _after_post(_clean(token), lang)
+        code = {"sent": "otp_sent", "cooldown": "cooldown", "cap": "cap"}.get(result.reason, "otp_failed")
+        return _after_post(_clean(token), lang, code)
 
 
 def _verified(request: Request, session: Session, token: str, lang: str, *, via: str | None):
@@ -606,9 +915,10 @@ def _verified(request: Request, session: Session, token: str, lang: str, *, via:
                 problem = problem_page(request, lang, ctx, token, state)
     if problem:
         return None, problem
-    if not journey.session_valid(ctx, request.cookies.get(SESSION_COOKIE)):
-        notice = _notice("err", t("recipient.session_expired", lang))
-        return None, identity_page(request, lang, ctx, token, notice=notice)
+    if not verified_session(request, ctx, token):
+        if via:
+            session.commit()  # the click
+        return None, _after_post(_clean(token), lang, "session_expired")
     return ctx, None
 
 
@@ -626,19 +936,18 @@ def _pay(request: Request, token: str, lang: str) -> Response:
             return problem
         lang = pick_language(request, ctx=ctx)  # the checkout's language
         try:
-            gateway = connections.payment_gateway_for(session, ctx.campaign)  # the campaign's account
+            gateway = _gateway(session, ctx)
             payment = payments.open_checkout(session, ctx, gateway)
             if not payment.checkout_url:  # else: the live checkout, handed out again
                 session.commit()  # the Payment row exists before the gateway is called
-                payment = payments.start_checkout(session, ctx, token, gateway, payment, lang)
+                payment = payments.start_checkout(session, ctx, _clean(token), gateway, payment, lang)
                 session.commit()
                 payment = payments.close_other_checkouts(session, gateway, payment)
         except payments.PaymentNotAllowed:
             return RedirectResponse(_base(token), status_code=303)
         except GatewayError:
             session.commit()
-            notice = _notice("err", t("recipient.gateway_error", lang))
-            return message_page(request, lang, ctx, token, session, notice=notice)
+            return _after_post(token, lang, "gateway_error")
         response = RedirectResponse(payment.checkout_url, status_code=303)
         response.headers.update({"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
         return response
@@ -718,6 +1027,113 @@ async def cancelled(request: Request) -> Response:
     return await run_in_threadpool(_cancelled, request, request.path_params["token"])
 
 
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+
+
+def _voucher_route_page(request: Request, token: str) -> Response:
+    """GET ``/l/{token}/voucher``: pay at a convenience store or by bank
+    transfer without the gateway's hosted page; asks only what the gateway
+    requires (konbini: name and e-mail), plain forms, no JavaScript."""
+    lang = pick_language(request)
+    with session_scope() as session:
+        ctx, problem = _verified(request, session, token, lang, via=None)
+        if problem:
+            return problem
+        lang = pick_language(request, ctx=ctx)
+        try:
+            amount = payments.payable_amount(session, ctx)
+        except payments.PaymentNotAllowed:
+            return _see_other(_base(token))
+        base = _base(token)
+        title = t("recipient.voucher_route_title", lang)
+        parts = [f"<h1>{title}</h1>", _message_notice(request, lang, VOUCHER_NOTICES)]
+        parts.append(f"<p>{t('recipient.voucher_route_intro', lang, amount=yen(amount))}</p>")
+        methods = payments.direct_methods_for(amount)
+        if "konbini" in methods:
+            fields = (
+                '<input type="hidden" name="method" value="konbini">'
+                f'<label for="payer_name">{t("recipient.payer_name", lang)}</label>'
+                f'<input type="text" id="payer_name" name="payer_name" maxlength="50" autocomplete="name" '
+                f'value="{escape(ctx.recipient.name or "")}" required>'
+                f'<label for="payer_email">{t("recipient.payer_email", lang)}</label>'
+                f'<span class="hint" id="payer_email_hint">{t("recipient.payer_email_hint", lang)}</span>'
+                '<input type="email" id="payer_email" name="payer_email" maxlength="100" autocomplete="email" '
+                'inputmode="email" aria-describedby="payer_email_hint" required>'
+            )
+            parts.append(f"<h2 style='font-size:1.1rem'>{t('recipient.voucher_konbini_form', lang)}</h2>")
+            parts.append(_form(f"{base}/voucher", lang, fields, t("recipient.voucher_konbini_button", lang)))
+        if "bank_transfer" in methods:
+            parts.append(f"<h2 style='font-size:1.1rem'>{t('recipient.voucher_bank_form', lang)}</h2>")
+            parts.append(
+                _form(
+                    f"{base}/voucher",
+                    lang,
+                    '<input type="hidden" name="method" value="bank_transfer">',
+                    t("recipient.voucher_bank_button", lang),
+                    alt="konbini" in methods,
+                )
+            )
+        parts.append(f'<p><a href="{base}">{t("recipient.back", lang)}</a></p>')
+        return _respond(request, lang, title=title, body=_card("".join(parts)), ctx=ctx, token=token)
+
+
+def _voucher_route_post(request: Request, token: str, form: Any, lang: str) -> Response:
+    """POST ``/l/{token}/voucher``: create the payment through the gateway's
+    API (``payments.start_direct_payment``), then show its voucher on the
+    recipient's own page (post/redirect/get)."""
+    with session_scope() as session:
+        ctx, problem = _verified(request, session, token, lang, via="pay")
+        if problem:
+            return problem
+        lang = pick_language(request, ctx=ctx)
+        method = str(form.get("method", ""))
+        name = " ".join(str(form.get("payer_name", "")).split())[:50]
+        email = str(form.get("payer_email", "")).strip()[:100]
+        try:
+            amount = payments.payable_amount(session, ctx)
+        except payments.PaymentNotAllowed:
+            return _see_other(_base(token))
+        if method not in payments.direct_methods_for(amount):
+            return _after_post(token, lang, "method_unavailable", "/voucher")
+        needs = payments.DIRECT_FIELDS[method]
+        if "name" in needs and not name:
+            return _after_post(token, lang, "payer_name_required", "/voucher")
+        if "email" in needs and not _EMAIL.match(email):
+            return _after_post(token, lang, "payer_email_invalid", "/voucher")
+        gateway = _gateway(session, ctx)
+        try:
+            payment = payments.open_direct_payment(session, ctx, gateway)
+            session.commit()  # the Payment row exists before the gateway is called
+            payments.start_direct_payment(
+                session,
+                ctx,
+                gateway,
+                payment,
+                method=method,
+                payer_name=name if "name" in needs else "",
+                payer_email=email if "email" in needs else "",
+                lang=lang,
+            )
+            session.commit()
+        except payments.PaymentNotAllowed:
+            return _see_other(_base(token))
+        except GatewayError as exc:
+            session.rollback()
+            log.warning("voucher route refused by the gateway: %s %s", exc.code or exc.status, exc.type)
+            return _after_post(token, lang, "gateway_error", "/voucher")
+        return _after_post(token, lang)
+
+
+async def voucher_route(request: Request) -> Response:
+    token = request.path_params["token"]
+    if request.method == "POST":
+        form, lang, limited = await _post_prelude(request)
+        if limited:
+            return limited
+        return await run_in_threadpool(_voucher_route_post, request, token, form, lang)
+    return await run_in_threadpool(_voucher_route_page, request, token)
+
+
 async def voucher_sms(request: Request) -> Response:
     form, lang, limited = await _post_prelude(request)
     if limited:
@@ -728,7 +1144,7 @@ async def voucher_sms(request: Request) -> Response:
 def _voucher_sms(request: Request, token: str, lang: str) -> Response:
     """The voucher by SMS, on the recipient's request (verified session)."""
     with session_scope() as session:
-        ctx, problem = _verified(request, session, token, lang, via=None)
+        ctx, problem = _verified(request, session, token, lang, via="voucher_sms")
         if problem:
             return problem
         state, payment = journey.payment_state(session, ctx)
@@ -736,8 +1152,7 @@ def _voucher_sms(request: Request, token: str, lang: str) -> Response:
         session.commit()
         if result == "none":
             return RedirectResponse(_base(token), status_code=303)
-        notice = _notice("ok" if result == "sent" else "err", t(f"recipient.voucher_sms_{result}", lang))
-        return message_page(request, lang, ctx, token, session, notice=notice)
+        return _after_post(token, lang, f"voucher_sms_{result}")
 
 
 async def read(request: Request) -> Response:
@@ -754,8 +1169,8 @@ def _read(request: Request, token: str, lang: str) -> Response:
             return problem
         if not ctx.campaign.payment_enabled:
             journey.mark_read(session, ctx)
-            session.commit()
-        return message_page(request, lang, ctx, token, session)
+        session.commit()
+        return _after_post(token, lang)
 
 
 # ---------------------------------------------------------------- opt-out link
@@ -773,9 +1188,11 @@ def _optout_page(request: Request, token: str, lang: str, *, confirm: bool) -> R
             return unknown_page(request, lang)
         lang = pick_language(request, ctx=ctx)
         title = t("recipient.optout_title", lang)
-        if confirm:
+        if confirm:  # post/redirect/get: the GET below says it is done
             optouts.opt_out_by_link(session, ctx.organisation.id, ctx.recipient.id, ctx.recipient.phone_e164)
             session.commit()
+            return _see_other(f"{_base(_clean(token))}/optout?lang={lang}&e=done")
+        if request.query_params.get("e") == "done" and ctx.recipient.status == "opted_out":
             body = _card(
                 f"<h1>{title}</h1>" + _notice("ok", t("recipient.optout_done", lang, org=escape(ctx.organisation.name)))
             )
@@ -808,4 +1225,5 @@ routes = [
     Route("/l/{token}/read", read, methods=["POST"]),
     Route("/l/{token}/optout", optout, methods=["GET", "HEAD", "POST"]),
     Route("/l/{token}/voucher-sms", voucher_sms, methods=["POST"]),
+    Route("/l/{token}/voucher", voucher_route, methods=["GET", "HEAD", "POST"]),
 ]

@@ -25,7 +25,7 @@ STORE_KEYS = ("familymart", "lawson", "ministop", "seicomart", "seveneleven", "d
 
 
 def _row(label: str, value: str) -> str:
-    return f"<tr><th>{label}</th><td class=n>{escape(value)}</td></tr>"
+    return f"<tr><th scope=row>{label}</th><td class=num>{escape(value)}</td></tr>"
 
 
 def _named(name: object, code: object) -> str:
@@ -46,18 +46,17 @@ def voucher_card(payment: Payment | None, timezone: str, lang: str) -> str:
         stores: dict[str, Any] = details.get("stores") or {}
         parts.append(f"<h2 style='font-size:1.1rem'>{t('recipient.voucher_konbini_title', lang)}</h2>")
         parts.append(f"<p>{t('recipient.voucher_konbini_intro', lang)}</p>")
+        # one store after the other (store, then its two numbers): readable on a 240 px screen
         rows = "".join(
-            f"<tr><th>{t(f'recipient.store_{key}', lang)}</th>"
-            f"<td class=n>{escape(str(stores[key].get('confirmation_number', '')))}</td>"
-            f"<td class=n>{escape(str(stores[key].get('payment_code', '')))}</td></tr>"
+            f"<tr><th colspan=2 scope=rowgroup>{t(f'recipient.store_{key}', lang)}</th></tr>"
+            f"<tr><td>{t('recipient.col_confirmation', lang)}</td>"
+            f"<td class=num>{escape(str(stores[key].get('confirmation_number', '')))}</td></tr>"
+            f"<tr><td>{t('recipient.col_payment_code', lang)}</td>"
+            f"<td class=num>{escape(str(stores[key].get('payment_code', '')))}</td></tr>"
             for key in STORE_KEYS
             if isinstance(stores.get(key), dict)
         )
-        parts.append(
-            f"<table class=voucher><tr><th>{t('recipient.col_store', lang)}</th>"
-            f"<th class=n>{t('recipient.col_confirmation', lang)}</th>"
-            f"<th class=n>{t('recipient.col_payment_code', lang)}</th></tr>{rows}</table>"
-        )
+        parts.append(f"<table class=voucher>{rows}</table>")
         link_url = str(details.get("hosted_voucher_url") or "")
     elif action.get("type") == "display_bank_transfer_instructions":
         instr: dict[str, Any] = action.get("display_bank_transfer_instructions") or {}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from smspay_app.components.layout import card
+from smspay_app.domain.page_text import PAGE_MESSAGE_MAX_CHARS
 from smspay_app.pages.campaigns.connection_picks import connection_picks
 from smspay_app.pages.campaigns.editor_state import CampaignEditorState
 from smspay_app.pages.campaigns.shared import SELECT_STYLE, date_field, labelled, text_area, text_input
@@ -187,8 +188,18 @@ def step_page() -> rx.Component:
         ),
         labelled(
             "editor.page_message",
-            text_area(
-                value=s.page_message, on_change=setter("page_message"), id="page-message", rows="4", width="100%"
+            rx.vstack(
+                text_area(
+                    value=s.page_message,
+                    on_change=setter("page_message"),
+                    id="page-message",
+                    rows="4",
+                    width="100%",
+                    max_length=PAGE_MESSAGE_MAX_CHARS,
+                ),
+                rx.text(AppState.tr["editor.page_message.limit"], size="1", color="gray", id="page-message-limit"),
+                width="100%",
+                spacing="1",
             ),
             "editor.fields.hint",
         ),

@@ -114,6 +114,7 @@ class DirectPaymentRequest:
     expires_after_days: int | None = None
     locale: str = ""
     konbini_store: str = ""
+    customer: str = ""  # the gateway's customer (Stripe's bank transfer needs one)
 
 
 @dataclass(frozen=True)

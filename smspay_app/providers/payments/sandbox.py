@@ -14,6 +14,14 @@ parts we use, so the production adapter is the code under test. The official
   ``latest_charge``) with Stripe's ``next_action`` for vouchers
   (``konbini_display_details``, ``display_bank_transfer_instructions``);
   ``POST /v1/refunds`` (full or partial, ``charge.refunded`` event).
+- ``POST /v1/payment_intents`` (issue 14, the voucher route without the
+  hosted page): ``payment_method_types[]=konbini`` with
+  ``payment_method_data[type]=konbini`` and the billing name and e-mail
+  Stripe requires, or ``customer_balance`` with a ``customer`` and
+  ``jp_bank_transfer``; with ``confirm=true`` the intent is
+  ``requires_action`` with the voucher in ``next_action``. Marked paid on
+  ``GET /pending`` it sends ``payment_intent.succeeded`` (expired:
+  ``payment_intent.payment_failed``).
 - As Stripe: errors are ``{"error": {type, code, param, message, doc_url}}``;
   every answer carries ``Request-Id``; an idempotency key replays the first
   answer with ``Idempotent-Replayed: true`` and refuses different parameters
@@ -92,6 +100,19 @@ CREATE_PARAMS = {
     "expand",
     "ui_mode",
 }
+INTENT_PARAMS = {
+    "amount",
+    "currency",
+    "confirm",
+    "customer",
+    "description",
+    "expand",
+    "metadata",
+    "payment_method_data",
+    "payment_method_options",
+    "payment_method_types",
+    "receipt_email",
+}
 DOCS = "https://stripe.com/docs/error-codes/"
 
 
@@ -159,6 +180,10 @@ def _as_list(value: Any) -> list[Any]:
         except ValueError:
             return []
     return []
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _int(value: Any, param: str) -> int:
@@ -754,6 +779,112 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:  # noqa: C901 
     def retrieve_customer(request: Request, p: dict[str, Any], rid: str, outbox: list[Any]) -> dict[str, Any]:
         return get_or_404(state.customers, request.path_params["cid"], "customer", request=request)
 
+    def create_intent(request: Request, p: dict[str, Any], rid: str, outbox: list[Any]) -> dict[str, Any]:
+        """A PaymentIntent confirmed server-side (konbini / jp bank transfer)."""
+        unknown_params(p, INTENT_PARAMS)
+        for name in ("amount", "currency"):
+            if name not in p:
+                raise StripeError(400, f"Missing required param: {name}.", code="parameter_missing", param=name)
+        amount = _int(p["amount"], "amount")
+        if str(p["currency"]).lower() != "jpy":
+            raise StripeError(400, "Invalid currency: this sandbox supports only jpy", param="currency")
+        types = [str(x) for x in _as_list(p.get("payment_method_types"))]
+        if len(types) != 1 or types[0] not in ("konbini", "customer_balance"):
+            raise StripeError(
+                400,
+                "This sandbox creates payment intents for exactly one of konbini or customer_balance.",
+                code="payment_intent_invalid_parameter",
+                param="payment_method_types",
+            )
+        method = types[0]
+        if amount < JPY_MIN or (method == "konbini" and not KONBINI_MIN <= amount <= KONBINI_MAX):
+            raise StripeError(400, f"Invalid amount for {method}: {amount}.", code="amount_too_small", param="amount")
+        confirm = str(p.get("confirm", "false")).lower() == "true"
+        data = _mapping(p.get("payment_method_data"))
+        options = _mapping(p.get("payment_method_options"))
+        if data.get("type", method) != method:
+            raise StripeError(
+                400,
+                "payment_method_data[type] must be one of the payment_method_types.",
+                code="payment_intent_invalid_parameter",
+                param="payment_method_data[type]",
+            )
+        billing = _mapping(data.get("billing_details"))
+        if confirm and method == "konbini":
+            for name in ("name", "email"):  # Stripe requires both for konbini
+                if not str(billing.get(name) or "").strip():
+                    param = f"payment_method_data[billing_details][{name}]"
+                    raise StripeError(400, f"Missing required param: {param}.", code="parameter_missing", param=param)
+            if "@" not in str(billing["email"]):
+                raise StripeError(
+                    400,
+                    "Invalid email address.",
+                    code="email_invalid",
+                    param="payment_method_data[billing_details][email]",
+                )
+        if method == "customer_balance":
+            customer = str(p.get("customer") or "")
+            if not customer:
+                raise StripeError(
+                    400,
+                    "A customer is required for customer_balance payments.",
+                    code="parameter_missing",
+                    param="customer",
+                )
+            get_or_404(state.customers, customer, "customer", "customer")
+            cb = _mapping(options.get("customer_balance"))
+            transfer = _mapping(cb.get("bank_transfer"))
+            if cb.get("funding_type") != "bank_transfer" or transfer.get("type") != "jp_bank_transfer":
+                raise StripeError(
+                    400,
+                    "This sandbox supports customer_balance only with funding_type=bank_transfer and "
+                    "bank_transfer[type]=jp_bank_transfer.",
+                    param="payment_method_options[customer_balance]",
+                )
+        pm_id = _new_id("pm")
+        state.methods[pm_id] = {
+            "id": pm_id,
+            "object": "payment_method",
+            "type": method,
+            method: {},
+            "billing_details": {
+                "address": None,
+                "email": billing.get("email"),
+                "name": billing.get("name"),
+                "phone": billing.get("phone"),
+            },
+            "customer": p.get("customer"),
+            "created": int(time.time()),
+            "livemode": False,
+        }
+        pi_id = _new_id("pi")
+        pi: dict[str, Any] = {
+            "id": pi_id,
+            "object": "payment_intent",
+            "amount": amount,
+            "amount_received": 0,
+            "client_secret": f"{pi_id}_secret_{_new_id('s')[2:]}",
+            "confirmation_method": "automatic",
+            "created": int(time.time()),
+            "currency": "jpy",
+            "customer": p.get("customer"),
+            "description": p.get("description"),
+            "latest_charge": None,
+            "livemode": False,
+            "metadata": _mapping(p.get("metadata")),
+            "next_action": None,
+            "payment_method": pm_id,
+            "payment_method_options": options,
+            "payment_method_types": [method],
+            "receipt_email": p.get("receipt_email"),
+            "status": "requires_confirmation",
+        }
+        if confirm:
+            pi["status"] = "requires_action"
+            pi["next_action"] = _voucher(pi, {"payment_method_options": options}, base_of(request))
+        state.intents[pi_id] = pi
+        return expanded(pi, p)
+
     def retrieve_intent(request: Request, p: dict[str, Any], rid: str, outbox: list[Any]) -> dict[str, Any]:
         return expanded(get_or_404(state.intents, request.path_params["pi"], "payment_intent", request=request), p)
 
@@ -1020,9 +1151,23 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:  # noqa: C901 
             if s.get("payment_intent") and state.intents[s["payment_intent"]]["status"] == "requires_action"
         ]
 
+    def _pending_intents() -> list[dict[str, Any]]:
+        """Vouchers of payment intents created without a checkout session."""
+        in_sessions = {s.get("payment_intent") for s in state.sessions.values()}
+        return [
+            pi for pi in state.intents.values() if pi["status"] == "requires_action" and pi["id"] not in in_sessions
+        ]
+
     async def pending_list(request: Request) -> Response:
         lang = _lang(request)
         rows = "".join(
+            f"<tr><td>{html.escape(pi['id'][-10:])}</td><td>{yen(pi['amount'])}</td><td>"
+            f'<form method=post action="{html.escape(base_of(request))}/pending/{pi["id"]}">'
+            f"<input type=hidden name=lang value={lang}>"
+            f"<button name=result value=paid>{t('sandbox.mark_paid', lang)}</button>"
+            f"<button name=result value=failed>{t('sandbox.mark_failed', lang)}</button></form></td></tr>"
+            for pi in _pending_intents()
+        ) + "".join(
             f"<tr><td>{html.escape(s['id'][-10:])}</td><td>{yen(s['amount_total'])}</td><td>"
             f'<form method=post action="{html.escape(base_of(request))}/pending/{s["id"]}">'
             f"<input type=hidden name=lang value={lang}>"
@@ -1038,6 +1183,17 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:  # noqa: C901 
         form = await request.form()
         lang = _lang(request, form=form)
         result = str(form.get("result", ""))
+        direct = state.intents.get(request.path_params["sid"])
+        if direct is not None and direct in _pending_intents() and result in ("paid", "failed"):
+            if result == "paid":
+                _succeed(direct)
+            else:  # a konbini voucher that expired unpaid
+                direct.update(status="requires_payment_method", next_action=None)
+            from starlette.concurrency import run_in_threadpool
+
+            kind = "succeeded" if result == "paid" else "payment_failed"
+            await run_in_threadpool(state.send_event, f"payment_intent.{kind}", direct)
+            return RedirectResponse(f"{base_of(request)}/pending?lang={lang}", status_code=303)
         obj = state.sessions.get(request.path_params["sid"])
         if obj is None or obj not in _pending_sessions() or result not in ("paid", "failed"):
             return _page(t("sandbox.pending", lang), f"<p>{t('sandbox.not_pending', lang)}</p>", lang)
@@ -1126,6 +1282,7 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:  # noqa: C901 
             route("/v1/checkout/sessions/{sid}/expire", expire_session, "POST", idempotent=True),
             route("/v1/customers", create_customer, "POST", idempotent=True),
             route("/v1/customers/{cid}", retrieve_customer, "GET"),
+            route("/v1/payment_intents", create_intent, "POST", idempotent=True),
             route("/v1/payment_intents/{pi}", retrieve_intent, "GET"),
             route("/v1/refunds", create_refund, "POST", idempotent=True),
             Route("/v1/{rest:path}", not_allowed, methods=["GET", "POST", "DELETE", "PUT", "PATCH"]),
