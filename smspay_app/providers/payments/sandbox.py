@@ -51,12 +51,14 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -64,6 +66,7 @@ from starlette.routing import Route
 from smspay_app.domain.formatting import people_datetime, yen
 from smspay_app.i18n import chosen_language, t
 from smspay_app.providers.payments.signature import sign_header
+from smspay_app.providers.sim_store import Codec, SimStore, Table, UnitOfWorkMiddleware
 
 API_VERSION = "2026-10-28.endive"  # the version the adapter pins (Stripe-Version)
 METHODS = {"card": "card", "bank": "customer_balance", "konbini": "konbini"}
@@ -183,20 +186,27 @@ class SandboxConfig:
     webhook_url: str | None = None  # None: {settings.public_base_url}/webhooks/stripe
 
 
+_IDEMPOTENCY = Codec[tuple[str, int, bytes]](
+    lambda v: [v[0], v[1], v[2].decode()], lambda v: (v[0], v[1], v[2].encode())
+)
+
+
 @dataclass
 class SandboxState:
+    """Kept in a ``SimStore`` (providers/sim_store.py), seen by every process of the installation."""
+
     config: SandboxConfig
-    sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
-    line_items: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    intents: dict[str, dict[str, Any]] = field(default_factory=dict)
-    methods: dict[str, dict[str, Any]] = field(default_factory=dict)
-    charges: dict[str, dict[str, Any]] = field(default_factory=dict)
-    customers: dict[str, dict[str, Any]] = field(default_factory=dict)
-    refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # idempotency key -> (fingerprint of the request, status, body)
-    idempotency: dict[str, tuple[str, int, bytes]] = field(default_factory=dict)
-    deliveries: list[dict[str, Any]] = field(default_factory=list)
-    lock: threading.RLock = field(default_factory=threading.RLock)
+    store: SimStore = field(default_factory=SimStore)
+
+    def __post_init__(self) -> None:
+        table: Callable[[str], Table[dict[str, Any]]] = self.store.table
+        self.sessions, self.intents = table("stripe.sessions"), table("stripe.intents")
+        self.line_items: Table[list[dict[str, Any]]] = self.store.table("stripe.line_items")
+        self.methods, self.charges = table("stripe.methods"), table("stripe.charges")
+        self.customers, self.refunds = table("stripe.customers"), table("stripe.refunds")
+        # idempotency key -> (fingerprint of the request, status, body)
+        self.idempotency = self.store.table("stripe.idempotency", _IDEMPOTENCY)
+        self.deliveries, self.lock = table("stripe.deliveries"), self.store.mutex
 
     def secret_key(self) -> str:
         if self.config.secret_key is not None:
@@ -229,6 +239,7 @@ class SandboxState:
     ) -> dict[str, Any]:
         """Sign and POST one event (Stripe's shape) to the webhook URL; keeps
         a delivery record with the body and the signature header."""
+        self.store.flush()  # the receiver may call back: it sees what this request changed
         event = {
             "id": _new_id("evt"),
             "object": "event",
@@ -297,8 +308,9 @@ def _page(title: str, body: str, lang: str = "ja") -> HTMLResponse:
     return HTMLResponse(doc, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
 
 
-def create_app(config: SandboxConfig | None = None) -> Starlette:  # noqa: C901  (one route table)
-    state = SandboxState(config=config or SandboxConfig())
+def create_app(config: SandboxConfig | None = None, store: SimStore | None = None) -> Starlette:  # noqa: C901
+    """``store``: where the state lives (default: private to this process)."""
+    state = SandboxState(config=config or SandboxConfig(), store=store or SimStore())
 
     def base_of(request: Request) -> str:
         return str(request.base_url).rstrip("/") + str(request.scope.get("root_path", "")).rstrip("/")
@@ -386,7 +398,7 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:  # noqa: C901 
             if name not in allowed:
                 raise StripeError(400, f"Received unknown parameter: {name}", code="parameter_unknown", param=name)
 
-    def get_or_404(table: dict[str, dict[str, Any]], ident: str, kind: str, param: str = "id") -> dict[str, Any]:
+    def get_or_404(table: Mapping[str, dict[str, Any]], ident: str, kind: str, param: str = "id") -> dict[str, Any]:
         obj = table.get(ident)
         if obj is None:
             raise StripeError(404, f"No such {kind}: '{ident}'", code="resource_missing", param=param)
@@ -1019,7 +1031,7 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:  # noqa: C901 
         return _page(title, body, lang)
 
     async def deliveries(request: Request) -> Response:
-        return JSONResponse({"deliveries": state.deliveries})
+        return JSONResponse({"deliveries": state.deliveries.values()})
 
     def route(path: str, handler: Any, method: str, *, idempotent: bool = False) -> Route:
         async def endpoint(request: Request) -> Response:
@@ -1051,7 +1063,8 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:  # noqa: C901 
             Route("/pending/{sid}", pending_mark, methods=["POST"]),
             Route("/voucher/{pi}", voucher_page, methods=["GET"]),
             Route("/_deliveries", deliveries, methods=["GET"]),
-        ]
+        ],
+        middleware=[Middleware(UnitOfWorkMiddleware, store=state.store)],
     )
     app.state.sandbox = state
     return app
@@ -1066,8 +1079,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--secret-key", default=None, help="API key accepted (default: settings)")
     parser.add_argument("--webhook-secret", default=None, help="signing secret (default: settings)")
     parser.add_argument("--webhook-url", default=None, help="where events go (default: settings)")
+    parser.add_argument("--store", default=None, help="state file shared with other processes (default: in memory)")
     args = parser.parse_args(argv)
-    app = create_app(SandboxConfig(args.secret_key, args.webhook_secret, args.webhook_url))
+    config = SandboxConfig(args.secret_key, args.webhook_secret, args.webhook_url)
+    app = create_app(config, SimStore(args.store) if args.store else None)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
 
 
