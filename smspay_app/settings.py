@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     upload_dir: str = ""
     # The built-in simulators' and sandbox's state (providers/sim_store.py), one
     # SQLite file every app process shares; empty: beside the SQLite database
-    # (``<db>.simulators``), else data/simulators.sqlite3.
+    # (``<db>.simulators``); with PostgreSQL one per database URL in the temp dir.
     sim_store: str = ""
     upload_max_age_hours: int = 24
 

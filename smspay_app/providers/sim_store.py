@@ -6,7 +6,7 @@ the Twilio and Karaden simulators and the Stripe-compatible sandbox used to
 keep their state in one worker's memory (an inbox empty on most loads, a
 checkout "does not exist"). They now keep it here: a SQLite file in WAL mode
 (``SimStore.for_installation``: ``SMSPAY_SIM_STORE``, or beside the SQLite
-database, or ``data/simulators.sqlite3``). Why SQLite: it is in the standard
+database, or one per database URL in the temporary directory). Why SQLite: it is in the standard
 library, needs no server, every process on the machine sees one file, a write
 costs tens of microseconds (WAL, ``synchronous=NORMAL``), and ``BEGIN
 IMMEDIATE`` gives a cross-process lock for read-modify-write. The simulators
@@ -363,8 +363,8 @@ class Table(MutableMapping[str, V]):
 
 def installation_path(settings: Any = None) -> str:
     """Where an installation's simulators keep their state: ``SMSPAY_SIM_STORE``,
-    else beside the SQLite database (``<db>.simulators``), else
-    ``data/simulators.sqlite3``."""
+    else beside the SQLite database (``<db>.simulators``), else (PostgreSQL) a
+    file named after the database URL in the machine's temporary directory."""
     if settings is None:
         from smspay_app.settings import get_settings
 
@@ -375,6 +375,9 @@ def installation_path(settings: Any = None) -> str:
     url = str(settings.database_url)
     if url.startswith("sqlite:///") and ":memory:" not in url:
         return url.removeprefix("sqlite:///").split("?")[0] + ".simulators"
-    from smspay_app.settings import DATA_DIR
+    # Another database (PostgreSQL): one file per database, on this machine.
+    import hashlib
+    import tempfile
 
-    return str(DATA_DIR / "simulators.sqlite3")
+    digest = hashlib.sha256(url.encode()).hexdigest()[:16]
+    return str(Path(tempfile.gettempdir()) / "smspay-simulators" / f"{digest}.sqlite3")

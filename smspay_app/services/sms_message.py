@@ -63,6 +63,11 @@ def template_for(campaign: Campaign, kind: str = "initial") -> str:
     return campaign.sms_template
 
 
+# ``session.info[PROVIDER_NAMES] = {}``: opt_out_note looks each organisation's
+# provider up once for the session (the dispatcher renders a batch in one).
+PROVIDER_NAMES = "sms_message.provider_names"
+
+
 def opt_out_note(organisation: Organisation | None) -> str:
     """The line every SMS ends with when the provider carries no replies
     (``capabilities_for(provider, country).two_way`` false, e.g. Twilio in
@@ -80,7 +85,12 @@ def opt_out_note(organisation: Organisation | None) -> str:
     session = object_session(organisation) if organisation is not None else None
     if session is not None and organisation is not None and organisation.id is not None:
         # The organisation's own SMS connection, when it has one (Karaden: no replies).
-        provider = connections.sms_provider_name(session, organisation.id)
+        # A session that renders many (the dispatcher's claim) keeps a cache in its info.
+        names = session.info.get(PROVIDER_NAMES)
+        if names is None:
+            provider = connections.sms_provider_name(session, organisation.id)
+        elif (provider := names.get(organisation.id)) is None:
+            provider = names[organisation.id] = connections.sms_provider_name(session, organisation.id)
     if capabilities_for(provider, country).two_way:
         return ""
     return "\n" + t("recipient.optout_sms_note", "ja")
