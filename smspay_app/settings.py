@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     # Uploaded recipient files wait here (never in UI state) between the
     # mapping step and the import; empty: data/uploads. Deleted after import.
     upload_dir: str = ""
+    # The built-in simulators' and sandbox's state (providers/sim_store.py), one
+    # SQLite file every app process shares; empty: beside the SQLite database
+    # (``<db>.simulators``); with PostgreSQL one per database URL in the temp dir.
+    sim_store: str = ""
     upload_max_age_hours: int = 24
 
     # Recipient journey.

@@ -63,6 +63,12 @@ def template_for(campaign: Campaign, kind: str = "initial") -> str:
     return campaign.sms_template
 
 
+# ``session.info[PROVIDER_NAMES] = {}``: opt_out_note looks each (organisation,
+# campaign's pick) provider up once for the session (the dispatcher renders a
+# batch in one).
+PROVIDER_NAMES = "sms_message.provider_names"
+
+
 def opt_out_note(organisation: Organisation | None, campaign: Campaign | None = None) -> str:
     """The line every SMS ends with when the provider carries no replies
     (``capabilities_for(provider, country).two_way`` false, e.g. Twilio in
@@ -81,7 +87,13 @@ def opt_out_note(organisation: Organisation | None, campaign: Campaign | None = 
     session = object_session(organisation) if organisation is not None else None
     if session is not None and organisation is not None and organisation.id is not None:
         # The organisation's own SMS connection, when it has one (Karaden: no replies).
-        provider = connections.sms_provider_name(session, organisation.id, campaign)
+        # A session that renders many (the dispatcher's claim) keeps a cache in its info.
+        names = session.info.get(PROVIDER_NAMES)
+        key = (organisation.id, campaign.sms_connection_id if campaign is not None else None)
+        if names is None:
+            provider = connections.sms_provider_name(session, organisation.id, campaign)
+        elif (provider := names.get(key)) is None:
+            provider = names[key] = connections.sms_provider_name(session, organisation.id, campaign)
     if capabilities_for(provider, country).two_way:
         return ""
     return "\n" + t("recipient.optout_sms_note", "ja")

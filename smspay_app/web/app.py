@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute, Mount
 
 def web_routes() -> list[BaseRoute]:
     from smspay_app.providers.payments import sandbox
+    from smspay_app.providers.sim_store import SimStore
     from smspay_app.providers.sms import simulator
     from smspay_app.settings import get_settings, require_provider_secrets
     from smspay_app.web import (
@@ -43,8 +44,11 @@ def web_routes() -> list[BaseRoute]:
     # webhooks (opt-outs, replies, payments). Mounted only when in use.
     # Both reachable only from this machine or by a signed-in admin
     # (web.sim_guard; the sandbox's hosted checkout page stays public).
+    # Their state is in the installation's SimStore: every app process (several
+    # Granian workers with Redis) sees the same inbox and checkouts (issue 17).
+    store = SimStore.for_installation(settings)
     if settings.sms_provider == "simulator":
-        settings_routes.append(Mount("/sim/twilio", app=SimulatorGuard(simulator.create_app())))
+        settings_routes.append(Mount("/sim/twilio", app=SimulatorGuard(simulator.create_app(store=store))))
         from smspay_app.providers.sms import karaden_simulator
 
         settings_routes.append(
@@ -55,12 +59,13 @@ def web_routes() -> list[BaseRoute]:
                         tenant_id=settings.karaden_sim_tenant_id,
                         token=settings.karaden_sim_token,
                         service_id=settings.karaden_sim_service_id,
+                        store=store,
                     )
                 ),
             )
         )
     if settings.payment_provider == "sandbox":
-        guarded = SimulatorGuard(sandbox.create_app(), open_prefixes=("/sim/stripe/pay/",))
+        guarded = SimulatorGuard(sandbox.create_app(store=store), open_prefixes=("/sim/stripe/pay/",))
         settings_routes.append(Mount("/sim/stripe", app=guarded))
     if settings.komoju_sandbox_in_use:
         from smspay_app.providers.payments import komoju_sandbox

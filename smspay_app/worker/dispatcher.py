@@ -156,6 +156,10 @@ class Dispatcher:
         self.lookup_carriers = lookup_carriers
         self.engine = get_engine()
         self._is_pg = self.engine.dialect.name == "postgresql"
+        # run_forever's pipeline: the next batch being claimed, the last one being recorded.
+        self._prefetch: asyncio.Future[list[Job]] | None = None
+        self._recording: asyncio.Future[None] | None = None
+        self._waiting_heartbeats: dict[int, asyncio.Future[None]] = {}  # first attempt id -> heartbeat
 
     async def aclose(self) -> None:
         await self.providers.aclose()
@@ -183,10 +187,59 @@ class Dispatcher:
             await asyncio.to_thread(self._complete, now)
         return len(jobs)
 
+    async def _pipelined_pass(self) -> int:
+        """Claim-and-send while busy, in a pipeline: batch N+1 is claimed (and
+        committed ``sending``, as always before its provider calls) and batch
+        N-1's outcomes recorded, in threads, while batch N is being sent; the
+        database work hides behind the provider's round trips."""
+        claim = self._prefetch or asyncio.ensure_future(self._claim_ahead())
+        self._prefetch = None
+        jobs = await claim
+        if not jobs:
+            await self._drain()
+            return 0
+        send = asyncio.ensure_future(self._send_all(jobs))
+        self._prefetch = asyncio.ensure_future(self._claim_ahead())
+        outcomes = await send
+        if self._recording is not None:
+            recording, self._recording = self._recording, None
+            await recording
+        self._recording = asyncio.ensure_future(asyncio.to_thread(self._record, outcomes, None))
+        return len(jobs)
+
+    async def _claim_ahead(self) -> list[Job]:
+        """A claim whose leases are kept alive (heartbeat) until its batch is
+        sent: a batch waiting its turn is never taken for a dead worker's."""
+        jobs = await asyncio.to_thread(self._claim, None)
+        if jobs:
+            beat = asyncio.ensure_future(self._heartbeat([j.attempt_id for j in jobs]))
+            self._waiting_heartbeats[jobs[0].attempt_id] = beat
+        return jobs
+
+    async def _drain(self) -> int:
+        """Finish the pipeline: record what was sent; a batch already claimed is
+        sent and recorded too (it is committed ``sending``). Returns how many
+        were sent."""
+        sent = 0
+        try:
+            if self._recording is not None:
+                recording, self._recording = self._recording, None
+                await recording
+        finally:
+            if self._prefetch is not None:
+                prefetch, self._prefetch = self._prefetch, None
+                jobs = await prefetch
+                if jobs:
+                    outcomes = await self._send_all(jobs)
+                    await asyncio.to_thread(self._record, outcomes, None)
+                    sent = len(jobs)
+        return sent
+
     async def run_forever(self, stop: asyncio.Event | None = None, *, until_idle: bool = False) -> int:
         """Passes until ``stop`` is set (or, with ``until_idle``, until a full
         pass finds nothing to send). Housekeeping (reconcile, poll, complete)
-        runs at most once a second while busy. Returns messages sent."""
+        runs at most once a second while busy, after the pipeline of
+        claim-and-send passes between them is drained. Returns messages sent."""
         stop = stop or asyncio.Event()
         idle = self.settings.worker_poll_seconds
         last_housekeeping = -1e9
@@ -195,7 +248,11 @@ class Dispatcher:
         while not stop.is_set():
             housekeeping = loop.time() - last_housekeeping >= 1.0
             try:
-                sent = await self.run_once(housekeeping=housekeeping)
+                if housekeeping:
+                    total += await self._drain()
+                    sent = await self.run_once(housekeeping=True)
+                else:
+                    sent = await self._pipelined_pass()
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - keep the worker alive, log and back off
@@ -214,6 +271,10 @@ class Dispatcher:
                     await asyncio.wait_for(stop.wait(), timeout=idle)
                 except TimeoutError:
                     pass
+        try:
+            total += await self._drain()
+        except Exception:  # noqa: BLE001 - stopping: what is left is reconciled
+            log.exception("dispatcher pass failed")
         return total
 
     # ------------------------------------------------------------ DB helpers
@@ -321,6 +382,7 @@ class Dispatcher:
         }
         jobs: list[Job] = []
         base = self.settings.public_base_url
+        s.info[sms_message.PROVIDER_NAMES] = {}  # one connection look-up per organisation, not per SMS
         revoke_live_links(s, [a.recipient_id for a in attempts], "replaced", now)
         routes: dict[int, connections.SmsSpec] = {}
         self._new_links: list[dict] = []
@@ -435,6 +497,9 @@ class Dispatcher:
     # ------------------------------------------------------------------ send
 
     async def _send_all(self, jobs: list[Job]) -> list[Outcome]:
+        waiting = self._waiting_heartbeats.pop(jobs[0].attempt_id, None) if jobs else None
+        if waiting is not None:  # the batch's own heartbeat (below) takes over
+            waiting.cancel()
         semaphore = asyncio.Semaphore(self.concurrency)
 
         async def one(job: Job) -> Outcome:

@@ -59,12 +59,14 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -72,6 +74,7 @@ from starlette.routing import Route
 from smspay_app.domain.formatting import people_datetime, yen
 from smspay_app.i18n import chosen_language, t
 from smspay_app.providers.payments.signature import sign_header
+from smspay_app.providers.sim_store import Codec, SimStore, Table, UnitOfWorkMiddleware
 
 API_VERSION = "2026-10-28.endive"  # the version the adapter pins (Stripe-Version)
 METHODS = {"card": "card", "bank": "customer_balance", "konbini": "konbini"}
@@ -226,24 +229,31 @@ class SandboxConfig:
     accounts: dict[str, SandboxAccount] = field(default_factory=dict)
 
 
+_IDEMPOTENCY = Codec[tuple[str, int, bytes]](
+    lambda v: [v[0], v[1], v[2].decode()], lambda v: (v[0], v[1], v[2].encode())
+)
+
+
 @dataclass
 class SandboxState:
+    """Kept in a ``SimStore`` (providers/sim_store.py), seen by every process of the installation."""
+
     config: SandboxConfig
-    sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
-    line_items: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    intents: dict[str, dict[str, Any]] = field(default_factory=dict)
-    methods: dict[str, dict[str, Any]] = field(default_factory=dict)
-    charges: dict[str, dict[str, Any]] = field(default_factory=dict)
-    customers: dict[str, dict[str, Any]] = field(default_factory=dict)
-    refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # idempotency key -> (fingerprint of the request, status, body)
-    idempotency: dict[str, tuple[str, int, bytes]] = field(default_factory=dict)
-    deliveries: list[dict[str, Any]] = field(default_factory=list)
-    # object id -> the API key of the account that created it (the sandbox's
-    # own record of "whose" a session, customer, intent or refund is); an
-    # object of another account is a 404, as at Stripe
-    account_of: dict[str, str] = field(default_factory=dict)
-    lock: threading.RLock = field(default_factory=threading.RLock)
+    store: SimStore = field(default_factory=SimStore)
+
+    def __post_init__(self) -> None:
+        table: Callable[[str], Table[dict[str, Any]]] = self.store.table
+        self.sessions, self.intents = table("stripe.sessions"), table("stripe.intents")
+        self.line_items: Table[list[dict[str, Any]]] = self.store.table("stripe.line_items")
+        self.methods, self.charges = table("stripe.methods"), table("stripe.charges")
+        self.customers, self.refunds = table("stripe.customers"), table("stripe.refunds")
+        # idempotency key -> (fingerprint of the request, status, body)
+        self.idempotency = self.store.table("stripe.idempotency", _IDEMPOTENCY)
+        self.deliveries, self.lock = table("stripe.deliveries"), self.store.mutex
+        # object id -> the API key of the account that created it (the sandbox's
+        # own record of "whose" a session, customer, intent or refund is); an
+        # object of another account is a 404, as at Stripe
+        self.account_of: Table[str] = self.store.table("stripe.account_of")
 
     def account(self, key: str) -> SandboxAccount | None:
         """The account of an API key: a further account, else the default one
@@ -297,6 +307,7 @@ class SandboxState:
         keeps a delivery record with the body and the signature header."""
         key = account_key or self.owner(str(obj.get("id", "")))
         account = self.account(key) or SandboxAccount(self.webhook_secret(), self.webhook_url())
+        self.store.flush()  # the receiver may call back: it sees what this request changed
         event = {
             "id": _new_id("evt"),
             "object": "event",
@@ -365,8 +376,9 @@ def _page(title: str, body: str, lang: str = "ja") -> HTMLResponse:
     return HTMLResponse(doc, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
 
 
-def create_app(config: SandboxConfig | None = None) -> Starlette:  # noqa: C901  (one route table)
-    state = SandboxState(config=config or SandboxConfig())
+def create_app(config: SandboxConfig | None = None, store: SimStore | None = None) -> Starlette:  # noqa: C901
+    """``store``: where the state lives (default: private to this process)."""
+    state = SandboxState(config=config or SandboxConfig(), store=store or SimStore())
 
     def base_of(request: Request) -> str:
         return str(request.base_url).rstrip("/") + str(request.scope.get("root_path", "")).rstrip("/")
@@ -469,7 +481,7 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:  # noqa: C901 
                 raise StripeError(400, f"Received unknown parameter: {name}", code="parameter_unknown", param=name)
 
     def get_or_404(
-        table: dict[str, dict[str, Any]], ident: str, kind: str, param: str = "id", request: Request | None = None
+        table: Mapping[str, dict[str, Any]], ident: str, kind: str, param: str = "id", request: Request | None = None
     ) -> dict[str, Any]:
         obj = table.get(ident)
         if obj is not None and request is not None and state.owner(ident) != request.state.account_key:
@@ -1239,7 +1251,7 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:  # noqa: C901 
         return _page(title, body, lang)
 
     async def deliveries(request: Request) -> Response:
-        return JSONResponse({"deliveries": state.deliveries})
+        return JSONResponse({"deliveries": state.deliveries.values()})
 
     async def add_account(request: Request) -> Response:
         """A further merchant account (test and demo set-up: an organisation's
@@ -1294,7 +1306,8 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:  # noqa: C901 
             Route("/_deliveries", deliveries, methods=["GET"]),
             Route("/_accounts", add_account, methods=["POST"]),
             Route("/_accounts/of/{ident}", owner_of, methods=["GET"]),
-        ]
+        ],
+        middleware=[Middleware(UnitOfWorkMiddleware, store=state.store)],
     )
     app.state.sandbox = state
     return app
@@ -1309,8 +1322,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--secret-key", default=None, help="API key accepted (default: settings)")
     parser.add_argument("--webhook-secret", default=None, help="signing secret (default: settings)")
     parser.add_argument("--webhook-url", default=None, help="where events go (default: settings)")
+    parser.add_argument("--store", default=None, help="state file shared with other processes (default: in memory)")
     args = parser.parse_args(argv)
-    app = create_app(SandboxConfig(args.secret_key, args.webhook_secret, args.webhook_url))
+    config = SandboxConfig(args.secret_key, args.webhook_secret, args.webhook_url)
+    app = create_app(config, SimStore(args.store) if args.store else None)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
 
 

@@ -23,7 +23,11 @@ included). Same fault modes as the Twilio simulator: ``GET|POST /_control``
 Result callbacks (Karaden's SMS送達結果通知): with ``result_url`` set (the
 service setting's endpoint, through ``/_control``), each message's final
 message object is POSTed there as JSON with ``Karaden-Version`` once it is
-``done`` (``callbacks`` in ``/_stats`` counts them)."""
+``done`` (``callbacks`` in ``/_stats`` counts them).
+
+State lives in a ``SimStore`` (providers/sim_store.py): private to the process
+by default, shared by every process of the installation when mounted in the app
+(``--store PATH`` alone); ``max_per_second`` counts per process."""
 
 from __future__ import annotations
 
@@ -32,7 +36,7 @@ import asyncio
 import random
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -42,6 +46,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from smspay_app.providers.sim_store import Codec, SimStore, Table
 from smspay_app.providers.sms.karaden import API_VERSION, body_limit, international
 from smspay_app.providers.sms.simulator import carrier_for
 
@@ -78,29 +83,47 @@ class KaradenSimMessage:
     cancelled: bool = False
 
 
-@dataclass
+def _encode(m: KaradenSimMessage) -> dict[str, Any]:
+    d = asdict(m)
+    d["created_at"] = m.created_at.isoformat()
+    return d
+
+
+def _decode(d: dict[str, Any]) -> KaradenSimMessage:
+    return KaradenSimMessage(**{**d, "created_at": datetime.fromisoformat(d["created_at"])})
+
+
 class KaradenSimState:
-    tenant_id: str
-    token: str
-    service_id: int
-    config: KaradenSimConfig = field(default_factory=KaradenSimConfig)
-    messages: dict[str, KaradenSimMessage] = field(default_factory=dict)
-    order: list[str] = field(default_factory=list)
-    requests: int = 0
-    rejected: int = 0
-    by_to: dict[str, int] = field(default_factory=dict)
-    asked: dict[str, int] = field(default_factory=dict)
-    callbacks: int = 0
-    _window: list[float] = field(default_factory=list)
-    _tasks: set[Any] = field(default_factory=set)
-    _rng: random.Random = field(default_factory=random.Random)
+    """The simulator's state in its store (see the module docstring)."""
+
+    def __init__(self, tenant_id: str, token: str, service_id: int, store: SimStore | None = None) -> None:
+        self.tenant_id, self.token, self.service_id = tenant_id, token, service_id
+        self.store = store or SimStore()
+        self.messages = self.store.table("karaden.messages", Codec(_encode, _decode), tag=lambda m: m.to)
+        self._settings: Table[Any] = self.store.table("karaden.settings")
+        self.config = KaradenSimConfig()
+        self._window: list[float] = []
+        self._rng = random.Random()
+        self._tasks: set[Any] = set()  # result callbacks in flight
+
+    @property
+    def config(self) -> KaradenSimConfig:
+        return KaradenSimConfig(**self._settings["config"])
+
+    @config.setter
+    def config(self, value: KaradenSimConfig) -> None:
+        self._settings["config"] = asdict(value)
+
+    def count(self, name: str) -> None:
+        self.store.add(f"karaden.n.{name}")
+
+    def counted(self, name: str) -> int:
+        return self.store.count(f"karaden.n.{name}")
 
     def reset(self) -> None:
-        self.messages.clear()
-        self.order.clear()
-        self.by_to.clear()
-        self.asked.clear()
-        self.requests = self.rejected = self.callbacks = 0
+        with self.store.lock():
+            self.messages.clear()
+            self.store.drop("karaden.n.")
         self._window.clear()
 
 
@@ -115,9 +138,12 @@ def _error(status: int, code: str, message: str, errors: dict[str, list[str]] | 
     )
 
 
-def _message_json(state: KaradenSimState, m: KaradenSimMessage, *, fresh: bool = False) -> dict[str, Any]:
+def _message_json(
+    state: KaradenSimState, m: KaradenSimMessage, *, fresh: bool = False, config: KaradenSimConfig | None = None
+) -> dict[str, Any]:
     """``fresh``: the answer to its create, before anything went out."""
-    done = not fresh and (datetime.now(UTC) - m.created_at) >= timedelta(milliseconds=state.config.progress_delay_ms)
+    delay = (config or state.config).progress_delay_ms
+    done = not fresh and (datetime.now(UTC) - m.created_at) >= timedelta(milliseconds=delay)
     if m.cancelled:
         status, result, sent_result = "done", "cancel", "none"
     elif done:
@@ -151,9 +177,14 @@ def _message_json(state: KaradenSimState, m: KaradenSimMessage, *, fresh: bool =
 
 
 def create_app(
-    *, tenant_id: str = DEFAULT_TENANT, token: str = DEFAULT_TOKEN, service_id: int = DEFAULT_SERVICE_ID
+    *,
+    tenant_id: str = DEFAULT_TENANT,
+    token: str = DEFAULT_TOKEN,
+    service_id: int = DEFAULT_SERVICE_ID,
+    store: SimStore | None = None,
 ) -> Starlette:
-    state = KaradenSimState(tenant_id=tenant_id, token=token, service_id=service_id)
+    """``store``: where the state lives (default: private to this process)."""
+    state = KaradenSimState(tenant_id, token, service_id, store)
 
     def refused(request: Request) -> Response | None:
         """The SDK's checks a real tenant makes: the version header, the token, the tenant."""
@@ -166,8 +197,7 @@ def create_app(
             return _error(403, "forbidden", "this token has no access to that tenant")
         return None
 
-    def throttled() -> bool:
-        cfg = state.config
+    def throttled(cfg: KaradenSimConfig) -> bool:
         if cfg.throttle_rate and state._rng.random() < cfg.throttle_rate:
             return True
         if cfg.max_per_second > 0:
@@ -179,7 +209,7 @@ def create_app(
         return False
 
     async def create_message(request: Request) -> Response:
-        state.requests += 1
+        state.count("requests")
         denied = refused(request)
         if denied is not None:
             return denied
@@ -188,11 +218,11 @@ def create_app(
         except ClientDisconnect:
             return Response(status_code=499)  # the client went away mid-request: nothing accepted
         cfg = state.config
-        if throttled():
-            state.rejected += 1
+        if throttled(cfg):
+            state.count("rejected")
             return _error(429, "too_many_requests", "too many requests")
         if cfg.error_rate and state._rng.random() < cfg.error_rate:
-            state.rejected += 1
+            state.count("rejected")
             return JSONResponse({"object": "error", "code": "internal", "message": "internal error"}, status_code=500)
         errors: dict[str, list[str]] = {}
         service = str(form.get("service_id") or "")
@@ -228,10 +258,6 @@ def create_app(
             limited_at=str(form.get("limited_at")) if form.get("limited_at") else None,
         )
         state.messages[message.id] = message
-        state.order.append(message.id)
-        state.by_to[digits] = state.by_to.get(digits, 0) + 1
-        key = f"{digits}|{body}"
-        state.asked[key] = state.asked.get(key, 0) + 1
         if cfg.result_url:
             task = asyncio.get_running_loop().create_task(post_result(message, cfg.result_url))
             state._tasks.add(task)
@@ -240,7 +266,7 @@ def create_app(
             await asyncio.sleep(cfg.latency_ms / 1000)
         if cfg.accept_error_rate and state._rng.random() < cfg.accept_error_rate:
             return JSONResponse({"object": "error", "code": "internal", "message": "internal error"}, status_code=500)
-        return JSONResponse(_message_json(state, message, fresh=True))
+        return JSONResponse(_message_json(state, message, fresh=True, config=cfg))
 
     async def post_result(message: KaradenSimMessage, url: str) -> None:
         """Karaden's result callback: the message object once it is done."""
@@ -251,7 +277,7 @@ def create_app(
         try:
             async with httpx.AsyncClient(timeout=10) as client:
                 await client.post(url, json=_message_json(state, message), headers={"Karaden-Version": API_VERSION})
-            state.callbacks += 1
+            state.count("callbacks")
         except httpx.HTTPError:
             pass  # Karaden gives up too; the client polls
 
@@ -274,6 +300,7 @@ def create_app(
         if _message_json(state, message)["status"] == "done":
             return _error(422, "unprocessable_entity", "the message was already processed")
         message.cancelled = True
+        state.messages[message.id] = message
         return JSONResponse(_message_json(state, message))
 
     async def list_messages(request: Request) -> Response:
@@ -287,8 +314,9 @@ def create_app(
         except ValueError:
             return _error(400, "bad_request", "invalid paging")
         rows = []
-        for message_id in reversed(state.order):  # newest first
-            data = _message_json(state, state.messages[message_id])
+        cfg = state.config
+        for message in state.messages.values(tag=q.get("to") or None, newest_first=True):
+            data = _message_json(state, message, config=cfg)
             if q.get("to") and data["to"] != q["to"]:
                 continue
             if q.get("tag") and q["tag"] not in data["tags"]:
@@ -301,11 +329,15 @@ def create_app(
 
     async def control(request: Request) -> Response:
         if request.method == "POST":
-            for key, value in (await request.json()).items():
-                if hasattr(state.config, key):
-                    setattr(state.config, key, value)
-            if state.config.seed is not None:
-                state._rng.seed(state.config.seed)
+            data = await request.json()
+            with state.store.lock():
+                config = state.config
+                for key, value in data.items():
+                    if hasattr(config, key):
+                        setattr(config, key, value)
+                state.config = config
+            if config.seed is not None:
+                state._rng.seed(config.seed)
         return JSONResponse(asdict(state.config))
 
     async def reset(request: Request) -> Response:  # noqa: ARG001
@@ -314,14 +346,18 @@ def create_app(
         return JSONResponse({"ok": True})
 
     async def stats(request: Request) -> Response:  # noqa: ARG001
+        asked: dict[str, int] = {}
+        messages = state.messages.values()
+        for m in messages:
+            asked[f"{m.to}|{m.body}"] = asked.get(f"{m.to}|{m.body}", 0) + 1
         return JSONResponse(
             {
-                "messages": len(state.messages),
-                "requests": state.requests,
-                "rejected": state.rejected,
-                "by_to": state.by_to,
-                "max_asked": max(state.asked.values(), default=0),
-                "callbacks": state.callbacks,
+                "messages": len(messages),
+                "requests": state.counted("requests"),
+                "rejected": state.counted("rejected"),
+                "by_to": state.messages.tag_counts(),
+                "max_asked": max(asked.values(), default=0),
+                "callbacks": state.counted("callbacks"),
             }
         )
 
@@ -348,8 +384,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tenant-id", default=DEFAULT_TENANT)
     parser.add_argument("--token", default=DEFAULT_TOKEN)
     parser.add_argument("--service-id", type=int, default=DEFAULT_SERVICE_ID)
+    parser.add_argument("--store", default=None, help="state file shared with other processes (default: in memory)")
     args = parser.parse_args(argv)
-    app = create_app(tenant_id=args.tenant_id, token=args.token, service_id=args.service_id)
+    store = SimStore(args.store) if args.store else None
+    app = create_app(tenant_id=args.tenant_id, token=args.token, service_id=args.service_id, store=store)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 

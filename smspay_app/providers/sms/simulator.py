@@ -19,7 +19,12 @@ undelivered). Extra endpoints for people and tests:
   ``POST /_reset``;
 - ``GET /_stats``: how many times each message was asked to be sent.
 
-State lives in memory, per process."""
+State lives in a ``SimStore`` (providers/sim_store.py): private to the process
+by default (``create_app()``), shared by every process of an installation when
+mounted in the app (and with ``--store PATH`` / ``--workers N`` alone), so the
+inbox and the API answer the same on every worker. A (re)start applies the
+configured auth token and a default ``_control``; messages stay until
+``/_reset``. ``max_per_second`` counts per process."""
 
 from __future__ import annotations
 
@@ -32,11 +37,11 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Coroutine
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 import httpx
 from starlette.applications import Starlette
@@ -47,6 +52,7 @@ from starlette.routing import Route
 from smspay_app.domain.formatting import people_datetime
 from smspay_app.domain.sms_text import analyze_sms
 from smspay_app.i18n import CATALOG, chosen_language, t
+from smspay_app.providers.sim_store import Codec, SimStore, Table
 from smspay_app.providers.sms.signature import compute_signature
 
 CARRIERS = ("docomo", "au", "SoftBank", "Rakuten")
@@ -113,32 +119,108 @@ class SimMessage:
     direction: str = "outbound-api"
 
 
-@dataclass
+def _encode_message(m: SimMessage) -> dict[str, Any]:
+    return {
+        "sid": m.sid,
+        "to": m.to,
+        "sender": m.sender,
+        "body": m.body,
+        "status": m.status,
+        "date_created": m.date_created.isoformat(),
+        "date_sent": m.date_sent.isoformat() if m.date_sent else None,
+        "status_callback": m.status_callback,
+        "error_code": m.error_code,
+        "final": m.final,
+        "direction": m.direction,
+    }
+
+
+def _decode_message(d: dict[str, Any]) -> SimMessage:
+    d = dict(d)
+    d["date_created"] = datetime.fromisoformat(d["date_created"])
+    d["date_sent"] = datetime.fromisoformat(d["date_sent"]) if d["date_sent"] else None
+    return SimMessage(**d)
+
+
+_MESSAGE = Codec(_encode_message, _decode_message)
+
+
+class _Order:
+    """The messages' order (the store keeps insertion order): ``order.append``
+    of a stored message is a no-op, iteration gives the sids oldest first."""
+
+    def __init__(self, messages: Any) -> None:
+        self._messages = messages
+
+    def append(self, sid: str) -> None:
+        pass
+
+    def __iter__(self) -> Any:
+        return iter(self._messages.keys())
+
+    def __reversed__(self) -> Any:
+        return iter(self._messages.keys(newest_first=True))
+
+    def __len__(self) -> int:
+        return len(self._messages)
+
+
 class SimState:
-    account_sid: str
-    auth_token: str
-    config: SimConfig = field(default_factory=SimConfig)
-    messages: dict[str, SimMessage] = field(default_factory=dict)
-    order: list[str] = field(default_factory=list)
-    replies: list[dict[str, Any]] = field(default_factory=list)
-    requests: int = 0
-    rejected: int = 0
-    asked: dict[str, int] = field(default_factory=dict)  # "to|body" -> accepted creates
-    by_to: dict[str, int] = field(default_factory=dict)
-    callbacks_posted: int = 0
-    callback_errors: int = 0
-    _window: list[float] = field(default_factory=list)
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
-    _client: httpx.AsyncClient | None = None
-    _rng: random.Random = field(default_factory=random.Random)
+    """The simulator's state in its store (see the module docstring)."""
+
+    def __init__(self, account_sid: str, auth_token: str, store: SimStore | None = None, inbound_url: str = "") -> None:
+        self.account_sid = account_sid
+        self.store = store or SimStore()
+        self.messages = self.store.table("twilio.messages", _MESSAGE, tag=lambda m: m.to)
+        self.order = _Order(self.messages)
+        self.replies: Table[dict[str, Any]] = self.store.table("twilio.replies")
+        self._settings: Table[Any] = self.store.table("twilio.settings")
+        self._cached: tuple[int, SimConfig, str] | None = None  # (store's data_version, config, token)
+        self._settings["auth_token"] = auth_token
+        self.config = SimConfig(inbound_url=inbound_url)
+        self._window: list[float] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._client: httpx.AsyncClient | None = None
+        self._rng = random.Random()
+
+    def _account(self) -> tuple[SimConfig, str]:
+        """Config and token, read again only when another process committed
+        something (SQLite's data_version) or this one changed them."""
+        version = self.store.data_version()
+        cached = self._cached
+        if cached is None or cached[0] != version:
+            cached = self._cached = (version, SimConfig(**self._settings["config"]), str(self._settings["auth_token"]))
+        return cached[1], cached[2]
+
+    @property
+    def config(self) -> SimConfig:
+        return replace(self._account()[0])
+
+    @config.setter
+    def config(self, value: SimConfig) -> None:
+        self._settings["config"] = asdict(value)
+        self._cached = None
+
+    @property
+    def auth_token(self) -> str:
+        return self._account()[1]
+
+    @auth_token.setter
+    def auth_token(self, value: str) -> None:
+        self._settings["auth_token"] = value
+        self._cached = None
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.store.add(f"twilio.n.{name}", n)
+
+    def counted(self, name: str) -> int:
+        return self.store.count(f"twilio.n.{name}")
 
     def reset(self) -> None:
-        self.messages.clear()
-        self.order.clear()
-        self.replies.clear()
-        self.asked.clear()
-        self.by_to.clear()
-        self.requests = self.rejected = self.callbacks_posted = self.callback_errors = 0
+        with self.store.lock():
+            self.messages.clear()
+            self.replies.clear()
+            self.store.drop("twilio.n.")
         self._window.clear()
 
     def client(self) -> httpx.AsyncClient:
@@ -215,9 +297,11 @@ def create_app(
     account_sid: str | None = None,
     auth_token: str | None = None,
     inbound_url: str | None = None,
+    store: SimStore | None = None,
 ) -> Starlette:
     """The simulator app. Defaults come from the settings (the same account and
-    auth token the adapter and the webhook use)."""
+    auth token the adapter and the webhook use); ``store``: where its state
+    lives (default: private to this process)."""
     if account_sid is None or auth_token is None or inbound_url is None:
         from smspay_app.settings import get_settings
 
@@ -226,8 +310,7 @@ def create_app(
         auth_token = auth_token or settings.twilio_auth_token
         if inbound_url is None:
             inbound_url = f"{settings.public_base_url}/webhooks/twilio/inbound"
-    state = SimState(account_sid=account_sid, auth_token=auth_token)
-    state.config.inbound_url = inbound_url
+    state = SimState(account_sid, auth_token, store, inbound_url)
 
     def authorised(request: Request) -> bool:
         import base64
@@ -257,23 +340,24 @@ def create_app(
         }
         try:
             response = await state.client().post(url, data=params, headers=headers)
-            state.callbacks_posted += 1
+            state.count("callbacks_posted")
             return response.status_code
         except httpx.HTTPError:
-            state.callback_errors += 1
+            state.count("callback_errors")
             return 0
 
-    async def progress(m: SimMessage) -> None:
-        """Move the message through its statuses, posting callbacks."""
-        cfg = state.config
+    async def progress(m: SimMessage, cfg: SimConfig) -> None:
+        """Move the message through its statuses (at once without a
+        ``progress_delay_ms``: create stored it final), posting callbacks."""
         steps = ["queued", "sent", m.final]
         events: list[str] = []
         for status in steps:
             if cfg.progress_delay_ms and status != "queued":
                 await asyncio.sleep(cfg.progress_delay_ms / 1000)
-            m.status = status
-            if status == "sent":
-                m.date_sent = _now()
+                m.status = status
+                if status == "sent":
+                    m.date_sent = _now()
+                state.messages[m.sid] = m
             events.append(status)
         if not (cfg.callbacks and m.status_callback):
             return
@@ -302,14 +386,18 @@ def create_app(
                 params["ErrorCode"] = m.error_code or "30003"
             await post_signed(m.status_callback, params, token)
 
+    def refuse(status: int, code: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+        state.count("rejected")
+        return _twilio_error(status, code, message, headers)
+
     async def create_message(request: Request) -> Response:
         if not authorised(request) or request.path_params["account"] != state.account_sid:
             return _twilio_error(401, 20003, "Authenticate")
-        state.requests += 1
         cfg = state.config
         try:
-            form = await request.form()
+            form = await _form(request)
         except ClientDisconnect:
+            state.count("dropped")
             return Response(status_code=499)  # the client went away mid-request: nothing accepted
         to = str(form.get("To", ""))
         sender = str(form.get("From", "") or form.get("MessagingServiceSid", ""))
@@ -319,27 +407,20 @@ def create_app(
             now = time.monotonic()
             state._window = [t for t in state._window if now - t < 1.0]
             if len(state._window) >= cfg.max_per_second:
-                state.rejected += 1
-                return _twilio_error(429, 20429, "Too Many Requests", {"Retry-After": "1"})
+                return refuse(429, 20429, "Too Many Requests", {"Retry-After": "1"})
             state._window.append(now)
         if cfg.throttle_rate and state._rng.random() < cfg.throttle_rate:
-            state.rejected += 1
-            return _twilio_error(429, 20429, "Too Many Requests", {"Retry-After": "1"})
+            return refuse(429, 20429, "Too Many Requests", {"Retry-After": "1"})
         if cfg.error_rate and state._rng.random() < cfg.error_rate:
-            state.rejected += 1
-            return _twilio_error(500, 20500, "Internal Server Error")
-        if not re.fullmatch(r"\+[1-9]\d{6,14}", to):
-            state.rejected += 1
-            return _twilio_error(400, 21211, f"The 'To' number {to} is not a valid phone number.")
+            return refuse(500, 20500, "Internal Server Error")
+        if not _E164.fullmatch(to):
+            return refuse(400, 21211, f"The 'To' number {to} is not a valid phone number.")
         if not sender:
-            state.rejected += 1
-            return _twilio_error(400, 21603, "A 'From' phone number is required.")
+            return refuse(400, 21603, "A 'From' phone number is required.")
         if not body:
-            state.rejected += 1
-            return _twilio_error(400, 21602, "Message body is required.")
+            return refuse(400, 21602, "Message body is required.")
         if len(body) > MAX_BODY:
-            state.rejected += 1
-            return _twilio_error(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
+            return refuse(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
         m = SimMessage(
             sid="SM" + uuid.uuid4().hex,
             to=to,
@@ -352,13 +433,12 @@ def create_app(
         if cfg.fail_rate and state._rng.random() < cfg.fail_rate:
             m.final = state._rng.choice(("failed", "undelivered"))
             m.error_code = "30003" if m.final == "undelivered" else "30008"
-        state.messages[m.sid] = m
-        state.order.append(m.sid)
-        key = f"{to}|{body}"
-        state.asked[key] = state.asked.get(key, 0) + 1
-        state.by_to[to] = state.by_to.get(to, 0) + 1
         payload = _message_json(state, m)
-        spawn(progress(m))
+        if not cfg.progress_delay_ms:  # no time between the steps: stored as it ends (one write)
+            m.status, m.date_sent = m.final, m.date_created
+        state.messages[m.sid] = m  # one write; accepted creates count as requests (stats)
+        if cfg.progress_delay_ms or (cfg.callbacks and m.status_callback):
+            spawn(progress(m, cfg))
         if cfg.latency_ms:
             await asyncio.sleep(cfg.latency_ms / 1000)
         if cfg.accept_error_rate and state._rng.random() < cfg.accept_error_rate:
@@ -381,9 +461,7 @@ def create_app(
             return _twilio_error(400, 20001, "Invalid PageSize or Page")
         if not 1 <= page_size <= 1000 or page < 0:
             return _twilio_error(400, 20001, "PageSize must be between 1 and 1000")
-        items = [state.messages[s] for s in reversed(state.order)]
-        if to:
-            items = [m for m in items if m.to == to]
+        items = state.messages.values(tag=to or None, newest_first=True)
         if sender:
             items = [m for m in items if m.sender == sender]
         for key in ("DateSent>", "DateSent<", "DateSent"):
@@ -457,12 +535,15 @@ def create_app(
     async def control(request: Request) -> Response:
         if request.method == "POST":
             data = await request.json()
-            if "auth_token" in data:  # rotate the account's token (as in Twilio's console)
-                state.auth_token = str(data.pop("auth_token"))
-            for key, value in data.items():
-                if not hasattr(state.config, key):
-                    return JSONResponse({"error": f"unknown setting {key}"}, status_code=400)
-                setattr(state.config, key, value)
+            with state.store.lock():
+                if "auth_token" in data:  # rotate the account's token (as in Twilio's console)
+                    state.auth_token = str(data.pop("auth_token"))
+                config = state.config
+                for key, value in data.items():
+                    if not hasattr(config, key):
+                        return JSONResponse({"error": f"unknown setting {key}"}, status_code=400)
+                    setattr(config, key, value)
+                state.config = config
             if "seed" in data:
                 state._rng.seed(data["seed"])
         return JSONResponse(asdict(state.config))
@@ -478,25 +559,31 @@ def create_app(
 
     async def stats(request: Request) -> Response:
         statuses: dict[str, int] = {}
-        for m in state.messages.values():
+        asked: dict[str, int] = {}  # "to|body" -> accepted creates
+        by_to: dict[str, int] = {}
+        messages = state.messages.values()
+        for m in messages:
             statuses[m.status] = statuses.get(m.status, 0) + 1
+            key = f"{m.to}|{m.body}"
+            asked[key] = asked.get(key, 0) + 1
+            by_to[m.to] = by_to.get(m.to, 0) + 1
         return JSONResponse(
             {
-                "requests": state.requests,
-                "rejected": state.rejected,
-                "messages": len(state.messages),
-                "by_to": state.by_to,
-                "asked": state.asked,
-                "max_asked": max(state.asked.values(), default=0),
+                "requests": len(messages) + state.counted("rejected") + state.counted("dropped"),
+                "rejected": state.counted("rejected"),
+                "messages": len(messages),
+                "by_to": by_to,
+                "asked": asked,
+                "max_asked": max(asked.values(), default=0),
                 "statuses": statuses,
-                "callbacks_posted": state.callbacks_posted,
-                "callback_errors": state.callback_errors,
+                "callbacks_posted": state.counted("callbacks_posted"),
+                "callback_errors": state.counted("callback_errors"),
                 "pending_tasks": len(state._tasks),
             }
         )
 
     async def send_reply(phone: str, body: str) -> dict[str, Any]:
-        last = next((state.messages[s] for s in reversed(state.order) if state.messages[s].to == phone), None)
+        last = next(iter(state.messages.values(tag=phone, newest_first=True)), None)
         to = last.sender if last else ""
         reply: dict[str, Any] = {
             "sid": "SM" + uuid.uuid4().hex,
@@ -506,8 +593,8 @@ def create_app(
             "date_created": _now().isoformat(),
             "webhook_status": None,
         }
-        state.replies.append(reply)
-        if state.config.inbound_url:
+        inbound_url = state.config.inbound_url
+        if inbound_url:
             params = {
                 "AccountSid": state.account_sid,
                 "ApiVersion": "2010-04-01",
@@ -520,7 +607,8 @@ def create_app(
                 "NumMedia": "0",
                 "NumSegments": "1",
             }
-            reply["webhook_status"] = await post_signed(state.config.inbound_url, params)
+            reply["webhook_status"] = await post_signed(inbound_url, params)
+        state.replies.append(reply)
         return reply
 
     async def reply_json(request: Request) -> Response:
@@ -537,10 +625,7 @@ def create_app(
 
     async def inbox_index(request: Request) -> Response:
         lang = _lang(request)
-        phones: dict[str, int] = {}
-        for sid in state.order:
-            m = state.messages[sid]
-            phones[m.to] = phones.get(m.to, 0) + 1
+        phones = state.messages.tag_counts()
         rows = "".join(
             f'<li><a href="{html.escape(str(request.url_for("sim_inbox_phone", phone=p)))}?lang={lang}">'
             f"{html.escape(p)}</a> ({n})</li>"
@@ -552,7 +637,7 @@ def create_app(
     async def inbox_phone(request: Request) -> Response:
         lang = _lang(request)
         phone = request.path_params["phone"]
-        items = [state.messages[s] for s in reversed(state.order) if state.messages[s].to == phone]
+        items = state.messages.values(tag=phone, newest_first=True)
         carrier, _, ported = carrier_for(phone)
         rows = "".join(
             f'<li class="msg"><div class="meta">'
@@ -563,7 +648,9 @@ def create_app(
             for m in items
         )
         replies = "".join(
-            f'<li class="reply">{html.escape(r["body"])}</li>' for r in reversed(state.replies) if r["from"] == phone
+            f'<li class="reply">{html.escape(r["body"])}</li>'
+            for r in state.replies.values(newest_first=True)
+            if r["from"] == phone
         )
         action = html.escape(str(request.url_for("sim_inbox_reply", phone=phone)))
         ported_text = t("sim.inbox.ported", lang) if ported else ""
@@ -607,6 +694,17 @@ def create_app(
 _URL_RE = re.compile(r"https?://[^\s<>\"'、。「」]+")
 
 
+async def _form(request: Request) -> Any:
+    """The create's form: a urlencoded body (what Twilio's SDK and our adapter
+    send) parsed at once, anything else through Starlette's parser."""
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
+    return await request.form()
+
+
+_E164 = re.compile(r"\+[1-9]\d{6,14}")
+
+
 def _linkify(text: str) -> str:
     out, last = [], 0
     for match in _URL_RE.finditer(text):
@@ -646,7 +744,25 @@ def _page(title: str, body: str, lang: str = "ja", path: str = "") -> str:
     )
 
 
+def _cli_app() -> Starlette:
+    """The app of one ``--workers`` process (its arguments come in the environment)."""
+    import json
+    import os
+
+    args = json.loads(os.environ["SMSPAY_SIM_CLI"])
+    return create_app(
+        account_sid=args["account_sid"],
+        auth_token=args["auth_token"],
+        inbound_url=args["inbound_url"],
+        store=SimStore(args["store"]) if args["store"] else None,
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
+    import json
+    import os
+    import tempfile
+
     import uvicorn
 
     parser = argparse.ArgumentParser(description="Twilio-compatible SMS simulator")
@@ -655,8 +771,35 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--account-sid", default=None)
     parser.add_argument("--auth-token", default=None)
     parser.add_argument("--inbound-url", default=None, help="where phone replies are posted")
+    parser.add_argument("--store", default=None, help="state file shared with other processes (default: in memory)")
+    parser.add_argument("--workers", type=int, default=1, help="server processes sharing one store")
     args = parser.parse_args(argv)
-    app = create_app(account_sid=args.account_sid, auth_token=args.auth_token, inbound_url=args.inbound_url)
+    if args.workers > 1:
+        store = args.store or os.path.join(tempfile.mkdtemp(prefix="smspay-sim-"), "simulator.sqlite3")
+        os.environ["SMSPAY_SIM_CLI"] = json.dumps(
+            {
+                "account_sid": args.account_sid,
+                "auth_token": args.auth_token,
+                "inbound_url": args.inbound_url,
+                "store": store,
+            }
+        )
+        uvicorn.run(
+            "smspay_app.providers.sms.simulator:_cli_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level="warning",
+            access_log=False,
+        )
+        return
+    app = create_app(
+        account_sid=args.account_sid,
+        auth_token=args.auth_token,
+        inbound_url=args.inbound_url,
+        store=SimStore(args.store) if args.store else None,
+    )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
 
 
