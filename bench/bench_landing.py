@@ -110,12 +110,12 @@ def main() -> None:
             "--loglevel",
             "warning",
         ]
-        server = subprocess.Popen(
-            command, env=env, cwd=str(ROOT), stdout=subprocess.DEVNULL, start_new_session=True
-        )
+        server = subprocess.Popen(command, env=env, cwd=str(ROOT), stdout=subprocess.DEVNULL, start_new_session=True)
         baseline_path, server_name, tree = "/ping", "reflex prod single-port (granian)", True
     else:
-        command = [sys.executable, __file__, "--serve", str(port)] + (["--profile", args.profile] if args.profile else [])
+        command = [sys.executable, __file__, "--serve", str(port)] + (
+            ["--profile", args.profile] if args.profile else []
+        )
         server = subprocess.Popen(command, env=env, cwd=str(ROOT))
         baseline_path, server_name, tree = "/bench/trivial", "uvicorn 1 worker, production middleware", False
     try:
