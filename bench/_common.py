@@ -166,6 +166,28 @@ def wait_for_http(port: int, path: str = "/", *, tries: int = 200, pause: float 
     raise SystemExit(f"server on port {port} did not answer {path}")
 
 
+def stop_server(server, *, group: bool = False) -> None:
+    """SIGTERM (to its process group with ``group``), then SIGKILL if it is
+    still there after 30 s (a loaded machine)."""
+    import signal
+    import subprocess
+
+    try:
+        if group:
+            os.killpg(server.pid, signal.SIGTERM)
+        else:
+            server.terminate()
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        if group:
+            os.killpg(server.pid, signal.SIGKILL)
+        else:
+            server.kill()
+        server.wait(timeout=30)
+    except ProcessLookupError:
+        pass
+
+
 def bench_env(tmp: str, port: int) -> dict[str, str]:
     """The environment of a benchmark's server: its own SQLite file."""
     return {

@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, bench_env, figure, free_port, load, once_each, seed_links, wait_for_http  # noqa: E402
+from _common import ROOT, bench_env, figure, free_port, load, once_each, seed_links, stop_server, wait_for_http  # noqa: E402
 
 TARGET_IDENTITY_RATIO = 0.5
 TARGET_IDENTITY_P99_MS = 20.0
@@ -128,11 +128,7 @@ def main() -> None:
         if args.profile and not args.prod:
             wait_for_http(port, "/bench/profile-dump", tries=1)
     finally:
-        if args.prod:
-            os.killpg(server.pid, 15)
-        else:
-            server.terminate()
-        server.wait(timeout=30)
+        stop_server(server, group=args.prod)
 
     def line(name, r):
         return (

@@ -39,6 +39,7 @@ from _common import (  # noqa: E402
     keep_alive_worker,
     pct,
     seed_links,
+    stop_server,
     wait_for_http,
 )
 
@@ -151,8 +152,7 @@ def main() -> None:
         wait_for_http(port, f"/l/{tokens[0]}", tries=300)
         result = asyncio.run(flood_run(port, server.pid, tokens, args.tabs, args.per_tab))
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_server(server)
     quiet, during = result["quiet"], result["during"]
     mode = "argon2 on the event loop (old)" if args.on_loop else "auth.password_gate (off the loop, budget)"
     print(f"{mode}; {args.tabs} tabs x {args.per_tab} sign-ins from random addresses; {os.cpu_count()} CPUs")

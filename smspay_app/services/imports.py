@@ -38,10 +38,11 @@ from smspay_app.domain.csv_import import (
     DEFAULT_MAX_ROWS,
     CsvError,
     ParsedCsv,
+    StreamedCsv,
     parse_amount_yen,
     parse_date,
     parse_invoice_lines,
-    read_csv,
+    read_csv_streamed,
     suggest_mapping,
 )
 from smspay_app.domain.formatting import yen
@@ -158,7 +159,7 @@ def import_recipients_csv(
             _ingest(
                 session,
                 campaign,
-                read_csv(data, max_bytes=max_bytes, max_rows=max_rows),
+                read_csv_streamed(data, max_bytes=max_bytes, max_rows=max_rows),
                 report,
                 mapping,
                 lang,
@@ -239,7 +240,7 @@ def import_recipient_rows(
 def _ingest(
     session: Session,
     campaign: Campaign,
-    parsed: ParsedCsv,
+    parsed: ParsedCsv | StreamedCsv,
     report: RecipientImport,
     mapping: dict[str, str] | None,
     lang: str,
@@ -340,7 +341,7 @@ def _ingest(
     errors: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     imported = rejected = duplicates = opted = 0
-    total = len(parsed.rows)
+    total = parsed.row_count
     done = 0
 
     campaign_id = campaign.id

@@ -481,13 +481,14 @@ class _VisitWriter:
     def __init__(self) -> None:
         self._pending: list[tuple[tuple, asyncio.Future]] = []
         self._running = False
+        self._task: asyncio.Task | None = None  # held: the loop keeps only weak references to tasks
 
     async def write(self, visit: tuple) -> None:
         future = asyncio.get_running_loop().create_future()
         self._pending.append((visit, future))
         if not self._running:
             self._running = True
-            asyncio.ensure_future(self._drain())
+            self._task = asyncio.ensure_future(self._drain())
         await future
 
     async def _drain(self) -> None:
