@@ -128,7 +128,8 @@ def iter_rows(session: Session, campaign_id: int, timezone: str, lang: str) -> I
     def local(at: datetime | None) -> str:
         if at is None:
             return ""
-        return at.replace(tzinfo=UTC).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+        # "%Y-%m-%d %H:%M:%S" without strftime (the row's costliest call; issue 16 item 6)
+        return at.replace(tzinfo=UTC).astimezone(tz).replace(tzinfo=None).isoformat(" ", "seconds")
 
     status_texts: dict[str, str] = {}
 
@@ -144,12 +145,16 @@ def iter_rows(session: Session, campaign_id: int, timezone: str, lang: str) -> I
     yield [neutralise(h) for h in header(lang)]
     last_id = 0
     while True:
-        batch = session.execute(
-            select(*columns)
-            .where(Recipient.campaign_id == campaign_id, Recipient.id > last_id)
-            .order_by(Recipient.id)
-            .limit(BATCH)
-        ).all()
+        batch = (
+            session.connection()
+            .execute(  # Core rows: no ORM loading per row
+                select(*columns)
+                .where(Recipient.campaign_id == campaign_id, Recipient.id > last_id)
+                .order_by(Recipient.id)
+                .limit(BATCH)
+            )
+            .all()
+        )
         if not batch:
             return
         shown = shown_states(session, [(r[0], r[7]) for r in batch])
