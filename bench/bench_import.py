@@ -193,6 +193,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("rows", nargs="?", type=int, default=100_000)
     parser.add_argument("--rows-memory", type=int, default=0, help="also import a file this big; print its peak RSS")
+    parser.add_argument(
+        "--postgresql", action="store_true", help="import into a throwaway PostgreSQL server (tests/postgres.py)"
+    )
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -200,6 +203,13 @@ def main() -> None:
         return
     rows = args.rows
     tmp = tempfile.mkdtemp(prefix="smspay-bench-")
+    pg = None
+    if args.postgresql:
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        from tests.postgres import start_server
+
+        pg = start_server()
+        os.environ["SMSPAY_DATABASE_URL"] = pg.url(pg.create_database())
     try:
         r, bare, bare_cpu = run(rows, tmp)
         print(
@@ -223,7 +233,7 @@ def main() -> None:
             figure(
                 f"import {rows:,} rows (SQLite)"
                 if "sqlite" in os.environ.get("SMSPAY_DATABASE_URL", "sqlite")
-                else f"import {rows:,} rows",
+                else f"import {rows:,} rows ({'PostgreSQL' if args.postgresql else 'SQLite'})",
                 measured=f"{rate:,.0f} rows/s",
                 baseline=f"bare csv {rows / bare:,.0f} rows/s",
                 ratio=r["wall"] / bare,
@@ -247,6 +257,10 @@ def main() -> None:
                 f"target < {TARGET_PEAK_RSS_MB:.0f} MB: {verdict(ok)}"
             )
     finally:
+        if pg is not None:
+            from tests.postgres import stop_server
+
+            stop_server(pg)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
