@@ -231,9 +231,7 @@ def main() -> None:
         print(f"peak RSS of the importing process: {r['peak_rss_mb']:.0f} MB")
         print(
             figure(
-                f"import {rows:,} rows (SQLite)"
-                if "sqlite" in os.environ.get("SMSPAY_DATABASE_URL", "sqlite")
-                else f"import {rows:,} rows ({'PostgreSQL' if args.postgresql else 'SQLite'})",
+                f"import {rows:,} rows ({'PostgreSQL' if args.postgresql else 'SQLite'})",
                 measured=f"{rate:,.0f} rows/s",
                 baseline=f"bare csv {rows / bare:,.0f} rows/s",
                 ratio=r["wall"] / bare,
