@@ -50,8 +50,20 @@ def serve(port: int, profile: str = "") -> None:
     async def trivial(request):
         return PlainTextResponse("ok")
 
+    from smspay_app.web.recipient import _unknown_html, unknown_page
+
+    async def same_bytes(request):
+        """The 404 page's bytes and headers from a constant (no query, no
+        rendering): what the server itself costs for a page that size."""
+        if "ja" not in _unknown_html:
+            unknown_page(request, "ja")
+        from smspay_app.web.html import html_response
+
+        return html_response(_unknown_html["ja"], 404)
+
     app = build_web_app()
     app.router.routes.insert(0, Route("/bench/trivial", trivial))  # behind the same middleware
+    app.router.routes.insert(0, Route("/bench/same-bytes", same_bytes))
     if profile:  # uvicorn re-raises SIGTERM after its shutdown (no atexit): dumped on request
         import cProfile
 
@@ -124,6 +136,7 @@ def main() -> None:
         trivial = run([baseline_path])
         landing = run([f"/l/{t}" for t in tokens])
         unknown = run(["/l/AAAAAAAAAAAAAAAAAAAAAA"])
+        same_bytes = None if args.prod else run(["/bench/same-bytes"])
         first = once_each(port, [f"/l/{t}" for t in fresh], args.connections, server.pid, tree=tree)
         if args.profile and not args.prod:
             wait_for_http(port, "/bench/profile-dump", tries=1)
@@ -144,6 +157,8 @@ def main() -> None:
     print(line("GET /l/{token} (identity page)", landing))
     print(line("GET /l/{unknown} (404 page)", unknown))
     print(line("first GET of each link (+ visit row)", first))
+    if same_bytes is not None:
+        print(line("(the 404 page's bytes from a constant)", same_bytes) + "  <- the server's cost of the page size")
     base = f"{trivial['rps']:.0f} req/s, {trivial['cpu_us']:.0f} µs/req ({baseline_path})"
 
     def ratio(r):
