@@ -9,7 +9,6 @@ recipient pages did)."""
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 BASE = {
@@ -19,6 +18,10 @@ BASE = {
     "referrer-policy": "no-referrer",
 }
 HSTS = "max-age=31536000; includeSubDomains"
+# Encoded once (issue 16, item 2: the per-response MutableHeaders lookups cost
+# more than a trivial route's whole response).
+_BASE_RAW = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in BASE.items()]
+_HSTS_RAW = (b"strict-transport-security", HSTS.encode("latin-1"))
 
 
 class SecurityHeaders:
@@ -35,12 +38,13 @@ class SecurityHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in BASE.items():
-                    if name not in headers:
-                        headers[name] = value
-                if https and "strict-transport-security" not in headers:
-                    headers["strict-transport-security"] = HSTS
+                raw = message.setdefault("headers", [])
+                if not isinstance(raw, list):
+                    raw = message["headers"] = list(raw)
+                present = {name.lower() for name, _ in raw}
+                raw.extend(pair for pair in _BASE_RAW if pair[0] not in present)
+                if https and _HSTS_RAW[0] not in present:
+                    raw.append(_HSTS_RAW)
             await send(message)
 
         await self.app(scope, receive, with_headers)

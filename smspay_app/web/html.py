@@ -4,6 +4,7 @@ page stays well under 15 KB so feature-phone browsers load it quickly."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from html import escape
 from urllib.parse import urlsplit
 
@@ -90,6 +91,12 @@ def security_headers(form_targets: tuple[str, ...] = ()) -> dict[str, str]:
     }
 
 
+@lru_cache(maxsize=256)
+def _raw_security_headers(form_targets: tuple[str, ...]) -> tuple[tuple[bytes, bytes], ...]:
+    """``security_headers`` encoded once per set of form targets."""
+    return tuple((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in security_headers(form_targets).items())
+
+
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
@@ -116,7 +123,7 @@ def html_response(
     body = encode_page(content, charset)
     response = HTMLResponse(b"" if head_only else body, status_code=status_code)
     response.headers["content-type"] = f"text/html; charset={charset}"
-    response.headers.update(security_headers(form_targets))
+    response.raw_headers.extend(_raw_security_headers(tuple(form_targets)))
     if head_only:
         response.headers["content-length"] = str(len(body))
     return response
