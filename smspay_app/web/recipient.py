@@ -367,7 +367,7 @@ def unknown_page(request: Request, lang: str) -> Response:
         title = t("recipient.unknown_title", lang)
         body = _card(f"<h1>{title}</h1><p>{t('recipient.unknown_body', lang)}</p>")
         html = _unknown_html[lang] = page(title=title, body=body, lang=lang, footer=_footer(lang, None, None))
-    response = html_response(html, 404)
+    response = html_response(html, 404, charset=page_charset(request))  # Shift_JIS for the handsets that need it
     _remember_language(request, response)
     return response
 
