@@ -108,6 +108,18 @@ class Settings(BaseSettings):
     sign_in_checks_per_second: int = 3
     # --- end issue 18 -----------------------------------------------------
 
+    # --- issue 17 (several processes) ---------------------------------------
+    # Where the limits that must hold across processes keep their events
+    # (domain/limits.py): auto = Redis when a Redis URL is set (Reflex then
+    # runs several workers), this process's memory otherwise; "database" for
+    # several processes on one database without Redis. The client address they
+    # are keyed on is the one ``api_trusted_proxies`` proxies report
+    # (services/api_keys.client_address), for the recipient pages as for the API.
+    limits_backend: Literal["auto", "memory", "database", "redis"] = "auto"
+    # Redis for smspay's own shared data (empty: REFLEX_REDIS_URL if set).
+    redis_url: str = ""
+    # --- end issue 17 -----------------------------------------------------
+
     # First start creates a demo organisation and admin.
     seed_demo: bool = True
     demo_email: str = "admin@example.com"

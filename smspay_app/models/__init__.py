@@ -7,6 +7,7 @@ from smspay_app.models.account import RecoveryCode, SetupToken, SignInChallenge,
 from smspay_app.models.api import ApiKey, IdempotencyRecord, WebhookDelivery, WebhookEndpoint
 from smspay_app.models.campaign import Campaign, CampaignQuestion, InvoiceLine
 from smspay_app.models.connection import Connection
+from smspay_app.models.limits import SharedLimitHit, SharedLimitKey
 from smspay_app.models.link import Link
 from smspay_app.models.messaging import InboundMessage, OptOut, SendAttempt
 from smspay_app.models.organisation import AuditLog, AuthSession, Organisation, User
@@ -38,6 +39,8 @@ __all__ = [
     "RecipientImport",
     "SendAttempt",
     "SetupToken",
+    "SharedLimitHit",
+    "SharedLimitKey",
     "SignInChallenge",
     "SignupApplication",
     "SignInFailure",

@@ -16,7 +16,7 @@ Routes (all under ``/l/{token}``; the token is the only thing in the URL):
 Language: ``lang`` form field, ``?lang=`` (remembered in a cookie), the
 ``lang`` cookie, then Accept-Language; Japanese by default. Every page sends
 no-referrer, no-store, DENY framing and a strict CSP (``web.html``). A simple
-per-address limit (``POST_LIMIT`` per minute, in memory per process) slows
+per-address limit (``POST_LIMIT`` per minute, shared by every process) slows
 guessing. The session cookie is HttpOnly, SameSite=Lax, Path=/l/, Secure on
 https, 30 minutes.
 """
@@ -42,7 +42,7 @@ from smspay_app.domain.formatting import people_date, people_datetime, yen
 from smspay_app.domain.limits import SlidingWindowLimiter
 from smspay_app.i18n import language_from_accept, normalise_language, t
 from smspay_app.providers.payments.base import GatewayError, get_payment_gateway
-from smspay_app.services import actions, journey, payments
+from smspay_app.services import actions, api_keys, journey, payments
 from smspay_app.services.journey import LinkContext
 from smspay_app.settings import get_settings
 from smspay_app.web.html import html_response, page
@@ -57,8 +57,9 @@ POST_WINDOW_SECONDS = 60.0
 
 # ---------------------------------------------------------------- rate limit
 
-# POSTs per client address (in memory, per process).
-post_limiter: SlidingWindowLimiter[str] = SlidingWindowLimiter(POST_LIMIT, POST_WINDOW_SECONDS)
+# POSTs per client address (the address the trusted proxies report), shared
+# by every process (``domain.limits``).
+post_limiter: SlidingWindowLimiter[str] = SlidingWindowLimiter(POST_LIMIT, POST_WINDOW_SECONDS, shared="recipient_post")
 
 
 # ---------------------------------------------------------------- logs
@@ -410,7 +411,7 @@ def _with_session_cookie(response: Response, value: str) -> Response:
 
 
 def _client_key(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    return api_keys.client_address_of(request) or "unknown"
 
 
 # ---------------------------------------------------------------- endpoints
@@ -435,14 +436,18 @@ def _landing_get(request: Request, token: str, method: str) -> Response:
         return None  # verified: the caller renders the message in the thread pool
     else:
         response = identity_page(request, lang, ctx, token)
-    if journey.visit_needs_recording(ctx, ua_class=ua_class, method=method, state=state):
+    if not journey.visit_limiter.local or journey.visit_needs_recording(
+        ctx, ua_class=ua_class, method=method, state=state
+    ):
         response.visit = (ctx, ua_class, method, state)  # written by the caller, off the loop
     return response
 
 
 def _record_visit(ctx: LinkContext, ua_class: str, method: str, state: str) -> None:
     with get_engine().connect() as connection:
-        journey.record_visit(connection, ctx, ua_class=ua_class, method=method, state=state, dedup=False)
+        # A shared de-duplication (issue 17) is checked here, off the loop.
+        dedup = not journey.visit_limiter.local
+        journey.record_visit(connection, ctx, ua_class=ua_class, method=method, state=state, dedup=dedup)
         connection.commit()
 
 
@@ -505,7 +510,9 @@ async def _post_prelude(request: Request):
     lang = pick_language(request, form)
     if cross_site(request):
         return form, lang, cross_site_page(request, lang)
-    if not post_limiter.allow(_client_key(request)):
+    key = _client_key(request)
+    allowed = post_limiter.allow(key) if post_limiter.local else await run_in_threadpool(post_limiter.allow, key)
+    if not allowed:
         return form, lang, rate_limited_page(request, lang)
     return form, lang, None
 

@@ -1,0 +1,50 @@
+"""Shared limits (issue 17): the events of the limits that hold across app
+processes (``domain.limits.DatabaseStore``).
+
+Revision ID: 0018_shared_limits
+Revises: 0016_partial_payment
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel
+
+from alembic import op
+
+revision: str = "0018_shared_limits"
+# The coordinator re-chains the branches' migrations at merge.
+down_revision: str | None = "0016_partial_payment"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "sharedlimitkey",
+        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+        sa.Column("at", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("key"),
+    )
+    op.create_index(op.f("ix_sharedlimitkey_name"), "sharedlimitkey", ["name"], unique=False)
+    op.create_table(
+        "sharedlimithit",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+        sa.Column("at", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index(op.f("ix_sharedlimithit_key"), "sharedlimithit", ["key"], unique=False)
+    op.create_index(op.f("ix_sharedlimithit_name"), "sharedlimithit", ["name"], unique=False)
+    op.create_index(op.f("ix_sharedlimithit_at"), "sharedlimithit", ["at"], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_sharedlimithit_at"), table_name="sharedlimithit")
+    op.drop_index(op.f("ix_sharedlimithit_name"), table_name="sharedlimithit")
+    op.drop_index(op.f("ix_sharedlimithit_key"), table_name="sharedlimithit")
+    op.drop_table("sharedlimithit")
+    op.drop_index(op.f("ix_sharedlimitkey_name"), table_name="sharedlimitkey")
+    op.drop_table("sharedlimitkey")
