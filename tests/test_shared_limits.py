@@ -201,6 +201,7 @@ def test_visits_are_deduplicated_across_processes(two_apps, session):
 # ------------------------------------------------------------------ in process
 
 
+@pytest.mark.also_on_postgresql
 def test_the_database_store_counts_exactly_and_says_how_long_to_wait(settings):
     """The database store under threads: 100 hits at once, limit 7: 7 counted;
     the refusal names the wait until the oldest leaves the window."""
@@ -233,3 +234,18 @@ def test_shared_limiters_pick_the_store_from_the_settings(settings, monkeypatch)
     monkeypatch.setenv("SMSPAY_API_TRUSTED_PROXIES", "0")
     get_settings.cache_clear()
     assert api_keys.client_address_of(scope) == "127.0.0.1"
+
+
+def test_the_sign_in_address_follows_the_same_trusted_proxies():
+    """Reflex's router.session.client_ip (the sign-in back-off's address)
+    reads X-Forwarded-For through as many proxies as the API does."""
+    env = {**os.environ, "SMSPAY_API_TRUSTED_PROXIES": "2"}
+    out = subprocess.run(
+        [sys.executable, "-c", "import rxconfig; print(rxconfig.config.trusted_proxy_hops)"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "2"

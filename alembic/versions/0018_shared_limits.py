@@ -1,5 +1,6 @@
-"""Shared limits (issue 17): the events of the limits that hold across app
-processes (``domain.limits.DatabaseStore``).
+"""Several app processes (issue 17): the events of the limits that hold across
+processes (``domain.limits.DatabaseStore``), and uploads waiting for their
+import where every process reads them (``pendingupload``).
 
 Revision ID: 0018_shared_limits
 Revises: 0016_partial_payment
@@ -40,8 +41,26 @@ def upgrade() -> None:
     op.create_index(op.f("ix_sharedlimithit_name"), "sharedlimithit", ["name"], unique=False)
     op.create_index(op.f("ix_sharedlimithit_at"), "sharedlimithit", ["at"], unique=False)
 
+    op.create_table(
+        "pendingupload",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("organisation_id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["organisation_id"], ["organisation.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index(op.f("ix_pendingupload_organisation_id"), "pendingupload", ["organisation_id"], unique=False)
+    op.create_index(op.f("ix_pendingupload_token_hash"), "pendingupload", ["token_hash"], unique=True)
+    op.create_index(op.f("ix_pendingupload_created_at"), "pendingupload", ["created_at"], unique=False)
+
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_pendingupload_created_at"), table_name="pendingupload")
+    op.drop_index(op.f("ix_pendingupload_token_hash"), table_name="pendingupload")
+    op.drop_index(op.f("ix_pendingupload_organisation_id"), table_name="pendingupload")
+    op.drop_table("pendingupload")
     op.drop_index(op.f("ix_sharedlimithit_at"), table_name="sharedlimithit")
     op.drop_index(op.f("ix_sharedlimithit_name"), table_name="sharedlimithit")
     op.drop_index(op.f("ix_sharedlimithit_key"), table_name="sharedlimithit")

@@ -14,6 +14,7 @@ from smspay_app.models.organisation import AuditLog, AuthSession, Organisation, 
 from smspay_app.models.payment import Payment, WebhookEvent
 from smspay_app.models.recipient import IdentityAnswer, Recipient, RecipientImport, TimelineEvent
 from smspay_app.models.stats import CampaignStats, CampaignStatsHour
+from smspay_app.models.upload import PendingUpload
 
 __all__ = [
     "ApiKey",
@@ -34,6 +35,7 @@ __all__ = [
     "OptOut",
     "Organisation",
     "Payment",
+    "PendingUpload",
     "Recipient",
     "RecoveryCode",
     "RecipientImport",

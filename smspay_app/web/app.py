@@ -12,12 +12,13 @@ from starlette.routing import BaseRoute, Mount
 def web_routes() -> list[BaseRoute]:
     from smspay_app.providers.payments import sandbox
     from smspay_app.providers.sms import simulator
-    from smspay_app.settings import get_settings, require_provider_secrets
+    from smspay_app.settings import get_settings, require_provider_secrets, require_shared_storage
     from smspay_app.web import api, exports, invoice, payment_webhooks, recipient, sms_webhooks
     from smspay_app.web.sim_guard import SimulatorGuard
 
     settings = get_settings()
     require_provider_secrets(settings)  # a real provider with a public default secret: refuse to start
+    require_shared_storage(settings)  # several processes, uploads in a folder not shared: refuse to start
     settings_routes: list[BaseRoute] = [
         *recipient.routes,
         *invoice.routes,
