@@ -59,15 +59,17 @@ def build_web_app() -> Starlette:
     from starlette.middleware import Middleware
 
     from smspay_app.web.headers import SecurityHeaders
+    from smspay_app.web.server_log import AssetNotFoundLog
     from smspay_app.web.upload_guard import UploadGuard
 
     # SecurityHeaders: no framing, no sniffing, HSTS over https on every
     # response, the admin console's included (issue 18, item 11).
     # UploadGuard: Reflex's /_upload (mounted behind this app) refuses no
     # session or an oversized body before reading it (issue 18, item 9).
+    # AssetNotFoundLog: an asset 404 logs one line (issue 17, item 7).
     return Starlette(
         routes=web_routes(),
-        middleware=[Middleware(SecurityHeaders), Middleware(UploadGuard)],
+        middleware=[Middleware(AssetNotFoundLog), Middleware(SecurityHeaders), Middleware(UploadGuard)],
         exception_handlers={404: _not_found},
     )
 
