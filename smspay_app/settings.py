@@ -124,6 +124,11 @@ class Settings(BaseSettings):
     limits_backend: Literal["auto", "memory", "database", "redis"] = "auto"
     # Redis for smspay's own shared data (empty: REFLEX_REDIS_URL if set).
     redis_url: str = ""
+    # Database connections per process (PostgreSQL; SQLAlchemy's defaults):
+    # every process may open pool size + overflow, so processes x (size +
+    # overflow) must stay under the server's max_connections (100 by default).
+    db_pool_size: int = 5
+    db_max_overflow: int = 10
     # --- end issue 17 -----------------------------------------------------
 
     # First start creates a demo organisation and admin.

@@ -85,10 +85,12 @@ def test_a_limiter_refusal_logs_one_line_without_the_key(caplog):
     with caplog.at_level(logging.WARNING, logger="smspay.limits"):
         assert limiter.allow("198.51.100.7")
         assert not limiter.allow("198.51.100.7")
+        assert not any(limiter.allow("198.51.100.7") for _ in range(50))  # a flood: still one line
         journey.visit_limiter.allow("k")
         journey.visit_limiter.allow("k")  # a repeated visit is no refusal worth a line
     lines = _lines(caplog, "smspay.limits")
     assert len(lines) == 1 and "recipient_post" in lines[0] and "198.51.100.7" not in lines[0]
+    assert "1 refused since the last line" in lines[0]
 
 
 def test_asset_paths():

@@ -51,6 +51,8 @@ K = TypeVar("K", bound=Hashable)
 
 log = logging.getLogger("smspay.limits")
 
+LOG_EVERY_SECONDS = 10.0  # a limiter's refusals are logged at most this often
+
 _LIMITERS: weakref.WeakSet[SlidingWindowLimiter[Any]] = weakref.WeakSet()
 
 
@@ -332,6 +334,9 @@ class SlidingWindowLimiter(Generic[K]):
         self._clock = clock or (time.time if self.shared else time.monotonic)
         self._own = MemoryStore(max_keys)
         self.log_refusals = log_refusals
+        self._log_lock = threading.Lock()
+        self._logged_at: float | None = None
+        self._unlogged = 0
         _LIMITERS.add(self)
 
     @property
@@ -362,8 +367,26 @@ class SlidingWindowLimiter(Generic[K]):
         cap = max(1, self.limit if limit is None else limit)
         wait = self.store.hit(self.name, str(key), cap, self.window, self._clock())
         if wait is not None and self.log_refusals:
-            log.warning("limit reached: %s (limit %d per %gs), next in %.1fs", self.name, cap, self.window, wait)
+            self._log_refusal(cap, wait)
         return wait
+
+    def _log_refusal(self, cap: int, wait: float) -> None:
+        """One line per limiter and ``LOG_EVERY_SECONDS`` at most, with how many
+        refusals it stands for (a flood of 370 refusals is one line, not 370)."""
+        now = time.monotonic()
+        with self._log_lock:
+            self._unlogged += 1
+            if self._logged_at is not None and now - self._logged_at < LOG_EVERY_SECONDS:
+                return
+            count, self._unlogged, self._logged_at = self._unlogged, 0, now
+        log.warning(
+            "limit reached: %s (limit %d per %gs), next in %.1fs; %d refused since the last line",
+            self.name,
+            cap,
+            self.window,
+            wait,
+            count,
+        )
 
     def allow(self, key: K, *, limit: int | None = None) -> bool:
         """``hit``, as a yes or no."""
