@@ -207,6 +207,7 @@ def layout(tmp_path_factory, postgres_server) -> Iterator[Layout]:
         )
         (nginx_dir / "smspay.conf").write_text(site)
         access_log = logs / "nginx-access.log"
+        access_log.unlink(missing_ok=True)  # nginx appends: this run's lines only
         (nginx_dir / "nginx.conf").write_text(
             "daemon off;\nworker_processes 1;\n"
             + ("user root;\n" if os.geteuid() == 0 else "")
