@@ -29,7 +29,7 @@ from smspay_app.models import TimelineEvent
 from smspay_app.services import api_keys
 from smspay_app.settings import PROJECT_ROOT
 from tests.factories import make_admin, make_journey, make_key, make_org
-from tests.helpers import BROWSER_UA, free_port, wait_until
+from tests.helpers import BROWSER_UA, free_port, server_env, wait_until
 
 
 def _start_app(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
@@ -75,6 +75,7 @@ def _start_redis() -> tuple[subprocess.Popen, str] | None:
     proc = subprocess.Popen(
         [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
+        env=server_env(),
     )
     import redis
 

@@ -39,7 +39,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.helpers import ARTIFACTS, sign_in, upload
-from tests.helpers import free_port
+from tests.helpers import free_port, server_env
 
 pytestmark = pytest.mark.e2e
 
@@ -84,6 +84,8 @@ def _start_redis(folder: Path, port: int | None = None) -> tuple[subprocess.Pope
     proc = subprocess.Popen(
         [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(folder)],
         stdout=subprocess.DEVNULL,
+        env=server_env(),
+        start_new_session=True,
     )
     import redis
 
@@ -241,7 +243,7 @@ def layout(tmp_path_factory, postgres_server) -> Iterator[Layout]:
     finally:
         for proc in reversed(procs):
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM) if proc is not redis_proc else proc.terminate()
+                os.killpg(proc.pid, signal.SIGTERM)
         for proc in procs:
             try:
                 proc.wait(timeout=20)
@@ -382,7 +384,7 @@ def test_drill_redis_restart_costs_at_most_a_new_sign_in(layout, browser):
     page = context.new_page()
     sign_in(page, base, "admin@example.com", "smspay-demo")
     old, port, folder = layout.redis
-    old.terminate()
+    os.killpg(old.pid, signal.SIGTERM)
     old.wait(timeout=20)
     layout.redis[0], _ = _start_redis(folder, port)
     page.goto(f"{base}/campaigns")
