@@ -3,7 +3,8 @@
 # simulators, a real PostgreSQL server for the PostgreSQL mode) and end-to-end
 # (Playwright in Chromium against the production build); then the clock check
 # (the non-e2e tests again at 03:00 and 15:00 Japan time, see below). Installs
-# what is missing, including a Chromium for Playwright, PostgreSQL and faketime.
+# what is missing, including a Chromium for Playwright, PostgreSQL, Redis, nginx
+# and faketime.
 source "$(dirname "$0")/_env.sh"
 ensure_python "test"
 ensure_bun
@@ -57,6 +58,20 @@ fi
 PG_BIN="$(find_postgres || true)"
 [ -n "$PG_BIN" ] || { log "no PostgreSQL found or installable; set SMSPAY_PG_BIN"; exit 1; }
 export SMSPAY_PG_BIN="$PG_BIN"
+
+# Redis and nginx for the multi-process layout (tests/e2e/test_scale_out.py:
+# two app processes and two workers behind nginx, Reflex's state in Redis) and
+# the shared limits on Redis (tests/test_shared_limits.py); the tests start
+# their own servers on free loopback ports, never the system services.
+for pkg in redis-server:redis-server nginx:nginx; do
+  binary="${pkg%%:*}"; package="${pkg##*:}"
+  if ! command -v "$binary" >/dev/null && [ ! -x "/usr/sbin/$binary" ] && [ ! -x "/usr/bin/$binary" ]; then
+    log "installing $package for the multi-process layout tests"
+    command -v apt-get >/dev/null || { log "no $binary found; install $package"; exit 1; }
+    as_root apt-get update -qq >/dev/null
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >/dev/null
+  fi
+done
 
 # pytest exits 5 when it collected no tests: that is a failure here too.
 run_pytest() {

@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     # (``<db>.simulators``); with PostgreSQL one per database URL in the temp dir.
     sim_store: str = ""
     upload_max_age_hours: int = 24
+    # Where uploads wait (issue 17: an import whose upload and websocket reach
+    # different app processes found no file): "folder" (upload_dir), "database"
+    # (every process reads it), "auto" = database when several processes run
+    # (a Redis URL is set), folder otherwise. "folder" with several processes
+    # needs an upload_dir they all share: the app refuses to start without one.
+    upload_storage: Literal["auto", "folder", "database"] = "auto"
 
     # Recipient journey.
     default_link_lifetime_hours: int = 72
@@ -118,6 +124,23 @@ class Settings(BaseSettings):
     sign_in_checks_per_second: int = 3
     # --- end issue 18 -----------------------------------------------------
 
+    # --- issue 17 (several processes) ---------------------------------------
+    # Where the limits that must hold across processes keep their events
+    # (domain/limits.py): auto = Redis when a Redis URL is set (Reflex then
+    # runs several workers), this process's memory otherwise; "database" for
+    # several processes on one database without Redis. The client address they
+    # are keyed on is the one ``api_trusted_proxies`` proxies report
+    # (services/api_keys.client_address), for the recipient pages as for the API.
+    limits_backend: Literal["auto", "memory", "database", "redis"] = "auto"
+    # Redis for smspay's own shared data (empty: REFLEX_REDIS_URL if set).
+    redis_url: str = ""
+    # Database connections per process (PostgreSQL; SQLAlchemy's defaults):
+    # every process may open pool size + overflow, so processes x (size +
+    # overflow) must stay under the server's max_connections (100 by default).
+    db_pool_size: int = 5
+    db_max_overflow: int = 10
+    # --- end issue 17 -----------------------------------------------------
+
     # First start creates a demo organisation and admin.
     seed_demo: bool = True
     demo_email: str = "admin@example.com"
@@ -130,6 +153,18 @@ class Settings(BaseSettings):
     # Self-service sign-up at /signup: a business applies, the owner approves
     # or rejects it on the Organisations page.
     self_signup: bool = False
+
+    @property
+    def several_processes(self) -> bool:
+        """Several app processes share the work: a Redis URL is set (Reflex then
+        runs several workers, and a deployment several app processes)."""
+        import os
+
+        return bool(self.redis_url or os.environ.get("REFLEX_REDIS_URL"))
+
+    @property
+    def uploads_in_database(self) -> bool:
+        return self.upload_storage == "database" or (self.upload_storage == "auto" and self.several_processes)
 
     @property
     def embedded_demo(self) -> bool:
@@ -236,6 +271,23 @@ def require_provider_secrets(settings: Settings | None = None) -> None:
 
 
 # --- end issue 18 -------------------------------------------------------------
+
+
+class StorageNotShared(RuntimeError):
+    """Several app processes, uploads in a folder nobody said they share."""
+
+
+def require_shared_storage(settings: Settings | None = None) -> None:
+    """Refuse to start (``StorageNotShared``) when several processes run
+    (issue 17) with uploads in the per-machine default folder: an import
+    whose upload reached another process would find nothing."""
+    settings = settings or get_settings()
+    if settings.several_processes and settings.upload_storage == "folder" and not settings.upload_dir:
+        raise StorageNotShared(
+            "smspay will not start: several app processes run (a Redis URL is set) and uploads are kept in"
+            " each machine's own data/uploads. Set SMSPAY_UPLOAD_DIR to a folder every app process shares,"
+            " or SMSPAY_UPLOAD_STORAGE=database (or auto)."
+        )
 
 
 @lru_cache(maxsize=1)

@@ -27,6 +27,7 @@ from smspay_app.pages.setup import SetupState, SignupState, setup_page, signup_p
 from smspay_app.pages.usage import UsageState, usage_page
 from smspay_app.state import AppState, LoginState
 from smspay_app.web.app import build_web_app
+from smspay_app.web.server_log import backend_exception_handler
 
 
 def index() -> rx.Component:
@@ -36,6 +37,8 @@ def index() -> rx.Component:
 app = rx.App(
     html_lang="ja",  # the default UI language; AppState.html_lang follows the user's choice
     api_transformer=build_web_app(),
+    # A state-manager error (Redis) logs one clear line (issue 17, item 7).
+    backend_exception_handler=backend_exception_handler,
     head_components=[rx.el.meta(name="referrer", content="no-referrer")],
 )
 app.add_page(index, route="/", title="smspay", on_load=AppState.guard)

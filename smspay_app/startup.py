@@ -18,7 +18,13 @@ from smspay_app.db import session_scope
 from smspay_app.migrate import upgrade_database
 from smspay_app.services import installation
 from smspay_app.services.auth import ensure_demo
-from smspay_app.settings import ProviderSecretMissing, get_settings, require_provider_secrets
+from smspay_app.settings import (
+    ProviderSecretMissing,
+    StorageNotShared,
+    get_settings,
+    require_provider_secrets,
+    require_shared_storage,
+)
 
 # The sandbox's page that people open (the konbini / bank-transfer payments
 # waiting to be marked paid); the sandbox has no page at its root.
@@ -31,7 +37,8 @@ def prepare() -> bool:
     settings = get_settings()
     try:
         require_provider_secrets(settings)
-    except ProviderSecretMissing as exc:
+        require_shared_storage(settings)
+    except (ProviderSecretMissing, StorageNotShared) as exc:
         raise SystemExit(str(exc)) from None
     upgrade_database()
     with session_scope() as session:

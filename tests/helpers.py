@@ -260,6 +260,13 @@ def worker_env(settings, sim_base: str, *, rate_per_second: str = "60") -> dict[
     return env
 
 
+def server_env() -> dict[str, str]:
+    """The environment for a third-party server a test starts (redis-server):
+    without the clock check's libfaketime, which such servers do not survive
+    ("unexpected recursive calls to clock_gettime()"); our own processes keep it."""
+    return {k: v for k, v in os.environ.items() if k != "LD_PRELOAD" and not k.startswith("FAKETIME")}
+
+
 def wait_until(predicate, timeout: float = 10.0):
     """Poll ``predicate`` until it returns something true or ``timeout`` seconds
     pass; returns its last value (callbacks and webhooks arrive on their own)."""

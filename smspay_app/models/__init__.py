@@ -7,12 +7,14 @@ from smspay_app.models.account import RecoveryCode, SetupToken, SignInChallenge,
 from smspay_app.models.api import ApiKey, IdempotencyRecord, WebhookDelivery, WebhookEndpoint
 from smspay_app.models.campaign import Campaign, CampaignQuestion, InvoiceLine
 from smspay_app.models.connection import Connection
+from smspay_app.models.limits import SharedLimitHit, SharedLimitKey
 from smspay_app.models.link import Link
 from smspay_app.models.messaging import InboundMessage, OptOut, SendAttempt
 from smspay_app.models.organisation import AuditLog, AuthSession, Organisation, User
 from smspay_app.models.payment import Payment, WebhookEvent
 from smspay_app.models.recipient import IdentityAnswer, Recipient, RecipientImport, TimelineEvent
 from smspay_app.models.stats import CampaignStats, CampaignStatsHour
+from smspay_app.models.upload import PendingUpload
 
 __all__ = [
     "ApiKey",
@@ -33,11 +35,14 @@ __all__ = [
     "OptOut",
     "Organisation",
     "Payment",
+    "PendingUpload",
     "Recipient",
     "RecoveryCode",
     "RecipientImport",
     "SendAttempt",
     "SetupToken",
+    "SharedLimitHit",
+    "SharedLimitKey",
     "SignInChallenge",
     "SignupApplication",
     "SignInFailure",

@@ -106,6 +106,24 @@ def client_address(peer: str | None, forwarded_for: str | None, trusted_proxies:
     return chain[max(index, 0)]
 
 
+def client_address_of(scope) -> str:
+    """The client address of an ASGI request (a Starlette ``Request`` or its
+    ``scope``): ``client_address`` of its peer and X-Forwarded-For under the
+    ``api_trusted_proxies`` setting. The one reader for every per-client
+    limit and check: the REST API, the recipient pages, the simulator guard
+    (issue 17: the recipient limiter read the peer, so behind a proxy every
+    recipient shared the proxy's budget)."""
+    from smspay_app.settings import get_settings
+
+    scope = getattr(scope, "scope", scope)
+    peer = (scope.get("client") or ("", 0))[0] or ""
+    forwarded = None
+    for key, value in scope.get("headers", []):
+        if key.lower() == b"x-forwarded-for":
+            forwarded = value.decode("latin-1") if forwarded is None else f"{forwarded}, {value.decode('latin-1')}"
+    return client_address(peer, forwarded, get_settings().api_trusted_proxies) or peer
+
+
 # ------------------------------------------------------------------ keys
 
 

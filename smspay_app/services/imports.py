@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -61,6 +62,8 @@ from smspay_app.models import (
 )
 from smspay_app.services import stats
 from smspay_app.settings import get_settings
+
+_log = logging.getLogger("smspay.imports")
 
 CHUNK_ROWS = 2000
 _MERGE_ENCODER = json.JSONEncoder(ensure_ascii=False)
@@ -719,3 +722,46 @@ def errors_csv(report: RecipientImport, lang: str) -> bytes:
             reason = err.get("reason", "")
         writer.writerow([err.get("row", ""), _safe_cell(err.get("column", "")), _safe_cell(reason)])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+# ---------------------------------------------------------------- watching a running import
+
+
+class ImportWatch:
+    """Watches a running import's progress (``tick`` at each poll of the page's
+    background task) and logs one line when it stalls: no row for
+    ``stall_ticks`` polls in a row (issue 17, item 7: stalled imports left no
+    trace). Counted polls, not a clock (the suite runs under faketime). Logs
+    again only after the import moved on and stalled anew; ``failed`` logs the
+    import's end by an exception in one line (ids and counts only)."""
+
+    def __init__(self, campaign_id: int, *, stall_ticks: int = 200, poll_seconds: float = 0.3) -> None:
+        self.campaign_id = campaign_id
+        self.stall_ticks = stall_ticks
+        self.poll_seconds = poll_seconds
+        self._last: tuple[int, int] | None = None
+        self._still = 0
+        self.stalled = False
+
+    def tick(self, done: int, total: int) -> None:
+        now = (done, total)
+        if now != self._last:
+            self._last, self._still, self.stalled = now, 0, False
+            return
+        self._still += 1
+        if self._still == self.stall_ticks:
+            self.stalled = True
+            _log.warning(
+                "import into campaign %d stalled: %d of %d rows, no progress for %.0f s",
+                self.campaign_id,
+                done,
+                total,
+                self.stall_ticks * self.poll_seconds,
+            )
+
+    def failed(self, exc: BaseException) -> None:
+        done, total = self._last or (0, 0)
+        _log.error(
+            "import into campaign %d failed after %d of %d rows: %s", self.campaign_id, done, total, type(exc).__name__
+        )
+        _log.debug("import failure", exc_info=exc)

@@ -7,7 +7,7 @@ What counts as what (the scanner-proof rule):
   timeline as ``preview`` (HEAD, or a known preview bot / scanner / scripted
   client, see ``domain.user_agents``) or ``visit`` (a browser), with the
   user-agent class only. Repeated identical visits of one link within
-  ``VISIT_DEDUP_SECONDS`` are recorded once per process.
+  ``VISIT_DEDUP_SECONDS`` are recorded once (across every process, domain.limits).
 - The person's **click** is the **first POST on the link**: any form they
   submit (identity answers, "send me a code", "continue"). It sets
   ``Link.clicked_at`` and the recipient's ``clicked`` step (timeline ``click``).
@@ -29,9 +29,6 @@ import hmac
 import json
 import logging
 import secrets
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -40,6 +37,7 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from smspay_app.domain.clock import utcnow
+from smspay_app.domain.limits import SlidingWindowLimiter
 from smspay_app.domain.security import hash_token, keyed_hash, new_token
 from smspay_app.models import (
     Campaign,
@@ -145,33 +143,27 @@ def link_state(ctx: LinkContext, now: datetime | None = None) -> str:
 
 # ---------------------------------------------------------------- visits / click
 
-_visit_seen: OrderedDict[tuple, float] = OrderedDict()
-_visit_lock = threading.Lock()
+# One visit of each kind per link in ``VISIT_DEDUP_SECONDS``, shared by every
+# process (issue 17: two app processes recorded 7 visits for 10 GETs).
+visit_limiter: SlidingWindowLimiter[str] = SlidingWindowLimiter(
+    1, VISIT_DEDUP_SECONDS, shared="visit", log_refusals=False
+)
 
 
 def _seen_recently(key: tuple) -> bool:
     if VISIT_DEDUP_SECONDS <= 0:
         return False
-    now = time.monotonic()
-    with _visit_lock:
-        last = _visit_seen.get(key)
-        if last is not None and now - last < VISIT_DEDUP_SECONDS:
-            return True
-        _visit_seen[key] = now
-        _visit_seen.move_to_end(key)
-        while len(_visit_seen) > 50_000:
-            _visit_seen.popitem(last=False)
-    return False
+    visit_limiter.window = VISIT_DEDUP_SECONDS
+    return not visit_limiter.allow("|".join(str(part) for part in key))
 
 
 def reset_visit_dedup() -> None:
-    with _visit_lock:
-        _visit_seen.clear()
+    visit_limiter.clear()
 
 
 def visit_needs_recording(ctx: LinkContext, *, ua_class: str, method: str, state: str) -> bool:
     """False when the same kind of visit of this link was recorded within
-    ``VISIT_DEDUP_SECONDS`` by this process (marks it as recorded otherwise)."""
+    ``VISIT_DEDUP_SECONDS`` (marks it as recorded otherwise)."""
     kind = "preview" if method == "HEAD" or ua_class == "preview" else "visit"
     return not _seen_recently((ctx.link.id, kind, ua_class, method, state))
 

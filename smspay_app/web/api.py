@@ -468,9 +468,9 @@ def recipient_out(session: Session, r: Recipient) -> RecipientOut:
 # ------------------------------------------------------------------ rate limit
 
 
-# Requests per API key in the last 60 s (in memory, per process); each key's
-# own ``rate_limit_per_minute`` is the limit.
-rate_limiter: SlidingWindowLimiter[int] = SlidingWindowLimiter(1, 60.0)
+# Requests per API key in the last 60 s (shared by every process, see
+# ``domain.limits``); each key's own ``rate_limit_per_minute`` is the limit.
+rate_limiter: SlidingWindowLimiter[int] = SlidingWindowLimiter(1, 60.0, shared="api_key")
 
 
 # ------------------------------------------------------------------ auth
@@ -480,9 +480,7 @@ bearer = HTTPBearer(auto_error=False, description="An API key created under Deve
 
 
 def _authenticate(request: Request, credentials: HTTPAuthorizationCredentials | None) -> ApiCaller:
-    settings = get_settings()
-    peer = request.client.host if request.client else ""
-    address = api_keys.client_address(peer, request.headers.get("x-forwarded-for"), settings.api_trusted_proxies)
+    address = api_keys.client_address_of(request)
     with Session(get_engine(), expire_on_commit=False) as session:
         result = api_keys.authenticate(session, credentials.credentials if credentials else None, address)
         session.commit()  # the key's last_used_at

@@ -13,7 +13,7 @@ def web_routes() -> list[BaseRoute]:
     from smspay_app.providers.payments import sandbox
     from smspay_app.providers.sim_store import SimStore
     from smspay_app.providers.sms import simulator
-    from smspay_app.settings import get_settings, require_provider_secrets
+    from smspay_app.settings import get_settings, require_provider_secrets, require_shared_storage
     from smspay_app.web import (
         api,
         exports,
@@ -28,6 +28,7 @@ def web_routes() -> list[BaseRoute]:
 
     settings = get_settings()
     require_provider_secrets(settings)  # a real provider with a public default secret: refuse to start
+    require_shared_storage(settings)  # several processes, uploads in a folder not shared: refuse to start
     settings_routes: list[BaseRoute] = [
         *recipient.routes,
         *invoice.routes,
@@ -82,6 +83,7 @@ def build_web_app() -> Starlette:
     from starlette.middleware import Middleware
 
     from smspay_app.web.headers import SecurityHeaders
+    from smspay_app.web.server_log import AssetNotFoundLog
     from smspay_app.web.session_cookie import SessionRef
     from smspay_app.web.upload_guard import UploadGuard
 
@@ -89,11 +91,17 @@ def build_web_app() -> Starlette:
     # response, the admin console's included (issue 18, item 11).
     # UploadGuard: Reflex's /_upload (mounted behind this app) refuses no
     # session or an oversized body before reading it (issue 18, item 9).
+    # AssetNotFoundLog: an asset 404 logs one line (issue 17, item 7).
     # SessionRef: Reflex's event socket sees the session cookie's hash, never
     # the token (issue 17, item 6); innermost, after UploadGuard read it.
     return Starlette(
         routes=web_routes(),
-        middleware=[Middleware(SecurityHeaders), Middleware(UploadGuard), Middleware(SessionRef)],
+        middleware=[
+            Middleware(AssetNotFoundLog),
+            Middleware(SecurityHeaders),
+            Middleware(UploadGuard),
+            Middleware(SessionRef),
+        ],
         exception_handlers={404: _not_found},
     )
 

@@ -27,7 +27,7 @@ charset they were sent in (``read_form``).
 Language: ``lang`` form field, ``?lang=`` (remembered in a cookie), the
 ``lang`` cookie, then Accept-Language; Japanese by default. Every page sends
 no-referrer, no-store, DENY framing and a strict CSP (``web.html``). A simple
-per-address limit (``POST_LIMIT`` per minute, in memory per process) slows
+per-address limit (``POST_LIMIT`` per minute, shared by every process) slows
 guessing. The session cookie is HttpOnly, SameSite=Lax, Path=/l/, Secure on
 https, 30 minutes.
 """
@@ -59,7 +59,7 @@ from smspay_app.domain.limits import SlidingWindowLimiter
 from smspay_app.domain.page_text import split_message
 from smspay_app.i18n import language_from_accept, normalise_language, t
 from smspay_app.providers.payments.base import GatewayError, PaymentGateway
-from smspay_app.services import actions, connections, journey, payments
+from smspay_app.services import actions, api_keys, connections, journey, payments
 from smspay_app.services.journey import LinkContext
 from smspay_app.settings import get_settings
 from smspay_app.web.html import CHARSET, html_response, page
@@ -81,8 +81,9 @@ log = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------- rate limit
 
-# POSTs per client address (in memory, per process).
-post_limiter: SlidingWindowLimiter[str] = SlidingWindowLimiter(POST_LIMIT, POST_WINDOW_SECONDS)
+# POSTs per client address (the address the trusted proxies report), shared
+# by every process (``domain.limits``).
+post_limiter: SlidingWindowLimiter[str] = SlidingWindowLimiter(POST_LIMIT, POST_WINDOW_SECONDS, shared="recipient_post")
 
 
 # ---------------------------------------------------------------- logs
@@ -691,7 +692,7 @@ def _with_session_cookie(response: Response, value: str) -> Response:
 
 
 def _client_key(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    return api_keys.client_address_of(request) or "unknown"
 
 
 # ---------------------------------------------------------------- endpoints
@@ -720,7 +721,9 @@ def _landing_get(request: Request, token: str, method: str) -> Response:
         return None  # verified: the caller renders the message in the thread pool
     else:
         response = identity_page(request, lang, ctx, token)
-    if journey.visit_needs_recording(ctx, ua_class=ua_class, method=method, state=state):
+    if not journey.visit_limiter.local or journey.visit_needs_recording(
+        ctx, ua_class=ua_class, method=method, state=state
+    ):
         response.visit = (ctx, ua_class, method, state)  # written by the caller, off the loop
     return response
 
@@ -728,8 +731,11 @@ def _landing_get(request: Request, token: str, method: str) -> Response:
 def _record_visits(visits: list[tuple[LinkContext, str, str, str]]) -> None:
     """Several GETs' visit rows in one transaction (one commit)."""
     with get_engine().connect() as connection:
+        # A shared de-duplication (issue 17) is checked here, off the loop
+        # (a local one was checked on the loop: visit_needs_recording).
+        dedup = not journey.visit_limiter.local
         for ctx, ua_class, method, state in visits:
-            journey.record_visit(connection, ctx, ua_class=ua_class, method=method, state=state, dedup=False)
+            journey.record_visit(connection, ctx, ua_class=ua_class, method=method, state=state, dedup=dedup)
         connection.commit()
 
 
@@ -895,7 +901,9 @@ async def _post_prelude(request: Request):
     lang = pick_language(request, form)
     if cross_site(request):
         return form, lang, cross_site_page(request, lang)
-    if not post_limiter.allow(_client_key(request)):
+    key = _client_key(request)
+    allowed = post_limiter.allow(key) if post_limiter.local else await run_in_threadpool(post_limiter.allow, key)
+    if not allowed:
         return form, lang, rate_limited_page(request, lang)
     return form, lang, None
 

@@ -23,14 +23,8 @@ from smspay_app.web.upload_guard import SESSION_COOKIE
 
 def _client_host(scope: Scope) -> str:
     from smspay_app.services import api_keys
-    from smspay_app.settings import get_settings
 
-    peer = (scope.get("client") or ("", 0))[0] or ""
-    forwarded = None
-    for key, value in scope.get("headers", []):
-        if key.lower() == b"x-forwarded-for":
-            forwarded = value.decode("latin-1")
-    return api_keys.client_address(peer, forwarded, get_settings().api_trusted_proxies) or peer
+    return api_keys.client_address_of(scope)
 
 
 def from_this_machine(scope: Scope) -> bool:

@@ -27,8 +27,15 @@ def _erase(now: datetime | None) -> list[ErasedCampaign]:
 
 
 async def run_once(now: datetime | None = None) -> list[ErasedCampaign]:
-    """One pass; the database work runs in a thread so the event loop keeps serving."""
+    """One pass; the database work runs in a thread so the event loop keeps serving.
+    Uploads an import never came for go too (``uploads.purge_stale_uploads``)."""
+    from smspay_app.services.uploads import purge_stale_uploads
+
     done = await asyncio.to_thread(_erase, now)
+    try:
+        await asyncio.to_thread(purge_stale_uploads)
+    except Exception:  # noqa: BLE001 - the erasure above is what must not fail
+        log.exception("retention: purging stale uploads failed")
     for item in done:
         # Ids and counts only: no personal data in logs.
         log.info("retention: erased %d recipients of campaign %d", item.recipients, item.campaign_id)

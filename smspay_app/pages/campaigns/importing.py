@@ -179,14 +179,19 @@ class ImportState(AppState):
                 )
                 return report_row.id
 
+        from smspay_app.services.imports import ImportWatch
+
+        watch = ImportWatch(campaign_id)  # a stall or a failure logs one line
         task = asyncio.create_task(asyncio.to_thread(run))
         try:
             while not task.done():
                 await asyncio.sleep(0.3)
+                watch.tick(progress["done"], progress["total"])
                 async with self:
                     self.import_done, self.import_total = progress["done"], progress["total"]
             result = task.result()
-        except Exception:
+        except Exception as exc:
+            watch.failed(exc)
             result = "error"
         uploads.discard_upload(caller.organisation_id, token)
         async with self:
