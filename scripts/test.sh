@@ -36,6 +36,11 @@ export SMSPAY_CHROMIUM="$BROWSER"
 AXE_VERSION="4.14.1"
 AXE_JS="$ROOT/.tools/node_modules/axe-core/axe.min.js"
 if [ ! -f "$AXE_JS" ] || ! grep -q "\"version\": \"$AXE_VERSION\"" "$ROOT/.tools/node_modules/axe-core/package.json" 2>/dev/null; then
+  if ! command -v npm >/dev/null && command -v apt-get >/dev/null; then
+    log "installing npm (Node.js) for axe-core"
+    as_root apt-get update -qq >/dev/null
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null
+  fi
   command -v npm >/dev/null || { log "npm is required to install axe-core (install Node.js 20+)"; exit 1; }
   log "installing axe-core $AXE_VERSION with npm"
   npm install --prefix "$ROOT/.tools" --no-audit --no-fund --ignore-scripts "axe-core@$AXE_VERSION" >/dev/null
