@@ -116,8 +116,8 @@ async def test_a_pending_konbini_payment_shows_as_payment_pending_with_its_deadl
 
         cells = list(exports.iter_rows(session, campaign.id, org.timezone, "ja"))
         assert cells[1][6] == "支払い手続き中" and cells[2][6] == "期限切れ"
-        assert cells[0][-1] == "お支払い期限（手続き中）"
-        assert cells[1][-1] == "2030-04-06 10:00:00"
+        deadline_column = cells[0].index("お支払い期限（手続き中）")  # before the E.164 phone column (issue 15)
+        assert cells[1][deadline_column] == "2030-04-06 10:00:00" and cells[2][deadline_column] == ""
 
         with api_client(live_server, key) as api:
             body = api.get(f"/api/v1/recipients/{payer.id}").json()
