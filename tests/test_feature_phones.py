@@ -173,6 +173,42 @@ def test_the_identity_page_says_who_asks_and_why_first(live_server, session):
         assert "This is テスト電力株式会社 writing about" in en
 
 
+def test_the_identity_page_names_the_official_website_to_check_the_sender(live_server, session, settings):
+    """Issue 14 item 6: with an official web address in the settings, the
+    identity page says where to check the sender (ja and en); the settings
+    refuse what a recipient could not check (not https, credentials)."""
+    from smspay_app.models import Organisation, Recipient
+    from smspay_app.services import settings as org_settings
+
+    assert org_settings.official_url_of("www.example.co.jp") == "https://www.example.co.jp"
+    for bad in ("http://example.co.jp", "https://user@example.co.jp", "javascript:alert(1)", "https://例え"):
+        assert org_settings.official_url_of(bad) is None, bad
+    _, errors = org_settings.parse_form(
+        {
+            "name": "x",
+            "timezone": "Asia/Tokyo",
+            "quiet_hours_start": "21:00",
+            "quiet_hours_end": "08:00",
+            "segment_price_yen": "10",
+            "data_retention_days": "365",
+            "official_url": "ftp://example.co.jp",
+        }
+    )
+    assert [e.field for e in errors] == ["official_url"]
+    j = make_journey(session)
+    org = session.get(Organisation, session.get(Recipient, j.recipient_id).organisation_id)
+    org.official_url = "https://www.tepco-test.example.jp/"
+    session.add(org)
+    session.commit()
+    with cookieless(live_server, BROWSER_UA) as browser:
+        page = browser.get(f"/l/{j.token}").text
+        trust = page[page.index('id="trust"') : page.index("<label")]
+        assert "公式サイト" in trust and 'href="https://www.tepco-test.example.jp/"' in trust
+        assert 'rel="noopener noreferrer"' in trust and ">www.tepco-test.example.jp<" in trust
+        en = browser.get(f"/l/{j.token}?lang=en").text
+        assert "official website" in en[en.index('id="trust"') :]
+
+
 def _sjis_body(fields: dict, *, declare: bool = True) -> bytes:
     from urllib.parse import quote_plus
 

@@ -78,6 +78,10 @@ MESSAGES = {
         "en": "{sender}This is {org} writing about “{reason}”. To confirm it is you, we ask for details we hold. "
         "If you do not expect this, enter nothing.",
     },
+    "recipient.trust_official_url": {
+        "ja": "送信元は公式サイト {url} でもご確認いただけます。",
+        "en": "You can also check the sender on its official website, {url}.",
+    },
     "recipient.error_summary": {"ja": "入力内容をご確認ください", "en": "Please check what you entered"},
     # Identity check
     "recipient.verify_title": {"ja": "ご本人確認", "en": "Identity check"},

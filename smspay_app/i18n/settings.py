@@ -30,6 +30,15 @@ MESSAGES = {
     "settings.quiet_to": {"ja": "終了", "en": "Until"},
     "settings.support_phone": {"ja": "お問い合わせ電話番号", "en": "Support phone"},
     "settings.support_phone.help": {"ja": "受信者のページに表示します。", "en": "Shown on the recipients' pages."},
+    "settings.official_url": {"ja": "公式サイトのアドレス", "en": "Official website"},
+    "settings.official_url.help": {
+        "ja": "本人確認ページに表示し、受信者が送信元を確かめられるようにします（https://…）。",
+        "en": "Shown on the identity page so recipients can check who is writing (https://…).",
+    },
+    "settings.error.official_url": {
+        "ja": "https:// で始まる公式サイトのアドレスを入力してください（例: https://www.example.co.jp）。",
+        "en": "Enter the official website's https:// address (e.g. https://www.example.co.jp).",
+    },
     "settings.segment_price": {"ja": "SMS 1通分の料金（円）", "en": "Price per SMS segment (yen)"},
     "settings.segment_price.help": {
         "ja": "送信前の費用見積もりに使います。",

@@ -19,6 +19,9 @@ class Organisation(SQLModel, table=True):
     quiet_hours_start: str = "21:00"
     quiet_hours_end: str = "08:00"
     support_phone: str = ""
+    # The organisation's official web address (https), shown on the identity
+    # page so a recipient can check who writes before answering (issue 14).
+    official_url: str = ""
     segment_price_yen: float = 10.0
     carrier_char_cap: int = 660
     require_totp: bool = False

@@ -86,6 +86,7 @@ class OrgSettingsState(MessageMixin, AppState):
             "quiet_hours_start": current.quiet_hours_start,
             "quiet_hours_end": current.quiet_hours_end,
             "support_phone": current.support_phone,
+            "official_url": current.official_url,
             "segment_price_yen": f"{current.segment_price_yen:g}",
             "data_retention_days": str(current.data_retention_days),
             "invoice_registration_number": invoice_number,
@@ -181,6 +182,7 @@ def _org_form() -> rx.Component:
                 rx.grid(
                     _field("settings.name", "name", max_length=100),
                     _field("settings.support_phone", "support_phone", "settings.support_phone.help", type="tel"),
+                    _field("settings.official_url", "official_url", "settings.official_url.help", max_length=200),
                     _field("settings.sender_name", "sender_name", "settings.sender_name.help", max_length=20),
                     _field("settings.sender_id", "sender_id", "settings.sender_id.help", max_length=16),
                     _field(

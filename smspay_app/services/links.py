@@ -139,7 +139,7 @@ _VIEW_COLUMNS = {
     ),
     "recipient": ("id", "organisation_id", "campaign_id", "status", "erased_at"),
     "campaign": ("id", "name", "page_title", "status", "verification_mode", "payment_enabled", "recipient_language"),
-    "organisation": ("id", "name", "sender_name", "support_phone", "status"),
+    "organisation": ("id", "name", "sender_name", "support_phone", "official_url", "status"),
     "question": ("id", "campaign_id", "position", "label", "kind"),
 }
 

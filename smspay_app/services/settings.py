@@ -44,6 +44,7 @@ class OrgSettings:
     segment_price_yen: float
     data_retention_days: int
     require_totp: bool
+    official_url: str = ""
 
 
 class SettingsInvalid(Invalid):
@@ -73,6 +74,7 @@ def get_settings_for(session: Session, caller: Caller) -> OrgSettings:
         quiet_hours_start=org.quiet_hours_start,
         quiet_hours_end=org.quiet_hours_end,
         support_phone=org.support_phone,
+        official_url=org.official_url,
         segment_price_yen=org.segment_price_yen,
         data_retention_days=org.data_retention_days,
         require_totp=org.require_totp,
@@ -128,6 +130,9 @@ def parse_form(form: dict) -> tuple[OrgSettings | None, list[FieldError]]:
     support_phone = _nfkc(form.get("support_phone")).replace("－", "-")
     if support_phone and not _SUPPORT_PHONE.match(support_phone):
         errors.append(FieldError("support_phone", "settings.error.support_phone"))
+    official_url = official_url_of(_nfkc(form.get("official_url")))
+    if official_url is None:
+        errors.append(FieldError("official_url", "settings.error.official_url"))
     price: float = 0
     try:
         price = float(_nfkc(form.get("segment_price_yen")).replace(",", "").removeprefix("¥"))
@@ -154,12 +159,37 @@ def parse_form(form: dict) -> tuple[OrgSettings | None, list[FieldError]]:
             quiet_hours_start=hours["quiet_hours_start"],
             quiet_hours_end=hours["quiet_hours_end"],
             support_phone=support_phone,
+            official_url=official_url or "",
             segment_price_yen=price,
             data_retention_days=days,
             require_totp=require_totp,
         ),
         [],
     )
+
+
+def official_url_of(raw: str) -> str | None:
+    """The official web address as kept: ``https://host[/path]`` (a bare
+    ``example.co.jp`` gets ``https://``), '' when empty, None when it is not
+    an https address a recipient could check (no credentials, spaces, other
+    schemes, over 200 characters)."""
+    from urllib.parse import urlsplit
+
+    if not raw:
+        return ""
+    url = raw if "://" in raw else f"https://{raw}"
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if (
+        len(url) > 200
+        or parts.scheme != "https"
+        or "@" in parts.netloc
+        or any(c.isspace() for c in url)
+        or "." not in host
+        or not re.fullmatch(r"[a-z0-9.-]+", host)
+    ):
+        return None
+    return url
 
 
 def sender_id_taken(session: Session, organisation_id: int, sender_id: str) -> bool:

@@ -413,6 +413,7 @@ def identity_page(
         bool(ctx.link.otp_hash),
         ctx.organisation.name,
         ctx.organisation.support_phone,
+        getattr(ctx.organisation, "official_url", ""),
         getattr(ctx.organisation, "sender_name", ""),
         getattr(ctx.campaign, "page_title", ""),
         tuple((q.id, q.label, q.kind) for q in ctx.questions),
@@ -461,6 +462,11 @@ def _trust(lang: str, ctx: LinkContext) -> str:
         text = t("recipient.trust", lang, phone=f'<a href="tel:{tel}">{phone}</a>', **fields)
     else:
         text = t("recipient.trust_nophone", lang, **fields)
+    official = getattr(org, "official_url", "")
+    if official:  # where to check the sender: the organisation's own site
+        shown = escape(official.removeprefix("https://").rstrip("/"))
+        link = f'<a href="{escape(official)}" rel="noopener noreferrer">{shown}</a>'
+        text += " " + t("recipient.trust_official_url", lang, url=link)
     return f'<p id="trust">{text}</p>'
 
 
