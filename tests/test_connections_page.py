@@ -110,7 +110,11 @@ async def test_a_payment_connection_shows_its_own_webhook_url_and_tests_its_key(
     page.ConnectionsState.choose_provider.fn(st, "sandbox")
     assert [f["name"] for f in st.fields] == ["secret_key", "webhook_secret", "api_base"]
     page.ConnectionsState.add.fn(st, {"label": "sandbox", "secret_key": "", "webhook_secret": "", "api_base": ""})
-    page.ConnectionsState.add.fn(st, {"label": "wrong", "secret_key": "sk_test_wrong_key_7777", "api_base": ""})
+    # A key this server's own mounted sandbox was told nothing about: the same
+    # sandbox at another address (a connection to the mounted one registers
+    # its key there, services.connections.register_with_mounted_sandbox).
+    elsewhere = settings.public_base_url.replace("127.0.0.1", "localhost") + "/sim/stripe"
+    page.ConnectionsState.add.fn(st, {"label": "wrong", "secret_key": "sk_test_wrong_key_7777", "api_base": elsewhere})
     good, bad = st.rows
     public_id = session.get(Connection, int(good["id"])).public_id
     assert good["webhook"] == f"{settings.public_base_url}/webhooks/payments/{public_id}"
@@ -147,3 +151,24 @@ async def test_a_payment_connections_generated_webhook_secret_is_shown_once(live
         {"label": "typed", "secret_key": "sk_test_typed_12345678", "webhook_secret": "whsec_typed_1", "api_base": ""},
     )
     assert st.new_webhook_secret == ""
+
+
+def test_the_komoju_form_offers_the_embedded_sandbox_in_demo_mode(session, page, settings):
+    from smspay_app.i18n import t
+
+    org = make_org(session)
+    token, _ = signed_in(session, org, "admin")
+    st = _state(page.ConnectionsState, token)
+    page.ConnectionsState.load.fn(st)
+    page.ConnectionsState.choose_provider.fn(st, "komoju")
+    hints = {f["name"]: f["hint"] for f in st.fields}
+    assert hints == {
+        "secret_key": "",
+        "webhook_secret": "",
+        "api_base": f"{settings.public_base_url}/sim/komoju/api/v1",
+    }
+    page.ConnectionsState.choose_provider.fn(st, "stripe")
+    assert all(f["hint"] == "" for f in st.fields)
+    assert "KOMOJU" in t("connections.hint.mounted_sandbox", "ja") and "KOMOJU" in t(
+        "connections.hint.mounted_sandbox", "en"
+    )

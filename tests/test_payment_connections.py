@@ -254,3 +254,79 @@ def test_the_pay_form_may_end_up_at_the_campaigns_own_gateway(live_server, sessi
     after = client.get(f"/l/{j.token}").headers["content-security-policy"]
     assert "form-action 'self' https://checkout.stripe.com;" in after
     client.close()
+
+
+# A connection an admin adds that points at this server's own mounted sandbox
+# gets a merchant account there (its key, its webhook URL and secret), with
+# no dashboard step: nothing posted to /sim/komoju/_merchants or /_accounts.
+KEY_K = "sk_test_komoju_own_" + "k" * 12
+
+
+async def test_a_komoju_connection_to_the_mounted_sandbox_gets_its_own_merchant_account(live_server, session, settings):
+    from smspay_app.providers.payments import komoju_sandbox
+    from smspay_app.providers.payments.komoju_sandbox import sign as komoju_sign
+    from tests.test_komoju_adapter import _direct
+
+    org = make_org(session, "K商店")
+    admin = make_caller(session, org, "admin", email="komoju-own@example.com")
+    mounted = connections.mounted_sandbox_base("komoju")
+    assert mounted == settings.public_base_url.rstrip("/") + "/sim/komoju/api/v1"
+    added = connections.add(
+        session, admin, kind="payment", provider="komoju", fields={"secret_key": KEY_K, "api_base": mounted}
+    )
+    session.commit()
+    assert await connections.test(session, admin, added.connection_id) == "ok"  # the sandbox knows the key
+    session.commit()
+    gateway = connections.build_payment_gateway(
+        connections.payment_spec_of(session.get(Connection, added.connection_id))
+    )
+    direct = gateway.create_direct_payment(_direct("konbini"))
+    url = connections.payment_webhook_url(added.public_id)
+
+    def delivered() -> list[dict]:
+        with live_server.client() as c:
+            return [d for d in c.get("/sim/komoju/_deliveries").json()["deliveries"] if direct.id in d["body"]]
+
+    assert wait_until(lambda: delivered(), timeout=10)
+    (record,) = delivered()
+    assert record["url"] == url  # the connection's own URL, signed with its own secret
+    assert record["signature"] == komoju_sign(added.webhook_secret, record["body"].encode())
+    # a KOMOJU connection to another API base (a real account): never registered
+    connections.add(
+        session,
+        admin,
+        kind="payment",
+        provider="komoju",
+        fields={"secret_key": "sk_live_real_account_0001", "api_base": "https://komoju.example/api/v1"},
+    )
+    session.commit()
+    assert "sk_live_real_account_0001" not in komoju_sandbox.MOUNTED_MERCHANTS
+    assert KEY_K in komoju_sandbox.MOUNTED_MERCHANTS
+
+
+async def test_a_sandbox_connection_with_its_own_key_gets_its_own_account_at_the_mounted_sandbox(
+    live_server, session, settings
+):
+    key = "sk_test_sandbox_own_" + "s" * 12
+    org = make_org(session, "S商店")
+    admin = make_caller(session, org, "admin", email="sandbox-own@example.com")
+    added = connections.add(session, admin, kind="payment", provider="sandbox", fields={"secret_key": key})
+    session.commit()
+    assert await connections.test(session, admin, added.connection_id) == "ok"
+    with live_server.client() as c:
+        assert (
+            c.get("/sim/stripe/v1/checkout/sessions/cs_x", headers={"Authorization": f"Bearer {key}"}).status_code
+            == 404
+        )
+
+
+def test_no_sandbox_is_offered_or_registered_when_none_is_mounted(settings):
+    real = settings.model_copy(
+        update={"payment_provider": "stripe", "komoju_api_base": "https://komoju.example/api/v1"}
+    )
+    assert connections.mounted_sandbox_base("komoju", real) == ""
+    assert connections.mounted_sandbox_base("stripe", real) == ""
+    spec = connections.PaymentSpec(
+        connection_id=1, provider="komoju", api_base="https://komoju.example/api/v1", secret_key="sk_live_x" * 2
+    )
+    assert connections.register_with_mounted_sandbox(spec, real) is False

@@ -33,6 +33,10 @@ MESSAGES = {
     "connections.field.token": {"ja": "APIトークン", "en": "API token"},
     "connections.field.secret_key": {"ja": "シークレットキー", "en": "Secret key"},
     "connections.field.webhook_secret": {"ja": "Webhook署名シークレット", "en": "Webhook signing secret"},
+    "connections.hint.mounted_sandbox": {
+        "ja": "デモ：このサーバーに組み込まれたKOMOJUサンドボックスのURL（Webhookは自動で登録されます）",
+        "en": "Demo: the KOMOJU sandbox built into this server (its webhook is registered for you)",
+    },
     "connections.col.connection": {"ja": "接続", "en": "Connection"},
     "connections.col.credentials": {"ja": "認証情報", "en": "Credentials"},
     "connections.col.supports": {"ja": "対応", "en": "Supports"},

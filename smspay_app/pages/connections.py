@@ -43,8 +43,15 @@ class ConnectionsState(MessageMixin, AppState):
 
     @rx.var
     def fields(self) -> list[dict[str, str]]:
+        # In demo mode the KOMOJU form names the sandbox mounted in this server.
+        sandbox = connections.mounted_sandbox_base("komoju") if self.new_provider == "komoju" else ""
         return [
-            {"name": f.name, "secret": "1" if f.secret else "", "required": "1" if f.required else ""}
+            {
+                "name": f.name,
+                "secret": "1" if f.secret else "",
+                "required": "1" if f.required else "",
+                "hint": sandbox if f.name == "api_base" else "",
+            }
             for f in connections.FIELDS.get(self.new_provider, ())
         ]
 
@@ -170,6 +177,17 @@ def _field(field: rx.Var) -> rx.Component:
             type=rx.cond(field["secret"] == "1", "password", "text"),
             auto_complete="off",
             width="100%",
+        ),
+        rx.cond(
+            field["hint"] != "",
+            rx.text(
+                AppState.tr["connections.hint.mounted_sandbox"],
+                " ",
+                rx.code(field["hint"]),
+                size="1",
+                color="var(--gray-11)",
+                id="conn-hint-" + name,
+            ),
         ),
         rx.cond(
             ConnectionsState.errors.contains(name),

@@ -308,6 +308,8 @@ def add(
     if make_default or has_default is None:
         _make_default(session, connection)
     session.flush()
+    if kind == "payment":
+        register_with_mounted_sandbox(payment_spec_of(connection))
     return Added(connection_id=connection.id or 0, public_id=public_id, webhook_secret=webhook_secret)
 
 
@@ -768,6 +770,48 @@ def payment_spec_of(connection: Connection, settings: Settings | None = None) ->
     )
 
 
+def mounted_sandbox_base(provider: str, settings: Settings | None = None) -> str:
+    """The API base of the payment sandbox for ``provider`` mounted in this
+    server (demo / simulator mode), "" when none is mounted: KOMOJU's at
+    ``/sim/komoju/api/v1``, the Stripe-protocol one at ``/sim/stripe``."""
+    settings = settings or get_settings()
+    base = settings.public_base_url.rstrip("/")
+    if provider == "komoju" and settings.komoju_sandbox_in_use:
+        return f"{base}/sim/komoju/api/v1"
+    if provider in ("sandbox", "stripe") and settings.payment_provider == "sandbox":
+        return f"{base}/sim/stripe"
+    return ""
+
+
+def register_with_mounted_sandbox(spec: PaymentSpec, settings: Settings | None = None) -> bool:
+    """When a payment connection's API base is this server's own mounted
+    sandbox, make its key a merchant account there, with the connection's
+    webhook URL and secret (what a business sets in its provider's dashboard):
+    the sandbox then sends that connection's events to its own URL. Never for
+    a real provider (another API base), nor for the sandbox's default key (the
+    environment's account keeps its URL). Called at ``add`` and whenever a
+    gateway is built (so a restarted server registers again). Returns whether
+    it registered."""
+    settings = settings or get_settings()
+    mounted = mounted_sandbox_base(spec.provider, settings)
+    if spec.connection_id is None or not mounted or spec.api_base.rstrip("/") != mounted or not spec.secret_key:
+        return False
+    url = payment_webhook_url(spec.public_id, settings)
+    if spec.provider == "komoju":
+        from smspay_app.providers.payments import komoju_sandbox
+
+        if secrets.compare_digest(spec.secret_key.encode(), settings.komoju_secret_key.encode()):
+            return False
+        komoju_sandbox.register_mounted_merchant(spec.secret_key, webhook_url=url, webhook_secret=spec.webhook_secret)
+        return True
+    from smspay_app.providers.payments import sandbox
+
+    if secrets.compare_digest(spec.secret_key.encode(), settings.stripe_secret_key.encode()):
+        return False
+    sandbox.register_mounted_account(spec.secret_key, webhook_url=url, webhook_secret=spec.webhook_secret)
+    return True
+
+
 def _test_payment(spec: PaymentSpec) -> str:
     try:
         build_payment_gateway(spec).retrieve_checkout("cs_smspay_connection_test")
@@ -861,6 +905,7 @@ def build_payment_gateway(spec: PaymentSpec) -> PaymentGateway:
     kind = PAYMENT_GATEWAYS.get(spec.provider)
     if kind is None:
         raise GatewayError(f"no payment adapter for {spec.provider}", code="no_adapter")
+    register_with_mounted_sandbox(spec)
     gateway = kind.build(spec)
     with _gateways_lock:
         if len(_gateways) >= _GATEWAY_CACHE_SIZE:

@@ -66,7 +66,10 @@ def web_routes() -> list[BaseRoute]:
             )
         )
     if settings.payment_provider == "sandbox":
-        guarded = SimulatorGuard(sandbox.create_app(store=store), open_prefixes=("/sim/stripe/pay/",))
+        guarded = SimulatorGuard(
+            sandbox.create_app(sandbox.SandboxConfig(accounts=sandbox.MOUNTED_ACCOUNTS), store=store),
+            open_prefixes=("/sim/stripe/pay/",),
+        )
         settings_routes.append(Mount("/sim/stripe", app=guarded))
     if settings.komoju_sandbox_in_use:
         from smspay_app.providers.payments import komoju_sandbox
@@ -74,7 +77,12 @@ def web_routes() -> list[BaseRoute]:
         # the hosted page and the payer's instructions are public (unguessable ids)
         open_paths = ("/sim/komoju/sessions/", "/sim/komoju/instructions/")
         settings_routes.append(
-            Mount("/sim/komoju", app=SimulatorGuard(komoju_sandbox.create_app(), open_prefixes=open_paths))
+            Mount(
+                "/sim/komoju",
+                app=SimulatorGuard(
+                    komoju_sandbox.create_app(merchants=komoju_sandbox.MOUNTED_MERCHANTS), open_prefixes=open_paths
+                ),
+            )
         )
     return settings_routes
 

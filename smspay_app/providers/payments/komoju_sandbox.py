@@ -288,8 +288,25 @@ def _page(title: str, body: str, lang: str = "ja") -> HTMLResponse:
     return HTMLResponse(doc, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
 
 
-def create_app(config: KomojuSandboxConfig | None = None) -> Starlette:  # noqa: C901  (one route table)
-    state = KomojuState(config=config or KomojuSandboxConfig())
+# The merchant accounts of the sandbox mounted in this server (``web.app``):
+# a KOMOJU connection an admin adds that points at it registers its key,
+# webhook URL and secret here (``services.connections``), as a business
+# enters them in KOMOJU's dashboard. In this process only, as the sandbox's
+# sessions and payments are.
+MOUNTED_MERCHANTS: dict[str, dict[str, str]] = {}
+
+
+def register_mounted_merchant(secret_key: str, *, webhook_url: str, webhook_secret: str) -> None:
+    """A merchant account of the mounted sandbox (what ``POST /_merchants`` does)."""
+    MOUNTED_MERCHANTS[secret_key] = {"webhook_url": webhook_url, "webhook_secret": webhook_secret}
+
+
+def create_app(  # noqa: C901  (one route table)
+    config: KomojuSandboxConfig | None = None, *, merchants: dict[str, dict[str, str]] | None = None
+) -> Starlette:
+    """``merchants``: the further merchant accounts (default: this app's own;
+    the mounted sandbox gets ``MOUNTED_MERCHANTS``)."""
+    state = KomojuState(config=config or KomojuSandboxConfig(), merchants={} if merchants is None else merchants)
 
     def base_of(request: Request) -> str:
         return str(request.base_url).rstrip("/") + str(request.scope.get("root_path", "")).rstrip("/")

@@ -229,6 +229,18 @@ class SandboxConfig:
     accounts: dict[str, SandboxAccount] = field(default_factory=dict)
 
 
+# The further accounts of the sandbox mounted in this server (``web.app``): a
+# sandbox or Stripe connection an admin adds that points at it registers its
+# key, webhook URL and secret here (``services.connections``), as a business
+# enters them in Stripe's dashboard. In this process only (as ``POST /_accounts``).
+MOUNTED_ACCOUNTS: dict[str, SandboxAccount] = {}
+
+
+def register_mounted_account(secret_key: str, *, webhook_url: str, webhook_secret: str) -> None:
+    """A further account of the mounted sandbox (what ``POST /_accounts`` does)."""
+    MOUNTED_ACCOUNTS[secret_key] = SandboxAccount(webhook_secret, webhook_url)
+
+
 _IDEMPOTENCY = Codec[tuple[str, int, bytes]](
     lambda v: [v[0], v[1], v[2].decode()], lambda v: (v[0], v[1], v[2].encode())
 )
