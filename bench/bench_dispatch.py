@@ -20,7 +20,7 @@ dispatch >= 0.85 of the baseline and >= 1,000 messages/s on SQLite; every
 message asked exactly once. On a shared machine read the CPU figures first.
 
     python bench/bench_dispatch.py [--messages 5000] [--batch 200] [--concurrency 4]
-                                   [--sim-workers 2] [--postgresql]
+                                   [--sim-workers 1] [--postgresql]
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--sim-workers", type=int, default=2)
+    parser.add_argument("--sim-workers", type=int, default=1)
     parser.add_argument("--postgresql", action="store_true", help="also 1 and 2 worker processes on PostgreSQL")
     args = parser.parse_args()
 
