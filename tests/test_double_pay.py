@@ -16,9 +16,8 @@ import pytest
 from sqlmodel import select
 
 from smspay_app.models import AuditLog, Organisation, Payment, Recipient, WebhookDelivery
-from smspay_app.providers.payments.base import get_payment_gateway
 from smspay_app.services import actions, journey, payments, stats
-from smspay_app.settings import get_settings
+from smspay_app.services.connections import environment_gateway
 from smspay_app.web import recipient as recipient_web
 from tests.factories import make_admin, make_caller, make_journey
 from tests.helpers import BROWSER_UA, forms_of, kinds, reload
@@ -38,7 +37,7 @@ def _device(live_server, j) -> httpx.Client:
 
 
 def _sandbox_session(live_server, session_id: str) -> dict:
-    gw = get_payment_gateway(get_settings())
+    gw = environment_gateway()
     return gw.retrieve_checkout(session_id)
 
 
@@ -92,7 +91,7 @@ def _second_live_checkout(session, j) -> Payment:
     devices (or a checkout made before the one-checkout rule) leaves it."""
     ctx = journey.load_context(session, j.token)
     assert ctx is not None
-    gw = get_payment_gateway(get_settings())
+    gw = environment_gateway()
     p = Payment(
         organisation_id=ctx.recipient.organisation_id,
         campaign_id=ctx.campaign.id,
@@ -135,7 +134,7 @@ def test_two_sessions_paid_concurrently_the_second_is_refunded(live_server, sess
     refunded = next(p for p in rows if p.status == "refunded")
     assert refunded.refunded_yen == refunded.amount_yen
     # the refund went through the gateway's refund API
-    pi = get_payment_gateway(get_settings()).retrieve_payment_intent(refunded.provider_payment_intent)
+    pi = environment_gateway().retrieve_payment_intent(refunded.provider_payment_intent)
     assert pi["latest_charge"]["amount_refunded"] == refunded.amount_yen
     # the operator sees it: timeline and audit
     events = kinds(session, j.recipient_id)
@@ -174,7 +173,7 @@ def test_support_refund_full_or_partial_through_the_gateway(live_server, session
     session.commit()
     payment = session.exec(select(Payment).where(Payment.recipient_id == j.recipient_id)).one()
     assert payment.refunded_yen == 12_340 and payment.status == "succeeded"
-    pi = get_payment_gateway(get_settings()).retrieve_payment_intent(payment.provider_payment_intent)
+    pi = environment_gateway().retrieve_payment_intent(payment.provider_payment_intent)
     assert pi["latest_charge"]["amount_refunded"] == 12_340 and pi["latest_charge"]["refunded"] is True
     with pytest.raises(actions.ActionRefused):
         actions.refund_payment(session, caller, j.recipient_id, 1, "もう一度")

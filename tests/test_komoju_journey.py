@@ -131,10 +131,9 @@ def test_card_and_paypay_capture_at_once(live_server, session, kind: str):
     actions.refund_payment(session, make_caller(session, org, "admin"), j.recipient_id, 2_340, "お客様のご依頼")
     session.commit()
     assert reload(session, Payment, payment.id).refunded_yen == 2_340
-    from smspay_app.providers.payments.base import get_payment_gateway
-    from smspay_app.settings import get_settings
+    from smspay_app.services.connections import environment_gateway
 
-    gateway = get_payment_gateway(get_settings())
+    gateway = environment_gateway()
     shown = gateway.retrieve_payment(payment.provider_payment_intent)  # type: ignore[attr-defined]
     assert shown["amount_refunded"] == 2_340 and shown["status"] == "captured"
 

@@ -88,8 +88,8 @@ def test_partial_payment_needs_a_reason(session):
 
 def test_online_checkout_after_a_partial_payment_charges_what_is_outstanding(session, settings):
     from smspay_app.models import Campaign, Link
-    from smspay_app.providers.payments.base import get_payment_gateway
     from smspay_app.services import payments
+    from smspay_app.services.connections import environment_gateway
     from smspay_app.services.journey import LinkContext
 
     j = make_journey(session, amount_yen=1_000)
@@ -102,7 +102,7 @@ def test_online_checkout_after_a_partial_payment_charges_what_is_outstanding(ses
         campaign=session.get(Campaign, recipient.campaign_id),
         organisation=session.get(Organisation, recipient.organisation_id),
     )
-    payment = payments.open_checkout(session, ctx, get_payment_gateway(settings))
+    payment = payments.open_checkout(session, ctx, environment_gateway(settings))
     assert payment.amount_yen == 600
 
 

@@ -46,10 +46,9 @@ def _choose(live_server, session, method: str, outcome: str = "success", lang: s
 
 
 def _intent(live_server, payment: Payment) -> dict:
-    from smspay_app.providers.payments.base import get_payment_gateway
-    from smspay_app.settings import get_settings
+    from smspay_app.services.connections import environment_gateway
 
-    return get_payment_gateway(get_settings()).retrieve_payment_intent(payment.provider_payment_intent)
+    return environment_gateway().retrieve_payment_intent(payment.provider_payment_intent)
 
 
 def test_konbini_voucher_on_the_recipients_page_then_paid(live_server, session):

@@ -826,7 +826,7 @@ def _test_payment(spec: PaymentSpec) -> str:
 
 def fallback_payment_spec(settings: Settings | None = None) -> PaymentSpec:
     """The environment's payment account (``SMSPAY_PAYMENT_PROVIDER`` and the
-    ``SMSPAY_STRIPE_*`` settings): what ``get_payment_gateway`` builds."""
+    ``SMSPAY_STRIPE_*`` / ``SMSPAY_KOMOJU_*`` settings)."""
     settings = settings or get_settings()
     if settings.payment_provider == "komoju":
         return PaymentSpec(
@@ -911,6 +911,11 @@ def build_payment_gateway(spec: PaymentSpec) -> PaymentGateway:
         if len(_gateways) >= _GATEWAY_CACHE_SIZE:
             _gateways.clear()
         return _gateways.setdefault(spec, gateway)
+
+
+def environment_gateway(settings: Settings | None = None) -> PaymentGateway:
+    """The environment's own account's adapter (``fallback_payment_spec``)."""
+    return build_payment_gateway(fallback_payment_spec(settings))
 
 
 def payment_gateway_for(

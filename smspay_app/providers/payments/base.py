@@ -1,4 +1,5 @@
-"""The payment gateway interface and the factory that picks one from settings.
+"""The payment gateway interface (adapters are built in one place:
+``services.connections.build_payment_gateway``).
 
 Card data never touches this system: a gateway creates a hosted checkout
 session, the recipient's browser is redirected to its URL, and the gateway's
@@ -24,7 +25,6 @@ __all__ = [
     "PaymentGateway",
     "SignatureError",
     "WebhookEvent",
-    "get_payment_gateway",
 ]
 
 
@@ -191,25 +191,3 @@ class PaymentGateway(Protocol):
     def parse_webhook(self, payload: bytes, signature_header: str | None) -> WebhookEvent:
         """Verify the signature on the raw body, then parse. Raises SignatureError."""
         ...
-
-
-def get_payment_gateway(settings: Any) -> PaymentGateway:
-    """The gateway configured by ``settings.payment_provider``: ``sandbox`` (the
-    built-in Stripe-compatible service at ``settings.payment_api_base``) or
-    ``stripe``, both through the Stripe Checkout adapter; or ``komoju``
-    (``settings.komoju_api_base_url``: KOMOJU, or the built-in KOMOJU sandbox)."""
-    from smspay_app.providers.payments.stripe import StripeCheckoutGateway
-
-    if settings.payment_provider == "komoju":
-        from smspay_app.providers.payments.komoju import KomojuGateway
-
-        return KomojuGateway.for_connection(
-            settings.komoju_secret_key, settings.komoju_webhook_secret, settings.komoju_api_base_url
-        )
-
-    return StripeCheckoutGateway(
-        api_base=settings.payment_api_base,
-        secret_key=settings.stripe_secret_key,
-        webhook_secret=settings.stripe_webhook_secret,
-        name=settings.payment_provider,
-    )
