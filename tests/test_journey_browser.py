@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from smspay_app.models import Recipient
+from smspay_app.models import Campaign, Recipient
 from smspay_app.services import journey
 from smspay_app.web import recipient as recipient_web
 from tests.factories import make_journey
@@ -74,7 +74,7 @@ def test_voucher_journey_without_javascript(live_server, session, method, outcom
     then complete when the sandbox marks them paid."""
     from playwright.sync_api import sync_playwright
 
-    from smspay_app.domain.formatting import people_datetime
+    from smspay_app.domain.formatting import people_date, people_datetime
     from smspay_app.models import Payment
 
     recipient_web.post_limiter.reset()
@@ -116,6 +116,12 @@ def test_voucher_journey_without_javascript(live_server, session, method, outcom
                 assert "確認番号" in content and "お支払い番号" in content
             else:
                 assert "銀行名" in content and "支店名" in content
+                # Stripe gives a bank transfer no deadline: the voucher says the invoice's due date
+                recipient = reload(session, Recipient, j.recipient_id)
+                assert recipient.due_date is None  # so the campaign's due date
+                due = session.get(Campaign, recipient.campaign_id).due_date
+                assert due is not None
+                assert page.locator("p.deadline").inner_text() == f"お支払い期限: {people_date(due, 'ja')}"
             assert page.locator("a", has_text="払込票を表示").count() == 1
             page.screenshot(path=f"{shot}/voucher-{method}.png", full_page=True)
 

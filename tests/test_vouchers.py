@@ -15,7 +15,7 @@ from sqlmodel import select
 
 from smspay_app.domain.clock import frozen, utcnow
 from smspay_app.domain.formatting import people_date, people_datetime
-from smspay_app.models import Payment, Recipient
+from smspay_app.models import Campaign, Payment, Recipient
 from smspay_app.providers.payments import signature
 from smspay_app.services import journey
 from smspay_app.web import recipient as recipient_web
@@ -86,6 +86,12 @@ def test_bank_transfer_instructions_on_the_page_then_paid(live_server, session):
     for value in (account["bank_name"], account["branch_name"], account["account_number"], "¥12,340"):
         assert value in text
     assert "Ordinary" in text and "Show the voucher" in text
+    # no deadline from the gateway: the invoice's due date, as the voucher's own line
+    # (the campaign's: this recipient has none of their own)
+    recipient = reload(session, Recipient, j.recipient_id)
+    assert recipient.due_date is None
+    due = session.get(Campaign, recipient.campaign_id).due_date
+    assert f"<p class=deadline>Pay by: {people_date(due, 'en')}</p>" in text
     mark = form_to(client.get("/sim/stripe/pending").text, payment.provider_session_id)
     client.post(mark["action"], data={"result": "paid"})
     assert reload(session, Recipient, j.recipient_id).status == "paid"
@@ -200,4 +206,15 @@ def test_the_voucher_by_sms_on_request(live_server, session, settings):
     assert "上限" in capped.text
     assert len(_sms_to(live_server, settings, phone)) == 3
     assert kinds(session, j.recipient_id).count("voucher_sms_sent") == 3
+    client.close()
+
+
+def test_the_bank_transfer_voucher_by_sms_says_the_due_date(live_server, session, settings):
+    j, client, page, payment = _choose(live_server, session, "bank", "pending")
+    sms = form_to(page.text, "/voucher-sms")
+    client.post(sms["action"], data=sms["fields"], follow_redirects=True)
+    recipient = session.get(Recipient, j.recipient_id)
+    (text,) = _sms_to(live_server, settings, recipient.phone_e164)
+    assert text.startswith("【テスト電力】") and "三井住友銀行" in text
+    assert f"お支払い期限: {people_date(session.get(Campaign, recipient.campaign_id).due_date, 'ja')}" in text
     client.close()

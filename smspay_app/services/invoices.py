@@ -46,6 +46,13 @@ class InvoiceDoc:
     totals: tax.InvoiceTotals
 
 
+def due_date(recipient: Recipient, campaign: Campaign) -> date | None:
+    """By when the recipient is asked to pay: their own due date (CSV, API),
+    else the campaign's; None for neither (the page, the voucher and its SMS
+    say what this says)."""
+    return recipient.due_date or campaign.due_date
+
+
 def document_number(campaign: Campaign, recipient: Recipient) -> str:
     return f"{campaign.id:05d}-{recipient.id:07d}"
 

@@ -749,10 +749,19 @@ def _refund_duplicate(
 VOUCHER_SMS_MAX = 3  # voucher SMS per payment, on the recipient's request
 
 
-def voucher_sms_text(organisation, payment: Payment, lang: str) -> str | None:
+def voucher_deadline(payment: Payment, lang: str, timezone: str | None, due_date=None) -> str:
+    """By when to pay a voucher, as people read it: the gateway's deadline
+    (konbini, Pay-easy) in the organisation's zone, else the invoice's due
+    date (a Stripe bank transfer has no deadline of its own); '' for neither."""
+    from smspay_app.domain.formatting import people_date, people_datetime
+
+    return people_datetime(payment.expires_at, lang, timezone) or people_date(due_date, lang)
+
+
+def voucher_sms_text(organisation, payment: Payment, lang: str, due_date=None) -> str | None:
     """The voucher as an SMS (sender prefix, amount, deadline in the
     organisation's zone, store numbers or bank account, the voucher link)."""
-    from smspay_app.domain.formatting import people_datetime, yen
+    from smspay_app.domain.formatting import yen
     from smspay_app.i18n import t
     from smspay_app.services.sms_message import sender_prefix
 
@@ -760,7 +769,7 @@ def voucher_sms_text(organisation, payment: Payment, lang: str) -> str | None:
     if action is None:
         return None
     prefix = sender_prefix(organisation)
-    deadline = people_datetime(payment.expires_at, lang, organisation.timezone if organisation else None)
+    deadline = voucher_deadline(payment, lang, organisation.timezone if organisation else None, due_date)
     lines: list[str] = []
     if action.get("type") == "konbini_display_details":
         details = action.get("konbini_display_details") or {}
@@ -788,6 +797,8 @@ def voucher_sms_text(organisation, payment: Payment, lang: str) -> str | None:
             f"{t('recipient.account_' + str(z.get('account_type', 'futsu')), lang)} {z.get('account_number', '')} "
             f"{z.get('account_holder_name', '')}"
         )
+        if deadline:
+            lines.append(t("recipient.voucher_deadline", lang, date=deadline))
         url = str(instr.get("hosted_instructions_url") or "")
     elif action.get("type") == "pay_easy_display_details":
         pe = action.get("pay_easy_display_details") or {}
@@ -817,9 +828,9 @@ def send_voucher_sms(session: Session, ctx: LinkContext, payment: Payment, lang:
     times per payment: ``sent``, ``cap``, ``none`` (no voucher) or
     ``failed``. Timeline ``voucher_sms_sent``. Flushes; the caller commits."""
     from smspay_app.models import TimelineEvent
-    from smspay_app.services import journey
+    from smspay_app.services import invoices, journey
 
-    text = voucher_sms_text(ctx.organisation, payment, lang)
+    text = voucher_sms_text(ctx.organisation, payment, lang, invoices.due_date(ctx.recipient, ctx.campaign))
     if text is None or payment.status != "processing":
         return "none"
     sent_before = [

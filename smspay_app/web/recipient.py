@@ -59,7 +59,7 @@ from smspay_app.domain.limits import SlidingWindowLimiter
 from smspay_app.domain.page_text import split_message
 from smspay_app.i18n import language_from_accept, normalise_language, t
 from smspay_app.providers.payments.base import GatewayError, PaymentGateway
-from smspay_app.services import actions, api_keys, connections, journey, payments
+from smspay_app.services import actions, api_keys, connections, invoices, journey, payments
 from smspay_app.services.journey import LinkContext
 from smspay_app.settings import get_settings
 from smspay_app.web.html import CHARSET, html_response, page
@@ -522,7 +522,7 @@ def _identity_page(
 
 
 def _due_text(ctx: LinkContext, lang: str) -> str:
-    due = ctx.recipient.due_date or ctx.campaign.due_date
+    due = invoices.due_date(ctx.recipient, ctx.campaign)
     return people_date(due, lang) if due else ""
 
 
@@ -565,7 +565,7 @@ def message_page(
         )
     elif state == "processing":
         # konbini / bank transfer: what to pay where and by when (web/vouchers.py)
-        shown = voucher_card(payment, ctx.organisation.timezone, lang)
+        shown = voucher_card(payment, ctx.organisation.timezone, lang, invoices.due_date(recipient, ctx.campaign))
         if shown:
             shown += _form(f"{base}/voucher-sms", lang, "", t("recipient.voucher_sms_button", lang), alt=True)
         else:

@@ -7,19 +7,21 @@ payment (``Payment.voucher_json``, ``Payment.expires_at``).
   a link to the gateway's hosted voucher;
 - bank transfer (``display_bank_transfer_instructions``, ``jp_bank_transfer``):
   bank name, branch, account type and number, account holder, amount, and a
-  link to the gateway's instructions;
+  the invoice's due date as the deadline (Stripe gives none) and a link to
+  the gateway's instructions;
 - Pay-easy (``pay_easy_display_details``, KOMOJU): 収納機関番号, お客様番号,
   確認番号 and the gateway's instructions."""
 
 from __future__ import annotations
 
+from datetime import date
 from html import escape
 from typing import Any
 
-from smspay_app.domain.formatting import people_datetime, yen
+from smspay_app.domain.formatting import yen
 from smspay_app.i18n import t
 from smspay_app.models import Payment
-from smspay_app.services.payments import voucher
+from smspay_app.services.payments import voucher, voucher_deadline
 
 STORE_KEYS = ("familymart", "lawson", "ministop", "seicomart", "seveneleven", "dailyyamazaki")
 
@@ -33,12 +35,14 @@ def _named(name: object, code: object) -> str:
     return f"{name or ''} ({code})" if code else str(name or "")
 
 
-def voucher_card(payment: Payment | None, timezone: str, lang: str) -> str:
-    """The voucher's HTML (inside a card), or '' when the payment has none."""
+def voucher_card(payment: Payment | None, timezone: str, lang: str, due_date: date | None = None) -> str:
+    """The voucher's HTML (inside a card), or '' when the payment has none;
+    the deadline is ``payments.voucher_deadline`` (the invoice's due date when
+    the gateway gives none, as for a bank transfer)."""
     action = voucher(payment)
     if payment is None or action is None:
         return ""
-    deadline = people_datetime(payment.expires_at, lang, timezone)
+    deadline = voucher_deadline(payment, lang, timezone, due_date)
     parts: list[str] = []
     link_url = ""
     if action.get("type") == "konbini_display_details":
