@@ -20,7 +20,7 @@ dispatch >= 0.85 of the baseline and >= 1,000 messages/s on SQLite; every
 message asked exactly once. On a shared machine read the CPU figures first.
 
     python bench/bench_dispatch.py [--messages 5000] [--batch 200] [--concurrency 4]
-                                   [--sim-workers 1] [--postgresql]
+                                   [--sim-workers 1] [--rounds 3] [--postgresql]
 """
 
 from __future__ import annotations
@@ -103,6 +103,7 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--sim-workers", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=3, help="baseline and dispatch rounds, alternating")
     parser.add_argument("--postgresql", action="store_true", help="also 1 and 2 worker processes on PostgreSQL")
     args = parser.parse_args()
 
@@ -183,7 +184,10 @@ async def _bench(args, settings, sim_base: str, port: int, sim_pid: int, tmp: st
     ok_alone = statuses == {201: n} and httpx.get(sim_base + "/_stats").json()["messages"] == n
     httpx.post(sim_base + "/_reset")
 
-    # --- baseline: the adapter, straight to the simulator, no DB.
+    # --- baseline (the adapter, straight to the simulator, no DB) and dispatch
+    # (the real dispatcher on SQLite, in this process), alternating for
+    # --rounds rounds: a shared machine's speed drifts within a minute, so
+    # each round's ratio compares neighbours and the median is the figure.
     provider = get_sms_provider(settings)
     await provider.send(SendRequest(to="+819000000000", sender="SMSPAY", body="warm-up"))
     sem = asyncio.Semaphore(args.concurrency)
@@ -199,52 +203,68 @@ async def _bench(args, settings, sim_base: str, port: int, sim_pid: int, tmp: st
                 )
             )
 
-    sim_cpu0, me0, t0 = cpu_seconds(sim_pid), time.process_time(), time.perf_counter()
-    for start in range(0, n, args.batch):
-        await asyncio.gather(*(one(i) for i in range(start, min(n, start + args.batch))))
-    baseline = n / (time.perf_counter() - t0)
-    base_us, base_sim_us = (time.process_time() - me0) / n * 1e6, (cpu_seconds(sim_pid) - sim_cpu0) / n * 1e6
-    await provider.aclose()
-    httpx.post(sim_base + "/_reset")
+    async def baseline_round() -> tuple[float, float, float]:
+        sim_cpu0, me0, t0 = cpu_seconds(sim_pid), time.process_time(), time.perf_counter()
+        for start in range(0, n, args.batch):
+            await asyncio.gather(*(one(i) for i in range(start, min(n, start + args.batch))))
+        rate = n / (time.perf_counter() - t0)
+        figures = rate, (time.process_time() - me0) / n * 1e6, (cpu_seconds(sim_pid) - sim_cpu0) / n * 1e6
+        httpx.post(sim_base + "/_reset")
+        return figures
 
-    # --- dispatch through the database (SQLite), in this process.
-    with Session(get_engine(), expire_on_commit=False) as s:
-        org = make_org(s, name="ベンチ")
-        campaign = make_campaign(s, org, recipients=n)
-        t_queue = time.perf_counter()
-        sending.start_sending(s, campaign)
-        s.commit()
-        queue_s = time.perf_counter() - t_queue
-    dispatcher = Dispatcher(batch_size=args.batch, concurrency=args.concurrency, lookup_carriers=False)
-    sim_cpu0, me0, t0 = cpu_seconds(sim_pid), time.process_time(), time.perf_counter()
-    sent = await dispatcher.run_forever(until_idle=True)
-    elapsed = time.perf_counter() - t0
-    disp_us, disp_sim_us = (time.process_time() - me0) / sent * 1e6, (cpu_seconds(sim_pid) - sim_cpu0) / sent * 1e6
-    await dispatcher.aclose()
-    rate = sent / elapsed
-    stats = httpx.get(sim_base + "/_stats").json()
-    with Session(get_engine()) as s:
-        progress = sending.sending_progress(s, campaign.id)
-    exact = stats["messages"] == n and stats["max_asked"] == 1 and progress["sent"] == n
+    async def dispatch_round(k: int) -> tuple[float, float, float, float, bool, dict]:
+        with Session(get_engine(), expire_on_commit=False) as s:
+            org = make_org(s, name=f"ベンチ{k}")
+            campaign = make_campaign(s, org, recipients=n)
+            t_queue = time.perf_counter()
+            sending.start_sending(s, campaign)
+            s.commit()
+            queue_s = time.perf_counter() - t_queue
+        dispatcher = Dispatcher(batch_size=args.batch, concurrency=args.concurrency, lookup_carriers=False)
+        sim_cpu0, me0, t0 = cpu_seconds(sim_pid), time.process_time(), time.perf_counter()
+        sent = await dispatcher.run_forever(until_idle=True)
+        elapsed = time.perf_counter() - t0
+        disp_us = (time.process_time() - me0) / max(sent, 1) * 1e6
+        disp_sim_us = (cpu_seconds(sim_pid) - sim_cpu0) / max(sent, 1) * 1e6
+        await dispatcher.aclose()
+        stats = httpx.get(sim_base + "/_stats").json()
+        with Session(get_engine()) as s:
+            progress = sending.sending_progress(s, campaign.id)
+        exact = stats["messages"] == n and stats["max_asked"] == 1 and progress["sent"] == n
+        httpx.post(sim_base + "/_reset")
+        return sent / elapsed, disp_us, disp_sim_us, queue_s, exact, progress
 
-    ratio = rate / baseline
-    print(f"messages:                 {n} (batch {args.batch}, concurrency {args.concurrency})")
-    print(f"start_sending (queueing): {queue_s:.2f} s ({n / queue_s:,.0f} recipients/s)")
+    print(
+        f"messages:                 {n} per round, {args.rounds} rounds (batch {args.batch}, concurrency {args.concurrency})"
+    )
     print(
         f"simulator alone:          {sim_rate:,.0f} messages/s, {sim_us:,.0f} us CPU/msg ({args.sim_workers} processes)"
     )
-    print(f"baseline (adapter, no DB): {baseline:,.0f} messages/s, client {base_us:,.0f} us CPU/msg")
-    print(f"                          (simulator {base_sim_us:,.0f} us CPU/msg)")
+    rounds = []
+    for k in range(args.rounds):
+        base_rate, base_us, base_sim_us = await baseline_round()
+        rate, disp_us, disp_sim_us, queue_s, exact, progress = await dispatch_round(k)
+        rounds.append((rate / base_rate, base_rate, base_us, rate, disp_us, exact))
+        print(
+            f"round {k + 1}: baseline {base_rate:,.0f} msg/s, adapter {base_us:,.0f} us CPU/msg"
+            f" (simulator {base_sim_us:,.0f}); dispatch {rate:,.0f} msg/s, dispatcher {disp_us:,.0f} us CPU/SMS"
+            f" (simulator {disp_sim_us:,.0f}); ratio {rate / base_rate:.2f}; queueing {n / queue_s:,.0f} recipients/s"
+        )
+        if not exact:
+            print(f"  not exactly once: {progress}")
+    ratio, baseline, base_us, rate, disp_us, _ = sorted(rounds)[len(rounds) // 2]
+    exact = all(r[-1] for r in rounds)
+    print(f"baseline (adapter, no DB): {baseline:,.0f} messages/s, client {base_us:,.0f} us CPU/msg (median round)")
+    print(f"dispatch (SQLite):        {rate:,.0f} messages/s, dispatcher {disp_us:,.0f} us CPU/SMS (median round)")
     print(
-        f"dispatch (SQLite):        {rate:,.0f} messages/s, dispatcher {disp_us:,.0f} us CPU/SMS ({sent} in {elapsed:.2f} s)"
+        f"ratio dispatch/baseline:  {ratio:.2f} (median of {args.rounds}); CPU per SMS dispatcher/adapter: {disp_us / base_us:.2f}"
     )
-    print(f"                          (simulator {disp_sim_us:,.0f} us CPU/msg)")
-    print(f"ratio dispatch/baseline:  {ratio:.2f}; CPU per SMS dispatcher/adapter: {disp_us / base_us:.2f}")
-    print(f"simulator: {stats['messages']} messages, max asked per message {stats['max_asked']}; progress {progress}")
     results += [
         (f"simulator alone >= 3x dispatch ({sim_rate / rate:.1f}x)", sim_rate >= 3 * rate and ok_alone),
-        (f"dispatch >= 0.85 of baseline ({ratio:.2f})", ratio >= 0.85),
-        (f"dispatch >= 1,000 messages/s ({rate:,.0f})", rate >= 1000),
+        (f"dispatch >= 0.60 of baseline (issue 11: {ratio:.2f})", ratio >= 0.60),
+        (f"dispatch >= 500 messages/s (issue 11: {rate:,.0f})", rate >= 500),
+        (f"dispatch >= 0.85 of baseline (issue 16: {ratio:.2f})", ratio >= 0.85),
+        (f"dispatch >= 1,000 messages/s (issue 16: {rate:,.0f})", rate >= 1000),
         ("every message asked exactly once", exact),
     ]
     if args.postgresql:
