@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
+from datetime import datetime, timedelta
+
+import pytest
 
 from smspay_app.models import Recipient
 from smspay_app.services import exports
@@ -95,3 +97,27 @@ def test_export_streams_in_batches(session, monkeypatch):
     )
     assert len(chunks) >= 5  # BOM + several row chunks, not one blob
     assert len(_rows(b"".join(chunks), "utf-8-sig")) == 41
+
+
+@pytest.mark.parametrize(
+    "zone, start",
+    [
+        ("Asia/Tokyo", datetime(2030, 3, 31, 0, 0)),
+        ("America/New_York", datetime(2030, 3, 10, 5, 0)),  # spring forward at 07:00 UTC
+        ("America/New_York", datetime(2030, 11, 3, 4, 0)),  # fall back at 06:00 UTC
+        ("Australia/Lord_Howe", datetime(2030, 4, 6, 13, 0)),  # +11 -> +10:30 at 15:00 UTC
+        ("Asia/Kathmandu", datetime(2030, 1, 1, 0, 0)),  # +05:45
+        ("Africa/Monrovia", datetime(1972, 1, 6, 22, 0)),  # -00:44:30 -> 00:00 at 00:44:30 UTC
+    ],
+)
+def test_local_time_formatter_matches_a_full_conversion_across_transitions(zone, start):
+    """The export's per-hour offset cache gives exactly the full conversion,
+    minute by minute over six hours around a change of offset (and seconds
+    off the minute), in any order."""
+    from smspay_app.domain.formatting import local_time, local_time_formatter
+
+    fmt = local_time_formatter(zone)
+    times = [start + timedelta(minutes=m, seconds=m % 60, microseconds=999_999 * (m % 2)) for m in range(0, 360)]
+    for at in [*times, *reversed(times)]:
+        assert fmt(at) == local_time(at, zone, seconds=True), at
+    assert fmt(None) == ""

@@ -107,13 +107,15 @@ def shown_state_conditions(status: str) -> list:
 def shown_states(session: Session, recipients: list[tuple[int, str]]) -> dict[int, ShownState]:
     """The shown state of each ``(recipient id, funnel status)``: one query for
     their pending payments (the latest one's deadline)."""
-    ids = [rid for rid, _ in recipients]
+    ids = {rid for rid, status in recipients if status not in funnel.SETTLED}  # the others never show it
     pending: dict[int, Payment] = {}
     if ids:
-        for payment in session.exec(
-            select(Payment).where(Payment.recipient_id.in_(ids), Payment.status == "processing").order_by(Payment.id)
-        ):
-            pending[payment.recipient_id] = payment
+        # A range of ids, not IN (thousands of ids): an export's batch of 2,000
+        # spent a tenth of its time compiling the IN list (issue 16 item 6).
+        wanted = Payment.recipient_id.in_(ids) if len(ids) <= 50 else Payment.recipient_id.between(min(ids), max(ids))
+        for payment in session.exec(select(Payment).where(wanted, Payment.status == "processing").order_by(Payment.id)):
+            if payment.recipient_id in ids:
+                pending[payment.recipient_id] = payment
     out: dict[int, ShownState] = {}
     for rid, status in recipients:
         payment = pending.get(rid)
