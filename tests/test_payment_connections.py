@@ -300,8 +300,8 @@ async def test_a_komoju_connection_to_the_mounted_sandbox_gets_its_own_merchant_
         fields={"secret_key": "sk_live_real_account_0001", "api_base": "https://komoju.example/api/v1"},
     )
     session.commit()
-    assert "sk_live_real_account_0001" not in komoju_sandbox.MOUNTED_MERCHANTS
-    assert KEY_K in komoju_sandbox.MOUNTED_MERCHANTS
+    assert "sk_live_real_account_0001" not in komoju_sandbox.mounted_merchants()
+    assert KEY_K in komoju_sandbox.mounted_merchants()
 
 
 async def test_a_sandbox_connection_with_its_own_key_gets_its_own_account_at_the_mounted_sandbox(

@@ -173,3 +173,71 @@ def test_a_unit_of_work_writes_back_what_it_changed(tmp_path):
     assert store.count("t.count") == 3
     other.drop("t.")
     assert len(table) == 0 and store.count("t.count") == 0
+
+
+def test_two_app_processes_share_the_komoju_sandbox_and_the_added_accounts(two_apps, settings):
+    """KOMOJU's sandbox and the accounts added at run time (``/_merchants``,
+    ``/_accounts``, as a connection registers them) are the installation's, not
+    one process's: created through A, seen, paid and refused through B."""
+    a, b = two_apps
+    key = settings.komoju_secret_key
+    body = {"amount": 12340, "currency": "JPY", "return_url": "https://example.test/done", "default_locale": "ja"}
+    sessions = []
+    for i in range(20):
+        made = httpx.post(f"{a}/sim/komoju/api/v1/sessions", auth=(key, ""), json={**body, "amount": 12340 + i})
+        assert made.status_code == 200, made.text
+        sessions.append(made.json())
+    for made in sessions:  # every one of them, on the other process: the API and the hosted page
+        shown = httpx.get(f"{b}/sim/komoju/api/v1/sessions/{made['id']}", auth=(key, ""))
+        assert shown.status_code == 200 and shown.json()["amount"] == made["amount"]
+        page = httpx.get(f"{b}/sim/komoju/sessions/{made['id']}")
+        assert page.status_code == 200 and "¥12,3" in page.text
+    # paid at a konbini on B, settled at the store on A, read on B
+    first = sessions[0]["id"]
+    paid = httpx.post(
+        f"{b}/sim/komoju/sessions/{first}",
+        data={"payment_type": "konbini", "store": "lawson", "outcome": "success", "lang": "ja"},
+    )
+    assert paid.status_code == 303 and f"session_id={first}" in paid.headers["location"]
+    payment = httpx.get(f"{a}/sim/komoju/api/v1/sessions/{first}", auth=(key, "")).json()["payment"]
+    assert payment["status"] == "authorized" and payment["payment_details"]["type"] == "konbini"
+    assert payment["id"] in httpx.get(f"{a}/sim/komoju/pending").text
+    settled = httpx.post(f"{a}/sim/komoju/pending/{payment['id']}", data={"result": "captured", "lang": "ja"})
+    assert settled.status_code == 303
+    again = httpx.get(f"{b}/sim/komoju/api/v1/payments/{payment['id']}", auth=(key, ""))
+    assert again.json()["status"] == "captured"
+    # the same idempotency key on the other process: the same payment, not a second one
+    direct = {
+        "amount": 5000,
+        "currency": "JPY",
+        "payment_details": {"type": "konbini", "store": "lawson", "email": "taro@example.com"},
+    }
+    once = httpx.post(
+        f"{a}/sim/komoju/api/v1/payments", auth=(key, ""), json=direct, headers={"X-KOMOJU-IDEMPOTENCY": "k-1"}
+    )
+    twice = httpx.post(
+        f"{b}/sim/komoju/api/v1/payments", auth=(key, ""), json=direct, headers={"X-KOMOJU-IDEMPOTENCY": "k-1"}
+    )
+    assert once.status_code == twice.status_code == 200 and once.json()["id"] == twice.json()["id"]
+
+    # a merchant account added through A is known to B (and its objects are its own)
+    merchant = {"secret_key": "sk_test_shared_merchant", "webhook_url": "http://127.0.0.1:9/h", "webhook_secret": "s"}
+    assert httpx.post(f"{a}/sim/komoju/_merchants", json=merchant).status_code == 200
+    mine = httpx.post(f"{b}/sim/komoju/api/v1/sessions", auth=(merchant["secret_key"], ""), json=body)
+    assert mine.status_code == 200, mine.text
+    assert httpx.get(f"{a}/sim/komoju/api/v1/sessions/{mine.json()['id']}", auth=(key, "")).status_code == 404
+    assert httpx.post(f"{b}/sim/komoju/api/v1/sessions", auth=("sk_test_nobody", ""), json=body).status_code == 401
+
+    # a further Stripe sandbox account added through A works on B
+    account = {
+        "secret_key": "sk_test_shared_account",
+        "webhook_secret": "whsec_shared",
+        "webhook_url": "http://127.0.0.1:9/h",
+    }
+    assert httpx.post(f"{a}/sim/stripe/_accounts", data=account).status_code == 200
+    listed = httpx.get(
+        f"{b}/sim/stripe/v1/checkout/sessions", headers={"Authorization": "Bearer sk_test_shared_account"}
+    )
+    assert listed.status_code == 200, listed.text
+    nobody = httpx.get(f"{b}/sim/stripe/v1/checkout/sessions", headers={"Authorization": "Bearer sk_test_nobody"})
+    assert nobody.status_code == 401

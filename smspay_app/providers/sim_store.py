@@ -2,8 +2,9 @@
 process of an installation (issue 17 item 2).
 
 With ``REFLEX_REDIS_URL`` set, ``reflex run`` starts several Granian workers;
-the Twilio and Karaden simulators and the Stripe-compatible sandbox used to
-keep their state in one worker's memory (an inbox empty on most loads, a
+the Twilio and Karaden simulators and the Stripe- and KOMOJU-compatible
+sandboxes (with the accounts added to them at run time) used to keep their
+state in one worker's memory (an inbox empty on most loads, a
 checkout "does not exist"). They now keep it here: a SQLite file in WAL mode
 (``SimStore.for_installation``: ``SMSPAY_SIM_STORE``, or beside the SQLite
 database, or one per database URL in the temporary directory). Why SQLite: it is in the standard

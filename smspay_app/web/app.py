@@ -67,7 +67,7 @@ def web_routes() -> list[BaseRoute]:
         )
     if settings.payment_provider == "sandbox":
         guarded = SimulatorGuard(
-            sandbox.create_app(sandbox.SandboxConfig(accounts=sandbox.MOUNTED_ACCOUNTS), store=store),
+            sandbox.create_app(sandbox.SandboxConfig(), store=store),
             open_prefixes=("/sim/stripe/pay/",),
         )
         settings_routes.append(Mount("/sim/stripe", app=guarded))
@@ -79,9 +79,7 @@ def web_routes() -> list[BaseRoute]:
         settings_routes.append(
             Mount(
                 "/sim/komoju",
-                app=SimulatorGuard(
-                    komoju_sandbox.create_app(merchants=komoju_sandbox.MOUNTED_MERCHANTS), open_prefixes=open_paths
-                ),
+                app=SimulatorGuard(komoju_sandbox.create_app(store=store), open_prefixes=open_paths),
             )
         )
     return settings_routes

@@ -69,6 +69,7 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -76,6 +77,7 @@ from starlette.routing import Route
 from smspay_app.domain.formatting import people_datetime, yen
 from smspay_app.i18n import chosen_language, t
 from smspay_app.providers.payments.sandbox import parse_form
+from smspay_app.providers.sim_store import Codec, SimStore, Table, UnitOfWorkMiddleware
 
 PAYMENT_TYPES = ("credit_card", "konbini", "bank_transfer", "pay_easy", "paypay")
 DEFERRED = ("konbini", "bank_transfer", "pay_easy")  # authorized until paid at the store / bank
@@ -162,23 +164,34 @@ class KomojuSandboxConfig:
     webhook_url: str | None = None  # None: {settings.public_base_url}/webhooks/komoju
 
 
+# idempotency key -> (fingerprint of the request, status, body)
+_IDEMPOTENCY = Codec[tuple[str, int, str]](lambda v: list(v), lambda v: (v[0], v[1], v[2]))
+MERCHANTS_TABLE = "komoju.merchants"
+
+
 @dataclass
 class KomojuState:
+    """Kept in a ``SimStore`` (providers/sim_store.py), seen by every process of
+    the installation (issue 17 item 2), as the Stripe-compatible sandbox's."""
+
     config: KomojuSandboxConfig
-    sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
-    payments: dict[str, dict[str, Any]] = field(default_factory=dict)
-    idempotency: dict[str, tuple[str, int, str]] = field(default_factory=dict)
-    deliveries: list[dict[str, Any]] = field(default_factory=list)
-    lock: threading.RLock = field(default_factory=threading.RLock)
-    # more merchant accounts (secret key -> webhook url and secret), as each
-    # business has its own KOMOJU account: ``POST /_merchants``
-    merchants: dict[str, dict[str, str]] = field(default_factory=dict)
-    owner: dict[str, str] = field(default_factory=dict)  # session / payment id -> its merchant's key
+    store: SimStore = field(default_factory=SimStore)
+
+    def __post_init__(self) -> None:
+        self.sessions: Table[dict[str, Any]] = self.store.table("komoju.sessions")
+        self.payments: Table[dict[str, Any]] = self.store.table("komoju.payments")
+        self.idempotency = self.store.table("komoju.idempotency", _IDEMPOTENCY)
+        self.deliveries: Table[dict[str, Any]] = self.store.table("komoju.deliveries")
+        self.lock = self.store.mutex
+        # more merchant accounts (secret key -> webhook url and secret), as each
+        # business has its own KOMOJU account: ``POST /_merchants``
+        self.merchants: Table[dict[str, str]] = self.store.table(MERCHANTS_TABLE)
+        self.owner: Table[str] = self.store.table("komoju.owner")  # session / payment id -> its merchant's key
 
     def merchant_for(self, header: str) -> str | None:
         """The secret key a Basic ``Authorization`` header names, if known."""
         found = None
-        for key in [self.secret_key(), *self.merchants]:
+        for key in [self.secret_key(), *self.merchants.keys()]:
             expected = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
             if header and secrets.compare_digest(header.encode(), expected.encode()):
                 found = key
@@ -291,22 +304,27 @@ def _page(title: str, body: str, lang: str = "ja") -> HTMLResponse:
 # The merchant accounts of the sandbox mounted in this server (``web.app``):
 # a KOMOJU connection an admin adds that points at it registers its key,
 # webhook URL and secret here (``services.connections``), as a business
-# enters them in KOMOJU's dashboard. In this process only, as the sandbox's
-# sessions and payments are.
-MOUNTED_MERCHANTS: dict[str, dict[str, str]] = {}
+# enters them in KOMOJU's dashboard. In the installation's store, as the
+# sandbox's sessions and payments are: every process knows them.
+def mounted_merchants(store: SimStore | None = None) -> Table[dict[str, str]]:
+    """The further merchant accounts of the sandbox mounted in this server
+    (``web.app``, on the installation's store)."""
+    return (store or SimStore.for_installation()).table(MERCHANTS_TABLE)
 
 
-def register_mounted_merchant(secret_key: str, *, webhook_url: str, webhook_secret: str) -> None:
+def register_mounted_merchant(
+    secret_key: str, *, webhook_url: str, webhook_secret: str, store: SimStore | None = None
+) -> None:
     """A merchant account of the mounted sandbox (what ``POST /_merchants`` does)."""
-    MOUNTED_MERCHANTS[secret_key] = {"webhook_url": webhook_url, "webhook_secret": webhook_secret}
+    mounted_merchants(store)[secret_key] = {"webhook_url": webhook_url, "webhook_secret": webhook_secret}
 
 
 def create_app(  # noqa: C901  (one route table)
-    config: KomojuSandboxConfig | None = None, *, merchants: dict[str, dict[str, str]] | None = None
+    config: KomojuSandboxConfig | None = None, *, store: SimStore | None = None
 ) -> Starlette:
-    """``merchants``: the further merchant accounts (default: this app's own;
-    the mounted sandbox gets ``MOUNTED_MERCHANTS``)."""
-    state = KomojuState(config=config or KomojuSandboxConfig(), merchants={} if merchants is None else merchants)
+    """``store``: where the state lives (default: private to this app); the
+    mounted sandbox gets the installation's, shared by every process."""
+    state = KomojuState(config=config or KomojuSandboxConfig(), store=store or SimStore())
 
     def base_of(request: Request) -> str:
         return str(request.base_url).rstrip("/") + str(request.scope.get("root_path", "")).rstrip("/")
@@ -371,7 +389,7 @@ def create_app(  # noqa: C901  (one route table)
             threading.Thread(target=deliver, daemon=True).start()
         return 200, data
 
-    def get_or_404(table: dict[str, dict[str, Any]], ident: str, request: Request) -> dict[str, Any]:
+    def get_or_404(table: Table[dict[str, Any]], ident: str, request: Request) -> dict[str, Any]:
         obj = table.get(ident)
         if obj is None or state.owner.get(ident) != request.state.merchant:  # another merchant's: not found
             raise KomojuError(404, "not_found", f"The requested resource ({ident}) could not be found.", "id")
@@ -850,7 +868,7 @@ def create_app(  # noqa: C901  (one route table)
         return _page(title, body, lang)
 
     async def deliveries(request: Request) -> Response:
-        return JSONResponse({"deliveries": state.deliveries})
+        return JSONResponse({"deliveries": state.deliveries.values()})
 
     async def add_merchant(request: Request) -> Response:
         """The sandbox's "dashboard": a merchant account (its secret key) with
@@ -895,7 +913,8 @@ def create_app(  # noqa: C901  (one route table)
             Route("/pending/{pid}", pending_mark, methods=["POST"]),
             Route("/_deliveries", deliveries, methods=["GET"]),
             Route("/_merchants", add_merchant, methods=["POST"]),
-        ]
+        ],
+        middleware=[Middleware(UnitOfWorkMiddleware, store=state.store)],
     )
     app.state.sandbox = state
     app.state.settle = settle

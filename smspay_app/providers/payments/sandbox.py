@@ -225,20 +225,32 @@ class SandboxConfig:
     secret_key: str | None = None  # None: settings.stripe_secret_key at request time
     webhook_secret: str | None = None  # None: settings.stripe_webhook_secret
     webhook_url: str | None = None  # None: {settings.public_base_url}/webhooks/stripe
-    # further accounts by API key (also added at run time: ``POST /_accounts``)
+    # further accounts by API key, fixed for this app (those added at run time,
+    # ``POST /_accounts``, are in the store: ``ACCOUNTS_TABLE``)
     accounts: dict[str, SandboxAccount] = field(default_factory=dict)
 
 
-# The further accounts of the sandbox mounted in this server (``web.app``): a
-# sandbox or Stripe connection an admin adds that points at it registers its
-# key, webhook URL and secret here (``services.connections``), as a business
-# enters them in Stripe's dashboard. In this process only (as ``POST /_accounts``).
-MOUNTED_ACCOUNTS: dict[str, SandboxAccount] = {}
+# Further accounts added at run time (``POST /_accounts``, and the mounted
+# sandbox's registrations below) live in the sandbox's store, so every process
+# of the installation knows them (issue 17 item 2).
+ACCOUNTS_TABLE = "stripe.accounts"
+_ACCOUNT = Codec[SandboxAccount](lambda a: [a.webhook_secret, a.webhook_url], lambda v: SandboxAccount(v[0], v[1]))
 
 
-def register_mounted_account(secret_key: str, *, webhook_url: str, webhook_secret: str) -> None:
-    """A further account of the mounted sandbox (what ``POST /_accounts`` does)."""
-    MOUNTED_ACCOUNTS[secret_key] = SandboxAccount(webhook_secret, webhook_url)
+def mounted_accounts(store: SimStore | None = None) -> Table[SandboxAccount]:
+    """The further accounts of the sandbox mounted in this server (``web.app``,
+    on the installation's store)."""
+    return (store or SimStore.for_installation()).table(ACCOUNTS_TABLE, _ACCOUNT)
+
+
+def register_mounted_account(
+    secret_key: str, *, webhook_url: str, webhook_secret: str, store: SimStore | None = None
+) -> None:
+    """A further account of the mounted sandbox (what ``POST /_accounts`` does):
+    a sandbox or Stripe connection an admin adds that points at this server's
+    sandbox registers its key, webhook URL and secret (``services.connections``),
+    as a business enters them in Stripe's dashboard."""
+    mounted_accounts(store)[secret_key] = SandboxAccount(webhook_secret, webhook_url)
 
 
 _IDEMPOTENCY = Codec[tuple[str, int, bytes]](
@@ -266,18 +278,21 @@ class SandboxState:
         # own record of "whose" a session, customer, intent or refund is); an
         # object of another account is a 404, as at Stripe
         self.account_of: Table[str] = self.store.table("stripe.account_of")
+        self.accounts: Table[SandboxAccount] = self.store.table(ACCOUNTS_TABLE, _ACCOUNT)
 
     def account(self, key: str) -> SandboxAccount | None:
         """The account of an API key: a further account, else the default one
         (``None`` when the key is neither)."""
         if key in self.config.accounts:
             return self.config.accounts[key]
+        if key and (added := self.accounts.get(key)) is not None:
+            return added
         if secrets.compare_digest(key.encode(), self.secret_key().encode()):
             return SandboxAccount(self.webhook_secret(), self.webhook_url())
         return None
 
     def add_account(self, secret_key: str, *, webhook_secret: str, webhook_url: str) -> None:
-        self.config.accounts[secret_key] = SandboxAccount(webhook_secret, webhook_url)
+        self.accounts[secret_key] = SandboxAccount(webhook_secret, webhook_url)
 
     def owner(self, ident: str) -> str:
         """The API key whose account ``ident`` belongs to (the default one's
