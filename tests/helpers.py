@@ -276,3 +276,17 @@ def wait_until(predicate, timeout: float = 10.0):
         if value or time.monotonic() > deadline:
             return value
         time.sleep(0.05)
+
+
+def serve_process(args: list[str], env: dict[str, str], port: int, ready: str) -> subprocess.Popen:
+    """``python *args`` as a server process on ``port``, returned once ``ready``
+    (a path) answers below 500."""
+    proc = subprocess.Popen([sys.executable, *args], cwd=PROJECT_ROOT, env=env)
+    for _ in range(400):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}{ready}", timeout=1).status_code < 500:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"server on {port} did not start")

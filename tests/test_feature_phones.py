@@ -461,3 +461,30 @@ def test_the_voucher_route_closes_a_hosted_checkout_opened_before(live_server, s
     session.expire_all()
     rows = session.exec(select(Payment).where(Payment.recipient_id == j.recipient_id).order_by(Payment.id)).all()
     assert [(p.status, p.method) for p in rows] == [("expired", ""), ("processing", "bank")]
+
+
+def test_kept_answers_are_found_by_any_app_process(two_apps, session):
+    """Issue 17: the answers kept after a wrong one live on the link's row, not
+    in one process's memory: the wrong answer posted to one process, the
+    redirect followed on the other refills the non-secret fields; a verified
+    session clears them."""
+    answers = {"生年月日": ("date", "1980-01-02"), "お客様番号": ("digits", "123456"), "暗証番号": ("secret", "4321")}
+    j = make_journey(session, answers=answers)
+    q_birth, q_number, q_pin = j.question_ids
+    a, b = two_apps
+    with httpx.Client(base_url=a) as first, httpx.Client(base_url=b) as other:
+        page = first.get(f"/l/{j.token}").text
+        fields = dict(form_to(page, "/verify")["fields"])
+        fields.update({f"q_{q_birth}": "1980/01/03", f"q_{q_number}": "123456", f"q_{q_pin}": "1111"})
+        wrong = first.post(form_to(page, "/verify")["action"], data=fields)
+        location = wrong.headers["location"]
+        assert wrong.status_code == 303 and "&k=" in location and "123456" not in location
+        shown = other.get(location).text
+        assert 'value="123456"' in shown and 'value="1980/01/03"' in shown and 'value="1111"' not in shown
+        kept = reload(session, Link, j.link_id).kept_answers
+        assert "123456" in kept and "1111" not in kept and location.split("&k=")[1] not in kept  # the key's hash only
+        fields.update({f"q_{q_birth}": "1980/01/02", f"q_{q_pin}": "4321"})
+        right = other.post(form_to(shown, "/verify")["action"], data=fields)
+        assert right.status_code == 303
+        assert reload(session, Link, j.link_id).kept_answers == ""
+        assert 'value="123456"' not in first.get(location).text  # cleared for every process

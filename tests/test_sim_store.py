@@ -8,54 +8,14 @@ given one ``--store``."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
-import time
 
 import httpx
-import pytest
 
 from smspay_app.providers.sim_store import SimStore
-from smspay_app.settings import PROJECT_ROOT
-from tests.helpers import free_port
+from tests.helpers import free_port, serve_process
 
 KARADEN_VERSION = {"Karaden-Version": "2024-03-01"}
-
-
-def _serve(args: list[str], env: dict[str, str], port: int, ready: str) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, *args], cwd=PROJECT_ROOT, env=env)
-    for _ in range(400):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}{ready}", timeout=1).status_code < 500:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError(f"server on {port} did not start")
-
-
-@pytest.fixture
-def two_apps(settings):
-    """Two processes of the web app (what Reflex mounts) on the test's database."""
-    env = dict(os.environ)
-    env.update(
-        SMSPAY_DATABASE_URL=settings.database_url,
-        SMSPAY_PUBLIC_BASE_URL=settings.public_base_url,
-        SMSPAY_SECRET_KEY=settings.secret_key,
-        SMSPAY_RUN_WORKER_IN_APP="false",
-    )
-    ports = [free_port(), free_port()]
-    procs = []
-    try:
-        for port in ports:
-            cmd = ["-m", "uvicorn", "--factory", "smspay_app.web.app:build_web_app", "--port", str(port)]
-            procs.append(_serve([*cmd, "--log-level", "warning"], env, port, "/sim/twilio/_stats"))
-        yield [f"http://127.0.0.1:{p}" for p in ports]
-    finally:
-        for proc in procs:
-            proc.terminate()
-            proc.wait(timeout=10)
 
 
 def test_two_app_processes_share_the_inbox_and_the_checkouts(two_apps, settings):
@@ -121,7 +81,7 @@ def test_standalone_simulators_given_one_store_answer_alike(tmp_path):
     try:
         for port in ports:
             cmd = ["-m", "smspay_app.providers.sms.simulator", "--port", str(port), *args]
-            procs.append(_serve(cmd, dict(os.environ), port, "/_stats"))
+            procs.append(serve_process(cmd, dict(os.environ), port, "/_stats"))
         a, b = (f"http://127.0.0.1:{p}" for p in ports)
         url = "/2010-04-01/Accounts/ACshared/Messages.json"
 

@@ -28,3 +28,7 @@ class Link(SQLModel, table=True):
     # Short-lived session after verification: hash of the cookie's value.
     session_hash: str | None = None
     session_expires_at: NaiveDatetime | None = None
+    # After a wrong answer: the non-secret answers as typed, JSON
+    # {"key": sha256 of the redirect's random key, "until": ISO time, "values":
+    # {question id: text}} (services.journey.keep_answers); '' otherwise.
+    kept_answers: str = ""

@@ -247,6 +247,7 @@ class VerifyResult:
     reason: str  # ok | wrong | locked | expired_code | no_code | too_many_tries | revoked | expired
     remaining: int | None = None  # tries left before the link (or code) is used up
     session_token: str | None = None
+    kept_key: str = ""  # after a wrong answer: the key of what was kept (``kept_answers``)
 
 
 def _answers_module():
@@ -350,9 +351,52 @@ def verify_answers(session: Session, ctx: LinkContext, answers: Mapping[int, str
             match = bool(stored) and bool(raw.strip()) and hmac.compare_digest(given, stored or "")
             all_ok = all_ok and match
         if not all_ok:
-            return _register_failure(session, ctx, "questions")
+            result = _register_failure(session, ctx, "questions")
+            if result.reason == "wrong":
+                result.kept_key = keep_answers(session, ctx, answers)
+            return result
     token = start_session(session, ctx)
     return VerifyResult(True, "ok", session_token=token)
+
+
+# ---------------------------------------------------------------- kept answers
+
+# After a wrong answer the non-secret fields keep what was typed (issue 14):
+# kept on the link's row for a few minutes under a random key that the
+# redirect carries (only its hash is stored), so nothing typed is in a URL and
+# every app process finds them (issue 17). A wrong or old key shows empty
+# fields; a verified session or the recipient's erasure clears them.
+KEEP_SECONDS = 600
+
+
+def keep_answers(session: Session, ctx: LinkContext, answers: Mapping[int, str], now: datetime | None = None) -> str:
+    """Keep the non-secret answers as typed; returns the key ('' for none)."""
+    values = {
+        str(q.id): str(answers.get(q.id) or "")[:100] for q in ctx.questions if q.kind != "secret" and answers.get(q.id)
+    }
+    if not values:
+        return ""
+    key = secrets.token_urlsafe(16)
+    until = (now or utcnow()) + timedelta(seconds=KEEP_SECONDS)
+    ctx.link.kept_answers = json.dumps({"key": hash_token(key), "until": until.isoformat(), "values": values})
+    session.add(ctx.link)
+    return key
+
+
+def kept_answers(session: Session, link_id: int, key: str, now: datetime | None = None) -> dict[int, str]:
+    """What ``keep_answers`` kept under ``key`` on this link, while it lasts."""
+    if not key or len(key) > 64:
+        return {}
+    raw = session.exec(select(Link.kept_answers).where(Link.id == link_id)).first()
+    try:
+        kept = json.loads(raw) if raw else {}
+        if not hmac.compare_digest(str(kept.get("key", "")), hash_token(key)):
+            return {}
+        if datetime.fromisoformat(kept["until"]) < (now or utcnow()):
+            return {}
+        return {int(qid): str(text) for qid, text in kept["values"].items()}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return {}
 
 
 # ---------------------------------------------------------------- one-time code
@@ -524,6 +568,7 @@ def start_session(session: Session, ctx: LinkContext) -> str:
     token = new_token()
     ctx.link.session_hash = hash_token(token)
     ctx.link.session_expires_at = now + timedelta(minutes=SESSION_MINUTES)
+    ctx.link.kept_answers = ""  # verified: nothing typed is kept any longer
     session.add(ctx.link)
     timeline.record(session, ctx.recipient, "verified", step="verified", at=now, detail={"link_id": ctx.link.id})
     return token

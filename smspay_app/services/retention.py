@@ -39,6 +39,7 @@ from smspay_app.models import (
     Campaign,
     IdentityAnswer,
     InboundMessage,
+    Link,
     Organisation,
     Recipient,
     SendAttempt,
@@ -160,6 +161,12 @@ def erase_recipients(session: Session, recipient_ids: list[int], now: datetime) 
     if not live_ids:
         return 0
     session.execute(delete(IdentityAnswer).where(IdentityAnswer.recipient_id.in_(live_ids)))
+    session.execute(
+        update(Link)
+        .where(Link.recipient_id.in_(live_ids), Link.kept_answers != "")
+        .values(kept_answers="")
+        .execution_options(synchronize_session=False)
+    )
     session.execute(
         update(InboundMessage)
         .where(InboundMessage.recipient_id.in_(live_ids))

@@ -37,11 +37,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import secrets
 import threading
-import time
 import weakref
-from collections import OrderedDict
 from html import escape
 from typing import Any
 from urllib.parse import unquote_to_bytes, urlsplit
@@ -168,38 +165,15 @@ def _after_post(token: str, lang: str, notice: str = "", path: str = "", kept: s
 
 # ---------------------------------------------------------------- kept answers
 
-# After a wrong answer the non-secret fields keep what was typed (issue 14):
-# kept here (in memory, per process, a few minutes, bound to the link) under
-# a random key that the redirect carries, so nothing typed is in a URL. A
-# key from another process or an old one just shows empty fields.
-KEEP_SECONDS = 600.0
-_kept: OrderedDict[str, tuple[float, int, dict[int, str]]] = OrderedDict()
-_kept_lock = threading.Lock()
-
-
-def _keep_answers(ctx: LinkContext, form: Any) -> str:
-    values = {
-        q.id: str(form.get(f"q_{q.id}") or "")[:100]
-        for q in ctx.questions
-        if q.kind != "secret" and form.get(f"q_{q.id}")
-    }
-    if not values:
-        return ""
-    key = secrets.token_urlsafe(16)
-    with _kept_lock:
-        _kept[key] = (time.monotonic() + KEEP_SECONDS, int(ctx.link.id or 0), values)
-        while len(_kept) > 10_000:
-            _kept.popitem(last=False)
-    return key
-
 
 def _kept_answers(request: Request, ctx: LinkContext) -> dict[int, str]:
+    """The answers kept after a wrong one (``journey.kept_answers``), by the
+    redirect's ``?k=``; only read on a page with a notice (never the hot path)."""
     key = request.query_params.get("k", "")
-    with _kept_lock:
-        found = _kept.get(key)
-    if found is None or found[0] < time.monotonic() or found[1] != ctx.link.id:
+    if not key:
         return {}
-    return found[2]
+    with session_scope() as session:
+        return journey.kept_answers(session, int(ctx.link.id or 0), key)
 
 
 # ``?e=`` codes a POST redirects with; the page says the rest from the database
@@ -961,8 +935,7 @@ def _verify(request: Request, token: str, form: Any, lang: str) -> Response:
             session.commit()
             return _after_post(_clean(token), lang)  # the link's GET says so (403 / 410)
         session.commit()
-        kept = _keep_answers(ctx, form) if result.reason == "wrong" and ctx.questions else ""
-        return _after_post(_clean(token), lang, result.reason, kept=kept)
+        return _after_post(_clean(token), lang, result.reason, kept=result.kept_key)
 
 
 async def otp(request: Request) -> Response:
