@@ -39,7 +39,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.helpers import ARTIFACTS, sign_in, upload
-from tests.helpers import free_port, server_env
+from tests.helpers import BROWSER_UA, forms_of, free_port, server_env
 
 pytestmark = pytest.mark.e2e
 
@@ -469,11 +469,52 @@ def test_drill_redis_restart_costs_at_most_a_new_sign_in(layout, browser):
     context.close()
 
 
+def _recipient_on_the_message_page(layout: Layout) -> tuple[httpx.Client, str, int]:
+    """A recipient (a campaign without questions: "continue") who opened their
+    link and passed the check through the proxy: the client (its session
+    cookie), the link token and the recipient's id."""
+    from sqlalchemy import create_engine
+    from sqlmodel import Session
+
+    from tests.factories import make_journey
+
+    engine = create_engine(layout.database_url)
+    try:
+        with Session(engine, expire_on_commit=False) as s:
+            j = make_journey(s, answers={}, amount_yen=4_400, phone="+819077770001")
+    finally:
+        engine.dispose()
+    client = httpx.Client(base_url=layout.base_url, timeout=20, headers={"User-Agent": BROWSER_UA})
+    assert client.get(f"/l/{j.token}").status_code == 200
+    verified = client.post(f"/l/{j.token}/verify", data={})
+    assert verified.status_code == 303, verified.text
+    page = client.get(verified.headers["location"])
+    assert page.status_code == 200 and "¥4,400" in page.text
+    return client, j.token, j.recipient_id
+
+
+def _payments_of(layout: Layout, recipient_id: int) -> list[str]:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(layout.database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT status FROM payment WHERE recipient_id = :r"), {"r": recipient_id})
+            return [r[0] for r in rows]
+    finally:
+        engine.dispose()
+
+
 def test_drill_killing_an_app_process_sends_everyone_to_the_other(layout, browser):
+    """One app process SIGKILLed while an operator is signed in and a recipient
+    stands on their invoice: nginx sends both to the survivor; the recipient
+    pays (the POST, the checkout, the webhook, all on the survivor) with no
+    retry to make, and is paid exactly once; the operator is still signed in."""
     base = layout.base_url
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
     page = context.new_page()
     sign_in(page, base, "admin@example.com", "smspay-demo")
+    recipient, token, recipient_id = _recipient_on_the_message_page(layout)
     victim = layout.app_procs[1]
     os.killpg(victim.pid, signal.SIGKILL)
     victim.wait(timeout=20)
@@ -482,6 +523,23 @@ def test_drill_killing_an_app_process_sends_everyone_to_the_other(layout, browse
     with httpx.Client(base_url=base, timeout=10) as c:
         assert [c.get("/l/no-such-token").status_code for _ in range(10)] == [404] * 10
         assert [c.get("/login/").status_code for _ in range(6)] == [200] * 6
+    # The recipient carries on where they were (their session is in the
+    # database): pay, choose card at the sandbox, back to a paid page.
+    assert recipient.get(f"/l/{token}").status_code == 200
+    to_gateway = recipient.post(f"/l/{token}/pay", data={})
+    assert to_gateway.status_code == 303 and "/sim/stripe/pay/" in to_gateway.headers["location"], to_gateway.text
+    checkout = recipient.get(to_gateway.headers["location"])
+    assert checkout.status_code == 200, checkout.text
+    action = forms_of(checkout.text)[0]["action"]
+    back = recipient.post(action, data={"method": "card", "outcome": "success"})
+    assert back.status_code == 303
+    deadline = time.monotonic() + 30
+    while _payments_of(layout, recipient_id) != ["succeeded"]:
+        assert time.monotonic() < deadline, _payments_of(layout, recipient_id)
+        time.sleep(0.2)
+    paid = recipient.get(back.headers["location"])
+    assert paid.status_code == 200 and "ありがとうございました" in paid.text
+    recipient.close()
     # The operator's tab reconnects (its websocket was on either process): at
     # most one reload, still signed in, the campaign list there.
     page.reload()
