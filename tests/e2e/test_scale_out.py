@@ -17,7 +17,7 @@ nothing in the database lost), then one app process killed during an
 operator's session and a recipient's visit (nginx sends them to the other;
 the page reloads at most once), and one job worker SIGKILLed mid-send and
 started again (nobody asked twice, nobody left). The dispatch figures with 1
-and 2 workers are bench/bench_scale_dispatch.py's."""
+and 2 workers are bench/bench_dispatch.py --postgresql's."""
 
 from __future__ import annotations
 
