@@ -38,6 +38,7 @@ class AppServer:
         self.db_url = db_url
         self.log_path = log_path
         self.startup_output = ""
+        self.pid = 0  # the server's process (``reflex run``; its children are its workers)
 
     def session(self):
         """A database session on the running app's database (to arrange data
@@ -159,6 +160,7 @@ def running_app(tmp: Path, log_name: str, *, root: Path = ROOT, **env_overrides:
         raise RuntimeError(f"app did not start; see {log_path}:\n" + log_path.read_text()[-4000:])
     server = AppServer(base_url, db_url, log_path)
     server.startup_output = started.stdout
+    server.pid = proc.pid
     try:
         yield server
     finally:
