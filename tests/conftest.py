@@ -21,7 +21,7 @@ import uvicorn
 
 from smspay_app import db
 from smspay_app.settings import Settings
-from tests.helpers import free_port, serve_process, settings_for
+from tests.helpers import app_processes, settings_for
 from tests.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 
@@ -146,25 +146,6 @@ def live_server(settings) -> Iterator[LiveServer]:
 
 @pytest.fixture
 def two_apps(settings) -> Iterator[list[str]]:
-    """Two processes of the web app (what Reflex mounts; as two Granian workers
-    are) on the test's database: their base URLs."""
-    import os
-
-    env = dict(os.environ)
-    env.update(
-        SMSPAY_DATABASE_URL=settings.database_url,
-        SMSPAY_PUBLIC_BASE_URL=settings.public_base_url,
-        SMSPAY_SECRET_KEY=settings.secret_key,
-        SMSPAY_RUN_WORKER_IN_APP="false",
-    )
-    ports = [free_port(), free_port()]
-    procs = []
-    try:
-        for port in ports:
-            cmd = ["-m", "uvicorn", "--factory", "smspay_app.web.app:build_web_app", "--port", str(port)]
-            procs.append(serve_process([*cmd, "--log-level", "warning"], env, port, "/sim/twilio/_stats"))
-        yield [f"http://127.0.0.1:{p}" for p in ports]
-    finally:
-        for proc in procs:
-            proc.terminate()
-            proc.wait(timeout=10)
+    """Two processes of the web app on the test's database: their base URLs."""
+    with app_processes(settings) as bases:
+        yield bases

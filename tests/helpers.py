@@ -5,6 +5,7 @@ worker processes. Test modules import from here, never from one another."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -290,3 +291,36 @@ def serve_process(args: list[str], env: dict[str, str], port: int, ready: str) -
             time.sleep(0.05)
     proc.kill()
     raise RuntimeError(f"server on {port} did not start")
+
+
+@contextlib.contextmanager
+def app_processes(settings: Settings, count: int = 2, **env: str) -> Iterator[list[str]]:
+    """``count`` processes of the web app (what Reflex mounts; as Granian's
+    workers are) on the test's database, with ``env`` added to their
+    environment: their base URLs while the block runs."""
+    full = {
+        **os.environ,
+        "SMSPAY_DATABASE_URL": settings.database_url,
+        "SMSPAY_PUBLIC_BASE_URL": settings.public_base_url,
+        "SMSPAY_SECRET_KEY": settings.secret_key,
+        "SMSPAY_RUN_WORKER_IN_APP": "false",
+        **env,
+    }
+    procs: list[subprocess.Popen] = []
+    bases = []
+    try:
+        for _ in range(count):
+            port = free_port()
+            cmd = ["-m", "uvicorn", "--factory", "smspay_app.web.app:build_web_app", "--host", "127.0.0.1"]
+            cmd += ["--port", str(port), "--no-proxy-headers", "--log-level", "warning"]
+            procs.append(serve_process(cmd, full, port, "/l/none"))
+            bases.append(f"http://127.0.0.1:{port}")
+        yield bases
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()

@@ -29,40 +29,7 @@ from smspay_app.models import TimelineEvent
 from smspay_app.services import api_keys
 from smspay_app.settings import PROJECT_ROOT
 from tests.factories import make_admin, make_journey, make_key, make_org
-from tests.helpers import BROWSER_UA, free_port, server_env, wait_until
-
-
-def _start_app(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "smspay_app.web.app:build_web_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-proxy-headers",
-            "--log-level",
-            "warning",
-        ],
-        cwd=PROJECT_ROOT,
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            httpx.get(base + "/l/none", timeout=1)
-            return proc, base
-        except httpx.HTTPError:
-            if proc.poll() is not None:
-                break
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("app process did not start")
+from tests.helpers import BROWSER_UA, app_processes, free_port, server_env, wait_until
 
 
 def _start_redis() -> tuple[subprocess.Popen, str] | None:
@@ -95,37 +62,23 @@ def two_apps(request, settings, session) -> Iterator[list[str]]:
     """Two app processes on the test's database, one trusted proxy in front
     (``SMSPAY_API_TRUSTED_PROXIES=1``: the client address is the last entry of
     X-Forwarded-For), their limits shared through the database or Redis."""
-    started: list[subprocess.Popen] = []
-    env = dict(os.environ)
-    env.update(
-        SMSPAY_DATABASE_URL=settings.database_url,
-        SMSPAY_PUBLIC_BASE_URL=settings.public_base_url,
-        SMSPAY_SECRET_KEY=settings.secret_key,
-        SMSPAY_RUN_WORKER_IN_APP="false",
-        SMSPAY_API_TRUSTED_PROXIES="1",
-        SMSPAY_LIMITS_BACKEND=request.param,
-    )
+    extra = {"SMSPAY_API_TRUSTED_PROXIES": "1", "SMSPAY_LIMITS_BACKEND": request.param}
+    redis_server = None
     if request.param == "redis":
         redis_server = _start_redis()
         if redis_server is None:
             pytest.skip("redis-server is not installed (scripts/test.sh installs it)")
-        started.append(redis_server[0])
-        env["SMSPAY_REDIS_URL"] = redis_server[1]
+        extra["SMSPAY_REDIS_URL"] = redis_server[1]
     try:
-        bases = []
-        for _ in range(2):
-            proc, base = _start_app(env)
-            started.append(proc)
-            bases.append(base)
-        yield bases
+        with app_processes(settings, **extra) as bases:
+            yield bases
     finally:
-        for proc in started:
-            proc.terminate()
-        for proc in started:
+        if redis_server is not None:
+            redis_server[0].terminate()
             try:
-                proc.wait(timeout=10)
+                redis_server[0].wait(timeout=10)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                redis_server[0].kill()
 
 
 def _spread(bases: list[str], count: int, send) -> list[int]:

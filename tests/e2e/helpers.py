@@ -33,3 +33,17 @@ def upload(page: Page, name: str, data: bytes, *, confirm: bool = True) -> None:
     page.locator("#import-button").click()
     if confirm:
         page.locator("#import-confirm").click()
+
+
+def pay_by_card_in_sandbox(recipient: Page, *, shot: str = "") -> None:
+    """From the recipient's invoice page: pay, card and success at the
+    sandbox's hosted checkout, back to the thank-you page. ``shot``: also keep
+    the checkout page as ``test-artifacts/<shot>``."""
+    recipient.locator("form[action$='/pay'] button, form[action$='/pay'] input[type=submit]").first.click()
+    expect(recipient).to_have_url(re.compile(r"/sim/stripe/pay/"))
+    if shot:
+        recipient.screenshot(path=str(ARTIFACTS / shot), full_page=True)
+    recipient.locator("input[name=method][value=card]").check()
+    recipient.locator("input[name=outcome][value=success]").check()
+    recipient.locator("button[type=submit]").click()
+    expect(recipient.locator("body")).to_contain_text("ありがとうございました", timeout=20_000)

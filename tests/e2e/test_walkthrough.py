@@ -11,7 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import ARTIFACTS, sign_in, upload
+from tests.e2e.helpers import ARTIFACTS, pay_by_card_in_sandbox, sign_in, upload
 
 pytestmark = pytest.mark.e2e
 
@@ -101,13 +101,7 @@ def test_operator_to_payment_walkthrough(app_server, browser):
     recipient.screenshot(path=str(ARTIFACTS / "recipient-invoice-phone.png"), full_page=True)
 
     # Pay: the sandbox's hosted page, card, success, back to a thank-you page.
-    recipient.locator("form[action$='/pay'] button, form[action$='/pay'] input[type=submit]").first.click()
-    expect(recipient).to_have_url(re.compile(r"/sim/stripe/pay/"))
-    recipient.screenshot(path=str(ARTIFACTS / "sandbox-checkout-phone.png"), full_page=True)
-    recipient.locator("input[name=method][value=card]").check()
-    recipient.locator("input[name=outcome][value=success]").check()
-    recipient.locator("button[type=submit]").click()
-    expect(recipient.locator("body")).to_contain_text("ありがとうございました", timeout=20_000)
+    pay_by_card_in_sandbox(recipient, shot="sandbox-checkout-phone.png")
     recipient.screenshot(path=str(ARTIFACTS / "recipient-thanks-phone.png"), full_page=True)
 
     # The receipt (領収書, a qualified invoice) after payment, printable and as a PDF.

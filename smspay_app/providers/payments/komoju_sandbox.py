@@ -185,7 +185,7 @@ class KomojuState:
         self.lock = self.store.mutex
         # more merchant accounts (secret key -> webhook url and secret), as each
         # business has its own KOMOJU account: ``POST /_merchants``
-        self.merchants: Table[dict[str, str]] = self.store.table(MERCHANTS_TABLE)
+        self.merchants = mounted_merchants(self.store)
         self.owner: Table[str] = self.store.table("komoju.owner")  # session / payment id -> its merchant's key
 
     def merchant_for(self, header: str) -> str | None:
@@ -307,8 +307,8 @@ def _page(title: str, body: str, lang: str = "ja") -> HTMLResponse:
 # enters them in KOMOJU's dashboard. In the installation's store, as the
 # sandbox's sessions and payments are: every process knows them.
 def mounted_merchants(store: SimStore | None = None) -> Table[dict[str, str]]:
-    """The further merchant accounts of the sandbox mounted in this server
-    (``web.app``, on the installation's store)."""
+    """The further merchant accounts of the sandbox on ``store`` (default: the
+    installation's, the one mounted in this server by ``web.app``)."""
     return (store or SimStore.for_installation()).table(MERCHANTS_TABLE)
 
 

@@ -238,8 +238,8 @@ _ACCOUNT = Codec[SandboxAccount](lambda a: [a.webhook_secret, a.webhook_url], la
 
 
 def mounted_accounts(store: SimStore | None = None) -> Table[SandboxAccount]:
-    """The further accounts of the sandbox mounted in this server (``web.app``,
-    on the installation's store)."""
+    """The further accounts added at run time to the sandbox on ``store``
+    (default: the installation's, the one mounted in this server by ``web.app``)."""
     return (store or SimStore.for_installation()).table(ACCOUNTS_TABLE, _ACCOUNT)
 
 
@@ -278,7 +278,7 @@ class SandboxState:
         # own record of "whose" a session, customer, intent or refund is); an
         # object of another account is a 404, as at Stripe
         self.account_of: Table[str] = self.store.table("stripe.account_of")
-        self.accounts: Table[SandboxAccount] = self.store.table(ACCOUNTS_TABLE, _ACCOUNT)
+        self.accounts = mounted_accounts(self.store)  # added at run time (``POST /_accounts``)
 
     def account(self, key: str) -> SandboxAccount | None:
         """The account of an API key: a further account, else the default one
