@@ -488,3 +488,21 @@ def test_kept_answers_are_found_by_any_app_process(two_apps, session):
         assert right.status_code == 303
         assert reload(session, Link, j.link_id).kept_answers == ""
         assert 'value="123456"' not in first.get(location).text  # cleared for every process
+
+
+def test_erasing_a_recipient_also_erases_the_answers_kept_on_their_link(session):
+    """Kept answers are personal data: the retention erasure clears them with
+    the rest (services.retention.erase_recipients)."""
+    from smspay_app.domain.clock import utcnow
+    from smspay_app.services import retention
+
+    j = make_journey(session)
+    q_birth, q_number = j.question_ids
+    ctx = journey.load_context(session, j.token)
+    key = journey.keep_answers(session, ctx, {q_birth: "1980/01/03", q_number: "123456"})
+    session.commit()
+    assert journey.kept_answers(session, j.link_id, key) == {q_birth: "1980/01/03", q_number: "123456"}
+    assert retention.erase_recipients(session, [j.recipient_id], utcnow()) == 1
+    session.commit()
+    assert reload(session, Link, j.link_id).kept_answers == ""
+    assert journey.kept_answers(session, j.link_id, key) == {}
