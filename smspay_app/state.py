@@ -209,6 +209,16 @@ class AppState(rx.State):
     # client token) is refused by ``_caller``.
     _bound_sid: str = ""
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # At every client-side navigation the browser sends its cookies again
+        # (Reflex's ``update_vars_internal``), and assigning the same language
+        # would dirty ``lang``: ``tr`` (the whole translation table) and every
+        # var reading the language went to the browser again, a 40 KB delta per
+        # page (issue 16 item 5). An unchanged language is not a change.
+        if name == "lang" and type(self) is AppState and value == self.__dict__.get("lang", None):
+            return
+        super().__setattr__(name, value)
+
     def _current_sid(self) -> str:
         return str(getattr(getattr(self.router, "session", None), "session_id", "") or "")
 

@@ -324,3 +324,49 @@ def app_processes(settings: Settings, count: int = 2, **env: str) -> Iterator[li
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+# ------------------------------------------------------------------ the campaign page's state
+
+
+class OpenedCampaignPage:
+    """The campaign page's panels after ``CampaignPageState.open``, as one
+    browser tab holds them (``header``, ``table``, ``importing``, ``check``,
+    ``funnel``); ``reopen()`` opens it again on the same tab."""
+
+    def __init__(self, token: str, campaign_id: int) -> None:
+        import reflex as rx
+
+        from smspay_app.components.funnel import FunnelPanelState
+        from smspay_app.pages.campaigns import (
+            CampaignDetailState,
+            ImportState,
+            RecipientTableState,
+            SendCheckState,
+        )
+        from smspay_app.pages.campaigns.detail import CampaignPageState
+
+        root = rx.State(_reflex_internal_init=True)
+        path = f"/campaigns/{campaign_id}"
+        root.router_data = root._update_router_vars({"query": {"campaign_id": str(campaign_id)}, "pathname": path}, {})
+
+        def part(cls):
+            return root.get_substate(cls.get_full_name().split("."))
+
+        self.page = part(CampaignPageState)
+        self.page._bind_session(token)
+        self.header, self.table = part(CampaignDetailState), part(RecipientTableState)
+        self.importing, self.check, self.funnel = part(ImportState), part(SendCheckState), part(FunnelPanelState)
+        self.followed_by: object = None
+
+    async def reopen(self) -> OpenedCampaignPage:
+        from smspay_app.pages.campaigns.detail import CampaignPageState
+
+        self.followed_by = await CampaignPageState.open.fn(self.page)
+        return self
+
+
+async def open_campaign_page(token: str, campaign_id: int) -> OpenedCampaignPage:
+    """Open the campaign page ``campaign_id`` signed in with ``token`` (a
+    fresh tab): what ``CampaignPageState.open`` loads into every panel."""
+    return await OpenedCampaignPage(token, campaign_id).reopen()

@@ -16,6 +16,7 @@ from smspay_app.db import session_scope
 from smspay_app.models import Campaign, Recipient, SendAttempt
 from smspay_app.services import auth, campaigns
 from tests.factories import make_org, signed_in
+from tests.helpers import OpenedCampaignPage, open_campaign_page
 
 
 @pytest.fixture
@@ -62,23 +63,36 @@ def _snapshot(session, campaign_id):
     )
 
 
-def test_other_organisation_cannot_read_campaign(app_module, session, two_orgs):
-    from smspay_app.pages.campaigns import CampaignDetailState, RecipientTableState
+async def test_other_organisation_cannot_read_campaign(app_module, session, two_orgs):
+    other = await open_campaign_page(two_orgs["b"], two_orgs["campaign_id"])
+    assert other.header.found is False
+    assert other.header.name == "" and other.header.counts == {}
+    assert other.table.recipients == [] and other.table.total == 0
+    assert other.funnel.found is False and other.funnel.selected == "" and other.funnel.steps == []
 
-    state = _state(CampaignDetailState, two_orgs["b"], two_orgs["campaign_id"])
-    CampaignDetailState.load.fn(state)
-    assert state.found is False
-    assert state.name == "" and state.counts == {}
-    table = _state(RecipientTableState, two_orgs["b"], two_orgs["campaign_id"])
-    RecipientTableState.load.fn(table)
-    assert table.recipients == [] and table.total == 0
+    own = await open_campaign_page(two_orgs["a"], two_orgs["campaign_id"])
+    assert own.header.found is True and own.header.name == "A社の請求"
+    assert len(own.table.recipients) == 1
 
-    own = _state(CampaignDetailState, two_orgs["a"], two_orgs["campaign_id"])
-    CampaignDetailState.load.fn(own)
-    assert own.found is True and own.name == "A社の請求"
-    own_table = _state(RecipientTableState, two_orgs["a"], two_orgs["campaign_id"])
-    RecipientTableState.load.fn(own_table)
-    assert len(own_table.recipients) == 1
+
+async def test_opening_the_campaign_page_loads_every_panel_in_one_event(app_module, session, two_orgs):
+    """One on_load event (issue 16 item 5): the header, the recipients table
+    (its first page), the funnel panel (this campaign, not the one of an
+    earlier visit in the tab), no upload or result of an earlier visit; the
+    send check follows in the background."""
+    from smspay_app.pages.campaigns import SendCheckState
+
+    page = OpenedCampaignPage(two_orgs["a"], two_orgs["campaign_id"])
+    page.funnel.selected = "999"  # the tab showed another campaign before
+    page.table.page = 3
+    page.importing.import_message, page.check.check_ok = "前回の取り込み結果", True
+    await page.reopen()
+    assert page.header.name == "A社の請求" and page.header.counts["recipients"] == "1"
+    assert page.table.page == 0 and [r["name"] for r in page.table.recipients] == ["山田"]
+    assert page.funnel.selected == str(two_orgs["campaign_id"]) and page.funnel.found is True
+    assert page.funnel.money["recipients"] == "1"
+    assert page.importing.import_message == "" and page.check.check_ok is False
+    assert page.followed_by == SendCheckState.run_check
 
 
 def test_other_organisation_cannot_send(app_module, session, two_orgs):
@@ -175,7 +189,9 @@ def test_signed_out_or_lacking_permission_the_page_handlers_refuse(app_module, s
     assert state.ok is False and state.message == auth.NotAllowed().text("ja")
 
 
-def test_the_campaign_tick_reloads_the_header_and_the_table_only_when_the_counts_move(app_module, session, two_orgs):
+async def test_the_campaign_tick_reloads_the_header_and_the_table_only_when_the_counts_move(
+    app_module, session, two_orgs
+):
     """The 2-second tick reloads the header's counters; the recipients table
     (its own substate) reloads only when the counts changed, the send check
     only when the status changed. Import and table data are not in the header."""
@@ -185,8 +201,7 @@ def test_the_campaign_tick_reloads_the_header_and_the_table_only_when_the_counts
     assert {"map_rows", "mapping"} <= set(ImportState.vars) and "check_lines" in SendCheckState.vars
 
     campaign_id = two_orgs["campaign_id"]
-    state = _state(CampaignDetailState, two_orgs["a"], campaign_id)
-    CampaignDetailState.load.fn(state)
+    state = (await open_campaign_page(two_orgs["a"], campaign_id)).header
     assert state.counts["recipients"] == "1"
     assert CampaignDetailState.tick.fn(state) == []
 
@@ -215,9 +230,8 @@ def test_the_editor_saves_a_campaign_with_an_amount_and_invoice_lines(app_module
     assert saved.amount_yen == 3000
 
 
-def test_account_error_pause_is_explained_on_the_campaign_page_and_dashboard(app_module, session, two_orgs):
+async def test_account_error_pause_is_explained_on_the_campaign_page_and_dashboard(app_module, session, two_orgs):
     from smspay_app.i18n import t
-    from smspay_app.pages.campaigns import CampaignDetailState
     from smspay_app.pages.dashboard import DashboardState
     from smspay_app.services import sending
 
@@ -228,8 +242,8 @@ def test_account_error_pause_is_explained_on_the_campaign_page_and_dashboard(app
     assert [c.id for c in paused] == [campaign.id]
     explanation = t("sending.paused.account_error", "ja")
     assert "再開" in explanation and "再開" not in t("sending.paused.account_error", "en")
-    page = _state(CampaignDetailState, two_orgs["a"], two_orgs["campaign_id"])
-    CampaignDetailState.load.fn(page)
+    opened = await open_campaign_page(two_orgs["a"], two_orgs["campaign_id"])
+    page = opened.header
     assert (page.status, page.paused_reason_text) == ("paused", explanation)
     dash = _state(DashboardState, two_orgs["a"])
     DashboardState.load.fn(dash)
@@ -241,6 +255,6 @@ def test_account_error_pause_is_explained_on_the_campaign_page_and_dashboard(app
     # Resumed by the operator: the explanation goes, the organisation sends again.
     sending.resume(session, session.get(Campaign, campaign.id))
     session.commit()
-    CampaignDetailState.load.fn(page)
+    await opened.reopen()
     DashboardState.load.fn(dash)
     assert (page.status, page.paused_reason_text, dash.sending_alert) == ("sending", "", "")

@@ -188,10 +188,12 @@ def test_owner_creates_organisation_and_invites_its_first_admin(settings, sessio
         installation.set_suspended(session, caller, org.id, True)
 
 
-def test_the_owner_reads_no_recipient_data_through_services_handlers_or_api(app_module, settings, session, live_server):
-    from smspay_app.pages.campaigns import CampaignDetailState, RecipientTableState
+async def test_the_owner_reads_no_recipient_data_through_services_handlers_or_api(
+    app_module, settings, session, live_server
+):
     from smspay_app.pages.recipients import RecipientDetailState, RecipientsState
     from smspay_app.pages.usage import UsageState
+    from tests.helpers import open_campaign_page
 
     owner_token, owner = _fresh_owner(session)
     org = installation.create_organisation(session, owner, name="A社", support_phone="0120-111-222")
@@ -207,12 +209,9 @@ def test_the_owner_reads_no_recipient_data_through_services_handlers_or_api(app_
     with pytest.raises(auth.NotAllowed):
         api_keys.create_key(session, owner, "mine", ["read"])
 
-    detail = _state(CampaignDetailState, owner_token, {"campaign_id": str(campaign.id)}, f"/campaigns/{campaign.id}")
-    CampaignDetailState.load.fn(detail)
-    assert detail.name == "" and detail.counts == {}
-    table = _state(RecipientTableState, owner_token, {"campaign_id": str(campaign.id)}, f"/campaigns/{campaign.id}")
-    RecipientTableState.load.fn(table)
-    assert table.recipients == [] and table.total == 0
+    opened = await open_campaign_page(owner_token, campaign.id)
+    assert opened.header.name == "" and opened.header.counts == {}
+    assert opened.table.recipients == [] and opened.table.total == 0
     search = _state(RecipientsState, owner_token)
     RecipientsState.load.fn(search)
     assert search.total == 0

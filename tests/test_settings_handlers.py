@@ -255,6 +255,31 @@ def test_language_switch_is_kept_on_the_user(session, pages):
     assert session.get(User, me.user_id).language == "en"
 
 
+async def test_a_navigation_resending_the_language_cookie_sends_no_translation_table(session, pages):
+    """At every client-side navigation the browser sends its cookies again
+    (Reflex's ``update_vars_internal``): the same language is no change, so
+    the delta carries neither ``tr`` (the whole translation table) nor the
+    vars that read the language (issue 16 item 5: 40 KB per page). A new
+    language still goes out with its table."""
+    from reflex.state import _apply_client_storage_vars
+
+    _, _, state = pages
+    root = rx.State(_reflex_internal_init=True)
+    app_state = root.get_substate(state.AppState.get_full_name().split("."))
+    cookie_var = f"{state.AppState.get_full_name()}.lang"
+    await _apply_client_storage_vars(root, {cookie_var: "en"})
+    assert "tr_rx_state_" in (await root._get_resolved_delta()).get(state.AppState.get_full_name(), {})
+    root._clean()
+
+    await _apply_client_storage_vars(root, {cookie_var: "en"})  # the navigation's resend
+    assert app_state.lang == "en" and "lang" not in app_state.dirty_vars
+    assert await root._get_resolved_delta() == {}
+
+    await _apply_client_storage_vars(root, {cookie_var: "ja"})  # another tab switched the language
+    delta = (await root._get_resolved_delta())[state.AppState.get_full_name()]
+    assert delta["tr_rx_state_"]["admin.nav.settings"] == "設定" and delta["lang_rx_state_"] == "ja"
+
+
 def test_login_state_sets_up_a_required_totp_and_hands_the_session_to_the_cookie(session, pages, live_server):
     """An organisation that requires TOTP: the password post leaves an
     ``enrol`` challenge in its HttpOnly cookie; the login page shows the

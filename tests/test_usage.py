@@ -155,12 +155,10 @@ def test_months_follow_the_organisation_time_zone_and_csv_is_neutralised(session
     assert "'=SUM(A1),2026-11,Twilio" in text and "'+danger" in text
 
 
-def test_the_campaign_page_says_why_the_cap_paused_it(settings, session):
-    import reflex as rx
-
+async def test_the_campaign_page_says_why_the_cap_paused_it(settings, session):
     import smspay_app.smspay_app  # noqa: F401  (registers the pages and their route args)
-    from smspay_app.pages.campaigns import CampaignDetailState
     from tests.factories import signed_in
+    from tests.helpers import open_campaign_page
 
     org = make_org(session, "上限表示", monthly_sms_cap=1)
     token, _ = signed_in(session, org, "admin")
@@ -172,12 +170,7 @@ def test_the_campaign_page_says_why_the_cap_paused_it(settings, session):
     session.commit()
     usage.claim_gate(session)  # the dispatcher's per-cycle check
     session.commit()
-    root = rx.State(_reflex_internal_init=True)
-    path = f"/campaigns/{campaign.id}"
-    root.router_data = root._update_router_vars({"query": {"campaign_id": str(campaign.id)}, "pathname": path}, {})
-    state = root.get_substate(CampaignDetailState.get_full_name().split("."))
-    state._bind_session(token)
-    CampaignDetailState.load.fn(state)
+    state = (await open_campaign_page(token, campaign.id)).header
     assert state.status == "paused" and state.paused_reason_text == t(usage.CAP_REASON, "ja")
 
 

@@ -4,8 +4,8 @@ progress and reminders. Its own state, refreshed every second from the
 maintained counters (a few small aggregates; never recipients).
 
 Used by the dashboard (campaign picked there) and includable on the campaign
-page: ``campaign_funnel_panel(follow_route=True)`` reads the page's
-``[campaign_id]``."""
+page: ``campaign_funnel_panel(on_campaign_page=True)``, loaded by that page's
+``open`` with the campaign of its route."""
 
 from __future__ import annotations
 
@@ -57,16 +57,12 @@ class FunnelPanelState(AppState):
             self.selected = str(campaign_id)
         return FunnelPanelState.tick
 
-    @rx.event
-    def follow_route(self):
-        """The campaign page's ``[campaign_id]``. While a client-side
-        navigation has not delivered the route yet (opened from the list),
-        the id is empty: keep what the page's own load selected instead of
-        showing "pick a campaign" (issue 15 item 3)."""
-        route_id = str(getattr(self, "campaign_id", "") or "")
-        if route_id:
-            self.selected = route_id
-        return FunnelPanelState.tick
+    def _show(self, caller: auth.Caller, campaign_id: int) -> None:
+        """The campaign page opened ``campaign_id`` (its ``open``, one event
+        with the page's other panels): show it now, without a round trip."""
+        if campaign_id:
+            self.selected = str(campaign_id)
+        self._refresh(caller)
 
     @rx.event
     def set_range(self, value: str | list[str]):
@@ -77,6 +73,9 @@ class FunnelPanelState(AppState):
     @rx.event
     @require("campaign.view", refused=quietly)
     def tick(self, _value=None, *, caller: auth.Caller):
+        self._refresh(caller)
+
+    def _refresh(self, caller: auth.Caller) -> None:
         cid = self._campaign_id()
         with session_scope() as session:
             figures = dashboard.campaign_figures(session, caller, cid) if cid else None
@@ -236,10 +235,10 @@ def progress_panel() -> rx.Component:
     )
 
 
-def campaign_funnel_panel(follow_route: bool = False) -> rx.Component:
+def campaign_funnel_panel(on_campaign_page: bool = False) -> rx.Component:
     """The live panel for ``FunnelPanelState.selected`` (or, with
-    ``follow_route``, the page's ``[campaign_id]``). On the campaign page
-    (``follow_route``) the page's header already shows the name, status and
+    ``on_campaign_page``, the page's ``[campaign_id]``). On the campaign page
+    (``on_campaign_page``) the page's header already shows the name, status and
     the one sending-progress panel: the panel shows only the money, the
     funnel and the series, so nothing is said twice (issue 15 item 4)."""
     reminders_button = rx.cond(
@@ -251,7 +250,7 @@ def campaign_funnel_panel(follow_route: bool = False) -> rx.Component:
     )
     title_row = (
         rx.hstack(rx.spacer(), reminders_button, width="100%")
-        if follow_route
+        if on_campaign_page
         else rx.hstack(
             rx.heading(FunnelPanelState.name, size="5", id="dash-campaign-name"),
             rx.badge(
@@ -270,7 +269,7 @@ def campaign_funnel_panel(follow_route: bool = False) -> rx.Component:
     # The campaign page's own cards show recipients and collected already.
     money_head = (
         []
-        if follow_route
+        if on_campaign_page
         else [
             _money_stat(
                 AppState.tr["funnel.recipients"], FunnelPanelState.money["recipients"], "gray", "dash-recipients"
@@ -316,7 +315,7 @@ def campaign_funnel_panel(follow_route: bool = False) -> rx.Component:
                     flex="3",
                     min_width="320px",
                 ),
-                rx.fragment() if follow_route else progress_panel(),
+                rx.fragment() if on_campaign_page else progress_panel(),
                 spacing="4",
                 width="100%",
                 wrap="wrap",
@@ -343,10 +342,13 @@ def campaign_funnel_panel(follow_route: bool = False) -> rx.Component:
         ),
         rx.callout(AppState.tr["dash.funnel.none"], icon="info", width="100%"),
     )
+    # On the campaign page the page's ``open`` loads the panel in the same
+    # event as the page's other panels; the dashboard loads it when shown.
+    loads = {} if on_campaign_page else {"on_mount": FunnelPanelState.tick}
     return rx.box(
         rx.moment(interval=1000, on_change=FunnelPanelState.tick, display="none"),
         body,
-        on_mount=FunnelPanelState.follow_route if follow_route else FunnelPanelState.tick,
         width="100%",
         id="campaign-funnel-panel",
+        **loads,
     )

@@ -28,17 +28,34 @@ from smspay_app.pages.campaigns.importing import ImportState, upload_card
 from smspay_app.pages.campaigns.recipients_table import RecipientTableState, recipients_card
 from smspay_app.pages.campaigns.send_check import SendCheckState, check_card
 from smspay_app.pages.campaigns.shared import status_badge
-from smspay_app.state import AppState
+from smspay_app.services import auth
+from smspay_app.state import AppState, require
 
-# Opening the page (or moving to another campaign in the same tab): every
-# panel loads its own part; the funnel panel follows the route's campaign.
-DETAIL_ON_LOAD = [
-    CampaignDetailState.load,
-    RecipientTableState.load,
-    ImportState.clear,
-    SendCheckState.clear,
-    FunnelPanelState.follow_route,
-]
+
+class CampaignPageState(AppState):
+    """What opening the page (or moving to another campaign in the same tab)
+    loads: every panel its own part, in ONE event."""
+
+    @rx.event
+    @require("campaign.view")
+    async def open(self, *, caller: auth.Caller):
+        """One state lock, one delta and one render in the browser for the
+        whole page (issue 16 item 5: it was five on_load handlers, each its
+        own round trip and render, and the funnel panel loaded three times).
+        The send check, which reads every recipient, follows in the
+        background."""
+        header = await self.get_state(CampaignDetailState)
+        header._open(caller)
+        (await self.get_state(RecipientTableState))._open(caller)
+        (await self.get_state(ImportState))._open(caller)
+        (await self.get_state(SendCheckState))._open()
+        # The live funnel shows this campaign, never the one of a previous
+        # visit (opened from the list; issue 15 item 3).
+        (await self.get_state(FunnelPanelState))._show(caller, header._campaign_id() if header.found else 0)
+        return SendCheckState.run_check
+
+
+DETAIL_ON_LOAD = [CampaignPageState.open]
 
 
 def campaign_detail_page() -> rx.Component:
@@ -81,7 +98,7 @@ def campaign_detail_page() -> rx.Component:
                 end_controls(),
                 rx.cond(s.status != "draft", progress_card()),
                 # --- slot: panels of other areas (funnel chart ...), one line each ---
-                rx.cond(s.status != "draft", campaign_funnel_panel(follow_route=True)),
+                rx.cond(s.status != "draft", campaign_funnel_panel(on_campaign_page=True)),
                 rx.cond(
                     s.status == "draft",
                     rx.flex(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from smspay_app.components.funnel import PROGRESS_KEYS, FunnelPanelState
+from smspay_app.components.funnel import PROGRESS_KEYS
 from smspay_app.components.layout import card, funnel_stats, stat
 from smspay_app.db import session_scope
 from smspay_app.domain.errors import Refused
@@ -47,16 +47,12 @@ class CampaignDetailState(AppState):
     def _campaign_id(self) -> int:
         return route_campaign_id(self)
 
-    @rx.event
-    @require("campaign.view")
-    def load(self, *, caller: auth.Caller):
+    def _open(self, caller: auth.Caller) -> None:
+        """The page opened (``CampaignPageState.open``): no message of another
+        visit, the header loaded."""
         self.action_message = ""
         self.confirm_cancel = False
         self._refresh(caller)
-        if self.found:
-            # The live funnel shows this campaign even when the route reached
-            # the panel late (opened from the list; issue 15 item 3).
-            return FunnelPanelState.select(str(self._campaign_id()))
 
     @rx.event
     @require("campaign.view", refused=quietly)

@@ -45,10 +45,9 @@ class ImportState(AppState):
     def import_percent(self) -> int:
         return int(100 * self.import_done / self.import_total) if self.import_total else 0
 
-    @rx.event
-    @require("campaign.view", refused=quietly)
-    def clear(self, *, caller: auth.Caller):
-        """On page load: no upload pending, no result of another visit shown."""
+    def _open(self, caller: auth.Caller) -> None:
+        """The page opened (``CampaignPageState.open``): no upload pending, no
+        result of another visit shown."""
         self.import_message = ""
         self.import_errors = []
         self.import_more = ""

@@ -23,9 +23,8 @@ class RecipientTableState(AppState):
     def _campaign_id(self) -> int:
         return route_campaign_id(self)
 
-    @rx.event
-    @require("campaign.view")
-    def load(self, *, caller: auth.Caller):
+    def _open(self, caller: auth.Caller) -> None:
+        """The page opened (``CampaignPageState.open``): its first page."""
         self.page = 0
         self._refresh(caller)
 

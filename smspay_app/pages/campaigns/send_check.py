@@ -29,13 +29,12 @@ class SendCheckState(AppState):
     def _campaign_id(self) -> int:
         return route_campaign_id(self)
 
-    @rx.event
-    def clear(self):
-        """On page load: nothing is sendable until the check has run."""
+    def _open(self) -> None:
+        """The page opened (``CampaignPageState.open``, which then runs the
+        check): nothing is sendable until the check has run."""
         self.check_ok = False
         self.check_lines, self.check_problems = [], []
         self.wait_text, self.confirm_lines = "", []
-        return SendCheckState.run_check
 
     @rx.event(background=True)
     @require("campaign.view", refused=quietly)
