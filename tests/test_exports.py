@@ -116,8 +116,11 @@ def test_local_time_formatter_matches_a_full_conversion_across_transitions(zone,
     off the minute), in any order."""
     from smspay_app.domain.formatting import local_time, local_time_formatter
 
-    fmt = local_time_formatter(zone)
+    fmt, stored_fmt = local_time_formatter(zone), local_time_formatter(zone)
     times = [start + timedelta(minutes=m, seconds=m % 60, microseconds=999_999 * (m % 2)) for m in range(0, 360)]
     for at in [*times, *reversed(times)]:
         assert fmt(at) == local_time(at, zone, seconds=True), at
-    assert fmt(None) == ""
+        # the text SQLite stores (read without parsing by the export), with and without microseconds
+        assert stored_fmt(at.isoformat(" ", "microseconds")) == local_time(at, zone, seconds=True), at
+        assert stored_fmt(at.isoformat(" ", "seconds")) == local_time(at, zone, seconds=True), at
+    assert fmt(None) == "" and stored_fmt(None) == ""

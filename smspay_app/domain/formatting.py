@@ -53,29 +53,51 @@ def local_time(at: datetime | None, timezone: str | None, *, seconds: bool = Fal
 _HOUR = timedelta(hours=1)
 
 
-def local_time_formatter(timezone: str | None) -> Callable[[datetime | None], str]:
+def local_time_formatter(timezone: str | None) -> Callable[[datetime | str | None], str]:
     """``local_time(at, timezone, seconds=True)`` for many values (an export's
     every timestamp): the zone's offset is looked up once per UTC hour and
     reused for every time in that hour; an hour with a change of offset in it
     (checked at both its ends) is converted value by value, so the result is
     the full conversion's in every zone (half-hour offsets, odd historical
-    ones, daylight saving)."""
+    ones, daylight saving).
+
+    A value may also be the text SQLite stores a naive UTC datetime as
+    (``2030-04-01 09:30:00.000000``, read without parsing it): in an hour
+    whose offset is whole hours, only the hour's text changes, so the local
+    text is the hour's (cached) and the minutes and seconds as stored."""
     tz = ZoneInfo(timezone or DEFAULT_TIMEZONE)
     offsets: dict[int, timedelta | None] = {}  # UTC hour (hours since year 1) -> its one offset
+    local_hours: dict[str, str | None] = {}  # stored UTC hour text -> local hour text (whole-hour offsets)
 
     def offset_of(at: datetime) -> timedelta:
         return at.replace(tzinfo=UTC).astimezone(tz).utcoffset() or timedelta(0)
 
-    def format_local(at: datetime | None) -> str:
-        if at is None:
-            return ""
+    def hour_offset(at: datetime) -> timedelta | None:
         hour = at.toordinal() * 24 + at.hour  # (datetime.replace costs 10x this)
         if hour in offsets:
-            offset = offsets[hour]
-        else:
-            start = at.replace(minute=0, second=0, microsecond=0)
-            first, last = offset_of(start), offset_of(start + _HOUR - timedelta(microseconds=1))
-            offset = offsets[hour] = first if first == last else None
+            return offsets[hour]
+        start = at.replace(minute=0, second=0, microsecond=0)
+        first, last = offset_of(start), offset_of(start + _HOUR - timedelta(microseconds=1))
+        offset = offsets[hour] = first if first == last else None
+        return offset
+
+    def local_hour(utc_hour: str) -> str | None:
+        start = datetime.fromisoformat(utc_hour + ":00:00")
+        offset = hour_offset(start)
+        if offset is None or offset % _HOUR:
+            return None
+        return (start + offset).isoformat(" ", "seconds")[:13]
+
+    def format_local(at: datetime | str | None) -> str:
+        if at is None:
+            return ""
+        if isinstance(at, str):
+            key = at[:13]
+            prefix = local_hours[key] if key in local_hours else local_hours.setdefault(key, local_hour(key))
+            if prefix is not None and len(at) >= 19 and at[13] == ":" and at[16] == ":":
+                return prefix + at[13:19]
+            at = datetime.fromisoformat(at)
+        offset = hour_offset(at)
         if offset is None:
             offset = offset_of(at)
         return (at + offset).isoformat(" ", "seconds")

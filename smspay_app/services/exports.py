@@ -20,6 +20,7 @@ import json
 import re
 from collections.abc import Iterator
 
+from sqlalchemy import String, type_coerce
 from sqlmodel import Session, select
 
 from smspay_app.domain import funnel
@@ -66,11 +67,14 @@ def header(lang: str) -> list[str]:
     ]
 
 
+_STORED_E164 = re.compile(r"\+\d{6,15}")
+
+
 def _e164(value: str) -> str:
     # A stored number is ``+`` and digits: a spreadsheet reads it as a number,
     # never a formula, and a program reads it as it is; anything else is
     # neutralised like every other cell.
-    return value if re.fullmatch(r"\+\d{6,15}", value or "") else neutralise(value)
+    return value if _STORED_E164.fullmatch(value or "") else neutralise(value)
 
 
 def prepare(session: Session, caller: Caller, campaign_id: int, encoding: str) -> tuple[Campaign, Organisation]:
@@ -129,8 +133,13 @@ def iter_rows(session: Session, campaign_id: int, timezone: str, lang: str) -> I
             text = status_texts[status] = neutralise(t(key, lang) if key in _CATALOG else status)
         return text
 
-    columns = [getattr(Recipient, c) for c in _EXPORT_COLUMNS]
     first_step = _EXPORT_COLUMNS.index(f"{STEP_COLUMNS[0]}_at")
+    # The timestamps as the database gives them: on SQLite the stored text,
+    # which ``local`` formats without parsing (a datetime elsewhere).
+    columns = [
+        type_coerce(getattr(Recipient, c), String) if c.endswith("_at") else getattr(Recipient, c)
+        for c in _EXPORT_COLUMNS
+    ]
     yield [neutralise(h) for h in header(lang)]
     last_id = 0
     while True:
