@@ -210,13 +210,17 @@ class AppState(rx.State):
     _bound_sid: str = ""
 
     def __setattr__(self, name: str, value: Any) -> None:
-        # At every client-side navigation the browser sends its cookies again
-        # (Reflex's ``update_vars_internal``), and assigning the same language
-        # would dirty ``lang``: ``tr`` (the whole translation table) and every
-        # var reading the language went to the browser again, a 40 KB delta per
-        # page (issue 16 item 5). An unchanged language is not a change.
-        if name == "lang" and type(self) is AppState and value == self.__dict__.get("lang", None):
-            return
+        # Assigning a var the value it holds is no change (issue 16 item 5).
+        # Reflex marks every assignment dirty and sends it, and the browser
+        # then renders again every component reading that state: the guard's
+        # user name at each page load re-rendered every translated text of
+        # the page, and the browser's resent language cookie at every
+        # client-side navigation (Reflex's ``update_vars_internal``) sent
+        # ``tr``, the whole translation table (40 KB), again.
+        if not name.startswith("_") and name in self.__dict__ and name in type(self).__fields__:
+            current = self.__dict__[name]
+            if type(current) is type(value) and current == value:
+                return
         super().__setattr__(name, value)
 
     def _current_sid(self) -> str:
