@@ -143,8 +143,10 @@ app.add_page(usage_page, route="/usage", title="smspay | 利用量 / Usage", on_
 
 
 def _register_background_work() -> None:
+    from smspay_app.web.app import freeze_start_up_objects
     from smspay_app.worker import run_in_app
 
+    app.register_lifespan_task(freeze_start_up_objects)  # after the pages are compiled
     app.register_lifespan_task(run_in_app)
 
 

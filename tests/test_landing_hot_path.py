@@ -4,8 +4,13 @@ their own visit row is committed, and they share commits (group commit)."""
 
 from __future__ import annotations
 
+import json
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 from sqlalchemy import event
 
@@ -76,3 +81,100 @@ def test_the_unknown_page_is_the_same_page_each_time_and_keeps_its_headers(live_
         assert response.headers["referrer-policy"] == "no-referrer"
         assert len([k for k, _ in response.headers.multi_items() if k == "x-frame-options"]) == 1
     assert recipient_web._unknown_html  # rendered once per language
+
+
+def test_visits_of_a_group_commit_are_one_insert_with_the_rows_one_at_a_time_would_write(session):
+    """``record_visits`` (the group commit's writer) writes what ``record_visit``
+    writes through the ORM, for many GETs in one executemany, and still skips
+    a visit seen within the de-duplication window."""
+    from sqlmodel import select
+
+    from smspay_app.models import TimelineEvent
+
+    journey.reset_visit_dedup()
+    journeys = [make_journey(session, phone=f"+8190{20_000_000 + i:08d}") for i in range(4)]
+    session.commit()
+    with get_engine().connect() as connection:
+        views = [journey.load_view(connection, j.token) for j in journeys]
+    orm_ctx = journey.load_context(session, journeys[0].token)
+    assert journey.record_visit(session, orm_ctx, ua_class="feature_phone", method="GET", state="ok") == "visit"
+    session.commit()
+    inserts: list[tuple[str, bool]] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.startswith("INSERT"):
+            inserts.append((statement, executemany))
+
+    event.listen(get_engine(), "before_cursor_execute", seen)
+    try:
+        with get_engine().connect() as connection:
+            visits = [(ctx, "smartphone", "GET", "ok") for ctx in views]
+            visits.append((views[0], "feature_phone", "GET", "ok"))  # recorded above: deduplicated
+            visits.append((views[1], "preview", "GET", "ok"))
+            assert journey.record_visits(connection, visits) == 5
+            connection.commit()
+    finally:
+        event.remove(get_engine(), "before_cursor_execute", seen)
+    assert len(inserts) == 1 and inserts[0][1] and "timelineevent" in inserts[0][0]
+    rows = session.exec(select(TimelineEvent).order_by(TimelineEvent.id)).all()
+    visits_written = [r for r in rows if r.kind in ("visit", "preview")]
+    assert [(r.recipient_id, r.kind) for r in visits_written] == [
+        (journeys[0].recipient_id, "visit"),  # the ORM's
+        *[(j.recipient_id, "visit") for j in journeys],
+        (journeys[1].recipient_id, "preview"),
+    ]
+    orm, core = visits_written[0], visits_written[1]
+    assert (orm.organisation_id, orm.campaign_id) == (core.organisation_id, core.campaign_id)
+    assert json.loads(orm.detail) == {
+        "link_id": views[0].link.id,
+        "ua": "feature_phone",
+        "method": "GET",
+        "state": "ok",
+    }
+    assert json.loads(core.detail) == {"link_id": views[0].link.id, "ua": "smartphone", "method": "GET", "state": "ok"}
+    assert orm.at is not None and core.at is not None
+
+
+def test_the_probe_cookie_is_the_header_starlette_would_write_and_only_for_a_browser_without_it(live_server, session):
+    from starlette.responses import Response
+
+    j = make_journey(session)
+    session.commit()
+    expected = Response()
+    expected.set_cookie(
+        recipient_web.PROBE_COOKIE, "1", max_age=3600, path="/l/", httponly=True, samesite="lax", secure=False
+    )
+    with live_server.client(headers={"User-Agent": BROWSER_UA}) as client:
+        first = client.get(f"/l/{j.token}")
+        again = client.get(f"/l/{j.token}")  # the client sends the cookie back
+    assert first.status_code == again.status_code == 200
+    assert first.headers.get_list("set-cookie") == [expected.headers["set-cookie"]]
+    assert "set-cookie" not in again.headers
+    secure = recipient_web._probe_set_cookie(True)[1].decode()
+    assert secure == expected.headers["set-cookie"] + "; Secure"
+
+
+def test_serving_the_web_app_moves_the_start_up_objects_out_of_the_collectors_reach():
+    """``build_web_app`` served alone (its lifespan) freezes the objects alive
+    at start-up once, so a full collection no longer scans them; the Reflex
+    app registers the same step as a lifespan task. A fresh interpreter: this
+    test process may have frozen already."""
+    code = (
+        "import gc\n"
+        "from starlette.testclient import TestClient\n"
+        "from smspay_app.web.app import build_web_app\n"
+        "before = gc.get_freeze_count()\n"
+        "with TestClient(build_web_app()):\n"
+        "    during = gc.get_freeze_count()\n"
+        "with TestClient(build_web_app()):\n"
+        "    again = gc.get_freeze_count()\n"
+        "print(before, during, again)\n"
+    )
+    env = dict(os.environ, SMSPAY_DATABASE_URL=get_engine().url.render_as_string(hide_password=False))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    before, during, again = map(int, out.stdout.split())
+    assert before == 0 and during > 10_000
+    assert again < during + 10_000  # once per process, not once per app
+    source = (Path(__file__).resolve().parent.parent / "smspay_app" / "smspay_app.py").read_text()
+    assert "app.register_lifespan_task(freeze_start_up_objects)" in source

@@ -32,6 +32,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 
 from sqlalchemy import update
 from sqlmodel import Session, select
@@ -70,6 +71,7 @@ __all__ = [
     "load_view",
     "link_state",
     "record_visit",
+    "record_visits",
     "record_click",
     "verify_answers",
     "hold_link",
@@ -161,11 +163,14 @@ def reset_visit_dedup() -> None:
     visit_limiter.clear()
 
 
+def _visit_kind(method: str, ua_class: str) -> str:
+    return "preview" if method == "HEAD" or ua_class == "preview" else "visit"
+
+
 def visit_needs_recording(ctx: LinkContext, *, ua_class: str, method: str, state: str) -> bool:
     """False when the same kind of visit of this link was recorded within
     ``VISIT_DEDUP_SECONDS`` (marks it as recorded otherwise)."""
-    kind = "preview" if method == "HEAD" or ua_class == "preview" else "visit"
-    return not _seen_recently((ctx.link.id, kind, ua_class, method, state))
+    return not _seen_recently((ctx.link.id, _visit_kind(method, ua_class), ua_class, method, state))
 
 
 def record_visit(
@@ -181,28 +186,51 @@ def record_visit(
     click, never consumes anything. Works with an ORM session or a Core
     connection (the light GET path; the caller commits). Returns the kind recorded
     (None when deduplicated)."""
-    kind = "preview" if method == "HEAD" or ua_class == "preview" else "visit"
+    kind = _visit_kind(method, ua_class)
+    if not isinstance(session_or_connection, Session):
+        recorded = record_visits(session_or_connection, [(ctx, ua_class, method, state)], dedup=dedup)
+        return kind if recorded else None
     if dedup and _seen_recently((ctx.link.id, kind, ua_class, method, state)):
         return None
     detail = {"link_id": ctx.link.id, "ua": ua_class, "method": method, "state": state}
-    if isinstance(session_or_connection, Session):
-        timeline.record(session_or_connection, ctx.recipient, kind, detail=detail)
-        return kind
+    timeline.record(session_or_connection, ctx.recipient, kind, detail=detail)
+    return kind
+
+
+def record_visits(connection, visits: list[tuple[LinkContext, str, str, str]], *, dedup: bool = True) -> int:
+    """``record_visit`` for several GETs ``(ctx, ua_class, method, state)`` on a
+    Core connection, in one ``executemany`` of one statement built once (the
+    landing GET's group commit: building an ``insert().values()`` per visit
+    cost more than the database did; issue 16, item 2). The caller commits.
+    Returns how many were recorded."""
+    rows = []
+    for ctx, ua_class, method, state in visits:
+        kind = _visit_kind(method, ua_class)
+        if dedup and _seen_recently((ctx.link.id, kind, ua_class, method, state)):
+            continue
+        recipient = ctx.recipient
+        rows.append(
+            {
+                "organisation_id": recipient.organisation_id,
+                "campaign_id": recipient.campaign_id,
+                "recipient_id": recipient.id,
+                "kind": kind,
+                "at": utcnow(),
+                "detail": json.dumps({"link_id": ctx.link.id, "ua": ua_class, "method": method, "state": state}),
+            }
+        )
+    if rows:
+        connection.execute(_visit_insert(), rows)
+    return len(rows)
+
+
+@cache
+def _visit_insert():
     from sqlalchemy import insert
 
     from smspay_app.models import TimelineEvent
 
-    session_or_connection.execute(
-        insert(TimelineEvent.__table__).values(
-            organisation_id=ctx.recipient.organisation_id,
-            campaign_id=ctx.recipient.campaign_id,
-            recipient_id=ctx.recipient.id,
-            kind=kind,
-            at=utcnow(),
-            detail=json.dumps(detail),
-        )
-    )
-    return kind
+    return insert(TimelineEvent.__table__)
 
 
 def load_view(connection, token: str) -> LinkContext | None:
