@@ -193,7 +193,7 @@ def main() -> None:
         return f"{trivial['rps']:.0f} req/s, {trivial['cpu_us']:.0f} µs/req ({baseline_path})"
 
     def p99(page: str) -> float:
-        """The median round's p99 of ``page``."""
+        """The median of the rounds' p99 of ``page``."""
         values = sorted(r[page]["p99"] for r in rounds)
         return values[len(values) // 2]
 
