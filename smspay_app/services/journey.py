@@ -32,9 +32,8 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlmodel import Session, select
 
 from smspay_app.domain.clock import utcnow
@@ -48,6 +47,7 @@ from smspay_app.models import (
     Organisation,
     Payment,
     Recipient,
+    TimelineEvent,
 )
 from smspay_app.services import timeline
 from smspay_app.services.links import end_sessions, find_link_context
@@ -163,14 +163,18 @@ def reset_visit_dedup() -> None:
     visit_limiter.clear()
 
 
-def _visit_kind(method: str, ua_class: str) -> str:
-    return "preview" if method == "HEAD" or ua_class == "preview" else "visit"
+def _visit(ctx: LinkContext, ua_class: str, method: str, state: str) -> tuple[str, tuple, dict]:
+    """A GET/HEAD's timeline kind (``preview`` or ``visit``), its
+    de-duplication key and its event's detail: the one place they are made."""
+    kind = "preview" if method == "HEAD" or ua_class == "preview" else "visit"
+    key = (ctx.link.id, kind, ua_class, method, state)
+    return kind, key, {"link_id": ctx.link.id, "ua": ua_class, "method": method, "state": state}
 
 
 def visit_needs_recording(ctx: LinkContext, *, ua_class: str, method: str, state: str) -> bool:
     """False when the same kind of visit of this link was recorded within
     ``VISIT_DEDUP_SECONDS`` (marks it as recorded otherwise)."""
-    return not _seen_recently((ctx.link.id, _visit_kind(method, ua_class), ua_class, method, state))
+    return not _seen_recently(_visit(ctx, ua_class, method, state)[1])
 
 
 def record_visit(
@@ -186,13 +190,12 @@ def record_visit(
     click, never consumes anything. Works with an ORM session or a Core
     connection (the light GET path; the caller commits). Returns the kind recorded
     (None when deduplicated)."""
-    kind = _visit_kind(method, ua_class)
+    kind, key, detail = _visit(ctx, ua_class, method, state)
     if not isinstance(session_or_connection, Session):
         recorded = record_visits(session_or_connection, [(ctx, ua_class, method, state)], dedup=dedup)
         return kind if recorded else None
-    if dedup and _seen_recently((ctx.link.id, kind, ua_class, method, state)):
+    if dedup and _seen_recently(key):
         return None
-    detail = {"link_id": ctx.link.id, "ua": ua_class, "method": method, "state": state}
     timeline.record(session_or_connection, ctx.recipient, kind, detail=detail)
     return kind
 
@@ -205,8 +208,8 @@ def record_visits(connection, visits: list[tuple[LinkContext, str, str, str]], *
     Returns how many were recorded."""
     rows = []
     for ctx, ua_class, method, state in visits:
-        kind = _visit_kind(method, ua_class)
-        if dedup and _seen_recently((ctx.link.id, kind, ua_class, method, state)):
+        kind, key, detail = _visit(ctx, ua_class, method, state)
+        if dedup and _seen_recently(key):
             continue
         recipient = ctx.recipient
         rows.append(
@@ -216,21 +219,15 @@ def record_visits(connection, visits: list[tuple[LinkContext, str, str, str]], *
                 "recipient_id": recipient.id,
                 "kind": kind,
                 "at": utcnow(),
-                "detail": json.dumps({"link_id": ctx.link.id, "ua": ua_class, "method": method, "state": state}),
+                "detail": json.dumps(detail),
             }
         )
     if rows:
-        connection.execute(_visit_insert(), rows)
+        connection.execute(_VISIT_INSERT, rows)
     return len(rows)
 
 
-@cache
-def _visit_insert():
-    from sqlalchemy import insert
-
-    from smspay_app.models import TimelineEvent
-
-    return insert(TimelineEvent.__table__)
+_VISIT_INSERT = insert(TimelineEvent.__table__)
 
 
 def load_view(connection, token: str) -> LinkContext | None:
