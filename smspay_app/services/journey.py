@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, update
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from smspay_app.domain.clock import utcnow
@@ -47,7 +47,6 @@ from smspay_app.models import (
     Organisation,
     Payment,
     Recipient,
-    TimelineEvent,
 )
 from smspay_app.services import timeline
 from smspay_app.services.links import end_sessions, find_link_context
@@ -223,11 +222,8 @@ def record_visits(connection, visits: list[tuple[LinkContext, str, str, str]], *
             }
         )
     if rows:
-        connection.execute(_VISIT_INSERT, rows)
+        connection.execute(timeline.EVENT_INSERT, rows)
     return len(rows)
-
-
-_VISIT_INSERT = insert(TimelineEvent.__table__)
 
 
 def load_view(connection, token: str) -> LinkContext | None:

@@ -63,10 +63,10 @@ def template_for(campaign: Campaign, kind: str = "initial") -> str:
     return campaign.sms_template
 
 
-# ``session.info[PROVIDER_NAMES] = {}``: opt_out_note looks each (organisation,
-# campaign's pick) provider up once for the session (the dispatcher renders a
-# batch in one).
-PROVIDER_NAMES = "sms_message.provider_names"
+# ``session.info[OPT_OUT_NOTES] = {}``: opt_out_note works each (organisation,
+# campaign's pick of connection) note out once for the session (the dispatcher
+# renders a batch in one).
+OPT_OUT_NOTES = "sms_message.opt_out_notes"
 
 
 def opt_out_note(organisation: Organisation | None, campaign: Campaign | None = None) -> str:
@@ -77,6 +77,13 @@ def opt_out_note(organisation: Organisation | None, campaign: Campaign | None = 
     SMS connection decides (else the organisation's default)."""
     from sqlalchemy.orm import object_session
 
+    session = object_session(organisation) if organisation is not None else None
+    notes = None
+    if session is not None and organisation is not None and organisation.id is not None:
+        notes = session.info.get(OPT_OUT_NOTES)
+        key = (organisation.id, campaign.sms_connection_id if campaign is not None else None)
+        if notes is not None and (note := notes.get(key)) is not None:
+            return note
     from smspay_app.i18n import t
     from smspay_app.providers.sms.base import capabilities_for
     from smspay_app.services import connections
@@ -84,19 +91,13 @@ def opt_out_note(organisation: Organisation | None, campaign: Campaign | None = 
 
     country = (organisation.default_region if organisation else "") or "JP"
     provider = get_settings().sms_provider
-    session = object_session(organisation) if organisation is not None else None
     if session is not None and organisation is not None and organisation.id is not None:
         # The organisation's own SMS connection, when it has one (Karaden: no replies).
-        # A session that renders many (the dispatcher's claim) keeps a cache in its info.
-        names = session.info.get(PROVIDER_NAMES)
-        key = (organisation.id, campaign.sms_connection_id if campaign is not None else None)
-        if names is None:
-            provider = connections.sms_provider_name(session, organisation.id, campaign)
-        elif (provider := names.get(key)) is None:
-            provider = names[key] = connections.sms_provider_name(session, organisation.id, campaign)
-    if capabilities_for(provider, country).two_way:
-        return ""
-    return "\n" + t("recipient.optout_sms_note", "ja")
+        provider = connections.sms_provider_name(session, organisation.id, campaign)
+    note = "" if capabilities_for(provider, country).two_way else "\n" + t("recipient.optout_sms_note", "ja")
+    if notes is not None:
+        notes[key] = note
+    return note
 
 
 def render(

@@ -84,14 +84,22 @@ LEGACY_KINDS: tuple[str, ...] = ("reminder", "link_reissued", "cancelled_by_api"
 # session.info key: the rows ``record`` holds back inside ``batch`` (see there).
 _BATCH = "timeline_batch"
 
+# The one insert of timeline rows given as dicts (``batch``, the landing's
+# visits in ``journey.record_visits``): Core, built once. An ORM-enabled
+# ``insert(TimelineEvent)`` with a list of dicts goes through the ORM's bulk
+# path (a flush first, then per-row mapping), which cost several times the
+# database's own work (issue 16, item 4).
+EVENT_INSERT = insert(TimelineEvent.__table__)
+
 
 @contextmanager
 def batch(session: Session) -> Iterator[None]:
     """Inside the block, ``record`` keeps the events' rows and they are inserted
-    in one statement when the block ends (the dispatcher records a whole batch
-    of SMS outcomes: building one ORM object per event cost about a third of
-    its recording time). Funnel steps and webhooks still happen at once; only
-    a query for the block's own events would not see them before the end."""
+    in one ``executemany`` of ``EVENT_INSERT`` when the block ends (the
+    dispatcher records a whole batch of SMS outcomes: building one ORM object
+    per event cost about a third of its recording time). Funnel steps and
+    webhooks still happen at once; only a query for the block's own events
+    would not see them before the end."""
     if _BATCH in session.info:
         yield
         return
@@ -100,7 +108,7 @@ def batch(session: Session) -> Iterator[None]:
     try:
         yield
         if rows:
-            session.execute(insert(TimelineEvent), rows)
+            session.connection().execute(EVENT_INSERT, rows)
     finally:
         session.info.pop(_BATCH, None)
 

@@ -63,7 +63,7 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import bindparam, func, insert, update
 from sqlmodel import Session, select
 
 from smspay_app.db import get_engine, session_scope
@@ -100,6 +100,11 @@ _LINK_DEFAULTS = {
     and f.default_factory is None
     and not type(f.default).__name__.startswith("Pydantic")
 }
+
+
+# The links a claim issues, inserted in one executemany (Core: the ORM's bulk
+# path for a list of dicts cost more than the database's work).
+_LINK_INSERT = insert(Link.__table__)
 
 
 @dataclass
@@ -330,16 +335,28 @@ class Dispatcher:
         }
         jobs: list[Job] = []
         base = self.settings.public_base_url
-        s.info[sms_message.PROVIDER_NAMES] = {}  # one connection look-up per organisation, not per SMS
+        s.info[sms_message.OPT_OUT_NOTES] = {}  # one connection look-up per organisation, not per SMS
         revoke_live_links(s, [a.recipient_id for a in attempts], "replaced", now)
         routes: dict[int, connections.SmsSpec] = {}
+        # Per campaign: when its quiet hours end if they are on now, and when
+        # they next begin (the same for every attempt of the batch).
+        windows: dict[int, tuple[datetime | None, datetime | None]] = {}
+        # (connection id, provider name) -> the attempts sent through it: one
+        # UPDATE per route at the end, not an ORM flush of every attempt.
+        routed: dict[tuple[int | None, str], list[int]] = {}
         self._new_links: list[dict] = []
         for attempt in attempts:
             recipient = recipients[attempt.recipient_id]
             campaign = campaigns[attempt.campaign_id]
             org = orgs[attempt.organisation_id]
-            start, end = quiet_hours.effective_window(org, campaign)
-            opens = quiet_hours.quiet_until(now, org.timezone, start, end)
+            window = windows.get(campaign.id)
+            if window is None:
+                start, end = quiet_hours.effective_window(org, campaign)
+                window = windows[campaign.id] = (
+                    quiet_hours.quiet_until(now, org.timezone, start, end),
+                    quiet_hours.next_quiet_start(now, org.timezone, start, end),
+                )
+            opens, quiet_starts = window
             if opens is not None and not attempt.ignore_quiet_hours:
                 attempt_machine.hold(attempt, until=opens)
                 s.add(attempt)
@@ -380,9 +397,7 @@ class Dispatcher:
                 self._new_links.pop()
                 self._fail(s, attempt, recipient, now, "carrier_cap", f"{len(body)} > {cap} characters")
                 continue
-            attempt.sms_connection_id = spec.connection_id
-            attempt.provider = self.providers.get(spec).name
-            s.add(attempt)
+            routed.setdefault((spec.connection_id, self.providers.get(spec).name), []).append(attempt.id)
             if spec.connection_id is None:
                 callback = f"{base}/webhooks/twilio/status?ref={attempt.idempotency_key}"
             else:
@@ -400,15 +415,21 @@ class Dispatcher:
                         status_callback=callback,
                         reference=attempt.idempotency_key,
                         # The provider may hold it in its queue: never past the next quiet hours.
-                        limited_at=None
-                        if attempt.ignore_quiet_hours
-                        else quiet_hours.next_quiet_start(now, org.timezone, start, end),
+                        limited_at=None if attempt.ignore_quiet_hours else quiet_starts,
                     ),
                     spec=spec,
                 )
             )
+        for (connection_id, provider_name), ids in routed.items():
+            s.exec(
+                update(SendAttempt)
+                .where(SendAttempt.id.in_(ids))
+                .values(sms_connection_id=connection_id, provider=provider_name)
+                # The loaded attempts are not read again: no evaluation over the session's objects.
+                .execution_options(synchronize_session=False)
+            )
         if self._new_links:
-            s.exec(insert(Link), params=self._new_links)
+            s.connection().execute(_LINK_INSERT, self._new_links)
         return jobs
 
     def _issue_link(self, recipient: Recipient, lifetime_hours: int, now: datetime) -> str:
@@ -487,12 +508,24 @@ class Dispatcher:
         with session_scope() as s, timeline.batch(s):
             ids = [o.job.attempt_id for o in outcomes]
             sending.lock_attempts(s, ids)  # a callback may have moved them while the provider answered
-            attempts = {a.id: a for a in s.exec(select(SendAttempt).where(SendAttempt.id.in_(ids)))}
             recipients = {
                 r.id: r
                 for r in s.exec(select(Recipient).where(Recipient.id.in_([o.job.recipient_id for o in outcomes])))
             }
-            for outcome in outcomes:
+            # Most outcomes are plain acceptances: recorded in bulk, without an ORM attempt each.
+            plain = [o for o in outcomes if o.message is not None and _plain_acceptance(o.message)]
+            if plain:
+                self._record_acceptances(s, plain, recipients, now)
+            rest = [o for o in outcomes if o.message is None or not _plain_acceptance(o.message)]
+            attempts = (
+                {
+                    a.id: a
+                    for a in s.exec(select(SendAttempt).where(SendAttempt.id.in_([o.job.attempt_id for o in rest])))
+                }
+                if rest
+                else {}
+            )
+            for outcome in rest:
                 attempt = attempts[outcome.job.attempt_id]
                 recipient = recipients[outcome.job.recipient_id]
                 if outcome.message is not None:
@@ -542,6 +575,21 @@ class Dispatcher:
                 )
 
     def _accepted(self, s, attempt: SendAttempt, recipient: Recipient, message: ProviderMessage, now) -> None:
+        """The provider took the message (its answer to the send, or
+        reconciliation found it): the attempt is accepted, with the status the
+        answer reports when that is further on."""
+        self._accept(s, attempt, recipient, message, now)
+        s.add(attempt)
+        if not _plain_acceptance(message):
+            sending.apply_provider_status(
+                s, attempt, message.status, error_code=message.error_code, at=now, source="send"
+            )
+
+    def _accept(
+        self, s, attempt: SendAttempt | _AttemptCopy, recipient: Recipient, message: ProviderMessage, now
+    ) -> None:
+        """The acceptance itself, on any object with the attempt's columns (an
+        ORM attempt, or ``_record_acceptances``' copies); the caller persists it."""
         if attempt.provider_message_id is None:
             attempt.provider_message_id = message.sid
         if message.num_segments:
@@ -553,11 +601,35 @@ class Dispatcher:
             timeline.record(s, recipient, "sms_accepted", at=now, detail={"attempt_id": attempt.id, "sid": message.sid})
             if attempt.kind == "reminder":
                 timeline.record(s, recipient, "reminder_sent", at=now, detail={"attempt_id": attempt.id})
-        s.add(attempt)
-        if message.status and attempt_machine.PROVIDER_STATUS.get(message.status, "accepted") != "accepted":
-            sending.apply_provider_status(
-                s, attempt, message.status, error_code=message.error_code, at=now, source="send"
+
+    def _record_acceptances(
+        self, s: Session, outcomes: list[Outcome], recipients: dict[int, Recipient], now: datetime
+    ) -> None:
+        """``_accepted`` for a batch of plain acceptances (the provider's answer
+        reports nothing beyond ``accepted``), the common outcome: the attempts
+        are read as rows, changed by the same ``_accept`` and written back in
+        one ``executemany``. Building, tracking and flushing an ORM object per
+        attempt cost more than the rest of the recording did (issue 16, item 4)."""
+        table = SendAttempt.__table__
+        connection = s.connection()
+        rows = connection.execute(
+            select(*(table.c[name] for name in _ACCEPTANCE_READS)).where(
+                table.c.id.in_([o.job.attempt_id for o in outcomes])
             )
+        )
+        attempts = {row.id: _AttemptCopy(**row._mapping) for row in rows}
+        for outcome in outcomes:
+            assert outcome.message is not None
+            self._accept(
+                s, attempts[outcome.job.attempt_id], recipients[outcome.job.recipient_id], outcome.message, now
+            )
+        connection.execute(
+            _ACCEPTANCE_UPDATE,
+            [
+                {"attempt_id": a.id, **{name: getattr(a, name) for name in _ACCEPTANCE_WRITES}}
+                for a in attempts.values()
+            ],
+        )
 
     # -------------------------------------------------------- reconciliation
 
@@ -683,6 +755,41 @@ class Dispatcher:
         s.add(attempt)
         timeline.record(s, recipient, "sms_unknown", at=now, detail={"attempt_id": attempt.id})
         log.warning("attempt %s outcome unknown; flagged for the operator", attempt.id)
+
+
+def _plain_acceptance(message: ProviderMessage) -> bool:
+    """The provider's answer to a send reports the message taken and nothing
+    further (no ``sent``/``delivered``/``failed`` yet)."""
+    return not message.status or attempt_machine.PROVIDER_STATUS.get(message.status, "accepted") == "accepted"
+
+
+class _AttemptCopy:
+    """A send attempt's columns read as a row, changed by the state machine
+    like the ORM object would be (``_record_acceptances``)."""
+
+    def __init__(self, **columns):
+        self.__dict__.update(columns)
+
+
+# What ``_accept`` reads and writes of an attempt (domain.attempts.accept and
+# the provider's message id, segments and name).
+_ACCEPTANCE_WRITES = (
+    "status",
+    "accepted_at",
+    "lease_owner",
+    "lease_expires_at",
+    "error_code",
+    "error_message",
+    "provider_message_id",
+    "segments",
+    "provider",
+)
+_ACCEPTANCE_READS = ("id", "kind", *_ACCEPTANCE_WRITES)
+_ACCEPTANCE_UPDATE = (
+    update(SendAttempt.__table__)
+    .where(SendAttempt.__table__.c.id == bindparam("attempt_id"))
+    .values({name: bindparam(name) for name in _ACCEPTANCE_WRITES})
+)
 
 
 def record_provider_carrier(s: Session, recipient: Recipient | None, message: ProviderMessage, now: datetime) -> None:
