@@ -302,7 +302,11 @@ def _postgresql(args, sim_base: str, sim_pid: int, workers: int, n: int) -> tupl
         get_settings.cache_clear()
         db.engine_for.cache_clear()
         upgrade_database()
-        env = dict(os.environ, SMSPAY_WORKER_POLL_SECONDS="0.05")
+        # The workers as deployed: every job's idle poll at the settings' default
+        # (``worker_poll_seconds``; the rate is read from the database's
+        # timestamps, so an idle worker's wait for its next poll is not counted,
+        # but its polls' CPU is).
+        env = dict(os.environ)
         cmd = [sys.executable, "-m", "smspay_app.worker", "--batch-size", str(args.batch)]
         procs = [
             subprocess.Popen(
