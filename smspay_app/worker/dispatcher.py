@@ -62,6 +62,7 @@ import uuid
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 from sqlalchemy import bindparam, func, insert, update
 from sqlmodel import Session, select
@@ -513,17 +514,15 @@ class Dispatcher:
                 for r in s.exec(select(Recipient).where(Recipient.id.in_([o.job.recipient_id for o in outcomes])))
             }
             # Most outcomes are plain acceptances: recorded in bulk, without an ORM attempt each.
-            plain = [o for o in outcomes if o.message is not None and _plain_acceptance(o.message)]
+            plain: list[Outcome] = []
+            rest: list[Outcome] = []
+            for outcome in outcomes:
+                (plain if outcome.message is not None and _plain_acceptance(outcome.message) else rest).append(outcome)
             if plain:
                 self._record_acceptances(s, plain, recipients, now)
-            rest = [o for o in outcomes if o.message is None or not _plain_acceptance(o.message)]
+            rest_ids = [o.job.attempt_id for o in rest]
             attempts = (
-                {
-                    a.id: a
-                    for a in s.exec(select(SendAttempt).where(SendAttempt.id.in_([o.job.attempt_id for o in rest])))
-                }
-                if rest
-                else {}
+                {a.id: a for a in s.exec(select(SendAttempt).where(SendAttempt.id.in_(rest_ids)))} if rest else {}
             )
             for outcome in rest:
                 attempt = attempts[outcome.job.attempt_id]
@@ -763,12 +762,9 @@ def _plain_acceptance(message: ProviderMessage) -> bool:
     return not message.status or attempt_machine.PROVIDER_STATUS.get(message.status, "accepted") == "accepted"
 
 
-class _AttemptCopy:
+class _AttemptCopy(SimpleNamespace):
     """A send attempt's columns read as a row, changed by the state machine
     like the ORM object would be (``_record_acceptances``)."""
-
-    def __init__(self, **columns):
-        self.__dict__.update(columns)
 
 
 # What ``_accept`` reads and writes of an attempt (domain.attempts.accept and
