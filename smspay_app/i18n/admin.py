@@ -182,6 +182,7 @@ MESSAGES = {
     },
     # campaign page
     "detail.back": {"ja": "← キャンペーン一覧", "en": "← All campaigns"},
+    "detail.opening": {"ja": "キャンペーンを読み込んでいます…", "en": "Loading the campaign…"},
     "detail.send": {"ja": "送信する", "en": "Send"},
     "detail.send_confirm": {"ja": "{count}件に送信します", "en": "Send to {count} recipients"},
     "detail.sending_started": {"ja": "送信を開始しました（{count}件）。", "en": "Sending started: {count} SMS."},

@@ -305,3 +305,52 @@ def test_issue_15_walkthrough(app_server, browser):
     expect(inbox.locator("body")).not_to_contain_text("Dear ")
     page.screenshot(path=str(ARTIFACTS / "console-campaign-en.png"), full_page=True)
     context.close()
+
+
+def test_a_campaign_opened_from_the_list_never_shows_the_one_before(app_server, browser):
+    """Issue 16 item 5: moving to another campaign in the same tab shows that
+    campaign or that it is loading, never the previous campaign's panels (the
+    page kept the previous one's state until its load reached the server: its
+    name, counts and buttons were on screen, and rendered, first); the list
+    has the campaign page's code fetched before the click."""
+    from sqlmodel import select
+
+    from smspay_app.models import Campaign, Organisation
+    from smspay_app.services import stats
+
+    names = ("切替確認キャンペーン A", "切替確認キャンペーン B")
+    with app_server.session() as s:
+        org = s.exec(select(Organisation).order_by(Organisation.id)).first()
+        for name in names:
+            campaign = Campaign(organisation_id=org.id, name=name, status="sending", amount_yen=1000)
+            s.add(campaign)
+            s.flush()
+            stats.rebuild(s, campaign.id, org.id)
+        s.commit()
+    base = app_server.base_url
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    sign_in(page, base, "admin@example.com", "smspay-demo")
+    page.goto(f"{base}/campaigns")
+    page.get_by_role("link", name=names[0]).click()
+    expect(page.locator("#campaign-title")).to_have_text(names[0], timeout=15_000)
+    page.locator('a[href="/campaigns"]').first.click()
+    expect(page.get_by_role("link", name=names[1])).to_be_visible(timeout=15_000)
+    # The list has the campaign page's code fetched before any click.
+    expect(page.locator('link[rel="modulepreload"][href*="campaign_id"]')).to_have_count(1, timeout=5_000)
+    # Every title the page shows from now on, as the DOM changes.
+    page.evaluate(
+        """() => {
+            window.__titles = [];
+            new MutationObserver(() => {
+                const title = document.querySelector('#campaign-title');
+                if (title) window.__titles.push(title.textContent);
+            }).observe(document.body, {subtree: true, childList: true, characterData: true});
+        }"""
+    )
+    page.get_by_role("link", name=names[1]).click()
+    expect(page.locator("#campaign-title")).to_have_text(names[1], timeout=15_000)
+    page.wait_for_timeout(500)
+    titles = page.evaluate("() => window.__titles")
+    context.close()
+    assert titles and set(titles) == {names[1]}, titles

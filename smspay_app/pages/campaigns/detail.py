@@ -5,7 +5,7 @@ and the live funnel of ``components.funnel``); the 2-second tick reloads only
 the header, which asks the others to reload when what they show changed.
 
 Other areas add their piece with ONE line in the marked slots of
-``campaign_detail_page`` (header buttons, panels)."""
+``_campaign_panels`` (header buttons, panels)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from smspay_app.pages.campaigns.header import (
 from smspay_app.pages.campaigns.importing import ImportState, upload_card
 from smspay_app.pages.campaigns.recipients_table import RecipientTableState, recipients_card
 from smspay_app.pages.campaigns.send_check import SendCheckState, check_card
-from smspay_app.pages.campaigns.shared import status_badge
+from smspay_app.pages.campaigns.shared import route_param_in_browser, status_badge
 from smspay_app.services import auth
 from smspay_app.state import AppState, require
 
@@ -59,11 +59,32 @@ DETAIL_ON_LOAD = [CampaignPageState.open]
 
 
 def campaign_detail_page() -> rx.Component:
-    s = CampaignDetailState
-    editable = (s.status == "draft") & (AppState.user_role != "support")
     return admin_page(
         rx.moment(interval=2000, on_change=CampaignDetailState.tick, display="none"),
         rx.link(AppState.tr["detail.back"], href="/campaigns", size="2"),
+        rx.cond(
+            CampaignDetailState.opened_route_id == route_param_in_browser("campaign_id"),
+            _campaign_panels(),
+            # Opened from another page in the same tab: nothing of the
+            # previous campaign is shown (nor rendered, issue 16 item 5)
+            # while this one's panels load.
+            rx.hstack(
+                rx.spinner(size="2"),
+                rx.text(AppState.tr["detail.opening"], size="2", color="gray"),
+                role="status",
+                align="center",
+                spacing="2",
+                margin_top="16px",
+                id="campaign-opening",
+            ),
+        ),
+    )
+
+
+def _campaign_panels() -> rx.Component:
+    s = CampaignDetailState
+    editable = (s.status == "draft") & (AppState.user_role != "support")
+    return rx.fragment(
         rx.cond(
             s.found,
             rx.vstack(

@@ -43,6 +43,10 @@ class CampaignDetailState(AppState):
     send_now_reason: str = ""
     progress_line: str = ""
     held_text: str = ""
+    # The route argument of the campaign the page's panels hold (set when the
+    # page opens): until it is the address's, the page shows it is loading,
+    # never the previous campaign's name, counts and buttons.
+    opened_route_id: str = ""
 
     def _campaign_id(self) -> int:
         return route_campaign_id(self)
@@ -53,6 +57,7 @@ class CampaignDetailState(AppState):
         self.action_message = ""
         self.confirm_cancel = False
         self._refresh(caller)
+        self.opened_route_id = str(getattr(self, "campaign_id", "") or "")
 
     @rx.event
     @require("campaign.view", refused=quietly)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from smspay_app.components.layout import admin_page, card
+from smspay_app.components.layout import admin_page, card, prefetch_page
 from smspay_app.db import session_scope
 from smspay_app.domain.formatting import yen
 from smspay_app.pages.campaigns.shared import status_badge
@@ -94,6 +94,10 @@ def campaigns_list_page() -> rx.Component:
                     variant="surface",
                 ),
                 rx.text(AppState.tr["campaigns.empty"], color="gray"),
+            ),
+            rx.cond(
+                CampaignListState.rows.length() > 0,
+                prefetch_page("/campaigns/" + CampaignListState.rows[0]["id"]),
             ),
         ),
     )

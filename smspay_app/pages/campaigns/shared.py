@@ -37,6 +37,23 @@ def route_campaign_id(state) -> int:
         return 0
 
 
+def route_param_in_browser(name: str):
+    """The page's dynamic route argument ``name`` as the browser's router reads
+    it from the address, at once on a client-side navigation (the state's own
+    ``campaign_id`` changes only when the page's load events reach the
+    server): a ``Var[str]``, "" when absent."""
+    from reflex.vars.base import Var, VarData
+
+    return Var(
+        _js_expr=f'(smspay_route_params["{name}"] ?? "")',
+        _var_type=str,
+        _var_data=VarData(
+            hooks={"const smspay_route_params = useParams();": None},
+            imports={"react-router": "useParams"},
+        ),
+    )
+
+
 def live(component: rx.Component, debounce: int) -> rx.Component:
     """A controlled input that sends its value ``debounce`` ms after typing
     stops, and at once when it loses focus (so a click on "Next" right after
