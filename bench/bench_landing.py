@@ -61,11 +61,11 @@ def serve(port: int, profile: str = "") -> None:
     async def same_bytes(request):
         """The 404 page's bytes and headers from a constant (no query, no
         rendering): what the server itself costs for a page that size."""
-        if "ja" not in _unknown_html:
+        if ("ja", "UTF-8") not in _unknown_html:
             unknown_page(request, "ja")
         from smspay_app.web.html import html_response
 
-        return html_response(_unknown_html["ja"], 404)
+        return html_response(_unknown_html[("ja", "UTF-8")], 404)
 
     app = build_web_app()
     app.router.routes.insert(0, Route("/bench/trivial", trivial))  # behind the same middleware

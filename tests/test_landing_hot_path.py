@@ -12,9 +12,10 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
 from sqlalchemy import event
 
-from smspay_app.db import get_engine
+from smspay_app.db import get_engine, read_connection
 from smspay_app.services import journey
 from smspay_app.web import recipient as recipient_web
 from tests.factories import make_journey
@@ -66,6 +67,44 @@ def test_concurrent_first_visits_are_committed_before_each_answer_and_share_comm
     assert 1 <= len(commits) < 24  # the visits shared commits
 
 
+@pytest.mark.also_on_postgresql
+def test_the_landing_read_sees_every_commit_and_cannot_write(session):
+    """``db.read_connection`` (the landing GET's read): on SQLite each thread
+    keeps one connection out of the pool; a revocation committed elsewhere
+    after it was opened is seen by the next read, and a write through it
+    fails instead of landing."""
+    from smspay_app.services.links import revoke_live_links
+
+    j = make_journey(session)
+    session.commit()
+    with read_connection() as reader:
+        first = journey.load_view(reader, j.token)
+        held = reader.driver
+    assert first is not None and first.link.revoked_at is None
+    revoke_live_links(session, [j.recipient_id], "test")
+    session.commit()
+    with read_connection() as reader:
+        again = journey.load_view(reader, j.token)
+        if get_engine().dialect.name == "sqlite":
+            assert reader.driver is held  # the same connection: no pool check-out
+            with pytest.raises(sqlite3.OperationalError, match="readonly"):
+                reader.driver.execute("DELETE FROM link")
+    assert again is not None and again.link.revoked_at is not None
+    assert journey.link_state(again) != "ok"
+    if get_engine().dialect.name == "sqlite":
+        other: list = []
+        thread = threading.Thread(target=lambda: other.append(_reader_driver()))
+        thread.start()
+        thread.join()
+        assert other[0] is not held  # one per thread (each event loop its own)
+        assert get_engine().pool.checkedout() == 0  # taken out of the pool, not held from it
+
+
+def _reader_driver():
+    with read_connection() as reader:
+        return reader.driver
+
+
 def test_the_unknown_page_is_the_same_page_each_time_and_keeps_its_headers(live_server):
     with live_server.client() as client:
         first = client.get("/l/AAAAAAAAAAAAAAAAAAAAAA", headers={"Accept-Language": "en"})
@@ -94,8 +133,8 @@ def test_visits_of_a_group_commit_are_one_insert_with_the_rows_one_at_a_time_wou
     journey.reset_visit_dedup()
     journeys = [make_journey(session, phone=f"+8190{20_000_000 + i:08d}") for i in range(4)]
     session.commit()
-    with get_engine().connect() as connection:
-        views = [journey.load_view(connection, j.token) for j in journeys]
+    with read_connection() as reader:
+        views = [journey.load_view(reader, j.token) for j in journeys]
     orm_ctx = journey.load_context(session, journeys[0].token)
     assert journey.record_visit(session, orm_ctx, ua_class="feature_phone", method="GET", state="ok") == "visit"
     session.commit()

@@ -36,6 +36,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import Session, select
 
+from smspay_app.db import ReadConnection
 from smspay_app.domain.clock import utcnow
 from smspay_app.domain.limits import SlidingWindowLimiter
 from smspay_app.domain.security import hash_token, keyed_hash, new_token
@@ -226,11 +227,12 @@ def record_visits(connection, visits: list[tuple[LinkContext, str, str, str]], *
     return len(rows)
 
 
-def load_view(connection, token: str) -> LinkContext | None:
-    """Read-only context through Core (no ORM objects): for the hot GET path."""
+def load_view(reader: ReadConnection, token: str) -> LinkContext | None:
+    """Read-only context with no ORM objects, read on ``db.read_connection()``:
+    for the hot GET path."""
     from smspay_app.services.links import find_link_view
 
-    found = find_link_view(connection, split_link_token(token)[0])
+    found = find_link_view(reader, split_link_token(token)[0])
     if found is None:
         return None
     link, recipient, campaign, organisation, questions = found

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, update
 from sqlmodel import Session, select
 
+from smspay_app.db import ReadConnection
 from smspay_app.domain.clock import utcnow
 from smspay_app.domain.security import hash_token, new_token
 from smspay_app.models import Campaign, CampaignQuestion, Link, Organisation, Payment, Recipient
@@ -181,12 +182,12 @@ _VIEW_SLICES = _view_slices()
 _view_compiled: dict[str, tuple] = {}
 
 
-def _run_view(connection, token_hash: str) -> list:
-    """``_VIEW_STMT``'s rows through the pooled connection's DBAPI cursor: the
-    statement compiled once per dialect, its columns' result processors
-    applied as SQLAlchemy would (the GET path spent more in SQLAlchemy's
-    per-execute bookkeeping than in the database; issue 16, item 2)."""
-    dialect = connection.dialect
+def _run_view(reader: ReadConnection, token_hash: str) -> list:
+    """``_VIEW_STMT``'s rows through the driver's own cursor: the statement
+    compiled once per dialect, its columns' result processors applied as
+    SQLAlchemy would (the GET path spent more in SQLAlchemy's per-execute
+    bookkeeping than in the database; issue 16, item 2)."""
+    dialect = reader.dialect
     prepared = _view_compiled.get(dialect.name)
     if prepared is None:
         compiled = _VIEW_STMT.compile(dialect=dialect)
@@ -194,7 +195,7 @@ def _run_view(connection, token_hash: str) -> list:
         positional = compiled.positiontup is not None and dialect.positional
         prepared = _view_compiled[dialect.name] = (compiled.string, positional, processors)
     sql, positional, processors = prepared
-    cursor = connection.connection.driver_connection.cursor()
+    cursor = reader.driver.cursor()
     try:
         cursor.execute(sql, (token_hash,) if positional else {"token_hash": token_hash})
         raw = cursor.fetchall()
@@ -214,13 +215,14 @@ class RowView:
         self.__dict__.update(values)
 
 
-def find_link_view(connection, token: str):
-    """Like ``find_link_context`` but with Core only (no ORM objects): one
-    indexed query returning read-only views ``(link, recipient, campaign,
-    organisation, questions)``, or None. For pages that only read."""
+def find_link_view(reader: ReadConnection, token: str):
+    """Like ``find_link_context`` but with no ORM objects: one indexed query
+    (on ``db.read_connection()``) returning read-only views ``(link,
+    recipient, campaign, organisation, questions)``, or None. For pages that
+    only read."""
     if not token or len(token) > 64 or not token.isalnum():
         return None
-    rows = _run_view(connection, hash_token(token))
+    rows = _run_view(reader, hash_token(token))
     if not rows:
         return None
     first = rows[0]

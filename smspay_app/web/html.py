@@ -111,18 +111,21 @@ def encode_page(content: str, charset: str = "UTF-8") -> bytes:
 
 
 def html_response(
-    content: str,
+    content: str | bytes,
     status_code: int = 200,
     *,
     form_targets: tuple[str, ...] = (),
     head_only: bool = False,
     charset: str = "UTF-8",
 ) -> HTMLResponse:
+    """The page with its security headers; ``content`` is the page's text, or
+    its bytes already in ``charset`` (``encode_page``: a page cached encoded)."""
     if charset not in CODECS:
         charset = "UTF-8"
-    body = encode_page(content, charset)
-    response = HTMLResponse(b"" if head_only else body, status_code=status_code)
-    response.headers["content-type"] = f"text/html; charset={charset}"
+    body = content if isinstance(content, bytes) else encode_page(content, charset)
+    response = HTMLResponse(
+        b"" if head_only else body, status_code=status_code, media_type=f"text/html; charset={charset}"
+    )
     response.raw_headers.extend(_raw_security_headers(tuple(form_targets)))
     if head_only:
         response.headers["content-length"] = str(len(body))

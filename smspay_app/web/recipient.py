@@ -50,7 +50,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from smspay_app.db import get_engine, session_scope
+from smspay_app.db import get_engine, read_connection, session_scope
 from smspay_app.domain import user_agents
 from smspay_app.domain.formatting import people_date, people_datetime, yen
 from smspay_app.domain.limits import SlidingWindowLimiter
@@ -60,7 +60,7 @@ from smspay_app.providers.payments.base import GatewayError, PaymentGateway
 from smspay_app.services import actions, api_keys, connections, invoices, journey, payments
 from smspay_app.services.journey import LinkContext
 from smspay_app.settings import get_settings
-from smspay_app.web.html import CHARSET, html_response, page
+from smspay_app.web.html import CHARSET, CODECS, encode_page, html_response, page
 from smspay_app.web.vouchers import voucher_card
 
 SESSION_COOKIE = "smspay_s"
@@ -113,7 +113,7 @@ def pick_language(request: Request, form: Any = None, ctx: LinkContext | None = 
 
 def own_language(request: Request, form: Any = None) -> str | None:
     """The recipient's own choice (the form's, ``?lang=``, the cookie), or None."""
-    if form is None:
+    if form is None and request.method == "POST":
         form = getattr(request.state, "form", None)  # a POST's form (_post_prelude)
     for value in (
         form.get("lang") if form is not None else None,
@@ -195,7 +195,7 @@ VOUCHER_NOTICES = ("payer_name_required", "payer_email_invalid", "gateway_error"
 
 
 def _identity_notice(request: Request, ctx: LinkContext, lang: str) -> str:
-    code = request.query_params.get("e", "")
+    code = request.query_params.get("e", "") if request.scope.get("query_string") else ""
     if code not in IDENTITY_NOTICES:
         return ""
     link = ctx.link
@@ -338,17 +338,19 @@ def _form(action: str, lang: str, inner: str, button: str, *, alt: bool = False)
 
 
 def unknown_page(request: Request, lang: str) -> Response:
-    html = _unknown_html.get(lang)
-    if html is None:  # depends only on the language: rendered once
+    charset = page_charset(request)  # Shift_JIS for the handsets that need it
+    encoded = _unknown_html.get((lang, charset))
+    if encoded is None:  # depends only on the language and charset: rendered and encoded once
         title = t("recipient.unknown_title", lang)
         body = _card(f"<h1>{title}</h1><p>{t('recipient.unknown_body', lang)}</p>")
-        html = _unknown_html[lang] = page(title=title, body=body, lang=lang, footer=_footer(lang, None, None))
-    response = html_response(html, 404, charset=page_charset(request))  # Shift_JIS for the handsets that need it
+        html = page(title=title, body=body, lang=lang, footer=_footer(lang, None, None))
+        encoded = _unknown_html[(lang, charset)] = encode_page(html, charset)
+    response = html_response(encoded, 404, charset=charset)
     _remember_language(request, response)
     return response
 
 
-_unknown_html: dict[str, str] = {}
+_unknown_html: dict[tuple[str, str], bytes] = {}
 
 
 def problem_page(request: Request, lang: str, ctx: LinkContext, token: str, state: str) -> Response:
@@ -381,7 +383,9 @@ def identity_page(
         kept = _kept_answers(request, ctx)
         page_ = _identity_page(request, lang, ctx, token, notice=notice, status=status, kept=kept)
         return _with_probe(request, page_)
+    charset = page_charset(request)
     key = (
+        charset,
         lang,
         ctx.campaign.id,
         ctx.campaign.verification_mode,
@@ -396,12 +400,14 @@ def identity_page(
     with _page_cache_lock:
         cached = _page_cache.get(key)
     if cached is None:
-        cached = _identity_page(request, lang, ctx, _TOKEN_MARK).html  # type: ignore[attr-defined]
+        html = _identity_page(request, lang, ctx, _TOKEN_MARK).html  # type: ignore[attr-defined]
+        cached = encode_page(html, charset)  # kept encoded: each GET replaces the token's mark in bytes
         with _page_cache_lock:
             _page_cache[key] = cached
             if len(_page_cache) > 2048:
                 _page_cache.pop(next(iter(_page_cache)))
-    response = html_response(cached.replace(_TOKEN_MARK, token), charset=page_charset(request))
+    body = cached.replace(_TOKEN_MARK_BYTES, token.encode(CODECS[charset], errors="xmlcharrefreplace"))
+    response = html_response(body, charset=charset)
     _remember_language(request, response)
     return _with_probe(request, response)
 
@@ -423,7 +429,8 @@ def _probe_set_cookie(secure: bool) -> tuple[bytes, bytes]:
 
 
 _TOKEN_MARK = "\x00\x01token\x01\x00"  # control characters never appear in page text
-_page_cache: dict[tuple, str] = {}
+_TOKEN_MARK_BYTES = _TOKEN_MARK.encode("ascii")  # the same bytes in every charset of CODECS
+_page_cache: dict[tuple, bytes] = {}
 _page_cache_lock = threading.Lock()
 
 
@@ -694,8 +701,8 @@ def _landing_get(request: Request, token: str, method: str) -> Response:
     verified session goes to the ORM path in the thread pool."""
     own = own_language(request)
     ua_class = user_agents.classify(request.headers.get("user-agent"))
-    with get_engine().connect() as connection:
-        ctx = journey.load_view(connection, token)
+    with read_connection() as reader:
+        ctx = journey.load_view(reader, token)
     if ctx is None:
         return unknown_page(request, _language_after(request, own, None))
     lang = _language_after(request, own, ctx)
