@@ -217,3 +217,24 @@ def test_serving_the_web_app_moves_the_start_up_objects_out_of_the_collectors_re
     assert again < during + 10_000  # once per process, not once per app
     source = (Path(__file__).resolve().parent.parent / "smspay_app" / "smspay_app.py").read_text()
     assert "app.register_lifespan_task(freeze_start_up_objects)" in source
+
+
+def test_the_cached_pages_are_kept_apart_by_charset(live_server, session):
+    """The identity and 404 pages are cached already encoded: a feature phone
+    after a smartphone (and back) gets the same page in its own charset,
+    never the bytes cached for the other."""
+    from tests.test_feature_phones import KDDI
+
+    j = make_journey(session)
+    session.commit()
+    codecs = {BROWSER_UA: ("UTF-8", "utf-8"), KDDI: ("Shift_JIS", "cp932")}
+    for agent in (BROWSER_UA, KDDI, BROWSER_UA, KDDI):
+        charset, codec = codecs[agent]
+        with live_server.client(headers={"User-Agent": agent, "Accept-Language": "ja"}) as client:
+            identity = client.get(f"/l/{j.token}")
+            unknown = client.get("/l/AAAAAAAAAAAAAAAAAAAAAA")
+        for response, words in ((identity, "ご本人確認"), (unknown, "<html")):
+            assert response.headers["content-type"] == f"text/html; charset={charset}"
+            text = response.content.decode(codec)  # strict: the other charset's bytes would not decode as this
+            assert f'<meta charset="{charset}">' in text and words in text
+        assert f"/l/{j.token}" in identity.content.decode(codec)
