@@ -111,13 +111,21 @@ def pick_language(request: Request, form: Any = None, ctx: LinkContext | None = 
     return _language_after(request, own_language(request, form), ctx)
 
 
+def query_value(request: Request, name: str, default: str = "") -> str:
+    """A query parameter's value, or ``default``; a request without a query
+    string is not parsed (most landing GETs: issue 16, item 2)."""
+    if not request.scope.get("query_string"):
+        return default
+    return request.query_params.get(name, default)
+
+
 def own_language(request: Request, form: Any = None) -> str | None:
     """The recipient's own choice (the form's, ``?lang=``, the cookie), or None."""
     if form is None and request.method == "POST":
         form = getattr(request.state, "form", None)  # a POST's form (_post_prelude)
     for value in (
         form.get("lang") if form is not None else None,
-        request.query_params.get("lang") if request.scope.get("query_string") else None,
+        query_value(request, "lang"),
         request.cookies.get(LANG_COOKIE) if LANG_COOKIE in request.headers.get("cookie", "") else None,
     ):
         if value and str(value)[:2].lower() in ("ja", "en"):
@@ -170,7 +178,7 @@ def _after_post(token: str, lang: str, notice: str = "", path: str = "", kept: s
 def _kept_answers(request: Request, ctx: LinkContext) -> dict[int, str]:
     """The answers kept after a wrong one (``journey.kept_answers``), by the
     redirect's ``?k=``; only read on a page with a notice (never the hot path)."""
-    key = request.query_params.get("k", "")
+    key = query_value(request, "k")
     if not key:
         return {}
     with session_scope() as session:
@@ -195,7 +203,7 @@ VOUCHER_NOTICES = ("payer_name_required", "payer_email_invalid", "gateway_error"
 
 
 def _identity_notice(request: Request, ctx: LinkContext, lang: str) -> str:
-    code = request.query_params.get("e", "") if request.scope.get("query_string") else ""
+    code = query_value(request, "e")
     if code not in IDENTITY_NOTICES:
         return ""
     link = ctx.link
@@ -241,7 +249,7 @@ def _error_summary(text: str, fields: list[tuple[str, str]], lang: str) -> str:
 
 
 def _message_notice(request: Request, lang: str, codes: tuple[str, ...] = MESSAGE_NOTICES) -> str:
-    code = request.query_params.get("e", "")
+    code = query_value(request, "e")
     if code not in codes:
         return ""
     kind = "ok" if code == "voucher_sms_sent" else "err"
@@ -300,9 +308,7 @@ def page_charset(request: Request) -> str:
 
 
 def _remember_language(request: Request, response: Response) -> None:
-    if not request.scope.get("query_string"):
-        return
-    chosen = request.query_params.get("lang")
+    chosen = query_value(request, "lang")
     if chosen and chosen[:2].lower() in ("ja", "en"):
         response.set_cookie(
             LANG_COOKIE,
@@ -576,7 +582,7 @@ def message_page(
     # invoice and the payment come after its last part
     parts = split_message(message)
     try:
-        shown_part = min(max(1, int(request.query_params.get("p", "1"))), len(parts))
+        shown_part = min(max(1, int(query_value(request, "p", "1"))), len(parts))
     except ValueError:
         shown_part = 1
     if parts[shown_part - 1]:
@@ -709,7 +715,7 @@ def _landing_get(request: Request, token: str, method: str) -> Response:
     state = journey.link_state(ctx)
     if state != "ok":
         response = problem_page(request, lang, ctx, token, state)
-    elif request.scope.get("query_string") and request.query_params.get("e"):
+    elif query_value(request, "e"):
         return None  # a POST's outcome: said from the full context (ORM path)
     elif verified_session(request, ctx, token):
         if journey.split_link_token(token)[1] and request.cookies.get(SESSION_COOKIE):
@@ -1036,7 +1042,7 @@ def _done(request: Request, token: str) -> Response:
         if problem:
             return problem
         lang = pick_language(request, ctx=ctx)
-        if request.query_params.get("session_id"):  # KOMOJU returns here after a cancel too (issue 13)
+        if query_value(request, "session_id"):  # KOMOJU returns here after a cancel too (issue 13)
             payments.returned_from_gateway(session, ctx, request.query_params["session_id"])
         state, _ = journey.payment_state(session, ctx)
         if state in ("paid", "processing", "none"):
@@ -1268,7 +1274,7 @@ def _optout_page(request: Request, token: str, lang: str, *, confirm: bool) -> R
             optouts.opt_out_by_link(session, ctx.organisation.id, ctx.recipient.id, ctx.recipient.phone_e164)
             session.commit()
             return _see_other(f"{_base(_clean(token))}/optout?lang={lang}&e=done")
-        if request.query_params.get("e") == "done" and ctx.recipient.status == "opted_out":
+        if query_value(request, "e") == "done" and ctx.recipient.status == "opted_out":
             body = _card(
                 f"<h1>{title}</h1>" + _notice("ok", t("recipient.optout_done", lang, org=escape(ctx.organisation.name)))
             )
